@@ -1,0 +1,26 @@
+import { Command } from 'commander';
+import { ConfigError } from '../config/config.js';
+import { serveCommand } from './serve.js';
+
+/** Exit codes, documented in the README: 0 ok, 1 failure, 2 bad usage or configuration. */
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+export async function runCli(argv: string[]): Promise<void> {
+  const program = new Command('berth')
+    .description('Berth: a self-hosted, GHCR-compatible container registry')
+    .showHelpAfterError()
+    .exitOverride((err) => {
+      process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);
+    });
+  program.addCommand(serveCommand());
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`berth: configuration error: ${err.message}\n`);
+      process.exit(EXIT.usage);
+    }
+    process.stderr.write(`berth: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(EXIT.failure);
+  }
+}

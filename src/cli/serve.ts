@@ -1,0 +1,41 @@
+import { Command } from 'commander';
+import { createApp } from '../app/create-app.js';
+import { loadConfig } from '../config/config.js';
+import { createLogger } from '../observability/logger.js';
+
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description('Start the registry (SQLite + local files under ./data unless configured otherwise)')
+    .option('--host <host>', 'address to listen on (default 127.0.0.1)')
+    .option('--port <port>', 'port to listen on (default 5000; 0 picks a free one)')
+    .option('--data <dir>', 'data directory (default ./data)')
+    .option('--config <file>', 'YAML configuration file (or BERTH_CONFIG)')
+    .addHelpText('after', `
+Examples:
+  berth serve                          # 127.0.0.1:5000, data in ./data
+  berth serve --host 0.0.0.0 --port 5000 --data /var/lib/berth
+  BERTH_SERVER_PORT=8080 berth serve --config /etc/berth/berth.yaml`)
+    .action(async (opts: { host?: string; port?: string; data?: string; config?: string }) => {
+      const config = loadConfig({
+        file: opts.config,
+        overrides: { 'server.host': opts.host, 'server.port': opts.port, dataDir: opts.data },
+      });
+      const log = createLogger(config.log.level);
+      const app = await createApp(config, log);
+      const url = await app.listen();
+      // A fixed, parseable line: scripts and tests wait for it to learn the address.
+      process.stdout.write(`berth listening on ${url}\n`);
+      let closing = false;
+      const shutdown = (signal: string): void => {
+        if (closing) return;
+        closing = true;
+        log.info({ signal }, 'shutting down');
+        app.close().then(() => process.exit(0), (err: unknown) => {
+          log.error({ err }, 'error during shutdown');
+          process.exit(1);
+        });
+      };
+      process.on('SIGINT', () => shutdown('SIGINT'));
+      process.on('SIGTERM', () => shutdown('SIGTERM'));
+    });
+}

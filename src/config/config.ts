@@ -1,0 +1,173 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { parseDuration } from '../util/duration.js';
+import { envName, SCHEMA, type ConfigKey, type KeySpec } from './schema.js';
+
+/** The typed, frozen configuration handed to createApp. Modules receive only their slice. */
+export interface Config {
+  readonly server: { readonly host: string; readonly port: number; readonly publicUrl: string | null };
+  readonly dataDir: string;
+  readonly metadata: { readonly url: string };
+  readonly storage: { readonly driver: 'fs'; readonly fs: { readonly root: string } };
+  readonly registry: { readonly manifestMaxBytes: number; readonly tagsPageSize: number; readonly tagsPageMax: number };
+  readonly uploads: { readonly chunkMinLength: number; readonly expireAfterMs: number; readonly purgeIntervalMs: number };
+  readonly stats: { readonly flushIntervalMs: number };
+  readonly log: { readonly level: string };
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadOptions {
+  /** Path of a YAML file (`--config`, or BERTH_CONFIG). */
+  readonly file?: string | undefined;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Values from CLI flags, by key; highest precedence. */
+  readonly overrides?: Partial<Record<ConfigKey, string | number | undefined>>;
+}
+
+type Value = string | number | boolean | null;
+
+/** defaults < file < BERTH_* environment < flags. Every error names the key and where its value came from. */
+export function loadConfig(opts: LoadOptions = {}): Config {
+  const env = opts.env ?? process.env;
+  const values = new Map<ConfigKey, Value>();
+  const file = opts.file ?? env.BERTH_CONFIG;
+  const fileValues = file ? readConfigFile(file) : {};
+  for (const [key, spec] of Object.entries(SCHEMA) as [ConfigKey, KeySpec][]) {
+    let value: Value = spec.default;
+    let source = 'default';
+    const fromFile = lookup(fileValues, key);
+    if (fromFile !== undefined) { value = fromFile as Value; source = `${file} (${key})`; }
+    const name = envName(key);
+    const fromEnv = env[name] ?? readSecretFile(env[`${name}_FILE`], `${name}_FILE`);
+    if (fromEnv !== undefined) { value = fromEnv; source = `environment ${name}`; }
+    const fromFlag = opts.overrides?.[key];
+    if (fromFlag !== undefined) { value = fromFlag; source = `command-line flag for ${key}`; }
+    values.set(key, coerce(key, spec, value, source));
+  }
+  const get = <T>(key: ConfigKey): T => values.get(key) as T;
+  const dataDir = resolve(get<string>('dataDir'));
+  const config: Config = {
+    server: { host: get('server.host'), port: get('server.port'), publicUrl: normaliseUrl(get<string | null>('server.publicUrl')) },
+    dataDir,
+    metadata: { url: get<string | null>('metadata.url') ?? `sqlite:${resolve(dataDir, 'berth.db')}` },
+    storage: { driver: 'fs', fs: { root: resolve(get<string | null>('storage.fs.root') ?? resolve(dataDir, 'storage')) } },
+    registry: { manifestMaxBytes: get('registry.manifestMaxBytes'), tagsPageSize: get('registry.tagsPageSize'), tagsPageMax: get('registry.tagsPageMax') },
+    uploads: { chunkMinLength: get('uploads.chunkMinLength'), expireAfterMs: get('uploads.expireAfter'), purgeIntervalMs: get('uploads.purgeInterval') },
+    stats: { flushIntervalMs: get('stats.flushInterval') },
+    log: { level: get('log.level') },
+  };
+  return deepFreeze(config);
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${path} is not valid YAML: ${(err as Error).message}`);
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`config file ${path} must be a YAML mapping`);
+  const unknown = flattenKeys(parsed as Record<string, unknown>).filter((k) => !(k in SCHEMA));
+  if (unknown.length > 0) throw new ConfigError(`config file ${path}: unknown key${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}`);
+  return parsed as Record<string, unknown>;
+}
+
+function readSecretFile(path: string | undefined, name: string): string | undefined {
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw new ConfigError(`${name}: cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+function flattenKeys(obj: Record<string, unknown>, prefix = ''): string[] {
+  return Object.entries(obj).flatMap(([k, v]) => {
+    const key = prefix + k;
+    if (v !== null && typeof v === 'object' && !Array.isArray(v) && !(key in SCHEMA)) return flattenKeys(v as Record<string, unknown>, `${key}.`);
+    return [key];
+  });
+}
+
+function lookup(obj: Record<string, unknown>, key: string): unknown {
+  let cur: unknown = obj;
+  for (const part of key.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}
+
+const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
+
+function coerce(key: string, spec: KeySpec, value: Value, source: string): Value {
+  if (value === null) return null;
+  const fail = (want: string): never => {
+    throw new ConfigError(`${key} from ${source}: "${String(value)}" is not ${want}`);
+  };
+  switch (spec.type) {
+    case 'string': {
+      const s = String(value);
+      if (spec.enum && !spec.enum.includes(s)) fail(`one of ${spec.enum.join(', ')}`);
+      return s;
+    }
+    case 'boolean':
+      if (typeof value === 'boolean') return value;
+      if (/^(true|1|yes|on)$/i.test(String(value))) return true;
+      if (/^(false|0|no|off)$/i.test(String(value))) return false;
+      return fail('a boolean (true/false)');
+    case 'integer': {
+      const n = typeof value === 'number' ? value : /^-?\d+$/.test(String(value).trim()) ? Number(value) : NaN;
+      if (!Number.isSafeInteger(n)) fail('an integer');
+      if (spec.min !== undefined && n < spec.min) fail(`at least ${spec.min}`);
+      return n;
+    }
+    case 'bytes': {
+      let n: number;
+      if (typeof value === 'number') n = value;
+      else {
+        const m = /^(\d+)\s*([a-z]*)$/i.exec(String(value).trim());
+        const unit = BYTE_UNITS[m?.[2]?.toLowerCase() ?? 'x'];
+        n = m && unit !== undefined ? Number(m[1]) * unit : NaN;
+      }
+      if (!Number.isSafeInteger(n)) fail('a size (e.g. 4MiB, 1048576)');
+      if (spec.min !== undefined && n < spec.min) fail(`at least ${spec.min} bytes`);
+      return n;
+    }
+    case 'duration':
+      try {
+        return typeof value === 'number' ? value * 1000 : parseDuration(String(value));
+      } catch {
+        return fail('a duration (e.g. 30s, 10m, 24h, 7d)');
+      }
+  }
+}
+
+function normaliseUrl(url: string | null): string | null {
+  if (url === null) return null;
+  try {
+    const u = new URL(url);
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    throw new ConfigError(`server.publicUrl: "${url}" is not an absolute URL`);
+  }
+}
+
+function deepFreeze<T>(obj: T): T {
+  for (const v of Object.values(obj as object)) if (v && typeof v === 'object') deepFreeze(v);
+  return Object.freeze(obj);
+}

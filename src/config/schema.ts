@@ -1,0 +1,48 @@
+/**
+ * Every configuration key: type, default and help text, in one place. The loader, the `BERTH_*` environment
+ * mapping, validation messages and docs/berth.example.yaml are all derived from this table.
+ */
+export interface KeySpec {
+  readonly type: 'string' | 'integer' | 'boolean' | 'duration' | 'bytes';
+  readonly default: string | number | boolean | null;
+  readonly help: string;
+  readonly min?: number;
+  readonly enum?: readonly string[];
+}
+
+export const SCHEMA = {
+  'server.host': { type: 'string', default: '127.0.0.1', help: 'Address to listen on (0.0.0.0 for all interfaces).' },
+  'server.port': { type: 'integer', default: 5000, min: 0, help: 'TCP port to listen on (0 picks a free port).' },
+  'server.publicUrl': {
+    type: 'string', default: null,
+    help: 'Absolute base URL clients use (https://registry.example.com). Default: derived from each request.',
+  },
+  dataDir: { type: 'string', default: './data', help: 'Directory for the embedded database and filesystem blobs.' },
+  'metadata.url': {
+    type: 'string', default: null,
+    help: 'Metadata database: postgres://user:pass@host/db, or sqlite:PATH. Default: sqlite at <dataDir>/berth.db.',
+  },
+  'storage.driver': { type: 'string', default: 'fs', enum: ['fs'], help: 'Blob storage driver.' },
+  'storage.fs.root': { type: 'string', default: null, help: 'Root directory of the filesystem driver. Default: <dataDir>/storage.' },
+  'registry.manifestMaxBytes': {
+    type: 'bytes', default: 4 * 1024 * 1024, min: 4 * 1024 * 1024,
+    help: 'Largest manifest accepted (the OCI spec asks for at least 4 MiB); larger ones get 413.',
+  },
+  'registry.tagsPageSize': { type: 'integer', default: 100, min: 1, help: 'Tags returned by tags/list when the client gives no n.' },
+  'registry.tagsPageMax': { type: 'integer', default: 10000, min: 1, help: 'Largest n honoured by tags/list and _catalog.' },
+  'uploads.chunkMinLength': { type: 'bytes', default: 0, min: 0, help: 'Advertised OCI-Chunk-Min-Length (0: no minimum).' },
+  'uploads.expireAfter': { type: 'duration', default: '24h', help: 'An upload session idle this long is expired and its data deleted.' },
+  'uploads.purgeInterval': { type: 'duration', default: '1h', help: 'How often expired upload sessions are purged.' },
+  'stats.flushInterval': { type: 'duration', default: '5s', help: 'How often download counts buffered in memory are written to the database.' },
+  'log.level': {
+    type: 'string', default: 'info', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+    help: 'Log level; one JSON line per request at info.',
+  },
+} as const satisfies Record<string, KeySpec>;
+
+export type ConfigKey = keyof typeof SCHEMA;
+
+/** Environment variable for a key: `storage.fs.root` → `BERTH_STORAGE_FS_ROOT`. */
+export function envName(key: string): string {
+  return `BERTH_${key.replace(/\./g, '_').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}`;
+}

@@ -1,0 +1,55 @@
+import type { FastifyRequest } from 'fastify';
+import type { Digest } from '../../oci/digest.js';
+import { paginationInvalid } from '../../oci/errors.js';
+import { MediaType } from '../../oci/media-types.js';
+import type { RepoName } from '../../oci/names.js';
+import { query, type OciDeps, type OciHandler } from './context.js';
+
+/** GET /v2/<name>/tags/list?n=&last= — spec "Listing tags", with a `Link` to the next page. */
+export const listTags: OciHandler<{ name: RepoName }> = async (deps, route, request, reply) => {
+  const { limit, last } = pageParams(deps, request);
+  const page = await deps.registry.tags.list(route.name, limit, last);
+  const lastTag = page.tags.at(-1);
+  if (page.more && lastTag !== undefined) {
+    reply.header('Link', `</v2/${route.name}/tags/list?n=${limit}&last=${encodeURIComponent(lastTag)}>; rel="next"`);
+  }
+  return reply.code(200).type('application/json').send({ name: route.name, tags: page.tags });
+};
+
+/** GET /v2/_catalog?n=&last= — the repositories the caller can read, paginated like tags. */
+export const listCatalog: OciHandler<object> = async (deps, _route, request, reply) => {
+  const { limit, last } = pageParams(deps, request);
+  const names: string[] = [];
+  let cursor = last;
+  // Filter by access page by page, so callers see full pages of what they can read.
+  while (names.length < limit + 1) {
+    const batch = await deps.registry.repos.list(limit + 1, cursor);
+    for (const name of batch) if (await deps.access.canRead(request, name as RepoName)) names.push(name);
+    if (batch.length < limit + 1) break;
+    cursor = batch.at(-1);
+  }
+  const repositories = names.slice(0, limit);
+  const lastName = repositories.at(-1);
+  if (names.length > limit && lastName !== undefined) {
+    reply.header('Link', `</v2/_catalog?n=${limit}&last=${encodeURIComponent(lastName)}>; rel="next"`);
+  }
+  return reply.code(200).type('application/json').send({ repositories });
+};
+
+/** GET /v2/<name>/referrers/<digest>?artifactType= — spec "Listing referrers": always 200 with an index. */
+export const listReferrers: OciHandler<{ name: RepoName; digest: Digest }> = async ({ registry }, route, request, reply) => {
+  const artifactType = query(request, 'artifactType');
+  const manifests = await registry.referrers.list(route.name, route.digest, artifactType);
+  if (artifactType !== undefined) reply.header('OCI-Filters-Applied', 'artifactType');
+  return reply.code(200).type(MediaType.ociIndex).send(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }));
+};
+
+function pageParams(deps: OciDeps, request: FastifyRequest): { limit: number; last: string | undefined } {
+  const n = query(request, 'n');
+  let limit = deps.limits.tagsPageSize;
+  if (n !== undefined) {
+    if (!/^\d+$/.test(n)) throw paginationInvalid(`n must be a non-negative integer, got "${n.slice(0, 40)}"`);
+    limit = Math.min(Number(n), deps.limits.tagsPageMax);
+  }
+  return { limit, last: query(request, 'last') };
+}

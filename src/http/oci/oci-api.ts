@@ -1,0 +1,98 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { tooLarge, unsupported } from '../../oci/errors.js';
+import { BerthError, isBerthError } from '../../util/errors.js';
+import { LimitExceededError } from '../../util/hash-stream.js';
+import type { Action } from './access.js';
+import { deleteBlob, getBlob } from './blobs.js';
+import type { OciDeps } from './context.js';
+import { listCatalog, listReferrers, listTags } from './listings.js';
+import { deleteManifest, getManifest, putManifest } from './manifests.js';
+import { parseOciPath, type OciRoute } from './route-path.js';
+import { cancelUpload, finishUpload, getUploadStatus, patchUpload, startUpload } from './uploads.js';
+
+type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+type Dispatch = (deps: OciDeps, route: never, request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+
+/** Which handler serves each (endpoint, method), and the token-auth actions it needs (spec "Endpoints" table). */
+const TABLE: Record<Exclude<OciRoute['kind'], 'base'>, Partial<Record<Method, [Dispatch, readonly Action[]]>>> = {
+  catalog: { GET: [listCatalog, []] },
+  tags: { GET: [listTags, ['pull']] },
+  manifest: {
+    GET: [getManifest, ['pull']], HEAD: [getManifest, ['pull']], PUT: [putManifest, ['pull', 'push']], DELETE: [deleteManifest, ['delete']],
+  },
+  blob: { GET: [getBlob, ['pull']], HEAD: [getBlob, ['pull']], DELETE: [deleteBlob, ['delete']] },
+  uploads: { POST: [startUpload, ['pull', 'push']] },
+  upload: {
+    GET: [getUploadStatus, ['pull', 'push']], PATCH: [patchUpload, ['pull', 'push']], PUT: [finishUpload, ['pull', 'push']],
+    DELETE: [cancelUpload, ['pull', 'push']],
+  },
+  referrers: { GET: [listReferrers, ['pull']] },
+};
+
+/** The OCI distribution API under /v2, as one encapsulated Fastify plugin with its own body parser and errors. */
+export function ociApi(deps: OciDeps) {
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    // Nothing under /v2 is buffered by Fastify: handlers read `request.raw` as a stream (manifests through a limit).
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
+
+    app.addHook('onRequest', async (_request, reply) => {
+      reply.header('Docker-Distribution-API-Version', 'registry/2.0');
+    });
+
+    const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+      const path = request.url.split('?', 1)[0]!;
+      const tail = path === '/v2' ? '' : path.slice('/v2/'.length);
+      const route = parseOciPath(tail);
+      if (route === null) throw new BerthError({ status: 404, code: 'NAME_UNKNOWN', message: 'no such endpoint in the registry API' });
+      if (route.kind === 'base') {
+        if (request.method !== 'GET' && request.method !== 'HEAD') throw unsupported(`${request.method} is not supported on /v2/`);
+        await deps.access.requireLogin(request);
+        return reply.code(200).type('application/json').send('{}');
+      }
+      const entry = TABLE[route.kind][request.method as Method];
+      if (!entry) throw unsupported(`${request.method} is not supported on this endpoint`);
+      const [handle, actions] = entry;
+      if ('name' in route) await deps.access.require(request, route.name, actions);
+      else await deps.access.requireLogin(request);
+      return handle(deps, route as never, request, reply);
+    };
+
+    app.route({ method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'], url: '/v2', handler, exposeHeadRoute: false });
+    app.route({ method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'], url: '/v2/*', handler, exposeHeadRoute: false });
+
+    app.setNotFoundHandler((_request, reply) => {
+      void sendOciError(reply, new BerthError({ status: 404, code: 'NAME_UNKNOWN', message: 'no such endpoint in the registry API' }));
+    });
+    app.setErrorHandler((error: FastifyError | Error, request, reply) => {
+      const known = toBerthError(error);
+      if (!known) {
+        request.log.error({ err: error }, 'unexpected error in /v2 handler');
+        return sendOciError(reply, new BerthError({ status: 500, code: 'UNKNOWN', message: 'internal error; the server log has the details (request id ' + request.id + ')' }));
+      }
+      // The client may still be sending a body we will not read: drain it so the error reaches it.
+      if (!request.raw.readableEnded) request.raw.resume();
+      return sendOciError(reply, known);
+    });
+  };
+}
+
+function toBerthError(error: unknown): BerthError | null {
+  if (isBerthError(error)) return error;
+  if (error instanceof LimitExceededError) return tooLarge(error.limit);
+  const e = error as FastifyError & { code?: string };
+  // A body stream that broke off (client disconnect, bad chunked encoding) is the client's fault, not ours.
+  if (e.code === 'ECONNRESET' || e.code === 'ERR_STREAM_PREMATURE_CLOSE' || e.code === 'ABORT_ERR' || e.message === 'aborted') {
+    return new BerthError({ status: 400, code: 'BLOB_UPLOAD_INVALID', message: 'the request body ended early' });
+  }
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return new BerthError({ status: e.statusCode, code: 'UNSUPPORTED', message: e.message });
+  }
+  return null;
+}
+
+export function sendOciError(reply: FastifyReply, error: BerthError): FastifyReply {
+  reply.code(error.status).headers(error.headers).type('application/json');
+  const body = { errors: [{ code: error.code, message: error.message, ...(error.detail === undefined ? {} : { detail: error.detail }) }] };
+  return reply.send(JSON.stringify(body));
+}

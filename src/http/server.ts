@@ -1,0 +1,47 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from '../observability/logger.js';
+import type { OciDeps } from './oci/context.js';
+import { ociApi } from './oci/oci-api.js';
+
+export interface ServerDeps {
+  readonly log: Logger;
+  readonly oci: OciDeps;
+  /** Readiness: resolves when the database answers. */
+  readonly ready: () => Promise<void>;
+}
+
+/** Builds the HTTP server: one encapsulated plugin per API surface, plus health endpoints. */
+export function buildServer(deps: ServerDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    logController: { disableRequestLogging: true },
+    // Layer uploads can take long: no request or idle timeout cuts a push off (ghcr gives 10 minutes).
+    requestTimeout: 0,
+    connectionTimeout: 0,
+    keepAliveTimeout: 75_000,
+    return503OnClosing: true,
+    maxParamLength: 1024,
+    genReqId: () => crypto.randomUUID(),
+  });
+
+  // One line per request: method, route template (never the raw URL with its tokens), status, time, bytes.
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info({
+      method: request.method,
+      route: request.routeOptions.url ?? 'unmatched',
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime * 10) / 10,
+      bytesIn: Number(request.headers['content-length'] ?? 0),
+      bytesOut: Number(reply.getHeader('content-length') ?? 0),
+    }, 'request');
+  });
+
+  app.get('/healthz', async (_request, reply) => {
+    await deps.ready();
+    return reply.send({ status: 'ok' });
+  });
+  app.get('/livez', async (_request, reply) => reply.send({ status: 'ok' }));
+
+  void app.register(ociApi(deps.oci));
+  return app;
+}

@@ -1,0 +1,37 @@
+import { BerthError } from '../util/errors.js';
+
+/**
+ * The OCI distribution error catalogue (spec "Error Codes"). Each situation's status is decided here, once;
+ * handlers throw these and the /v2 error handler writes `{"errors":[{code,message,detail}]}`.
+ */
+function oci(status: number, code: string, message: string, detail?: unknown, headers?: Record<string, string>): BerthError {
+  return new BerthError({ status, code, message, detail, headers });
+}
+
+export const blobUnknown = (digest: string): BerthError => oci(404, 'BLOB_UNKNOWN', 'blob unknown to registry', { digest });
+export const uploadInvalid = (message: string): BerthError => oci(400, 'BLOB_UPLOAD_INVALID', message);
+/** Chunk does not start at the session's current offset: 416 with the offset the client should resume from. */
+export const uploadOutOfOrder = (offset: number): BerthError =>
+  oci(416, 'BLOB_UPLOAD_INVALID', `chunk must start at offset ${offset}`, { offset }, { Range: `0-${Math.max(offset - 1, 0)}` });
+export const uploadUnknown = (id: string): BerthError => oci(404, 'BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry', { uuid: id });
+export const digestInvalid = (message: string, detail?: unknown): BerthError => oci(400, 'DIGEST_INVALID', message, detail);
+export const manifestBlobUnknown = (digest: string): BerthError =>
+  oci(400, 'MANIFEST_BLOB_UNKNOWN', 'manifest references a blob or manifest unknown to this repository', { digest });
+export const manifestInvalid = (reason: string): BerthError => oci(400, 'MANIFEST_INVALID', `manifest invalid: ${reason}`);
+export const manifestUnknown = (reference: string): BerthError => oci(404, 'MANIFEST_UNKNOWN', 'manifest unknown to registry', { reference });
+export const nameInvalid = (reason: string): BerthError => oci(400, 'NAME_INVALID', `invalid repository name: ${reason}`);
+export const nameUnknown = (name: string): BerthError => oci(404, 'NAME_UNKNOWN', 'repository name not known to registry', { name });
+export const sizeInvalid = (message: string): BerthError => oci(400, 'SIZE_INVALID', message);
+export const tooLarge = (limit: number): BerthError =>
+  oci(413, 'SIZE_INVALID', `body exceeds the limit of ${limit} bytes`, { limit });
+export const unauthorized = (message: string, challenge: string): BerthError =>
+  oci(401, 'UNAUTHORIZED', message, undefined, { 'WWW-Authenticate': challenge });
+export const denied = (message: string): BerthError => oci(403, 'DENIED', message);
+export const unsupported = (message: string): BerthError => oci(405, 'UNSUPPORTED', message);
+export const tooManyRequests = (retryAfterSeconds: number): BerthError =>
+  oci(429, 'TOOMANYREQUESTS', 'too many requests', undefined, { 'Retry-After': String(retryAfterSeconds) });
+/** A `Range` outside the blob; the spec has no code of its own for it. */
+export const rangeNotSatisfiable = (size: number): BerthError =>
+  oci(416, 'SIZE_INVALID', 'requested range not satisfiable', { size }, { 'Content-Range': `bytes */${size}` });
+/** Bad `n`/`last`: the reference implementation's code for it. */
+export const paginationInvalid = (message: string): BerthError => oci(400, 'PAGINATION_NUMBER_INVALID', message);

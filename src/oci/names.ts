@@ -1,0 +1,51 @@
+import { isDigest, parseDigest, type Digest } from './digest.js';
+import { manifestInvalid, nameInvalid } from './errors.js';
+
+/** A repository name valid by the distribution spec grammar, with at least OWNER/NAME. */
+export type RepoName = string & { readonly __brand: 'RepoName' };
+/** A tag valid by the spec's tag grammar. */
+export type Tag = string & { readonly __brand: 'Tag' };
+export type Reference = { kind: 'tag'; tag: Tag } | { kind: 'digest'; digest: Digest };
+
+// distribution-spec "Pulling manifests": <name> path components.
+const COMPONENT = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/;
+const TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
+/** Like the reference implementation: the name (without the host) is at most 255 characters. */
+export const MAX_NAME_LENGTH = 255;
+
+export function parseRepoName(text: string): RepoName {
+  if (text.length === 0) throw nameInvalid('empty name');
+  if (text.length > MAX_NAME_LENGTH) throw nameInvalid(`longer than ${MAX_NAME_LENGTH} characters`);
+  const parts = text.split('/');
+  if (parts.length < 2) throw nameInvalid(`"${text}" must be OWNER/NAME (e.g. acme/api)`);
+  for (const part of parts) {
+    if (!COMPONENT.test(part)) {
+      const hint = /[A-Z]/.test(part) ? ' (repository names must be lowercase)' : '';
+      throw nameInvalid(`"${text.slice(0, 300)}" does not match [a-z0-9]+((.|_|__|-+)[a-z0-9]+)*(/...)*${hint}`);
+    }
+  }
+  return text as RepoName;
+}
+
+/** The namespace that owns a repository: its first path component. */
+export function repoOwner(name: RepoName): string {
+  return name.slice(0, name.indexOf('/'));
+}
+
+export function isTag(text: string): boolean {
+  return TAG.test(text);
+}
+
+export function parseTag(text: string): Tag {
+  if (!TAG.test(text)) throw manifestInvalid(`"${text.slice(0, 140)}" is not a valid tag ([a-zA-Z0-9_][a-zA-Z0-9._-]{0,127})`);
+  return text as Tag;
+}
+
+/** A manifest reference is a digest when it contains a colon, a tag otherwise (spec "Pulling manifests"). */
+export function parseReference(text: string): Reference {
+  if (text.includes(':')) return { kind: 'digest', digest: parseDigest(text) };
+  if (!isTag(text)) throw manifestInvalid(`"${text.slice(0, 140)}" is neither a tag nor a digest`);
+  return { kind: 'tag', tag: text as Tag };
+}
+
+export { isDigest };

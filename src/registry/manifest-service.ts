@@ -1,0 +1,131 @@
+import { createHash } from 'node:crypto';
+import type { Db } from '../db/schema.js';
+import { digestAlgorithm, makeDigest, type Digest } from '../oci/digest.js';
+import { digestInvalid, manifestBlobUnknown, manifestUnknown, nameUnknown } from '../oci/errors.js';
+import { parseManifest, type ParsedManifest } from '../oci/manifest.js';
+import type { Reference, RepoName } from '../oci/names.js';
+import type { Clock } from '../util/clock.js';
+import type { DownloadCounter } from './download-counter.js';
+import type { RepositoryStore } from './repositories.js';
+
+export interface ManifestHead {
+  readonly id: number;
+  readonly digest: Digest;
+  readonly mediaType: string;
+  readonly size: number;
+  readonly subjectDigest: Digest | null;
+}
+
+export interface StoredManifest extends ManifestHead {
+  readonly body: Buffer;
+}
+
+/** Pushing, pulling and deleting manifests (spec "Pushing manifests", "Pulling manifests", "Deleting manifests"). */
+export class ManifestService {
+  readonly #db: Db;
+  readonly #repos: RepositoryStore;
+  readonly #clock: Clock;
+  readonly #downloads: DownloadCounter;
+
+  constructor(deps: { db: Db; repos: RepositoryStore; clock: Clock; downloads: DownloadCounter }) {
+    this.#db = deps.db;
+    this.#repos = deps.repos;
+    this.#clock = deps.clock;
+    this.#downloads = deps.downloads;
+  }
+
+  /**
+   * Stores `body` exactly as received under its digest and, for a tag reference, points the tag at it. Every
+   * blob and child manifest it references must already be in the repository.
+   */
+  async put(name: RepoName, reference: Reference, body: Buffer, contentType: string | undefined): Promise<ManifestHead> {
+    const parsed = parseManifest(body, contentType);
+    const algorithm = reference.kind === 'digest' ? digestAlgorithm(reference.digest) : 'sha256';
+    const digest = makeDigest(algorithm, createHash(algorithm).update(body).digest('hex'));
+    if (reference.kind === 'digest' && reference.digest !== digest) {
+      throw digestInvalid('the manifest body does not match the digest in the URL', { expected: reference.digest, actual: digest });
+    }
+    const repo = await this.#repos.ensure(name);
+    await this.#checkReferences(repo.id, parsed);
+
+    const now = this.#clock.now();
+    const id = await this.#db.transaction().execute(async (tx) => {
+      await tx.insertInto('manifests').values({
+        repositoryId: repo.id,
+        digest,
+        mediaType: parsed.mediaType,
+        artifactType: parsed.artifactType,
+        subjectDigest: parsed.subject?.digest ?? null,
+        configDigest: parsed.config?.digest ?? null,
+        size: body.length,
+        body,
+        annotations: JSON.stringify(parsed.annotations),
+        createdAt: now,
+      }).onConflict((oc) => oc.columns(['repositoryId', 'digest']).doNothing()).execute();
+      const row = await tx.selectFrom('manifests').select('id').where('repositoryId', '=', repo.id).where('digest', '=', digest).executeTakeFirstOrThrow();
+      const refs = [
+        ...parsed.blobs.map((d) => ({ manifestId: row.id, digest: d.digest, kind: 'blob' as const })),
+        ...parsed.children.map((d) => ({ manifestId: row.id, digest: d.digest, kind: 'manifest' as const })),
+      ];
+      const unique = [...new Map(refs.map((r) => [r.digest, r])).values()];
+      if (unique.length > 0) {
+        await tx.insertInto('manifestReferences').values(unique).onConflict((oc) => oc.columns(['manifestId', 'digest']).doNothing()).execute();
+      }
+      if (reference.kind === 'tag') {
+        await tx.insertInto('tags').values({ repositoryId: repo.id, name: reference.tag, manifestId: row.id, updatedAt: now })
+          .onConflict((oc) => oc.columns(['repositoryId', 'name']).doUpdateSet({ manifestId: row.id, updatedAt: now }))
+          .execute();
+      }
+      await tx.updateTable('repositories').set({ updatedAt: now }).where('id', '=', repo.id).execute();
+      return row.id;
+    });
+    return { id, digest, mediaType: parsed.mediaType, size: body.length, subjectDigest: parsed.subject?.digest ?? null };
+  }
+
+  /** Resolves a tag or digest to its manifest; `withBody` false for HEAD. A GET counts as one download. */
+  async get(name: RepoName, reference: Reference, withBody: true): Promise<StoredManifest>;
+  async get(name: RepoName, reference: Reference, withBody: false): Promise<ManifestHead>;
+  async get(name: RepoName, reference: Reference, withBody: boolean): Promise<ManifestHead | StoredManifest> {
+    let q = this.#db.selectFrom('manifests as m')
+      .innerJoin('repositories as r', 'r.id', 'm.repositoryId')
+      .select(['m.id', 'm.digest', 'm.mediaType', 'm.size', 'm.subjectDigest'])
+      .where('r.name', '=', name);
+    q = reference.kind === 'tag'
+      ? q.innerJoin('tags as t', 't.manifestId', 'm.id').where('t.name', '=', reference.tag)
+      : q.where('m.digest', '=', reference.digest);
+    const row = withBody ? await q.select('m.body').executeTakeFirst() : await q.executeTakeFirst();
+    if (!row) {
+      if (!(await this.#repos.find(name))) throw nameUnknown(name);
+      throw manifestUnknown(reference.kind === 'tag' ? reference.tag : reference.digest);
+    }
+    if (withBody) this.#downloads.record(row.id);
+    return row as StoredManifest;
+  }
+
+  /** Deleting by tag removes the tag only; by digest, the manifest and every tag pointing at it. */
+  async delete(name: RepoName, reference: Reference): Promise<void> {
+    const repo = await this.#repos.get(name);
+    const res = reference.kind === 'tag'
+      ? await this.#db.deleteFrom('tags').where('repositoryId', '=', repo.id).where('name', '=', reference.tag).executeTakeFirst()
+      : await this.#db.deleteFrom('manifests').where('repositoryId', '=', repo.id).where('digest', '=', reference.digest).executeTakeFirst();
+    if (Number(res.numDeletedRows) === 0) throw manifestUnknown(reference.kind === 'tag' ? reference.tag : reference.digest);
+  }
+
+  async #checkReferences(repositoryId: number, parsed: ParsedManifest): Promise<void> {
+    const wanted = [...parsed.blobs, ...parsed.children].map((d) => d.digest);
+    if (wanted.length === 0) return;
+    const found = new Set<string>();
+    // Chunk the IN lists: SQLite limits bound parameters per statement.
+    for (let i = 0; i < wanted.length; i += 500) {
+      const part = wanted.slice(i, i + 500);
+      const [blobs, manifests] = await Promise.all([
+        this.#db.selectFrom('repositoryBlobs').select('digest').where('repositoryId', '=', repositoryId).where('digest', 'in', part).execute(),
+        this.#db.selectFrom('manifests').select('digest').where('repositoryId', '=', repositoryId).where('digest', 'in', part).execute(),
+      ]);
+      for (const r of [...blobs, ...manifests]) found.add(r.digest);
+    }
+    // An index entry may be a manifest or (buildx cache) a plain blob; image manifests reference blobs only.
+    const missing = wanted.find((d) => !found.has(d));
+    if (missing) throw manifestBlobUnknown(missing);
+  }
+}

@@ -1,0 +1,37 @@
+import type { Db } from '../db/schema.js';
+import type { Logger } from '../observability/logger.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import type { Clock } from '../util/clock.js';
+import { BlobService } from './blob-service.js';
+import { DownloadCounter } from './download-counter.js';
+import { ManifestService } from './manifest-service.js';
+import { ReferrersService } from './referrers-service.js';
+import { RepositoryStore } from './repositories.js';
+import { TagService } from './tag-service.js';
+import { UploadService } from './upload-service.js';
+
+/** The registry's use-cases, built once by the composition root and handed to the HTTP layer. */
+export interface Registry {
+  readonly repos: RepositoryStore;
+  readonly blobs: BlobService;
+  readonly uploads: UploadService;
+  readonly manifests: ManifestService;
+  readonly tags: TagService;
+  readonly referrers: ReferrersService;
+  readonly downloads: DownloadCounter;
+}
+
+export function createRegistry(deps: { db: Db; blobs: BlobStore; clock: Clock; log: Logger }): Registry {
+  const { db, clock } = deps;
+  const repos = new RepositoryStore({ db, clock });
+  const downloads = new DownloadCounter({ db, clock, log: deps.log.child({ module: 'registry.downloads' }) });
+  return {
+    repos,
+    blobs: new BlobService({ db, blobs: deps.blobs, repos, clock }),
+    uploads: new UploadService({ db, blobs: deps.blobs, repos, clock }),
+    manifests: new ManifestService({ db, repos, clock, downloads }),
+    tags: new TagService({ db, repos }),
+    referrers: new ReferrersService({ db }),
+    downloads,
+  };
+}

@@ -1,0 +1,207 @@
+import { randomUUID, type Hash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Db } from '../db/schema.js';
+import { digestAlgorithm, digestHex, type Digest } from '../oci/digest.js';
+import { digestInvalid, sizeInvalid, uploadInvalid, uploadOutOfOrder, uploadUnknown } from '../oci/errors.js';
+import type { RepoName } from '../oci/names.js';
+import type { BlobStore, UploadHandle } from '../storage/blob-store.js';
+import type { Clock } from '../util/clock.js';
+import { HashingStream, newHash } from '../util/hash-stream.js';
+import type { BlobInfo } from './blob-service.js';
+import type { RepositoryStore } from './repositories.js';
+
+export interface UploadStatus {
+  readonly id: string;
+  /** Bytes received so far; the next chunk starts here. */
+  readonly size: number;
+}
+
+interface UploadRow {
+  id: string;
+  repositoryId: number;
+  size: number;
+  handle: UploadHandle;
+}
+
+/**
+ * Blob upload sessions (spec "Pushing blobs"). A session is a DB row (offset + the blob store's handle) plus
+ * scratch data in the blob store, so it survives restarts and can move between replicas.
+ *
+ * The sha256 of the bytes so far is kept live in this process, so finishing a large upload does not read it back.
+ * Node's Hash cannot be persisted: after a restart, on another replica, or for a sha512 digest, the data is
+ * re-hashed from storage at commit. Either way the digest is verified before the blob becomes visible.
+ */
+export class UploadService {
+  readonly #db: Db;
+  readonly #blobs: BlobStore;
+  readonly #repos: RepositoryStore;
+  readonly #clock: Clock;
+  readonly #live = new Map<string, { hash: Hash; size: number }>();
+  /** Uploads with a request writing to them right now; a second concurrent writer is refused. */
+  readonly #busy = new Set<string>();
+
+  constructor(deps: { db: Db; blobs: BlobStore; repos: RepositoryStore; clock: Clock }) {
+    this.#db = deps.db;
+    this.#blobs = deps.blobs;
+    this.#repos = deps.repos;
+    this.#clock = deps.clock;
+  }
+
+  async start(name: RepoName): Promise<UploadStatus> {
+    const repo = await this.#repos.ensure(name);
+    const id = randomUUID();
+    const handle = await this.#blobs.startUpload(id);
+    const now = this.#clock.now();
+    await this.#db.insertInto('uploads')
+      .values({ id, repositoryId: repo.id, size: 0, handle: JSON.stringify(handle), createdAt: now, updatedAt: now })
+      .execute();
+    this.#live.set(id, { hash: newHash('sha256'), size: 0 });
+    return { id, size: 0 };
+  }
+
+  async status(name: RepoName, id: string): Promise<UploadStatus> {
+    const row = await this.#load(name, id);
+    return { id, size: row.size };
+  }
+
+  /**
+   * Appends a chunk. `range` is the PATCH's Content-Range (inclusive start-end) when the client sent one; a
+   * streamed PATCH has none and simply appends.
+   */
+  async append(name: RepoName, id: string, source: Readable, range: { start: number; end: number } | null): Promise<UploadStatus> {
+    return this.#exclusive(id, async () => {
+      const row = await this.#load(name, id);
+      if (range && range.start !== row.size) throw uploadOutOfOrder(row.size);
+      return { id, size: await this.#write(row, source) };
+    });
+  }
+
+  /** Closes the session: appends the optional final chunk, verifies the digest, commits the blob. */
+  async finish(name: RepoName, id: string, digest: Digest, finalChunk: Readable | null): Promise<BlobInfo> {
+    return this.#exclusive(id, async () => {
+      const row = await this.#load(name, id);
+      const size = finalChunk ? await this.#write(row, finalChunk) : row.size;
+      return this.#commit({ ...row, size }, digest);
+    });
+  }
+
+  /** Monolithic upload (`POST ?digest=`): a session that is started, written and committed in one request. */
+  async putMonolithic(name: RepoName, digest: Digest, body: Readable): Promise<BlobInfo> {
+    const { id } = await this.start(name);
+    return this.finish(name, id, digest, body);
+  }
+
+  async cancel(name: RepoName, id: string): Promise<void> {
+    const row = await this.#load(name, id);
+    await this.#discard(row);
+  }
+
+  /** Deletes sessions idle since before `cutoff` and their scratch data; returns how many. */
+  async purgeIdleSince(cutoff: number): Promise<number> {
+    const stale = await this.#db.selectFrom('uploads').select(['id', 'repositoryId', 'size', 'handle']).where('updatedAt', '<', cutoff).execute();
+    for (const row of stale) {
+      if (this.#busy.has(row.id)) continue;
+      await this.#discard({ ...row, handle: JSON.parse(row.handle) as UploadHandle });
+    }
+    // Scratch data whose row is gone (a crash between the two) is removed too once it is old enough.
+    const known = new Set((await this.#db.selectFrom('uploads').select('id').execute()).map((r) => r.id));
+    let orphans = 0;
+    for await (const u of this.#blobs.listUploads()) {
+      if (!known.has(u.uploadId) && u.modifiedAt < cutoff) {
+        await this.#blobs.abortUpload(u.uploadId, {});
+        orphans++;
+      }
+    }
+    return stale.length + orphans;
+  }
+
+  async #write(row: UploadRow, source: Readable): Promise<number> {
+    const live = this.#live.get(row.id);
+    const useLive = live !== undefined && live.size === row.size;
+    // Hash a copy: if the chunk fails half-way the live hash must still describe the acknowledged bytes.
+    const hashing = new HashingStream(useLive ? live.hash.copy() : newHash('sha256'));
+    let result: { handle: UploadHandle; size: number };
+    try {
+      [result] = await Promise.all([
+        this.#blobs.appendUpload(row.id, row.handle, row.size, hashing),
+        pipeline(source, hashing).then(() => undefined),
+      ]);
+    } catch (err) {
+      source.destroy();
+      throw err;
+    }
+    if (useLive) this.#live.set(row.id, { hash: hashing.hash, size: result.size });
+    else this.#live.delete(row.id);
+    const updated = await this.#db.updateTable('uploads')
+      .set({ size: result.size, handle: JSON.stringify(result.handle), updatedAt: this.#clock.now() })
+      .where('id', '=', row.id)
+      .where('size', '=', row.size)
+      .executeTakeFirst();
+    if (Number(updated.numUpdatedRows) !== 1) throw uploadInvalid('the upload was changed by another request; check its status and retry');
+    row.handle = result.handle;
+    return result.size;
+  }
+
+  async #commit(row: UploadRow, digest: Digest): Promise<BlobInfo> {
+    const actual = await this.#digestOf(row, digestAlgorithm(digest));
+    if (actual !== digestHex(digest)) {
+      await this.#discard(row);
+      throw digestInvalid('the uploaded content does not match the digest given; the upload was discarded', {
+        expected: digest, actual: `${digestAlgorithm(digest)}:${actual}`,
+      });
+    }
+    // Bytes durable at their content address first; only then does one transaction make the blob visible.
+    await this.#blobs.commitUpload(row.id, row.handle, digest);
+    const now = this.#clock.now();
+    await this.#db.transaction().execute(async (tx) => {
+      await tx.insertInto('blobs').values({ digest, size: row.size, createdAt: now }).onConflict((oc) => oc.column('digest').doNothing()).execute();
+      await tx.insertInto('repositoryBlobs').values({ repositoryId: row.repositoryId, digest, createdAt: now })
+        .onConflict((oc) => oc.columns(['repositoryId', 'digest']).doNothing()).execute();
+      await tx.deleteFrom('uploads').where('id', '=', row.id).execute();
+    });
+    this.#live.delete(row.id);
+    return { digest, size: row.size };
+  }
+
+  async #digestOf(row: UploadRow, algorithm: 'sha256' | 'sha512'): Promise<string> {
+    const live = this.#live.get(row.id);
+    if (algorithm === 'sha256' && live && live.size === row.size) {
+      this.#live.delete(row.id);
+      return live.hash.digest('hex');
+    }
+    const hashing = new HashingStream(newHash(algorithm));
+    await pipeline(await this.#blobs.readUpload(row.id, row.handle), hashing, async function* (chunks) {
+      for await (const _ of chunks) { /* drain */ }
+    });
+    if (hashing.bytes !== row.size) throw sizeInvalid(`upload holds ${hashing.bytes} bytes, expected ${row.size}`);
+    return hashing.hash.digest('hex');
+  }
+
+  async #discard(row: UploadRow): Promise<void> {
+    await this.#db.deleteFrom('uploads').where('id', '=', row.id).execute();
+    this.#live.delete(row.id);
+    await this.#blobs.abortUpload(row.id, row.handle);
+  }
+
+  async #load(name: RepoName, id: string): Promise<UploadRow> {
+    const row = await this.#db.selectFrom('uploads as u')
+      .innerJoin('repositories as r', 'r.id', 'u.repositoryId')
+      .select(['u.id', 'u.repositoryId', 'u.size', 'u.handle'])
+      .where('u.id', '=', id)
+      .where('r.name', '=', name)
+      .executeTakeFirst();
+    if (!row) throw uploadUnknown(id);
+    return { ...row, handle: JSON.parse(row.handle) as UploadHandle };
+  }
+
+  async #exclusive<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    if (this.#busy.has(id)) throw uploadInvalid('another request is writing to this upload; wait for it and retry');
+    this.#busy.add(id);
+    try {
+      return await fn();
+    } finally {
+      this.#busy.delete(id);
+    }
+  }
+}

@@ -1,0 +1,79 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+
+export interface RunningBerth {
+  /** Base URL, e.g. http://127.0.0.1:41234 */
+  readonly url: string;
+  /** host:port, for image references (`${host}/acme/app:1`). */
+  readonly host: string;
+  readonly dataDir: string;
+  /** Graceful stop (SIGTERM). */
+  stop(): Promise<void>;
+  /** Crash (SIGKILL), as a power cut or OOM would. */
+  kill(): Promise<void>;
+  /** Starts again on the same data directory and port. */
+  restart(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Extra BERTH_* environment, e.g. { BERTH_REGISTRY_TAGS_PAGE_SIZE: '2' }. */
+  env?: Record<string, string>;
+  dataDir?: string;
+  port?: number;
+}
+
+/** Starts `berth serve` as a child process on a free port in its own temp data directory. */
+export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'berth-test-'));
+  let port = opts.port ?? 0;
+  let child: ChildProcess;
+  let url = '';
+
+  const launch = async (): Promise<void> => {
+    const log = openSync(join(dataDir, 'server.log'), 'a');
+    child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), 'serve', '--port', String(port), '--data', dataDir], {
+      cwd: ROOT,
+      env: { ...process.env, BERTH_LOG_LEVEL: process.env.BERTH_TEST_LOG_LEVEL ?? 'warn', ...opts.env },
+      stdio: ['ignore', 'pipe', log],
+    });
+    url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`berth did not start within 30 s; see ${dataDir}/server.log`)), 30_000);
+      child.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const m = /berth listening on (http\S+)/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]!);
+        }
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`berth exited with ${code} before listening; see ${dataDir}/server.log`));
+      });
+    });
+    port = Number(new URL(url).port);
+  };
+  const waitExit = (signal: NodeJS.Signals): Promise<void> => new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill(signal);
+  });
+
+  await launch();
+  return {
+    get url() { return url; },
+    get host() { return new URL(url).host; },
+    dataDir,
+    stop: () => waitExit('SIGTERM'),
+    kill: () => waitExit('SIGKILL'),
+    async restart() {
+      await waitExit('SIGTERM');
+      await launch();
+    },
+  };
+}
