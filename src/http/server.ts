@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../observability/logger.js';
 import type { OciDeps } from './oci/context.js';
 import { ociApi } from './oci/oci-api.js';
@@ -14,7 +14,8 @@ export interface ServerDeps {
 export function buildServer(deps: ServerDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
-    logController: { disableRequestLogging: true },
+    // Fastify's own request lines are replaced by the single line per request below.
+    logController: new LogController({ disableRequestLogging: true }),
     // Layer uploads can take long: no request or idle timeout cuts a push off (ghcr gives 10 minutes).
     requestTimeout: 0,
     connectionTimeout: 0,

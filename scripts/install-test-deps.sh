@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs, from Debian, the real clients and servers the tests and the benchmark drive, when they are missing.
+# Safe to run again: it only calls apt-get for what is not installed yet.
+set -euo pipefail
+want=(
+  skopeo:skopeo            # push/pull OCI layouts
+  dockerd:docker.io        # the Docker engine (started by hand by the tests)
+  podman:podman
+  containerd:containerd    # with ctr
+  docker-registry:docker-registry  # the CNCF registry, for the benchmark and doctor comparisons
+  nginx:nginx              # benchmark baseline for serving a file
+  jq:jq
+  curl:curl
+)
+missing=()
+for entry in "${want[@]}"; do
+  cmd=${entry%%:*}; pkg=${entry#*:}
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || [ -x "/usr/bin/$cmd" ] || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing test dependencies: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" uidmap >/dev/null
+fi
+# The Debian packages start their services where systemd runs; the tests start their own instances instead.
+for svc in docker-registry nginx containerd docker; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then systemctl stop "$svc" || true; fi
+done
