@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { ConfigError } from '../config/config.js';
+import { configCommand } from './config.js';
 import { serveCommand } from './serve.js';
 
 /** Exit codes, documented in the README: 0 ok, 1 failure, 2 bad usage or configuration. */
@@ -13,6 +14,7 @@ export async function runCli(argv: string[]): Promise<void> {
       process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);
     });
   program.addCommand(serveCommand());
+  program.addCommand(configCommand());
   try {
     await program.parseAsync(argv);
   } catch (err) {

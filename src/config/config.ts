@@ -98,6 +98,8 @@ function readSecretFile(path: string | undefined, name: string): string | undefi
 function flattenKeys(obj: Record<string, unknown>, prefix = ''): string[] {
   return Object.entries(obj).flatMap(([k, v]) => {
     const key = prefix + k;
+    // An empty section (all its keys commented out) parses as null.
+    if (v === null && !(key in SCHEMA) && Object.keys(SCHEMA).some((s) => s.startsWith(`${key}.`))) return [];
     if (v !== null && typeof v === 'object' && !Array.isArray(v) && !(key in SCHEMA)) return flattenKeys(v as Record<string, unknown>, `${key}.`);
     return [key];
   });

@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ConfigError, loadConfig } from './config.js';
+import { renderExampleConfig } from './example.js';
+import { envName } from './schema.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'berth-config-'));
+
+test('zero configuration: SQLite and files under ./data, port 5000 on loopback', () => {
+  const c = loadConfig({ env: {} });
+  assert.equal(c.server.host, '127.0.0.1');
+  assert.equal(c.server.port, 5000);
+  assert.match(c.metadata.url, /^sqlite:.*\/data\/berth\.db$/);
+  assert.match(c.storage.fs.root, /\/data\/storage$/);
+  assert.ok(Object.isFrozen(c.server));
+});
+
+test('precedence: defaults < file < environment < flags', () => {
+  const file = join(dir, 'a.yaml');
+  writeFileSync(file, 'server:\n  port: 6000\n  host: 0.0.0.0\nuploads:\n  expireAfter: 2h\nregistry:\n  manifestMaxBytes: 8MiB\n');
+  const fromFile = loadConfig({ file, env: {} });
+  assert.equal(fromFile.server.port, 6000);
+  assert.equal(fromFile.uploads.expireAfterMs, 7_200_000);
+  assert.equal(fromFile.registry.manifestMaxBytes, 8 * 1024 * 1024);
+  assert.equal(loadConfig({ file, env: { BERTH_SERVER_PORT: '7000' } }).server.port, 7000);
+  assert.equal(loadConfig({ file, env: { BERTH_SERVER_PORT: '7000' }, overrides: { 'server.port': '8000' } }).server.port, 8000);
+  assert.equal(loadConfig({ file, env: {} }).server.host, '0.0.0.0');
+});
+
+test('*_FILE variables read the value from a file', () => {
+  const secret = join(dir, 'url');
+  writeFileSync(secret, 'sqlite:/tmp/x.db\n');
+  assert.equal(loadConfig({ env: { BERTH_METADATA_URL_FILE: secret } }).metadata.url, 'sqlite:/tmp/x.db');
+});
+
+test('errors name the key and where the value came from', () => {
+  assert.throws(() => loadConfig({ env: { BERTH_SERVER_PORT: 'eighty' } }), (err: Error) =>
+    err instanceof ConfigError && /server\.port/.test(err.message) && /BERTH_SERVER_PORT/.test(err.message));
+  assert.throws(() => loadConfig({ env: { BERTH_REGISTRY_MANIFEST_MAX_BYTES: '1MiB' } }), /at least 4194304/);
+  const file = join(dir, 'bad.yaml');
+  writeFileSync(file, 'server:\n  prot: 1\n');
+  assert.throws(() => loadConfig({ file, env: {} }), /unknown key server\.prot/);
+  assert.throws(() => loadConfig({ env: { BERTH_LOG_LEVEL: 'loud' } }), /one of/);
+  assert.throws(() => loadConfig({ env: { BERTH_SERVER_PUBLIC_URL: 'not a url' } }), /publicUrl/);
+});
+
+test('environment names follow distribution style', () => {
+  assert.equal(envName('storage.s3.forcePathStyle'), 'BERTH_STORAGE_S3_FORCE_PATH_STYLE');
+  assert.equal(envName('dataDir'), 'BERTH_DATA_DIR');
+});
+
+test('docs/berth.example.yaml is current and loads as a config file', () => {
+  const path = new URL('../../docs/berth.example.yaml', import.meta.url);
+  assert.equal(readFileSync(path, 'utf8'), renderExampleConfig(), 'run `berth config example > docs/berth.example.yaml`');
+  assert.doesNotThrow(() => loadConfig({ file: path.pathname, env: {} }));
+});

@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { test } from 'node:test';
+import type { Digest } from '../../src/oci/digest.js';
+import type { BlobStore } from '../../src/storage/blob-store.js';
+
+/**
+ * The behaviour every BlobStore driver must have. Each driver's test file calls this with a fresh store, so the
+ * filesystem driver and (later) the S3 driver are held to the same contract.
+ */
+export function blobStoreContract(name: string, makeStore: () => Promise<BlobStore>): void {
+  const digestOf = (b: Buffer): Digest => `sha256:${createHash('sha256').update(b).digest('hex')}` as Digest;
+  const read = async (s: Readable): Promise<Buffer> => {
+    const parts: Buffer[] = [];
+    for await (const c of s) parts.push(c as Buffer);
+    return Buffer.concat(parts);
+  };
+
+  test(`${name}: an upload is invisible until committed, then readable whole and by range`, async () => {
+    const store = await makeStore();
+    const data = randomBytes(3 * 1024 * 1024 + 17);
+    const digest = digestOf(data);
+    let handle = await store.startUpload('u-1');
+    ({ handle } = await store.appendUpload('u-1', handle, 0, Readable.from([data.subarray(0, 1_000_000)])));
+    assert.equal(await store.stat(digest), null, 'not visible before commit');
+    const appended = await store.appendUpload('u-1', handle, 1_000_000, Readable.from([data.subarray(1_000_000)]));
+    assert.equal(appended.size, data.length);
+    assert.deepEqual(await read(await store.readUpload('u-1', appended.handle)), data);
+    await store.commitUpload('u-1', appended.handle, digest);
+    assert.equal((await store.stat(digest))?.size, data.length);
+    assert.deepEqual(await read(await store.read(digest)), data);
+    assert.deepEqual(await read(await store.read(digest, { start: 5, end: 104 })), data.subarray(5, 105));
+    const listed = [];
+    for await (const b of store.list()) listed.push(b.digest);
+    assert.ok(listed.includes(digest));
+  });
+
+  test(`${name}: a failed append keeps the acknowledged bytes only`, async () => {
+    const store = await makeStore();
+    const first = randomBytes(1000);
+    let handle = await store.startUpload('u-2');
+    ({ handle } = await store.appendUpload('u-2', handle, 0, Readable.from([first])));
+    const broken = new Readable({ read() { this.push(randomBytes(500)); this.destroy(new Error('client went away')); } });
+    await assert.rejects(store.appendUpload('u-2', handle, 1000, broken));
+    const rest = randomBytes(10);
+    const done = await store.appendUpload('u-2', handle, 1000, Readable.from([rest]));
+    assert.equal(done.size, 1010);
+    assert.deepEqual(await read(await store.readUpload('u-2', done.handle)), Buffer.concat([first, rest]));
+  });
+
+  test(`${name}: abort removes the scratch data; delete removes a blob; commit is idempotent`, async () => {
+    const store = await makeStore();
+    const h = await store.startUpload('u-3');
+    await store.appendUpload('u-3', h, 0, Readable.from([Buffer.from('x')]));
+    await store.abortUpload('u-3', h);
+    const uploads = [];
+    for await (const u of store.listUploads()) uploads.push(u.uploadId);
+    assert.ok(!uploads.includes('u-3'));
+
+    const data = Buffer.from('same bytes twice');
+    const digest = digestOf(data);
+    for (const id of ['u-4', 'u-5']) {
+      const hh = await store.startUpload(id);
+      const r = await store.appendUpload(id, hh, 0, Readable.from([data]));
+      await store.commitUpload(id, r.handle, digest);
+    }
+    assert.deepEqual(await read(await store.read(digest)), data);
+    await store.delete(digest);
+    assert.equal(await store.stat(digest), null);
+    await assert.rejects(store.read(digest));
+  });
+
+  test(`${name}: an empty blob can be stored`, async () => {
+    const store = await makeStore();
+    const h = await store.startUpload('u-6');
+    const digest = digestOf(Buffer.alloc(0));
+    await store.commitUpload('u-6', h, digest);
+    assert.equal((await store.stat(digest))?.size, 0);
+  });
+}
