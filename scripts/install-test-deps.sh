@@ -9,6 +9,7 @@ want=(
   containerd:containerd    # with ctr
   docker-registry:docker-registry  # the CNCF registry, for the benchmark and doctor comparisons
   nginx:nginx              # benchmark baseline for serving a file
+  wrk:wrk                  # HTTP load generator: the benchmark's manifest GET rate
   jq:jq
   curl:curl
 )

@@ -21,7 +21,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     connectionTimeout: 0,
     keepAliveTimeout: 75_000,
     return503OnClosing: true,
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
     genReqId: () => crypto.randomUUID(),
   });
 

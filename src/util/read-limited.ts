@@ -8,13 +8,12 @@ import { LimitExceededError } from './hash-stream.js';
 export async function readLimited(source: Readable, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of source) {
+  // Leaving the loop early must not destroy the request: that resets the socket and the client never sees the
+  // 413. The error handler drains the rest of the body instead.
+  for await (const chunk of source.iterator({ destroyOnReturn: false })) {
     const buf = chunk as Buffer;
     size += buf.length;
-    if (size > limit) {
-      source.destroy();
-      throw new LimitExceededError(limit);
-    }
+    if (size > limit) throw new LimitExceededError(limit);
     chunks.push(buf);
   }
   return Buffer.concat(chunks, size);
