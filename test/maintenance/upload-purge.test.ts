@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { startBerth, type RunningBerth } from '../helpers/berth.js';
+
+let berth: RunningBerth;
+
+before(async () => {
+  berth = await startBerth({ env: { BERTH_UPLOADS_EXPIRE_AFTER: '1s', BERTH_UPLOADS_PURGE_INTERVAL: '300ms' } });
+});
+after(async () => berth.stop());
+
+test('idle upload sessions expire: the session is gone and its scratch data deleted', async () => {
+  const start = await fetch(`${berth.url}/v2/acme/purge/blobs/uploads/`, { method: 'POST' });
+  assert.equal(start.status, 202);
+  const location = start.headers.get('location')!;
+  const id = start.headers.get('docker-upload-uuid')!;
+  const patch = await fetch(`${berth.url}${location}`, { method: 'PATCH', body: Buffer.from('partial'), headers: { 'Content-Range': '0-6' } });
+  assert.equal(patch.status, 202);
+  const scratch = join(berth.dataDir, 'storage', 'uploads', id);
+  assert.ok(existsSync(scratch));
+
+  // A session still in use is not expired early.
+  const live = await fetch(`${berth.url}${location}`);
+  assert.equal(live.status, 204);
+
+  let status = 204;
+  for (let i = 0; i < 50 && status !== 404; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    status = (await fetch(`${berth.url}${location}`)).status;
+  }
+  assert.equal(status, 404, 'session expired');
+  const body = await (await fetch(`${berth.url}${location}`)).json() as { errors: { code: string }[] };
+  assert.equal(body.errors[0]?.code, 'BLOB_UPLOAD_UNKNOWN');
+  assert.ok(!existsSync(scratch), 'scratch data deleted');
+  assert.deepEqual(readdirSync(join(berth.dataDir, 'storage', 'uploads')), []);
+});
