@@ -9,12 +9,12 @@ import { test } from 'node:test';
  */
 const ALLOWED: Record<string, string[]> = {
   'main.ts': ['cli'],
-  cli: ['app', 'config', 'client', 'db', 'storage', 'registry', 'accounts', 'auth', 'maintenance'],
+  cli: ['app', 'config', 'client', 'db', 'storage', 'registry', 'packages', 'accounts', 'auth', 'maintenance'],
   app: ['config', 'db', 'storage', 'http', 'registry', 'packages', 'accounts', 'auth', 'maintenance', 'events'],
   config: [],
   http: ['registry', 'packages', 'accounts', 'auth'],
   registry: ['db', 'storage', 'events'],
-  packages: ['db', 'registry'],
+  packages: ['db', 'registry', 'auth'],
   accounts: ['db', 'auth'],
   auth: ['db'],
   maintenance: ['db', 'storage', 'registry'],

@@ -1,5 +1,7 @@
 import { Command } from 'commander';
 import { ConfigError } from '../config/config.js';
+import { isBerthError } from '../util/errors.js';
+import { keysCommand, orgCommand, packageCommand, teamCommand, tokenCommand, userCommand } from './accounts.js';
 import { configCommand } from './config.js';
 import { serveCommand } from './serve.js';
 
@@ -15,9 +17,14 @@ export async function runCli(argv: string[]): Promise<void> {
     });
   program.addCommand(serveCommand());
   program.addCommand(configCommand());
+  for (const cmd of [userCommand(), orgCommand(), teamCommand(), tokenCommand(), packageCommand(), keysCommand()]) program.addCommand(cmd);
   try {
     await program.parseAsync(argv);
   } catch (err) {
+    if (isBerthError(err)) {
+      process.stderr.write(`berth: ${err.message}\n`);
+      process.exit(EXIT.failure);
+    }
     if (err instanceof ConfigError) {
       process.stderr.write(`berth: configuration error: ${err.message}\n`);
       process.exit(EXIT.usage);

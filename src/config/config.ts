@@ -13,6 +13,7 @@ export interface Config {
   readonly registry: { readonly manifestMaxBytes: number; readonly tagsPageSize: number; readonly tagsPageMax: number };
   readonly uploads: { readonly chunkMinLength: number; readonly expireAfterMs: number; readonly purgeIntervalMs: number };
   readonly stats: { readonly flushIntervalMs: number };
+  readonly auth: { readonly registryTokenTtlMs: number; readonly failedLoginLimit: number; readonly failedLoginWindowMs: number };
   readonly log: { readonly level: string };
 }
 
@@ -61,6 +62,9 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     registry: { manifestMaxBytes: get('registry.manifestMaxBytes'), tagsPageSize: get('registry.tagsPageSize'), tagsPageMax: get('registry.tagsPageMax') },
     uploads: { chunkMinLength: get('uploads.chunkMinLength'), expireAfterMs: get('uploads.expireAfter'), purgeIntervalMs: get('uploads.purgeInterval') },
     stats: { flushIntervalMs: get('stats.flushInterval') },
+    auth: {
+      registryTokenTtlMs: get('auth.registryTokenTtl'), failedLoginLimit: get('auth.failedLoginLimit'), failedLoginWindowMs: get('auth.failedLoginWindow'),
+    },
     log: { level: get('log.level') },
   };
   return deepFreeze(config);

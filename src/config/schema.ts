@@ -34,6 +34,11 @@ export const SCHEMA = {
   'uploads.expireAfter': { type: 'duration', default: '24h', help: 'An upload session idle this long is expired and its data deleted.' },
   'uploads.purgeInterval': { type: 'duration', default: '1h', help: 'How often expired upload sessions are purged.' },
   'stats.flushInterval': { type: 'duration', default: '5s', help: 'How often download counts buffered in memory are written to the database.' },
+  'auth.registryTokenTtl': { type: 'duration', default: '5m', help: 'Lifetime of registry bearer tokens issued by /token.' },
+  'auth.failedLoginLimit': {
+    type: 'integer', default: 10, min: 1, help: 'Failed authentications allowed per client address and per account in the window; more get 429.',
+  },
+  'auth.failedLoginWindow': { type: 'duration', default: '1m', help: 'Window for auth.failedLoginLimit.' },
   'log.level': {
     type: 'string', default: 'info', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
     help: 'Log level; one JSON line per request at info.',

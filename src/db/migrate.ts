@@ -1,12 +1,14 @@
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import type { Connection, Dialect } from './connect.js';
 import * as m0001 from './migrations/0001-initial.js';
+import * as m0002 from './migrations/0002-accounts.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
 /** Ordered, forward-only; the name is the order. Add new files here. */
 const MIGRATIONS: Record<string, MigrationModule> = {
   '0001-initial': m0001,
+  '0002-accounts': m0002,
 };
 
 /** Brings the schema up to date. On PostgreSQL Kysely's migrator holds an advisory lock, so replicas never race. */

@@ -13,12 +13,25 @@ export interface Database {
   tags: TagsTable;
   uploads: UploadsTable;
   downloadsDaily: DownloadsDailyTable;
+  accounts: AccountsTable;
+  orgMembers: OrgMembersTable;
+  teams: TeamsTable;
+  teamMembers: TeamMembersTable;
+  accessTokens: AccessTokensTable;
+  packagePermissions: PackagePermissionsTable;
+  signingKeys: SigningKeysTable;
 }
 
 export interface RepositoriesTable {
   id: Generated<number>;
   name: string;
   owner: string;
+  /** The user or organization owning the namespace; null for repositories pushed before accounts existed. */
+  ownerId: number | null;
+  visibility: Generated<'public' | 'private' | 'internal'>;
+  /** From the `org.opencontainers.image.source` label/annotation of the first push that had one. */
+  sourceUrl: string | null;
+  createdBy: number | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -83,6 +96,77 @@ export interface DownloadsDailyTable {
   /** Days since the epoch, UTC. */
   day: number;
   count: number;
+}
+
+/** A user or an organization: one namespace each. */
+export interface AccountsTable {
+  id: Generated<number>;
+  login: string;
+  lowerLogin: string;
+  type: 'user' | 'org';
+  displayName: string | null;
+  email: string | null;
+  passwordHash: string | null;
+  isAdmin: Generated<number>;
+  disabledAt: number | null;
+  membersCanCreate: Generated<number>;
+  /** Comma-separated visibilities members may create packages with. */
+  allowedVisibilities: Generated<string>;
+  defaultVisibility: Generated<'public' | 'private' | 'internal'>;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface OrgMembersTable {
+  orgId: number;
+  userId: number;
+  role: 'owner' | 'member';
+}
+
+export interface TeamsTable {
+  id: Generated<number>;
+  orgId: number;
+  name: string;
+  lowerName: string;
+  createdAt: number;
+}
+
+export interface TeamMembersTable {
+  teamId: number;
+  userId: number;
+}
+
+export interface AccessTokensTable {
+  id: Generated<number>;
+  userId: number;
+  kind: 'personal' | 'ci';
+  note: string;
+  /** sha256 of the token; the token itself is never stored. */
+  tokenHash: string;
+  /** The prefix and first characters, for lists. */
+  hint: string;
+  /** Comma-separated scopes as granted. */
+  scopes: string;
+  repositoryLimit: string | null;
+  expiresAt: number | null;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+  createdAt: number;
+}
+
+export interface PackagePermissionsTable {
+  repositoryId: number;
+  principalType: 'user' | 'team';
+  principalId: number;
+  role: 'read' | 'write' | 'admin';
+}
+
+export interface SigningKeysTable {
+  kid: string;
+  privateJwk: string;
+  publicJwk: string;
+  createdAt: number;
+  retiredAt: number | null;
 }
 
 export type Db = Kysely<Database>;

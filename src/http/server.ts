@@ -1,7 +1,8 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from '../observability/logger.js';
 import type { OciDeps } from './oci/context.js';
-import { ociApi } from './oci/oci-api.js';
+import { BerthError } from '../util/errors.js';
+import { ociApi, sendOciError } from './oci/oci-api.js';
 
 export interface ServerDeps {
   readonly log: Logger;
@@ -23,6 +24,16 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     return503OnClosing: true,
     routerOptions: { maxParamLength: 1024 },
     genReqId: () => crypto.randomUUID(),
+    // Requests Fastify rejects before routing (a malformed percent-encoding, an over-long parameter) would otherwise
+    // leave in Fastify's own JSON shape; under /v2 they must be OCI errors like everything else there.
+    frameworkErrors: (error, request, reply) => {
+      const status = error.statusCode ?? 500;
+      if (/^\/v2(\/|\?|$)/.test(request.url) && status < 500) {
+        reply.header('Docker-Distribution-API-Version', 'registry/2.0');
+        return sendOciError(reply, new BerthError({ status, code: status === 404 ? 'NAME_UNKNOWN' : 'UNSUPPORTED', message: error.message }));
+      }
+      return (reply as FastifyReply).code(status).send(error);
+    },
   });
 
   // One line per request: method, route template (never the raw URL with its tokens), status, time, bytes.

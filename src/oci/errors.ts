@@ -33,5 +33,8 @@ export const tooManyRequests = (retryAfterSeconds: number): BerthError =>
 /** A `Range` outside the blob; the spec has no code of its own for it. */
 export const rangeNotSatisfiable = (size: number): BerthError =>
   oci(416, 'SIZE_INVALID', 'requested range not satisfiable', { size }, { 'Content-Range': `bytes */${size}` });
-/** Bad `n`/`last`: the reference implementation's code for it. */
-export const paginationInvalid = (message: string): BerthError => oci(400, 'PAGINATION_NUMBER_INVALID', message);
+/**
+ * Bad `n`/`last`. The reference implementation says PAGINATION_NUMBER_INVALID, but the spec requires one of its own
+ * codes ("Error Codes": the code MUST be one of them), and UNSUPPORTED is the closest.
+ */
+export const paginationInvalid = (message: string): BerthError => oci(400, 'UNSUPPORTED', message);

@@ -29,14 +29,30 @@ export class RepositoryStore {
     return row;
   }
 
-  async ensure(name: RepoName): Promise<RepositoryRow> {
+  /**
+   * The repository, created on first push: owned by the namespace's account, with that organization's default
+   * visibility (private for users), and (GHCR) its publisher becomes an admin of it.
+   */
+  async ensure(name: RepoName, createdBy: number | null = null): Promise<RepositoryRow> {
     const existing = await this.find(name);
     if (existing) return existing;
     const now = this.#clock.now();
-    await this.#db.insertInto('repositories')
-      .values({ name, owner: repoOwner(name), createdAt: now, updatedAt: now })
-      .onConflict((oc) => oc.column('name').doNothing())
-      .execute();
+    const owner = await this.#db.selectFrom('accounts').select(['id', 'type', 'defaultVisibility'])
+      .where('lowerLogin', '=', repoOwner(name)).executeTakeFirst();
+    await this.#db.transaction().execute(async (tx) => {
+      const inserted = await tx.insertInto('repositories')
+        .values({
+          name, owner: repoOwner(name), ownerId: owner?.id ?? null, createdBy,
+          visibility: owner?.type === 'org' ? owner.defaultVisibility : 'private',
+          sourceUrl: null, createdAt: now, updatedAt: now,
+        })
+        .onConflict((oc) => oc.column('name').doNothing())
+        .returning('id')
+        .executeTakeFirst();
+      if (inserted && createdBy !== null && owner?.type === 'org') {
+        await tx.insertInto('packagePermissions').values({ repositoryId: inserted.id, principalType: 'user', principalId: createdBy, role: 'admin' }).execute();
+      }
+    });
     return this.get(name);
   }
 

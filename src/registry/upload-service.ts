@@ -77,10 +77,16 @@ export class UploadService {
     });
   }
 
-  /** Closes the session: appends the optional final chunk, verifies the digest, commits the blob. */
-  async finish(name: RepoName, id: string, digest: Digest, finalChunk: Readable | null): Promise<BlobInfo> {
+  /**
+   * Closes the session: appends the optional final chunk (at `range.start` when the client sent a Content-Range),
+   * verifies the digest, commits the blob.
+   */
+  async finish(
+    name: RepoName, id: string, digest: Digest, finalChunk: Readable | null, range: { start: number; end: number } | null = null,
+  ): Promise<BlobInfo> {
     return this.#exclusive(id, async () => {
       const row = await this.#load(name, id);
+      if (finalChunk && range && range.start !== row.size) throw uploadOutOfOrder(row.size);
       const size = finalChunk ? await this.#write(row, finalChunk) : row.size;
       return this.#commit({ ...row, size }, digest);
     });
@@ -89,7 +95,14 @@ export class UploadService {
   /** Monolithic upload (`POST ?digest=`): a session that is started, written and committed in one request. */
   async putMonolithic(name: RepoName, digest: Digest, body: Readable): Promise<BlobInfo> {
     const { id } = await this.start(name);
-    return this.finish(name, id, digest, body);
+    try {
+      return await this.finish(name, id, digest, body);
+    } catch (err) {
+      // Nobody knows this session's id: if the request fails (body cut off, wrong digest) drop it now rather
+      // than leave a row and scratch data for the purge job.
+      await this.cancel(name, id).catch(() => undefined);
+      throw err;
+    }
   }
 
   async cancel(name: RepoName, id: string): Promise<void> {

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync } from 'node:fs';
+import { mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { withServices, type AdminServices } from '../../src/cli/admin-context.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -11,12 +12,22 @@ export interface RunningBerth {
   /** host:port, for image references (`${host}/acme/app:1`). */
   readonly host: string;
   readonly dataDir: string;
-  /** Graceful stop (SIGTERM). */
+  /** Graceful stop (SIGTERM); removes the data directory it created unless BERTH_TEST_KEEP is set. */
   stop(): Promise<void>;
   /** Crash (SIGKILL), as a power cut or OOM would. */
   kill(): Promise<void>;
   /** Starts again on the same data directory and port. */
   restart(): Promise<void>;
+  /** The seeded user: owner of the `acme` organization. */
+  readonly user: string;
+  /** A personal access token of `user` with read, write and delete scopes. */
+  readonly token: string;
+  /** `Basic user:token`, accepted on /v2 and /token. */
+  readonly authorization: string;
+  /** fetch against the server with `authorization` added unless the request sets its own (or `null`). */
+  fetch(path: string, init?: RequestInit & { auth?: string | null }): Promise<Response>;
+  /** Runs admin operations (accounts, tokens, package settings) on the server's database, as the CLI does. */
+  admin<T>(fn: (s: AdminServices) => Promise<T>): Promise<T>;
 }
 
 export interface StartOptions {
@@ -64,12 +75,37 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
     child.kill(signal);
   });
 
+  // Seed before the first start, as an operator would with the CLI: user `tester`, org `acme`, a full token.
+  const admin = <T>(fn: (s: AdminServices) => Promise<T>): Promise<T> => withServices({ data: dataDir }, fn);
+  const user = 'tester';
+  const token = await admin(async (s) => {
+    const existing = await s.accounts.find(user);
+    const account = existing ?? await s.accounts.createUser({ login: user, password: 'tester-password' });
+    if (!(await s.accounts.find('acme'))) await s.accounts.createOrg('acme', user);
+    return (await s.tokens.create({ userId: account.id, note: 'tests', scopes: ['write:packages', 'delete:packages'], expiresAt: null })).token;
+  });
+  const authorization = `Basic ${Buffer.from(`${user}:${token}`).toString('base64')}`;
+
   await launch();
   return {
+    user,
+    token,
+    authorization,
+    admin,
+    fetch(path, init = {}) {
+      const { auth, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      const value = auth === undefined ? authorization : auth;
+      if (value !== null && !headers.has('authorization')) headers.set('authorization', value);
+      return fetch(path.startsWith('http') ? path : `${url}${path}`, { ...rest, headers });
+    },
     get url() { return url; },
     get host() { return new URL(url).host; },
     dataDir,
-    stop: () => waitExit('SIGTERM'),
+    async stop() {
+      await waitExit('SIGTERM');
+      if (!opts.dataDir && !process.env.BERTH_TEST_KEEP) rmSync(dataDir, { recursive: true, force: true });
+    },
     kill: () => waitExit('SIGKILL'),
     async restart() {
       await waitExit('SIGTERM');

@@ -41,7 +41,9 @@ export const listReferrers: OciHandler<{ name: RepoName; digest: Digest }> = asy
   const artifactType = query(request, 'artifactType');
   const manifests = await registry.referrers.list(route.name, route.digest, artifactType);
   if (artifactType !== undefined) reply.header('OCI-Filters-Applied', 'artifactType');
-  return reply.code(200).type(MediaType.ociIndex).send(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }));
+  // A Buffer, so Fastify does not append `; charset=utf-8`: the spec wants exactly the index media type.
+  const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }));
+  return reply.code(200).type(MediaType.ociIndex).send(body);
 };
 
 function pageParams(deps: OciDeps, request: FastifyRequest): { limit: number; last: string | undefined } {

@@ -1,7 +1,8 @@
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { parseDigest } from '../../oci/digest.js';
 import { digestInvalid, uploadOutOfOrder } from '../../oci/errors.js';
 import { parseRepoName, type RepoName } from '../../oci/names.js';
+import type { Registry } from '../../registry/registry.js';
 import { hasBody, query, type OciHandler } from './context.js';
 
 type UploadsRoute = { name: RepoName };
@@ -38,6 +39,27 @@ export const startUpload: OciHandler<UploadsRoute> = async (deps, route, request
 
 /** PATCH — a chunk with `Content-Range: start-end`, or a streamed body without one. */
 export const patchUpload: OciHandler<UploadRoute> = async ({ registry }, route, request, reply) => {
+  const range = await chunkRange(registry, route, request);
+  // The service checks the range starts at the session's offset, under the session's lock.
+  const status = await registry.uploads.append(route.name, route.uploadId, request.raw, range);
+  return progress(reply, route.name, status.id, status.size, 202).send();
+};
+
+/** PUT ?digest= — closes the session, with or without a final chunk (whose Content-Range is checked like a PATCH's). */
+export const finishUpload: OciHandler<UploadRoute> = async ({ registry }, route, request, reply) => {
+  const digestText = query(request, 'digest');
+  if (digestText === undefined) throw digestInvalid('closing an upload needs ?digest=<algorithm>:<hex>');
+  const digest = parseDigest(digestText);
+  const body = hasBody(request);
+  const range = body ? await chunkRange(registry, route, request) : null;
+  const blob = await registry.uploads.finish(route.name, route.uploadId, digest, body ? request.raw : null, range);
+  return created(reply, route.name, blob.digest);
+};
+
+/** The chunk's Content-Range, if any; a malformed one, or one that disagrees with Content-Length, is 416. */
+async function chunkRange(
+  registry: Registry, route: UploadRoute, request: FastifyRequest,
+): Promise<{ start: number; end: number } | null> {
   const header = request.headers['content-range'];
   const range = header === undefined ? null : parseContentRange(header);
   const length = request.headers['content-length'];
@@ -45,19 +67,8 @@ export const patchUpload: OciHandler<UploadRoute> = async ({ registry }, route, 
     const current = await registry.uploads.status(route.name, route.uploadId);
     throw uploadOutOfOrder(current.size);
   }
-  // The service checks the range starts at the session's offset, under the session's lock.
-  const status = await registry.uploads.append(route.name, route.uploadId, request.raw, range);
-  return progress(reply, route.name, status.id, status.size, 202).send();
-};
-
-/** PUT ?digest= — closes the session, with or without a final chunk. */
-export const finishUpload: OciHandler<UploadRoute> = async ({ registry }, route, request, reply) => {
-  const digestText = query(request, 'digest');
-  if (digestText === undefined) throw digestInvalid('closing an upload needs ?digest=<algorithm>:<hex>');
-  const digest = parseDigest(digestText);
-  const blob = await registry.uploads.finish(route.name, route.uploadId, digest, hasBody(request) ? request.raw : null);
-  return created(reply, route.name, blob.digest);
-};
+  return range;
+}
 
 /** GET — where the session stands, for a client resuming it. */
 export const getUploadStatus: OciHandler<UploadRoute> = async ({ registry }, route, _request, reply) => {

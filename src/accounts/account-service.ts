@@ -1,0 +1,175 @@
+import type { Db } from '../db/schema.js';
+import { hashPassword, verifyPassword } from '../auth/password.js';
+import { BerthError, conflict, notFound } from '../util/errors.js';
+import type { Clock } from '../util/clock.js';
+
+export interface Account {
+  readonly id: number;
+  readonly login: string;
+  readonly type: 'user' | 'org';
+  readonly displayName: string | null;
+  readonly email: string | null;
+  readonly isAdmin: boolean;
+  readonly disabled: boolean;
+  readonly createdAt: number;
+}
+
+/** GitHub's login grammar: alphanumerics and single hyphens, not at the ends, at most 39 characters. */
+const LOGIN = /^[a-zA-Z0-9](?:[a-zA-Z0-9]|-(?=[a-zA-Z0-9])){0,38}$/;
+
+const invalid = (message: string): BerthError => new BerthError({ status: 422, code: 'INVALID', message });
+
+/** Users, organizations, memberships and teams. Logins are unique case-insensitively across users and orgs. */
+export class AccountService {
+  readonly #db: Db;
+  readonly #clock: Clock;
+
+  constructor(deps: { db: Db; clock: Clock }) {
+    this.#db = deps.db;
+    this.#clock = deps.clock;
+  }
+
+  async createUser(input: { login: string; password?: string; email?: string; displayName?: string; isAdmin?: boolean }): Promise<Account> {
+    return this.#create('user', input.login, {
+      email: input.email ?? null,
+      displayName: input.displayName ?? null,
+      passwordHash: input.password ? await hashPassword(input.password) : null,
+      isAdmin: input.isAdmin ? 1 : 0,
+    });
+  }
+
+  async createOrg(login: string, owner: string, displayName?: string): Promise<Account> {
+    const ownerAccount = await this.getUser(owner);
+    const org = await this.#create('org', login, { displayName: displayName ?? null, email: null, passwordHash: null, isAdmin: 0 });
+    await this.#db.insertInto('orgMembers').values({ orgId: org.id, userId: ownerAccount.id, role: 'owner' }).execute();
+    return org;
+  }
+
+  async find(login: string): Promise<Account | null> {
+    const row = await this.#db.selectFrom('accounts').selectAll().where('lowerLogin', '=', login.toLowerCase()).executeTakeFirst();
+    return row ? toAccount(row) : null;
+  }
+
+  async findById(id: number): Promise<Account | null> {
+    const row = await this.#db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toAccount(row) : null;
+  }
+
+  async getUser(login: string): Promise<Account> {
+    const account = await this.find(login);
+    if (!account || account.type !== 'user') throw notFound(`no user named "${login}"`);
+    return account;
+  }
+
+  async getOrg(login: string): Promise<Account> {
+    const account = await this.find(login);
+    if (!account || account.type !== 'org') throw notFound(`no organization named "${login}"`);
+    return account;
+  }
+
+  async list(type: 'user' | 'org'): Promise<Account[]> {
+    const rows = await this.#db.selectFrom('accounts').selectAll().where('type', '=', type).orderBy('lowerLogin').execute();
+    return rows.map(toAccount);
+  }
+
+  async countUsers(): Promise<number> {
+    const row = await this.#db.selectFrom('accounts').select((eb) => eb.fn.countAll<number>().as('n')).where('type', '=', 'user').executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  async setDisabled(login: string, disabled: boolean): Promise<void> {
+    const user = await this.getUser(login);
+    await this.#db.updateTable('accounts').set({ disabledAt: disabled ? this.#clock.now() : null, updatedAt: this.#clock.now() }).where('id', '=', user.id).execute();
+  }
+
+  async setPassword(login: string, password: string): Promise<void> {
+    const user = await this.getUser(login);
+    await this.#db.updateTable('accounts').set({ passwordHash: await hashPassword(password), updatedAt: this.#clock.now() }).where('id', '=', user.id).execute();
+  }
+
+  /** The user if the password is right and the account enabled; null otherwise (never says which). */
+  async checkPassword(login: string, password: string): Promise<Account | null> {
+    const row = await this.#db.selectFrom('accounts').selectAll().where('lowerLogin', '=', login.toLowerCase()).where('type', '=', 'user').executeTakeFirst();
+    if (!row?.passwordHash || row.disabledAt !== null) return null;
+    return (await verifyPassword(password, row.passwordHash)) ? toAccount(row) : null;
+  }
+
+  async addMember(org: string, user: string, role: 'owner' | 'member'): Promise<void> {
+    const [o, u] = await Promise.all([this.getOrg(org), this.getUser(user)]);
+    await this.#db.insertInto('orgMembers').values({ orgId: o.id, userId: u.id, role })
+      .onConflict((oc) => oc.columns(['orgId', 'userId']).doUpdateSet({ role })).execute();
+  }
+
+  async removeMember(org: string, user: string): Promise<void> {
+    const [o, u] = await Promise.all([this.getOrg(org), this.getUser(user)]);
+    await this.#db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('orgMembers').where('orgId', '=', o.id).where('userId', '=', u.id).execute();
+      const teams = tx.selectFrom('teams').select('id').where('orgId', '=', o.id);
+      await tx.deleteFrom('teamMembers').where('userId', '=', u.id).where('teamId', 'in', teams).execute();
+    });
+  }
+
+  async members(org: string): Promise<{ login: string; role: 'owner' | 'member' }[]> {
+    const o = await this.getOrg(org);
+    return this.#db.selectFrom('orgMembers as m').innerJoin('accounts as a', 'a.id', 'm.userId')
+      .select(['a.login', 'm.role']).where('m.orgId', '=', o.id).orderBy('a.lowerLogin').execute();
+  }
+
+  async createTeam(org: string, name: string): Promise<void> {
+    const o = await this.getOrg(org);
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/.test(name)) throw invalid(`"${name}" is not a valid team name`);
+    await this.#db.insertInto('teams').values({ orgId: o.id, name, lowerName: name.toLowerCase(), createdAt: this.#clock.now() })
+      .onConflict((oc) => oc.columns(['orgId', 'lowerName']).doNothing()).execute();
+  }
+
+  async teamId(org: string, team: string): Promise<number> {
+    const o = await this.getOrg(org);
+    const row = await this.#db.selectFrom('teams').select('id').where('orgId', '=', o.id).where('lowerName', '=', team.toLowerCase()).executeTakeFirst();
+    if (!row) throw notFound(`no team "${team}" in ${org}`);
+    return row.id;
+  }
+
+  async addTeamMember(org: string, team: string, user: string): Promise<void> {
+    const [teamId, u] = await Promise.all([this.teamId(org, team), this.getUser(user)]);
+    const member = await this.#db.selectFrom('orgMembers').select('userId').where('userId', '=', u.id)
+      .where('orgId', '=', (await this.getOrg(org)).id).executeTakeFirst();
+    if (!member) throw invalid(`${user} must be a member of ${org} before joining one of its teams`);
+    await this.#db.insertInto('teamMembers').values({ teamId, userId: u.id }).onConflict((oc) => oc.columns(['teamId', 'userId']).doNothing()).execute();
+  }
+
+  async removeTeamMember(org: string, team: string, user: string): Promise<void> {
+    const [teamId, u] = await Promise.all([this.teamId(org, team), this.getUser(user)]);
+    await this.#db.deleteFrom('teamMembers').where('teamId', '=', teamId).where('userId', '=', u.id).execute();
+  }
+
+  async teams(org: string): Promise<{ name: string; members: string[] }[]> {
+    const o = await this.getOrg(org);
+    const rows = await this.#db.selectFrom('teams as t').leftJoin('teamMembers as tm', 'tm.teamId', 't.id').leftJoin('accounts as a', 'a.id', 'tm.userId')
+      .select(['t.name', 'a.login']).where('t.orgId', '=', o.id).orderBy('t.lowerName').execute();
+    const out = new Map<string, string[]>();
+    for (const r of rows) {
+      const list = out.get(r.name) ?? [];
+      if (r.login) list.push(r.login);
+      out.set(r.name, list);
+    }
+    return [...out].map(([name, members]) => ({ name, members }));
+  }
+
+  async #create(type: 'user' | 'org', login: string, fields: { email: string | null; displayName: string | null; passwordHash: string | null; isAdmin: number }): Promise<Account> {
+    // Registry owners must also be valid repository path components, hence lowercase-compatible logins.
+    if (!LOGIN.test(login)) throw invalid(`"${login}" is not a valid name (letters, digits and single hyphens, at most 39)`);
+    if (await this.find(login)) throw conflict(`the name "${login}" is already taken by a user or organization`);
+    const now = this.#clock.now();
+    await this.#db.insertInto('accounts').values({
+      login, lowerLogin: login.toLowerCase(), type, ...fields, createdAt: now, updatedAt: now,
+    }).execute();
+    return (await this.find(login))!;
+  }
+}
+
+function toAccount(row: { id: number; login: string; type: 'user' | 'org'; displayName: string | null; email: string | null; isAdmin: number; disabledAt: number | null; createdAt: number }): Account {
+  return {
+    id: row.id, login: row.login, type: row.type, displayName: row.displayName, email: row.email,
+    isAdmin: Boolean(row.isAdmin), disabled: row.disabledAt !== null, createdAt: row.createdAt,
+  };
+}

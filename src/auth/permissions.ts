@@ -1,0 +1,64 @@
+import type { Action } from './actions.js';
+
+export type Scope = 'read:packages' | 'write:packages' | 'delete:packages';
+export const SCOPES: readonly Scope[] = ['read:packages', 'write:packages', 'delete:packages'];
+export type Role = 'read' | 'write' | 'admin';
+export type Visibility = 'public' | 'private' | 'internal';
+
+/** Who is asking: an anonymous client, or a user through a token with scopes. */
+export interface Subject {
+  readonly userId: number | null;
+  /** Effective scopes of the credential (`write:packages` implies `read:packages`). Empty for anonymous. */
+  readonly scopes: ReadonlySet<Scope>;
+  /** A CI token is limited to one repository name. */
+  readonly repositoryLimit: string | null;
+}
+
+/** What is known about the package the subject asks for. */
+export type Target =
+  | { readonly exists: true; readonly name: string; readonly visibility: Visibility; readonly role: Role | null; readonly internalReader: boolean }
+  | { readonly exists: false; readonly name: string; readonly canCreate: boolean };
+
+const RANK: Record<Role, number> = { read: 1, write: 2, admin: 3 };
+
+export function atLeast(role: Role | null, wanted: Role): boolean {
+  return role !== null && RANK[role] >= RANK[wanted];
+}
+
+export function maxRole(roles: Iterable<Role | null>): Role | null {
+  let best: Role | null = null;
+  for (const r of roles) if (r !== null && (best === null || RANK[r] > RANK[best])) best = r;
+  return best;
+}
+
+/** Normalises a scope list: `write:packages` implies `read:packages`. */
+export function effectiveScopes(scopes: Iterable<string>): Set<Scope> {
+  const out = new Set<Scope>();
+  for (const s of scopes) if ((SCOPES as readonly string[]).includes(s)) out.add(s as Scope);
+  if (out.has('write:packages')) out.add('read:packages');
+  return out;
+}
+
+/**
+ * The one place that decides what a subject may do with a package (GHCR's model): the actions allowed are those
+ * both the credential's scopes and the subject's role on the package permit. Public packages are readable by
+ * anyone; internal ones by `internalReader`s (members); private ones need a role.
+ */
+export function allowedActions(subject: Subject, target: Target): Set<Action> {
+  const allowed = new Set<Action>();
+  const signedIn = subject.userId !== null;
+  const outOfLimit = subject.repositoryLimit !== null && subject.repositoryLimit !== target.name;
+  if (!target.exists) {
+    if (signedIn && !outOfLimit && subject.scopes.has('write:packages') && target.canCreate) {
+      allowed.add('push').add('pull');
+    }
+    return allowed;
+  }
+  const canRead = subject.scopes.has('read:packages') && !outOfLimit;
+  if (target.visibility === 'public') allowed.add('pull');
+  else if (canRead && (atLeast(target.role, 'read') || (target.visibility === 'internal' && target.internalReader))) allowed.add('pull');
+  if (outOfLimit) return allowed;
+  if (subject.scopes.has('write:packages') && atLeast(target.role, 'write')) allowed.add('push').add('pull');
+  if (subject.scopes.has('delete:packages') && canRead && atLeast(target.role, 'admin')) allowed.add('delete');
+  return allowed;
+}

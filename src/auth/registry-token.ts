@@ -1,0 +1,72 @@
+import { decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
+import type { Action } from './actions.js';
+import { REGISTRY_TOKEN_ALG, type SigningKeys } from './signing-keys.js';
+
+/** One entry of the Docker token's `access` claim (distribution auth/jwt spec). */
+export interface AccessEntry {
+  readonly type: 'repository';
+  readonly name: string;
+  readonly actions: Action[];
+}
+
+export interface RegistryClaims {
+  /** The user's login, or '' for an anonymous token. */
+  readonly subject: string;
+  readonly userId: number | null;
+  /** The access token the registry token was issued from, so revoking it takes effect before expiry. */
+  readonly tokenId: number | null;
+  readonly access: AccessEntry[];
+  /** The credential's scopes and package limit, so later checks (mount sources, catalog) need no new token. */
+  readonly scopes: string[];
+  readonly repositoryLimit: string | null;
+}
+
+const ISSUER = 'berth';
+
+/** Short-lived registry bearer tokens (JWT, ES256 pinned) for the Docker token flow. */
+export class RegistryTokens {
+  readonly #keys: SigningKeys;
+  readonly ttlSeconds: number;
+
+  constructor(deps: { keys: SigningKeys; ttlSeconds: number }) {
+    this.#keys = deps.keys;
+    this.ttlSeconds = deps.ttlSeconds;
+  }
+
+  async issue(claims: RegistryClaims, audience: string, nowMs: number): Promise<string> {
+    const key = await this.#keys.current();
+    const iat = Math.floor(nowMs / 1000);
+    return new SignJWT({ access: claims.access, uid: claims.userId, tid: claims.tokenId, scp: claims.scopes, lim: claims.repositoryLimit })
+      .setProtectedHeader({ alg: REGISTRY_TOKEN_ALG, kid: key.kid, typ: 'JWT' })
+      .setIssuer(ISSUER)
+      .setSubject(claims.subject)
+      .setAudience(audience)
+      .setIssuedAt(iat)
+      .setNotBefore(iat - 5)
+      .setExpirationTime(iat + this.ttlSeconds)
+      .sign(key.privateKey);
+  }
+
+  /** Verifies signature (with the pinned algorithm), issuer, audience and expiry; null when any check fails. */
+  async verify(token: string, audience: string, nowMs: number): Promise<RegistryClaims | null> {
+    try {
+      const header = decodeProtectedHeader(token);
+      if (header.alg !== REGISTRY_TOKEN_ALG || typeof header.kid !== 'string') return null;
+      const key = await this.#keys.verifier(header.kid);
+      if (!key) return null;
+      const { payload } = await jwtVerify(token, key, {
+        algorithms: [REGISTRY_TOKEN_ALG], issuer: ISSUER, audience, currentDate: new Date(nowMs), clockTolerance: 5,
+      });
+      return {
+        subject: typeof payload.sub === 'string' ? payload.sub : '',
+        userId: typeof payload.uid === 'number' ? payload.uid : null,
+        tokenId: typeof payload.tid === 'number' ? payload.tid : null,
+        access: Array.isArray(payload.access) ? (payload.access as AccessEntry[]) : [],
+        scopes: Array.isArray(payload.scp) ? (payload.scp as string[]) : [],
+        repositoryLimit: typeof payload.lim === 'string' ? payload.lim : null,
+      };
+    } catch {
+      return null;
+    }
+  }
+}

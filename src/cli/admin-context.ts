@@ -1,0 +1,52 @@
+import type { Command } from 'commander';
+import { AccountService } from '../accounts/account-service.js';
+import { TokenService } from '../accounts/token-service.js';
+import { SigningKeys } from '../auth/signing-keys.js';
+import { loadConfig } from '../config/config.js';
+import { connect } from '../db/connect.js';
+import { migrate } from '../db/migrate.js';
+import { PackageSettings } from '../packages/package-settings.js';
+import { systemClock } from '../util/clock.js';
+
+export interface AdminServices {
+  readonly accounts: AccountService;
+  readonly tokens: TokenService;
+  readonly packages: PackageSettings;
+  readonly keys: SigningKeys;
+}
+
+/** `--data` and `--config` on every admin command, so it works on the same data as `berth serve`. */
+export function withDataOptions(cmd: Command): Command {
+  return cmd.option('--data <dir>', 'data directory (default ./data)').option('--config <file>', 'YAML configuration file (or BERTH_CONFIG)');
+}
+
+/** Opens the configured database (migrating it if needed), runs `fn`, closes it. */
+export async function withServices<T>(opts: { data?: string; config?: string }, fn: (s: AdminServices) => Promise<T>): Promise<T> {
+  const config = loadConfig({ file: opts.config, overrides: { dataDir: opts.data } });
+  const conn = connect(config.metadata.url);
+  try {
+    await migrate(conn);
+    const clock = systemClock;
+    return await fn({
+      accounts: new AccountService({ db: conn.db, clock }),
+      tokens: new TokenService({ db: conn.db, clock }),
+      packages: new PackageSettings({ db: conn.db, clock }),
+      keys: new SigningKeys({ db: conn.db, clock }),
+    });
+  } finally {
+    await conn.close();
+  }
+}
+
+/** Reads all of standard input (for --password-stdin). */
+export async function readStdin(): Promise<string> {
+  let text = '';
+  for await (const chunk of process.stdin) text += String(chunk);
+  return text.replace(/\r?\n$/, '');
+}
+
+/** Prints rows as aligned columns. */
+export function printTable(rows: string[][]): void {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  for (const r of rows) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
+}

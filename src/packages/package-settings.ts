@@ -1,0 +1,47 @@
+import type { Db } from '../db/schema.js';
+import type { Role, Visibility } from '../auth/permissions.js';
+import { BerthError, notFound } from '../util/errors.js';
+import type { Clock } from '../util/clock.js';
+
+const VISIBILITIES: readonly Visibility[] = ['public', 'private', 'internal'];
+const ROLES: readonly Role[] = ['read', 'write', 'admin'];
+const invalid = (message: string): BerthError => new BerthError({ status: 422, code: 'INVALID', message });
+
+/** A package's visibility and its per-package roles for users and teams. */
+export class PackageSettings {
+  readonly #db: Db;
+  readonly #clock: Clock;
+
+  constructor(deps: { db: Db; clock: Clock }) {
+    this.#db = deps.db;
+    this.#clock = deps.clock;
+  }
+
+  /** Unlike ghcr.io, a public package may be made private again (a common request); the README says so. */
+  async setVisibility(name: string, visibility: string): Promise<void> {
+    if (!(VISIBILITIES as readonly string[]).includes(visibility)) throw invalid(`visibility must be one of ${VISIBILITIES.join(', ')}`);
+    const repo = await this.#repo(name);
+    await this.#db.updateTable('repositories').set({ visibility: visibility as Visibility, updatedAt: this.#clock.now() }).where('id', '=', repo.id).execute();
+  }
+
+  async grant(name: string, principal: { type: 'user' | 'team'; id: number }, role: string): Promise<void> {
+    if (!(ROLES as readonly string[]).includes(role)) throw invalid(`role must be one of ${ROLES.join(', ')}`);
+    const repo = await this.#repo(name);
+    await this.#db.insertInto('packagePermissions')
+      .values({ repositoryId: repo.id, principalType: principal.type, principalId: principal.id, role: role as Role })
+      .onConflict((oc) => oc.columns(['repositoryId', 'principalType', 'principalId']).doUpdateSet({ role: role as Role }))
+      .execute();
+  }
+
+  async revoke(name: string, principal: { type: 'user' | 'team'; id: number }): Promise<void> {
+    const repo = await this.#repo(name);
+    await this.#db.deleteFrom('packagePermissions').where('repositoryId', '=', repo.id)
+      .where('principalType', '=', principal.type).where('principalId', '=', principal.id).execute();
+  }
+
+  async #repo(name: string): Promise<{ id: number }> {
+    const repo = await this.#db.selectFrom('repositories').select('id').where('name', '=', name).executeTakeFirst();
+    if (!repo) throw notFound(`no package named "${name}"`);
+    return repo;
+  }
+}
