@@ -12,7 +12,7 @@ export interface RunningBerth {
   /** host:port, for image references (`${host}/acme/app:1`). */
   readonly host: string;
   readonly dataDir: string;
-  /** Graceful stop (SIGTERM); removes the data directory it created unless BERTH_TEST_KEEP is set. */
+  /** Graceful stop (SIGTERM). */
   stop(): Promise<void>;
   /** Crash (SIGKILL), as a power cut or OOM would. */
   kill(): Promise<void>;
@@ -40,6 +40,8 @@ export interface StartOptions {
 /** Starts `berth serve` as a child process on a free port in its own temp data directory. */
 export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'berth-test-'));
+  // The test process owns the directory it made: gone when the process ends (BERTH_TEST_KEEP=1 keeps it).
+  if (!opts.dataDir && !process.env.BERTH_TEST_KEEP) process.once('exit', () => rmSync(dataDir, { recursive: true, force: true }));
   let port = opts.port ?? 0;
   let child: ChildProcess;
   let url = '';
@@ -51,6 +53,8 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
       env: { ...process.env, BERTH_LOG_LEVEL: process.env.BERTH_TEST_LOG_LEVEL ?? 'warn', ...opts.env },
       stdio: ['ignore', 'pipe', log],
     });
+    const orphan = child;
+    process.once('exit', () => orphan.kill('SIGKILL'));
     url = await new Promise<string>((resolve, reject) => {
       let out = '';
       const timer = setTimeout(() => reject(new Error(`berth did not start within 30 s; see ${dataDir}/server.log`)), 30_000);
@@ -102,10 +106,7 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
     get url() { return url; },
     get host() { return new URL(url).host; },
     dataDir,
-    async stop() {
-      await waitExit('SIGTERM');
-      if (!opts.dataDir && !process.env.BERTH_TEST_KEEP) rmSync(dataDir, { recursive: true, force: true });
-    },
+    stop: () => waitExit('SIGTERM'),
     kill: () => waitExit('SIGKILL'),
     async restart() {
       await waitExit('SIGTERM');

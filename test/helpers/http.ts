@@ -3,6 +3,24 @@ import { createHash } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 
 /** `sha256:<hex>` of the bytes. */
+
+/**
+ * Credentials added to every request these helpers make (and to `registryFetch`), so the /v2 tests speak to an
+ * access-controlled Berth the way curl does: `Authorization: Basic user:token`. Set once per file in `before`.
+ */
+let defaultAuthorization: string | null = null;
+
+export function useAuthorization(value: string | null): void {
+  defaultAuthorization = value;
+}
+
+/** fetch with the default credentials, unless the request sets its own Authorization. */
+export function registryFetch(input: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (defaultAuthorization !== null && !headers.has('authorization')) headers.set('authorization', defaultAuthorization);
+  return fetch(input, { ...init, headers });
+}
+
 export function sha256(bytes: Buffer | string): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
@@ -65,7 +83,7 @@ function checkErrorBody(text: string, contentType: string | null, code: string |
 
 /** Monolithic blob push (`POST /v2/<name>/blobs/uploads/?digest=`); asserts 201 and returns the digest. */
 export async function pushBlob(url: string, name: string, bytes: Buffer | string, digest: string = sha256(bytes)): Promise<string> {
-  const res = await fetch(`${url}/v2/${name}/blobs/uploads/?digest=${digest}`, {
+  const res = await registryFetch(`${url}/v2/${name}/blobs/uploads/?digest=${digest}`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/octet-stream' },
     body: bytes,
@@ -90,7 +108,7 @@ export async function pushManifest(
   url: string, name: string, reference: string, body: string | Buffer | object, mediaType: string,
 ): Promise<PushedManifest> {
   const bytes = Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
-  const res = await fetch(`${url}/v2/${name}/manifests/${reference}`, { method: 'PUT', headers: { 'Content-Type': mediaType }, body: bytes });
+  const res = await registryFetch(`${url}/v2/${name}/manifests/${reference}`, { method: 'PUT', headers: { 'Content-Type': mediaType }, body: bytes });
   const text = await res.text();
   assert.equal(res.status, 201, `push manifest ${name}:${reference}: ${res.status} ${text}`);
   const digest = sha256(bytes);
@@ -165,7 +183,8 @@ export function rawRequest(
 ): Promise<RawResponse> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: hostname, port, method: opts.method, path: opts.path, headers: opts.headers, agent: false }, (res) => {
+    const headers = { ...(defaultAuthorization === null ? {} : { authorization: defaultAuthorization }), ...opts.headers };
+    const req = httpRequest({ host: hostname, port, method: opts.method, path: opts.path, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
@@ -195,7 +214,7 @@ export function headerValue(headers: IncomingHttpHeaders, name: string): string 
 
 /** GET /healthz is 200: the server survived whatever the test did to it. */
 export async function assertHealthy(url: string): Promise<void> {
-  const res = await fetch(`${url}/healthz`);
+  const res = await registryFetch(`${url}/healthz`);
   assert.equal(res.status, 200, 'server healthy');
   await res.arrayBuffer();
 }

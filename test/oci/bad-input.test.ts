@@ -8,9 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { startBerth, type RunningBerth } from '../helpers/berth.js';
-import {
-  assertHealthy, assertOciError, assertRawOciError, MEDIA, pushBlob, pushImage, rawRequest, sha256,
-} from '../helpers/http.js';
+import { MEDIA, assertHealthy, assertOciError, assertRawOciError, pushBlob, pushImage, rawRequest, registryFetch, sha256, useAuthorization } from '../helpers/http.js';
 
 describe('OCI bad input', () => {
   let berth: RunningBerth;
@@ -18,6 +16,7 @@ describe('OCI bad input', () => {
 
   before(async () => {
     berth = await startBerth();
+    useAuthorization(berth.authorization);
     url = berth.url;
   });
   afterEach(async () => {
@@ -32,19 +31,19 @@ describe('OCI bad input', () => {
   }
 
   async function startSession(name: string): Promise<string> {
-    const res = await fetch(`${url}/v2/${name}/blobs/uploads/`, { method: 'POST' });
+    const res = await registryFetch(`${url}/v2/${name}/blobs/uploads/`, { method: 'POST' });
     assert.equal(res.status, 202);
     return res.headers.get('location')!;
   }
 
   async function rangeOf(location: string): Promise<string | null> {
-    const res = await fetch(new URL(location, url));
+    const res = await registryFetch(new URL(location, url));
     assert.equal(res.status, 204);
     return res.headers.get('range');
   }
 
   async function catalog(): Promise<string[]> {
-    const res = await fetch(`${url}/v2/_catalog?n=10000`);
+    const res = await registryFetch(`${url}/v2/_catalog?n=10000`);
     return ((await res.json()) as { repositories: string[] }).repositories;
   }
 
@@ -83,29 +82,29 @@ describe('OCI bad input', () => {
         `{"schemaVersion":2,"mediaType":"${MEDIA.ociIndex}","manifests":[{"mediaType":"x","digest":"sha256:1","size":1}]}`,
       ];
       for (const body of bodies) {
-        const res = await fetch(`${url}/v2/acme/badjson/manifests/latest`, { method: 'PUT', headers: { 'Content-Type': MEDIA.ociManifest }, body });
+        const res = await registryFetch(`${url}/v2/acme/badjson/manifests/latest`, { method: 'PUT', headers: { 'Content-Type': MEDIA.ociManifest }, body });
         await assertOciError(res, 400, 'MANIFEST_INVALID');
       }
-      await assertOciError(await fetch(`${url}/v2/acme/badjson/manifests/latest`), 404, 'NAME_UNKNOWN');
+      await assertOciError(await registryFetch(`${url}/v2/acme/badjson/manifests/latest`), 404, 'NAME_UNKNOWN');
       assert.ok(!(await catalog()).includes('acme/badjson'));
     });
 
     it('a manifest body in the wrong encoding (UTF-16) is 400 MANIFEST_INVALID', async () => {
       const body = Buffer.from('{"schemaVersion":2}', 'utf16le');
-      const res = await fetch(`${url}/v2/acme/badjson/manifests/latest`, { method: 'PUT', headers: { 'Content-Type': MEDIA.ociManifest }, body });
+      const res = await registryFetch(`${url}/v2/acme/badjson/manifests/latest`, { method: 'PUT', headers: { 'Content-Type': MEDIA.ociManifest }, body });
       await assertOciError(res, 400, 'MANIFEST_INVALID');
     });
 
     it('a manifest whose digest does not match the URL is 400 DIGEST_INVALID and creates nothing', async () => {
       const body = JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociIndex, manifests: [] });
-      const res = await fetch(`${url}/v2/acme/baddigest/manifests/${sha256('other')}`, { method: 'PUT', headers: { 'Content-Type': MEDIA.ociIndex }, body });
+      const res = await registryFetch(`${url}/v2/acme/baddigest/manifests/${sha256('other')}`, { method: 'PUT', headers: { 'Content-Type': MEDIA.ociIndex }, body });
       await assertOciError(res, 400, 'DIGEST_INVALID');
       assert.ok(!(await catalog()).includes('acme/baddigest'));
     });
 
     it('a manifest over the limit is 413 and creates nothing, with or without Content-Length', async () => {
       const body = Buffer.alloc(4 * 1024 * 1024 + 10, 0x20);
-      const res = await fetch(`${url}/v2/acme/huge/manifests/latest`, { method: 'PUT', headers: { 'Content-Type': MEDIA.ociManifest }, body });
+      const res = await registryFetch(`${url}/v2/acme/huge/manifests/latest`, { method: 'PUT', headers: { 'Content-Type': MEDIA.ociManifest }, body });
       await assertOciError(res, 413, null);
       const chunked = await rawRequest(url, {
         method: 'PUT', path: '/v2/acme/huge/manifests/latest', body, chunked: true, headers: { 'Content-Type': MEDIA.ociManifest },
@@ -169,11 +168,11 @@ describe('OCI bad input', () => {
       const before = scratchFiles();
       const bytes = randomBytes(64 * 1024);
       const wrong = sha256('something else');
-      const res = await fetch(`${url}/v2/acme/wrongdigest/blobs/uploads/?digest=${wrong}`, { method: 'POST', body: bytes });
+      const res = await registryFetch(`${url}/v2/acme/wrongdigest/blobs/uploads/?digest=${wrong}`, { method: 'POST', body: bytes });
       const error = await assertOciError(res, 400, 'DIGEST_INVALID');
       assert.deepEqual(error.detail, { expected: wrong, actual: sha256(bytes) });
-      await assertOciError(await fetch(`${url}/v2/acme/wrongdigest/blobs/${wrong}`), 404, 'BLOB_UNKNOWN');
-      await assertOciError(await fetch(`${url}/v2/acme/wrongdigest/blobs/${sha256(bytes)}`), 404, 'BLOB_UNKNOWN');
+      await assertOciError(await registryFetch(`${url}/v2/acme/wrongdigest/blobs/${wrong}`), 404, 'BLOB_UNKNOWN');
+      await assertOciError(await registryFetch(`${url}/v2/acme/wrongdigest/blobs/${sha256(bytes)}`), 404, 'BLOB_UNKNOWN');
       assert.deepEqual(scratchFiles(), before);
     });
 
@@ -181,7 +180,7 @@ describe('OCI bad input', () => {
       const before = scratchFiles();
       const bytes = randomBytes(200_000);
       await disconnectMidBody('POST', `/v2/acme/cutoff/blobs/uploads/?digest=${sha256(bytes)}`, bytes.length, bytes.subarray(0, 100_000));
-      await assertOciError(await fetch(`${url}/v2/acme/cutoff/blobs/${sha256(bytes)}`), 404, 'BLOB_UNKNOWN');
+      await assertOciError(await registryFetch(`${url}/v2/acme/cutoff/blobs/${sha256(bytes)}`), 404, 'BLOB_UNKNOWN');
       assert.deepEqual(scratchFiles(), before);
       // The same push, complete this time, works.
       await pushBlob(url, 'acme/cutoff', bytes);
@@ -191,15 +190,15 @@ describe('OCI bad input', () => {
   describe('upload sessions', () => {
     it('Content-Length that disagrees with Content-Range is 416 BLOB_UPLOAD_INVALID, offset unchanged', async () => {
       const location = await startSession('acme/chunks');
-      const first = await fetch(new URL(location, url), { method: 'PATCH', headers: { 'Content-Range': '0-9' }, body: Buffer.alloc(10, 1) });
+      const first = await registryFetch(new URL(location, url), { method: 'PATCH', headers: { 'Content-Range': '0-9' }, body: Buffer.alloc(10, 1) });
       assert.equal(first.status, 202);
       // The body is 5 bytes; the range claims 10.
-      const res = await fetch(new URL(location, url), { method: 'PATCH', headers: { 'Content-Range': '10-19' }, body: Buffer.alloc(5, 2) });
+      const res = await registryFetch(new URL(location, url), { method: 'PATCH', headers: { 'Content-Range': '10-19' }, body: Buffer.alloc(5, 2) });
       assert.equal(res.headers.get('range'), '0-9');
       await assertOciError(res, 416, 'BLOB_UPLOAD_INVALID');
       assert.equal(await rangeOf(location), '0-9');
       // Same check on the closing PUT's final chunk.
-      const put = await fetch(new URL(`${location}?digest=${sha256(Buffer.alloc(15))}`, url), {
+      const put = await registryFetch(new URL(`${location}?digest=${sha256(Buffer.alloc(15))}`, url), {
         method: 'PUT', headers: { 'Content-Range': '10-19' }, body: Buffer.alloc(5, 2),
       });
       await assertOciError(put, 416, 'BLOB_UPLOAD_INVALID');
@@ -209,7 +208,7 @@ describe('OCI bad input', () => {
     it('a malformed Content-Range is 416 BLOB_UPLOAD_INVALID', async () => {
       const location = await startSession('acme/chunks');
       for (const range of ['abc', '5-2', '0-', '-5', 'bytes 0-x', '0-1-2', '99999999999999999999-99999999999999999999']) {
-        const res = await fetch(new URL(location, url), { method: 'PATCH', headers: { 'Content-Range': range }, body: Buffer.from('x') });
+        const res = await registryFetch(new URL(location, url), { method: 'PATCH', headers: { 'Content-Range': range }, body: Buffer.from('x') });
         assert.equal(res.headers.get('range'), '0-0', range);
         await assertOciError(res, 416, 'BLOB_UPLOAD_INVALID');
       }
@@ -219,7 +218,7 @@ describe('OCI bad input', () => {
     it('out-of-order chunks are 416 and change nothing; the upload still completes correctly', async () => {
       const bytes = randomBytes(30_000);
       const location = await startSession('acme/chunks');
-      const patch = (a: number, b: number): Promise<Response> => fetch(new URL(location, url), {
+      const patch = (a: number, b: number): Promise<Response> => registryFetch(new URL(location, url), {
         method: 'PATCH', headers: { 'Content-Range': `${a}-${b - 1}` }, body: bytes.subarray(a, b),
       });
       assert.equal((await patch(0, 10_000)).status, 202);
@@ -228,18 +227,18 @@ describe('OCI bad input', () => {
       }
       assert.equal(await rangeOf(location), '0-9999');
       // A final chunk in the closing PUT that is out of order is refused the same way.
-      const badPut = await fetch(new URL(`${location}?digest=${sha256(bytes)}`, url), {
+      const badPut = await registryFetch(new URL(`${location}?digest=${sha256(bytes)}`, url), {
         method: 'PUT', headers: { 'Content-Range': '20000-29999' }, body: bytes.subarray(20_000),
       });
       await assertOciError(badPut, 416, 'BLOB_UPLOAD_INVALID');
       assert.equal(await rangeOf(location), '0-9999');
 
       assert.equal((await patch(10_000, 20_000)).status, 202);
-      const put = await fetch(new URL(`${location}?digest=${sha256(bytes)}`, url), {
+      const put = await registryFetch(new URL(`${location}?digest=${sha256(bytes)}`, url), {
         method: 'PUT', headers: { 'Content-Range': '20000-29999' }, body: bytes.subarray(20_000),
       });
       assert.equal(put.status, 201, await put.text());
-      const back = await fetch(`${url}/v2/acme/chunks/blobs/${sha256(bytes)}`);
+      const back = await registryFetch(`${url}/v2/acme/chunks/blobs/${sha256(bytes)}`);
       assert.ok(Buffer.from(await back.arrayBuffer()).equals(bytes));
     });
 
@@ -247,7 +246,7 @@ describe('OCI bad input', () => {
       const bytes = randomBytes(400_000);
       const location = await startSession('acme/disconnect');
       const id = location.split('/').at(-1)!;
-      const first = await fetch(new URL(location, url), { method: 'PATCH', headers: { 'Content-Range': '0-99999' }, body: bytes.subarray(0, 100_000) });
+      const first = await registryFetch(new URL(location, url), { method: 'PATCH', headers: { 'Content-Range': '0-99999' }, body: bytes.subarray(0, 100_000) });
       assert.equal(first.status, 202);
 
       await disconnectMidBody('PATCH', location, 300_000, bytes.subarray(100_000, 250_000));
@@ -259,15 +258,15 @@ describe('OCI bad input', () => {
       // The client resumes from the reported offset and finishes; the blob is exactly right.
       let res: Response | undefined;
       for (let attempt = 0; attempt < 20; attempt++) {
-        res = await fetch(new URL(location, url), { method: 'PATCH', headers: { 'Content-Range': '100000-399999' }, body: bytes.subarray(100_000) });
+        res = await registryFetch(new URL(location, url), { method: 'PATCH', headers: { 'Content-Range': '100000-399999' }, body: bytes.subarray(100_000) });
         if (res.status !== 400) break;
         await res.arrayBuffer(); // the aborted request may still hold the session for a moment
         await sleep(100);
       }
       assert.equal(res!.status, 202, await res!.text());
-      const put = await fetch(new URL(`${location}?digest=${sha256(bytes)}`, url), { method: 'PUT' });
+      const put = await registryFetch(new URL(`${location}?digest=${sha256(bytes)}`, url), { method: 'PUT' });
       assert.equal(put.status, 201, await put.text());
-      const back = await fetch(`${url}/v2/acme/disconnect/blobs/${sha256(bytes)}`);
+      const back = await registryFetch(`${url}/v2/acme/disconnect/blobs/${sha256(bytes)}`);
       assert.ok(Buffer.from(await back.arrayBuffer()).equals(bytes));
     });
 
@@ -275,20 +274,20 @@ describe('OCI bad input', () => {
       const bytes = randomBytes(200_000);
       const location = await startSession('acme/disconnect');
       await disconnectMidBody('PUT', `${location}?digest=${sha256(bytes)}`, bytes.length, bytes.subarray(0, 50_000));
-      await assertOciError(await fetch(`${url}/v2/acme/disconnect/blobs/${sha256(bytes)}`), 404, 'BLOB_UNKNOWN');
+      await assertOciError(await registryFetch(`${url}/v2/acme/disconnect/blobs/${sha256(bytes)}`), 404, 'BLOB_UNKNOWN');
       assert.equal(await rangeOf(location), '0-0');
     });
 
     it('two writers on one session at once: one wins, the other gets a 4xx, and the data is consistent', async () => {
       const bytes = randomBytes(2_000_000);
       const location = await startSession('acme/race');
-      const send = (): Promise<Response> => fetch(new URL(location, url), { method: 'PATCH', headers: { 'Content-Range': `0-${bytes.length - 1}` }, body: bytes });
+      const send = (): Promise<Response> => registryFetch(new URL(location, url), { method: 'PATCH', headers: { 'Content-Range': `0-${bytes.length - 1}` }, body: bytes });
       const results = await Promise.all([send(), send()]);
       const statuses = results.map((r) => r.status).sort();
       for (const r of results) await r.arrayBuffer();
       assert.ok(statuses.includes(202), `statuses ${statuses.join()}`);
       for (const s of statuses) assert.ok(s === 202 || (s >= 400 && s < 500), `statuses ${statuses.join()}`);
-      const put = await fetch(new URL(`${location}?digest=${sha256(bytes)}`, url), { method: 'PUT' });
+      const put = await registryFetch(new URL(`${location}?digest=${sha256(bytes)}`, url), { method: 'PUT' });
       assert.equal(put.status, 201, await put.text());
     });
 
@@ -306,10 +305,10 @@ describe('OCI bad input', () => {
     it('a huge n is capped, not an error', async () => {
       await pushImage(url, 'acme/listme', 'listme', 'v1');
       for (const n of ['99999999999999999999999999', '1'.repeat(400), '10001']) {
-        const tags = await fetch(`${url}/v2/acme/listme/tags/list?n=${n}`);
+        const tags = await registryFetch(`${url}/v2/acme/listme/tags/list?n=${n}`);
         assert.equal(tags.status, 200);
         assert.deepEqual(await tags.json(), { name: 'acme/listme', tags: ['v1'] });
-        const cat = await fetch(`${url}/v2/_catalog?n=${n}`);
+        const cat = await registryFetch(`${url}/v2/_catalog?n=${n}`);
         assert.equal(cat.status, 200);
         assert.ok(((await cat.json()) as { repositories: string[] }).repositories.includes('acme/listme'));
       }
@@ -317,17 +316,17 @@ describe('OCI bad input', () => {
 
     it('garbage n is 400 and a weird last is harmless', async () => {
       for (const n of ['-1', 'NaN', 'Infinity', '1;DROP TABLE tags', '%00']) {
-        await assertOciError(await fetch(`${url}/v2/acme/listme/tags/list?n=${n}`), 400, null);
+        await assertOciError(await registryFetch(`${url}/v2/acme/listme/tags/list?n=${n}`), 400, null);
       }
       for (const last of ["' OR 1=1 --", 'z'.repeat(3000), '%00', '%ff']) {
-        const res = await fetch(`${url}/v2/acme/listme/tags/list?last=${last}`);
+        const res = await registryFetch(`${url}/v2/acme/listme/tags/list?last=${last}`);
         assert.equal(res.status, 200, last.slice(0, 20));
         await res.arrayBuffer();
       }
     });
 
     it('repeated query parameters do not confuse the server', async () => {
-      const res = await fetch(`${url}/v2/acme/listme/tags/list?n=1&n=abc&last=&last=x`);
+      const res = await registryFetch(`${url}/v2/acme/listme/tags/list?n=1&n=abc&last=&last=x`);
       assert.ok(res.status === 200 || res.status === 400, String(res.status));
       await res.arrayBuffer();
     });
@@ -375,7 +374,7 @@ describe('OCI bad input', () => {
   it('the server answered no 500 during this file and is still healthy', async () => {
     // Every test above asserted its own status; this checks the server is still fully functional afterwards.
     const image = await pushImage(url, 'acme/after', 'after everything', 'v1');
-    const res = await fetch(`${url}/v2/acme/after/manifests/v1`);
+    const res = await registryFetch(`${url}/v2/acme/after/manifests/v1`);
     assert.equal(res.status, 200);
     assert.ok(Buffer.from(await res.arrayBuffer()).equals(image.bytes));
   });

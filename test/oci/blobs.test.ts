@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { startBerth, type RunningBerth } from '../helpers/berth.js';
-import { assertOciError, pushBlob, sha256, sha512 } from '../helpers/http.js';
+import { assertOciError, pushBlob, registryFetch, sha256, sha512, useAuthorization } from '../helpers/http.js';
 
 describe('OCI blobs', () => {
   let berth: RunningBerth;
@@ -14,6 +14,7 @@ describe('OCI blobs', () => {
 
   before(async () => {
     berth = await startBerth();
+    useAuthorization(berth.authorization);
     url = berth.url;
     digest = await pushBlob(url, 'acme/blobs', content);
   });
@@ -24,14 +25,14 @@ describe('OCI blobs', () => {
   it('monolithic POST ?digest= is 201 with Location and Docker-Content-Digest, and GET returns the bytes', async () => {
     const bytes = randomBytes(3 * 1024 * 1024 + 17);
     const d = sha256(bytes);
-    const res = await fetch(`${url}/v2/acme/blobs/blobs/uploads/?digest=${d}`, {
+    const res = await registryFetch(`${url}/v2/acme/blobs/blobs/uploads/?digest=${d}`, {
       method: 'POST', headers: { 'Content-Type': 'application/octet-stream' }, body: bytes,
     });
     assert.equal(res.status, 201, await res.text());
     assert.equal(res.headers.get('location'), `/v2/acme/blobs/blobs/${d}`);
     assert.equal(res.headers.get('docker-content-digest'), d);
 
-    const get = await fetch(new URL(res.headers.get('location')!, url));
+    const get = await registryFetch(new URL(res.headers.get('location')!, url));
     assert.equal(get.status, 200);
     const back = Buffer.from(await get.arrayBuffer());
     assert.equal(back.length, bytes.length);
@@ -40,7 +41,7 @@ describe('OCI blobs', () => {
   });
 
   it('GET has Content-Length, Docker-Content-Digest, Content-Type and Accept-Ranges', async () => {
-    const res = await fetch(`${url}/v2/acme/blobs/blobs/${digest}`);
+    const res = await registryFetch(`${url}/v2/acme/blobs/blobs/${digest}`);
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-length'), String(content.length));
     assert.equal(res.headers.get('docker-content-digest'), digest);
@@ -51,7 +52,7 @@ describe('OCI blobs', () => {
   });
 
   it('HEAD has the same headers and no body', async () => {
-    const res = await fetch(`${url}/v2/acme/blobs/blobs/${digest}`, { method: 'HEAD' });
+    const res = await registryFetch(`${url}/v2/acme/blobs/blobs/${digest}`, { method: 'HEAD' });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-length'), String(content.length));
     assert.equal(res.headers.get('docker-content-digest'), digest);
@@ -64,7 +65,7 @@ describe('OCI blobs', () => {
     const empty = Buffer.alloc(0);
     const d = await pushBlob(url, 'acme/blobs', empty);
     assert.equal(d, 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
-    const res = await fetch(`${url}/v2/acme/blobs/blobs/${d}`);
+    const res = await registryFetch(`${url}/v2/acme/blobs/blobs/${d}`);
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-length'), '0');
     assert.equal((await res.arrayBuffer()).byteLength, 0);
@@ -83,7 +84,7 @@ describe('OCI blobs', () => {
     ];
     for (const [header, start, end] of cases) {
       it(`${header} → 206 bytes ${start}-${end}/20`, async () => {
-        const res = await fetch(`${url}/v2/acme/blobs/blobs/${digest}`, { headers: { Range: header } });
+        const res = await registryFetch(`${url}/v2/acme/blobs/blobs/${digest}`, { headers: { Range: header } });
         assert.equal(res.status, 206);
         assert.equal(res.headers.get('content-range'), `bytes ${start}-${end}/${content.length}`);
         assert.equal(res.headers.get('content-length'), String(end - start + 1));
@@ -95,7 +96,7 @@ describe('OCI blobs', () => {
     }
 
     it('HEAD with a Range is 206 with the range headers and no body', async () => {
-      const res = await fetch(`${url}/v2/acme/blobs/blobs/${digest}`, { method: 'HEAD', headers: { Range: 'bytes=2-5' } });
+      const res = await registryFetch(`${url}/v2/acme/blobs/blobs/${digest}`, { method: 'HEAD', headers: { Range: 'bytes=2-5' } });
       assert.equal(res.status, 206);
       assert.equal(res.headers.get('content-range'), 'bytes 2-5/20');
       assert.equal(res.headers.get('content-length'), '4');
@@ -104,21 +105,21 @@ describe('OCI blobs', () => {
 
     for (const header of ['bytes=20-', 'bytes=25-30', 'bytes=9-3', 'bytes=-0', 'bytes=-', 'bytes=abc', 'bytes=0-1,3-4', 'bytes=1-x']) {
       it(`${header} → 416 with Content-Range: bytes */20`, async () => {
-        const res = await fetch(`${url}/v2/acme/blobs/blobs/${digest}`, { headers: { Range: header } });
+        const res = await registryFetch(`${url}/v2/acme/blobs/blobs/${digest}`, { headers: { Range: header } });
         assert.equal(res.headers.get('content-range'), `bytes */${content.length}`);
         await assertOciError(res, 416, null);
       });
     }
 
     it('a Range in another unit is ignored: 200 with the whole blob', async () => {
-      const res = await fetch(`${url}/v2/acme/blobs/blobs/${digest}`, { headers: { Range: 'items=0-1' } });
+      const res = await registryFetch(`${url}/v2/acme/blobs/blobs/${digest}`, { headers: { Range: 'items=0-1' } });
       assert.equal(res.status, 200);
       assert.ok(Buffer.from(await res.arrayBuffer()).equals(content));
     });
 
     it('a range of a zero-byte blob is 416', async () => {
       const d = await pushBlob(url, 'acme/blobs', Buffer.alloc(0));
-      const res = await fetch(`${url}/v2/acme/blobs/blobs/${d}`, { headers: { Range: 'bytes=0-' } });
+      const res = await registryFetch(`${url}/v2/acme/blobs/blobs/${d}`, { headers: { Range: 'bytes=0-' } });
       assert.equal(res.headers.get('content-range'), 'bytes */0');
       await assertOciError(res, 416, null);
     });
@@ -126,16 +127,16 @@ describe('OCI blobs', () => {
 
   it('GET and HEAD of an unknown blob are 404 BLOB_UNKNOWN', async () => {
     const unknown = sha256('never pushed');
-    const res = await fetch(`${url}/v2/acme/blobs/blobs/${unknown}`);
+    const res = await registryFetch(`${url}/v2/acme/blobs/blobs/${unknown}`);
     const error = await assertOciError(res, 404, 'BLOB_UNKNOWN');
     assert.deepEqual(error.detail, { digest: unknown });
-    const head = await fetch(`${url}/v2/acme/blobs/blobs/${unknown}`, { method: 'HEAD' });
+    const head = await registryFetch(`${url}/v2/acme/blobs/blobs/${unknown}`, { method: 'HEAD' });
     assert.equal(head.status, 404);
     assert.equal((await head.arrayBuffer()).byteLength, 0);
   });
 
   it('GET of a blob in a repository that does not exist is 404 BLOB_UNKNOWN', async () => {
-    await assertOciError(await fetch(`${url}/v2/acme/nowhere/blobs/${digest}`), 404, 'BLOB_UNKNOWN');
+    await assertOciError(await registryFetch(`${url}/v2/acme/nowhere/blobs/${digest}`), 404, 'BLOB_UNKNOWN');
   });
 
   it('a blob pushed to repo A is not readable from repo B until B mounts it', async () => {
@@ -143,18 +144,18 @@ describe('OCI blobs', () => {
     const d = await pushBlob(url, 'acme/a', bytes);
     await pushBlob(url, 'acme/b', 'something else, so acme/b exists');
 
-    await assertOciError(await fetch(`${url}/v2/acme/b/blobs/${d}`), 404, 'BLOB_UNKNOWN');
-    const head = await fetch(`${url}/v2/acme/b/blobs/${d}`, { method: 'HEAD' });
+    await assertOciError(await registryFetch(`${url}/v2/acme/b/blobs/${d}`), 404, 'BLOB_UNKNOWN');
+    const head = await registryFetch(`${url}/v2/acme/b/blobs/${d}`, { method: 'HEAD' });
     assert.equal(head.status, 404);
     // Nor may B learn its size through a range.
-    await assertOciError(await fetch(`${url}/v2/acme/b/blobs/${d}`, { headers: { Range: 'bytes=0-0' } }), 404, 'BLOB_UNKNOWN');
+    await assertOciError(await registryFetch(`${url}/v2/acme/b/blobs/${d}`, { headers: { Range: 'bytes=0-0' } }), 404, 'BLOB_UNKNOWN');
 
-    const mount = await fetch(`${url}/v2/acme/b/blobs/uploads/?mount=${d}&from=acme/a`, { method: 'POST' });
+    const mount = await registryFetch(`${url}/v2/acme/b/blobs/uploads/?mount=${d}&from=acme/a`, { method: 'POST' });
     assert.equal(mount.status, 201, await mount.text());
     assert.equal(mount.headers.get('location'), `/v2/acme/b/blobs/${d}`);
     assert.equal(mount.headers.get('docker-content-digest'), d);
 
-    const res = await fetch(`${url}/v2/acme/b/blobs/${d}`);
+    const res = await registryFetch(`${url}/v2/acme/b/blobs/${d}`);
     assert.equal(res.status, 200);
     assert.ok(Buffer.from(await res.arrayBuffer()).equals(bytes));
   });
@@ -164,25 +165,25 @@ describe('OCI blobs', () => {
     const d = await pushBlob(url, 'acme/del', bytes);
     await pushBlob(url, 'acme/keep', bytes);
 
-    const del = await fetch(`${url}/v2/acme/del/blobs/${d}`, { method: 'DELETE' });
+    const del = await registryFetch(`${url}/v2/acme/del/blobs/${d}`, { method: 'DELETE' });
     assert.equal(del.status, 202);
     assert.equal(del.headers.get('docker-distribution-api-version'), 'registry/2.0');
     await del.arrayBuffer();
 
-    await assertOciError(await fetch(`${url}/v2/acme/del/blobs/${d}`), 404, 'BLOB_UNKNOWN');
-    assert.equal((await fetch(`${url}/v2/acme/del/blobs/${d}`, { method: 'HEAD' })).status, 404);
+    await assertOciError(await registryFetch(`${url}/v2/acme/del/blobs/${d}`), 404, 'BLOB_UNKNOWN');
+    assert.equal((await registryFetch(`${url}/v2/acme/del/blobs/${d}`, { method: 'HEAD' })).status, 404);
     // Another repository's link to the same bytes is unaffected.
-    const other = await fetch(`${url}/v2/acme/keep/blobs/${d}`);
+    const other = await registryFetch(`${url}/v2/acme/keep/blobs/${d}`);
     assert.equal(other.status, 200);
     assert.ok(Buffer.from(await other.arrayBuffer()).equals(bytes));
 
     // Deleting again, or in an unknown repository, is 404 BLOB_UNKNOWN.
-    await assertOciError(await fetch(`${url}/v2/acme/del/blobs/${d}`, { method: 'DELETE' }), 404, 'BLOB_UNKNOWN');
-    await assertOciError(await fetch(`${url}/v2/acme/nowhere/blobs/${d}`, { method: 'DELETE' }), 404, 'BLOB_UNKNOWN');
+    await assertOciError(await registryFetch(`${url}/v2/acme/del/blobs/${d}`, { method: 'DELETE' }), 404, 'BLOB_UNKNOWN');
+    await assertOciError(await registryFetch(`${url}/v2/acme/nowhere/blobs/${d}`, { method: 'DELETE' }), 404, 'BLOB_UNKNOWN');
 
     // Pushing the bytes again makes the blob readable again.
     await pushBlob(url, 'acme/del', bytes);
-    assert.equal((await fetch(`${url}/v2/acme/del/blobs/${d}`, { method: 'HEAD' })).status, 200);
+    assert.equal((await registryFetch(`${url}/v2/acme/del/blobs/${d}`, { method: 'HEAD' })).status, 200);
   });
 
   it('pushing the same blob twice is idempotent', async () => {
@@ -190,7 +191,7 @@ describe('OCI blobs', () => {
     const first = await pushBlob(url, 'acme/blobs', bytes);
     const second = await pushBlob(url, 'acme/blobs', bytes);
     assert.equal(first, second);
-    const res = await fetch(`${url}/v2/acme/blobs/blobs/${first}`);
+    const res = await registryFetch(`${url}/v2/acme/blobs/blobs/${first}`);
     assert.ok(Buffer.from(await res.arrayBuffer()).equals(bytes));
   });
 
@@ -199,23 +200,23 @@ describe('OCI blobs', () => {
       const bytes = randomBytes(100_000);
       const d = sha512(bytes);
       await pushBlob(url, 'acme/sha512', bytes, d);
-      const res = await fetch(`${url}/v2/acme/sha512/blobs/${d}`);
+      const res = await registryFetch(`${url}/v2/acme/sha512/blobs/${d}`);
       assert.equal(res.status, 200);
       assert.equal(res.headers.get('docker-content-digest'), d);
       assert.equal(res.headers.get('content-length'), String(bytes.length));
       assert.ok(Buffer.from(await res.arrayBuffer()).equals(bytes));
       // The same bytes are not addressable by their sha256 digest: nobody pushed that.
-      await assertOciError(await fetch(`${url}/v2/acme/sha512/blobs/${sha256(bytes)}`), 404, 'BLOB_UNKNOWN');
+      await assertOciError(await registryFetch(`${url}/v2/acme/sha512/blobs/${sha256(bytes)}`), 404, 'BLOB_UNKNOWN');
     });
 
     it('chunked push and pull, with a range', async () => {
       const bytes = randomBytes(70_000);
       const d = sha512(bytes);
-      const start = await fetch(`${url}/v2/acme/sha512/blobs/uploads/`, { method: 'POST' });
+      const start = await registryFetch(`${url}/v2/acme/sha512/blobs/uploads/`, { method: 'POST' });
       assert.equal(start.status, 202);
       let location = start.headers.get('location')!;
       for (const [a, b] of [[0, 30_000], [30_000, 70_000]] as const) {
-        const patch = await fetch(new URL(location, url), {
+        const patch = await registryFetch(new URL(location, url), {
           method: 'PATCH',
           headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `${a}-${b - 1}` },
           body: bytes.subarray(a, b),
@@ -224,14 +225,14 @@ describe('OCI blobs', () => {
         assert.equal(patch.headers.get('range'), `0-${b - 1}`);
         location = patch.headers.get('location')!;
       }
-      const put = await fetch(new URL(`${location}?digest=${d}`, url), { method: 'PUT' });
+      const put = await registryFetch(new URL(`${location}?digest=${d}`, url), { method: 'PUT' });
       assert.equal(put.status, 201, await put.text());
       assert.equal(put.headers.get('docker-content-digest'), d);
       assert.equal(put.headers.get('location'), `/v2/acme/sha512/blobs/${d}`);
 
-      const res = await fetch(`${url}/v2/acme/sha512/blobs/${d}`);
+      const res = await registryFetch(`${url}/v2/acme/sha512/blobs/${d}`);
       assert.ok(Buffer.from(await res.arrayBuffer()).equals(bytes));
-      const part = await fetch(`${url}/v2/acme/sha512/blobs/${d}`, { headers: { Range: 'bytes=100-199' } });
+      const part = await registryFetch(`${url}/v2/acme/sha512/blobs/${d}`, { headers: { Range: 'bytes=100-199' } });
       assert.equal(part.status, 206);
       assert.ok(Buffer.from(await part.arrayBuffer()).equals(bytes.subarray(100, 200)));
     });
@@ -239,9 +240,9 @@ describe('OCI blobs', () => {
     it('a sha512 push with the wrong digest is 400 DIGEST_INVALID and not readable', async () => {
       const bytes = Buffer.from('sha512 mismatch');
       const wrong = sha512('something else');
-      const res = await fetch(`${url}/v2/acme/sha512/blobs/uploads/?digest=${wrong}`, { method: 'POST', body: bytes });
+      const res = await registryFetch(`${url}/v2/acme/sha512/blobs/uploads/?digest=${wrong}`, { method: 'POST', body: bytes });
       await assertOciError(res, 400, 'DIGEST_INVALID');
-      await assertOciError(await fetch(`${url}/v2/acme/sha512/blobs/${wrong}`), 404, 'BLOB_UNKNOWN');
+      await assertOciError(await registryFetch(`${url}/v2/acme/sha512/blobs/${wrong}`), 404, 'BLOB_UNKNOWN');
     });
   });
 });

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { startBerth, type RunningBerth } from '../helpers/berth.js';
-import { assertOciError, MEDIA, pushBlob, pushImage, pushManifest, sha256, type PushedImage } from '../helpers/http.js';
+import { MEDIA, assertOciError, pushBlob, pushImage, pushManifest, registryFetch, sha256, type PushedImage, useAuthorization } from '../helpers/http.js';
 
 const FLUSH_MS = 200;
 
@@ -16,6 +16,7 @@ describe('OCI download counts', () => {
 
   before(async () => {
     berth = await startBerth({ env: { BERTH_STATS_FLUSH_INTERVAL: `${FLUSH_MS}ms` } });
+    useAuthorization(berth.authorization);
     url = berth.url;
   });
   after(async () => {
@@ -52,7 +53,7 @@ describe('OCI download counts', () => {
   }
 
   async function get(name: string, reference: string, method = 'GET'): Promise<void> {
-    const res = await fetch(`${url}/v2/${name}/manifests/${reference}`, { method, headers: { Accept: `${MEDIA.ociManifest}, ${MEDIA.ociIndex}` } });
+    const res = await registryFetch(`${url}/v2/${name}/manifests/${reference}`, { method, headers: { Accept: `${MEDIA.ociManifest}, ${MEDIA.ociIndex}` } });
     assert.equal(res.status, 200, `${method} ${name}:${reference}`);
     await res.arrayBuffer();
   }
@@ -82,7 +83,7 @@ describe('OCI download counts', () => {
   it('a manifest that was only HEADed, and blob GETs, count nothing', async () => {
     const quiet = await pushImage(url, 'acme/app', 'only headed', 'quiet');
     for (let i = 0; i < 3; i++) await get('acme/app', 'quiet', 'HEAD');
-    const blob = await fetch(`${url}/v2/acme/app/blobs/${quiet.config.digest}`);
+    const blob = await registryFetch(`${url}/v2/acme/app/blobs/${quiet.config.digest}`);
     assert.equal(blob.status, 200);
     await blob.arrayBuffer();
     await sleep(FLUSH_MS * 3);
@@ -90,8 +91,8 @@ describe('OCI download counts', () => {
   });
 
   it('failed GETs (unknown tag, unknown repository) count nothing and do not break the flush', async () => {
-    await assertOciError(await fetch(`${url}/v2/acme/app/manifests/nope`), 404, 'MANIFEST_UNKNOWN');
-    await assertOciError(await fetch(`${url}/v2/acme/none/manifests/v1`), 404, 'NAME_UNKNOWN');
+    await assertOciError(await registryFetch(`${url}/v2/acme/app/manifests/nope`), 404, 'MANIFEST_UNKNOWN');
+    await assertOciError(await registryFetch(`${url}/v2/acme/none/manifests/v1`), 404, 'NAME_UNKNOWN');
     await get('acme/app', 'v2');
     await expectTotal('acme/app', other.digest, 2);
   });
@@ -99,8 +100,8 @@ describe('OCI download counts', () => {
   it('the same manifest in two repositories is counted separately', async () => {
     // Push the identical image bytes into a second repository.
     const { config, layers } = app;
-    const configBody = await (await fetch(`${url}/v2/acme/app/blobs/${config.digest}`)).arrayBuffer();
-    const layerBody = await (await fetch(`${url}/v2/acme/app/blobs/${layers[0]!.digest}`)).arrayBuffer();
+    const configBody = await (await registryFetch(`${url}/v2/acme/app/blobs/${config.digest}`)).arrayBuffer();
+    const layerBody = await (await registryFetch(`${url}/v2/acme/app/blobs/${layers[0]!.digest}`)).arrayBuffer();
     await pushBlob(url, 'acme/mirror', Buffer.from(configBody));
     await pushBlob(url, 'acme/mirror', Buffer.from(layerBody));
     await pushManifest(url, 'acme/mirror', 'v1', app.bytes, MEDIA.ociManifest);
@@ -126,7 +127,7 @@ describe('OCI download counts', () => {
     const slow = await startBerth({ dataDir: berth.dataDir, env: { BERTH_STATS_FLUSH_INTERVAL: '1h' } });
     try {
       for (let i = 0; i < 3; i++) {
-        const res = await fetch(`${slow.url}/v2/acme/app/manifests/v1`);
+        const res = await registryFetch(`${slow.url}/v2/acme/app/manifests/v1`);
         assert.equal(res.status, 200);
         await res.arrayBuffer();
       }
@@ -145,7 +146,7 @@ describe('OCI download counts', () => {
     const doomed = await pushImage(url, 'acme/app', 'doomed', 'doomed');
     await get('acme/app', 'doomed');
     await expectTotal('acme/app', doomed.digest, 1);
-    const del = await fetch(`${url}/v2/acme/app/manifests/${doomed.digest}`, { method: 'DELETE' });
+    const del = await registryFetch(`${url}/v2/acme/app/manifests/${doomed.digest}`, { method: 'DELETE' });
     assert.equal(del.status, 202);
     assert.deepEqual(counts('acme/app', doomed.digest), []);
   });

@@ -3,9 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startBerth, type RunningBerth } from '../helpers/berth.js';
-import {
-  assertOciError, assertRawOciError, MEDIA, pushBlob, pushImage, pushManifest, rawRequest, sha256, sha512, type Descriptor,
-} from '../helpers/http.js';
+import { MEDIA, assertOciError, assertRawOciError, pushBlob, pushImage, pushManifest, rawRequest, registryFetch, sha256, sha512, type Descriptor, useAuthorization } from '../helpers/http.js';
 
 const MiB = 1024 * 1024;
 
@@ -15,6 +13,7 @@ describe('OCI manifests', () => {
 
   before(async () => {
     berth = await startBerth();
+    useAuthorization(berth.authorization);
     url = berth.url;
   });
   after(async () => {
@@ -24,7 +23,7 @@ describe('OCI manifests', () => {
   /** GET and HEAD `reference` return exactly `bytes` with the right headers. */
   async function expectManifest(name: string, reference: string, bytes: Buffer, mediaType: string): Promise<void> {
     const digest = reference.startsWith('sha512:') ? reference : sha256(bytes);
-    const get = await fetch(`${url}/v2/${name}/manifests/${reference}`);
+    const get = await registryFetch(`${url}/v2/${name}/manifests/${reference}`);
     assert.equal(get.status, 200, `GET ${name}:${reference}`);
     assert.equal(get.headers.get('content-type'), mediaType);
     assert.equal(get.headers.get('docker-content-digest'), digest);
@@ -32,7 +31,7 @@ describe('OCI manifests', () => {
     const body = Buffer.from(await get.arrayBuffer());
     assert.ok(body.equals(bytes), `GET ${name}:${reference} returned other bytes:\n${body.toString().slice(0, 300)}`);
 
-    const head = await fetch(`${url}/v2/${name}/manifests/${reference}`, { method: 'HEAD' });
+    const head = await registryFetch(`${url}/v2/${name}/manifests/${reference}`, { method: 'HEAD' });
     assert.equal(head.status, 200, `HEAD ${name}:${reference}`);
     assert.equal(head.headers.get('content-type'), mediaType);
     assert.equal(head.headers.get('docker-content-digest'), digest);
@@ -41,7 +40,7 @@ describe('OCI manifests', () => {
   }
 
   async function putRaw(name: string, reference: string, body: Buffer | string, contentType: string): Promise<Response> {
-    return fetch(`${url}/v2/${name}/manifests/${reference}`, { method: 'PUT', headers: { 'Content-Type': contentType }, body });
+    return registryFetch(`${url}/v2/${name}/manifests/${reference}`, { method: 'PUT', headers: { 'Content-Type': contentType }, body });
   }
 
   async function blob(name: string, text: string, mediaType: string = MEDIA.ociLayer): Promise<Descriptor> {
@@ -72,7 +71,7 @@ describe('OCI manifests', () => {
   it('PUT by digest is 201 and creates no tag', async () => {
     const image = await pushImage(url, 'acme/bydigest', 'by-digest');
     await expectManifest('acme/bydigest', image.digest, image.bytes, MEDIA.ociManifest);
-    const tags = await fetch(`${url}/v2/acme/bydigest/tags/list`);
+    const tags = await registryFetch(`${url}/v2/acme/bydigest/tags/list`);
     assert.deepEqual(await tags.json(), { name: 'acme/bydigest', tags: [] });
   });
 
@@ -181,7 +180,7 @@ describe('OCI manifests', () => {
     }));
     await pushManifest(url, name, 'thing', bytes, MEDIA.ociManifest);
     await expectManifest(name, 'thing', bytes, MEDIA.ociManifest);
-    const cfg = await fetch(`${url}/v2/${name}/blobs/${emptyDigest}`);
+    const cfg = await registryFetch(`${url}/v2/${name}/blobs/${emptyDigest}`);
     assert.equal(await cfg.text(), '{}');
   });
 
@@ -260,14 +259,14 @@ describe('OCI manifests', () => {
       await assertOciError(await putRaw('acme/app', 'old', schema1, 'application/vnd.docker.distribution.manifest.v1+json'), 400, 'MANIFEST_INVALID');
       await assertOciError(await putRaw('acme/app', 'old', schema1, 'application/vnd.docker.distribution.manifest.v1+prettyjws'), 400, 'MANIFEST_INVALID');
       await assertOciError(await putRaw('acme/app', 'old', schema1, 'application/json'), 400, 'MANIFEST_INVALID');
-      await assertOciError(await fetch(`${url}/v2/acme/app/manifests/old`), 404, 'MANIFEST_UNKNOWN');
+      await assertOciError(await registryFetch(`${url}/v2/acme/app/manifests/old`), 404, 'MANIFEST_UNKNOWN');
     });
 
     it('malformed JSON is 400 MANIFEST_INVALID', async () => {
       for (const body of ['{"schemaVersion":2,', 'not json', '', '[]', '"string"', '{"schemaVersion":2}', '{"schemaVersion":3,"config":{}}']) {
         await assertOciError(await putRaw('acme/app', 'bad', body, MEDIA.ociManifest), 400, 'MANIFEST_INVALID');
       }
-      await assertOciError(await fetch(`${url}/v2/acme/app/manifests/bad`), 404, 'MANIFEST_UNKNOWN');
+      await assertOciError(await registryFetch(`${url}/v2/acme/app/manifests/bad`), 404, 'MANIFEST_UNKNOWN');
     });
 
     it('invalid descriptors are 400 MANIFEST_INVALID', async () => {
@@ -302,7 +301,7 @@ describe('OCI manifests', () => {
       assert.deepEqual(error.detail, { digest: missing });
       const noConfig = JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociManifest, config: { mediaType: MEDIA.ociConfig, digest: missing, size: 10 }, layers: [] });
       await assertOciError(await putRaw('acme/app', 'missing', noConfig, MEDIA.ociManifest), 400, 'MANIFEST_BLOB_UNKNOWN');
-      await assertOciError(await fetch(`${url}/v2/acme/app/manifests/missing`), 404, 'MANIFEST_UNKNOWN');
+      await assertOciError(await registryFetch(`${url}/v2/acme/app/manifests/missing`), 404, 'MANIFEST_UNKNOWN');
     });
 
     it('a blob that exists only in another repository counts as missing', async () => {
@@ -319,7 +318,7 @@ describe('OCI manifests', () => {
       assert.deepEqual(error.detail, { digest: missing });
       const list = JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.dockerList, manifests: [{ mediaType: MEDIA.dockerManifest, digest: missing, size: 100 }] });
       await assertOciError(await putRaw('acme/app', 'idx', list, MEDIA.dockerList), 400, 'MANIFEST_BLOB_UNKNOWN');
-      await assertOciError(await fetch(`${url}/v2/acme/app/manifests/idx`), 404, 'MANIFEST_UNKNOWN');
+      await assertOciError(await registryFetch(`${url}/v2/acme/app/manifests/idx`), 404, 'MANIFEST_UNKNOWN');
     });
 
     it('a digest in the URL that does not match the body is 400 DIGEST_INVALID', async () => {
@@ -327,8 +326,8 @@ describe('OCI manifests', () => {
       const body = JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociManifest, config, layers: [] });
       const wrong = sha256(`${body} `);
       await assertOciError(await putRaw('acme/app', wrong, body, MEDIA.ociManifest), 400, 'DIGEST_INVALID');
-      await assertOciError(await fetch(`${url}/v2/acme/app/manifests/${wrong}`), 404, 'MANIFEST_UNKNOWN');
-      await assertOciError(await fetch(`${url}/v2/acme/app/manifests/${sha256(body)}`), 404, 'MANIFEST_UNKNOWN');
+      await assertOciError(await registryFetch(`${url}/v2/acme/app/manifests/${wrong}`), 404, 'MANIFEST_UNKNOWN');
+      await assertOciError(await registryFetch(`${url}/v2/acme/app/manifests/${sha256(body)}`), 404, 'MANIFEST_UNKNOWN');
       await assertOciError(await putRaw('acme/app', sha512(`${body} `), body, MEDIA.ociManifest), 400, 'DIGEST_INVALID');
     });
   });
@@ -352,7 +351,7 @@ describe('OCI manifests', () => {
       const bytes = await paddedManifest('acme/big', 4 * MiB + 1);
       const res = await putRaw('acme/big', 'toobig', bytes, MEDIA.ociManifest);
       await assertOciError(res, 413, null);
-      await assertOciError(await fetch(`${url}/v2/acme/big/manifests/toobig`), 404, 'MANIFEST_UNKNOWN');
+      await assertOciError(await registryFetch(`${url}/v2/acme/big/manifests/toobig`), 404, 'MANIFEST_UNKNOWN');
     });
 
     it('one byte more is 413 with chunked transfer encoding too (the limit applies to bytes read)', async () => {
@@ -361,9 +360,9 @@ describe('OCI manifests', () => {
         method: 'PUT', path: '/v2/acme/big/manifests/toobig', body: bytes, chunked: true, headers: { 'Content-Type': MEDIA.ociManifest },
       });
       assertRawOciError(res, 413, null);
-      await assertOciError(await fetch(`${url}/v2/acme/big/manifests/toobig`), 404, 'MANIFEST_UNKNOWN');
+      await assertOciError(await registryFetch(`${url}/v2/acme/big/manifests/toobig`), 404, 'MANIFEST_UNKNOWN');
       // And the connection-level damage, if any, did not hurt the server.
-      assert.equal((await fetch(`${url}/healthz`)).status, 200);
+      assert.equal((await registryFetch(`${url}/healthz`)).status, 200);
     });
   });
 
@@ -385,7 +384,7 @@ describe('OCI manifests', () => {
 
     it('a malformed digest reference is 400 DIGEST_INVALID', async () => {
       for (const ref of ['sha256:xyz', 'md5:d41d8cd98f00b204e9800998ecf8427e', `sha256:${'A'.repeat(64)}`, 'sha256:']) {
-        await assertOciError(await fetch(`${url}/v2/acme/app/manifests/${ref}`), 400, 'DIGEST_INVALID');
+        await assertOciError(await registryFetch(`${url}/v2/acme/app/manifests/${ref}`), 400, 'DIGEST_INVALID');
       }
     });
 
@@ -413,7 +412,7 @@ describe('OCI manifests', () => {
         }
       }
       // Nothing was created under any of those names.
-      const catalog = (await (await fetch(`${url}/v2/_catalog?n=1000`)).json()) as { repositories: string[] };
+      const catalog = (await (await registryFetch(`${url}/v2/_catalog?n=1000`)).json()) as { repositories: string[] };
       assert.ok(catalog.repositories.every((r) => /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+$/.test(r)), catalog.repositories.join());
     });
 
@@ -453,16 +452,16 @@ describe('OCI manifests', () => {
       const name = 'acme/deltag';
       const image = await pushImage(url, name, 'del-tag', 'v1');
       await pushManifest(url, name, 'v2', image.bytes, MEDIA.ociManifest);
-      const del = await fetch(`${url}/v2/${name}/manifests/v1`, { method: 'DELETE' });
+      const del = await registryFetch(`${url}/v2/${name}/manifests/v1`, { method: 'DELETE' });
       assert.equal(del.status, 202);
       await del.arrayBuffer();
 
-      await assertOciError(await fetch(`${url}/v2/${name}/manifests/v1`), 404, 'MANIFEST_UNKNOWN');
-      assert.equal((await fetch(`${url}/v2/${name}/manifests/v1`, { method: 'HEAD' })).status, 404);
+      await assertOciError(await registryFetch(`${url}/v2/${name}/manifests/v1`), 404, 'MANIFEST_UNKNOWN');
+      assert.equal((await registryFetch(`${url}/v2/${name}/manifests/v1`, { method: 'HEAD' })).status, 404);
       await expectManifest(name, image.digest, image.bytes, MEDIA.ociManifest);
       await expectManifest(name, 'v2', image.bytes, MEDIA.ociManifest);
-      assert.deepEqual(await (await fetch(`${url}/v2/${name}/tags/list`)).json(), { name, tags: ['v2'] });
-      await assertOciError(await fetch(`${url}/v2/${name}/manifests/v1`, { method: 'DELETE' }), 404, 'MANIFEST_UNKNOWN');
+      assert.deepEqual(await (await registryFetch(`${url}/v2/${name}/tags/list`)).json(), { name, tags: ['v2'] });
+      await assertOciError(await registryFetch(`${url}/v2/${name}/manifests/v1`, { method: 'DELETE' }), 404, 'MANIFEST_UNKNOWN');
     });
 
     it('DELETE by digest is 202 and removes the manifest and every tag pointing at it', async () => {
@@ -471,45 +470,45 @@ describe('OCI manifests', () => {
       await pushManifest(url, name, 'b', image.bytes, MEDIA.ociManifest);
       const other = await pushImage(url, name, 'other', 'c');
 
-      const del = await fetch(`${url}/v2/${name}/manifests/${image.digest}`, { method: 'DELETE' });
+      const del = await registryFetch(`${url}/v2/${name}/manifests/${image.digest}`, { method: 'DELETE' });
       assert.equal(del.status, 202);
       await del.arrayBuffer();
 
       for (const ref of [image.digest, 'a', 'b']) {
-        await assertOciError(await fetch(`${url}/v2/${name}/manifests/${ref}`), 404, 'MANIFEST_UNKNOWN');
+        await assertOciError(await registryFetch(`${url}/v2/${name}/manifests/${ref}`), 404, 'MANIFEST_UNKNOWN');
       }
-      assert.deepEqual(await (await fetch(`${url}/v2/${name}/tags/list`)).json(), { name, tags: ['c'] });
+      assert.deepEqual(await (await registryFetch(`${url}/v2/${name}/tags/list`)).json(), { name, tags: ['c'] });
       await expectManifest(name, 'c', other.bytes, MEDIA.ociManifest);
-      await assertOciError(await fetch(`${url}/v2/${name}/manifests/${image.digest}`, { method: 'DELETE' }), 404, 'MANIFEST_UNKNOWN');
+      await assertOciError(await registryFetch(`${url}/v2/${name}/manifests/${image.digest}`, { method: 'DELETE' }), 404, 'MANIFEST_UNKNOWN');
       // The blobs stay readable (they are unlinked only by blob DELETE or GC).
-      assert.equal((await fetch(`${url}/v2/${name}/blobs/${image.config.digest}`, { method: 'HEAD' })).status, 200);
+      assert.equal((await registryFetch(`${url}/v2/${name}/blobs/${image.config.digest}`, { method: 'HEAD' })).status, 200);
       // And the manifest can be pushed again.
       await pushManifest(url, name, 'a', image.bytes, MEDIA.ociManifest);
       await expectManifest(name, 'a', image.bytes, MEDIA.ociManifest);
     });
 
     it('DELETE in an unknown repository is 404', async () => {
-      await assertOciError(await fetch(`${url}/v2/acme/never/manifests/latest`, { method: 'DELETE' }), 404, 'NAME_UNKNOWN');
-      await assertOciError(await fetch(`${url}/v2/acme/never/manifests/${sha256('x')}`, { method: 'DELETE' }), 404, 'NAME_UNKNOWN');
+      await assertOciError(await registryFetch(`${url}/v2/acme/never/manifests/latest`, { method: 'DELETE' }), 404, 'NAME_UNKNOWN');
+      await assertOciError(await registryFetch(`${url}/v2/acme/never/manifests/${sha256('x')}`, { method: 'DELETE' }), 404, 'NAME_UNKNOWN');
     });
   });
 
   it('GET/HEAD in an unknown repository are 404 NAME_UNKNOWN; an unknown tag or digest in a known one is MANIFEST_UNKNOWN', async () => {
-    const error = await assertOciError(await fetch(`${url}/v2/acme/unknown-repo/manifests/latest`), 404, 'NAME_UNKNOWN');
+    const error = await assertOciError(await registryFetch(`${url}/v2/acme/unknown-repo/manifests/latest`), 404, 'NAME_UNKNOWN');
     assert.deepEqual(error.detail, { name: 'acme/unknown-repo' });
-    await assertOciError(await fetch(`${url}/v2/acme/unknown-repo/manifests/${sha256('x')}`), 404, 'NAME_UNKNOWN');
-    const head = await fetch(`${url}/v2/acme/unknown-repo/manifests/latest`, { method: 'HEAD' });
+    await assertOciError(await registryFetch(`${url}/v2/acme/unknown-repo/manifests/${sha256('x')}`), 404, 'NAME_UNKNOWN');
+    const head = await registryFetch(`${url}/v2/acme/unknown-repo/manifests/latest`, { method: 'HEAD' });
     assert.equal(head.status, 404);
 
     await pushImage(url, 'acme/known', 'known', 'v1');
-    const e2 = await assertOciError(await fetch(`${url}/v2/acme/known/manifests/nope`), 404, 'MANIFEST_UNKNOWN');
+    const e2 = await assertOciError(await registryFetch(`${url}/v2/acme/known/manifests/nope`), 404, 'MANIFEST_UNKNOWN');
     assert.deepEqual(e2.detail, { reference: 'nope' });
-    await assertOciError(await fetch(`${url}/v2/acme/known/manifests/${sha256('nope')}`), 404, 'MANIFEST_UNKNOWN');
+    await assertOciError(await registryFetch(`${url}/v2/acme/known/manifests/${sha256('nope')}`), 404, 'MANIFEST_UNKNOWN');
   });
 
   it('a manifest is not visible from another repository', async () => {
     const image = await pushImage(url, 'acme/mine', 'mine', 'v1');
     await pushImage(url, 'acme/yours', 'yours', 'v1');
-    await assertOciError(await fetch(`${url}/v2/acme/yours/manifests/${image.digest}`), 404, 'MANIFEST_UNKNOWN');
+    await assertOciError(await registryFetch(`${url}/v2/acme/yours/manifests/${image.digest}`), 404, 'MANIFEST_UNKNOWN');
   });
 });

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startBerth, type RunningBerth } from '../helpers/berth.js';
-import { assertOciError, MEDIA, pushBlob, pushImage, pushManifest, sha256, type PushedImage } from '../helpers/http.js';
+import { MEDIA, assertOciError, pushBlob, pushImage, pushManifest, registryFetch, sha256, type PushedImage, useAuthorization } from '../helpers/http.js';
 
 const PAGE_SIZE = 3;
 
@@ -28,6 +28,7 @@ describe('OCI listings', () => {
   before(async () => {
     // A small default page, so the default (no `n`) pagination is exercised too.
     berth = await startBerth({ env: { BERTH_REGISTRY_TAGS_PAGE_SIZE: String(PAGE_SIZE) } });
+    useAuthorization(berth.authorization);
     url = berth.url;
   });
   after(async () => {
@@ -48,7 +49,7 @@ describe('OCI listings', () => {
     });
 
     it('lists all tags in lexical order with a large n', async () => {
-      const res = await fetch(`${url}/v2/${name}/tags/list?n=100`);
+      const res = await registryFetch(`${url}/v2/${name}/tags/list?n=100`);
       assert.equal(res.status, 200);
       assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
       assert.equal(res.headers.get('link'), null);
@@ -60,7 +61,7 @@ describe('OCI listings', () => {
       let path: string | null = `/v2/${name}/tags/list?n=4`;
       let pages = 0;
       while (path !== null) {
-        const res = await fetch(`${url}${path}`);
+        const res = await registryFetch(`${url}${path}`);
         assert.equal(res.status, 200);
         const body = (await res.json()) as { name: string; tags: string[] };
         assert.equal(body.name, name);
@@ -80,54 +81,54 @@ describe('OCI listings', () => {
     });
 
     it('n equal to the number of tags returns them all without a Link', async () => {
-      const res = await fetch(`${url}/v2/${name}/tags/list?n=${tags.length}`);
+      const res = await registryFetch(`${url}/v2/${name}/tags/list?n=${tags.length}`);
       assert.equal(res.headers.get('link'), null);
       assert.deepEqual(((await res.json()) as { tags: string[] }).tags, sorted);
     });
 
     it('last alone returns the tags after it', async () => {
-      const res = await fetch(`${url}/v2/${name}/tags/list?n=100&last=latest`);
+      const res = await registryFetch(`${url}/v2/${name}/tags/list?n=100&last=latest`);
       assert.deepEqual(((await res.json()) as { tags: string[] }).tags, sorted.filter((t) => t > 'latest'));
-      const end = await fetch(`${url}/v2/${name}/tags/list?last=${encodeURIComponent(sorted.at(-1)!)}`);
+      const end = await registryFetch(`${url}/v2/${name}/tags/list?last=${encodeURIComponent(sorted.at(-1)!)}`);
       assert.equal(end.status, 200);
       assert.equal(end.headers.get('link'), null);
       assert.deepEqual(((await end.json()) as { tags: string[] }).tags, []);
     });
 
     it('without n the configured page size applies, with a Link', async () => {
-      const res = await fetch(`${url}/v2/${name}/tags/list`);
+      const res = await registryFetch(`${url}/v2/${name}/tags/list`);
       assert.equal(res.status, 200);
       assert.deepEqual(((await res.json()) as { tags: string[] }).tags, sorted.slice(0, PAGE_SIZE));
       assert.equal(nextLink(res), `/v2/${name}/tags/list?n=${PAGE_SIZE}&last=${encodeURIComponent(sorted[PAGE_SIZE - 1]!)}`);
     });
 
     it('n=0 is an empty list', async () => {
-      const res = await fetch(`${url}/v2/${name}/tags/list?n=0`);
+      const res = await registryFetch(`${url}/v2/${name}/tags/list?n=0`);
       assert.equal(res.status, 200);
       assert.deepEqual(((await res.json()) as { tags: string[] }).tags, []);
     });
 
     it('a bad n is 400', async () => {
       for (const n of ['abc', '-1', '1.5', '', '0x10', '1e3']) {
-        await assertOciError(await fetch(`${url}/v2/${name}/tags/list?n=${encodeURIComponent(n)}`), 400, 'UNSUPPORTED');
+        await assertOciError(await registryFetch(`${url}/v2/${name}/tags/list?n=${encodeURIComponent(n)}`), 400, 'UNSUPPORTED');
       }
     });
 
     it('an unknown repository is 404 NAME_UNKNOWN', async () => {
-      const error = await assertOciError(await fetch(`${url}/v2/acme/untagged-nowhere/tags/list`), 404, 'NAME_UNKNOWN');
+      const error = await assertOciError(await registryFetch(`${url}/v2/acme/untagged-nowhere/tags/list`), 404, 'NAME_UNKNOWN');
       assert.deepEqual(error.detail, { name: 'acme/untagged-nowhere' });
     });
 
     it('a repository without tags lists none', async () => {
       await pushImage(url, 'acme/digest-only', 'digest-only');
-      const res = await fetch(`${url}/v2/acme/digest-only/tags/list`);
+      const res = await registryFetch(`${url}/v2/acme/digest-only/tags/list`);
       assert.equal(res.status, 200);
       assert.deepEqual(await res.json(), { name: 'acme/digest-only', tags: [] });
     });
 
     it('an invalid repository name is 400 NAME_INVALID', async () => {
-      await assertOciError(await fetch(`${url}/v2/Acme/App/tags/list`), 400, 'NAME_INVALID');
-      await assertOciError(await fetch(`${url}/v2/single/tags/list`), 400, 'NAME_INVALID');
+      await assertOciError(await registryFetch(`${url}/v2/Acme/App/tags/list`), 400, 'NAME_INVALID');
+      await assertOciError(await registryFetch(`${url}/v2/single/tags/list`), 400, 'NAME_INVALID');
     });
   });
 
@@ -157,7 +158,7 @@ describe('OCI listings', () => {
     }
 
     async function listReferrers(digest: string, query = ''): Promise<{ res: Response; body: ReferrersIndex }> {
-      const res = await fetch(`${url}/v2/${name}/referrers/${digest}${query}`);
+      const res = await registryFetch(`${url}/v2/${name}/referrers/${digest}${query}`);
       assert.equal(res.status, 200);
       assert.equal(res.headers.get('content-type'), MEDIA.ociIndex);
       const body = (await res.json()) as ReferrersIndex;
@@ -205,7 +206,7 @@ describe('OCI listings', () => {
       });
       // Every listed descriptor points at a pullable manifest of that size.
       for (const m of body.manifests) {
-        const pulled = await fetch(`${url}/v2/${name}/manifests/${m.digest}`);
+        const pulled = await registryFetch(`${url}/v2/${name}/manifests/${m.digest}`);
         assert.equal(pulled.status, 200);
         const bytes = Buffer.from(await pulled.arrayBuffer());
         assert.equal(bytes.length, m.size);
@@ -230,7 +231,7 @@ describe('OCI listings', () => {
     });
 
     it('a repository the registry does not know is 200 with an empty list, never 404', async () => {
-      const res = await fetch(`${url}/v2/acme/unknown-repo/referrers/${subject.digest}`);
+      const res = await registryFetch(`${url}/v2/acme/unknown-repo/referrers/${subject.digest}`);
       assert.equal(res.status, 200);
       assert.equal(res.headers.get('content-type'), MEDIA.ociIndex);
       assert.deepEqual(await res.json(), { schemaVersion: 2, mediaType: MEDIA.ociIndex, manifests: [] });
@@ -238,14 +239,14 @@ describe('OCI listings', () => {
 
     it('an invalid digest is 400', async () => {
       for (const d of ['sha256:xyz', 'latest', 'md5:d41d8cd98f00b204e9800998ecf8427e']) {
-        await assertOciError(await fetch(`${url}/v2/${name}/referrers/${d}`), 400, 'DIGEST_INVALID');
+        await assertOciError(await registryFetch(`${url}/v2/${name}/referrers/${d}`), 400, 'DIGEST_INVALID');
       }
     });
 
     it('a deleted referrer is no longer listed', async () => {
       const extra = await referrer('application/vnd.example.temp', {}, subject.digest);
       assert.ok((await listReferrers(subject.digest)).body.manifests.some((m) => m.digest === extra.digest));
-      const del = await fetch(`${url}/v2/${name}/manifests/${extra.digest}`, { method: 'DELETE' });
+      const del = await registryFetch(`${url}/v2/${name}/manifests/${extra.digest}`, { method: 'DELETE' });
       assert.equal(del.status, 202);
       assert.ok(!(await listReferrers(subject.digest)).body.manifests.some((m) => m.digest === extra.digest));
     });
@@ -259,7 +260,7 @@ describe('OCI listings', () => {
     });
 
     it('lists repositories in lexical order', async () => {
-      const res = await fetch(`${url}/v2/_catalog?n=1000`);
+      const res = await registryFetch(`${url}/v2/_catalog?n=1000`);
       assert.equal(res.status, 200);
       assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
       assert.equal(res.headers.get('link'), null);
@@ -269,11 +270,11 @@ describe('OCI listings', () => {
     });
 
     it('paginates with n and last and a Link header', async () => {
-      const all = ((await (await fetch(`${url}/v2/_catalog?n=1000`)).json()) as { repositories: string[] }).repositories;
+      const all = ((await (await registryFetch(`${url}/v2/_catalog?n=1000`)).json()) as { repositories: string[] }).repositories;
       const seen: string[] = [];
       let path: string | null = '/v2/_catalog?n=2';
       while (path !== null) {
-        const res = await fetch(`${url}${path}`);
+        const res = await registryFetch(`${url}${path}`);
         assert.equal(res.status, 200);
         const { repositories } = (await res.json()) as { repositories: string[] };
         const next = nextLink(res);
@@ -288,7 +289,7 @@ describe('OCI listings', () => {
     });
 
     it('a bad n is 400', async () => {
-      await assertOciError(await fetch(`${url}/v2/_catalog?n=-5`), 400, 'UNSUPPORTED');
+      await assertOciError(await registryFetch(`${url}/v2/_catalog?n=-5`), 400, 'UNSUPPORTED');
     });
   });
 });

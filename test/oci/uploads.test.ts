@@ -6,7 +6,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startBerth, type RunningBerth } from '../helpers/berth.js';
-import { assertOciError, assertRawOciError, headerValue, pushBlob, rawRequest, sha256, sha512 } from '../helpers/http.js';
+import { assertOciError, assertRawOciError, headerValue, pushBlob, rawRequest, registryFetch, sha256, sha512, useAuthorization } from '../helpers/http.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -16,6 +16,7 @@ describe('OCI blob uploads', () => {
 
   before(async () => {
     berth = await startBerth();
+    useAuthorization(berth.authorization);
     url = berth.url;
   });
   after(async () => {
@@ -24,7 +25,7 @@ describe('OCI blob uploads', () => {
 
   /** POST a new session; asserts the 202 and returns its Location. */
   async function startSession(name: string): Promise<string> {
-    const res = await fetch(`${url}/v2/${name}/blobs/uploads/`, { method: 'POST' });
+    const res = await registryFetch(`${url}/v2/${name}/blobs/uploads/`, { method: 'POST' });
     assert.equal(res.status, 202, await res.text());
     return res.headers.get('location')!;
   }
@@ -32,15 +33,15 @@ describe('OCI blob uploads', () => {
   async function patch(location: string, body: Buffer, range?: string): Promise<Response> {
     const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream' };
     if (range !== undefined) headers['Content-Range'] = range;
-    return fetch(new URL(location, url), { method: 'PATCH', headers, body });
+    return registryFetch(new URL(location, url), { method: 'PATCH', headers, body });
   }
 
   async function uploadStatus(location: string): Promise<Response> {
-    return fetch(new URL(location, url));
+    return registryFetch(new URL(location, url));
   }
 
   async function readBlob(name: string, digest: string): Promise<Buffer> {
-    const res = await fetch(`${url}/v2/${name}/blobs/${digest}`);
+    const res = await registryFetch(`${url}/v2/${name}/blobs/${digest}`);
     assert.equal(res.status, 200, `blob ${digest} in ${name}`);
     return Buffer.from(await res.arrayBuffer());
   }
@@ -50,7 +51,7 @@ describe('OCI blob uploads', () => {
   }
 
   it('POST starts a session: 202 with Location, Range 0-0, Docker-Upload-UUID and OCI-Chunk-Min-Length', async () => {
-    const res = await fetch(`${url}/v2/acme/up/blobs/uploads/`, { method: 'POST' });
+    const res = await registryFetch(`${url}/v2/acme/up/blobs/uploads/`, { method: 'POST' });
     assert.equal(res.status, 202);
     const id = res.headers.get('docker-upload-uuid');
     assert.match(id ?? '', UUID);
@@ -65,7 +66,7 @@ describe('OCI blob uploads', () => {
   });
 
   it('POST without a trailing slash starts a session too', async () => {
-    const res = await fetch(`${url}/v2/acme/up/blobs/uploads`, { method: 'POST' });
+    const res = await registryFetch(`${url}/v2/acme/up/blobs/uploads`, { method: 'POST' });
     assert.equal(res.status, 202);
     assert.match(res.headers.get('location') ?? '', /^\/v2\/acme\/up\/blobs\/uploads\//);
   });
@@ -90,7 +91,7 @@ describe('OCI blob uploads', () => {
       assert.equal(status.headers.get('range'), `0-${b - 1}`);
       assert.equal(status.headers.get('location'), location);
     }
-    const put = await fetch(new URL(`${location}?digest=${digest}`, url), { method: 'PUT' });
+    const put = await registryFetch(new URL(`${location}?digest=${digest}`, url), { method: 'PUT' });
     assert.equal(put.status, 201, await put.text());
     assert.equal(put.headers.get('location'), `/v2/acme/up/blobs/${digest}`);
     assert.equal(put.headers.get('docker-content-digest'), digest);
@@ -110,7 +111,7 @@ describe('OCI blob uploads', () => {
     assert.equal(res.status, 202);
     assert.equal(res.headers.get('range'), '0-19999');
     location = res.headers.get('location')!;
-    const put = await fetch(new URL(`${location}?digest=${sha256(bytes)}`, url), { method: 'PUT' });
+    const put = await registryFetch(new URL(`${location}?digest=${sha256(bytes)}`, url), { method: 'PUT' });
     assert.equal(put.status, 201);
     assert.ok((await readBlob('acme/up', sha256(bytes))).equals(bytes));
   });
@@ -124,12 +125,12 @@ describe('OCI blob uploads', () => {
         controller.close();
       },
     });
-    const res = await fetch(new URL(location, url), {
+    const res = await registryFetch(new URL(location, url), {
       method: 'PATCH', headers: { 'Content-Type': 'application/octet-stream' }, body: stream, duplex: 'half',
     } as RequestInit);
     assert.equal(res.status, 202, await res.text());
     assert.equal(res.headers.get('range'), `0-${bytes.length - 1}`);
-    const put = await fetch(new URL(`${res.headers.get('location')}?digest=${sha256(bytes)}`, url), { method: 'PUT' });
+    const put = await registryFetch(new URL(`${res.headers.get('location')}?digest=${sha256(bytes)}`, url), { method: 'PUT' });
     assert.equal(put.status, 201);
     assert.ok((await readBlob('acme/up', sha256(bytes))).equals(bytes));
   });
@@ -140,7 +141,7 @@ describe('OCI blob uploads', () => {
     const res = await rawRequest(url, { method: 'PATCH', path: location, body: bytes, chunked: true, headers: { 'Content-Type': 'application/octet-stream' } });
     assert.equal(res.status, 202, res.body.toString());
     assert.equal(headerValue(res.headers, 'range'), `0-${bytes.length - 1}`);
-    const put = await fetch(new URL(`${location}?digest=${sha256(bytes)}`, url), { method: 'PUT' });
+    const put = await registryFetch(new URL(`${location}?digest=${sha256(bytes)}`, url), { method: 'PUT' });
     assert.equal(put.status, 201);
     assert.ok((await readBlob('acme/up', sha256(bytes))).equals(bytes));
   });
@@ -149,7 +150,7 @@ describe('OCI blob uploads', () => {
     const bytes = Buffer.from('monolithic via PUT');
     const digest = sha256(bytes);
     const location = await startSession('acme/up');
-    const put = await fetch(new URL(`${location}?digest=${digest}`, url), {
+    const put = await registryFetch(new URL(`${location}?digest=${digest}`, url), {
       method: 'PUT', headers: { 'Content-Type': 'application/octet-stream' }, body: bytes,
     });
     assert.equal(put.status, 201, await put.text());
@@ -164,7 +165,7 @@ describe('OCI blob uploads', () => {
     const location = await startSession('acme/up');
     const res = await patch(location, bytes.subarray(0, 4_000), '0-3999');
     assert.equal(res.status, 202);
-    const put = await fetch(new URL(`${res.headers.get('location')}?digest=${digest}`, url), {
+    const put = await registryFetch(new URL(`${res.headers.get('location')}?digest=${digest}`, url), {
       method: 'PUT', headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': '4000-8999' }, body: bytes.subarray(4_000),
     });
     assert.equal(put.status, 201, await put.text());
@@ -190,7 +191,7 @@ describe('OCI blob uploads', () => {
 
     // The session continues from where it was.
     assert.equal((await patch(location, bytes.subarray(1_000), '1000-2999')).status, 202);
-    const put = await fetch(new URL(`${location}?digest=${sha256(bytes)}`, url), { method: 'PUT' });
+    const put = await registryFetch(new URL(`${location}?digest=${sha256(bytes)}`, url), { method: 'PUT' });
     assert.equal(put.status, 201);
     assert.ok((await readBlob('acme/up', sha256(bytes))).equals(bytes));
   });
@@ -218,17 +219,17 @@ describe('OCI blob uploads', () => {
   it('DELETE cancels a session: 204, then 404 BLOB_UPLOAD_UNKNOWN for every operation on it', async () => {
     const location = await startSession('acme/up');
     await patch(location, Buffer.from('some data'), '0-8');
-    const del = await fetch(new URL(location, url), { method: 'DELETE' });
+    const del = await registryFetch(new URL(location, url), { method: 'DELETE' });
     assert.equal(del.status, 204);
     await del.arrayBuffer();
 
     await assertOciError(await uploadStatus(location), 404, 'BLOB_UPLOAD_UNKNOWN');
     await assertOciError(await patch(location, Buffer.from('more'), '9-12'), 404, 'BLOB_UPLOAD_UNKNOWN');
-    await assertOciError(await fetch(new URL(`${location}?digest=${sha256('some data')}`, url), { method: 'PUT' }), 404, 'BLOB_UPLOAD_UNKNOWN');
-    await assertOciError(await fetch(new URL(location, url), { method: 'DELETE' }), 404, 'BLOB_UPLOAD_UNKNOWN');
+    await assertOciError(await registryFetch(new URL(`${location}?digest=${sha256('some data')}`, url), { method: 'PUT' }), 404, 'BLOB_UPLOAD_UNKNOWN');
+    await assertOciError(await registryFetch(new URL(location, url), { method: 'DELETE' }), 404, 'BLOB_UPLOAD_UNKNOWN');
     // Its scratch data is gone.
     assert.ok(!uploadsOnDisk().includes(location.split('/').at(-1)!));
-    await assertOciError(await fetch(`${url}/v2/acme/up/blobs/${sha256('some data')}`), 404, 'BLOB_UNKNOWN');
+    await assertOciError(await registryFetch(`${url}/v2/acme/up/blobs/${sha256('some data')}`), 404, 'BLOB_UNKNOWN');
   });
 
   it('a wrong digest at PUT is 400 DIGEST_INVALID; the blob is not readable and the session is gone', async () => {
@@ -236,12 +237,12 @@ describe('OCI blob uploads', () => {
     const wrong = sha256('not the content');
     const location = await startSession('acme/up');
     await patch(location, bytes, `0-${bytes.length - 1}`);
-    const put = await fetch(new URL(`${location}?digest=${wrong}`, url), { method: 'PUT' });
+    const put = await registryFetch(new URL(`${location}?digest=${wrong}`, url), { method: 'PUT' });
     const error = await assertOciError(put, 400, 'DIGEST_INVALID');
     assert.deepEqual(error.detail, { expected: wrong, actual: sha256(bytes) });
 
-    await assertOciError(await fetch(`${url}/v2/acme/up/blobs/${wrong}`), 404, 'BLOB_UNKNOWN');
-    await assertOciError(await fetch(`${url}/v2/acme/up/blobs/${sha256(bytes)}`), 404, 'BLOB_UNKNOWN');
+    await assertOciError(await registryFetch(`${url}/v2/acme/up/blobs/${wrong}`), 404, 'BLOB_UNKNOWN');
+    await assertOciError(await registryFetch(`${url}/v2/acme/up/blobs/${sha256(bytes)}`), 404, 'BLOB_UNKNOWN');
     await assertOciError(await uploadStatus(location), 404, 'BLOB_UPLOAD_UNKNOWN');
     assert.ok(!uploadsOnDisk().includes(location.split('/').at(-1)!));
   });
@@ -249,7 +250,7 @@ describe('OCI blob uploads', () => {
   it('PUT without ?digest is 400 DIGEST_INVALID and leaves the session open', async () => {
     const location = await startSession('acme/up');
     await patch(location, Buffer.from('abc'), '0-2');
-    await assertOciError(await fetch(new URL(location, url), { method: 'PUT' }), 400, 'DIGEST_INVALID');
+    await assertOciError(await registryFetch(new URL(location, url), { method: 'PUT' }), 400, 'DIGEST_INVALID');
     const status = await uploadStatus(location);
     assert.equal(status.status, 204);
     assert.equal(status.headers.get('range'), '0-2');
@@ -258,7 +259,7 @@ describe('OCI blob uploads', () => {
   it('PUT with a malformed ?digest is 400 DIGEST_INVALID', async () => {
     const location = await startSession('acme/up');
     for (const digest of ['sha256:xyz', 'md5:d41d8cd98f00b204e9800998ecf8427e', 'nonsense', '']) {
-      await assertOciError(await fetch(new URL(`${location}?digest=${encodeURIComponent(digest)}`, url), { method: 'PUT' }), 400, 'DIGEST_INVALID');
+      await assertOciError(await registryFetch(new URL(`${location}?digest=${encodeURIComponent(digest)}`, url), { method: 'PUT' }), 400, 'DIGEST_INVALID');
     }
   });
 
@@ -272,7 +273,7 @@ describe('OCI blob uploads', () => {
   });
 
   it('a well-formed but unknown upload id is 404 BLOB_UPLOAD_UNKNOWN', async () => {
-    await assertOciError(await fetch(`${url}/v2/acme/up/blobs/uploads/00000000-0000-4000-8000-000000000000`), 404, 'BLOB_UPLOAD_UNKNOWN');
+    await assertOciError(await registryFetch(`${url}/v2/acme/up/blobs/uploads/00000000-0000-4000-8000-000000000000`), 404, 'BLOB_UPLOAD_UNKNOWN');
   });
 
   it('an upload id used under a different repository name is 404 BLOB_UPLOAD_UNKNOWN', async () => {
@@ -280,11 +281,11 @@ describe('OCI blob uploads', () => {
     const id = location.split('/').at(-1)!;
     await pushBlob(url, 'acme/other', 'so acme/other exists');
     const bytes = Buffer.from('cross-repo');
-    await assertOciError(await fetch(`${url}/v2/acme/other/blobs/uploads/${id}`), 404, 'BLOB_UPLOAD_UNKNOWN');
+    await assertOciError(await registryFetch(`${url}/v2/acme/other/blobs/uploads/${id}`), 404, 'BLOB_UPLOAD_UNKNOWN');
     await assertOciError(await patch(`/v2/acme/other/blobs/uploads/${id}`, bytes, '0-9'), 404, 'BLOB_UPLOAD_UNKNOWN');
-    await assertOciError(await fetch(`${url}/v2/acme/other/blobs/uploads/${id}?digest=${sha256(bytes)}`, { method: 'PUT', body: bytes }), 404, 'BLOB_UPLOAD_UNKNOWN');
-    await assertOciError(await fetch(`${url}/v2/acme/other/blobs/uploads/${id}`, { method: 'DELETE' }), 404, 'BLOB_UPLOAD_UNKNOWN');
-    await assertOciError(await fetch(`${url}/v2/acme/nowhere/blobs/uploads/${id}`), 404, 'BLOB_UPLOAD_UNKNOWN');
+    await assertOciError(await registryFetch(`${url}/v2/acme/other/blobs/uploads/${id}?digest=${sha256(bytes)}`, { method: 'PUT', body: bytes }), 404, 'BLOB_UPLOAD_UNKNOWN');
+    await assertOciError(await registryFetch(`${url}/v2/acme/other/blobs/uploads/${id}`, { method: 'DELETE' }), 404, 'BLOB_UPLOAD_UNKNOWN');
+    await assertOciError(await registryFetch(`${url}/v2/acme/nowhere/blobs/uploads/${id}`), 404, 'BLOB_UPLOAD_UNKNOWN');
     // The session under its own name is untouched.
     const status = await uploadStatus(location);
     assert.equal(status.status, 204);
@@ -295,7 +296,7 @@ describe('OCI blob uploads', () => {
     it('?mount=&from= of a blob the source has is 201 with Location and Docker-Content-Digest', async () => {
       const bytes = Buffer.from('mount me');
       const digest = await pushBlob(url, 'acme/source', bytes);
-      const res = await fetch(`${url}/v2/acme/target/blobs/uploads/?mount=${digest}&from=acme/source`, { method: 'POST' });
+      const res = await registryFetch(`${url}/v2/acme/target/blobs/uploads/?mount=${digest}&from=acme/source`, { method: 'POST' });
       assert.equal(res.status, 201, await res.text());
       assert.equal(res.headers.get('location'), `/v2/acme/target/blobs/${digest}`);
       assert.equal(res.headers.get('docker-content-digest'), digest);
@@ -303,13 +304,13 @@ describe('OCI blob uploads', () => {
     });
 
     it('mount of an unknown digest falls back to a session: 202 with Location', async () => {
-      const res = await fetch(`${url}/v2/acme/target/blobs/uploads/?mount=${sha256('nobody has this')}&from=acme/source`, { method: 'POST' });
+      const res = await registryFetch(`${url}/v2/acme/target/blobs/uploads/?mount=${sha256('nobody has this')}&from=acme/source`, { method: 'POST' });
       assert.equal(res.status, 202);
       const location = res.headers.get('location')!;
       assert.match(location, /^\/v2\/acme\/target\/blobs\/uploads\/[0-9a-f-]{36}$/);
       // The fallback session is a real one: finish it.
       const bytes = Buffer.from('uploaded instead');
-      const put = await fetch(new URL(`${location}?digest=${sha256(bytes)}`, url), { method: 'PUT', body: bytes });
+      const put = await registryFetch(new URL(`${location}?digest=${sha256(bytes)}`, url), { method: 'PUT', body: bytes });
       assert.equal(put.status, 201);
       assert.ok((await readBlob('acme/target', sha256(bytes))).equals(bytes));
     });
@@ -317,42 +318,42 @@ describe('OCI blob uploads', () => {
     it('mount from a repository that lacks the blob is 202, and the blob stays unreadable in the target', async () => {
       const digest = await pushBlob(url, 'acme/has', 'only acme/has has this');
       await pushBlob(url, 'acme/lacks', 'acme/lacks exists');
-      const res = await fetch(`${url}/v2/acme/target2/blobs/uploads/?mount=${digest}&from=acme/lacks`, { method: 'POST' });
+      const res = await registryFetch(`${url}/v2/acme/target2/blobs/uploads/?mount=${digest}&from=acme/lacks`, { method: 'POST' });
       assert.equal(res.status, 202);
       assert.match(res.headers.get('location') ?? '', /\/blobs\/uploads\//);
-      await assertOciError(await fetch(`${url}/v2/acme/target2/blobs/${digest}`), 404, 'BLOB_UNKNOWN');
+      await assertOciError(await registryFetch(`${url}/v2/acme/target2/blobs/${digest}`), 404, 'BLOB_UNKNOWN');
       // An unknown source repository, or an invalid `from`, falls back the same way.
       for (const from of ['acme/does-not-exist', 'NotAName', '']) {
-        const r = await fetch(`${url}/v2/acme/target2/blobs/uploads/?mount=${digest}&from=${encodeURIComponent(from)}`, { method: 'POST' });
+        const r = await registryFetch(`${url}/v2/acme/target2/blobs/uploads/?mount=${digest}&from=${encodeURIComponent(from)}`, { method: 'POST' });
         assert.equal(r.status, 202, `from=${from}`);
         await r.arrayBuffer();
       }
-      await assertOciError(await fetch(`${url}/v2/acme/target2/blobs/${digest}`), 404, 'BLOB_UNKNOWN');
+      await assertOciError(await registryFetch(`${url}/v2/acme/target2/blobs/${digest}`), 404, 'BLOB_UNKNOWN');
     });
 
     it('mount without from is 201 when the registry knows the blob', async () => {
       const bytes = Buffer.from('mount without from');
       const digest = await pushBlob(url, 'acme/somewhere', bytes);
-      const res = await fetch(`${url}/v2/acme/target3/blobs/uploads/?mount=${digest}`, { method: 'POST' });
+      const res = await registryFetch(`${url}/v2/acme/target3/blobs/uploads/?mount=${digest}`, { method: 'POST' });
       assert.equal(res.status, 201, await res.text());
       assert.equal(res.headers.get('docker-content-digest'), digest);
       assert.ok((await readBlob('acme/target3', digest)).equals(bytes));
     });
 
     it('mount without from of an unknown blob is 202', async () => {
-      const res = await fetch(`${url}/v2/acme/target3/blobs/uploads/?mount=${sha256('unknown everywhere')}`, { method: 'POST' });
+      const res = await registryFetch(`${url}/v2/acme/target3/blobs/uploads/?mount=${sha256('unknown everywhere')}`, { method: 'POST' });
       assert.equal(res.status, 202);
       await res.arrayBuffer();
     });
 
     it('mount with a malformed digest is 400 DIGEST_INVALID', async () => {
-      await assertOciError(await fetch(`${url}/v2/acme/target3/blobs/uploads/?mount=sha256:xyz&from=acme/source`, { method: 'POST' }), 400, 'DIGEST_INVALID');
+      await assertOciError(await registryFetch(`${url}/v2/acme/target3/blobs/uploads/?mount=sha256:xyz&from=acme/source`, { method: 'POST' }), 400, 'DIGEST_INVALID');
     });
 
     it('mount of a sha512 blob is 201', async () => {
       const bytes = Buffer.from('sha512 mount');
       const digest = await pushBlob(url, 'acme/source', bytes, sha512(bytes));
-      const res = await fetch(`${url}/v2/acme/target4/blobs/uploads/?mount=${digest}&from=acme/source`, { method: 'POST' });
+      const res = await registryFetch(`${url}/v2/acme/target4/blobs/uploads/?mount=${digest}&from=acme/source`, { method: 'POST' });
       assert.equal(res.status, 201);
       assert.ok((await readBlob('acme/target4', digest)).equals(bytes));
     });
@@ -366,7 +367,7 @@ describe('OCI blob uploads', () => {
       assert.equal(first.status, 202);
       const second = await patch(location, bytes.subarray(20_000), '20000-39999');
       assert.equal(second.status, 202);
-      const put = await fetch(new URL(`${location}?digest=${sha256(bytes)}`, url), { method: 'PUT' });
+      const put = await registryFetch(new URL(`${location}?digest=${sha256(bytes)}`, url), { method: 'PUT' });
       assert.equal(put.status, 201);
     }));
     for (const bytes of blobs) assert.ok((await readBlob('acme/concurrent', sha256(bytes))).equals(bytes));
@@ -387,11 +388,11 @@ describe('OCI blob uploads', () => {
     assert.equal(status.status, 204);
     assert.equal(status.headers.get('range'), '0-59999');
     assert.equal((await patch(location, bytes.subarray(60_000), '60000-99999')).status, 202);
-    const put = await fetch(new URL(`${location}?digest=${sha256(bytes)}`, url), { method: 'PUT' });
+    const put = await registryFetch(new URL(`${location}?digest=${sha256(bytes)}`, url), { method: 'PUT' });
     assert.equal(put.status, 201, await put.text());
     assert.ok((await readBlob('acme/restart', sha256(bytes))).equals(bytes));
 
-    const put512 = await fetch(new URL(`${loc512}?digest=${sha512(bytes.subarray(0, 1_000))}`, url), { method: 'PUT' });
+    const put512 = await registryFetch(new URL(`${loc512}?digest=${sha512(bytes.subarray(0, 1_000))}`, url), { method: 'PUT' });
     assert.equal(put512.status, 201, await put512.text());
     assert.ok((await readBlob('acme/restart', sha512(bytes.subarray(0, 1_000)))).equals(bytes.subarray(0, 1_000)));
   });
@@ -402,8 +403,8 @@ describe('OCI blob uploads', () => {
     await patch(location, bytes, `0-${bytes.length - 1}`);
     await berth.restart();
     const wrong = sha256('other');
-    await assertOciError(await fetch(new URL(`${location}?digest=${wrong}`, url), { method: 'PUT' }), 400, 'DIGEST_INVALID');
-    await assertOciError(await fetch(`${url}/v2/acme/restart/blobs/${wrong}`), 404, 'BLOB_UNKNOWN');
+    await assertOciError(await registryFetch(new URL(`${location}?digest=${wrong}`, url), { method: 'PUT' }), 400, 'DIGEST_INVALID');
+    await assertOciError(await registryFetch(`${url}/v2/acme/restart/blobs/${wrong}`), 404, 'BLOB_UNKNOWN');
     await assertOciError(await uploadStatus(location), 404, 'BLOB_UPLOAD_UNKNOWN');
   });
 });
