@@ -4,7 +4,9 @@ import { digestAlgorithm, makeDigest, type Digest } from '../oci/digest.js';
 import { digestInvalid, manifestBlobUnknown, manifestUnknown, nameUnknown } from '../oci/errors.js';
 import { parseManifest, type ParsedManifest } from '../oci/manifest.js';
 import type { Reference, RepoName } from '../oci/names.js';
+import type { BlobStore } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
+import { readLimited } from '../util/read-limited.js';
 import type { DownloadCounter } from './download-counter.js';
 import type { RepositoryStore } from './repositories.js';
 
@@ -20,15 +22,20 @@ export interface StoredManifest extends ManifestHead {
   readonly body: Buffer;
 }
 
+const SOURCE_LABEL = 'org.opencontainers.image.source';
+const MAX_CONFIG_BYTES = 1024 * 1024;
+
 /** Pushing, pulling and deleting manifests (spec "Pushing manifests", "Pulling manifests", "Deleting manifests"). */
 export class ManifestService {
   readonly #db: Db;
   readonly #repos: RepositoryStore;
   readonly #clock: Clock;
   readonly #downloads: DownloadCounter;
+  readonly #blobs: BlobStore;
 
-  constructor(deps: { db: Db; repos: RepositoryStore; clock: Clock; downloads: DownloadCounter }) {
+  constructor(deps: { db: Db; repos: RepositoryStore; clock: Clock; downloads: DownloadCounter; blobs: BlobStore }) {
     this.#db = deps.db;
+    this.#blobs = deps.blobs;
     this.#repos = deps.repos;
     this.#clock = deps.clock;
     this.#downloads = deps.downloads;
@@ -47,6 +54,7 @@ export class ManifestService {
     }
     const repo = await this.#repos.ensure(name);
     await this.#checkReferences(repo.id, parsed);
+    const sourceUrl = await this.#sourceUrl(parsed);
 
     const now = this.#clock.now();
     const id = await this.#db.transaction().execute(async (tx) => {
@@ -77,6 +85,10 @@ export class ManifestService {
           .execute();
       }
       await tx.updateTable('repositories').set({ updatedAt: now }).where('id', '=', repo.id).execute();
+      if (sourceUrl) {
+        // The first push that names a source links the package to it (ghcr.io does the same); later ones do not move it.
+        await tx.updateTable('repositories').set({ sourceUrl }).where('id', '=', repo.id).where('sourceUrl', 'is', null).execute();
+      }
       return row.id;
     });
     return { id, digest, mediaType: parsed.mediaType, size: body.length, subjectDigest: parsed.subject?.digest ?? null };
@@ -109,6 +121,22 @@ export class ManifestService {
       ? await this.#db.deleteFrom('tags').where('repositoryId', '=', repo.id).where('name', '=', reference.tag).executeTakeFirst()
       : await this.#db.deleteFrom('manifests').where('repositoryId', '=', repo.id).where('digest', '=', reference.digest).executeTakeFirst();
     if (Number(res.numDeletedRows) === 0) throw manifestUnknown(reference.kind === 'tag' ? reference.tag : reference.digest);
+  }
+
+  /** `org.opencontainers.image.source` from the manifest's annotations, else from the image config's labels. */
+  async #sourceUrl(parsed: ParsedManifest): Promise<string | null> {
+    let source: unknown = parsed.annotations[SOURCE_LABEL];
+    if (source === undefined && parsed.config && parsed.config.size <= MAX_CONFIG_BYTES) {
+      try {
+        const config = JSON.parse((await readLimited(await this.#blobs.read(parsed.config.digest), MAX_CONFIG_BYTES)).toString('utf8')) as {
+          config?: { Labels?: Record<string, unknown> };
+        };
+        source = config.config?.Labels?.[SOURCE_LABEL];
+      } catch {
+        return null; // not a JSON image config (an artifact): no label to read
+      }
+    }
+    return typeof source === 'string' && /^https?:\/\/\S+$/.test(source) && source.length <= 2048 ? source : null;
   }
 
   async #checkReferences(repositoryId: number, parsed: ParsedManifest): Promise<void> {

@@ -29,7 +29,7 @@ export function createRegistry(deps: { db: Db; blobs: BlobStore; clock: Clock; l
     repos,
     blobs: new BlobService({ db, blobs: deps.blobs, repos, clock }),
     uploads: new UploadService({ db, blobs: deps.blobs, repos, clock }),
-    manifests: new ManifestService({ db, repos, clock, downloads }),
+    manifests: new ManifestService({ db, repos, clock, downloads, blobs: deps.blobs }),
     tags: new TagService({ db, repos }),
     referrers: new ReferrersService({ db }),
     downloads,
