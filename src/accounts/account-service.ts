@@ -115,6 +115,28 @@ export class AccountService {
       .select(['a.login', 'm.role']).where('m.orgId', '=', o.id).orderBy('a.lowerLogin').execute();
   }
 
+  /**
+   * Organization package policy: whether members (not only owners) may create packages, which visibilities
+   * packages may have, and the visibility a new package gets.
+   */
+  async setOrgPolicy(org: string, policy: { membersCanCreate?: boolean; allowedVisibilities?: string[]; defaultVisibility?: string }): Promise<void> {
+    const o = await this.getOrg(org);
+    const current = await this.#db.selectFrom('accounts').select(['allowedVisibilities', 'defaultVisibility']).where('id', '=', o.id).executeTakeFirstOrThrow();
+    const allowed = policy.allowedVisibilities ?? current.allowedVisibilities.split(',');
+    const fallback = (['private', 'internal', 'public'] as const).find((v) => allowed.includes(v));
+    const wanted = policy.defaultVisibility ?? (allowed.includes(current.defaultVisibility) ? current.defaultVisibility : fallback);
+    if (allowed.length === 0 || allowed.some((v) => !['public', 'private', 'internal'].includes(v))) {
+      throw invalid('allowed visibilities must be some of public, private, internal');
+    }
+    if (wanted === undefined || !allowed.includes(wanted)) throw invalid(`the default visibility must be one of the allowed ones (${allowed.join(', ')})`);
+    await this.#db.updateTable('accounts').set({
+      ...(policy.membersCanCreate === undefined ? {} : { membersCanCreate: policy.membersCanCreate ? 1 : 0 }),
+      allowedVisibilities: allowed.join(','),
+      defaultVisibility: wanted as 'public' | 'private' | 'internal',
+      updatedAt: this.#clock.now(),
+    }).where('id', '=', o.id).execute();
+  }
+
   async createTeam(org: string, name: string): Promise<void> {
     const o = await this.getOrg(org);
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/.test(name)) throw invalid(`"${name}" is not a valid team name`);

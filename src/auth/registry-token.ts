@@ -19,6 +19,8 @@ export interface RegistryClaims {
   /** The credential's scopes and package limit, so later checks (mount sources, catalog) need no new token. */
   readonly scopes: string[];
   readonly repositoryLimit: string | null;
+  /** When the registry token expires (set on verification). */
+  readonly expiresMs?: number;
 }
 
 const ISSUER = 'berth';
@@ -27,6 +29,7 @@ const ISSUER = 'berth';
 export class RegistryTokens {
   readonly #keys: SigningKeys;
   readonly ttlSeconds: number;
+  readonly #verified = new Map<string, { claims: RegistryClaims; audience: string; expiresMs: number }>();
 
   constructor(deps: { keys: SigningKeys; ttlSeconds: number }) {
     this.#keys = deps.keys;
@@ -47,8 +50,23 @@ export class RegistryTokens {
       .sign(key.privateKey);
   }
 
-  /** Verifies signature (with the pinned algorithm), issuer, audience and expiry; null when any check fails. */
+  /**
+   * Verifies signature (with the pinned algorithm), issuer, audience and expiry; null when any check fails. A
+   * token that verified once is remembered until it expires: clients send the same token on every request, and
+   * an ECDSA verification per request would cost more than the rest of a manifest GET.
+   */
   async verify(token: string, audience: string, nowMs: number): Promise<RegistryClaims | null> {
+    const hit = this.#verified.get(token);
+    if (hit && hit.audience === audience && hit.expiresMs > nowMs) return hit.claims;
+    const claims = await this.#verify(token, audience, nowMs);
+    if (claims) {
+      if (this.#verified.size >= 10_000) this.#verified.delete(this.#verified.keys().next().value!);
+      this.#verified.set(token, { claims, audience, expiresMs: claims.expiresMs ?? 0 });
+    }
+    return claims;
+  }
+
+  async #verify(token: string, audience: string, nowMs: number): Promise<RegistryClaims | null> {
     try {
       const header = decodeProtectedHeader(token);
       if (header.alg !== REGISTRY_TOKEN_ALG || typeof header.kid !== 'string') return null;
@@ -64,6 +82,7 @@ export class RegistryTokens {
         access: Array.isArray(payload.access) ? (payload.access as AccessEntry[]) : [],
         scopes: Array.isArray(payload.scp) ? (payload.scp as string[]) : [],
         repositoryLimit: typeof payload.lim === 'string' ? payload.lim : null,
+        expiresMs: (payload.exp ?? 0) * 1000,
       };
     } catch {
       return null;

@@ -54,6 +54,19 @@ export function orgCommand(): Command {
       await withServices(opts, (s) => s.accounts.removeMember(o, u));
       process.stderr.write(`removed ${u} from ${o}\n`);
     });
+  withDataOptions(org.command('policy <org>')).description('Set who may create packages and with which visibility')
+    .option('--members-can-create <yes|no>', 'may members (not only owners) create packages')
+    .option('--allowed-visibilities <list>', 'comma-separated: public, private, internal')
+    .option('--default-visibility <visibility>', 'visibility of a newly pushed package')
+    .addHelpText('after', '\nExample:\n  berth org policy acme --members-can-create no --allowed-visibilities private,internal --default-visibility internal')
+    .action(async (o: string, opts: DataOpts & { membersCanCreate?: string; allowedVisibilities?: string; defaultVisibility?: string }) => {
+      await withServices(opts, (s) => s.accounts.setOrgPolicy(o, {
+        ...(opts.membersCanCreate === undefined ? {} : { membersCanCreate: /^(yes|true|1)$/i.test(opts.membersCanCreate) }),
+        ...(opts.allowedVisibilities === undefined ? {} : { allowedVisibilities: opts.allowedVisibilities.split(',').map((v) => v.trim()) }),
+        ...(opts.defaultVisibility === undefined ? {} : { defaultVisibility: opts.defaultVisibility }),
+      }));
+      process.stderr.write(`updated the package policy of ${o}\n`);
+    });
   withDataOptions(org.command('list')).description('List organizations').action(async (opts: DataOpts) => {
     const orgs = await withServices(opts, (s) => s.accounts.list('org'));
     printTable([['LOGIN'], ...orgs.map((o) => [o.login])]);

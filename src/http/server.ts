@@ -3,6 +3,7 @@ import type { Logger } from '../observability/logger.js';
 import type { OciDeps } from './oci/context.js';
 import { BerthError } from '../util/errors.js';
 import { ociApi, sendOciError } from './oci/oci-api.js';
+import { routeLabel } from './route-label.js';
 
 export interface ServerDeps {
   readonly log: Logger;
@@ -40,7 +41,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   app.addHook('onResponse', async (request, reply) => {
     request.log.info({
       method: request.method,
-      route: request.routeOptions.url ?? 'unmatched',
+      route: routeLabel(request),
       status: reply.statusCode,
       ms: Math.round(reply.elapsedTime * 10) / 10,
       bytesIn: Number(request.headers['content-length'] ?? 0),

@@ -7,6 +7,7 @@ import { deleteBlob, getBlob } from './blobs.js';
 import type { OciDeps } from './context.js';
 import { listCatalog, listReferrers, listTags } from './listings.js';
 import { deleteManifest, getManifest, putManifest } from './manifests.js';
+import { setRouteLabel } from '../route-label.js';
 import { parseOciPath, type OciRoute } from './route-path.js';
 import { cancelUpload, finishUpload, getUploadStatus, patchUpload, startUpload } from './uploads.js';
 
@@ -29,6 +30,17 @@ const TABLE: Record<Exclude<OciRoute['kind'], 'base'>, Partial<Record<Method, [D
   referrers: { GET: [listReferrers, ['pull']] },
 };
 
+const TEMPLATES: Record<OciRoute['kind'], string> = {
+  base: '/v2/',
+  catalog: '/v2/_catalog',
+  tags: '/v2/<name>/tags/list',
+  manifest: '/v2/<name>/manifests/<reference>',
+  blob: '/v2/<name>/blobs/<digest>',
+  uploads: '/v2/<name>/blobs/uploads/',
+  upload: '/v2/<name>/blobs/uploads/<uuid>',
+  referrers: '/v2/<name>/referrers/<digest>',
+};
+
 /** The OCI distribution API under /v2, as one encapsulated Fastify plugin with its own body parser and errors. */
 export function ociApi(deps: OciDeps) {
   return async function plugin(app: FastifyInstance): Promise<void> {
@@ -44,6 +56,7 @@ export function ociApi(deps: OciDeps) {
       const path = request.url.split('?', 1)[0]!;
       const tail = path === '/v2' ? '' : path.slice('/v2/'.length);
       const route = parseOciPath(tail);
+      setRouteLabel(request, route ? TEMPLATES[route.kind] : '/v2/*');
       if (route === null) throw new BerthError({ status: 404, code: 'NAME_UNKNOWN', message: 'no such endpoint in the registry API' });
       if (route.kind === 'base') {
         if (request.method !== 'GET' && request.method !== 'HEAD') throw unsupported(`${request.method} is not supported on /v2/`);
