@@ -6,6 +6,8 @@
 export class Cleanup {
   readonly #steps: { label: string; run: () => Promise<void> | void }[] = [];
   #ran = false;
+  /** Set once a signal started the cleanup; the failures it causes in the running step are no news then. */
+  interrupted = false;
 
   add(label: string, run: () => Promise<void> | void): void {
     this.#steps.push({ label, run });
@@ -24,15 +26,26 @@ export class Cleanup {
   }
 
   /**
-   * Ctrl-C or a kill of the bench must not leave registries running. Children that share our process group get
-   * the terminal's SIGINT too; the explicit stop steps cover a SIGTERM sent to the bench alone.
+   * Ctrl-C, a kill of the bench or an error thrown outside the awaited chain must not leave registries running.
+   * Children sharing our process group get the terminal's SIGINT too; these handlers cover the rest.
    */
-  onSignals(): void {
+  installHandlers(): void {
+    const stopAndExit = (code: number): void => {
+      void this.run().finally(() => process.exit(code));
+    };
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
       process.once(signal, () => {
+        this.interrupted = true;
         process.stderr.write(`\n${signal}: stopping servers and removing temp files…\n`);
-        void this.run().finally(() => process.exit(130));
+        stopAndExit(130);
       });
     }
+    process.once('uncaughtException', (err) => {
+      process.stderr.write(`bench crashed: ${err.stack ?? String(err)}\n`);
+      stopAndExit(1);
+    });
+    // `npm run bench | head` closes our stdout early: keep measuring and cleaning up rather than crash on EPIPE.
+    process.stdout.on('error', () => undefined);
+    process.stderr.on('error', () => undefined);
   }
 }

@@ -1,0 +1,199 @@
+import type { WrkResult } from './clients.js';
+import { median, type CpuTime } from './measure.js';
+
+/** Full GETs of one layer with curl, one entry per run. */
+export interface BlobGetFigures {
+  readonly mbps: readonly number[];
+  /** Server CPU-seconds (user + system, workers included) per GET. */
+  readonly cpuSeconds: readonly number[];
+}
+
+/** wrk's figures plus the server CPU-seconds spent during the run (one core's worth = the run's duration). */
+export interface ManifestGetFigures extends WrkResult {
+  readonly serverCpuSeconds: number;
+}
+
+/** One skopeo push of the whole image into a freshly started, empty registry. */
+export interface PushRun {
+  readonly seconds: number;
+  readonly cpu: CpuTime;
+  readonly startRssBytes: number;
+  readonly peakRssBytes: number;
+  readonly hwmBytes: number;
+}
+
+/** What one registry did with the skopeo pushes and pulls of the whole image, and the read benchmarks. */
+export interface RegistryFigures {
+  readonly pushes: readonly PushRun[];
+  readonly pullSeconds: readonly number[];
+  readonly blobGet: BlobGetFigures;
+  readonly manifestGet: ManifestGetFigures;
+}
+
+/** The same layer files uploaded by one client to Berth (monolithic POST) and to the bare ingest server (PUT). */
+export interface IngestFigures {
+  /** Seconds per round of all layers, sequential. */
+  readonly roundSeconds: readonly number[];
+  /** Server CPU-seconds per round. */
+  readonly roundCpuSeconds: readonly number[];
+  /** Server peak RSS per round. */
+  readonly roundPeakRssBytes: readonly number[];
+}
+
+export interface Results {
+  readonly mode: 'full' | 'quick';
+  readonly startedAt: string;
+  readonly machine: {
+    readonly cpus: number;
+    readonly node: string;
+    readonly skopeo: string;
+    readonly registry: string;
+    readonly nginx: string;
+    /** 1-minute load average before and after: other work on the machine makes every figure noisier. */
+    readonly loadBefore: number;
+    readonly loadAfter: number;
+  };
+  readonly image: { readonly layers: number; readonly layerBytes: number; readonly totalBytes: number };
+  readonly berth: RegistryFigures;
+  readonly cncf: RegistryFigures;
+  readonly nginxBlobGet: BlobGetFigures;
+  readonly ingest: { readonly berth: IngestFigures; readonly bare: IngestFigures; readonly bytesPerRound: number };
+}
+
+export interface Check {
+  readonly name: string;
+  readonly measured: string;
+  readonly ratio: number;
+  readonly target: string;
+  readonly pass: boolean;
+}
+
+const RSS_LIMIT_BYTES = 150e6;
+
+/** The targets Berth is held to, each evaluated from the figures of this one run. */
+export function evaluate(r: Results): Check[] {
+  const berthPush = pushSeconds(r.berth);
+  const cncfPush = pushSeconds(r.cncf);
+  const berthRss = peakRss(r.berth);
+  const berthIngest = Math.min(...r.ingest.berth.roundSeconds);
+  const bareIngest = Math.min(...r.ingest.bare.roundSeconds);
+  const berthGet = median(r.berth.blobGet.mbps);
+  const nginxGet = median(r.nginxBlobGet.mbps);
+  const pushSpeedup = cncfPush / berthPush;
+  const ingestSlowdown = berthIngest / bareIngest;
+  const getRatio = berthGet / nginxGet;
+  const rpsRatio = r.berth.manifestGet.requestsPerSecond / r.cncf.manifestGet.requestsPerSecond;
+  return [
+    {
+      name: 'skopeo push vs CNCF registry',
+      measured: `${fmt(berthPush, 2)} s vs ${fmt(cncfPush, 2)} s`,
+      ratio: pushSpeedup, target: 'speed ≥ 1.00×', pass: pushSpeedup >= 1,
+    },
+    {
+      name: 'ingest vs bare ingest server',
+      measured: `${fmt(berthIngest, 2)} s vs ${fmt(bareIngest, 2)} s`,
+      ratio: ingestSlowdown, target: 'time ≤ 1.20×', pass: ingestSlowdown <= 1.2,
+    },
+    {
+      name: 'blob GET vs nginx',
+      measured: `${fmt(berthGet, 0)} vs ${fmt(nginxGet, 0)} MB/s`,
+      ratio: getRatio, target: '≥ 0.80×', pass: getRatio >= 0.8,
+    },
+    {
+      name: 'manifest GET vs CNCF registry',
+      measured: `${fmt(r.berth.manifestGet.requestsPerSecond, 0)} vs ${fmt(r.cncf.manifestGet.requestsPerSecond, 0)} req/s`,
+      ratio: rpsRatio, target: '≥ 5.00×',
+      // Error responses are fast; a rate with any of them counts for nothing.
+      pass: rpsRatio >= 5 && r.berth.manifestGet.non2xx === 0,
+    },
+    {
+      name: 'Berth peak RSS during pushes',
+      measured: `${fmt(berthRss / 1e6, 1)} MB`,
+      ratio: berthRss / RSS_LIMIT_BYTES, target: '< 150 MB', pass: berthRss < RSS_LIMIT_BYTES,
+    },
+  ];
+}
+
+/** The human-readable report: every figure side by side, then the targets. */
+export function render(r: Results, checks: readonly Check[]): string {
+  const mb = (bytes: number): string => fmt(bytes / 1e6, 1);
+  const pullBest = (f: RegistryFigures): number => Math.min(...f.pullSeconds);
+  const pushRate = (f: RegistryFigures): string => fmt(r.image.totalBytes / 1e6 / pushSeconds(f), 0);
+  const maxMb = (f: RegistryFigures, key: 'startRssBytes' | 'peakRssBytes' | 'hwmBytes'): string => mb(Math.max(...f.pushes.map((p) => p[key])));
+  const runs = (values: readonly number[], digits: number): string => values.map((v) => fmt(v, digits)).join(' / ');
+  const spread = (values: readonly number[]): string => `${fmt(Math.min(...values), 0)} – ${fmt(Math.max(...values), 0)}`;
+  const ingestRate = (f: IngestFigures): string => fmt(r.ingest.bytesPerRound / 1e6 / Math.min(...f.roundSeconds), 0);
+  const perThousand = (m: ManifestGetFigures): string => fmt((m.serverCpuSeconds / m.requests) * 1e6, 0);
+  const wrkCell = (w: WrkResult): string => `${fmt(w.requestsPerSecond, 0)}${w.non2xx > 0 ? ` (${w.non2xx} non-2xx!)` : ''}`;
+  const n = r.image.layers;
+  const layerMiB = r.image.layerBytes / 2 ** 20;
+
+  // The run with the median total, shown with its user/system split.
+  const pushCpu = (f: RegistryFigures): string => {
+    const sorted = f.pushes.map((p) => p.cpu).sort((a, b) => a.user + a.system - (b.user + b.system));
+    const c = sorted[Math.floor((sorted.length - 1) / 2)]!;
+    return `${fmt(c.user + c.system, 2)} (${fmt(c.user, 2)} usr + ${fmt(c.system, 2)} sys)`;
+  };
+  const getRate = (g: BlobGetFigures): string => fmt(median(g.mbps), 0);
+  // CPU per GB sent makes a slower path visible even when the client is the bottleneck.
+  const getCpu = (g: BlobGetFigures): string => fmt(median(g.cpuSeconds) / (r.image.layerBytes / 1e9), 2);
+
+  const rows: string[][] = [
+    ['', 'Berth', 'CNCF registry', 'baseline'],
+    [`skopeo push ${n}×${layerMiB} MiB (s, median)`, fmt(pushSeconds(r.berth), 2), fmt(pushSeconds(r.cncf), 2), ''],
+    ['  all push runs (s)', runs(r.berth.pushes.map((p) => p.seconds), 2), runs(r.cncf.pushes.map((p) => p.seconds), 2), ''],
+    ['  push throughput (MB/s, median)', pushRate(r.berth), pushRate(r.cncf), ''],
+    ['  server CPU during push (s, median)', pushCpu(r.berth), pushCpu(r.cncf), ''],
+    ['  server RSS before push (MB, max)', maxMb(r.berth, 'startRssBytes'), maxMb(r.cncf, 'startRssBytes'), ''],
+    ['  server peak RSS during push (MB, max)', maxMb(r.berth, 'peakRssBytes'), maxMb(r.cncf, 'peakRssBytes'), ''],
+    ['  server VmHWM after push (MB, max)', maxMb(r.berth, 'hwmBytes'), maxMb(r.cncf, 'hwmBytes'), ''],
+    ['skopeo pull (s, best)', fmt(pullBest(r.berth), 2), fmt(pullBest(r.cncf), 2), ''],
+    ['  all pull runs (s)', runs(r.berth.pullSeconds, 2), runs(r.cncf.pullSeconds, 2), ''],
+    [`blob GET ${layerMiB} MiB (MB/s, median)`, getRate(r.berth.blobGet), getRate(r.cncf.blobGet), `nginx ${getRate(r.nginxBlobGet)}`],
+    [`  slowest – fastest of ${r.berth.blobGet.mbps.length} (MB/s)`, spread(r.berth.blobGet.mbps), spread(r.cncf.blobGet.mbps), `nginx ${spread(r.nginxBlobGet.mbps)}`],
+    ['  server CPU per GB sent (s, median)', getCpu(r.berth.blobGet), getCpu(r.cncf.blobGet), `nginx ${getCpu(r.nginxBlobGet)}`],
+    ['manifest GET (req/s, 32 conns)', wrkCell(r.berth.manifestGet), wrkCell(r.cncf.manifestGet), ''],
+    ['  server CPU per 1000 requests (ms)', perThousand(r.berth.manifestGet), perThousand(r.cncf.manifestGet), ''],
+    ['  latency p50 / p99', `${r.berth.manifestGet.latencyP50} / ${r.berth.manifestGet.latencyP99}`,
+      `${r.cncf.manifestGet.latencyP50} / ${r.cncf.manifestGet.latencyP99}`, ''],
+    [`ingest ${n}×${layerMiB} MiB, node client (MB/s, best)`, ingestRate(r.ingest.berth), '', `bare ${ingestRate(r.ingest.bare)}`],
+    ['  all ingest rounds (s)', runs(r.ingest.berth.roundSeconds, 2), '', `bare ${runs(r.ingest.bare.roundSeconds, 2)}`],
+    ['  server CPU per round (s)', runs(r.ingest.berth.roundCpuSeconds, 2), '', `bare ${runs(r.ingest.bare.roundCpuSeconds, 2)}`],
+    ['  server peak RSS per round (MB)', runs(r.ingest.berth.roundPeakRssBytes.map((b) => b / 1e6), 1), '',
+      `bare ${runs(r.ingest.bare.roundPeakRssBytes.map((b) => b / 1e6), 1)}`],
+  ];
+  const checkRows: string[][] = [
+    ['target', 'measured', 'ratio', 'goal', ''],
+    ...checks.map((c) => [c.name, c.measured, `${fmt(c.ratio, 2)}×`, c.target, c.pass ? 'PASS' : 'MISS']),
+  ];
+  const m = r.machine;
+  return [
+    `Berth benchmark (${r.mode}) — ${r.startedAt}`,
+    `image: ${n} layers × ${layerMiB} MiB of random bytes, ${mb(r.image.totalBytes)} MB in all (MB = 10^6 bytes)`,
+    `machine: ${m.cpus} CPUs, node ${m.node}; ${m.skopeo}; ${m.registry}; ${m.nginx}`,
+    `load average (1 min): ${fmt(m.loadBefore, 2)} before, ${fmt(m.loadAfter, 2)} after`,
+    '',
+    table(rows),
+    '',
+    table(checkRows),
+    '',
+  ].join('\n');
+}
+
+function table(rows: readonly string[][]): string {
+  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((row) => (row[col] ?? '').length)));
+  return rows.map((row) => row.map((cell, col) => cell.padEnd(widths[col]!)).join('  ').trimEnd()).join('\n');
+}
+
+function fmt(value: number, digits: number): string {
+  return Number.isFinite(value) ? value.toFixed(digits) : 'n/a';
+}
+
+function pushSeconds(f: RegistryFigures): number {
+  return median(f.pushes.map((p) => p.seconds));
+}
+
+/** The RSS target holds for every push, so the worst run counts. */
+function peakRss(f: RegistryFigures): number {
+  return Math.max(...f.pushes.map((p) => p.peakRssBytes));
+}

@@ -1,0 +1,295 @@
+/**
+ * `npm run bench [-- --quick]`: Berth and the CNCF registry side by side on loopback, with a bare Node ingest
+ * server and nginx as the machine's limits, all in one run so every ratio compares figures taken minutes apart on
+ * the same machine. Prints a table and the targets (PASS/MISS) and writes .bench/results.json.
+ */
+import { spawnSync } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Cleanup } from './cleanup.js';
+import { curlGet, run, skopeoPull, skopeoPush, uploadFile, wrk } from './clients.js';
+import { buildRandomImage, MANIFEST_MEDIA_TYPE, type BenchImage, type BlobFile } from './image.js';
+import { mbPerSecond, measurePhase, settleDisk, timed } from './measure.js';
+import {
+  evaluate, render, type BlobGetFigures, type IngestFigures, type ManifestGetFigures, type PushRun, type RegistryFigures, type Results,
+} from './report.js';
+import { startBerth, startCncfRegistry, startIngestServer, startNginx, type Server } from './servers.js';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const MiB = 1024 * 1024;
+/** A hung client or server must not keep the bench (and its servers) alive forever. */
+const WATCHDOG_MS = 15 * 60 * 1000;
+
+interface Mode {
+  readonly name: 'full' | 'quick';
+  readonly layerCount: number;
+  readonly layerBytes: number;
+  readonly pushRuns: number;
+  readonly pullRuns: number;
+  readonly getRuns: number;
+  readonly ingestRounds: number;
+  readonly wrkSeconds: number;
+}
+
+/** Quick mode keeps every step and run count, with 1/8 of the bytes and shorter wrk runs: a check, not a figure. */
+const MODES: Record<Mode['name'], Mode> = {
+  full: { name: 'full', layerCount: 4, layerBytes: 256 * MiB, pushRuns: 3, pullRuns: 3, getRuns: 9, ingestRounds: 3, wrkSeconds: 10 },
+  quick: { name: 'quick', layerCount: 4, layerBytes: 32 * MiB, pushRuns: 3, pullRuns: 3, getRuns: 9, ingestRounds: 3, wrkSeconds: 3 },
+};
+
+const WORK_PREFIX = 'berth-bench-';
+/** Names the bench process that owns a work dir, so a later run can tell an abandoned one. */
+const OWNER_FILE = 'owner.pid';
+const REPO = 'bench/big';
+const TAG = '1';
+const started = Date.now();
+
+function progress(message: string): void {
+  process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${message}\n`);
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (args.some((a) => a !== '--quick')) {
+    process.stderr.write('usage: npm run bench [-- --quick]\n');
+    process.exit(2);
+  }
+  const mode = args.includes('--quick') ? MODES.quick : MODES.full;
+  const cleanup = new Cleanup();
+  cleanup.installHandlers();
+  const watchdog = setTimeout(() => {
+    progress(`still running after ${WATCHDOG_MS / 60000} min: giving up`);
+    void cleanup.run().finally(() => process.exit(1));
+  }, WATCHDOG_MS);
+  watchdog.unref();
+  try {
+    const results = await bench(mode, cleanup);
+    const checks = evaluate(results);
+    process.stdout.write(render(results, checks));
+    await mkdir(join(ROOT, '.bench'), { recursive: true });
+    await writeFile(join(ROOT, '.bench/results.json'), `${JSON.stringify({ ...results, checks }, null, 2)}\n`);
+    progress('results written to .bench/results.json');
+  } catch (err) {
+    if (!cleanup.interrupted) process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  } finally {
+    clearTimeout(watchdog);
+    progress('stopping servers, removing temp files');
+    await cleanup.run();
+  }
+}
+
+async function bench(mode: Mode, cleanup: Cleanup): Promise<Results> {
+  const loadBefore = loadavg()[0]!;
+  const versions = await prepareTools();
+  await removeStaleWorkDirs();
+  const work = await mkdtemp(join(tmpdir(), WORK_PREFIX));
+  cleanup.add('remove temp dir', () => rm(work, { recursive: true, force: true }));
+  await writeFile(join(work, OWNER_FILE), String(process.pid));
+  // nginx workers run unprivileged and must reach the image blobs below this directory.
+  await chmod(work, 0o755);
+  await requireFreeSpace(work, mode.layerCount * mode.layerBytes * 7);
+
+  progress(`generating ${mode.layerCount} × ${mode.layerBytes / MiB} MiB random layers in ${work}`);
+  const image = await buildRandomImage(join(work, 'image'), { layerCount: mode.layerCount, layerBytes: mode.layerBytes, tag: 'bench' });
+
+  const { pushes, registries } = await measurePushes(mode, image, [
+    (run) => startBerth(join(work, `berth-${run}`), cleanup),
+    (run) => startCncfRegistry(join(work, `cncf-${run}`), cleanup),
+  ]);
+  const [berth, cncf] = registries as [Server, Server];
+  progress('starting nginx and the bare ingest server');
+  const nginx = await startNginx(join(work, 'nginx'), image.dir, cleanup);
+  const bare = await startIngestServer(join(work, 'bare'), cleanup);
+  const pulls = await measurePulls(mode, join(work, 'pulled'), registries);
+  const layer = image.layers[0]!;
+  const gets = await measureBlobGets(mode, layer, [
+    { server: berth, path: `/v2/${REPO}/blobs/${layer.digest}` },
+    { server: cncf, path: `/v2/${REPO}/blobs/${layer.digest}` },
+    // nginx serves the OCI layout itself: the very file the registries got.
+    { server: nginx, path: `/blobs/sha256/${layer.digest.slice('sha256:'.length)}` },
+  ]);
+  const rates = await measureManifestRates(mode, registries);
+  const ingest = await measureIngest(mode, image, berth, bare);
+
+  const figures = (k: 0 | 1): RegistryFigures => ({
+    pushes: pushes[k]!,
+    pullSeconds: pulls[k]!,
+    blobGet: gets[k]!,
+    manifestGet: rates[k]!,
+  });
+  return {
+    mode: mode.name,
+    startedAt: new Date(started).toISOString(),
+    machine: { cpus: availableParallelism(), node: process.version, ...versions, loadBefore, loadAfter: loadavg()[0]! },
+    image: { layers: mode.layerCount, layerBytes: mode.layerBytes, totalBytes: image.totalBytes },
+    berth: figures(0),
+    cncf: figures(1),
+    nginxBlobGet: gets[2]!,
+    ingest: { ...ingest, bytesPerRound: image.layers.reduce((sum, l) => sum + l.size, 0) },
+  };
+}
+
+/**
+ * skopeo pushes of the whole image, each into a registry started fresh for it, watching the server's CPU and
+ * memory meanwhile. Fresh matters twice: an empty store, and a new port, so skopeo's blob-info cache knows no
+ * location to mount the layers from and really uploads them. The last instance of each stays up for the
+ * read benchmarks; earlier ones are stopped and their data removed.
+ */
+async function measurePushes(mode: Mode, image: BenchImage, launchers: readonly ((run: number) => Promise<Server>)[]):
+  Promise<{ pushes: PushRun[][]; registries: Server[] }> {
+  const pushes = launchers.map((): PushRun[] => []);
+  const registries: Server[] = [];
+  for (let run = 1; run <= mode.pushRuns; run++) {
+    const last = run === mode.pushRuns;
+    // Alternate who goes first, so a slow moment of the machine does not always fall on the same one.
+    const order = run % 2 === 1 ? launchers.map((_, k) => k) : launchers.map((_, k) => launchers.length - 1 - k);
+    for (const k of order) {
+      const server = await launchers[k]!(run);
+      progress(`skopeo push → ${server.name} (run ${run}/${mode.pushRuns})`);
+      settleDisk();
+      const phase = await measurePhase(server.pid, () => skopeoPush(image.dir, image.tag, `${server.host}/${REPO}:${TAG}`));
+      await verifyManifest(server, image);
+      const { seconds, cpu, startRssBytes, peakRssBytes, hwmBytes } = phase;
+      pushes[k]!.push({ seconds, cpu, startRssBytes, peakRssBytes, hwmBytes });
+      if (last) registries[k] = server;
+      else await server.stop().then(() => rm(server.dataDir, { recursive: true, force: true }));
+    }
+  }
+  return { pushes, registries };
+}
+
+/** Seconds per skopeo pull into an empty OCI layout, alternating registries run by run. */
+async function measurePulls(mode: Mode, dir: string, registries: readonly Server[]): Promise<number[][]> {
+  const pulls = registries.map((): number[] => []);
+  for (let i = 0; i < mode.pullRuns; i++) {
+    for (const [k, server] of registries.entries()) {
+      progress(`skopeo pull ← ${server.name} (run ${i + 1}/${mode.pullRuns})`);
+      settleDisk();
+      const { seconds } = await timed(() => skopeoPull(`${server.host}/${REPO}:${TAG}`, dir, 'bench'));
+      pulls[k]!.push(seconds);
+      // Each pull starts from an empty layout, or skopeo would find the blobs already there.
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+  return pulls;
+}
+
+/** Full GETs of one layer with curl, from each server in turn, with the server's CPU per GET. */
+async function measureBlobGets(mode: Mode, layer: BlobFile, targets: readonly { server: Server; path: string }[]): Promise<BlobGetFigures[]> {
+  progress(`blob GET of ${layer.size / MiB} MiB, ${mode.getRuns} runs per server`);
+  const gets = targets.map(() => ({ mbps: [] as number[], cpuSeconds: [] as number[] }));
+  // One unmeasured GET each warms the page cache for every server alike.
+  for (const { server, path } of targets) await curlGet(server.url + path);
+  for (let i = 0; i < mode.getRuns; i++) {
+    // Interleaved, so a noisy moment on the machine is shared rather than landing on one server.
+    for (const [k, { server, path }] of targets.entries()) {
+      const phase = await measurePhase(server.pid, () => curlGet(server.url + path));
+      const { bytes, seconds } = phase.value;
+      if (bytes !== layer.size) throw new Error(`GET ${server.url + path} returned ${bytes} bytes, expected ${layer.size}`);
+      gets[k]!.mbps.push(mbPerSecond(bytes, seconds));
+      gets[k]!.cpuSeconds.push(phase.cpuSeconds);
+    }
+  }
+  return gets;
+}
+
+/** Manifest GETs by tag with wrk: 2 threads, 32 connections, the OCI manifest type accepted. */
+async function measureManifestRates(mode: Mode, registries: readonly Server[]): Promise<ManifestGetFigures[]> {
+  const rates: ManifestGetFigures[] = [];
+  for (const server of registries) {
+    progress(`manifest GET with wrk → ${server.name} (${mode.wrkSeconds} s)`);
+    const phase = await measurePhase(server.pid, () => wrk(`${server.url}/v2/${REPO}/manifests/${TAG}`, {
+      threads: 2, connections: 32, seconds: mode.wrkSeconds, headers: { Accept: MANIFEST_MEDIA_TYPE },
+    }));
+    rates.push({ ...phase.value, serverCpuSeconds: phase.cpuSeconds });
+  }
+  return rates;
+}
+
+/**
+ * The same layer files, sequentially, with the same node client: a monolithic `POST ?digest=` to Berth and a
+ * `PUT ?digest=` to the bare server. Rounds alternate which server goes first.
+ */
+async function measureIngest(mode: Mode, image: BenchImage, berth: Server, bare: Server): Promise<{ berth: IngestFigures; bare: IngestFigures }> {
+  const targets = {
+    berth: { server: berth, method: 'POST' as const, url: (digest: string) => `${berth.url}/v2/bench/ingest/blobs/uploads/?digest=${digest}` },
+    bare: { server: bare, method: 'PUT' as const, url: (digest: string) => `${bare.url}/?digest=${digest}` },
+  };
+  const empty = () => ({ roundSeconds: [] as number[], roundCpuSeconds: [] as number[], roundPeakRssBytes: [] as number[] });
+  const out = { berth: empty(), bare: empty() };
+  for (let round = 0; round < mode.ingestRounds; round++) {
+    const order = round % 2 === 0 ? (['bare', 'berth'] as const) : (['berth', 'bare'] as const);
+    for (const key of order) {
+      const { server, method, url } = targets[key];
+      progress(`ingest ${image.layers.length} blobs → ${server.name} (round ${round + 1}/${mode.ingestRounds})`);
+      settleDisk();
+      const phase = await measurePhase(server.pid, async () => {
+        for (const layer of image.layers) await uploadFile(method, url(layer.digest), layer.path, layer.size);
+      });
+      out[key].roundSeconds.push(phase.seconds);
+      out[key].roundCpuSeconds.push(phase.cpuSeconds);
+      out[key].roundPeakRssBytes.push(phase.peakRssBytes);
+    }
+  }
+  return out;
+}
+
+/** A push only counts if the registry then serves the very manifest that was pushed. */
+async function verifyManifest(server: Server, image: BenchImage): Promise<void> {
+  const res = await fetch(`${server.url}/v2/${REPO}/manifests/${TAG}`, { headers: { Accept: MANIFEST_MEDIA_TYPE } });
+  await res.arrayBuffer();
+  const digest = res.headers.get('docker-content-digest');
+  if (res.status !== 200 || digest !== image.manifestDigest) {
+    throw new Error(`${server.name}: manifest after push is ${res.status} ${digest}, expected ${image.manifestDigest}`);
+  }
+}
+
+/** Installs missing Debian packages (as CI does) and checks every tool the bench drives is there. */
+async function prepareTools(): Promise<{ skopeo: string; registry: string; nginx: string }> {
+  const install = spawnSync('bash', [join(ROOT, 'scripts/install-test-deps.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (install.status !== 0) progress('scripts/install-test-deps.sh failed; continuing with the tools already installed');
+  const missing = ['skopeo', '/usr/bin/docker-registry', '/usr/sbin/nginx', 'wrk', 'curl', 'setpriv']
+    .filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0);
+  if (missing.length > 0) throw new Error(`missing tools: ${missing.join(', ')} (run scripts/install-test-deps.sh as root)`);
+  const firstLine = (text: string): string => text.trim().split('\n')[0] ?? '';
+  return {
+    skopeo: firstLine(await run('skopeo', ['--version'])),
+    registry: `docker-registry ${firstLine(await run('/usr/bin/docker-registry', ['--version'])).split(' ').pop()}`,
+    nginx: firstLine(await run('/usr/sbin/nginx', ['-v'])).replace('nginx version: ', ''),
+  };
+}
+
+/**
+ * A bench killed outright (SIGKILL, OOM) cannot remove its gigabytes of temp data; its servers die with it (see
+ * servers.ts). The next run removes such dirs, once their owner is gone — never those of a bench still running.
+ */
+async function removeStaleWorkDirs(): Promise<void> {
+  for (const name of await readdir(tmpdir())) {
+    if (!name.startsWith(WORK_PREFIX)) continue;
+    const dir = join(tmpdir(), name);
+    const owner = Number(await readFile(join(dir, OWNER_FILE), 'utf8').catch(() => ''));
+    if (owner > 0 && !isAlive(owner)) {
+      progress(`removing ${dir}, left behind by an earlier run`);
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function requireFreeSpace(dir: string, bytes: number): Promise<void> {
+  const fs = await statfs(dir);
+  const free = fs.bavail * fs.bsize;
+  if (free < bytes) throw new Error(`${dir} has ${(free / 1e9).toFixed(1)} GB free; the bench needs about ${(bytes / 1e9).toFixed(1)} GB`);
+}
+
+await main();

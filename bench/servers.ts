@@ -1,0 +1,206 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import type { Cleanup } from './cleanup.js';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const START_TIMEOUT_MS = 30_000;
+
+export interface Server {
+  readonly name: string;
+  /** The process that does the serving work, whose /proc entry is sampled (not a wrapper around it). */
+  readonly pid: number;
+  /** e.g. http://127.0.0.1:41234 */
+  readonly url: string;
+  /** host:port, for image references. */
+  readonly host: string;
+  /** Where its data (and log) live. */
+  readonly dataDir: string;
+  /** SIGTERM, SIGKILL after 5 s; resolves once the process is gone. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/**
+ * `berth serve` on a free port. Spawned as `node --import tsx src/main.ts` directly, not through npx or the tsx
+ * CLI, so `pid` is the node process that serves requests and its CPU and memory are what get measured.
+ */
+export async function startBerth(dir: string, cleanup: Cleanup): Promise<Server> {
+  await mkdir(dir, { recursive: true });
+  const child = await launch('berth', process.execPath,
+    ['--import', 'tsx', join(ROOT, 'src/main.ts'), 'serve', '--port', '0', '--data', dir],
+    { cwd: ROOT, env: { ...process.env, BERTH_LOG_LEVEL: 'warn' }, logFile: join(dir, 'server.log') }, cleanup);
+  const url = await waitForLine(child.process, /berth listening on (http\S+)/, child.logFile);
+  return server('Berth', child.process, url, dir);
+}
+
+/**
+ * The CNCF registry (distribution 2.8) with the settings its Debian package ships — filesystem storage with the
+ * in-memory blob descriptor cache — minus auth, and logging only warnings so both servers log alike.
+ */
+export async function startCncfRegistry(dir: string, cleanup: Cleanup): Promise<Server> {
+  await mkdir(join(dir, 'storage'), { recursive: true });
+  const port = await freePort();
+  const config = join(dir, 'config.yml');
+  await writeFile(config, [
+    'version: 0.1',
+    'log:',
+    '  level: warn',
+    '  accesslog:',
+    '    disabled: true',
+    'storage:',
+    '  cache:',
+    '    blobdescriptor: inmemory',
+    '  filesystem:',
+    `    rootdirectory: ${join(dir, 'storage')}`,
+    '  delete:',
+    '    enabled: true',
+    'http:',
+    `  addr: 127.0.0.1:${port}`,
+    '',
+  ].join('\n'));
+  const child = await launch('docker-registry', '/usr/bin/docker-registry', ['serve', config],
+    { cwd: dir, env: process.env, logFile: join(dir, 'server.log') }, cleanup);
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${url}/v2/`, child.process, child.logFile);
+  return server('CNCF registry', child.process, url, dir);
+}
+
+/**
+ * nginx serving `root` read-only, configured as a tuned static file server (sendfile, no access log), as the
+ * machine's limit for sending a blob. `pid` is the master; the two workers do the sending. Started as root, the
+ * workers run as an unprivileged user: `root` and every directory above it must be world-readable.
+ */
+export async function startNginx(dir: string, root: string, cleanup: Cleanup): Promise<Server> {
+  await mkdir(join(dir, 'logs'), { recursive: true });
+  const port = await freePort();
+  const conf = join(dir, 'nginx.conf');
+  await writeFile(conf, `
+daemon off;
+worker_processes 2;
+pid ${join(dir, 'nginx.pid')};
+error_log ${join(dir, 'logs', 'error.log')} warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 100000;
+  default_type application/octet-stream;
+  client_body_temp_path ${join(dir, 'client_body')};
+  proxy_temp_path ${join(dir, 'proxy')};
+  fastcgi_temp_path ${join(dir, 'fastcgi')};
+  uwsgi_temp_path ${join(dir, 'uwsgi')};
+  scgi_temp_path ${join(dir, 'scgi')};
+  server {
+    listen 127.0.0.1:${port};
+    root ${root};
+  }
+}
+`);
+  const child = await launch('nginx', '/usr/sbin/nginx', ['-c', conf, '-p', dir],
+    { cwd: dir, env: process.env, logFile: join(dir, 'logs', 'stderr.log') }, cleanup);
+  const url = `http://127.0.0.1:${port}`;
+  // Any HTTP answer (403/404 for the root) means it is listening.
+  await waitForHttp(`${url}/`, child.process, child.logFile, () => true);
+  return server('nginx', child.process, url, dir);
+}
+
+/** The bare ingest server of bench/ingest-server.ts, launched like Berth (node + tsx, no wrapper). */
+export async function startIngestServer(dir: string, cleanup: Cleanup): Promise<Server> {
+  await mkdir(dir, { recursive: true });
+  const child = await launch('ingest', process.execPath, ['--import', 'tsx', join(ROOT, 'bench/ingest-server.ts'), dir],
+    { cwd: ROOT, env: process.env, logFile: join(dir, 'server.log') }, cleanup);
+  const url = await waitForLine(child.process, /ingest listening on (http\S+)/, child.logFile);
+  return server('bare ingest server', child.process, url, dir);
+}
+
+function server(name: string, child: ChildProcess, url: string, dataDir: string): Server {
+  return { name, pid: child.pid!, url, host: new URL(url).host, dataDir, stop: () => stop(child) };
+}
+
+interface Launched {
+  readonly process: ChildProcess;
+  readonly logFile: string;
+}
+
+/** Spawns a server with stderr in `logFile` and registers its stop (SIGTERM, then SIGKILL) with the cleanup. */
+async function launch(label: string, command: string, args: string[],
+  opts: { cwd: string; env: NodeJS.ProcessEnv; logFile: string }, cleanup: Cleanup): Promise<Launched> {
+  const log = openSync(opts.logFile, 'a');
+  // setpriv sets a parent-death signal and then execs the server in place (same pid): if the bench itself is
+  // killed outright (SIGKILL, OOM) and no cleanup code runs, the kernel still sends every server a SIGTERM.
+  const child = spawn('setpriv', ['--pdeathsig', 'TERM', '--', command, ...args], { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', log] });
+  closeSync(log);
+  cleanup.add(`stop ${label}`, () => stop(child));
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', reject);
+  });
+  return { process: child, logFile: opts.logFile };
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function waitForLine(child: ChildProcess, pattern: RegExp, logFile: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    let out = '';
+    const fail = (why: string): void => {
+      clearTimeout(timer);
+      void tail(logFile).then((t) => reject(new Error(`${why}; ${logFile}:\n${t}`)));
+    };
+    const timer = setTimeout(() => fail(`no "${pattern.source}" within ${START_TIMEOUT_MS / 1000} s`), START_TIMEOUT_MS);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = pattern.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        // Keep draining stdout so a chatty server never blocks on a full pipe.
+        child.stdout!.removeAllListeners('data');
+        child.stdout!.resume();
+        resolve(m[1]!);
+      }
+    });
+    child.once('exit', (code, signal) => fail(`exited (${code ?? signal}) before it was ready`));
+  });
+}
+
+async function waitForHttp(url: string, child: ChildProcess, logFile: string, ok: (status: number) => boolean = (s) => s === 200): Promise<void> {
+  child.stdout!.resume();
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`${url}: server exited (${child.exitCode ?? child.signalCode}) before it was ready; ${logFile}:\n${await tail(logFile)}`);
+    }
+    const status = await fetch(url).then((r) => { void r.body?.cancel(); return r.status; }, () => 0);
+    if (status !== 0 && ok(status)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not answer within ${START_TIMEOUT_MS / 1000} s; ${logFile}:\n${await tail(logFile)}`);
+}
+
+/** A port free right now. Servers that cannot take port 0 and report it need one picked for them. */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+async function tail(file: string): Promise<string> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return text.split('\n').slice(-20).join('\n');
+}
