@@ -7,7 +7,7 @@ import { startBerth, type RunningBerth } from '../helpers/berth.js';
 let berth: RunningBerth;
 
 before(async () => {
-  berth = await startBerth({ env: { BERTH_UPLOADS_EXPIRE_AFTER: '1s', BERTH_UPLOADS_PURGE_INTERVAL: '300ms' } });
+  berth = await startBerth({ env: { BERTH_UPLOADS_EXPIRE_AFTER: '2s', BERTH_UPLOADS_PURGE_INTERVAL: '300ms' } });
 });
 after(async () => berth.stop());
 
