@@ -24,19 +24,23 @@ export async function run(command: string, args: readonly string[]): Promise<str
  * for compression) and without `--dest-oci-accept-uncompressed-layers` it gzips them again on pull, so the
  * numbers would time the client's gzip of 1 GiB of random bytes rather than the registry.
  */
-export async function skopeoPush(layoutDir: string, tag: string, ref: string): Promise<void> {
+export async function skopeoPush(layoutDir: string, tag: string, ref: string, creds: Credentials): Promise<void> {
   await run('skopeo', ['--insecure-policy', 'copy', '--quiet', '--preserve-digests', '--dest-tls-verify=false',
-    `oci:${layoutDir}:${tag}`, `docker://${ref}`]);
+    ...(creds ? ['--dest-creds', `${creds.user}:${creds.token}`] : []), `oci:${layoutDir}:${tag}`, `docker://${ref}`]);
 }
 
-export async function skopeoPull(ref: string, layoutDir: string, tag: string): Promise<void> {
+export async function skopeoPull(ref: string, layoutDir: string, tag: string, creds: Credentials): Promise<void> {
   await run('skopeo', ['--insecure-policy', 'copy', '--quiet', '--preserve-digests', '--src-tls-verify=false',
+    ...(creds ? ['--src-creds', `${creds.user}:${creds.token}`] : []),
     '--dest-oci-accept-uncompressed-layers', `docker://${ref}`, `oci:${layoutDir}:${tag}`]);
 }
 
+type Credentials = { readonly user: string; readonly token: string } | null;
+
 /** One full GET with curl into /dev/null; returns bytes and seconds as curl measured them. */
-export async function curlGet(url: string): Promise<{ bytes: number; seconds: number }> {
-  const out = await run('curl', ['-sS', '--fail', '-o', '/dev/null', '-w', '%{size_download} %{time_total}', url]);
+export async function curlGet(url: string, headers: Record<string, string> = {}): Promise<{ bytes: number; seconds: number }> {
+  const h = Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
+  const out = await run('curl', ['-sS', '--fail', '-o', '/dev/null', '-w', '%{size_download} %{time_total}', ...h, url]);
   const [bytes, seconds] = out.trim().split(' ').map(Number) as [number, number];
   return { bytes, seconds };
 }
@@ -70,10 +74,10 @@ export async function wrk(url: string, opts: { threads: number; connections: num
  * Streams a file as a request body with node's http client (fixed Content-Length, 1 MiB reads) and expects 201.
  * The same client drives Berth's monolithic upload and the bare ingest server, so only the servers differ.
  */
-export async function uploadFile(method: 'POST' | 'PUT', url: string, file: string, size: number): Promise<void> {
+export async function uploadFile(method: 'POST' | 'PUT', url: string, file: string, size: number, headers: Record<string, string> = {}): Promise<void> {
   const req = request(url, {
     method,
-    headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': size },
+    headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': size, ...headers },
     agent: false,
   });
   const response = new Promise<number>((resolve, reject) => {

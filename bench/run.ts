@@ -14,7 +14,7 @@ import { mbPerSecond, measurePhase, settleDisk, timed } from './measure.js';
 import {
   evaluate, render, type BlobGetFigures, type IngestFigures, type ManifestGetFigures, type PushRun, type RegistryFigures, type Results,
 } from './report.js';
-import { startBerth, startCncfRegistry, startIngestServer, startNginx, type Server } from './servers.js';
+import { authorization, startBerth, startCncfRegistry, startIngestServer, startNginx, type Server } from './servers.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const MiB = 1024 * 1024;
@@ -149,7 +149,7 @@ async function measurePushes(mode: Mode, image: BenchImage, launchers: readonly 
       const server = await launchers[k]!(run);
       progress(`skopeo push → ${server.name} (run ${run}/${mode.pushRuns})`);
       settleDisk();
-      const phase = await measurePhase(server.pid, () => skopeoPush(image.dir, image.tag, `${server.host}/${REPO}:${TAG}`));
+      const phase = await measurePhase(server.pid, () => skopeoPush(image.dir, image.tag, `${server.host}/${REPO}:${TAG}`, server.credentials));
       await verifyManifest(server, image);
       const { seconds, cpu, startRssBytes, peakRssBytes, hwmBytes } = phase;
       pushes[k]!.push({ seconds, cpu, startRssBytes, peakRssBytes, hwmBytes });
@@ -167,7 +167,7 @@ async function measurePulls(mode: Mode, dir: string, registries: readonly Server
     for (const [k, server] of registries.entries()) {
       progress(`skopeo pull ← ${server.name} (run ${i + 1}/${mode.pullRuns})`);
       settleDisk();
-      const { seconds } = await timed(() => skopeoPull(`${server.host}/${REPO}:${TAG}`, dir, 'bench'));
+      const { seconds } = await timed(() => skopeoPull(`${server.host}/${REPO}:${TAG}`, dir, 'bench', server.credentials));
       pulls[k]!.push(seconds);
       // Each pull starts from an empty layout, or skopeo would find the blobs already there.
       await rm(dir, { recursive: true, force: true });
@@ -180,12 +180,13 @@ async function measurePulls(mode: Mode, dir: string, registries: readonly Server
 async function measureBlobGets(mode: Mode, layer: BlobFile, targets: readonly { server: Server; path: string }[]): Promise<BlobGetFigures[]> {
   progress(`blob GET of ${layer.size / MiB} MiB, ${mode.getRuns} runs per server`);
   const gets = targets.map(() => ({ mbps: [] as number[], cpuSeconds: [] as number[] }));
+  const headers = await Promise.all(targets.map(({ server }) => authorization(server, `repository:${REPO}:pull`)));
   // One unmeasured GET each warms the page cache for every server alike.
-  for (const { server, path } of targets) await curlGet(server.url + path);
+  for (const [k, { server, path }] of targets.entries()) await curlGet(server.url + path, headers[k]);
   for (let i = 0; i < mode.getRuns; i++) {
     // Interleaved, so a noisy moment on the machine is shared rather than landing on one server.
     for (const [k, { server, path }] of targets.entries()) {
-      const phase = await measurePhase(server.pid, () => curlGet(server.url + path));
+      const phase = await measurePhase(server.pid, () => curlGet(server.url + path, headers[k]));
       const { bytes, seconds } = phase.value;
       if (bytes !== layer.size) throw new Error(`GET ${server.url + path} returned ${bytes} bytes, expected ${layer.size}`);
       gets[k]!.mbps.push(mbPerSecond(bytes, seconds));
@@ -200,8 +201,10 @@ async function measureManifestRates(mode: Mode, registries: readonly Server[]): 
   const rates: ManifestGetFigures[] = [];
   for (const server of registries) {
     progress(`manifest GET with wrk → ${server.name} (${mode.wrkSeconds} s)`);
+    // Berth checks a registry token on every request (as for docker pull); the CNCF registry runs without auth.
+    const auth = await authorization(server, `repository:${REPO}:pull`);
     const phase = await measurePhase(server.pid, () => wrk(`${server.url}/v2/${REPO}/manifests/${TAG}`, {
-      threads: 2, connections: 32, seconds: mode.wrkSeconds, headers: { Accept: MANIFEST_MEDIA_TYPE },
+      threads: 2, connections: 32, seconds: mode.wrkSeconds, headers: { Accept: MANIFEST_MEDIA_TYPE, ...auth },
     }));
     rates.push({ ...phase.value, serverCpuSeconds: phase.cpuSeconds });
   }
@@ -223,10 +226,11 @@ async function measureIngest(mode: Mode, image: BenchImage, berth: Server, bare:
     const order = round % 2 === 0 ? (['bare', 'berth'] as const) : (['berth', 'bare'] as const);
     for (const key of order) {
       const { server, method, url } = targets[key];
+      const auth = await authorization(server, 'repository:bench/ingest:pull,push');
       progress(`ingest ${image.layers.length} blobs → ${server.name} (round ${round + 1}/${mode.ingestRounds})`);
       settleDisk();
       const phase = await measurePhase(server.pid, async () => {
-        for (const layer of image.layers) await uploadFile(method, url(layer.digest), layer.path, layer.size);
+        for (const layer of image.layers) await uploadFile(method, url(layer.digest), layer.path, layer.size, auth);
       });
       out[key].roundSeconds.push(phase.seconds);
       out[key].roundCpuSeconds.push(phase.cpuSeconds);
@@ -238,7 +242,8 @@ async function measureIngest(mode: Mode, image: BenchImage, berth: Server, bare:
 
 /** A push only counts if the registry then serves the very manifest that was pushed. */
 async function verifyManifest(server: Server, image: BenchImage): Promise<void> {
-  const res = await fetch(`${server.url}/v2/${REPO}/manifests/${TAG}`, { headers: { Accept: MANIFEST_MEDIA_TYPE } });
+  const auth = await authorization(server, `repository:${REPO}:pull`);
+  const res = await fetch(`${server.url}/v2/${REPO}/manifests/${TAG}`, { headers: { Accept: MANIFEST_MEDIA_TYPE, ...auth } });
   await res.arrayBuffer();
   const digest = res.headers.get('docker-content-digest');
   if (res.status !== 200 || digest !== image.manifestDigest) {
@@ -248,6 +253,9 @@ async function verifyManifest(server: Server, image: BenchImage): Promise<void> 
 
 /** Installs missing Debian packages (as CI does) and checks every tool the bench drives is there. */
 async function prepareTools(): Promise<{ skopeo: string; registry: string; nginx: string }> {
+  progress('building Berth (npm run build): the bench measures the compiled server that npm start runs');
+  const build = spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (build.status !== 0) throw new Error('npm run build failed');
   const install = spawnSync('bash', [join(ROOT, 'scripts/install-test-deps.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
   if (install.status !== 0) progress('scripts/install-test-deps.sh failed; continuing with the tools already installed');
   const missing = ['skopeo', '/usr/bin/docker-registry', '/usr/sbin/nginx', 'wrk', 'curl', 'setpriv']

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -18,21 +18,31 @@ export interface Server {
   readonly host: string;
   /** Where its data (and log) live. */
   readonly dataDir: string;
+  /** A user and personal access token for registries that require them (Berth), null for open servers. */
+  readonly credentials: { readonly user: string; readonly token: string } | null;
   /** SIGTERM, SIGKILL after 5 s; resolves once the process is gone. Safe to call twice. */
   stop(): Promise<void>;
 }
 
 /**
- * `berth serve` on a free port. Spawned as `node --import tsx src/main.ts` directly, not through npx or the tsx
- * CLI, so `pid` is the node process that serves requests and its CPU and memory are what get measured.
+ * `berth serve` on a free port, from the compiled build (`npm run build`, as `npm start` runs it), spawned as
+ * `node dist/main.js` directly so `pid` is the node process that serves requests. Like an operator, the bench
+ * first creates the user `bench` and a token with the CLI: Berth always requires authentication for pushes.
  */
 export async function startBerth(dir: string, cleanup: Cleanup): Promise<Server> {
   await mkdir(dir, { recursive: true });
+  const cli = (...args: string[]): string => {
+    const out = spawnSync(process.execPath, [join(ROOT, 'dist/main.js'), ...args, '--data', dir], { cwd: ROOT, encoding: 'utf8' });
+    if (out.status !== 0) throw new Error(`berth ${args.join(' ')} failed: ${out.stderr}`);
+    return out.stdout.trim();
+  };
+  cli('user', 'create', 'bench');
+  const token = cli('token', 'create', '--user', 'bench', '--scopes', 'write:packages,delete:packages', '--expires', '1d', '--note', 'bench');
   const child = await launch('berth', process.execPath,
-    ['--import', 'tsx', join(ROOT, 'src/main.ts'), 'serve', '--port', '0', '--data', dir],
+    [join(ROOT, 'dist/main.js'), 'serve', '--port', '0', '--data', dir],
     { cwd: ROOT, env: { ...process.env, BERTH_LOG_LEVEL: 'warn' }, logFile: join(dir, 'server.log') }, cleanup);
   const url = await waitForLine(child.process, /berth listening on (http\S+)/, child.logFile);
-  return server('Berth', child.process, url, dir);
+  return server('Berth', child.process, url, dir, { user: 'bench', token });
 }
 
 /**
@@ -116,8 +126,20 @@ export async function startIngestServer(dir: string, cleanup: Cleanup): Promise<
   return server('bare ingest server', child.process, url, dir);
 }
 
-function server(name: string, child: ChildProcess, url: string, dataDir: string): Server {
-  return { name, pid: child.pid!, url, host: new URL(url).host, dataDir, stop: () => stop(child) };
+function server(name: string, child: ChildProcess, url: string, dataDir: string, credentials: Server['credentials'] = null): Server {
+  return { name, pid: child.pid!, url, host: new URL(url).host, dataDir, credentials, stop: () => stop(child) };
+}
+
+/**
+ * The Authorization header a client of `server` sends for `scope`: a registry token from Berth's /token (what
+ * docker and skopeo send on every request), nothing for open servers.
+ */
+export async function authorization(server: Server, scope: string): Promise<Record<string, string>> {
+  if (!server.credentials) return {};
+  const basic = Buffer.from(`${server.credentials.user}:${server.credentials.token}`).toString('base64');
+  const res = await fetch(`${server.url}/token?service=${server.host}&scope=${encodeURIComponent(scope)}`, { headers: { authorization: `Basic ${basic}` } });
+  if (!res.ok) throw new Error(`${server.name} /token answered ${res.status}`);
+  return { Authorization: `Bearer ${((await res.json()) as { token: string }).token}` };
 }
 
 interface Launched {

@@ -3,7 +3,14 @@ import { sql } from 'kysely';
 import type { Config } from '../config/config.js';
 import { connect, type Connection } from '../db/connect.js';
 import { migrate } from '../db/migrate.js';
-import { openAccess } from '../http/oci/access.js';
+import { AccountService } from '../accounts/account-service.js';
+import { TokenLiveness, TokenService } from '../accounts/token-service.js';
+import { Authorizer } from '../auth/authorizer.js';
+import { FailureLimiter } from '../auth/failure-limiter.js';
+import { generatePassword } from '../auth/password.js';
+import { RegistryTokens } from '../auth/registry-token.js';
+import { SigningKeys } from '../auth/signing-keys.js';
+import { TokenAccess } from '../http/oci/token-access.js';
 import { buildServer } from '../http/server.js';
 import { Scheduler } from '../maintenance/scheduler.js';
 import type { Logger } from '../observability/logger.js';
@@ -15,6 +22,8 @@ export interface App {
   readonly server: FastifyInstance;
   readonly registry: Registry;
   readonly db: Connection;
+  /** Set on the very first start: the generated password of the `admin` account, shown once. */
+  readonly initialAdminPassword: string | null;
   /** Listens on the configured address; returns the base URL. */
   listen(): Promise<string>;
   close(): Promise<void>;
@@ -34,6 +43,12 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
 
   const clock = systemClock;
   const registry = createRegistry({ db: db.db, blobs, clock, log });
+  const accounts = new AccountService({ db: db.db, clock });
+  const tokens = new TokenService({ db: db.db, clock });
+  const initialAdminPassword = await bootstrapAdmin(accounts);
+  const registryTokens = new RegistryTokens({ keys: new SigningKeys({ db: db.db, clock }), ttlSeconds: Math.round(config.auth.registryTokenTtlMs / 1000) });
+  const authorizer = new Authorizer({ db: db.db });
+  const publicUrl = config.server.publicUrl;
 
   const scheduler = new Scheduler({ log: log.child({ module: 'maintenance' }) });
   scheduler.every({ name: 'flush-downloads', everyMs: config.stats.flushIntervalMs, run: () => registry.downloads.flush() });
@@ -51,8 +66,15 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     ready: async () => { await sql`select 1`.execute(db.db); },
     oci: {
       registry,
-      access: openAccess,
+      access: new TokenAccess({
+        registryTokens, tokens, authorizer, repos: registry.repos, clock, publicUrl,
+        liveness: new TokenLiveness({ db: db.db, clock, ttlMs: 5000 }),
+      }),
       limits: { ...config.registry, chunkMinLength: config.uploads.chunkMinLength },
+    },
+    token: {
+      tokens, authorizer, registryTokens, clock, publicUrl,
+      limiter: new FailureLimiter({ max: config.auth.failedLoginLimit, windowMs: config.auth.failedLoginWindowMs }),
     },
   });
 
@@ -60,6 +82,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     server,
     registry,
     db,
+    initialAdminPassword,
     async listen() {
       const address = await server.listen({ host: config.server.host, port: config.server.port });
       return address;
@@ -71,4 +94,12 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       await db.close();
     },
   };
+}
+
+/** On an empty database, creates the instance admin with a random password (never a fixed default). */
+async function bootstrapAdmin(accounts: AccountService): Promise<string | null> {
+  if ((await accounts.countUsers()) > 0) return null;
+  const password = generatePassword();
+  await accounts.createUser({ login: 'admin', password, isAdmin: true });
+  return password;
 }

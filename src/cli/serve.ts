@@ -23,6 +23,11 @@ Examples:
       const log = createLogger(config.log.level);
       const app = await createApp(config, log);
       const url = await app.listen();
+      if (app.initialAdminPassword) {
+        // Shown once: only its hash is stored. Sign in as admin and create a token (or: berth token create --user admin).
+        process.stderr.write(`\nberth: first start: created the instance admin "admin" with password ${app.initialAdminPassword}\n`
+          + 'berth: it is shown only now; change it after signing in.\n\n');
+      }
       // A fixed, parseable line: scripts and tests wait for it to learn the address.
       process.stdout.write(`berth listening on ${url}\n`);
       let closing = false;

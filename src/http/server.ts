@@ -3,11 +3,13 @@ import type { Logger } from '../observability/logger.js';
 import type { OciDeps } from './oci/context.js';
 import { BerthError } from '../util/errors.js';
 import { ociApi, sendOciError } from './oci/oci-api.js';
+import { tokenEndpoint, type TokenEndpointDeps } from './oci/token-endpoint.js';
 import { routeLabel } from './route-label.js';
 
 export interface ServerDeps {
   readonly log: Logger;
   readonly oci: OciDeps;
+  readonly token: TokenEndpointDeps;
   /** Readiness: resolves when the database answers. */
   readonly ready: () => Promise<void>;
 }
@@ -56,5 +58,6 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   app.get('/livez', async (_request, reply) => reply.send({ status: 'ok' }));
 
   void app.register(ociApi(deps.oci));
+  void app.register(tokenEndpoint(deps.token));
   return app;
 }

@@ -68,7 +68,7 @@ export class BlobService {
    * `from` when given, otherwise in any repository that has it. Returns null when it cannot be mounted, so the
    * caller falls back to an ordinary upload (spec: "Mounting a blob from another repository").
    */
-  async mount(target: RepoName, digest: Digest, from: RepoName | null, canRead: CanRead): Promise<BlobInfo | null> {
+  async mount(target: RepoName, digest: Digest, from: RepoName | null, canRead: CanRead, pusher: number | null): Promise<BlobInfo | null> {
     let q = this.#db.selectFrom('repositoryBlobs as rb')
       .innerJoin('repositories as r', 'r.id', 'rb.repositoryId')
       .innerJoin('blobs as b', 'b.digest', 'rb.digest')
@@ -79,7 +79,7 @@ export class BlobService {
     const sources = await q.execute();
     for (const source of sources) {
       if (await canRead(source.name as RepoName)) {
-        const repo = await this.#repos.ensure(target);
+        const repo = await this.#repos.ensure(target, pusher);
         await this.link(repo.id, digest);
         return { digest, size: source.size };
       }

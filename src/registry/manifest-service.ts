@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { preparedQuery } from '../db/prepared-query.js';
 import type { Db } from '../db/schema.js';
 import { digestAlgorithm, makeDigest, type Digest } from '../oci/digest.js';
 import { digestInvalid, manifestBlobUnknown, manifestUnknown, nameUnknown } from '../oci/errors.js';
@@ -32,10 +33,25 @@ export class ManifestService {
   readonly #clock: Clock;
   readonly #downloads: DownloadCounter;
   readonly #blobs: BlobStore;
+  /** The manifest GET/HEAD lookups, compiled once: they are the registry's hottest queries. */
+  readonly #lookups: Record<`${'tag' | 'digest'}:${'body' | 'head'}`, (name: string, reference: string) => Promise<(ManifestHead & { body?: Buffer })[]>>;
 
   constructor(deps: { db: Db; repos: RepositoryStore; clock: Clock; downloads: DownloadCounter; blobs: BlobStore }) {
     this.#db = deps.db;
     this.#blobs = deps.blobs;
+    const lookup = (by: 'tag' | 'digest', withBody: boolean) => preparedQuery(this.#db as never, 2, (name, reference) => {
+      let q = this.#db.selectFrom('manifests as m')
+        .innerJoin('repositories as r', 'r.id', 'm.repositoryId')
+        .select(['m.id', 'm.digest', 'm.mediaType', 'm.size', 'm.subjectDigest'])
+        .where('r.name', '=', name!);
+      q = by === 'tag'
+        ? q.innerJoin('tags as t', 't.manifestId', 'm.id').where('t.name', '=', reference!)
+        : q.where('m.digest', '=', reference!);
+      return (withBody ? q.select('m.body') : q) as never;
+    }) as (name: string, reference: string) => Promise<(ManifestHead & { body?: Buffer })[]>;
+    this.#lookups = {
+      'tag:body': lookup('tag', true), 'tag:head': lookup('tag', false), 'digest:body': lookup('digest', true), 'digest:head': lookup('digest', false),
+    };
     this.#repos = deps.repos;
     this.#clock = deps.clock;
     this.#downloads = deps.downloads;
@@ -45,14 +61,14 @@ export class ManifestService {
    * Stores `body` exactly as received under its digest and, for a tag reference, points the tag at it. Every
    * blob and child manifest it references must already be in the repository.
    */
-  async put(name: RepoName, reference: Reference, body: Buffer, contentType: string | undefined): Promise<ManifestHead> {
+  async put(name: RepoName, reference: Reference, body: Buffer, contentType: string | undefined, pusher: number | null): Promise<ManifestHead> {
     const parsed = parseManifest(body, contentType);
     const algorithm = reference.kind === 'digest' ? digestAlgorithm(reference.digest) : 'sha256';
     const digest = makeDigest(algorithm, createHash(algorithm).update(body).digest('hex'));
     if (reference.kind === 'digest' && reference.digest !== digest) {
       throw digestInvalid('the manifest body does not match the digest in the URL', { expected: reference.digest, actual: digest });
     }
-    const repo = await this.#repos.ensure(name);
+    const repo = await this.#repos.ensure(name, pusher);
     await this.#checkReferences(repo.id, parsed);
     const sourceUrl = await this.#sourceUrl(parsed);
 
@@ -98,14 +114,9 @@ export class ManifestService {
   async get(name: RepoName, reference: Reference, withBody: true): Promise<StoredManifest>;
   async get(name: RepoName, reference: Reference, withBody: false): Promise<ManifestHead>;
   async get(name: RepoName, reference: Reference, withBody: boolean): Promise<ManifestHead | StoredManifest> {
-    let q = this.#db.selectFrom('manifests as m')
-      .innerJoin('repositories as r', 'r.id', 'm.repositoryId')
-      .select(['m.id', 'm.digest', 'm.mediaType', 'm.size', 'm.subjectDigest'])
-      .where('r.name', '=', name);
-    q = reference.kind === 'tag'
-      ? q.innerJoin('tags as t', 't.manifestId', 'm.id').where('t.name', '=', reference.tag)
-      : q.where('m.digest', '=', reference.digest);
-    const row = withBody ? await q.select('m.body').executeTakeFirst() : await q.executeTakeFirst();
+    const key = `${reference.kind}:${withBody ? 'body' : 'head'}` as const;
+    const value = reference.kind === 'tag' ? reference.tag : reference.digest;
+    const [row] = await this.#lookups[key](name, value);
     if (!row) {
       if (!(await this.#repos.find(name))) throw nameUnknown(name);
       throw manifestUnknown(reference.kind === 'tag' ? reference.tag : reference.digest);

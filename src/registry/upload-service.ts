@@ -48,8 +48,9 @@ export class UploadService {
     this.#clock = deps.clock;
   }
 
-  async start(name: RepoName): Promise<UploadStatus> {
-    const repo = await this.#repos.ensure(name);
+  /** `pusher` is the user pushing, who becomes the package's creator if this is its first push. */
+  async start(name: RepoName, pusher: number | null): Promise<UploadStatus> {
+    const repo = await this.#repos.ensure(name, pusher);
     const id = randomUUID();
     const handle = await this.#blobs.startUpload(id);
     const now = this.#clock.now();
@@ -93,8 +94,8 @@ export class UploadService {
   }
 
   /** Monolithic upload (`POST ?digest=`): a session that is started, written and committed in one request. */
-  async putMonolithic(name: RepoName, digest: Digest, body: Readable): Promise<BlobInfo> {
-    const { id } = await this.start(name);
+  async putMonolithic(name: RepoName, digest: Digest, body: Readable, pusher: number | null): Promise<BlobInfo> {
+    const { id } = await this.start(name, pusher);
     try {
       return await this.finish(name, id, digest, body);
     } catch (err) {

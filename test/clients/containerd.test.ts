@@ -15,6 +15,8 @@ let containerd: ContainerdDaemon;
 let work: string;
 let app: BuiltImage;
 let multi: BuiltIndex;
+/** `tester:TOKEN` (owner of acme): skopeo's --creds and ctr's --user take the same form. */
+let creds: string;
 
 before(async () => {
   work = mkdtempSync(join(tmpdir(), 'berth-ctr-test-'));
@@ -23,8 +25,9 @@ before(async () => {
   containerd = await startContainerd();
   app = await writeImageLayout(join(work, 'app'), { layers: [4096, 150_000], tag: '1.0' });
   multi = await writeIndexLayout(join(work, 'multi'), { layers: [3000], tag: '1' });
-  await skopeoCopy(`oci:${join(work, 'app')}:1.0`, `docker://${berth.host}/acme/app:1.0`);
-  await skopeoCopy(`oci:${join(work, 'multi')}:1`, `docker://${berth.host}/acme/multi:1`, ['--all']);
+  creds = `${berth.user}:${berth.token}`;
+  await skopeoCopy(`oci:${join(work, 'app')}:1.0`, `docker://${berth.host}/acme/app:1.0`, [], { creds });
+  await skopeoCopy(`oci:${join(work, 'multi')}:1`, `docker://${berth.host}/acme/multi:1`, ['--all'], { creds });
 });
 
 after(async () => {
@@ -45,7 +48,7 @@ test('ctr pulls an image over plain HTTP and unpacks the layers to the bytes tha
   const ref = `${berth.host}/acme/app:1.0`;
   // The native snapshotter (plain copies) unpacks anywhere, even where overlayfs cannot be mounted.
   const pull = await ctr(containerd, [
-    'image', 'pull', '--plain-http', '--snapshotter', 'native', '--platform', 'linux/amd64', '--print-chainid', ref,
+    'image', 'pull', '--plain-http', '--user', creds, '--snapshotter', 'native', '--platform', 'linux/amd64', '--print-chainid', ref,
   ]);
   assert.equal(await imageDigest(ref), app.manifest.digest);
   const content = (await ctr(containerd, ['content', 'ls'])).stdout;
@@ -65,7 +68,7 @@ test('ctr pulls an image over plain HTTP and unpacks the layers to the bytes tha
 
 test('ctr pulls a multi-arch index with --all-platforms', async () => {
   const ref = `${berth.host}/acme/multi:1`;
-  await ctr(containerd, ['image', 'pull', '--plain-http', '--snapshotter', 'native', '--all-platforms', ref]);
+  await ctr(containerd, ['image', 'pull', '--plain-http', '--user', creds, '--snapshotter', 'native', '--all-platforms', ref]);
   assert.equal(await imageDigest(ref), multi.index.digest);
   for (const image of multi.images) {
     const manifest = await ctr(containerd, ['content', 'get', image.manifest.digest]);
@@ -78,13 +81,13 @@ test('ctr pulls a multi-arch index with --all-platforms', async () => {
 test('ctr tags and pushes an image to a new repository, and skopeo reads the same manifest from it', async () => {
   const source = `${berth.host}/acme/app:1.0`;
   const target = `${berth.host}/acme/ctrpushed:1`;
-  await ctr(containerd, ['image', 'pull', '--plain-http', '--snapshotter', 'native', '--platform', 'linux/amd64', source]);
+  await ctr(containerd, ['image', 'pull', '--plain-http', '--user', creds, '--snapshotter', 'native', '--platform', 'linux/amd64', source]);
   await ctr(containerd, ['image', 'tag', source, target]);
-  await ctr(containerd, ['image', 'push', '--plain-http', target]);
+  await ctr(containerd, ['image', 'push', '--plain-http', '--user', creds, target]);
 
-  assert.equal(await skopeoInspect(`docker://${target}`, { raw: true }), app.manifestBytes.toString('utf8'));
+  assert.equal(await skopeoInspect(`docker://${target}`, { raw: true, creds }), app.manifestBytes.toString('utf8'));
   for (const blob of [app.config, ...app.layers]) {
-    const head = await fetch(`${berth.url}/v2/acme/ctrpushed/blobs/${blob.digest}`, { method: 'HEAD' });
+    const head = await berth.fetch(`/v2/acme/ctrpushed/blobs/${blob.digest}`, { method: 'HEAD' });
     assert.equal(head.status, 200, `blob ${blob.digest} in acme/ctrpushed`);
   }
 });
@@ -92,12 +95,12 @@ test('ctr tags and pushes an image to a new repository, and skopeo reads the sam
 test('ctr pushes a whole multi-arch index, byte for byte', async () => {
   const source = `${berth.host}/acme/multi:1`;
   const target = `${berth.host}/acme/ctrmulti:1`;
-  await ctr(containerd, ['image', 'pull', '--plain-http', '--snapshotter', 'native', '--all-platforms', source]);
+  await ctr(containerd, ['image', 'pull', '--plain-http', '--user', creds, '--snapshotter', 'native', '--all-platforms', source]);
   await ctr(containerd, ['image', 'tag', source, target]);
-  await ctr(containerd, ['image', 'push', '--plain-http', target]);
+  await ctr(containerd, ['image', 'push', '--plain-http', '--user', creds, target]);
 
-  assert.equal(await skopeoInspect(`docker://${target}`, { raw: true }), multi.indexBytes.toString('utf8'));
+  assert.equal(await skopeoInspect(`docker://${target}`, { raw: true, creds }), multi.indexBytes.toString('utf8'));
   for (const image of multi.images) {
-    assert.equal(await skopeoInspect(`docker://${berth.host}/acme/ctrmulti@${image.manifest.digest}`, { raw: true }), image.manifestBytes.toString('utf8'));
+    assert.equal(await skopeoInspect(`docker://${berth.host}/acme/ctrmulti@${image.manifest.digest}`, { raw: true, creds }), image.manifestBytes.toString('utf8'));
   }
 });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startBerth, type RunningBerth } from '../helpers/berth.js';
-import { ClientError, docker, skopeoCopy } from '../helpers/clients.js';
+import { ClientError, docker, dockerLogin, skopeoCopy } from '../helpers/clients.js';
 import { startDocker, type DockerDaemon } from '../helpers/daemons.js';
 import { OCI_INDEX, OCI_MANIFEST, writeIndexLayout } from '../helpers/oci-image.js';
 
@@ -23,6 +23,9 @@ before(async () => {
   // One after the other: if the second fails, the first is already assigned for after() to stop.
   berth = await startBerth();
   daemon = await startDocker();
+  // As a user would: `docker login --password-stdin` with a personal access token. The credentials land in the
+  // daemon's private CLI config dir (DOCKER_CONFIG, a temp dir of this file), never in ~/.docker.
+  await dockerLogin(daemon, berth.host, berth.user, berth.token);
 });
 
 after(async () => {
@@ -62,7 +65,7 @@ test('docker build, push, rmi and pull round-trip a FROM scratch image through B
   assert.ok(digest, `no digest in docker push output:\n${push.stdout}`);
 
   // Berth has exactly that manifest, and it points at the image's config (the image id) and layers.
-  const res = await fetch(`${berth.url}/v2/acme/dockerapp/manifests/1`, { headers: { Accept: `${DOCKER_MANIFEST}, ${OCI_MANIFEST}` } });
+  const res = await berth.fetch(`/v2/acme/dockerapp/manifests/1`, { headers: { Accept: `${DOCKER_MANIFEST}, ${OCI_MANIFEST}` } });
   assert.equal(res.status, 200);
   assert.equal(res.headers.get('docker-content-digest'), digest);
   assert.equal(res.headers.get('content-type'), DOCKER_MANIFEST);
@@ -72,7 +75,7 @@ test('docker build, push, rmi and pull round-trip a FROM scratch image through B
   assert.equal(manifest.config.digest, built.Id);
   assert.equal(manifest.layers.length, 1);
   for (const blob of [manifest.config, ...manifest.layers]) {
-    const head = await fetch(`${berth.url}/v2/acme/dockerapp/blobs/${blob.digest}`, { method: 'HEAD' });
+    const head = await berth.fetch(`/v2/acme/dockerapp/blobs/${blob.digest}`, { method: 'HEAD' });
     assert.equal(head.status, 200, `blob ${blob.digest}`);
   }
 
@@ -103,8 +106,8 @@ test('docker pulls the host platform out of a multi-arch OCI index pushed with s
   const index = await writeIndexLayout(layout, {
     layers: [10_000, 20_000], tag: '1', labels: { 'org.opencontainers.image.source': SOURCE },
   });
-  await skopeoCopy(`oci:${layout}:1`, `docker://${berth.host}/acme/multi:1`, ['--all']);
-  const head = await fetch(`${berth.url}/v2/acme/multi/manifests/1`, { method: 'HEAD', headers: { Accept: OCI_INDEX } });
+  await skopeoCopy(`oci:${layout}:1`, `docker://${berth.host}/acme/multi:1`, ['--all'], { creds: `${berth.user}:${berth.token}` });
+  const head = await berth.fetch(`/v2/acme/multi/manifests/1`, { method: 'HEAD', headers: { Accept: OCI_INDEX } });
   assert.equal(head.headers.get('docker-content-digest'), index.index.digest);
 
   const arch = process.arch === 'arm64' ? 'arm64' : 'amd64';

@@ -14,13 +14,18 @@ let berth: RunningBerth;
 let podman: Podman;
 let work: string;
 let app: BuiltImage;
+/** `tester:TOKEN` (owner of acme) for skopeo; podman itself logs in with `podman login`. */
+let creds: string;
 
 before(async () => {
   work = mkdtempSync(join(tmpdir(), 'berth-podman-test-'));
   podman = createPodman();
   berth = await startBerth();
   app = await writeImageLayout(join(work, 'app'), { layers: [2048, 200_000], tag: '1.0', labels: { 'org.opencontainers.image.source': SOURCE } });
-  await skopeoCopy(`oci:${join(work, 'app')}:1.0`, `docker://${berth.host}/acme/app:1.0`);
+  creds = `${berth.user}:${berth.token}`;
+  await skopeoCopy(`oci:${join(work, 'app')}:1.0`, `docker://${berth.host}/acme/app:1.0`, [], { creds });
+  // As a user would: the token through stdin, stored in podman's (temp) auth.json for every later pull and push.
+  await podman.login(berth.host, berth.user, berth.token);
 });
 
 after(async () => {
@@ -60,16 +65,16 @@ test('podman pushes to a new repository and skopeo reads the same image from it'
   await podman.push(local, `docker://${berth.host}/acme/podpushed:1`);
 
   // podman may recompress or rewrite the manifest, but the config (and so the image id and diff_ids) is unchanged.
-  const config = await skopeoInspect(`docker://${berth.host}/acme/podpushed:1`, { raw: true, config: true });
+  const config = await skopeoInspect(`docker://${berth.host}/acme/podpushed:1`, { raw: true, config: true, creds });
   assert.equal(config, app.configBytes.toString('utf8'));
-  const info = JSON.parse(await skopeoInspect(`docker://${berth.host}/acme/podpushed:1`)) as { Labels: Record<string, string>; Layers: string[] };
+  const info = JSON.parse(await skopeoInspect(`docker://${berth.host}/acme/podpushed:1`, { creds })) as { Labels: Record<string, string>; Layers: string[] };
   assert.equal(info.Labels['org.opencontainers.image.source'], SOURCE);
   assert.equal(info.Layers.length, app.layers.length);
   for (const layer of info.Layers) {
-    const head = await fetch(`${berth.url}/v2/acme/podpushed/blobs/${layer}`, { method: 'HEAD' });
+    const head = await berth.fetch(`/v2/acme/podpushed/blobs/${layer}`, { method: 'HEAD' });
     assert.equal(head.status, 200, `layer ${layer} readable in acme/podpushed`);
   }
 
   // And what podman pushed pulls back completely (every blob present and matching its digest).
-  await skopeoCopy(`docker://${berth.host}/acme/podpushed:1`, `oci:${join(work, 'podpushed')}:1`);
+  await skopeoCopy(`docker://${berth.host}/acme/podpushed:1`, `oci:${join(work, 'podpushed')}:1`, [], { creds });
 });

@@ -17,6 +17,8 @@ let berth: RunningBerth;
 let work: string;
 let app: BuiltImage;
 let appLayout: string;
+/** `tester:TOKEN` (owner of acme, read/write/delete) for every client command. */
+let creds: string;
 
 before(async () => {
   work = mkdtempSync(join(tmpdir(), 'berth-skopeo-'));
@@ -26,7 +28,8 @@ before(async () => {
   app = await writeImageLayout(appLayout, {
     layers: [1024, 300_000], tag: '1.0', labels: { 'org.opencontainers.image.source': SOURCE }, annotations: { 'org.opencontainers.image.source': SOURCE },
   });
-  await skopeoCopy(`oci:${appLayout}:1.0`, `docker://${berth.host}/acme/app:1.0`);
+  creds = `${berth.user}:${berth.token}`;
+  await skopeoCopy(`oci:${appLayout}:1.0`, `docker://${berth.host}/acme/app:1.0`, [], { creds });
 });
 
 after(async () => {
@@ -35,8 +38,9 @@ after(async () => {
   if (berth) await rm(berth.dataDir, { recursive: true, force: true });
 });
 
+/** fetch on /v2 with the seeded user's credentials (Basic user:token, as curl would). */
 function v2(path: string, init?: RequestInit): Promise<Response> {
-  return fetch(`${berth.url}/v2/${path}`, init);
+  return berth.fetch(`${berth.url}/v2/${path}`, init);
 }
 
 async function errorCode(res: Response): Promise<string | undefined> {
@@ -45,7 +49,7 @@ async function errorCode(res: Response): Promise<string | undefined> {
 
 test('skopeo pushes an OCI layout and pulls back the same manifest, config and layers', async () => {
   const out = join(work, 'app-out');
-  await skopeoCopy(`docker://${berth.host}/acme/app:1.0`, `oci:${out}:1.0`);
+  await skopeoCopy(`docker://${berth.host}/acme/app:1.0`, `oci:${out}:1.0`, [], { creds });
   assert.deepEqual(await summarizeLayout(out, '1.0'), summarize(app));
   assert.deepEqual(await readLayoutBlob(out, app.manifest.digest), app.manifestBytes);
 
@@ -57,22 +61,22 @@ test('skopeo pushes an OCI layout and pulls back the same manifest, config and l
 });
 
 test('skopeo inspect --raw returns the pushed manifest bytes, and inspect sees labels and digest', async () => {
-  const raw = await skopeoInspect(`docker://${berth.host}/acme/app:1.0`, { raw: true });
+  const raw = await skopeoInspect(`docker://${berth.host}/acme/app:1.0`, { raw: true, creds });
   assert.equal(raw, app.manifestBytes.toString('utf8'));
-  const info = JSON.parse(await skopeoInspect(`docker://${berth.host}/acme/app:1.0`)) as { Digest: string; Labels: Record<string, string>; Layers: string[] };
+  const info = JSON.parse(await skopeoInspect(`docker://${berth.host}/acme/app:1.0`, { creds })) as { Digest: string; Labels: Record<string, string>; Layers: string[] };
   assert.equal(info.Digest, app.manifest.digest);
   assert.deepEqual(info.Labels, { 'org.opencontainers.image.source': SOURCE });
   assert.deepEqual(info.Layers, app.layers.map((l) => l.digest));
-  const config = await skopeoInspect(`docker://${berth.host}/acme/app:1.0`, { raw: true, config: true });
+  const config = await skopeoInspect(`docker://${berth.host}/acme/app:1.0`, { raw: true, config: true, creds });
   assert.equal(config, app.configBytes.toString('utf8'));
 });
 
 test('skopeo copy --all pushes a multi-arch index and pulls it back with every platform', async () => {
   const layout = join(work, 'multi');
   const built = await writeIndexLayout(layout, { layers: [2048, 4096], tag: '2.0' });
-  await skopeoCopy(`oci:${layout}:2.0`, `docker://${berth.host}/acme/multi:2.0`, ['--all']);
+  await skopeoCopy(`oci:${layout}:2.0`, `docker://${berth.host}/acme/multi:2.0`, ['--all'], { creds });
 
-  const raw = await skopeoInspect(`docker://${berth.host}/acme/multi:2.0`, { raw: true });
+  const raw = await skopeoInspect(`docker://${berth.host}/acme/multi:2.0`, { raw: true, creds });
   assert.equal(raw, built.indexBytes.toString('utf8'));
   const head = await v2('acme/multi/manifests/2.0', { method: 'HEAD', headers: { Accept: OCI_INDEX } });
   assert.equal(head.status, 200);
@@ -80,7 +84,7 @@ test('skopeo copy --all pushes a multi-arch index and pulls it back with every p
   assert.equal(head.headers.get('content-type'), OCI_INDEX);
 
   const out = join(work, 'multi-out');
-  await skopeoCopy(`docker://${berth.host}/acme/multi:2.0`, `oci:${out}:2.0`, ['--all']);
+  await skopeoCopy(`docker://${berth.host}/acme/multi:2.0`, `oci:${out}:2.0`, ['--all'], { creds });
   const pulled = await summarizeLayout(out, '2.0');
   assert.deepEqual(pulled, summarize(built));
   assert.equal(pulled.manifests?.length, 2);
@@ -88,17 +92,17 @@ test('skopeo copy --all pushes a multi-arch index and pulls it back with every p
 
 test('skopeo list-tags follows the Link header across pages and returns every tag in lexical order', async () => {
   const tags = ['v2', 'latest', 'v10', 'a', 'v1', 'b-1', '1.0'];
-  for (const tag of tags) await skopeoCopy(`oci:${appLayout}:1.0`, `docker://${berth.host}/acme/tagged:${tag}`);
+  for (const tag of tags) await skopeoCopy(`oci:${appLayout}:1.0`, `docker://${berth.host}/acme/tagged:${tag}`, [], { creds });
   const expected = [...tags].sort();
 
-  assert.deepEqual(await skopeoListTags(`docker://${berth.host}/acme/tagged`), expected);
+  assert.deepEqual(await skopeoListTags(`docker://${berth.host}/acme/tagged`, { creds }), expected);
 
   // The server really paginated: n=2 gives two tags and a next link, and walking the links yields them all.
   const seen: string[] = [];
   let next: string | null = '/v2/acme/tagged/tags/list?n=2';
   let pages = 0;
   while (next !== null) {
-    const res: Response = await fetch(new URL(next, berth.url));
+    const res: Response = await berth.fetch(new URL(next, berth.url).toString());
     assert.equal(res.status, 200);
     const body = (await res.json()) as { name: string; tags: string[] };
     assert.equal(body.name, 'acme/tagged');
@@ -127,7 +131,7 @@ test('skopeo copy to another repository on the same registry mounts the layers, 
   // --debug shows whether skopeo mounted: its blob-info cache knows a repository here that has the layers (it
   // pushed them), so it must mount them rather than upload them again. Configs are always uploaded.
   const copy = await runTool('skopeo', [
-    '--debug', '--insecure-policy', 'copy', '--src-tls-verify=false', '--dest-tls-verify=false',
+    '--debug', '--insecure-policy', 'copy', '--src-tls-verify=false', '--dest-tls-verify=false', '--src-creds', creds, '--dest-creds', creds,
     `docker://${berth.host}/acme/app:1.0`, `docker://${berth.host}/acme/other:1.0`,
   ]);
   const mountLines = copy.stderr.split('\n').filter((l) => /Trying to mount|mount OK|mount failed/i.test(l));
@@ -171,10 +175,10 @@ test('POST ?mount=&from= links an existing blob with 201, and an unknown one fal
 test('skopeo delete by digest removes the manifest and its tags', async () => {
   const layout = join(work, 'doomed');
   const doomed = await writeImageLayout(layout, { layers: [512], tag: 'x' });
-  await skopeoCopy(`oci:${layout}:x`, `docker://${berth.host}/acme/doomed:x`);
+  await skopeoCopy(`oci:${layout}:x`, `docker://${berth.host}/acme/doomed:x`, [], { creds });
   assert.equal((await v2(`acme/doomed/manifests/${doomed.manifest.digest}`)).status, 200);
 
-  await skopeoDelete(`docker://${berth.host}/acme/doomed@${doomed.manifest.digest}`);
+  await skopeoDelete(`docker://${berth.host}/acme/doomed@${doomed.manifest.digest}`, { creds });
 
   const byDigest = await v2(`acme/doomed/manifests/${doomed.manifest.digest}`, { headers: { Accept: OCI_MANIFEST } });
   assert.equal(byDigest.status, 404);
@@ -182,18 +186,19 @@ test('skopeo delete by digest removes the manifest and its tags', async () => {
   const byTag = await v2('acme/doomed/manifests/x', { headers: { Accept: OCI_MANIFEST } });
   assert.equal(byTag.status, 404);
   assert.equal(await errorCode(byTag), 'MANIFEST_UNKNOWN');
-  await assert.rejects(skopeoInspect(`docker://${berth.host}/acme/doomed:x`, { raw: true }), ClientError);
+  await assert.rejects(skopeoInspect(`docker://${berth.host}/acme/doomed:x`, { raw: true, creds }), ClientError);
 });
 
 test('a push cut off by a server crash fails, a retry completes, and no partial blob is ever readable', async () => {
   // Its own Berth: this test SIGKILLs the server.
   const crashy = await startBerth();
+  const crashyCreds = `${crashy.user}:${crashy.token}`;
   const layout = join(work, 'big');
   try {
     const big = await writeImageLayout(layout, { layers: [4096, 200 * 1024 * 1024], tag: 'big' });
     const bigLayer = big.layers[1]!;
     const ref = `docker://${crashy.host}/acme/big:1`;
-    const first = skopeoCopy(`oci:${layout}:big`, ref).then(() => 'completed', (err: unknown) => err);
+    const first = skopeoCopy(`oci:${layout}:big`, ref, [], { creds: crashyCreds }).then(() => 'completed', (err: unknown) => err);
 
     // Kill once the server has durably received part of the big layer.
     const uploads = join(crashy.dataDir, 'storage', 'uploads');
@@ -208,12 +213,12 @@ test('a push cut off by a server crash fails, a retry completes, and no partial 
 
     const outcome = await first;
     assert.ok(outcome instanceof ClientError, `the interrupted push should fail, got ${String(outcome)}`);
-    const partial = await fetch(`${crashy.url}/v2/acme/big/blobs/${bigLayer.digest}`, { method: 'HEAD' });
+    const partial = await crashy.fetch(`/v2/acme/big/blobs/${bigLayer.digest}`, { method: 'HEAD' });
     assert.equal(partial.status, 404, 'a half-uploaded layer must not be visible');
 
-    await skopeoCopy(`oci:${layout}:big`, ref);
+    await skopeoCopy(`oci:${layout}:big`, ref, [], { creds: crashyCreds });
     const out = join(work, 'big-out');
-    await skopeoCopy(ref, `oci:${out}:big`);
+    await skopeoCopy(ref, `oci:${out}:big`, [], { creds: crashyCreds });
     assert.deepEqual(await summarizeLayout(out, 'big'), summarize(big));
     await rm(out, { recursive: true, force: true });
 

@@ -21,6 +21,18 @@ export interface RunOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Default 180 s: a hung client fails the test instead of hanging it. */
   readonly timeoutMs?: number;
+  /** Written to the command's standard input (e.g. a token for `login --password-stdin`), which is then closed. */
+  readonly input?: string;
+}
+
+/** `user:token`, as skopeo's --creds and ctr's --user take them. */
+export type Credentials = string;
+
+/** Hides the secret of `user:secret` arguments in messages (tests print failed commands). */
+function redact(args: readonly string[]): string[] {
+  return args.map((arg, i) => (/^--(?:src-|dest-)?creds$|^--user$|^-u$/.test(args[i - 1] ?? '') || /^--(?:src-|dest-)?creds=/.test(arg)
+    ? arg.replace(/:.*$/, ':***')
+    : arg));
 }
 
 export class ClientError extends Error {
@@ -38,7 +50,7 @@ export class ClientError extends Error {
 /** Runs a command without a shell; rejects with ClientError (full output) unless it exits 0. */
 export function runTool(command: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    execFile(command, args, {
+    const child = execFile(command, args, {
       cwd: opts.cwd,
       env: { ...process.env, ...opts.env },
       timeout: opts.timeoutMs ?? 180_000,
@@ -49,36 +61,60 @@ export function runTool(command: string, args: readonly string[], opts: RunOptio
       if (err) {
         const e = err as NodeJS.ErrnoException & { code?: number | string; signal?: string | null; killed?: boolean };
         const status = e.killed ? `killed after ${opts.timeoutMs ?? 180_000} ms` : e.signal ?? e.code ?? null;
-        reject(new ClientError([command, ...args].join(' '), status, stdout, stderr || e.message));
+        reject(new ClientError([command, ...redact(args)].join(' '), status, stdout, stderr || e.message));
       } else {
         resolve({ stdout, stderr });
       }
     });
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
 }
 
 // ---- skopeo -------------------------------------------------------------------------------------------------------
 // --insecure-policy: do not depend on /etc/containers/policy.json existing (tests verify digests themselves).
+// Berth requires authentication: pass `creds` (`user:token`, as `--creds`) or an `authfile` (what `skopeo login`
+// or a Kubernetes dockerconfigjson secret holds). Without either skopeo reads the default auth file, if any.
+
+export interface SkopeoAuth {
+  /** `user:token` for every docker:// reference of the command. */
+  readonly creds?: Credentials;
+  /** An auth file (`{"auths":{HOST:{auth}}}`) instead of creds. */
+  readonly authfile?: string;
+}
 
 /** `skopeo copy` between any two transports (oci:DIR:tag, docker://HOST/name:tag), plain HTTP on both sides. */
-export function skopeoCopy(src: string, dest: string, extra: readonly string[] = [], opts?: RunOptions): Promise<RunResult> {
-  return runTool('skopeo', ['--insecure-policy', 'copy', '--src-tls-verify=false', '--dest-tls-verify=false', ...extra, src, dest], opts);
+export function skopeoCopy(src: string, dest: string, extra: readonly string[] = [], opts: RunOptions & SkopeoAuth = {}): Promise<RunResult> {
+  const auth = [
+    ...(opts.authfile ? ['--authfile', opts.authfile] : []),
+    ...(opts.creds && src.startsWith('docker://') ? ['--src-creds', opts.creds] : []),
+    ...(opts.creds && dest.startsWith('docker://') ? ['--dest-creds', opts.creds] : []),
+  ];
+  return runTool('skopeo', ['--insecure-policy', 'copy', '--src-tls-verify=false', '--dest-tls-verify=false', ...auth, ...extra, src, dest], opts);
+}
+
+function skopeoAuthFlags(opts: SkopeoAuth): string[] {
+  return [...(opts.authfile ? ['--authfile', opts.authfile] : []), ...(opts.creds ? ['--creds', opts.creds] : [])];
 }
 
 /** `skopeo inspect` output: JSON; with raw the manifest bytes exactly as served; with raw + config the config blob. */
-export async function skopeoInspect(ref: string, opts: { raw?: boolean; config?: boolean } = {}): Promise<string> {
+export async function skopeoInspect(ref: string, opts: { raw?: boolean; config?: boolean } & SkopeoAuth = {}): Promise<string> {
   const flags = [...(opts.raw ? ['--raw'] : []), ...(opts.config ? ['--config'] : [])];
-  return (await runTool('skopeo', ['inspect', '--tls-verify=false', ...flags, ref])).stdout;
+  return (await runTool('skopeo', ['inspect', '--tls-verify=false', ...skopeoAuthFlags(opts), ...flags, ref])).stdout;
 }
 
 /** `skopeo list-tags` (it follows the Link header across pages). */
-export async function skopeoListTags(ref: string): Promise<string[]> {
-  const out = await runTool('skopeo', ['list-tags', '--tls-verify=false', ref]);
+export async function skopeoListTags(ref: string, opts: SkopeoAuth = {}): Promise<string[]> {
+  const out = await runTool('skopeo', ['list-tags', '--tls-verify=false', ...skopeoAuthFlags(opts), ref]);
   return (JSON.parse(out.stdout) as { Tags: string[] }).Tags;
 }
 
-export function skopeoDelete(ref: string): Promise<RunResult> {
-  return runTool('skopeo', ['delete', '--tls-verify=false', ref]);
+export function skopeoDelete(ref: string, opts: SkopeoAuth = {}): Promise<RunResult> {
+  return runTool('skopeo', ['delete', '--tls-verify=false', ...skopeoAuthFlags(opts), ref]);
+}
+
+/** `skopeo login --password-stdin` into `authfile` (the token goes through stdin, never the command line). */
+export function skopeoLogin(host: string, user: string, token: string, authfile: string): Promise<RunResult> {
+  return runTool('skopeo', ['login', '--tls-verify=false', '--authfile', authfile, '-u', user, '--password-stdin', host], { input: token });
 }
 
 // ---- podman -------------------------------------------------------------------------------------------------------
@@ -90,6 +126,8 @@ export interface Podman {
   run(args: readonly string[], opts?: RunOptions): Promise<RunResult>;
   pull(ref: string): Promise<RunResult>;
   push(local: string, dest: string): Promise<RunResult>;
+  /** `podman login --password-stdin` (credentials land in the temp XDG_RUNTIME_DIR's containers/auth.json). */
+  login(host: string, user: string, token: string): Promise<RunResult>;
   /** Removes the temp directory. */
   cleanup(): Promise<void>;
 }
@@ -123,6 +161,7 @@ export function createPodman(): Podman {
     run,
     pull: (ref) => run(['pull', '--tls-verify=false', ref]),
     push: (local, dest) => run(['push', '--tls-verify=false', local, dest]),
+    login: (host, user, token) => run(['login', '--tls-verify=false', '-u', user, '--password-stdin', host], { input: token }),
     cleanup: () => rm(dir, { recursive: true, force: true, maxRetries: 3 }),
   };
 }
@@ -134,7 +173,12 @@ export function docker(daemon: DockerDaemon, args: readonly string[], opts: RunO
   return runTool('docker', ['-H', daemon.host, ...args], { ...opts, env: { DOCKER_CONFIG: daemon.cliConfigDir, ...opts.env } });
 }
 
-/** `ctr --address <daemon> …args` (namespace "default"). */
+/** `docker login HOST -u USER --password-stdin`, storing the credentials in the daemon's private CLI config dir. */
+export function dockerLogin(daemon: DockerDaemon, host: string, user: string, token: string, opts: RunOptions = {}): Promise<RunResult> {
+  return docker(daemon, ['login', host, '-u', user, '--password-stdin'], { ...opts, input: token });
+}
+
+/** `ctr --address <daemon> …args` (namespace "default"). Registry commands take `--user USER:TOKEN`. */
 export function ctr(daemon: ContainerdDaemon, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   return runTool('ctr', ['--address', daemon.address, ...args], opts);
 }

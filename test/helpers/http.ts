@@ -15,7 +15,7 @@ export function useAuthorization(value: string | null): void {
 }
 
 /** fetch with the default credentials, unless the request sets its own Authorization. */
-export function registryFetch(input: string, init: RequestInit = {}): Promise<Response> {
+export function registryFetch(input: string | URL, init: RequestInit = {}): Promise<Response> {
   const headers = new Headers(init.headers);
   if (defaultAuthorization !== null && !headers.has('authorization')) headers.set('authorization', defaultAuthorization);
   return fetch(input, { ...init, headers });

@@ -12,26 +12,26 @@ before(async () => {
 after(async () => berth.stop());
 
 test('idle upload sessions expire: the session is gone and its scratch data deleted', async () => {
-  const start = await fetch(`${berth.url}/v2/acme/purge/blobs/uploads/`, { method: 'POST' });
+  const start = await berth.fetch('/v2/acme/purge/blobs/uploads/', { method: 'POST' });
   assert.equal(start.status, 202);
   const location = start.headers.get('location')!;
   const id = start.headers.get('docker-upload-uuid')!;
-  const patch = await fetch(`${berth.url}${location}`, { method: 'PATCH', body: Buffer.from('partial'), headers: { 'Content-Range': '0-6' } });
+  const patch = await berth.fetch(location, { method: 'PATCH', body: Buffer.from('partial'), headers: { 'Content-Range': '0-6' } });
   assert.equal(patch.status, 202);
   const scratch = join(berth.dataDir, 'storage', 'uploads', id);
   assert.ok(existsSync(scratch));
 
   // A session still in use is not expired early.
-  const live = await fetch(`${berth.url}${location}`);
+  const live = await berth.fetch(location);
   assert.equal(live.status, 204);
 
   let status = 204;
   for (let i = 0; i < 50 && status !== 404; i++) {
     await new Promise((r) => setTimeout(r, 200));
-    status = (await fetch(`${berth.url}${location}`)).status;
+    status = (await berth.fetch(location)).status;
   }
   assert.equal(status, 404, 'session expired');
-  const body = await (await fetch(`${berth.url}${location}`)).json() as { errors: { code: string }[] };
+  const body = await (await berth.fetch(location)).json() as { errors: { code: string }[] };
   assert.equal(body.errors[0]?.code, 'BLOB_UPLOAD_UNKNOWN');
   assert.ok(!existsSync(scratch), 'scratch data deleted');
   assert.deepEqual(readdirSync(join(berth.dataDir, 'storage', 'uploads')), []);

@@ -119,7 +119,7 @@ describe('OCI bad input', () => {
     async function disconnectAfterHeaders(method: string, path: string, declared: number): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
       const { hostname, port } = new URL(url);
       return new Promise((resolve, reject) => {
-        const req = httpRequest({ host: hostname, port, method, path, agent: false, headers: { 'Content-Type': MEDIA.ociManifest, 'Content-Length': declared } });
+        const req = httpRequest({ host: hostname, port, method, path, agent: false, headers: { 'Content-Type': MEDIA.ociManifest, 'Content-Length': declared, authorization: berth.authorization } });
         req.on('response', (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));

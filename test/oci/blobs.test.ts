@@ -177,9 +177,9 @@ describe('OCI blobs', () => {
     assert.equal(other.status, 200);
     assert.ok(Buffer.from(await other.arrayBuffer()).equals(bytes));
 
-    // Deleting again, or in an unknown repository, is 404 BLOB_UNKNOWN.
+    // Deleting again is 404 BLOB_UNKNOWN; in a repository that does not exist, 404 NAME_UNKNOWN.
     await assertOciError(await registryFetch(`${url}/v2/acme/del/blobs/${d}`, { method: 'DELETE' }), 404, 'BLOB_UNKNOWN');
-    await assertOciError(await registryFetch(`${url}/v2/acme/nowhere/blobs/${d}`, { method: 'DELETE' }), 404, 'BLOB_UNKNOWN');
+    await assertOciError(await registryFetch(`${url}/v2/acme/nowhere/blobs/${d}`, { method: 'DELETE' }), 404, 'NAME_UNKNOWN');
 
     // Pushing the bytes again makes the blob readable again.
     await pushBlob(url, 'acme/del', bytes);

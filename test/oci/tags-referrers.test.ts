@@ -256,6 +256,10 @@ describe('OCI listings', () => {
     const names = ['zeta/app', 'alpha/one', 'alpha/two', 'mid/x/y', 'beta/app'];
 
     before(async () => {
+      // Each namespace is an organization the test user owns: pushing into a namespace nobody owns is denied.
+      await berth.admin(async (s) => {
+        for (const org of ['zeta', 'alpha', 'mid', 'beta']) await s.accounts.createOrg(org, berth.user);
+      });
       for (const n of names) await pushImage(url, n, `catalog ${n}`, 'v1');
     });
 

@@ -1,8 +1,9 @@
 import type { FastifyRequest } from 'fastify';
 import type { RepoName } from '../../oci/names.js';
 
-/** Docker token-auth actions (distribution: GET/HEAD pull, POST/PUT/PATCH push, DELETE delete). */
-export type Action = 'pull' | 'push' | 'delete';
+import type { Action } from '../../auth/actions.js';
+
+export type { Action };
 
 /**
  * Decides, per request, what the caller may do. Every /v2 handler goes through it before touching a repository,
@@ -13,13 +14,8 @@ export interface AccessControl {
   requireLogin(request: FastifyRequest): Promise<void>;
   /** Throws UNAUTHORIZED / DENIED / NAME_UNKNOWN unless every action is allowed on `name`. */
   require(request: FastifyRequest, name: RepoName, actions: readonly Action[]): Promise<void>;
+  /** The signed-in user behind the request (null when anonymous): a first push makes them the package's creator. */
+  userId(request: FastifyRequest): Promise<number | null>;
   /** For mounts and the catalog: may the caller read `name`? Never throws for a plain "no". */
   canRead(request: FastifyRequest, name: RepoName): Promise<boolean>;
 }
-
-/** A registry without accounts: every client may pull, push and delete (distribution's default without `auth`). */
-export const openAccess: AccessControl = {
-  requireLogin: async () => undefined,
-  require: async () => undefined,
-  canRead: async () => true,
-};

@@ -21,7 +21,7 @@ export const getManifest: OciHandler<ManifestRoute> = async ({ registry }, route
 };
 
 /** PUT /v2/<name>/manifests/<reference> — spec "Pushing manifests". */
-export const putManifest: OciHandler<ManifestRoute> = async ({ registry, limits }, route, request, reply) => {
+export const putManifest: OciHandler<ManifestRoute> = async ({ registry, limits, access }, route, request, reply) => {
   const declared = Number(request.headers['content-length']);
   if (declared > limits.manifestMaxBytes) {
     request.raw.resume();
@@ -34,7 +34,7 @@ export const putManifest: OciHandler<ManifestRoute> = async ({ registry, limits 
     if (err instanceof LimitExceededError) throw tooLarge(limits.manifestMaxBytes);
     throw err;
   }
-  const manifest = await registry.manifests.put(route.name, route.reference, body, request.headers['content-type']);
+  const manifest = await registry.manifests.put(route.name, route.reference, body, request.headers['content-type'], await access.userId(request));
   reply.code(201)
     .header('Location', `/v2/${route.name}/manifests/${manifest.digest}`)
     .header('Docker-Content-Digest', manifest.digest)

@@ -50,18 +50,24 @@ export class TokenAccess implements AccessControl {
     // No token, or a token for other repositories: ask the client to fetch one for this scope.
     if (!claims || !entry) throw unauthorized('authentication required', challenge(this.#deps, request, scope));
     const missing = actions.filter((a) => !entry.actions.includes(a));
-    if (missing.length === 0) {
-      if (actions.includes('push')) await this.#deps.repos.ensure(name, claims.userId);
-      return;
-    }
+    if (missing.length === 0) return;
     if (claims.userId === null) throw unauthorized('authentication required', challenge(this.#deps, request, scope));
     const { actions: allowed, exists } = await this.#deps.authorizer.allowed(subjectOf(claims), name);
+    if (!exists && !actions.includes('push')) throw nameUnknown(name);
     if (!exists && !allowed.has('push')) {
+      // A CI token limited to another package would otherwise be told its namespace or scope is wrong.
+      if (claims.repositoryLimit !== null && claims.repositoryLimit !== name) {
+        throw denied(`permission_denied: create_package: this CI token is limited to ${claims.repositoryLimit}`);
+      }
       throw denied(`permission_denied: create_package: ${name.slice(0, name.indexOf('/'))} is not a namespace you may create packages in (it must be your user name or an organization that lets you create packages), and the token needs write:packages`);
     }
     if (exists && !entry.actions.includes('pull') && !allowed.has('pull')) throw nameUnknown(name);
     const first = missing[0]!;
     throw denied(`permission_denied: ${WHAT[first]}: ${hint(first, claims)}`);
+  }
+
+  async userId(request: FastifyRequest): Promise<number | null> {
+    return (await this.#claimsOf(request))?.userId ?? null;
   }
 
   async canRead(request: FastifyRequest, name: RepoName): Promise<boolean> {

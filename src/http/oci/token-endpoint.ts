@@ -96,17 +96,23 @@ async function issue(
   return reply.code(200).header('Cache-Control', 'no-store').send(body);
 }
 
-/** `repository:NAME:pull,push` (repeatable; `*` means every action). Anything else is ignored. */
+/**
+ * `repository:NAME:pull,push` (repeatable; `*` means every action). Anything else is ignored. Scopes naming the
+ * same repository are merged into one entry with the union of their actions, as distribution does: containerd asks
+ * for `repository:x:pull repository:x:pull,push` when pushing (the challenge's scope plus its own), and /v2 looks
+ * up one entry per repository.
+ */
 function parseScopes(scopes: string[]): { name: string; actions: Action[] }[] {
-  const out: { name: string; actions: Action[] }[] = [];
+  const byName = new Map<string, Set<Action>>();
   for (const s of scopes.flatMap((x) => x.split(' '))) {
     const m = /^repository(?:\([a-z]+\))?:([^:]+):([a-z*,]+)$/.exec(s);
     if (!m) continue;
     const words = m[2]!.split(',');
-    const actions = words.includes('*') ? [...ACTIONS] : ACTIONS.filter((a) => words.includes(a));
-    out.push({ name: m[1]!, actions });
+    const actions = byName.get(m[1]!) ?? new Set<Action>();
+    for (const a of ACTIONS) if (words.includes('*') || words.includes(a)) actions.add(a);
+    byName.set(m[1]!, actions);
   }
-  return out;
+  return [...byName].map(([name, actions]) => ({ name, actions: ACTIONS.filter((a) => actions.has(a)) }));
 }
 
 function parseBasic(header: string | undefined): { username: string; password: string } | null {

@@ -14,6 +14,7 @@ type UploadRoute = { name: RepoName; uploadId: string };
  */
 export const startUpload: OciHandler<UploadsRoute> = async (deps, route, request, reply) => {
   const { registry, access } = deps;
+  const pusher = await access.userId(request);
   const mount = query(request, 'mount');
   if (mount !== undefined) {
     const digest = parseDigest(mount);
@@ -21,17 +22,17 @@ export const startUpload: OciHandler<UploadsRoute> = async (deps, route, request
     // An invalid `from` is no reason to fail the push: the spec says fall back to a session.
     const from = fromText !== undefined && isRepoName(fromText) ? parseRepoName(fromText) : null;
     if (fromText === undefined || from !== null) {
-      const blob = await registry.blobs.mount(route.name, digest, from, (name) => access.canRead(request, name));
+      const blob = await registry.blobs.mount(route.name, digest, from, (name) => access.canRead(request, name), pusher);
       if (blob) return created(reply, route.name, blob.digest);
     }
   }
   const digestText = query(request, 'digest');
   if (digestText !== undefined) {
     const digest = parseDigest(digestText);
-    const blob = await registry.uploads.putMonolithic(route.name, digest, request.raw);
+    const blob = await registry.uploads.putMonolithic(route.name, digest, request.raw, pusher);
     return created(reply, route.name, blob.digest);
   }
-  const session = await registry.uploads.start(route.name);
+  const session = await registry.uploads.start(route.name, pusher);
   return progress(reply, route.name, session.id, session.size, 202)
     .header('OCI-Chunk-Min-Length', deps.limits.chunkMinLength)
     .send();
