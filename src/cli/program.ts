@@ -2,7 +2,9 @@ import { Command } from 'commander';
 import { ConfigError } from '../config/config.js';
 import { isBerthError } from '../util/errors.js';
 import { keysCommand, orgCommand, packageCommand, teamCommand, tokenCommand, userCommand } from './accounts.js';
+import { ciTemplateCommand } from './ci-template.js';
 import { configCommand } from './config.js';
+import { kubeSecretCommand } from './kube-secret.js';
 import { serveCommand } from './serve.js';
 
 /** Exit codes, documented in the README: 0 ok, 1 failure, 2 bad usage or configuration. */
@@ -17,6 +19,8 @@ export async function runCli(argv: string[]): Promise<void> {
     });
   program.addCommand(serveCommand());
   program.addCommand(configCommand());
+  program.addCommand(kubeSecretCommand());
+  program.addCommand(ciTemplateCommand());
   for (const cmd of [userCommand(), orgCommand(), teamCommand(), tokenCommand(), packageCommand(), keysCommand()]) program.addCommand(cmd);
   try {
     await program.parseAsync(argv);
