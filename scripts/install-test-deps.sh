@@ -12,6 +12,8 @@ want=(
   wrk:wrk                  # HTTP load generator: the benchmark's manifest GET rate
   jq:jq
   curl:curl
+  gh:gh                    # the GitHub CLI, against Berth's REST API (test/github/gh-cli.test.ts)
+  openssl:openssl          # self-signed certificate for that HTTPS test
 )
 missing=()
 for entry in "${want[@]}"; do

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import type { Config } from '../config/config.js';
@@ -10,10 +11,14 @@ import { FailureLimiter } from '../auth/failure-limiter.js';
 import { generatePassword } from '../auth/password.js';
 import { RegistryTokens } from '../auth/registry-token.js';
 import { SigningKeys } from '../auth/signing-keys.js';
+import { RateLimiter } from '../http/github/rate-limiter.js';
 import { TokenAccess } from '../http/oci/token-access.js';
 import { buildServer } from '../http/server.js';
 import { Scheduler } from '../maintenance/scheduler.js';
 import type { Logger } from '../observability/logger.js';
+import { PackageService } from '../packages/package-service.js';
+import { PackageStats } from '../packages/package-stats.js';
+import { VersionService } from '../packages/version-service.js';
 import { createRegistry, type Registry } from '../registry/registry.js';
 import { FsBlobStore } from '../storage/fs/fs-blob-store.js';
 import { systemClock } from '../util/clock.js';
@@ -49,6 +54,9 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   const registryTokens = new RegistryTokens({ keys: new SigningKeys({ db: db.db, clock }), ttlSeconds: Math.round(config.auth.registryTokenTtlMs / 1000) });
   const authorizer = new Authorizer({ db: db.db });
   const publicUrl = config.server.publicUrl;
+  const rules = { restoreWindowMs: config.packages.restoreWindowMs, deleteDownloadLimit: config.packages.deleteDownloadLimit };
+  const packages = new PackageService({ db: db.db, clock, downloads: registry.downloads, rules });
+  const tls = config.server.tls ? { cert: readFileSync(config.server.tls.cert), key: readFileSync(config.server.tls.key) } : null;
 
   const scheduler = new Scheduler({ log: log.child({ module: 'maintenance' }) });
   scheduler.every({ name: 'flush-downloads', everyMs: config.stats.flushIntervalMs, run: () => registry.downloads.flush() });
@@ -60,9 +68,20 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       if (purged > 0) log.info({ purged }, 'expired upload sessions purged');
     },
   });
+  scheduler.every({
+    name: 'purge-deleted-packages',
+    everyMs: config.packages.purgeIntervalMs,
+    run: async () => {
+      // Past the restore window deleted packages and versions go for good; their blobs are left to GC.
+      const purged = await packages.purgeExpired();
+      if (purged.packages + purged.versions > 0) log.info(purged, 'deleted packages and versions purged');
+    },
+  });
 
   const server = buildServer({
     log,
+    tls,
+    trustedProxies: config.server.trustedProxies,
     ready: async () => { await sql`select 1`.execute(db.db); },
     oci: {
       registry,
@@ -75,6 +94,13 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     token: {
       tokens, authorizer, registryTokens, clock, publicUrl,
       limiter: new FailureLimiter({ max: config.auth.failedLoginLimit, windowMs: config.auth.failedLoginWindowMs }),
+    },
+    github: {
+      accounts, tokens, packages, clock, publicUrl,
+      versions: new VersionService({ db: db.db, clock, downloads: registry.downloads, rules }),
+      stats: new PackageStats({ db: db.db, downloads: registry.downloads }),
+      rateLimiter: new RateLimiter({ windowMs: config.api.rateLimit.windowMs }),
+      rateLimits: { authenticated: config.api.rateLimit.authenticated, anonymous: config.api.rateLimit.anonymous },
     },
   });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { allowedActions, effectiveScopes, type Role, type Subject, type Target, type Visibility } from './permissions.js';
+import { allowedActions, allowedOperations, effectiveScopes, type Role, type Subject, type Target, type Visibility } from './permissions.js';
 
 const user = (scopes: string[], repositoryLimit: string | null = null): Subject => ({ userId: 7, scopes: effectiveScopes(scopes), repositoryLimit });
 const anonymous: Subject = { userId: null, scopes: new Set(), repositoryLimit: null };
@@ -44,6 +44,26 @@ for (const [name, subject, target, expected] of CASES) {
   test(name, () => {
     const order = ['pull', 'push', 'delete'];
     const got = [...allowedActions(subject, target)].sort((a, b) => order.indexOf(a) - order.indexOf(b)).join(',');
+    assert.equal(got, expected);
+  });
+}
+
+// GitHub REST operations: [case, subject, target, expected operations]
+const OPERATION_CASES: [string, Subject, Target, string][] = [
+  ['anyone reads a public package, nobody else may change it', anonymous, pkg('public', null), 'read'],
+  ['admin with read+delete deletes but does not restore', user(RD), pkg('private', 'admin'), 'read,delete'],
+  ['admin with write restores but does not delete', user(W), pkg('private', 'admin'), 'read,restore'],
+  ['admin with write+delete does both', user(WD), pkg('private', 'admin'), 'read,delete,restore'],
+  ['a writer may neither delete nor restore', user(WD), pkg('private', 'write'), 'read'],
+  ['a non-reader gets nothing', user(WD), pkg('private', null), ''],
+  ['a CI token restores nothing outside its package', user(WD, 'acme/other'), pkg('public', 'admin'), 'read'],
+  ['nothing on a package that does not exist', user(WD), missing(true), ''],
+];
+
+for (const [name, subject, target, expected] of OPERATION_CASES) {
+  test(`REST: ${name}`, () => {
+    const order = ['read', 'delete', 'restore'];
+    const got = [...allowedOperations(subject, target)].sort((a, b) => order.indexOf(a) - order.indexOf(b)).join(',');
     assert.equal(got, expected);
   });
 }

@@ -62,3 +62,21 @@ export function allowedActions(subject: Subject, target: Target): Set<Action> {
   if (subject.scopes.has('delete:packages') && canRead && atLeast(target.role, 'admin')) allowed.add('delete');
   return allowed;
 }
+
+/**
+ * What GitHub's REST API lets a subject do with an existing package (classic-PAT scopes × package role, docs
+ * "About permissions for GitHub Packages"): `read` (list/get) = pull; `delete` = admin + delete:packages;
+ * `restore` = admin + write:packages. The endpoint's own scope check (X-Accepted-OAuth-Scopes) comes first.
+ */
+export type PackageOperation = 'read' | 'delete' | 'restore';
+
+export function allowedOperations(subject: Subject, target: Target): Set<PackageOperation> {
+  const out = new Set<PackageOperation>();
+  if (!target.exists) return out;
+  const actions = allowedActions(subject, target);
+  if (actions.has('pull')) out.add('read');
+  if (actions.has('delete')) out.add('delete');
+  const outOfLimit = subject.repositoryLimit !== null && subject.repositoryLimit !== target.name;
+  if (out.has('read') && !outOfLimit && subject.scopes.has('write:packages') && atLeast(target.role, 'admin')) out.add('restore');
+  return out;
+}

@@ -57,3 +57,20 @@ test('docs/berth.example.yaml is current and loads as a config file', () => {
   assert.equal(readFileSync(path, 'utf8'), renderExampleConfig(), 'run `berth config example > docs/berth.example.yaml`');
   assert.doesNotThrow(() => loadConfig({ file: path.pathname, env: {} }));
 });
+
+test('TLS needs both files; trusted proxies are a comma list', () => {
+  assert.equal(loadConfig({ env: {} }).server.tls, null);
+  assert.deepEqual(loadConfig({ env: {} }).server.trustedProxies, []);
+  const c = loadConfig({ env: { BERTH_SERVER_TLS_CERT: '/etc/berth/cert.pem', BERTH_SERVER_TLS_KEY: '/etc/berth/key.pem', BERTH_SERVER_TRUSTED_PROXIES: '10.0.0.1, 192.168.0.0/16,' } });
+  assert.deepEqual(c.server.tls, { cert: '/etc/berth/cert.pem', key: '/etc/berth/key.pem' });
+  assert.deepEqual(c.server.trustedProxies, ['10.0.0.1', '192.168.0.0/16']);
+  assert.throws(() => loadConfig({ env: { BERTH_SERVER_TLS_CERT: '/etc/berth/cert.pem' } }), /server\.tls\.cert and server\.tls\.key/);
+});
+
+test('REST API rate limits and package deletion rules have GitHub\'s defaults', () => {
+  const c = loadConfig({ env: {} });
+  assert.deepEqual(c.api.rateLimit, { authenticated: 5000, anonymous: 60, windowMs: 3_600_000 });
+  assert.deepEqual(c.packages, { restoreWindowMs: 30 * 86_400_000, purgeIntervalMs: 3_600_000, deleteDownloadLimit: 5000 });
+  assert.equal(loadConfig({ env: { BERTH_PACKAGES_DELETE_DOWNLOAD_LIMIT: '0' } }).packages.deleteDownloadLimit, 0);
+  assert.throws(() => loadConfig({ env: { BERTH_API_RATE_LIMIT_ANONYMOUS: '0' } }), /at least 1/);
+});

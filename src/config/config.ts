@@ -6,7 +6,15 @@ import { envName, SCHEMA, type ConfigKey, type KeySpec } from './schema.js';
 
 /** The typed, frozen configuration handed to createApp. Modules receive only their slice. */
 export interface Config {
-  readonly server: { readonly host: string; readonly port: number; readonly publicUrl: string | null };
+  readonly server: {
+    readonly host: string;
+    readonly port: number;
+    readonly publicUrl: string | null;
+    /** Certificate and key file paths; null serves plain HTTP. */
+    readonly tls: { readonly cert: string; readonly key: string } | null;
+    /** Addresses/CIDRs whose X-Forwarded-* headers are believed (Fastify `trustProxy`); empty: none. */
+    readonly trustedProxies: readonly string[];
+  };
   readonly dataDir: string;
   readonly metadata: { readonly url: string };
   readonly storage: { readonly driver: 'fs'; readonly fs: { readonly root: string } };
@@ -14,6 +22,8 @@ export interface Config {
   readonly uploads: { readonly chunkMinLength: number; readonly expireAfterMs: number; readonly purgeIntervalMs: number };
   readonly stats: { readonly flushIntervalMs: number };
   readonly auth: { readonly registryTokenTtlMs: number; readonly failedLoginLimit: number; readonly failedLoginWindowMs: number };
+  readonly api: { readonly rateLimit: { readonly authenticated: number; readonly anonymous: number; readonly windowMs: number } };
+  readonly packages: { readonly restoreWindowMs: number; readonly purgeIntervalMs: number; readonly deleteDownloadLimit: number };
   readonly log: { readonly level: string };
 }
 
@@ -55,7 +65,11 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const get = <T>(key: ConfigKey): T => values.get(key) as T;
   const dataDir = resolve(get<string>('dataDir'));
   const config: Config = {
-    server: { host: get('server.host'), port: get('server.port'), publicUrl: normaliseUrl(get<string | null>('server.publicUrl')) },
+    server: {
+      host: get('server.host'), port: get('server.port'), publicUrl: normaliseUrl(get<string | null>('server.publicUrl')),
+      tls: tlsFiles(get<string | null>('server.tls.cert'), get<string | null>('server.tls.key')),
+      trustedProxies: (get<string | null>('server.trustedProxies') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    },
     dataDir,
     metadata: { url: get<string | null>('metadata.url') ?? `sqlite:${resolve(dataDir, 'berth.db')}` },
     storage: { driver: 'fs', fs: { root: resolve(get<string | null>('storage.fs.root') ?? resolve(dataDir, 'storage')) } },
@@ -64,6 +78,12 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     stats: { flushIntervalMs: get('stats.flushInterval') },
     auth: {
       registryTokenTtlMs: get('auth.registryTokenTtl'), failedLoginLimit: get('auth.failedLoginLimit'), failedLoginWindowMs: get('auth.failedLoginWindow'),
+    },
+    api: {
+      rateLimit: { authenticated: get('api.rateLimit.authenticated'), anonymous: get('api.rateLimit.anonymous'), windowMs: get('api.rateLimit.window') },
+    },
+    packages: {
+      restoreWindowMs: get('packages.restoreWindow'), purgeIntervalMs: get('packages.purgeInterval'), deleteDownloadLimit: get('packages.deleteDownloadLimit'),
     },
     log: { level: get('log.level') },
   };
@@ -171,6 +191,13 @@ function normaliseUrl(url: string | null): string | null {
   } catch {
     throw new ConfigError(`server.publicUrl: "${url}" is not an absolute URL`);
   }
+}
+
+/** Both files or neither: half a TLS configuration is a mistake to report, not to ignore. */
+function tlsFiles(cert: string | null, key: string | null): { cert: string; key: string } | null {
+  if (cert === null && key === null) return null;
+  if (cert === null || key === null) throw new ConfigError('server.tls.cert and server.tls.key must be set together');
+  return { cert: resolve(cert), key: resolve(key) };
 }
 
 function deepFreeze<T>(obj: T): T {

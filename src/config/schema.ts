@@ -17,6 +17,15 @@ export const SCHEMA = {
     type: 'string', default: null,
     help: 'Absolute base URL clients use (https://registry.example.com). Default: derived from each request.',
   },
+  'server.tls.cert': {
+    type: 'string', default: null,
+    help: 'PEM certificate chain file: Berth serves HTTPS itself when this and server.tls.key are set (gh needs https).',
+  },
+  'server.tls.key': { type: 'string', default: null, help: 'PEM private key file for server.tls.cert.' },
+  'server.trustedProxies': {
+    type: 'string', default: null,
+    help: 'Comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-Proto/Host/For are believed. Default: none.',
+  },
   dataDir: { type: 'string', default: './data', help: 'Directory for the embedded database and filesystem blobs.' },
   'metadata.url': {
     type: 'string', default: null,
@@ -39,6 +48,21 @@ export const SCHEMA = {
     type: 'integer', default: 10, min: 1, help: 'Failed authentications allowed per client address and per account in the window; more get 429.',
   },
   'auth.failedLoginWindow': { type: 'duration', default: '1m', help: 'Window for auth.failedLoginLimit.' },
+  'api.rateLimit.authenticated': {
+    type: 'integer', default: 5000, min: 1, help: 'REST API requests per token per window (GitHub: 5000 an hour); per process.',
+  },
+  'api.rateLimit.anonymous': {
+    type: 'integer', default: 60, min: 1, help: 'REST API requests per client address per window without a token (GitHub: 60 an hour).',
+  },
+  'api.rateLimit.window': { type: 'duration', default: '1h', help: 'Window of the REST API rate limits; X-RateLimit-Reset is its end.' },
+  'packages.restoreWindow': {
+    type: 'duration', default: '30d', help: 'A deleted package or version can be restored this long; then it is purged for good (GitHub: 30 days).',
+  },
+  'packages.purgeInterval': { type: 'duration', default: '1h', help: 'How often packages and versions past packages.restoreWindow are purged.' },
+  'packages.deleteDownloadLimit': {
+    type: 'integer', default: 5000, min: 0,
+    help: 'A public package or version downloaded more than this many times cannot be deleted (GitHub: 5000); 0 = no limit.',
+  },
   'log.level': {
     type: 'string', default: 'info', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
     help: 'Log level; one JSON line per request at info.',

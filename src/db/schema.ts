@@ -11,6 +11,7 @@ export interface Database {
   manifests: ManifestsTable;
   manifestReferences: ManifestReferencesTable;
   tags: TagsTable;
+  deletedTags: DeletedTagsTable;
   uploads: UploadsTable;
   downloadsDaily: DownloadsDailyTable;
   accounts: AccountsTable;
@@ -34,6 +35,10 @@ export interface RepositoriesTable {
   createdBy: number | null;
   createdAt: number;
   updatedAt: number;
+  /** Set when the package was deleted (restorable until purged); `name` is then a tombstone no client can address. */
+  deletedAt: Generated<number | null>;
+  /** The name a deleted package had, and gets back when restored. */
+  deletedName: Generated<string | null>;
 }
 
 /** A blob whose bytes are committed in the blob store. Shared by every repository that links it. */
@@ -64,6 +69,13 @@ export interface ManifestsTable {
   /** JSON object of the manifest's annotations (for referrers and, later, package descriptions). */
   annotations: string;
   createdAt: number;
+  /** When the version last changed: pushed again, tagged, deleted or restored. */
+  updatedAt: number;
+  /** Set when the version was deleted (restorable until purged); /v2 no longer serves it. */
+  deletedAt: Generated<number | null>;
+  /** `org.opencontainers.image.description` / `.licenses` from the annotations or config labels, for the REST API. */
+  description: Generated<string | null>;
+  license: Generated<string | null>;
 }
 
 export interface ManifestReferencesTable {
@@ -78,6 +90,13 @@ export interface TagsTable {
   name: string;
   manifestId: number;
   updatedAt: number;
+}
+
+/** The tags a deleted version had: restoring it gives back those not taken by another version meanwhile. */
+export interface DeletedTagsTable {
+  manifestId: number;
+  name: string;
+  deletedAt: number;
 }
 
 export interface UploadsTable {

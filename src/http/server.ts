@@ -2,6 +2,9 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Logger } from '../observability/logger.js';
 import type { OciDeps } from './oci/context.js';
 import { BerthError } from '../util/errors.js';
+import type { GithubDeps } from './github/github-context.js';
+import { githubApi } from './github/github-api.js';
+import { clientError, DOCS_ROOT, sendGithubError } from './github/github-errors.js';
 import { ociApi, sendOciError } from './oci/oci-api.js';
 import { tokenEndpoint, type TokenEndpointDeps } from './oci/token-endpoint.js';
 import { routeLabel } from './route-label.js';
@@ -10,13 +13,24 @@ export interface ServerDeps {
   readonly log: Logger;
   readonly oci: OciDeps;
   readonly token: TokenEndpointDeps;
+  readonly github: GithubDeps;
   /** Readiness: resolves when the database answers. */
   readonly ready: () => Promise<void>;
+  /** PEM certificate and key: serve HTTPS (gh talks to enterprise hosts over https only). */
+  readonly tls: { readonly cert: Buffer; readonly key: Buffer } | null;
+  /**
+   * Reverse proxies whose X-Forwarded-Proto/Host/For Fastify believes (its `trustProxy`: addresses and CIDRs);
+   * empty: none, the socket's own address and the Host header count.
+   */
+  readonly trustedProxies: readonly string[];
 }
 
 /** Builds the HTTP server: one encapsulated plugin per API surface, plus health endpoints. */
 export function buildServer(deps: ServerDeps): FastifyInstance {
+  // Fastify's types make an HTTPS instance a different type; every route and hook here works the same on both.
   const app = Fastify({
+    ...(deps.tls ? { https: { cert: deps.tls.cert, key: deps.tls.key } } : {}),
+    trustProxy: deps.trustedProxies.length > 0 ? [...deps.trustedProxies] : false,
     loggerInstance: deps.log as FastifyBaseLogger,
     // Fastify's own request lines are replaced by the single line per request below.
     logController: new LogController({ disableRequestLogging: true }),
@@ -35,9 +49,12 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
         reply.header('Docker-Distribution-API-Version', 'registry/2.0');
         return sendOciError(reply, new BerthError({ status, code: status === 404 ? 'NAME_UNKNOWN' : 'UNSUPPORTED', message: error.message }));
       }
+      if (/^\/api(\/|\?|$)/.test(request.url) && status < 500) {
+        return sendGithubError(reply, clientError(status, status === 404 ? 'Not Found' : error.message), DOCS_ROOT);
+      }
       return (reply as FastifyReply).code(status).send(error);
     },
-  });
+  }) as unknown as FastifyInstance;
 
   // One line per request: method, route template (never the raw URL with its tokens), status, time, bytes.
   app.addHook('onResponse', async (request, reply) => {
@@ -57,7 +74,9 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   });
   app.get('/livez', async (_request, reply) => reply.send({ status: 'ok' }));
 
-  void app.register(ociApi(deps.oci));
+  // Each surface under its own prefix, so each one's not-found handler answers only for its own paths.
+  void app.register(ociApi(deps.oci), { prefix: '/v2' });
+  void app.register(githubApi(deps.github), { prefix: '/api' });
   void app.register(tokenEndpoint(deps.token));
   return app;
 }

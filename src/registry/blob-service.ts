@@ -74,6 +74,7 @@ export class BlobService {
       .innerJoin('blobs as b', 'b.digest', 'rb.digest')
       .select(['r.name', 'b.size'])
       .where('rb.digest', '=', digest)
+      .where('r.deletedAt', 'is', null)
       .limit(50);
     if (from !== null) q = q.where('r.name', '=', from);
     const sources = await q.execute();

@@ -24,7 +24,17 @@ export interface StoredManifest extends ManifestHead {
 }
 
 const SOURCE_LABEL = 'org.opencontainers.image.source';
+const DESCRIPTION_LABEL = 'org.opencontainers.image.description';
+const LICENSES_LABEL = 'org.opencontainers.image.licenses';
 const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/** The labels Berth reads from a pushed image: annotations first, else the image config's labels. */
+interface ImageLabels {
+  readonly sourceUrl: string | null;
+  /** GitHub's limits: description ≤ 512 characters, licences ≤ 256. */
+  readonly description: string | null;
+  readonly license: string | null;
+}
 
 /** Pushing, pulling and deleting manifests (spec "Pushing manifests", "Pulling manifests", "Deleting manifests"). */
 export class ManifestService {
@@ -43,7 +53,9 @@ export class ManifestService {
       let q = this.#db.selectFrom('manifests as m')
         .innerJoin('repositories as r', 'r.id', 'm.repositoryId')
         .select(['m.id', 'm.digest', 'm.mediaType', 'm.size', 'm.subjectDigest'])
-        .where('r.name', '=', name!);
+        .where('r.name', '=', name!)
+        // A deleted version is gone for /v2 (its tags were moved aside), though restorable through the REST API.
+        .where('m.deletedAt', 'is', null);
       q = by === 'tag'
         ? q.innerJoin('tags as t', 't.manifestId', 'm.id').where('t.name', '=', reference!)
         : q.where('m.digest', '=', reference!);
@@ -70,7 +82,7 @@ export class ManifestService {
     }
     const repo = await this.#repos.ensure(name, pusher);
     await this.#checkReferences(repo.id, parsed);
-    const sourceUrl = await this.#sourceUrl(parsed);
+    const { sourceUrl, description, license } = await this.#labels(parsed);
 
     const now = this.#clock.now();
     const id = await this.#db.transaction().execute(async (tx) => {
@@ -84,9 +96,17 @@ export class ManifestService {
         size: body.length,
         body,
         annotations: JSON.stringify(parsed.annotations),
+        description,
+        license,
         createdAt: now,
+        updatedAt: now,
       }).onConflict((oc) => oc.columns(['repositoryId', 'digest']).doNothing()).execute();
-      const row = await tx.selectFrom('manifests').select('id').where('repositoryId', '=', repo.id).where('digest', '=', digest).executeTakeFirstOrThrow();
+      const row = await tx.selectFrom('manifests').select(['id', 'deletedAt']).where('repositoryId', '=', repo.id).where('digest', '=', digest).executeTakeFirstOrThrow();
+      if (row.deletedAt !== null) {
+        // Pushing a deleted version again brings it back as a new version would be (GHCR); its old tags stay gone.
+        await tx.updateTable('manifests').set({ deletedAt: null, updatedAt: now }).where('id', '=', row.id).execute();
+        await tx.deleteFrom('deletedTags').where('manifestId', '=', row.id).execute();
+      }
       const refs = [
         ...parsed.blobs.map((d) => ({ manifestId: row.id, digest: d.digest, kind: 'blob' as const })),
         ...parsed.children.map((d) => ({ manifestId: row.id, digest: d.digest, kind: 'manifest' as const })),
@@ -99,6 +119,7 @@ export class ManifestService {
         await tx.insertInto('tags').values({ repositoryId: repo.id, name: reference.tag, manifestId: row.id, updatedAt: now })
           .onConflict((oc) => oc.columns(['repositoryId', 'name']).doUpdateSet({ manifestId: row.id, updatedAt: now }))
           .execute();
+        await tx.updateTable('manifests').set({ updatedAt: now }).where('id', '=', row.id).execute();
       }
       await tx.updateTable('repositories').set({ updatedAt: now }).where('id', '=', repo.id).execute();
       if (sourceUrl) {
@@ -130,24 +151,36 @@ export class ManifestService {
     const repo = await this.#repos.get(name);
     const res = reference.kind === 'tag'
       ? await this.#db.deleteFrom('tags').where('repositoryId', '=', repo.id).where('name', '=', reference.tag).executeTakeFirst()
-      : await this.#db.deleteFrom('manifests').where('repositoryId', '=', repo.id).where('digest', '=', reference.digest).executeTakeFirst();
+      : await this.#db.deleteFrom('manifests').where('repositoryId', '=', repo.id).where('digest', '=', reference.digest)
+        .where('deletedAt', 'is', null).executeTakeFirst();
     if (Number(res.numDeletedRows) === 0) throw manifestUnknown(reference.kind === 'tag' ? reference.tag : reference.digest);
   }
 
-  /** `org.opencontainers.image.source` from the manifest's annotations, else from the image config's labels. */
-  async #sourceUrl(parsed: ParsedManifest): Promise<string | null> {
-    let source: unknown = parsed.annotations[SOURCE_LABEL];
-    if (source === undefined && parsed.config && parsed.config.size <= MAX_CONFIG_BYTES) {
+  /**
+   * `org.opencontainers.image.source`, `.description` and `.licenses`, each from the manifest's annotations (an
+   * index's own for a multi-arch image), else from the image config's labels.
+   */
+  async #labels(parsed: ParsedManifest): Promise<ImageLabels> {
+    const from = (key: string): unknown => parsed.annotations[key];
+    let labels: Record<string, unknown> = {};
+    const wanted = [SOURCE_LABEL, DESCRIPTION_LABEL, LICENSES_LABEL];
+    if (wanted.some((k) => from(k) === undefined) && parsed.config && parsed.config.size <= MAX_CONFIG_BYTES) {
       try {
         const config = JSON.parse((await readLimited(await this.#blobs.read(parsed.config.digest), MAX_CONFIG_BYTES)).toString('utf8')) as {
-          config?: { Labels?: Record<string, unknown> };
+          config?: { Labels?: Record<string, unknown> | null };
         };
-        source = config.config?.Labels?.[SOURCE_LABEL];
+        labels = config.config?.Labels ?? {};
       } catch {
-        return null; // not a JSON image config (an artifact): no label to read
+        // not a JSON image config (an artifact): no labels to read
       }
     }
-    return typeof source === 'string' && /^https?:\/\/\S+$/.test(source) && source.length <= 2048 ? source : null;
+    const value = (key: string): unknown => from(key) ?? labels[key];
+    const source = value(SOURCE_LABEL);
+    return {
+      sourceUrl: typeof source === 'string' && /^https?:\/\/\S+$/.test(source) && source.length <= 2048 ? source : null,
+      description: text(value(DESCRIPTION_LABEL), 512),
+      license: text(value(LICENSES_LABEL), 256),
+    };
   }
 
   async #checkReferences(repositoryId: number, parsed: ParsedManifest): Promise<void> {
@@ -159,7 +192,8 @@ export class ManifestService {
       const part = wanted.slice(i, i + 500);
       const [blobs, manifests] = await Promise.all([
         this.#db.selectFrom('repositoryBlobs').select('digest').where('repositoryId', '=', repositoryId).where('digest', 'in', part).execute(),
-        this.#db.selectFrom('manifests').select('digest').where('repositoryId', '=', repositoryId).where('digest', 'in', part).execute(),
+        this.#db.selectFrom('manifests').select('digest').where('repositoryId', '=', repositoryId).where('digest', 'in', part)
+          .where('deletedAt', 'is', null).execute(),
       ]);
       for (const r of [...blobs, ...manifests]) found.add(r.digest);
     }
@@ -167,4 +201,8 @@ export class ManifestService {
     const missing = wanted.find((d) => !found.has(d));
     if (missing) throw manifestBlobUnknown(missing);
   }
+}
+
+function text(value: unknown, max: number): string | null {
+  return typeof value === 'string' && value.length > 0 ? value.slice(0, max) : null;
 }

@@ -24,6 +24,7 @@ export class ReferrersService {
       .select(['m.mediaType', 'm.digest', 'm.size', 'm.artifactType', 'm.annotations'])
       .where('r.name', '=', name)
       .where('m.subjectDigest', '=', subject)
+      .where('m.deletedAt', 'is', null)
       .orderBy('m.id');
     if (artifactType !== undefined) q = q.where('m.artifactType', '=', artifactType);
     const rows = await q.execute();

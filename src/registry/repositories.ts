@@ -58,7 +58,8 @@ export class RepositoryStore {
 
   /** Repository names in lexical order after `last` (the `_catalog` endpoint). */
   async list(limit: number, last: string | undefined): Promise<string[]> {
-    let q = this.#db.selectFrom('repositories').select('name').orderBy('name').limit(limit);
+    // Deleted packages keep their rows under tombstone names until purged; they are no repositories for /v2.
+    let q = this.#db.selectFrom('repositories').select('name').where('deletedAt', 'is', null).orderBy('name').limit(limit);
     if (last !== undefined) q = q.where('name', '>', last);
     return (await q.execute()).map((r) => r.name);
   }

@@ -41,7 +41,10 @@ const TEMPLATES: Record<OciRoute['kind'], string> = {
   referrers: '/v2/<name>/referrers/<digest>',
 };
 
-/** The OCI distribution API under /v2, as one encapsulated Fastify plugin with its own body parser and errors. */
+/**
+ * The OCI distribution API, as one encapsulated Fastify plugin with its own body parser and errors; registered with
+ * prefix /v2 so its not-found handler answers only there.
+ */
 export function ociApi(deps: OciDeps) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     // Nothing under /v2 is buffered by Fastify: handlers read `request.raw` as a stream (manifests through a limit).
@@ -71,8 +74,9 @@ export function ociApi(deps: OciDeps) {
       return handle(deps, route as never, request, reply);
     };
 
-    app.route({ method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'], url: '/v2', handler, exposeHeadRoute: false });
-    app.route({ method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'], url: '/v2/*', handler, exposeHeadRoute: false });
+    // Registered with prefix /v2: '/' is /v2 and /v2/, '/*' everything below.
+    app.route({ method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'], url: '/', handler, exposeHeadRoute: false });
+    app.route({ method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'], url: '/*', handler, exposeHeadRoute: false });
 
     app.setNotFoundHandler((_request, reply) => {
       void sendOciError(reply, new BerthError({ status: 404, code: 'NAME_UNKNOWN', message: 'no such endpoint in the registry API' }));

@@ -1,0 +1,74 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AccountService } from '../../accounts/account-service.js';
+import type { TokenIdentity, TokenRefusal, TokenService } from '../../accounts/token-service.js';
+import type { Scope } from '../../auth/permissions.js';
+import type { PackageService } from '../../packages/package-service.js';
+import type { PackageStats } from '../../packages/package-stats.js';
+import type { VersionService } from '../../packages/version-service.js';
+import type { Clock } from '../../util/clock.js';
+import type { RateLimiter } from './rate-limiter.js';
+
+export interface GithubDeps {
+  readonly accounts: AccountService;
+  readonly tokens: TokenService;
+  readonly packages: PackageService;
+  readonly versions: VersionService;
+  readonly stats: PackageStats;
+  readonly rateLimiter: RateLimiter;
+  /** Requests per window: per token, and per client address for anonymous callers. */
+  readonly rateLimits: { readonly authenticated: number; readonly anonymous: number };
+  readonly clock: Clock;
+  readonly publicUrl: string | null;
+}
+
+/** Who is calling: a token's identity, nobody, or credentials that were refused (→ 401 "Bad credentials"). */
+export interface Caller {
+  readonly identity: TokenIdentity | null;
+  readonly refusal: TokenRefusal | null;
+}
+
+/** Absolute bases for the URLs in responses: Berth's web pages and its REST API. */
+export interface Urls {
+  /** `https://berth.example.com` (from `server.publicUrl`, else the request's scheme and host). */
+  readonly web: string;
+  /** `https://berth.example.com/api/v3` */
+  readonly api: string;
+}
+
+export interface RequestContext {
+  readonly request: FastifyRequest;
+  readonly reply: FastifyReply;
+  readonly caller: Caller;
+  readonly urls: Urls;
+}
+
+/**
+ * Who may call an endpoint: anyone (`public`), any signed-in caller (`user`), or a caller whose token has these
+ * classic-PAT scopes (also sent as `X-Accepted-OAuth-Scopes`).
+ */
+export type EndpointAccess = 'public' | 'user' | readonly Scope[];
+
+/** One REST endpoint: method, path under /api, the GitHub docs section it implements, who may call it, handler. */
+export interface Endpoint {
+  readonly method: 'GET' | 'POST' | 'DELETE';
+  readonly url: string;
+  readonly docs: string;
+  readonly access: EndpointAccess;
+  /** What the caller is doing, for messages about missing scopes ("list packages"). */
+  readonly what?: string;
+  readonly handle: (deps: GithubDeps, ctx: RequestContext) => Promise<unknown>;
+}
+
+export function urlsFor(request: FastifyRequest, publicUrl: string | null): Urls {
+  const web = publicUrl ?? `${request.protocol}://${request.host}`;
+  return { web, api: `${web}/api/v3` };
+}
+
+/** A route parameter (Fastify has already percent-decoded it: `team%2Fapi` arrives as `team/api`). */
+export function param(request: FastifyRequest, key: string): string {
+  return (request.params as Record<string, string | undefined>)[key] ?? '';
+}
+
+export function queryParam(request: FastifyRequest, key: string): string | null {
+  return new URL(request.url, 'http://x').searchParams.get(key);
+}

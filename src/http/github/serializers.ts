@@ -1,0 +1,200 @@
+import type { Account } from '../../accounts/account-service.js';
+import type { PackageInfo } from '../../packages/package-service.js';
+import type { DownloadSummary, UsageStats } from '../../packages/package-stats.js';
+import type { VersionInfo } from '../../packages/version-service.js';
+import type { RateLimitState } from './rate-limiter.js';
+import type { Urls } from './github-context.js';
+
+/**
+ * GitHub's JSON shapes, and the only place they are built (STYLE B2: wire formats keep their own spelling).
+ * Field order follows api.github.com's responses; URLs point at Berth itself (API under /api/v3, web pages at the
+ * paths github.com uses, served by Berth's future UI).
+ */
+
+/** GitHub's timestamps: ISO 8601 in UTC without fractions, `2020-05-19T22:19:11Z`. */
+export function isoSeconds(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** Legacy global node ids, as GitHub's REST objects still carry: base64 of `<len>:<Type><id>`. */
+function nodeId(type: 'User' | 'Organization', id: number): string {
+  return Buffer.from(`${type === 'User' ? '04' : '012'}:${type}${id}`).toString('base64');
+}
+
+function accountType(account: Account): 'User' | 'Organization' {
+  return account.type === 'org' ? 'Organization' : 'User';
+}
+
+/** `simple-user` (docs "Packages" response schema, `owner`). */
+export function simpleUser(account: Account, urls: Urls) {
+  const api = `${urls.api}/users/${account.login}`;
+  const type = accountType(account);
+  return {
+    login: account.login,
+    id: account.id,
+    node_id: nodeId(type, account.id),
+    avatar_url: `${urls.web}/avatars/u/${account.id}?v=4`,
+    gravatar_id: '',
+    url: api,
+    html_url: `${urls.web}/${account.login}`,
+    followers_url: `${api}/followers`,
+    following_url: `${api}/following{/other_user}`,
+    gists_url: `${api}/gists{/gist_id}`,
+    starred_url: `${api}/starred{/owner}{/repo}`,
+    subscriptions_url: `${api}/subscriptions`,
+    organizations_url: `${api}/orgs`,
+    repos_url: `${api}/repos`,
+    events_url: `${api}/events{/privacy}`,
+    received_events_url: `${api}/received_events`,
+    type,
+    site_admin: account.type === 'user' && account.isAdmin,
+  };
+}
+
+/** `GET /users/{username}` and `GET /user` (docs "Users": public-user); Berth has no repositories or followers. */
+export function user(account: Account, urls: Urls) {
+  return {
+    ...simpleUser(account, urls),
+    name: account.displayName,
+    company: null,
+    blog: '',
+    location: null,
+    email: account.email,
+    hireable: null,
+    bio: null,
+    twitter_username: null,
+    public_repos: 0,
+    public_gists: 0,
+    followers: 0,
+    following: 0,
+    created_at: isoSeconds(account.createdAt),
+    updated_at: isoSeconds(account.createdAt),
+  };
+}
+
+/** `GET /orgs/{org}` (docs "Organizations": organization-full, public part). */
+export function organization(account: Account, urls: Urls) {
+  const api = `${urls.api}/orgs/${account.login}`;
+  return {
+    login: account.login,
+    id: account.id,
+    node_id: nodeId('Organization', account.id),
+    url: api,
+    repos_url: `${api}/repos`,
+    events_url: `${api}/events`,
+    hooks_url: `${api}/hooks`,
+    issues_url: `${api}/issues`,
+    members_url: `${api}/members{/member}`,
+    public_members_url: `${api}/public_members{/member}`,
+    avatar_url: `${urls.web}/avatars/u/${account.id}?v=4`,
+    description: null,
+    name: account.displayName,
+    company: null,
+    blog: '',
+    location: null,
+    email: null,
+    twitter_username: null,
+    is_verified: false,
+    has_organization_projects: false,
+    has_repository_projects: false,
+    public_repos: 0,
+    public_gists: 0,
+    followers: 0,
+    following: 0,
+    html_url: `${urls.web}/${account.login}`,
+    created_at: isoSeconds(account.createdAt),
+    updated_at: isoSeconds(account.createdAt),
+    archived_at: null,
+    type: 'Organization',
+  };
+}
+
+/** The path segment of an owner's packages: `orgs/acme` or `users/alice` (the URL forms of docs §"Packages"). */
+function ownerPath(owner: Account): string {
+  return `${owner.type === 'org' ? 'orgs' : 'users'}/${owner.login}`;
+}
+
+/** `package` (docs "Packages": Get a package). Nested names appear percent-encoded (`team%2Fapi`). */
+export function packageJson(pkg: PackageInfo, owner: Account, urls: Urls) {
+  const name = encodeURIComponent(pkg.name);
+  return {
+    id: pkg.id,
+    name: pkg.name,
+    package_type: 'container',
+    owner: simpleUser(owner, urls),
+    version_count: pkg.versionCount,
+    visibility: pkg.visibility,
+    url: `${urls.api}/${ownerPath(owner)}/packages/container/${name}`,
+    created_at: isoSeconds(pkg.createdAt),
+    updated_at: isoSeconds(pkg.updatedAt),
+    // Berth links no code repositories (GitHub's `minimal-repository`); the source label is in Berth's stats.
+    repository: null,
+    html_url: `${urls.web}/${ownerPath(owner)}/packages/container/package/${name}`,
+  };
+}
+
+/** `package-version` (docs "Packages": Get a package version); `deleted_at` only on deleted versions. */
+export function versionJson(version: VersionInfo, pkg: PackageInfo, owner: Account, urls: Urls) {
+  const name = encodeURIComponent(pkg.name);
+  return {
+    id: version.id,
+    name: version.digest,
+    url: `${urls.api}/${ownerPath(owner)}/packages/container/${name}/versions/${version.id}`,
+    package_html_url: `${urls.web}/${ownerPath(owner)}/packages/container/package/${name}`,
+    created_at: isoSeconds(version.createdAt),
+    updated_at: isoSeconds(version.updatedAt),
+    ...(version.deletedAt === null ? {} : { deleted_at: isoSeconds(version.deletedAt) }),
+    html_url: `${urls.web}/${ownerPath(owner)}/packages/container/${name}/${version.id}`,
+    ...(version.license === null ? {} : { license: version.license }),
+    ...(version.description === null ? {} : { description: version.description }),
+    metadata: { package_type: 'container', container: { tags: version.tags } },
+  };
+}
+
+/** `GET /api/v3/`: a directory of URL templates, as GitHub's root lists them (the subset Berth serves). */
+export function rootJson(urls: Urls) {
+  const api = urls.api;
+  return {
+    current_user_url: `${api}/user`,
+    organization_url: `${api}/orgs/{org}`,
+    rate_limit_url: `${api}/rate_limit`,
+    user_url: `${api}/users/{user}`,
+    organization_packages_url: `${api}/orgs/{org}/packages?package_type=container`,
+    user_packages_url: `${api}/users/{user}/packages?package_type=container`,
+    current_user_packages_url: `${api}/user/packages?package_type=container`,
+  };
+}
+
+/** `GET /rate_limit` (docs "Rate limit"): `resources` by bucket, and `rate` (= core, deprecated but still sent). */
+export function rateLimitJson(core: RateLimitState, graphql: RateLimitState) {
+  const entry = (s: RateLimitState) => ({ limit: s.limit, used: s.used, remaining: s.remaining, reset: s.reset });
+  return { resources: { core: entry(core), graphql: entry(graphql) }, rate: entry(core) };
+}
+
+// ---- Berth's own objects (not GitHub shapes; served under /api/v3/berth) ----------------------------------------
+
+function downloadsJson(d: DownloadSummary) {
+  return { total: d.total, daily: d.daily.map((x) => ({ date: isoSeconds(x.day * 86_400_000).slice(0, 10), count: x.count })) };
+}
+
+export function packageStatsJson(pkg: PackageInfo, stats: UsageStats) {
+  return {
+    package_id: pkg.id,
+    name: pkg.name,
+    version_count: pkg.versionCount,
+    size_in_bytes: stats.sizeBytes,
+    downloads: downloadsJson(stats.downloads),
+    source_url: pkg.sourceUrl,
+  };
+}
+
+export function versionStatsJson(pkg: PackageInfo, version: VersionInfo, stats: UsageStats) {
+  return {
+    package_id: pkg.id,
+    version_id: version.id,
+    name: version.digest,
+    media_type: version.mediaType,
+    size_in_bytes: stats.sizeBytes,
+    downloads: downloadsJson(stats.downloads),
+  };
+}

@@ -1,0 +1,181 @@
+import type { Db } from '../db/schema.js';
+import { loadTargets, type PackageRow } from '../auth/package-access.js';
+import { allowedOperations, type PackageOperation, type Subject, type Visibility } from '../auth/permissions.js';
+import type { DownloadCounter } from '../registry/download-counter.js';
+import type { Clock } from '../util/clock.js';
+import { downloadLimit, nameReused } from './package-errors.js';
+
+/** The user or organization owning a namespace (an account, as the accounts module returns it). */
+export interface Owner {
+  readonly id: number;
+  readonly login: string;
+  readonly type: 'user' | 'org';
+}
+
+/** A package as GitHub's REST API sees it: one repository (container package) of an owner. */
+export interface PackageInfo {
+  readonly id: number;
+  /** GitHub's package name: the repository name without its owner (`app`, `team/api`). */
+  readonly name: string;
+  /** The full repository name (`acme/app`), also for a deleted package. */
+  readonly repository: string;
+  readonly visibility: Visibility;
+  /** Versions not deleted. */
+  readonly versionCount: number;
+  readonly sourceUrl: string | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly deletedAt: number | null;
+}
+
+/** A package and what the asking subject may do with it. */
+export interface PackageAccess {
+  readonly package: PackageInfo;
+  readonly operations: ReadonlySet<PackageOperation>;
+}
+
+/** GitHub's deletion rules, configurable (`packages.*`). */
+export interface DeletionRules {
+  /** A deleted package or version can be restored this long, then it is purged. */
+  readonly restoreWindowMs: number;
+  /** Public packages and versions downloaded more often than this cannot be deleted; 0 = no limit. */
+  readonly deleteDownloadLimit: number;
+}
+
+interface Deps {
+  readonly db: Db;
+  readonly clock: Clock;
+  readonly downloads: DownloadCounter;
+  readonly rules: DeletionRules;
+}
+
+/**
+ * Packages of a namespace for the REST API: listing what a subject may see, soft deletion with a restore window,
+ * restore, and the purge of what has been deleted for longer than that window. A deleted package keeps its row
+ * and id under a tombstone name that no /v2 client can address (`acme/app~deleted-7`), so it disappears from
+ * /v2 at once and its name can be pushed again; restoring puts the name back unless a new package took it.
+ */
+export class PackageService {
+  readonly #db: Db;
+  readonly #clock: Clock;
+  readonly #downloads: DownloadCounter;
+  readonly #rules: DeletionRules;
+
+  constructor(deps: Deps) {
+    this.#db = deps.db;
+    this.#clock = deps.clock;
+    this.#downloads = deps.downloads;
+    this.#rules = deps.rules;
+  }
+
+  /** One page of the owner's live packages the subject may read, ordered by name, and how many there are. */
+  async list(owner: Owner, subject: Subject, opts: { visibility?: Visibility; page: number; perPage: number }): Promise<{ packages: PackageInfo[]; total: number }> {
+    let q = this.#db.selectFrom('repositories').select(['id', 'name', 'visibility'])
+      .where('owner', '=', owner.login.toLowerCase()).where('deletedAt', 'is', null).orderBy('name');
+    if (opts.visibility) q = q.where('visibility', '=', opts.visibility);
+    const rows = (await q.execute()) as PackageRow[];
+    const targets = await loadTargets(this.#db, subject.userId, owner.login, rows);
+    const readable = rows.filter((r) => allowedOperations(subject, targets.get(r.id)!).has('read'));
+    const page = readable.slice((opts.page - 1) * opts.perPage, opts.page * opts.perPage);
+    return { packages: await this.#load(page.map((r) => r.id), owner), total: readable.length };
+  }
+
+  /** The live package `owner/name` and what the subject may do with it; null when there is none. */
+  async find(owner: Owner, name: string, subject: Subject): Promise<PackageAccess | null> {
+    const row = await this.#db.selectFrom('repositories').select('id').where('name', '=', fullName(owner, name)).executeTakeFirst();
+    return row ? this.#access(row.id, owner, subject) : null;
+  }
+
+  /** The most recently deleted package once named `owner/name`, while it can still be restored. */
+  async findDeleted(owner: Owner, name: string, subject: Subject): Promise<PackageAccess | null> {
+    const row = await this.#db.selectFrom('repositories').select('id')
+      .where('deletedName', '=', fullName(owner, name)).where('deletedAt', '>', this.#cutoff())
+      .orderBy('deletedAt', 'desc').limit(1).executeTakeFirst();
+    return row ? this.#access(row.id, owner, subject) : null;
+  }
+
+  /** Soft-deletes the package: gone from /v2 and listings at once, restorable for the restore window. */
+  async delete(pkg: PackageInfo): Promise<void> {
+    const limit = this.#rules.deleteDownloadLimit;
+    if (pkg.visibility === 'public' && limit > 0) {
+      await this.#downloads.flush();
+      const popular = await this.#db.selectFrom('downloadsDaily as d').innerJoin('manifests as m', 'm.id', 'd.manifestId')
+        .select('d.manifestId').where('m.repositoryId', '=', pkg.id)
+        .groupBy('d.manifestId').having((eb) => eb.fn.sum('d.count'), '>', limit).limit(1).executeTakeFirst();
+      if (popular) throw downloadLimit('package', limit);
+    }
+    const now = this.#clock.now();
+    await this.#db.updateTable('repositories')
+      .set({ name: `${pkg.repository}~deleted-${pkg.id}`, deletedName: pkg.repository, deletedAt: now, updatedAt: now })
+      .where('id', '=', pkg.id).where('deletedAt', 'is', null).execute();
+  }
+
+  /** Gives a deleted package its name back; refused when a new package has taken the name meanwhile. */
+  async restore(pkg: PackageInfo): Promise<void> {
+    const now = this.#clock.now();
+    await this.#db.transaction().execute(async (tx) => {
+      const taken = await tx.selectFrom('repositories').select('id').where('name', '=', pkg.repository).executeTakeFirst();
+      if (taken) throw nameReused(pkg.repository);
+      await tx.updateTable('repositories').set({ name: pkg.repository, deletedName: null, deletedAt: null, updatedAt: now })
+        .where('id', '=', pkg.id).execute();
+    });
+  }
+
+  /**
+   * Deletes for good the packages and versions deleted longer ago than the restore window, in batches. Their rows
+   * go (tags, references, download counts, permissions follow by cascade); their blobs are left for GC.
+   */
+  async purgeExpired(): Promise<{ packages: number; versions: number }> {
+    const cutoff = this.#cutoff();
+    let packages = 0;
+    let versions = 0;
+    for (;;) {
+      const ids = (await this.#db.selectFrom('repositories').select('id').where('deletedAt', '<=', cutoff).limit(100).execute()).map((r) => r.id);
+      if (ids.length === 0) break;
+      await this.#db.deleteFrom('repositories').where('id', 'in', ids).execute();
+      packages += ids.length;
+    }
+    for (;;) {
+      const ids = (await this.#db.selectFrom('manifests').select('id').where('deletedAt', '<=', cutoff).limit(500).execute()).map((r) => r.id);
+      if (ids.length === 0) break;
+      await this.#db.deleteFrom('manifests').where('id', 'in', ids).execute();
+      versions += ids.length;
+    }
+    return { packages, versions };
+  }
+
+  #cutoff(): number {
+    return this.#clock.now() - this.#rules.restoreWindowMs;
+  }
+
+  async #access(id: number, owner: Owner, subject: Subject): Promise<PackageAccess> {
+    const [pkg] = await this.#load([id], owner);
+    const targets = await loadTargets(this.#db, subject.userId, owner.login, [{ id, name: pkg!.repository, visibility: pkg!.visibility }]);
+    return { package: pkg!, operations: allowedOperations(subject, targets.get(id)!) };
+  }
+
+  /** Full rows for the given ids, in the given order, with their live version counts. */
+  async #load(ids: number[], owner: Owner): Promise<PackageInfo[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.#db.selectFrom('repositories as r')
+      .select(['r.id', 'r.name', 'r.deletedName', 'r.visibility', 'r.sourceUrl', 'r.createdAt', 'r.updatedAt', 'r.deletedAt'])
+      .select((eb) => eb.selectFrom('manifests as m').select((e) => e.fn.countAll().as('n'))
+        .whereRef('m.repositoryId', '=', 'r.id').where('m.deletedAt', 'is', null).as('versionCount'))
+      .where('r.id', 'in', ids).execute();
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const prefix = owner.login.length + 1;
+    return ids.map((id) => {
+      const r = byId.get(id)!;
+      const repository = r.deletedName ?? r.name;
+      return {
+        id: r.id, name: repository.slice(prefix), repository, visibility: r.visibility, versionCount: Number(r.versionCount ?? 0),
+        sourceUrl: r.sourceUrl, createdAt: r.createdAt, updatedAt: r.updatedAt, deletedAt: r.deletedAt,
+      };
+    });
+  }
+}
+
+/** `acme/app` for owner `Acme` and name `app`: repository names are lowercase, logins keep their case. */
+function fullName(owner: Owner, name: string): string {
+  return `${owner.login.toLowerCase()}/${name}`;
+}

@@ -1,0 +1,121 @@
+import type { Db } from '../db/schema.js';
+import type { DownloadCounter } from '../registry/download-counter.js';
+import type { Clock } from '../util/clock.js';
+import { downloadLimit, lastVersion, versionNotFound } from './package-errors.js';
+import type { DeletionRules, PackageInfo } from './package-service.js';
+
+/**
+ * A package version as GitHub's REST API sees it: one manifest digest. Every manifest is its own version, as on
+ * GHCR: a multi-arch index and each of its per-platform manifests, attestations and signatures alike.
+ */
+export interface VersionInfo {
+  readonly id: number;
+  readonly packageId: number;
+  readonly digest: string;
+  readonly mediaType: string;
+  /** Tags pointing at it; for a deleted version, the tags it had (what a restore would try to give back). */
+  readonly tags: string[];
+  readonly description: string | null;
+  readonly license: string | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly deletedAt: number | null;
+}
+
+export type VersionState = 'active' | 'deleted';
+
+const COLUMNS = ['id', 'repositoryId', 'digest', 'mediaType', 'description', 'license', 'createdAt', 'updatedAt', 'deletedAt'] as const;
+
+/** Versions of one package: newest-first listing, soft deletion (tags moved aside) and restore. */
+export class VersionService {
+  readonly #db: Db;
+  readonly #clock: Clock;
+  readonly #downloads: DownloadCounter;
+  readonly #rules: DeletionRules;
+
+  constructor(deps: { db: Db; clock: Clock; downloads: DownloadCounter; rules: DeletionRules }) {
+    this.#db = deps.db;
+    this.#clock = deps.clock;
+    this.#downloads = deps.downloads;
+    this.#rules = deps.rules;
+  }
+
+  /** One page of the package's versions in `state`, newest first, and how many there are. */
+  async list(pkg: PackageInfo, state: VersionState, page: number, perPage: number): Promise<{ versions: VersionInfo[]; total: number }> {
+    const base = this.#db.selectFrom('manifests').where('repositoryId', '=', pkg.id)
+      .where('deletedAt', state === 'active' ? 'is' : 'is not', null);
+    const [rows, count] = await Promise.all([
+      base.select(COLUMNS).orderBy('createdAt', 'desc').orderBy('id', 'desc').limit(perPage).offset((page - 1) * perPage).execute(),
+      base.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
+    ]);
+    return { versions: await this.#withTags(rows), total: Number(count.n) };
+  }
+
+  /** An active version of the package, or null. */
+  async get(pkg: PackageInfo, id: number): Promise<VersionInfo | null> {
+    const row = await this.#db.selectFrom('manifests').select(COLUMNS)
+      .where('id', '=', id).where('repositoryId', '=', pkg.id).where('deletedAt', 'is', null).executeTakeFirst();
+    return row ? (await this.#withTags([row]))[0]! : null;
+  }
+
+  /**
+   * Soft-deletes a version: /v2 stops serving it and its tags are moved aside, to be given back on restore.
+   * GitHub's rules: not the package's last version, and not a public version downloaded more than the limit.
+   */
+  async delete(pkg: PackageInfo, version: VersionInfo): Promise<void> {
+    if (pkg.versionCount <= 1) throw lastVersion();
+    const limit = this.#rules.deleteDownloadLimit;
+    if (pkg.visibility === 'public' && limit > 0) {
+      await this.#downloads.flush();
+      const row = await this.#db.selectFrom('downloadsDaily').select((eb) => eb.fn.sum('count').as('total'))
+        .where('manifestId', '=', version.id).executeTakeFirst();
+      if (Number(row?.total ?? 0) > limit) throw downloadLimit('version', limit);
+    }
+    const now = this.#clock.now();
+    await this.#db.transaction().execute(async (tx) => {
+      const tags = await tx.selectFrom('tags').select('name').where('manifestId', '=', version.id).execute();
+      await tx.deleteFrom('deletedTags').where('manifestId', '=', version.id).execute();
+      if (tags.length > 0) {
+        await tx.insertInto('deletedTags').values(tags.map((t) => ({ manifestId: version.id, name: t.name, deletedAt: now }))).execute();
+        await tx.deleteFrom('tags').where('manifestId', '=', version.id).execute();
+      }
+      await tx.updateTable('manifests').set({ deletedAt: now, updatedAt: now }).where('id', '=', version.id).execute();
+    });
+  }
+
+  /**
+   * Restores a version deleted within the restore window, with those of its tags no other version took meanwhile
+   * (a tag is never moved back from a version pushed since).
+   */
+  async restore(pkg: PackageInfo, id: number): Promise<void> {
+    const now = this.#clock.now();
+    await this.#db.transaction().execute(async (tx) => {
+      const row = await tx.selectFrom('manifests').select('id').where('id', '=', id).where('repositoryId', '=', pkg.id)
+        .where('deletedAt', '>', now - this.#rules.restoreWindowMs).executeTakeFirst();
+      if (!row) throw versionNotFound();
+      const tags = await tx.selectFrom('deletedTags').select('name').where('manifestId', '=', id).execute();
+      for (const t of tags) {
+        await tx.insertInto('tags').values({ repositoryId: pkg.id, name: t.name, manifestId: id, updatedAt: now })
+          .onConflict((oc) => oc.columns(['repositoryId', 'name']).doNothing()).execute();
+      }
+      await tx.deleteFrom('deletedTags').where('manifestId', '=', id).execute();
+      await tx.updateTable('manifests').set({ deletedAt: null, updatedAt: now }).where('id', '=', id).execute();
+    });
+  }
+
+  async #withTags(rows: { id: number; repositoryId: number; digest: string; mediaType: string; description: string | null; license: string | null; createdAt: number; updatedAt: number; deletedAt: number | null }[]): Promise<VersionInfo[]> {
+    if (rows.length === 0) return [];
+    const active = rows.filter((r) => r.deletedAt === null).map((r) => r.id);
+    const deleted = rows.filter((r) => r.deletedAt !== null).map((r) => r.id);
+    const [live, gone] = await Promise.all([
+      active.length ? this.#db.selectFrom('tags').select(['manifestId', 'name']).where('manifestId', 'in', active).orderBy('name').execute() : [],
+      deleted.length ? this.#db.selectFrom('deletedTags').select(['manifestId', 'name']).where('manifestId', 'in', deleted).orderBy('name').execute() : [],
+    ]);
+    const tags = new Map<number, string[]>();
+    for (const t of [...live, ...gone]) tags.set(t.manifestId, [...(tags.get(t.manifestId) ?? []), t.name]);
+    return rows.map((r) => ({
+      id: r.id, packageId: r.repositoryId, digest: r.digest, mediaType: r.mediaType, tags: tags.get(r.id) ?? [],
+      description: r.description, license: r.license, createdAt: r.createdAt, updatedAt: r.updatedAt, deletedAt: r.deletedAt,
+    }));
+  }
+}
