@@ -14,11 +14,14 @@ want=(
   curl:curl
   gh:gh                    # the GitHub CLI, against Berth's REST API (test/github/gh-cli.test.ts)
   openssl:openssl          # self-signed certificate for that HTTPS test
+  initdb:postgresql        # throwaway PostgreSQL clusters for the postgres-fs test pass (test/helpers/postgres.ts)
 )
 missing=()
 for entry in "${want[@]}"; do
   cmd=${entry%%:*}; pkg=${entry#*:}
-  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || [ -x "/usr/bin/$cmd" ] || missing+=("$pkg")
+  # Debian keeps PostgreSQL's server binaries (initdb, pg_ctl) off PATH, under /usr/lib/postgresql/<version>/bin.
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || [ -x "/usr/bin/$cmd" ] \
+    || compgen -G "/usr/lib/postgresql/*/bin/$cmd" >/dev/null || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing test dependencies: ${missing[*]}"
@@ -27,6 +30,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" uidmap >/dev/null
 fi
 # The Debian packages start their services where systemd runs; the tests start their own instances instead.
-for svc in docker-registry nginx containerd docker; do
+for svc in docker-registry nginx containerd docker postgresql; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then systemctl stop "$svc" || true; fi
 done

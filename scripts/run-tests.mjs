@@ -1,11 +1,19 @@
 #!/usr/bin/env node
 // Runs every *.test.ts under src/ and test/ with node's test runner (Node 20 does not expand globs itself).
 // Arguments narrow the set: `npm test -- test/oci` runs the files whose path contains "test/oci".
+//
+// Backend matrix (STYLE B2): the integration suites run once per backend set in BERTH_TEST_BACKENDS (default
+// `sqlite-fs,postgres-fs`), each pass with BERTH_TEST_BACKEND set; unit tests and the suites that do not depend on
+// the backends run in the first pass only. Exit code: non-zero if any pass failed.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
+/** Suites that start Berth on a metadata database + blob store, and so run once per backend set. */
+const MATRIX = ['test/oci/', 'test/auth/', 'test/github/', 'test/cli/', 'test/doctor/', 'test/maintenance/', 'test/crash/'];
+
 function walk(dir) {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
@@ -19,9 +27,41 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
+const backends = (process.env.BERTH_TEST_BACKENDS ?? 'sqlite-fs,postgres-fs').split(',').map((s) => s.trim()).filter(Boolean);
+if (backends.length === 0) {
+  console.error('BERTH_TEST_BACKENDS is empty');
+  process.exit(1);
+}
 const concurrency = process.env.BERTH_TEST_CONCURRENCY ?? '2';
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], {
-  cwd: root,
-  stdio: 'inherit',
-});
-process.exit(result.status ?? 1);
+const tapDir = mkdtempSync(join(tmpdir(), 'berth-test-run-'));
+
+const passes = backends.map((backend, i) => ({
+  backend,
+  files: i === 0 ? files : files.filter((f) => MATRIX.some((m) => f.startsWith(m))),
+})).filter((p) => p.files.length > 0);
+
+const summary = [];
+for (const [i, pass] of passes.entries()) {
+  const label = `${pass.backend}${i === 0 ? '' : ' (backend suites)'}`;
+  console.log(`\n=== pass ${i + 1}/${passes.length}: BERTH_TEST_BACKEND=${label}, ${pass.files.length} files ===\n`);
+  const tap = join(tapDir, `${i}.tap`);
+  const started = Date.now();
+  const result = spawnSync(process.execPath, [
+    '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`,
+    '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`,
+    ...pass.files,
+  ], { cwd: root, stdio: 'inherit', env: { ...process.env, BERTH_TEST_BACKEND: pass.backend } });
+  const counts = {};
+  try {
+    for (const m of readFileSync(tap, 'utf8').matchAll(/^# (tests|pass|fail|skipped|todo|cancelled) (\d+)$/gm)) counts[m[1]] = Number(m[2]);
+  } catch { /* no TAP output: the run itself failed */ }
+  summary.push({ label, status: result.status ?? 1, seconds: ((Date.now() - started) / 1000).toFixed(1), counts });
+}
+rmSync(tapDir, { recursive: true, force: true });
+
+console.log('\n=== summary ===');
+for (const s of summary) {
+  const c = s.counts;
+  console.log(`${s.status === 0 ? 'ok  ' : 'FAIL'} ${s.label}: tests ${c.tests ?? '?'}, pass ${c.pass ?? '?'}, fail ${c.fail ?? '?'}, skipped ${c.skipped ?? 0}, cancelled ${c.cancelled ?? 0} (${s.seconds} s)`);
+}
+process.exit(summary.every((s) => s.status === 0) ? 0 : 1);

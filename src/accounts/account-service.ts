@@ -46,6 +46,8 @@ export class AccountService {
   }
 
   async find(login: string): Promise<Account | null> {
+    // Not a possible login (e.g. a NUL from a URL): no such account, and no query with bytes a database may refuse.
+    if (!LOGIN.test(login)) return null;
     const row = await this.#db.selectFrom('accounts').selectAll().where('lowerLogin', '=', login.toLowerCase()).executeTakeFirst();
     return row ? toAccount(row) : null;
   }

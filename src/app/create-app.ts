@@ -20,6 +20,7 @@ import { PackageService } from '../packages/package-service.js';
 import { PackageStats } from '../packages/package-stats.js';
 import { VersionService } from '../packages/version-service.js';
 import { createRegistry, type Registry } from '../registry/registry.js';
+import type { BlobStore } from '../storage/blob-store.js';
 import { FsBlobStore } from '../storage/fs/fs-blob-store.js';
 import { systemClock } from '../util/clock.js';
 
@@ -43,8 +44,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   const applied = await migrate(db);
   if (applied.length > 0) log.info({ migrations: applied }, 'database migrated');
 
-  const blobs = new FsBlobStore(config.storage.fs.root);
-  await blobs.init();
+  const blobs = await openBlobStore(config.storage);
 
   const clock = systemClock;
   const registry = createRegistry({ db: db.db, blobs, clock, log });
@@ -128,4 +128,11 @@ async function bootstrapAdmin(accounts: AccountService): Promise<string | null> 
   const password = generatePassword();
   await accounts.createUser({ login: 'admin', password, isAdmin: true });
   return password;
+}
+
+/** The configured blob store driver, ready to use; `berth serve` and the operator commands share it. */
+export async function openBlobStore(storage: Config['storage']): Promise<BlobStore> {
+  const store = new FsBlobStore(storage.fs.root);
+  await store.init();
+  return store;
 }

@@ -1,11 +1,15 @@
 import type { Command } from 'commander';
 import { AccountService } from '../accounts/account-service.js';
+import { openBlobStore } from '../app/create-app.js';
 import { TokenService } from '../accounts/token-service.js';
 import { SigningKeys } from '../auth/signing-keys.js';
 import { loadConfig } from '../config/config.js';
 import { connect } from '../db/connect.js';
 import { migrate } from '../db/migrate.js';
+import { GarbageCollector } from '../maintenance/garbage-collector.js';
 import { PackageSettings } from '../packages/package-settings.js';
+import { RepositoryStore } from '../registry/repositories.js';
+import { UploadService } from '../registry/upload-service.js';
 import { systemClock } from '../util/clock.js';
 
 export interface AdminServices {
@@ -13,6 +17,10 @@ export interface AdminServices {
   readonly tokens: TokenService;
   readonly packages: PackageSettings;
   readonly keys: SigningKeys;
+  readonly gc: GarbageCollector;
+  /** How long idle upload sessions live (config `uploads.expireAfter`). */
+  readonly uploadExpiryMs: number;
+  readonly uploads: UploadService;
 }
 
 /** `--data` and `--config` on every admin command, so it works on the same data as `berth serve`. */
@@ -20,14 +28,22 @@ export function withDataOptions(cmd: Command): Command {
   return cmd.option('--data <dir>', 'data directory (default ./data)').option('--config <file>', 'YAML configuration file (or BERTH_CONFIG)');
 }
 
-/** Opens the configured database (migrating it if needed), runs `fn`, closes it. */
-export async function withServices<T>(opts: { data?: string; config?: string }, fn: (s: AdminServices) => Promise<T>): Promise<T> {
-  const config = loadConfig({ file: opts.config, overrides: { dataDir: opts.data } });
+/**
+ * Opens the configured database (migrating it if needed), runs `fn`, closes it. `env` replaces process.env as the
+ * source of BERTH_* settings (tests seed a server's database this way without touching their own environment).
+ */
+export async function withServices<T>(opts: { data?: string; config?: string; env?: NodeJS.ProcessEnv }, fn: (s: AdminServices) => Promise<T>): Promise<T> {
+  const config = loadConfig({ file: opts.config, ...(opts.env ? { env: opts.env } : {}), overrides: { dataDir: opts.data } });
   const conn = connect(config.metadata.url);
   try {
     await migrate(conn);
     const clock = systemClock;
+    const blobs = await openBlobStore(config.storage);
+    const repos = new RepositoryStore({ db: conn.db, clock });
     return await fn({
+      gc: new GarbageCollector({ db: conn.db, blobs, clock }),
+      uploads: new UploadService({ db: conn.db, blobs, repos, clock }),
+      uploadExpiryMs: config.uploads.expireAfterMs,
       accounts: new AccountService({ db: conn.db, clock }),
       tokens: new TokenService({ db: conn.db, clock }),
       packages: new PackageSettings({ db: conn.db, clock }),

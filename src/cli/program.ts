@@ -4,6 +4,7 @@ import { isBerthError } from '../util/errors.js';
 import { keysCommand, orgCommand, packageCommand, teamCommand, tokenCommand, userCommand } from './accounts.js';
 import { ciTemplateCommand } from './ci-template.js';
 import { configCommand } from './config.js';
+import { gcCommand } from './gc.js';
 import { doctorCommand } from './doctor.js';
 import { kubeSecretCommand } from './kube-secret.js';
 import { serveCommand } from './serve.js';
@@ -21,6 +22,7 @@ export async function runCli(argv: string[]): Promise<void> {
   program.addCommand(serveCommand());
   program.addCommand(configCommand());
   program.addCommand(kubeSecretCommand());
+  program.addCommand(gcCommand());
   program.addCommand(ciTemplateCommand());
   program.addCommand(doctorCommand());
   for (const cmd of [userCommand(), orgCommand(), teamCommand(), tokenCommand(), packageCommand(), keysCommand()]) program.addCommand(cmd);

@@ -3,6 +3,7 @@ import type { Connection, Dialect } from './connect.js';
 import * as m0001 from './migrations/0001-initial.js';
 import * as m0002 from './migrations/0002-accounts.js';
 import * as m0003 from './migrations/0003-packages.js';
+import * as m0004 from './migrations/0004-gc.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -11,6 +12,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '0001-initial': m0001,
   '0002-accounts': m0002,
   '0003-packages': m0003,
+  '0004-gc': m0004,
 };
 
 /** Brings the schema up to date. On PostgreSQL Kysely's migrator holds an advisory lock, so replicas never race. */

@@ -21,6 +21,7 @@ export interface Database {
   accessTokens: AccessTokensTable;
   packagePermissions: PackagePermissionsTable;
   signingKeys: SigningKeysTable;
+  blobDeletions: BlobDeletionsTable;
 }
 
 export interface RepositoriesTable {
@@ -186,6 +187,12 @@ export interface SigningKeysTable {
   publicJwk: string;
   createdAt: number;
   retiredAt: number | null;
+}
+
+/** A blob the garbage collector is deleting right now (see migration 0004). */
+export interface BlobDeletionsTable {
+  digest: string;
+  startedAt: number;
 }
 
 export type Db = Kysely<Database>;

@@ -127,14 +127,16 @@ function descriptor(value: unknown, where: string): Descriptor {
 
 function str(value: unknown, where: string): string {
   if (typeof value !== 'string' || value.length === 0) throw manifestInvalid(`${where} must be a non-empty string`);
+  if (value.includes('\u0000')) throw manifestInvalid(`${where} contains a NUL character`);
   return value;
 }
 
 function stringMap(value: unknown, where: string): Record<string, string> {
   if (value === undefined) return {};
   if (!isObject(value)) throw manifestInvalid(`${where} must be an object of strings`);
-  for (const v of Object.values(value)) {
+  for (const [k, v] of Object.entries(value)) {
     if (typeof v !== 'string') throw manifestInvalid(`${where} values must be strings`);
+    if (k.includes('\u0000') || v.includes('\u0000')) throw manifestInvalid(`${where} contains a NUL character`);
   }
   return value as Record<string, string>;
 }

@@ -3,7 +3,7 @@ import type { Db } from '../db/schema.js';
 import type { Digest } from '../oci/digest.js';
 import { blobUnknown, rangeNotSatisfiable } from '../oci/errors.js';
 import type { RepoName } from '../oci/names.js';
-import type { BlobStore } from '../storage/blob-store.js';
+import type { BlobFile, BlobStore } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
 import type { RepositoryStore } from './repositories.js';
 
@@ -13,6 +13,7 @@ export interface BlobInfo {
 }
 
 export type ByteRange = { start: number; end: number };
+export type { BlobFile };
 
 /** Answers whether the caller may read a repository; supplied per request by the access layer. */
 export type CanRead = (name: RepoName) => Promise<boolean>;
@@ -47,8 +48,19 @@ export class BlobService {
   /** Opens the blob (or one inclusive byte range of it) for streaming. */
   async open(blob: BlobInfo, range: ByteRange | null): Promise<Readable> {
     if (range && (range.start > range.end || range.end >= blob.size)) throw rangeNotSatisfiable(blob.size);
+    return this.#notFoundAsBlobUnknown(blob, () => this.#blobs.read(blob.digest, range ?? undefined));
+  }
+
+  /** The blob opened for positional reads when the store is file-backed (see `BlobStore.openFile`), else null. */
+  async openFile(blob: BlobInfo): Promise<BlobFile | null> {
+    const store = this.#blobs;
+    if (!store.openFile) return null;
+    return this.#notFoundAsBlobUnknown(blob, () => store.openFile!(blob.digest));
+  }
+
+  async #notFoundAsBlobUnknown<T>(blob: BlobInfo, open: () => Promise<T>): Promise<T> {
     try {
-      return await this.#blobs.read(blob.digest, range ?? undefined);
+      return await open();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw blobUnknown(blob.digest);
       throw err;

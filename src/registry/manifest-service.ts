@@ -81,11 +81,12 @@ export class ManifestService {
       throw digestInvalid('the manifest body does not match the digest in the URL', { expected: reference.digest, actual: digest });
     }
     const repo = await this.#repos.ensure(name, pusher);
-    await this.#checkReferences(repo.id, parsed);
     const { sourceUrl, description, license } = await this.#labels(parsed);
 
     const now = this.#clock.now();
     const id = await this.#db.transaction().execute(async (tx) => {
+      // Checked inside the transaction that writes the references, so GC cannot unlink a blob in between.
+      await this.#checkReferences(tx, repo.id, parsed);
       await tx.insertInto('manifests').values({
         repositoryId: repo.id,
         digest,
@@ -183,7 +184,7 @@ export class ManifestService {
     };
   }
 
-  async #checkReferences(repositoryId: number, parsed: ParsedManifest): Promise<void> {
+  async #checkReferences(db: Db, repositoryId: number, parsed: ParsedManifest): Promise<void> {
     const wanted = [...parsed.blobs, ...parsed.children].map((d) => d.digest);
     if (wanted.length === 0) return;
     const found = new Set<string>();
@@ -191,8 +192,8 @@ export class ManifestService {
     for (let i = 0; i < wanted.length; i += 500) {
       const part = wanted.slice(i, i + 500);
       const [blobs, manifests] = await Promise.all([
-        this.#db.selectFrom('repositoryBlobs').select('digest').where('repositoryId', '=', repositoryId).where('digest', 'in', part).execute(),
-        this.#db.selectFrom('manifests').select('digest').where('repositoryId', '=', repositoryId).where('digest', 'in', part)
+        db.selectFrom('repositoryBlobs').select('digest').where('repositoryId', '=', repositoryId).where('digest', 'in', part).execute(),
+        db.selectFrom('manifests').select('digest').where('repositoryId', '=', repositoryId).where('digest', 'in', part)
           .where('deletedAt', 'is', null).execute(),
       ]);
       for (const r of [...blobs, ...manifests]) found.add(r.digest);

@@ -26,6 +26,8 @@ export class ReferrersService {
       .where('m.subjectDigest', '=', subject)
       .where('m.deletedAt', 'is', null)
       .orderBy('m.id');
+    // A media type never contains NUL (and PostgreSQL rejects it in text): such a filter matches nothing.
+    if (artifactType?.includes('\0')) return [];
     if (artifactType !== undefined) q = q.where('m.artifactType', '=', artifactType);
     const rows = await q.execute();
     // A repository the registry does not know has no referrers: the spec forbids a 404 here.

@@ -168,14 +168,34 @@ export class UploadService {
     // Bytes durable at their content address first; only then does one transaction make the blob visible.
     await this.#blobs.commitUpload(row.id, row.handle, digest);
     const now = this.#clock.now();
-    await this.#db.transaction().execute(async (tx) => {
-      await tx.insertInto('blobs').values({ digest, size: row.size, createdAt: now }).onConflict((oc) => oc.column('digest').doNothing()).execute();
+    const beingCollected = await this.#db.transaction().execute(async (tx) => {
+      // An upsert, not DO NOTHING: it locks an existing row, so a concurrent GC cannot delete it before our link
+      // below is written (PostgreSQL; SQLite serialises the two transactions anyway).
+      await tx.insertInto('blobs').values({ digest, size: row.size, createdAt: now })
+        .onConflict((oc) => oc.column('digest').doUpdateSet({ digest: (eb) => eb.ref('excluded.digest') })).execute();
       await tx.insertInto('repositoryBlobs').values({ repositoryId: row.repositoryId, digest, createdAt: now })
         .onConflict((oc) => oc.columns(['repositoryId', 'digest']).doNothing()).execute();
       await tx.deleteFrom('uploads').where('id', '=', row.id).execute();
+      return (await tx.selectFrom('blobDeletions').select('digest').where('digest', '=', digest).executeTakeFirst()) !== undefined;
     });
     this.#live.delete(row.id);
+    // GC may have deleted this digest's row before our transaction: then it is deleting the bytes now (tombstone:
+    // wait for it) or already did (our commit above found the old file and linked nothing). Either way the bytes
+    // are put back from our scratch data; from our transaction on, our link keeps GC away for good.
+    if (beingCollected) await this.#waitForDeletion(digest);
+    if (beingCollected || !(await this.#blobs.stat(digest))) await this.#blobs.commitUpload(row.id, row.handle, digest);
+    await this.#blobs.abortUpload(row.id, row.handle);
     return { digest, size: row.size };
+  }
+
+  async #waitForDeletion(digest: Digest): Promise<void> {
+    // A deletion takes milliseconds; a tombstone older than this belongs to a GC that died, whose bytes we restore.
+    const deadline = this.#clock.now() + 5 * 60_000;
+    while (this.#clock.now() < deadline) {
+      const pending = await this.#db.selectFrom('blobDeletions').select('digest').where('digest', '=', digest).executeTakeFirst();
+      if (!pending) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   async #digestOf(row: UploadRow, algorithm: 'sha256' | 'sha512'): Promise<string> {

@@ -4,21 +4,24 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { startBerth } from '../helpers/berth.js';
+import { backendEnv, startBerth } from '../helpers/berth.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const data = mkdtempSync(join(tmpdir(), 'berth-cli-'));
 after(() => rmSync(data, { recursive: true, force: true }));
+// The CLI and the server below share `data` and, on PostgreSQL, the database BERTH_METADATA_URL names.
+const dataEnv = { ...process.env, ...await backendEnv(data) };
 
 function berth(args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), ...args, '--data', data], { cwd: ROOT, encoding: 'utf8', input });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), ...args, '--data', data], { cwd: ROOT, encoding: 'utf8', input, env: dataEnv });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 test('the first start creates the admin and prints a one-time password', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-first-'));
+  const dirEnv = { ...process.env, ...await backendEnv(dir) };
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), 'serve', '--port', '0', '--data', dir], {
-    cwd: ROOT, env: { ...process.env, BERTH_LOG_LEVEL: 'warn' },
+    cwd: ROOT, env: { ...dirEnv, BERTH_LOG_LEVEL: 'warn' },
   });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
@@ -29,7 +32,7 @@ test('the first start creates the admin and prints a one-time password', async (
   assert.ok(m, stderr);
   assert.ok(m[1]!.length >= 20, 'a long random password');
   // A second start prints nothing of the kind, and the two instances got different passwords.
-  const again = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), 'user', 'list', '--data', dir], { cwd: ROOT, encoding: 'utf8' });
+  const again = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), 'user', 'list', '--data', dir], { cwd: ROOT, encoding: 'utf8', env: dirEnv });
   assert.match(again.stdout, /admin\s+yes/);
   rmSync(dir, { recursive: true, force: true });
 });
@@ -78,7 +81,7 @@ test('admin commands manage users, orgs, teams and tokens; token create prints o
 
 test('bad configuration exits 2 naming the key', () => {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), 'user', 'list', '--data', data], {
-    cwd: ROOT, encoding: 'utf8', env: { ...process.env, BERTH_LOG_LEVEL: 'loud' },
+    cwd: ROOT, encoding: 'utf8', env: { ...dataEnv, BERTH_LOG_LEVEL: 'loud' },
   });
   assert.equal(r.status, 2);
   assert.match(r.stderr, /log\.level.*BERTH_LOG_LEVEL/);

@@ -203,3 +203,15 @@ test('a self-signed certificate is diagnosed; --insecure gets past it', async ()
     server.close();
   }
 });
+
+test('with a Docker engine reachable (DOCKER_HOST), step 6 pulls the test image and creates a container', async () => {
+  const { startDocker } = await import('../helpers/daemons.js');
+  const engine = await startDocker();
+  try {
+    const run = await doctor(['--org', 'acme'], { ...envFor(berth.token), DOCKER_HOST: engine.host });
+    assert.equal(run.status, 0, run.stdout + run.stderr);
+    assert.match(stepLine(run.stdout, 6), /^\[ok\] docker pull and docker create succeeded/);
+  } finally {
+    await engine.stop();
+  }
+});

@@ -239,20 +239,20 @@ describe('the restore window and the purge', () => {
     const { id } = (await api<Pkg>(berth, '/v3/orgs/acme/packages/container/old')).body;
     assert.equal((await api(berth, '/v3/orgs/acme/packages/container/old', { method: 'DELETE' })).status, 204);
     // 29 days ago: still restorable (and not purged).
-    sql(berth, 'update repositories set deleted_at = deleted_at - ? where id = ?', 29 * DAY, id);
+    await sql(berth, 'update repositories set deleted_at = deleted_at - ? where id = ?', 29 * DAY, id);
     await sleep(500);
-    assert.equal(sql(berth, 'select id from repositories where id = ?', id).length, 1, 'not purged inside the window');
+    assert.equal((await sql(berth, 'select id from repositories where id = ?', id)).length, 1, 'not purged inside the window');
     assert.equal((await api(berth, '/v3/orgs/acme/packages/container/old/restore', { method: 'POST' })).status, 204);
     assert.equal((await api(berth, '/v3/orgs/acme/packages/container/old', { method: 'DELETE' })).status, 204);
 
-    sql(berth, 'update repositories set deleted_at = deleted_at - ? where id = ?', 31 * DAY, id);
+    await sql(berth, 'update repositories set deleted_at = deleted_at - ? where id = ?', 31 * DAY, id);
     assertGithubError(await api(berth, '/v3/orgs/acme/packages/container/old/restore', { method: 'POST' }), 404, 'Package not found.');
-    for (let i = 0; i < 50 && sql(berth, 'select id from repositories where id = ?', id).length > 0; i++) await sleep(100);
-    assert.deepEqual(sql(berth, 'select id from repositories where id = ?', id), [], 'purged');
-    assert.deepEqual(sql(berth, 'select id from manifests where repository_id = ?', id), []);
-    assert.deepEqual(sql(berth, 'select name from tags where repository_id = ?', id), []);
-    assert.deepEqual(sql(berth, 'select digest from repository_blobs where repository_id = ?', id), []);
-    assert.equal(sql(berth, 'select digest from blobs where digest = ?', image.config.digest).length, 1, 'blobs stay for GC');
+    for (let i = 0; i < 50 && (await sql(berth, 'select id from repositories where id = ?', id)).length > 0; i++) await sleep(100);
+    assert.deepEqual(await sql(berth, 'select id from repositories where id = ?', id), [], 'purged');
+    assert.deepEqual(await sql(berth, 'select id from manifests where repository_id = ?', id), []);
+    assert.deepEqual(await sql(berth, 'select name from tags where repository_id = ?', id), []);
+    assert.deepEqual(await sql(berth, 'select digest from repository_blobs where repository_id = ?', id), []);
+    assert.equal((await sql(berth, 'select digest from blobs where digest = ?', image.config.digest)).length, 1, 'blobs stay for GC');
   });
 
   it('cannot restore a version deleted more than 30 days ago; the purge job then deletes it', async () => {
@@ -260,11 +260,11 @@ describe('the restore window and the purge', () => {
     await pushImage(berth.url, 'acme/aging', 'b', 'v2');
     const v = await versionOf('acme/aging', a.digest);
     assert.equal((await api(berth, `/v3/orgs/acme/packages/container/aging/versions/${v.id}`, { method: 'DELETE' })).status, 204);
-    sql(berth, 'update manifests set deleted_at = deleted_at - ? where id = ?', 31 * DAY, v.id);
+    await sql(berth, 'update manifests set deleted_at = deleted_at - ? where id = ?', 31 * DAY, v.id);
     assertGithubError(await api(berth, `/v3/orgs/acme/packages/container/aging/versions/${v.id}/restore`, { method: 'POST' }), 404, 'Package version not found.');
-    for (let i = 0; i < 50 && sql(berth, 'select id from manifests where id = ?', v.id).length > 0; i++) await sleep(100);
-    assert.deepEqual(sql(berth, 'select id from manifests where id = ?', v.id), [], 'purged');
-    assert.deepEqual(sql(berth, 'select name from deleted_tags where manifest_id = ?', v.id), []);
+    for (let i = 0; i < 50 && (await sql(berth, 'select id from manifests where id = ?', v.id)).length > 0; i++) await sleep(100);
+    assert.deepEqual(await sql(berth, 'select id from manifests where id = ?', v.id), [], 'purged');
+    assert.deepEqual(await sql(berth, 'select name from deleted_tags where manifest_id = ?', v.id), []);
     assert.deepEqual(await versions('acme/aging', 'deleted'), []);
   });
 });

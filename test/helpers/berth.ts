@@ -2,7 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
 import { withServices, type AdminServices } from '../../src/cli/admin-context.js';
+import { createDatabase } from './postgres.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -12,6 +15,19 @@ export interface RunningBerth {
   /** host:port, for image references (`${host}/acme/app:1`). */
   readonly host: string;
   readonly dataDir: string;
+  /** The server process (for /proc/<pid> checks); changes on restart. */
+  readonly pid: number;
+  /** Metadata and blob backends this server runs on (STYLE B2: the suites run once per backend set). */
+  readonly backend: TestBackend;
+  /** The metadata database: `sqlite:PATH` or a `postgres://` URL (BERTH_METADATA_URL). */
+  readonly metadataUrl: string;
+  /** Environment a CLI process (`berth gc --data …`) needs to reach the same metadata database; {} on SQLite. */
+  readonly metadataEnv: Record<string, string>;
+  /**
+   * Runs SQL directly on the server's metadata database, whichever it is, for what no API can show or do (age a
+   * deletion, read counters). Placeholders are `?`. Rows come back with int8 values as numbers on both backends.
+   */
+  query<T = Record<string, unknown>>(text: string, ...params: unknown[]): Promise<T[]>;
   /** Graceful stop (SIGTERM). */
   stop(): Promise<void>;
   /** Crash (SIGKILL), as a power cut or OOM would. */
@@ -33,8 +49,65 @@ export interface RunningBerth {
 export interface StartOptions {
   /** Extra BERTH_* environment, e.g. { BERTH_REGISTRY_TAGS_PAGE_SIZE: '2' }. */
   env?: Record<string, string>;
+  /** A data directory seen before (by startBerth or backendEnv) keeps its metadata database. */
   dataDir?: string;
   port?: number;
+  /** Default: BERTH_TEST_BACKEND, else `sqlite-fs`. */
+  backend?: TestBackend;
+}
+
+/** Metadata + blob storage. S3 joins later (`postgres-s3`). */
+export type TestBackend = 'sqlite-fs' | 'postgres-fs';
+export const TEST_BACKENDS: readonly TestBackend[] = ['sqlite-fs', 'postgres-fs'];
+
+/** The backend set this test process runs on: BERTH_TEST_BACKEND (scripts/run-tests.mjs sets it per pass). */
+export function testBackend(): TestBackend {
+  const value = process.env.BERTH_TEST_BACKEND ?? 'sqlite-fs';
+  if (!(TEST_BACKENDS as readonly string[]).includes(value)) throw new Error(`BERTH_TEST_BACKEND=${value}: expected one of ${TEST_BACKENDS.join(', ')}`);
+  return value as TestBackend;
+}
+
+/** Metadata database per data directory, so a restart or a second server on the same directory shares it. */
+const databases = new Map<string, string>();
+
+/**
+ * The environment that points a Berth process (serve or CLI) using `dataDir` at its metadata database: empty for
+ * SQLite (the file in the data directory), BERTH_METADATA_URL of a fresh PostgreSQL database (one per data
+ * directory, created on first use) otherwise.
+ */
+export async function backendEnv(dataDir: string, backend: TestBackend = testBackend()): Promise<Record<string, string>> {
+  if (backend === 'sqlite-fs') return {};
+  let url = databases.get(dataDir);
+  if (!url) {
+    url = await createDatabase();
+    databases.set(dataDir, url);
+  }
+  return { BERTH_METADATA_URL: url };
+}
+
+/** Runs one statement on a metadata database by URL (`?` placeholders); see RunningBerth.query. */
+export async function queryMetadata<T>(url: string, text: string, params: unknown[]): Promise<T[]> {
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    let n = 0;
+    const client = new pg.Client({
+      connectionString: url,
+      types: { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format ?? 'text'))) as typeof pg.types.getTypeParser },
+    });
+    await client.connect();
+    try {
+      return (await client.query(text.replace(/\?/g, () => `$${++n}`), params)).rows as T[];
+    } finally {
+      await client.end();
+    }
+  }
+  const db = new BetterSqlite3(url.replace(/^sqlite:(\/\/)?/, ''), { fileMustExist: true });
+  db.pragma('busy_timeout = 5000');
+  try {
+    const statement = db.prepare(text);
+    return (statement.reader ? statement.all(...params) : (statement.run(...params), [])) as T[];
+  } finally {
+    db.close();
+  }
 }
 
 /** Starts `berth serve` as a child process on a free port in its own temp data directory. */
@@ -42,6 +115,9 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'berth-test-'));
   // The test process owns the directory it made: gone when the process ends (BERTH_TEST_KEEP=1 keeps it).
   if (!opts.dataDir && !process.env.BERTH_TEST_KEEP) process.once('exit', () => rmSync(dataDir, { recursive: true, force: true }));
+  const backend = opts.backend ?? testBackend();
+  const metaEnv = await backendEnv(dataDir, backend);
+  const metadataUrl = metaEnv.BERTH_METADATA_URL ?? `sqlite:${join(dataDir, 'berth.db')}`;
   let port = opts.port ?? 0;
   let child: ChildProcess;
   let url = '';
@@ -50,7 +126,7 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
     const log = openSync(join(dataDir, 'server.log'), 'a');
     child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), 'serve', '--port', String(port), '--data', dataDir], {
       cwd: ROOT,
-      env: { ...process.env, BERTH_LOG_LEVEL: process.env.BERTH_TEST_LOG_LEVEL ?? 'warn', ...opts.env },
+      env: { ...process.env, BERTH_LOG_LEVEL: process.env.BERTH_TEST_LOG_LEVEL ?? 'warn', ...metaEnv, ...opts.env },
       stdio: ['ignore', 'pipe', log],
     });
     const orphan = child;
@@ -80,7 +156,7 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
   });
 
   // Seed before the first start, as an operator would with the CLI: user `tester`, org `acme`, a full token.
-  const admin = <T>(fn: (s: AdminServices) => Promise<T>): Promise<T> => withServices({ data: dataDir }, fn);
+  const admin = <T>(fn: (s: AdminServices) => Promise<T>): Promise<T> => withServices({ data: dataDir, env: { ...process.env, ...metaEnv, ...opts.env } }, fn);
   const user = 'tester';
   const token = await admin(async (s) => {
     const existing = await s.accounts.find(user);
@@ -92,6 +168,7 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
 
   await launch();
   return {
+    get pid() { return child.pid!; },
     user,
     token,
     authorization,
@@ -106,6 +183,10 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
     get url() { return url; },
     get host() { return new URL(url).host; },
     dataDir,
+    backend,
+    metadataUrl,
+    metadataEnv: metaEnv,
+    query: (text, ...params) => queryMetadata(metadataUrl, text, params),
     stop: () => waitExit('SIGTERM'),
     kill: () => waitExit('SIGKILL'),
     async restart() {

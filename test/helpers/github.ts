@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import type { RunningBerth } from './berth.js';
 import { MEDIA, pushBlob, pushManifest, sha256, type Descriptor } from './http.js';
 
@@ -52,16 +50,9 @@ export function createToken(berth: RunningBerth, user: string, scopes: string[])
   return berth.admin(async (s) => (await s.tokens.create({ userId: (await s.accounts.getUser(user)).id, note: 'github api test', scopes, expiresAt: null })).token);
 }
 
-/** Runs SQL on the server's SQLite database (WAL: safe while it runs), for what no API can do (age a deletion). */
-export function sql<T = unknown>(berth: RunningBerth, text: string, ...params: unknown[]): T[] {
-  const db = new Database(join(berth.dataDir, 'berth.db'), { fileMustExist: true });
-  db.pragma('busy_timeout = 5000');
-  try {
-    const statement = db.prepare(text);
-    return (statement.reader ? statement.all(...params) : (statement.run(...params), [])) as T[];
-  } finally {
-    db.close();
-  }
+/** Runs SQL on the server's metadata database (SQLite or PostgreSQL), for what no API can do (age a deletion). */
+export function sql<T = unknown>(berth: RunningBerth, text: string, ...params: unknown[]): Promise<T[]> {
+  return berth.query<T>(text, ...params);
 }
 
 export interface PushedImageWithLabels {

@@ -2,6 +2,8 @@
 // monolithically", "Deleting blobs", plus single byte ranges (RFC 9110 §14).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { startBerth, type RunningBerth } from '../helpers/berth.js';
 import { assertOciError, pushBlob, registryFetch, sha256, sha512, useAuthorization } from '../helpers/http.js';
@@ -122,6 +124,56 @@ describe('OCI blobs', () => {
       const res = await registryFetch(`${url}/v2/acme/blobs/blobs/${d}`, { headers: { Range: 'bytes=0-' } });
       assert.equal(res.headers.get('content-range'), 'bytes */0');
       await assertOciError(res, 416, null);
+    });
+  });
+
+  describe('large blobs (several read buffers)', () => {
+    const big = randomBytes(24 * 1024 * 1024 + 5);
+    let bigDigest: string;
+    before(async () => {
+      bigDigest = await pushBlob(url, 'acme/big', big);
+    });
+    /** The server's open file descriptors on committed blobs. */
+    const openBlobFds = (): number => readdirSync(`/proc/${berth.pid}/fd`).filter((fd) => {
+      try {
+        return readlinkSync(`/proc/${berth.pid}/fd/${fd}`).includes('/blobs/sha');
+      } catch {
+        return false; // closed meanwhile
+      }
+    }).length;
+
+    it('full and ranged GETs across buffer boundaries return the right bytes', async () => {
+      const full = await registryFetch(`${url}/v2/acme/big/blobs/${bigDigest}`);
+      assert.equal(full.status, 200);
+      assert.ok(Buffer.from(await full.arrayBuffer()).equals(big));
+      for (const [start, end] of [[1, 1024 * 1024], [1024 * 1024 - 3, 5 * 1024 * 1024 + 2], [big.length - 7, big.length - 1]] as const) {
+        const res = await registryFetch(`${url}/v2/acme/big/blobs/${bigDigest}`, { headers: { Range: `bytes=${start}-${end}` } });
+        assert.equal(res.status, 206);
+        assert.equal(res.headers.get('content-range'), `bytes ${start}-${end}/${big.length}`);
+        assert.ok(Buffer.from(await res.arrayBuffer()).equals(big.subarray(start, end + 1)), `bytes=${start}-${end}`);
+      }
+    });
+
+    it('a client that disconnects mid-download leaves the server healthy and the blob file closed', { skip: process.platform !== 'linux' && 'needs /proc' }, async () => {
+      const before = openBlobFds();
+      for (let i = 0; i < 5; i++) {
+        await new Promise<void>((resolve, reject) => {
+          const req = httpGet(`${url}/v2/acme/big/blobs/${bigDigest}`, { headers: { authorization: berth.authorization } }, (res) => {
+            assert.equal(res.statusCode, 200);
+            res.once('data', () => {
+              req.destroy();
+              resolve();
+            });
+          });
+          req.on('error', (err) => { if (!req.destroyed) reject(err); });
+        });
+      }
+      const deadline = Date.now() + 5000;
+      while (openBlobFds() > before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(openBlobFds(), before);
+      const res = await registryFetch(`${url}/v2/acme/big/blobs/${bigDigest}`, { headers: { Range: 'bytes=7-20' } });
+      assert.equal(res.status, 206);
+      assert.ok(Buffer.from(await res.arrayBuffer()).equals(big.subarray(7, 21)));
     });
   });
 

@@ -1,10 +1,8 @@
 // Download statistics: every manifest GET (not HEAD) counts one pull of that version on that day; counts are
 // buffered in memory and flushed to downloads_daily every BERTH_STATS_FLUSH_INTERVAL.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import { startBerth, type RunningBerth } from '../helpers/berth.js';
 import { MEDIA, assertOciError, pushBlob, pushImage, pushManifest, registryFetch, sha256, type PushedImage, useAuthorization } from '../helpers/http.js';
 
@@ -23,33 +21,28 @@ describe('OCI download counts', () => {
     await berth.stop();
   });
 
-  /** downloads_daily rows for `digest` in repository `name`, read from the server's own SQLite file. */
-  function counts(name: string, digest: string): Array<{ day: number; count: number }> {
-    const db = new Database(join(berth.dataDir, 'berth.db'), { readonly: true, fileMustExist: true });
-    try {
-      return db.prepare(`
+  /** downloads_daily rows for `digest` in repository `name`, read from the server's own metadata database. */
+  function counts(name: string, digest: string): Promise<Array<{ day: number; count: number }>> {
+    return berth.query<{ day: number; count: number }>(`
         select d.day as day, d.count as count
         from downloads_daily d
         join manifests m on m.id = d.manifest_id
         join repositories r on r.id = m.repository_id
         where r.name = ? and m.digest = ?
-        order by d.day`).all(name, digest) as Array<{ day: number; count: number }>;
-    } finally {
-      db.close();
-    }
+        order by d.day`, name, digest);
   }
 
-  function total(name: string, digest: string): number {
-    return counts(name, digest).reduce((sum, r) => sum + r.count, 0);
+  async function total(name: string, digest: string): Promise<number> {
+    return (await counts(name, digest)).reduce((sum, r) => sum + r.count, 0);
   }
 
   /** Waits until the total for `digest` reaches `expected` (a few flush intervals at most), then checks it stays. */
   async function expectTotal(name: string, digest: string, expected: number): Promise<void> {
     const deadline = Date.now() + 20 * FLUSH_MS;
-    while (Date.now() < deadline && total(name, digest) < expected) await sleep(FLUSH_MS / 4);
+    while (Date.now() < deadline && (await total(name, digest)) < expected) await sleep(FLUSH_MS / 4);
     // One more interval: nothing further (e.g. HEADs) may be added.
     await sleep(FLUSH_MS * 2);
-    assert.equal(total(name, digest), expected, `downloads of ${name}@${digest}`);
+    assert.equal(await total(name, digest), expected, `downloads of ${name}@${digest}`);
   }
 
   async function get(name: string, reference: string, method = 'GET'): Promise<void> {
@@ -74,7 +67,7 @@ describe('OCI download counts', () => {
 
     await expectTotal('acme/app', app.digest, 5);
     await expectTotal('acme/app', other.digest, 1);
-    const rows = counts('acme/app', app.digest);
+    const rows = await counts('acme/app', app.digest);
     assert.equal(rows.length, 1);
     const today = Math.floor(Date.now() / 86_400_000);
     assert.ok(rows[0]!.day === today || rows[0]!.day === today - 1, `day ${rows[0]!.day} vs today ${today}`);
@@ -87,7 +80,7 @@ describe('OCI download counts', () => {
     assert.equal(blob.status, 200);
     await blob.arrayBuffer();
     await sleep(FLUSH_MS * 3);
-    assert.deepEqual(counts('acme/app', quiet.digest), []);
+    assert.deepEqual(await counts('acme/app', quiet.digest), []);
   });
 
   it('failed GETs (unknown tag, unknown repository) count nothing and do not break the flush', async () => {
@@ -121,7 +114,7 @@ describe('OCI download counts', () => {
   });
 
   it('counts buffered at shutdown are written by a graceful stop', async () => {
-    const before = total('acme/app', app.digest);
+    const before = await total('acme/app', app.digest);
     // Slow the flush down so only the shutdown can write these.
     await berth.stop();
     const slow = await startBerth({ dataDir: berth.dataDir, env: { BERTH_STATS_FLUSH_INTERVAL: '1h' } });
@@ -132,9 +125,9 @@ describe('OCI download counts', () => {
         await res.arrayBuffer();
       }
       await sleep(FLUSH_MS * 2);
-      assert.equal(total('acme/app', app.digest), before);
+      assert.equal(await total('acme/app', app.digest), before);
       await slow.stop();
-      assert.equal(total('acme/app', app.digest), before + 3);
+      assert.equal(await total('acme/app', app.digest), before + 3);
     } finally {
       await slow.stop();
       await berth.restart();
@@ -148,6 +141,6 @@ describe('OCI download counts', () => {
     await expectTotal('acme/app', doomed.digest, 1);
     const del = await registryFetch(`${url}/v2/acme/app/manifests/${doomed.digest}`, { method: 'DELETE' });
     assert.equal(del.status, 202);
-    assert.deepEqual(counts('acme/app', doomed.digest), []);
+    assert.deepEqual(await counts('acme/app', doomed.digest), []);
   });
 });

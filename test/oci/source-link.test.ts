@@ -1,8 +1,6 @@
 // The org.opencontainers.image.source label or annotation of a push links the package to its source (as on ghcr.io).
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import { startBerth, type RunningBerth } from '../helpers/berth.js';
 import { MEDIA, pushBlob, pushImage, pushManifest, useAuthorization } from '../helpers/http.js';
 
@@ -14,13 +12,9 @@ describe('package source link', () => {
   });
   after(async () => berth.stop());
 
-  function sourceOf(name: string): string | null {
-    const db = new Database(join(berth.dataDir, 'berth.db'), { readonly: true, fileMustExist: true });
-    try {
-      return (db.prepare('select source_url from repositories where name = ?').get(name) as { source_url: string | null }).source_url;
-    } finally {
-      db.close();
-    }
+  async function sourceOf(name: string): Promise<string | null> {
+    const [row] = await berth.query<{ source_url: string | null }>('select source_url from repositories where name = ?', name);
+    return row!.source_url;
   }
 
   it('is read from the image config labels (docker build --label)', async () => {
@@ -35,14 +29,14 @@ describe('package source link', () => {
       layers: [{ mediaType: MEDIA.ociLayer, digest: await pushBlob(berth.url, 'acme/labelled', layer), size: layer.length }],
     }));
     await pushManifest(berth.url, 'acme/labelled', '1', manifest, MEDIA.ociManifest);
-    assert.equal(sourceOf('acme/labelled'), 'https://git.example.com/acme/labelled');
+    assert.equal(await sourceOf('acme/labelled'), 'https://git.example.com/acme/labelled');
   });
 
   it('is read from manifest annotations, is kept by later pushes, and ignores non-URLs', async () => {
     await pushImage(berth.url, 'acme/annotated', 'a', 'v1', { annotations: { 'org.opencontainers.image.source': 'https://git.example.com/acme/first' } });
     await pushImage(berth.url, 'acme/annotated', 'b', 'v2', { annotations: { 'org.opencontainers.image.source': 'https://git.example.com/acme/second' } });
-    assert.equal(sourceOf('acme/annotated'), 'https://git.example.com/acme/first');
+    assert.equal(await sourceOf('acme/annotated'), 'https://git.example.com/acme/first');
     await pushImage(berth.url, 'acme/odd', 'c', 'v1', { annotations: { 'org.opencontainers.image.source': 'javascript:alert(1)' } });
-    assert.equal(sourceOf('acme/odd'), null);
+    assert.equal(await sourceOf('acme/odd'), null);
   });
 });

@@ -29,6 +29,12 @@ export function blobStoreContract(name: string, makeStore: () => Promise<BlobSto
     assert.deepEqual(await read(await store.readUpload('u-1', appended.handle)), data);
     await store.commitUpload('u-1', appended.handle, digest);
     assert.equal((await store.stat(digest))?.size, data.length);
+    // The scratch data is dropped separately; the blob stays, and committing again is harmless.
+    await store.commitUpload('u-1', appended.handle, digest);
+    await store.abortUpload('u-1', appended.handle);
+    const scratch = [];
+    for await (const u of store.listUploads()) scratch.push(u.uploadId);
+    assert.ok(!scratch.includes('u-1'));
     assert.deepEqual(await read(await store.read(digest)), data);
     assert.deepEqual(await read(await store.read(digest, { start: 5, end: 104 })), data.subarray(5, 105));
     const listed = [];
@@ -77,5 +83,26 @@ export function blobStoreContract(name: string, makeStore: () => Promise<BlobSto
     const digest = digestOf(Buffer.alloc(0));
     await store.commitUpload('u-6', h, digest);
     assert.equal((await store.stat(digest))?.size, 0);
+  });
+
+  test(`${name}: openFile, where offered, reads the committed bytes by position and fails for a missing blob`, async (t) => {
+    const store = await makeStore();
+    if (!store.openFile) return t.skip('optional capability not offered by this driver');
+    const data = randomBytes(100_000);
+    const digest = digestOf(data);
+    const h = await store.startUpload('u-7');
+    const r = await store.appendUpload('u-7', h, 0, Readable.from([data]));
+    await store.commitUpload('u-7', r.handle, digest);
+    const file = await store.openFile(digest);
+    try {
+      const buf = Buffer.alloc(1000);
+      assert.equal((await file.read(buf, 0, 1000, 50_000)).bytesRead, 1000);
+      assert.deepEqual(buf, data.subarray(50_000, 51_000));
+      assert.equal((await file.read(buf, 0, 1000, 99_990)).bytesRead, 10);
+      assert.equal((await file.read(buf, 0, 1000, 100_000)).bytesRead, 0);
+    } finally {
+      await file.close();
+    }
+    await assert.rejects(store.openFile(digestOf(Buffer.from('missing'))), { code: 'ENOENT' });
   });
 }

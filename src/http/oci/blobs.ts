@@ -2,6 +2,7 @@ import type { Digest } from '../../oci/digest.js';
 import { rangeNotSatisfiable } from '../../oci/errors.js';
 import type { RepoName } from '../../oci/names.js';
 import type { ByteRange } from '../../registry/blob-service.js';
+import { sendFileRange } from '../send-file.js';
 import type { OciHandler } from './context.js';
 
 type BlobRoute = { name: RepoName; digest: Digest };
@@ -21,6 +22,9 @@ export const getBlob: OciHandler<BlobRoute> = async ({ registry }, route, reques
     reply.code(200).header('Content-Length', blob.size);
   }
   if (request.method === 'HEAD') return reply.send();
+  // File-backed stores: reused buffers (send-file.ts). Others: the store's stream, piped by Fastify.
+  const file = await registry.blobs.openFile(blob);
+  if (file) return sendFileRange(reply, file, range?.start ?? 0, range?.end ?? blob.size - 1);
   return reply.send(await registry.blobs.open(blob, range));
 };
 

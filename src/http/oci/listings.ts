@@ -53,5 +53,8 @@ function pageParams(deps: OciDeps, request: FastifyRequest): { limit: number; la
     if (!/^\d+$/.test(n)) throw paginationInvalid(`n must be a non-negative integer, got "${n.slice(0, 40)}"`);
     limit = Math.min(Number(n), deps.limits.tagsPageMax);
   }
-  return { limit, last: query(request, 'last') };
+  // No stored name contains NUL, and PostgreSQL rejects it in text: with byte-wise order, "a\0…" < every name
+  // after "a", so cutting `last` at the first NUL selects exactly the same page.
+  const last = query(request, 'last');
+  return { limit, last: last === undefined ? undefined : last.split('\0', 1)[0]! };
 }

@@ -1,16 +1,17 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
+import { link, mkdir, open, readdir, rm, stat, truncate, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { digestAlgorithm, digestHex, makeDigest, type Digest } from '../../oci/digest.js';
-import type { BlobStat, BlobStore, UploadHandle } from '../blob-store.js';
+import type { BlobFile, BlobStat, BlobStore, UploadHandle } from '../blob-store.js';
 
 /**
  * Local filesystem layout under `root`:
  *   uploads/<uploadId>                 in-progress upload data (scratch; never readable as a blob)
- *   blobs/<algorithm>/<ab>/<hex>       committed blobs, content-addressed; written only by rename
- * A crash before the rename leaves scratch data only (purged later); after it, a complete, fsynced blob.
+ *   blobs/<algorithm>/<ab>/<hex>       committed blobs, content-addressed; created only as a hard link to a
+ *                                      complete, fsynced upload
+ * A crash before the link leaves scratch data only (purged later); after it, a complete, fsynced blob.
  */
 export class FsBlobStore implements BlobStore {
   readonly #uploads: string;
@@ -70,8 +71,14 @@ export class FsBlobStore implements BlobStore {
     } finally {
       await fh.close();
     }
-    // rename is atomic: readers see no blob or the whole blob. Same content either way if it already existed.
-    await rename(from, to);
+    // A hard link is atomic: readers see no blob or the whole blob (same content if it already existed). The
+    // scratch name stays until abortUpload, so the caller can put the bytes back if GC removed them meanwhile.
+    await link(from, to).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+    // The age GC judges orphan files by starts now, not at the upload's last write (see GarbageCollector).
+    const now = new Date();
+    await utimes(to, now, now);
     await syncDir(dir);
   }
 
@@ -100,6 +107,10 @@ export class FsBlobStore implements BlobStore {
     const fh = await open(path, 'r');
     // Large reads: each chunk is a thread-pool round trip, and 4 MiB chunks serve at nginx's pace (see bench/).
     return fh.createReadStream(range ? { start: range.start, end: range.end, highWaterMark: READ_CHUNK } : { highWaterMark: READ_CHUNK });
+  }
+
+  async openFile(digest: Digest): Promise<BlobFile> {
+    return open(this.#blobPath(digest), 'r');
   }
 
   async delete(digest: Digest): Promise<void> {

@@ -1,0 +1,46 @@
+import { Command } from 'commander';
+import { parseDuration } from '../util/duration.js';
+import { withDataOptions, withServices } from './admin-context.js';
+
+/** `berth gc`: dry run by default; `--delete` frees unreferenced blobs and expired upload sessions, online. */
+export function gcCommand(): Command {
+  return withDataOptions(new Command('gc'))
+    .description('Find (and with --delete, remove) unreferenced blobs and expired upload sessions; safe while serving')
+    .option('--delete', 'actually delete; without it nothing is changed (dry run)')
+    .option('--grace <duration>', 'leave links and files younger than this alone (pushes in progress)', '1h')
+    .addHelpText('after', `
+Examples:
+  berth gc                       # dry run: what would be freed
+  berth gc --delete --grace 2h   # free it, sparing anything touched in the last 2 hours`)
+    .action(async (opts: { delete?: boolean; grace: string; data?: string; config?: string }) => {
+      const dryRun = !opts.delete;
+      const graceMs = parseDuration(opts.grace);
+      const tty = process.stderr.isTTY;
+      const report = await withServices(opts, async (s) => {
+        const uploads = dryRun ? 0 : await s.uploads.purgeIdleSince(Date.now() - s.uploadExpiryMs);
+        const gc = await s.gc.run({
+          dryRun, graceMs,
+          onProgress: tty ? (done, total) => process.stderr.write(`\r${bar(done, total)} ${done}/${total} blobs`) : undefined,
+        });
+        if (tty) process.stderr.write('\n');
+        return { ...gc, uploads };
+      });
+      const mb = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
+      const verb = dryRun ? 'would delete' : 'deleted';
+      process.stdout.write([
+        `unreferenced links: ${verb} ${report.links}`,
+        `blobs no repository uses: ${verb} ${report.blobs} (${mb(report.bytes)})`,
+        `orphan files: ${verb} ${report.orphanFiles} (${mb(report.orphanBytes)})`,
+        ...(dryRun ? [] : [`expired upload sessions: deleted ${report.uploads}`]),
+        dryRun
+          ? `dry run: nothing was changed; run \`berth gc --delete\` to free ${mb(report.bytes + report.orphanBytes)}`
+          : `freed ${mb(report.bytes + report.orphanBytes)}`,
+      ].join('\n') + '\n');
+    });
+}
+
+function bar(done: number, total: number): string {
+  const width = 30;
+  const filled = total === 0 ? width : Math.round((done / total) * width);
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+}

@@ -1,0 +1,99 @@
+// Migrations and value types on PostgreSQL (a throwaway cluster, test/helpers/postgres.ts), next to SQLite.
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import { connect, type Connection } from '../../src/db/connect.js';
+import { migrate } from '../../src/db/migrate.js';
+import { createDatabase, postgresBinDir } from '../helpers/postgres.js';
+
+// scripts/install-test-deps.sh installs PostgreSQL (CI always has it); a bare machine skips, saying why.
+const noPostgres = postgresBinDir() === null && !process.env.BERTH_TEST_PG_ADMIN_URL
+  ? 'PostgreSQL is not installed: run scripts/install-test-deps.sh' : false;
+
+const opened: Connection[] = [];
+after(async () => { await Promise.all(opened.map((c) => c.close())); });
+function open(url: string): Connection {
+  const conn = connect(url);
+  opened.push(conn);
+  return conn;
+}
+
+describe('migrations on PostgreSQL', { skip: noPostgres }, () => {
+  it('two replicas migrating the same fresh database at once: both succeed, the schema is applied once', async () => {
+    const url = await createDatabase();
+    const [a, b] = [open(url), open(url)];
+    const results = await Promise.all([migrate(a), migrate(b)]);
+    // Kysely's migrator holds a PostgreSQL advisory lock while it migrates: one applies everything, the other
+    // waits and then finds nothing left to do.
+    const applied = results.flat().sort();
+    assert.ok(applied.includes('0001-initial') && applied.includes('0003-packages'), JSON.stringify(results));
+    assert.equal(new Set(applied).size, applied.length, `each migration applied once: ${JSON.stringify(results)}`);
+    assert.ok(results.some((r) => r.length === 0), `one of them applied nothing: ${JSON.stringify(results)}`);
+
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const rows = (await client.query<{ name: string }>('select name from berth_migrations order by name')).rows;
+      assert.deepEqual(rows.map((r) => r.name), applied);
+      const tables = (await client.query<{ n: string }>(
+        "select count(*) as n from information_schema.tables where table_schema = 'public' and table_name = 'repositories'")).rows;
+      assert.equal(Number(tables[0]!.n), 1);
+    } finally {
+      await client.end();
+    }
+    // And again later (a restart): nothing to do.
+    assert.deepEqual(await migrate(open(url)), []);
+  });
+
+  it('uses the advisory lock (Kysely PostgresAdapter.acquireMigrationLock)', async () => {
+    const url = await createDatabase();
+    const seen: string[] = [];
+    // A connection that logs every statement the migrator runs.
+    const logged = new Kysely<unknown>({
+      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 2 }) }),
+      log: (e) => { if (e.level === 'query') seen.push(e.query.sql); },
+    });
+    try {
+      await migrate({ db: logged as unknown as Connection['db'], dialect: 'postgres', close: () => logged.destroy() });
+    } finally {
+      await logged.destroy();
+    }
+    assert.ok(seen.some((q) => /pg_advisory(_xact)?_lock/.test(q)), `no advisory lock in:\n${seen.slice(0, 5).join('\n')}`);
+  });
+});
+
+for (const dialect of ['sqlite', 'postgres'] as const) {
+  describe(`int8 values on ${dialect}`, { skip: dialect === 'postgres' && noPostgres }, () => {
+    it('ids, sizes, ms timestamps and count(*) come back as JS numbers; bytea as Buffer', async () => {
+      const conn = open(dialect === 'postgres' ? await createDatabase() : ':memory:');
+      await migrate(conn);
+      const db = conn.db;
+      const now = Date.now();
+      const big = 2 ** 40 + 3; // above int4, below 2^53
+      const repo = await db.insertInto('repositories')
+        .values({ name: 'acme/app', owner: 'acme', createdAt: now, updatedAt: now, visibility: 'private' })
+        .returning(['id', 'createdAt'])
+        .executeTakeFirstOrThrow();
+      assert.equal(typeof repo.id, 'number');
+      assert.equal(repo.createdAt, now);
+      await db.insertInto('blobs').values({ digest: 'sha256:aa', size: big, createdAt: now }).execute();
+      const blob = await db.selectFrom('blobs').selectAll().executeTakeFirstOrThrow();
+      assert.deepEqual(blob, { digest: 'sha256:aa', size: big, createdAt: now });
+      const body = Buffer.from([0, 1, 2, 255]);
+      const manifest = await db.insertInto('manifests').values({
+        repositoryId: repo.id, digest: 'sha256:bb', mediaType: 'application/vnd.oci.image.manifest.v1+json', artifactType: null,
+        subjectDigest: null, configDigest: null, size: big, body, annotations: '{}', createdAt: now, updatedAt: now,
+      }).returning('id').executeTakeFirstOrThrow();
+      assert.equal(typeof manifest.id, 'number');
+      const row = await db.selectFrom('manifests').select(['id', 'repositoryId', 'size', 'body', 'createdAt']).executeTakeFirstOrThrow();
+      assert.deepEqual({ ...row, body: Buffer.from(row.body) }, { id: manifest.id, repositoryId: repo.id, size: big, body, createdAt: now });
+      const { n } = await db.selectFrom('manifests').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      assert.equal(n, 1);
+      const { total } = await db.selectFrom('blobs').select((eb) => eb.fn.sum<number>('size').as('total')).executeTakeFirstOrThrow();
+      assert.equal(Number(total), big, 'sum() is numeric on PostgreSQL: callers convert');
+      const raw = await sql<{ v: number }>`select cast(${big} as bigint) as v`.execute(db);
+      assert.equal(raw.rows[0]!.v, big);
+    });
+  });
+}
