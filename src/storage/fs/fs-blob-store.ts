@@ -73,12 +73,19 @@ export class FsBlobStore implements BlobStore {
     }
     // A hard link is atomic: readers see no blob or the whole blob (same content if it already existed). The
     // scratch name stays until abortUpload, so the caller can put the bytes back if GC removed them meanwhile.
-    await link(from, to).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EEXIST') throw err;
-    });
-    // The age GC judges orphan files by starts now, not at the upload's last write (see GarbageCollector).
-    const now = new Date();
-    await utimes(to, now, now);
+    // The age GC judges orphan files by starts now, not at the upload's last write (see GarbageCollector). An
+    // existing file may be deleted by a GC between the link and the touch: then link again.
+    for (let attempt = 1; ; attempt++) {
+      await link(from, to).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+      });
+      const now = new Date();
+      const touched = await utimes(to, now, now).then(() => true, (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT' || attempt >= 5) throw err;
+        return false;
+      });
+      if (touched) break;
+    }
     await syncDir(dir);
   }
 
