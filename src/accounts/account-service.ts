@@ -1,6 +1,6 @@
 import type { Db } from '../db/schema.js';
 import { hashPassword, verifyPassword } from '../auth/password.js';
-import { BerthError, conflict, notFound } from '../util/errors.js';
+import { conflict, invalid, notFound } from '../util/errors.js';
 import type { Clock } from '../util/clock.js';
 
 export interface Account {
@@ -17,7 +17,6 @@ export interface Account {
 /** GitHub's login grammar: alphanumerics and single hyphens, not at the ends, at most 39 characters. */
 const LOGIN = /^[a-zA-Z0-9](?:[a-zA-Z0-9]|-(?=[a-zA-Z0-9])){0,38}$/;
 
-const invalid = (message: string): BerthError => new BerthError({ status: 422, code: 'INVALID', message });
 
 /** Users, organizations, memberships and teams. Logins are unique case-insensitively across users and orgs. */
 export class AccountService {

@@ -1,7 +1,7 @@
 import type { Db } from '../db/schema.js';
 import { effectiveScopes, SCOPES, type Scope } from '../auth/permissions.js';
 import { generateToken, hashToken, looksLikeToken, tokenHint, type TokenKind } from '../auth/personal-token.js';
-import { BerthError, notFound } from '../util/errors.js';
+import { invalid, notFound } from '../util/errors.js';
 import type { Clock } from '../util/clock.js';
 
 export interface TokenInfo {
@@ -31,7 +31,6 @@ export type TokenRefusal = 'malformed' | 'unknown' | 'expired' | 'revoked' | 'di
 /** The CI token lifetime: like a workflow's GITHUB_TOKEN, it lives for one job at most. */
 export const CI_TOKEN_MAX_MS = 24 * 3_600_000;
 
-const invalid = (message: string): BerthError => new BerthError({ status: 422, code: 'INVALID', message });
 
 /**
  * Personal access tokens (GitHub "classic" style) and short-lived, package-scoped CI tokens. The token is returned

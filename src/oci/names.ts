@@ -27,6 +27,16 @@ export function parseRepoName(text: string): RepoName {
   return text as RepoName;
 }
 
+/** The non-throwing twin of parseRepoName, for input that may simply be ignored when invalid. */
+export function isRepoName(text: string): boolean {
+  try {
+    parseRepoName(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The namespace that owns a repository: its first path component. */
 export function repoOwner(name: RepoName): string {
   return name.slice(0, name.indexOf('/'));

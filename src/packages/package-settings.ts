@@ -1,11 +1,10 @@
 import type { Db } from '../db/schema.js';
 import type { Role, Visibility } from '../auth/permissions.js';
-import { BerthError, notFound } from '../util/errors.js';
+import { invalid, notFound } from '../util/errors.js';
 import type { Clock } from '../util/clock.js';
 
 const VISIBILITIES: readonly Visibility[] = ['public', 'private', 'internal'];
 const ROLES: readonly Role[] = ['read', 'write', 'admin'];
-const invalid = (message: string): BerthError => new BerthError({ status: 422, code: 'INVALID', message });
 
 /** A package's visibility and its per-package roles for users and teams. */
 export class PackageSettings {

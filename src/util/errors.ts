@@ -33,3 +33,5 @@ export function isBerthError(err: unknown): err is BerthError {
 export const notFound = (message: string): BerthError => new BerthError({ status: 404, code: 'NOT_FOUND', message });
 export const badRequest = (message: string): BerthError => new BerthError({ status: 400, code: 'BAD_REQUEST', message });
 export const conflict = (message: string): BerthError => new BerthError({ status: 409, code: 'CONFLICT', message });
+/** Well-formed input that breaks a rule (a taken name, an unknown scope): GitHub's 422 "Validation Failed". */
+export const invalid = (message: string): BerthError => new BerthError({ status: 422, code: 'INVALID', message });

@@ -6,7 +6,7 @@ import type { FailureLimiter } from '../../auth/failure-limiter.js';
 import type { Subject } from '../../auth/permissions.js';
 import type { AccessEntry, RegistryTokens } from '../../auth/registry-token.js';
 import { tooManyRequests, unauthorized } from '../../oci/errors.js';
-import { parseRepoName } from '../../oci/names.js';
+import { isRepoName } from '../../oci/names.js';
 import { isBerthError, type BerthError } from '../../util/errors.js';
 import type { Clock } from '../../util/clock.js';
 import { sendOciError } from './oci-api.js';
@@ -103,14 +103,6 @@ async function issue(
  * for `repository:x:pull repository:x:pull,push` when pushing (the challenge's scope plus its own), and /v2 looks
  * up one entry per repository.
  */
-function isRepoName(text: string): boolean {
-  try {
-    parseRepoName(text);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function parseScopes(scopes: string[]): { name: string; actions: Action[] }[] {
   const byName = new Map<string, Set<Action>>();

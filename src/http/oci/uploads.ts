@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { parseDigest } from '../../oci/digest.js';
 import { digestInvalid, uploadOutOfOrder } from '../../oci/errors.js';
-import { parseRepoName, type RepoName } from '../../oci/names.js';
+import { isRepoName, parseRepoName, type RepoName } from '../../oci/names.js';
 import type { Registry } from '../../registry/registry.js';
 import { hasBody, query, type OciHandler } from './context.js';
 
@@ -109,11 +109,3 @@ function parseContentRange(header: string): { start: number; end: number } | 'in
   return { start, end };
 }
 
-function isRepoName(text: string): boolean {
-  try {
-    parseRepoName(text);
-    return true;
-  } catch {
-    return false;
-  }
-}
