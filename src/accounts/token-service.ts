@@ -28,6 +28,8 @@ export interface TokenIdentity {
 /** Why a token was refused; the caller turns it into a hint the user can act on. */
 export type TokenRefusal = 'malformed' | 'unknown' | 'expired' | 'revoked' | 'disabled';
 
+const LAST_USED_PRECISION_MS = 60_000;
+
 /** The CI token lifetime: like a workflow's GITHUB_TOKEN, it lives for one job at most. */
 export const CI_TOKEN_MAX_MS = 24 * 3_600_000;
 
@@ -85,14 +87,17 @@ export class TokenService {
   async authenticate(token: string): Promise<TokenIdentity | TokenRefusal> {
     if (!looksLikeToken(token)) return 'malformed';
     const row = await this.#db.selectFrom('accessTokens as t').innerJoin('accounts as a', 'a.id', 't.userId')
-      .select(['t.id', 't.userId', 't.scopes', 't.repositoryLimit', 't.expiresAt', 't.revokedAt', 'a.login', 'a.disabledAt'])
+      .select(['t.id', 't.userId', 't.scopes', 't.repositoryLimit', 't.expiresAt', 't.revokedAt', 't.lastUsedAt', 'a.login', 'a.disabledAt'])
       .where('t.tokenHash', '=', hashToken(token)).executeTakeFirst();
     if (!row) return 'unknown';
     if (row.revokedAt !== null) return 'revoked';
     const now = this.#clock.now();
     if (row.expiresAt !== null && row.expiresAt <= now) return 'expired';
     if (row.disabledAt !== null) return 'disabled';
-    await this.#db.updateTable('accessTokens').set({ lastUsedAt: now }).where('id', '=', row.id).execute();
+    // Last use is shown to the minute: no database write (an fsync on SQLite) for every request a token makes.
+    if (row.lastUsedAt === null || now - row.lastUsedAt >= LAST_USED_PRECISION_MS) {
+      await this.#db.updateTable('accessTokens').set({ lastUsedAt: now }).where('id', '=', row.id).execute();
+    }
     return {
       tokenId: row.id, userId: row.userId, login: row.login,
       scopes: effectiveScopes(row.scopes.split(',')), repositoryLimit: row.repositoryLimit,

@@ -68,6 +68,7 @@ test('admin commands manage users, orgs, teams and tokens; token create prints o
     const token = created.stdout.trim();
     const auth = `Basic ${Buffer.from(`alice:${token}`).toString('base64')}`;
     assert.equal((await fetch(`${server.url}/token?scope=repository:acme/x:pull,push`, { headers: { authorization: auth } })).status, 200);
+    assert.match(berth(['token', 'list', '--user', 'alice']).stdout, /laptop\s+\S+\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+\d{4}-\d\d-\d\d \d\d:\d\d/, 'last use is recorded');
     assert.equal(berth(['user', 'disable', 'alice']).status, 0);
     assert.equal((await fetch(`${server.url}/token?scope=repository:acme/x:pull`, { headers: { authorization: auth } })).status, 401);
     assert.equal(berth(['user', 'enable', 'alice']).status, 0);
