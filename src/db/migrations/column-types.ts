@@ -1,4 +1,4 @@
-import { sql, type CreateTableBuilder } from 'kysely';
+import type { CreateTableBuilder } from 'kysely';
 import type { Dialect } from '../connect.js';
 
 /** An integer primary key the database generates, spelled per dialect. */
@@ -12,4 +12,3 @@ export function blobType(dialect: Dialect): 'bytea' | 'blob' {
   return dialect === 'postgres' ? 'bytea' : 'blob';
 }
 
-export { sql };
