@@ -40,6 +40,23 @@ export interface IngestFigures {
   readonly roundPeakRssBytes: readonly number[];
 }
 
+/** One postgres-s3 setup: skopeo push (fresh cluster per run) and pull seconds, and the manifest GET rate. */
+export interface ScaleOutSetup {
+  readonly pushSeconds: readonly number[];
+  readonly pullSeconds: readonly number[];
+  readonly manifestGet: WrkResult;
+}
+
+/** `--postgres-s3`: Berth on PostgreSQL + S3 as one replica, and as two behind an nginx round-robin. */
+export interface ScaleOutFigures {
+  readonly metadata: string;
+  readonly storage: string;
+  /** Its manifestGet is direct; manifestGetBehindNginx the same replica alone behind nginx (the proxy's cost). */
+  readonly oneReplica: ScaleOutSetup & { readonly manifestGetBehindNginx: WrkResult };
+  /** Every figure through nginx. */
+  readonly twoReplicas: ScaleOutSetup;
+}
+
 export interface Results {
   readonly mode: 'full' | 'quick';
   readonly startedAt: string;
@@ -58,6 +75,8 @@ export interface Results {
   readonly cncf: RegistryFigures;
   readonly nginxBlobGet: BlobGetFigures;
   readonly ingest: { readonly berth: IngestFigures; readonly bare: IngestFigures; readonly bytesPerRound: number };
+  /** Only with `--postgres-s3`. */
+  readonly postgresS3?: ScaleOutFigures;
 }
 
 export interface Check {
@@ -167,6 +186,7 @@ export function render(r: Results, checks: readonly Check[]): string {
     ...checks.map((c) => [c.name, c.measured, `${fmt(c.ratio, 2)}×`, c.target, c.pass ? 'PASS' : 'MISS']),
   ];
   const m = r.machine;
+  const scaleOut = r.postgresS3 ? ['', renderScaleOut(r, r.postgresS3), ''] : [];
   return [
     `Berth benchmark (${r.mode}) — ${r.startedAt}`,
     `image: ${n} layers × ${layerMiB} MiB of random bytes, ${mb(r.image.totalBytes)} MB in all (MB = 10^6 bytes)`,
@@ -176,7 +196,36 @@ export function render(r: Results, checks: readonly Check[]): string {
     table(rows),
     '',
     table(checkRows),
+    ...scaleOut,
     '',
+  ].join('\n');
+}
+
+/** The postgres-s3 figures beside the embedded Berth's (SQLite + filesystem) from the same run. */
+function renderScaleOut(r: Results, s: ScaleOutFigures): string {
+  const n = r.image.layers;
+  const layerMiB = r.image.layerBytes / 2 ** 20;
+  const rate = (seconds: number): string => fmt(r.image.totalBytes / 1e6 / seconds, 0);
+  const runs = (values: readonly number[]): string => values.map((v) => fmt(v, 2)).join(' / ');
+  const wrkCell = (w: WrkResult): string => `${fmt(w.requestsPerSecond, 0)}${w.non2xx > 0 ? ` (${w.non2xx} non-2xx!)` : ''}`;
+  const embeddedPush = pushSeconds(r.berth);
+  const [one, two] = [s.oneReplica, s.twoReplicas];
+  const rows: string[][] = [
+    ['', 'embedded (SQLite + fs)', 'postgres-s3, 1 replica', 'postgres-s3, 2 replicas + nginx'],
+    [`skopeo push ${n}×${layerMiB} MiB (s, median)`, fmt(embeddedPush, 2), fmt(median(one.pushSeconds), 2), fmt(median(two.pushSeconds), 2)],
+    ['  all push runs (s)', runs(r.berth.pushes.map((p) => p.seconds)), runs(one.pushSeconds), runs(two.pushSeconds)],
+    ['  push throughput (MB/s, median)', rate(embeddedPush), rate(median(one.pushSeconds)), rate(median(two.pushSeconds))],
+    ['skopeo pull (s, best)', fmt(Math.min(...r.berth.pullSeconds), 2), fmt(Math.min(...one.pullSeconds), 2), fmt(Math.min(...two.pullSeconds), 2)],
+    ['  all pull runs (s)', runs(r.berth.pullSeconds), runs(one.pullSeconds), runs(two.pullSeconds)],
+    ['manifest GET (req/s, 32 conns)', wrkCell(r.berth.manifestGet), wrkCell(one.manifestGet), wrkCell(two.manifestGet)],
+    ['  latency p50 / p99', `${r.berth.manifestGet.latencyP50} / ${r.berth.manifestGet.latencyP99}`,
+      `${one.manifestGet.latencyP50} / ${one.manifestGet.latencyP99}`, `${two.manifestGet.latencyP50} / ${two.manifestGet.latencyP99}`],
+    ['  1 replica behind the same nginx (req/s)', '', wrkCell(one.manifestGetBehindNginx), ''],
+  ];
+  return [
+    `postgres-s3: ${s.metadata}; ${s.storage}; all on this machine (${r.machine.cpus} CPUs), nginx round-robin for 2 replicas`,
+    '',
+    table(rows),
   ].join('\n');
 }
 

@@ -1,7 +1,8 @@
 /**
- * `npm run bench [-- --quick]`: Berth and the CNCF registry side by side on loopback, with a bare Node ingest
- * server and nginx as the machine's limits, all in one run so every ratio compares figures taken minutes apart on
- * the same machine. Prints a table and the targets (PASS/MISS) and writes .bench/results.json.
+ * `npm run bench [-- --quick] [--postgres-s3]`: Berth and the CNCF registry side by side on loopback, with a bare
+ * Node ingest server and nginx as the machine's limits, all in one run so every ratio compares figures taken
+ * minutes apart on the same machine. Prints a table and the targets (PASS/MISS) and writes .bench/results.json.
+ * `--postgres-s3` then runs Berth on PostgreSQL + S3 as one and as two replicas (bench/scale-out.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
@@ -14,7 +15,8 @@ import { mbPerSecond, measurePhase, settleDisk, timed } from './measure.js';
 import {
   evaluate, render, type BlobGetFigures, type IngestFigures, type ManifestGetFigures, type PushRun, type RegistryFigures, type Results,
 } from './report.js';
-import { authorization, startBerth, startCncfRegistry, startIngestServer, startNginx, type Server } from './servers.js';
+import { measureScaleOut } from './scale-out.js';
+import { authorization, startBerth, startCncfRegistry, startIngestServer, startNginx, verifyManifest, type Server } from './servers.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const MiB = 1024 * 1024;
@@ -51,11 +53,12 @@ function progress(message: string): void {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  if (args.some((a) => a !== '--quick')) {
-    process.stderr.write('usage: npm run bench [-- --quick]\n');
+  if (args.some((a) => a !== '--quick' && a !== '--postgres-s3')) {
+    process.stderr.write('usage: npm run bench [-- [--quick] [--postgres-s3]]\n');
     process.exit(2);
   }
   const mode = args.includes('--quick') ? MODES.quick : MODES.full;
+  const postgresS3 = args.includes('--postgres-s3');
   const cleanup = new Cleanup();
   cleanup.installHandlers();
   const watchdog = setTimeout(() => {
@@ -64,7 +67,7 @@ async function main(): Promise<void> {
   }, WATCHDOG_MS);
   watchdog.unref();
   try {
-    const results = await bench(mode, cleanup);
+    const results = await bench(mode, cleanup, postgresS3);
     const checks = evaluate(results);
     process.stdout.write(render(results, checks));
     await mkdir(join(ROOT, '.bench'), { recursive: true });
@@ -80,7 +83,7 @@ async function main(): Promise<void> {
   }
 }
 
-async function bench(mode: Mode, cleanup: Cleanup): Promise<Results> {
+async function bench(mode: Mode, cleanup: Cleanup, postgresS3: boolean): Promise<Results> {
   const loadBefore = loadavg()[0]!;
   const versions = await prepareTools();
   await removeStaleWorkDirs();
@@ -112,6 +115,9 @@ async function bench(mode: Mode, cleanup: Cleanup): Promise<Results> {
   ]);
   const rates = await measureManifestRates(mode, registries);
   const ingest = await measureIngest(mode, image, berth, bare);
+  // The embedded servers are done; stopping them leaves the machine to the postgres-s3 clusters.
+  if (postgresS3) await Promise.all([berth.stop(), cncf.stop(), nginx.stop(), bare.stop()]);
+  const scaleOut = postgresS3 ? await measureScaleOut(mode, image, work, cleanup, progress) : undefined;
 
   const figures = (k: 0 | 1): RegistryFigures => ({
     pushes: pushes[k]!,
@@ -128,6 +134,7 @@ async function bench(mode: Mode, cleanup: Cleanup): Promise<Results> {
     cncf: figures(1),
     nginxBlobGet: gets[2]!,
     ingest: { ...ingest, bytesPerRound: image.layers.reduce((sum, l) => sum + l.size, 0) },
+    ...(scaleOut ? { postgresS3: scaleOut } : {}),
   };
 }
 
@@ -150,7 +157,7 @@ async function measurePushes(mode: Mode, image: BenchImage, launchers: readonly 
       progress(`skopeo push → ${server.name} (run ${run}/${mode.pushRuns})`);
       settleDisk();
       const phase = await measurePhase(server.pid, () => skopeoPush(image.dir, image.tag, `${server.host}/${REPO}:${TAG}`, server.credentials));
-      await verifyManifest(server, image);
+      await verifyManifest(server, REPO, TAG, image.manifestDigest);
       const { seconds, cpu, startRssBytes, peakRssBytes, hwmBytes } = phase;
       pushes[k]!.push({ seconds, cpu, startRssBytes, peakRssBytes, hwmBytes });
       if (last) registries[k] = server;
@@ -238,17 +245,6 @@ async function measureIngest(mode: Mode, image: BenchImage, berth: Server, bare:
     }
   }
   return out;
-}
-
-/** A push only counts if the registry then serves the very manifest that was pushed. */
-async function verifyManifest(server: Server, image: BenchImage): Promise<void> {
-  const auth = await authorization(server, `repository:${REPO}:pull`);
-  const res = await fetch(`${server.url}/v2/${REPO}/manifests/${TAG}`, { headers: { Accept: MANIFEST_MEDIA_TYPE, ...auth } });
-  await res.arrayBuffer();
-  const digest = res.headers.get('docker-content-digest');
-  if (res.status !== 200 || digest !== image.manifestDigest) {
-    throw new Error(`${server.name}: manifest after push is ${res.status} ${digest}, expected ${image.manifestDigest}`);
-  }
 }
 
 /** Installs missing Debian packages (as CI does) and checks every tool the bench drives is there. */

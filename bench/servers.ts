@@ -4,6 +4,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Cleanup } from './cleanup.js';
+import { MANIFEST_MEDIA_TYPE } from './image.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const START_TIMEOUT_MS = 30_000;
@@ -28,21 +29,77 @@ export interface Server {
  * `berth serve` on a free port, from the compiled build (`npm run build`, as `npm start` runs it), spawned as
  * `node dist/main.js` directly so `pid` is the node process that serves requests. Like an operator, the bench
  * first creates the user `bench` and a token with the CLI: Berth always requires authentication for pushes.
+ * `env` points it elsewhere than its data directory (PostgreSQL, S3); a replica joining a database that already
+ * has the user gets its `credentials` instead of seeding them again.
  */
-export async function startBerth(dir: string, cleanup: Cleanup): Promise<Server> {
+export async function startBerth(dir: string, cleanup: Cleanup, opts: {
+  env?: Record<string, string>; credentials?: Server['credentials']; name?: string;
+} = {}): Promise<Server> {
   await mkdir(dir, { recursive: true });
+  const env = { ...process.env, BERTH_LOG_LEVEL: 'warn', ...opts.env };
   const cli = (...args: string[]): string => {
-    const out = spawnSync(process.execPath, [join(ROOT, 'dist/main.js'), ...args, '--data', dir], { cwd: ROOT, encoding: 'utf8' });
+    const out = spawnSync(process.execPath, [join(ROOT, 'dist/main.js'), ...args, '--data', dir], { cwd: ROOT, encoding: 'utf8', env });
     if (out.status !== 0) throw new Error(`berth ${args.join(' ')} failed: ${out.stderr}`);
     return out.stdout.trim();
   };
-  cli('user', 'create', 'bench');
-  const token = cli('token', 'create', '--user', 'bench', '--scopes', 'write:packages,delete:packages', '--expires', '1d', '--note', 'bench');
+  let credentials = opts.credentials ?? null;
+  if (!credentials) {
+    cli('user', 'create', 'bench');
+    credentials = { user: 'bench', token: cli('token', 'create', '--user', 'bench', '--scopes', 'write:packages,delete:packages', '--expires', '1d', '--note', 'bench') };
+  }
   const child = await launch('berth', process.execPath,
     [join(ROOT, 'dist/main.js'), 'serve', '--port', '0', '--data', dir],
-    { cwd: ROOT, env: { ...process.env, BERTH_LOG_LEVEL: 'warn' }, logFile: join(dir, 'server.log') }, cleanup);
+    { cwd: ROOT, env, logFile: join(dir, 'server.log') }, cleanup);
   const url = await waitForLine(child.process, /berth listening on (http\S+)/, child.logFile);
-  return server('Berth', child.process, url, dir, { user: 'bench', token });
+  return server(opts.name ?? 'Berth', child.process, url, dir, credentials);
+}
+
+/**
+ * nginx as a round-robin load balancer in front of `upstreams` (host:port), as deploy/nginx.conf configures it:
+ * no body limit, nothing buffered either way, the Host header kept, keep-alive connections to the upstreams.
+ * The returned server carries the upstreams' credentials; `pid` is the nginx master (its workers are children).
+ */
+export async function startLoadBalancer(dir: string, upstreams: readonly Server[], cleanup: Cleanup): Promise<Server> {
+  await mkdir(join(dir, 'logs'), { recursive: true });
+  const port = await freePort();
+  const conf = join(dir, 'nginx.conf');
+  await writeFile(conf, `
+daemon off;
+worker_processes 1;
+pid ${join(dir, 'nginx.pid')};
+error_log ${join(dir, 'logs', 'error.log')} warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${join(dir, 'client_body')};
+  proxy_temp_path ${join(dir, 'proxy')};
+  fastcgi_temp_path ${join(dir, 'fastcgi')};
+  uwsgi_temp_path ${join(dir, 'uwsgi')};
+  scgi_temp_path ${join(dir, 'scgi')};
+  upstream berth {
+${upstreams.map((u) => `    server ${u.host};`).join('\n')}
+    keepalive 64;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    client_max_body_size 0;
+    proxy_request_buffering off;
+    proxy_buffering off;
+    proxy_read_timeout 900s;
+    location / {
+      proxy_pass http://berth;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+    }
+  }
+}
+`);
+  const child = await launch('nginx (load balancer)', '/usr/sbin/nginx', ['-c', conf, '-p', dir],
+    { cwd: dir, env: process.env, logFile: join(dir, 'logs', 'stderr.log') }, cleanup);
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${url}/livez`, child.process, child.logFile);
+  return server(`nginx → ${upstreams.length} × Berth`, child.process, url, dir, upstreams[0]?.credentials ?? null);
 }
 
 /**
@@ -145,6 +202,15 @@ export async function authorization(server: Server, scope: string): Promise<Reco
 interface Launched {
   readonly process: ChildProcess;
   readonly logFile: string;
+}
+
+/** A push only counts if the registry then serves the very manifest that was pushed (`repo:tag` → `digest`). */
+export async function verifyManifest(server: Server, repo: string, tag: string, digest: string): Promise<void> {
+  const auth = await authorization(server, `repository:${repo}:pull`);
+  const res = await fetch(`${server.url}/v2/${repo}/manifests/${tag}`, { headers: { Accept: MANIFEST_MEDIA_TYPE, ...auth } });
+  await res.arrayBuffer();
+  const served = res.headers.get('docker-content-digest');
+  if (res.status !== 200 || served !== digest) throw new Error(`${server.name}: manifest after push is ${res.status} ${served}, expected ${digest}`);
 }
 
 /** Spawns a server with stderr in `logFile` and registers its stop (SIGTERM, then SIGKILL) with the cleanup. */

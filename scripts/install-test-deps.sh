@@ -14,7 +14,7 @@ want=(
   curl:curl
   gh:gh                    # the GitHub CLI, against Berth's REST API (test/github/gh-cli.test.ts)
   openssl:openssl          # self-signed certificate for that HTTPS test
-  initdb:postgresql        # throwaway PostgreSQL clusters for the postgres-fs test pass (test/helpers/postgres.ts)
+  initdb:postgresql        # throwaway PostgreSQL clusters for the postgres-* test passes (test/helpers/postgres.ts)
 )
 missing=()
 for entry in "${want[@]}"; do
@@ -28,6 +28,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" uidmap >/dev/null
+fi
+# Ceph's RADOS Gateway: the real S3 server of the postgres-s3 test pass and the S3 driver tests (scripts/s3-ceph.sh).
+if ! command -v radosgw >/dev/null 2>&1; then
+  echo "installing test dependencies: radosgw (ceph)"
+  # apt-get update already ran above when anything else was missing.
+  SKIP_APT_UPDATE=$([ ${#missing[@]} -gt 0 ] && echo 1 || true) bash "$(dirname "$0")/s3-ceph.sh" install
 fi
 # The Debian packages start their services where systemd runs; the tests start their own instances instead.
 for svc in docker-registry nginx containerd docker postgresql; do

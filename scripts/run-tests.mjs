@@ -3,10 +3,14 @@
 // Arguments narrow the set: `npm test -- test/oci` runs the files whose path contains "test/oci".
 //
 // Backend matrix (STYLE B2): the integration suites run once per backend set in BERTH_TEST_BACKENDS (default
-// `sqlite-fs,postgres-fs`), each pass with BERTH_TEST_BACKEND set; unit tests and the suites that do not depend on
-// the backends run in the first pass only. Exit code: non-zero if any pass failed.
+// `sqlite-fs,postgres-s3`; `postgres-fs` also exists), each pass with BERTH_TEST_BACKEND set; unit tests and the
+// suites that do not depend on the backends run in the first pass only. Exit code: non-zero if any pass failed.
+//
+// S3 (the postgres-s3 set, the S3 driver's own tests): Ceph RGW is started once for the run with
+// scripts/s3-ceph.sh (needs root) and stopped at the end, also on failure; its endpoint and credentials reach the
+// tests as S3_ENDPOINT + AWS_*. Already set S3_ENDPOINT, or an RGW already answering, is used as it is.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 
@@ -27,7 +31,7 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-const backends = (process.env.BERTH_TEST_BACKENDS ?? 'sqlite-fs,postgres-fs').split(',').map((s) => s.trim()).filter(Boolean);
+const backends = (process.env.BERTH_TEST_BACKENDS ?? 'sqlite-fs,postgres-s3').split(',').map((s) => s.trim()).filter(Boolean);
 if (backends.length === 0) {
   console.error('BERTH_TEST_BACKENDS is empty');
   process.exit(1);
@@ -40,6 +44,8 @@ const passes = backends.map((backend, i) => ({
   files: i === 0 ? files : files.filter((f) => MATRIX.some((m) => f.startsWith(m))),
 })).filter((p) => p.files.length > 0);
 
+const s3Env = startS3IfNeeded();
+
 const summary = [];
 for (const [i, pass] of passes.entries()) {
   const label = `${pass.backend}${i === 0 ? '' : ' (backend suites)'}`;
@@ -50,7 +56,7 @@ for (const [i, pass] of passes.entries()) {
     '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`,
     '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`,
     ...pass.files,
-  ], { cwd: root, stdio: 'inherit', env: { ...process.env, BERTH_TEST_BACKEND: pass.backend } });
+  ], { cwd: root, stdio: 'inherit', env: { ...process.env, ...s3Env, BERTH_TEST_BACKEND: pass.backend } });
   const counts = {};
   try {
     for (const m of readFileSync(tap, 'utf8').matchAll(/^# (tests|pass|fail|skipped|todo|cancelled) (\d+)$/gm)) counts[m[1]] = Number(m[2]);
@@ -65,3 +71,33 @@ for (const s of summary) {
   console.log(`${s.status === 0 ? 'ok  ' : 'FAIL'} ${s.label}: tests ${c.tests ?? '?'}, pass ${c.pass ?? '?'}, fail ${c.fail ?? '?'}, skipped ${c.skipped ?? 0}, cancelled ${c.cancelled ?? 0} (${s.seconds} s)`);
 }
 process.exit(summary.every((s) => s.status === 0) ? 0 : 1);
+
+/** Starts Ceph RGW when a pass needs S3 and none is given; returns the environment the tests need to reach it. */
+function startS3IfNeeded() {
+  const needed = passes.some((p) => p.backend.endsWith('-s3'))
+    || files.some((f) => /\bensureS3\b|helpers\/s3\.js/.test(readFileSync(join(root, f), 'utf8')));
+  if (!needed || process.env.S3_ENDPOINT) return {};
+  const cephDir = process.env.CEPH_DIR ?? '/tmp/s3lab/ceph';
+  const port = process.env.RGW_PORT ?? '7480';
+  // The same lock as test/helpers/s3.ts: a running RGW (another run's, or one started by hand) is reused, not restarted.
+  const r = spawnSync('flock', ['/tmp/berth-s3-ceph.lock', 'bash', '-c',
+    `if curl -sf -o /dev/null http://127.0.0.1:${port}/ && [ -f "${cephDir}/s3.env" ]; then echo reused; else bash scripts/s3-ceph.sh start >&2; fi`,
+  ], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status !== 0) {
+    console.error('cannot start Ceph RGW for the S3 tests (scripts/s3-ceph.sh start needs root and radosgw: bash scripts/install-test-deps.sh)');
+    process.exit(1);
+  }
+  if (r.stdout.trim() !== 'reused') {
+    const stop = () => spawnSync('bash', ['scripts/s3-ceph.sh', 'stop'], { cwd: root, stdio: 'inherit' });
+    process.once('exit', stop);
+    for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(130));
+  } else {
+    console.log(`using the Ceph RGW already running on port ${port}`);
+  }
+  // The SDK warns in every process that its 2027 releases will need Node 22; Berth supports Node 20 until then.
+  const env = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+  if (existsSync(join(cephDir, 's3.env'))) {
+    for (const m of readFileSync(join(cephDir, 's3.env'), 'utf8').matchAll(/^export (\w+)=(.*)$/gm)) env[m[1]] = m[2];
+  }
+  return env;
+}

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import type { Config } from '../config/config.js';
 import { connect, type Connection } from '../db/connect.js';
-import { migrate } from '../db/migrate.js';
+import { prepareSchema } from '../db/migrate.js';
 import { AccountService } from '../accounts/account-service.js';
 import { TokenLiveness, TokenService } from '../accounts/token-service.js';
 import { Authorizer } from '../auth/authorizer.js';
@@ -14,6 +14,7 @@ import { SigningKeys } from '../auth/signing-keys.js';
 import { RateLimiter } from '../http/github/rate-limiter.js';
 import { TokenAccess } from '../http/oci/token-access.js';
 import { buildServer } from '../http/server.js';
+import { JobLeases } from '../maintenance/job-leases.js';
 import { Scheduler } from '../maintenance/scheduler.js';
 import type { Logger } from '../observability/logger.js';
 import { PackageService } from '../packages/package-service.js';
@@ -22,6 +23,7 @@ import { VersionService } from '../packages/version-service.js';
 import { createRegistry, type Registry } from '../registry/registry.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { FsBlobStore } from '../storage/fs/fs-blob-store.js';
+import { S3BlobStore } from '../storage/s3/s3-blob-store.js';
 import { systemClock } from '../util/clock.js';
 
 export interface App {
@@ -41,7 +43,10 @@ export interface App {
  */
 export async function createApp(config: Config, log: Logger): Promise<App> {
   const db = connect(config.metadata.url);
-  const applied = await migrate(db);
+  const applied = await prepareSchema(db, config.metadata.autoMigrate).catch(async (err: unknown) => {
+    await db.close();
+    throw err;
+  });
   if (applied.length > 0) log.info({ migrations: applied }, 'database migrated');
 
   const blobs = await openBlobStore(config.storage);
@@ -58,11 +63,14 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   const packages = new PackageService({ db: db.db, clock, downloads: registry.downloads, rules });
   const tls = config.server.tls ? { cert: readFileSync(config.server.tls.cert), key: readFileSync(config.server.tls.key) } : null;
 
-  const scheduler = new Scheduler({ log: log.child({ module: 'maintenance' }) });
+  // Cluster-wide jobs take a lease in the database (one replica at a time); flushing this process's buffered
+  // download counts is per process and runs everywhere.
+  const scheduler = new Scheduler({ log: log.child({ module: 'maintenance' }), leases: new JobLeases({ db: db.db, dialect: db.dialect, clock }) });
   scheduler.every({ name: 'flush-downloads', everyMs: config.stats.flushIntervalMs, run: () => registry.downloads.flush() });
   scheduler.every({
     name: 'purge-uploads',
     everyMs: config.uploads.purgeIntervalMs,
+    lease: true,
     run: async () => {
       const purged = await registry.uploads.purgeIdleSince(clock.now() - config.uploads.expireAfterMs);
       if (purged > 0) log.info({ purged }, 'expired upload sessions purged');
@@ -71,6 +79,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   scheduler.every({
     name: 'purge-deleted-packages',
     everyMs: config.packages.purgeIntervalMs,
+    lease: true,
     run: async () => {
       // Past the restore window deleted packages and versions go for good; their blobs are left to GC.
       const purged = await packages.purgeExpired();
@@ -78,6 +87,9 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     },
   });
 
+  const limiter = new FailureLimiter({ max: config.auth.failedLoginLimit, windowMs: config.auth.failedLoginWindowMs });
+  const versions = new VersionService({ db: db.db, clock, downloads: registry.downloads, rules });
+  const stats = new PackageStats({ db: db.db, downloads: registry.downloads });
   const server = buildServer({
     log,
     tls,
@@ -93,12 +105,12 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     },
     token: {
       tokens, authorizer, registryTokens, clock, publicUrl,
-      limiter: new FailureLimiter({ max: config.auth.failedLoginLimit, windowMs: config.auth.failedLoginWindowMs }),
+      limiter,
     },
     github: {
       accounts, tokens, packages, clock, publicUrl,
-      versions: new VersionService({ db: db.db, clock, downloads: registry.downloads, rules }),
-      stats: new PackageStats({ db: db.db, downloads: registry.downloads }),
+      versions,
+      stats,
       rateLimiter: new RateLimiter({ windowMs: config.api.rateLimit.windowMs }),
       rateLimits: { authenticated: config.api.rateLimit.authenticated, anonymous: config.api.rateLimit.anonymous },
     },
@@ -132,6 +144,16 @@ async function bootstrapAdmin(accounts: AccountService): Promise<string | null> 
 
 /** The configured blob store driver, ready to use; `berth serve` and the operator commands share it. */
 export async function openBlobStore(storage: Config['storage']): Promise<BlobStore> {
+  if (storage.driver === 's3' && storage.s3) {
+    const s3 = storage.s3;
+    const store = new S3BlobStore({
+      endpoint: s3.endpoint ?? undefined, bucket: s3.bucket, region: s3.region, prefix: s3.prefix,
+      forcePathStyle: s3.forcePathStyle, createBucket: s3.createBucket, credentials: s3.credentials ?? undefined,
+      redirectTtlSeconds: s3.redirectTtlMs === null ? null : Math.round(s3.redirectTtlMs / 1000),
+    });
+    await store.init();
+    return store;
+  }
   const store = new FsBlobStore(storage.fs.root);
   await store.init();
   return store;

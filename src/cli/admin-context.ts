@@ -5,7 +5,7 @@ import { TokenService } from '../accounts/token-service.js';
 import { SigningKeys } from '../auth/signing-keys.js';
 import { loadConfig } from '../config/config.js';
 import { connect } from '../db/connect.js';
-import { migrate } from '../db/migrate.js';
+import { prepareSchema } from '../db/migrate.js';
 import { GarbageCollector } from '../maintenance/garbage-collector.js';
 import { PackageSettings } from '../packages/package-settings.js';
 import { RepositoryStore } from '../registry/repositories.js';
@@ -29,14 +29,14 @@ export function withDataOptions(cmd: Command): Command {
 }
 
 /**
- * Opens the configured database (migrating it if needed), runs `fn`, closes it. `env` replaces process.env as the
+ * Opens the configured database (migrating it if needed and metadata.autoMigrate allows), runs `fn`, closes it. `env` replaces process.env as the
  * source of BERTH_* settings (tests seed a server's database this way without touching their own environment).
  */
 export async function withServices<T>(opts: { data?: string; config?: string; env?: NodeJS.ProcessEnv }, fn: (s: AdminServices) => Promise<T>): Promise<T> {
   const config = loadConfig({ file: opts.config, ...(opts.env ? { env: opts.env } : {}), overrides: { dataDir: opts.data } });
   const conn = connect(config.metadata.url);
   try {
-    await migrate(conn);
+    await prepareSchema(conn, config.metadata.autoMigrate);
     const clock = systemClock;
     const blobs = await openBlobStore(config.storage);
     const repos = new RepositoryStore({ db: conn.db, clock });

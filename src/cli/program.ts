@@ -7,7 +7,9 @@ import { configCommand } from './config.js';
 import { gcCommand } from './gc.js';
 import { doctorCommand } from './doctor.js';
 import { kubeSecretCommand } from './kube-secret.js';
+import { migrateCommand } from './migrate.js';
 import { serveCommand } from './serve.js';
+import { storageCommand } from './storage.js';
 
 /** Exit codes, documented in the README: 0 ok, 1 failure, 2 bad usage or configuration. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -23,6 +25,8 @@ export async function runCli(argv: string[]): Promise<void> {
   program.addCommand(configCommand());
   program.addCommand(kubeSecretCommand());
   program.addCommand(gcCommand());
+  program.addCommand(migrateCommand());
+  program.addCommand(storageCommand());
   program.addCommand(ciTemplateCommand());
   program.addCommand(doctorCommand());
   for (const cmd of [userCommand(), orgCommand(), teamCommand(), tokenCommand(), packageCommand(), keysCommand()]) program.addCommand(cmd);

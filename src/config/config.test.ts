@@ -74,3 +74,24 @@ test('REST API rate limits and package deletion rules have GitHub\'s defaults', 
   assert.equal(loadConfig({ env: { BERTH_PACKAGES_DELETE_DOWNLOAD_LIMIT: '0' } }).packages.deleteDownloadLimit, 0);
   assert.throws(() => loadConfig({ env: { BERTH_API_RATE_LIMIT_ANONYMOUS: '0' } }), /at least 1/);
 });
+
+test('storage.driver s3 needs a bucket; its keys come from BERTH_STORAGE_S3_*, secrets also from files', () => {
+  assert.equal(loadConfig({ env: {} }).storage.s3, null);
+  assert.throws(() => loadConfig({ env: { BERTH_STORAGE_DRIVER: 's3' } }), /storage\.s3\.bucket must be set .*BERTH_STORAGE_S3_BUCKET/);
+  assert.throws(() => loadConfig({ env: { BERTH_STORAGE_DRIVER: 'gcs' } }), /storage\.driver .*one of fs, s3/);
+  const secret = join(dir, 's3-secret');
+  writeFileSync(secret, 'sekrit\n');
+  const c = loadConfig({
+    env: {
+      BERTH_STORAGE_DRIVER: 's3', BERTH_STORAGE_S3_ENDPOINT: 'http://127.0.0.1:7480', BERTH_STORAGE_S3_BUCKET: 'b', BERTH_STORAGE_S3_REGION: 'eu-west-1',
+      BERTH_STORAGE_S3_FORCE_PATH_STYLE: 'true', BERTH_STORAGE_S3_ACCESS_KEY_ID: 'AK', BERTH_STORAGE_S3_SECRET_ACCESS_KEY_FILE: secret,
+    },
+  });
+  assert.deepEqual(c.storage.s3, {
+    endpoint: 'http://127.0.0.1:7480', bucket: 'b', region: 'eu-west-1', prefix: '', forcePathStyle: true, createBucket: true,
+    credentials: { accessKeyId: 'AK', secretAccessKey: 'sekrit' }, redirectTtlMs: null,
+  });
+  const redirect = loadConfig({ env: { BERTH_STORAGE_DRIVER: 's3', BERTH_STORAGE_S3_BUCKET: 'b', BERTH_STORAGE_S3_REDIRECT: 'true', BERTH_STORAGE_S3_REDIRECT_TTL: '90s' } });
+  assert.equal(redirect.storage.s3?.redirectTtlMs, 90_000);
+  assert.throws(() => loadConfig({ env: { BERTH_STORAGE_DRIVER: 's3', BERTH_STORAGE_S3_BUCKET: 'b', BERTH_STORAGE_S3_ACCESS_KEY_ID: 'AK' } }), /set together/);
+});

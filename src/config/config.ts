@@ -16,8 +16,13 @@ export interface Config {
     readonly trustedProxies: readonly string[];
   };
   readonly dataDir: string;
-  readonly metadata: { readonly url: string };
-  readonly storage: { readonly driver: 'fs'; readonly fs: { readonly root: string } };
+  readonly metadata: { readonly url: string; readonly autoMigrate: boolean };
+  readonly storage: {
+    readonly driver: 'fs' | 's3';
+    readonly fs: { readonly root: string };
+    /** Set when the driver is s3. */
+    readonly s3: S3StorageConfig | null;
+  };
   readonly registry: { readonly manifestMaxBytes: number; readonly tagsPageSize: number; readonly tagsPageMax: number };
   readonly uploads: { readonly chunkMinLength: number; readonly expireAfterMs: number; readonly purgeIntervalMs: number };
   readonly stats: { readonly flushIntervalMs: number };
@@ -25,6 +30,19 @@ export interface Config {
   readonly api: { readonly rateLimit: { readonly authenticated: number; readonly anonymous: number; readonly windowMs: number } };
   readonly packages: { readonly restoreWindowMs: number; readonly purgeIntervalMs: number; readonly deleteDownloadLimit: number };
   readonly log: { readonly level: string };
+}
+
+export interface S3StorageConfig {
+  readonly endpoint: string | null;
+  readonly bucket: string;
+  readonly region: string;
+  readonly prefix: string;
+  readonly forcePathStyle: boolean;
+  readonly createBucket: boolean;
+  /** Null: the AWS SDK's credential chain. */
+  readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string } | null;
+  /** Lifetime of presigned redirect URLs; null: blob GETs stream through Berth. */
+  readonly redirectTtlMs: number | null;
 }
 
 export class ConfigError extends Error {
@@ -71,8 +89,12 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       trustedProxies: (get<string | null>('server.trustedProxies') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     },
     dataDir,
-    metadata: { url: get<string | null>('metadata.url') ?? `sqlite:${resolve(dataDir, 'berth.db')}` },
-    storage: { driver: 'fs', fs: { root: resolve(get<string | null>('storage.fs.root') ?? resolve(dataDir, 'storage')) } },
+    metadata: { url: get<string | null>('metadata.url') ?? `sqlite:${resolve(dataDir, 'berth.db')}`, autoMigrate: get('metadata.autoMigrate') },
+    storage: {
+      driver: get('storage.driver'),
+      fs: { root: resolve(get<string | null>('storage.fs.root') ?? resolve(dataDir, 'storage')) },
+      s3: get('storage.driver') === 's3' ? s3Storage(get) : null,
+    },
     registry: { manifestMaxBytes: get('registry.manifestMaxBytes'), tagsPageSize: get('registry.tagsPageSize'), tagsPageMax: get('registry.tagsPageMax') },
     uploads: { chunkMinLength: get('uploads.chunkMinLength'), expireAfterMs: get('uploads.expireAfter'), purgeIntervalMs: get('uploads.purgeInterval') },
     stats: { flushIntervalMs: get('stats.flushInterval') },
@@ -88,6 +110,27 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     log: { level: get('log.level') },
   };
   return deepFreeze(config);
+}
+
+function s3Storage(get: <T>(key: ConfigKey) => T): S3StorageConfig {
+  const bucket = get<string | null>('storage.s3.bucket');
+  if (!bucket) throw new ConfigError(`storage.s3.bucket must be set when storage.driver is s3 (${envName('storage.s3.bucket')})`);
+  const accessKeyId = get<string | null>('storage.s3.accessKeyId');
+  const secretAccessKey = get<string | null>('storage.s3.secretAccessKey');
+  if ((accessKeyId === null) !== (secretAccessKey === null)) {
+    throw new ConfigError('storage.s3.accessKeyId and storage.s3.secretAccessKey must be set together (or neither: the AWS SDK chain)');
+  }
+  const redirectTtlMs = get<number>('storage.s3.redirectTtl');
+  // S3 signs URLs for 1 s to 7 days.
+  if (redirectTtlMs < 1000 || redirectTtlMs > 7 * 86_400_000) throw new ConfigError('storage.s3.redirectTtl must be between 1s and 7d');
+  const endpoint = get<string | null>('storage.s3.endpoint');
+  if (endpoint !== null && !URL.canParse(endpoint)) throw new ConfigError(`storage.s3.endpoint: "${endpoint}" is not an absolute URL`);
+  return {
+    endpoint, bucket, region: get('storage.s3.region'), prefix: get('storage.s3.prefix'),
+    forcePathStyle: get('storage.s3.forcePathStyle'), createBucket: get('storage.s3.createBucket'),
+    credentials: accessKeyId !== null && secretAccessKey !== null ? { accessKeyId, secretAccessKey } : null,
+    redirectTtlMs: get('storage.s3.redirect') ? redirectTtlMs : null,
+  };
 }
 
 function readConfigFile(path: string): Record<string, unknown> {

@@ -31,8 +31,34 @@ export const SCHEMA = {
     type: 'string', default: null,
     help: 'Metadata database: postgres://user:pass@host/db, or sqlite:PATH. Default: sqlite at <dataDir>/berth.db.',
   },
-  'storage.driver': { type: 'string', default: 'fs', enum: ['fs'], help: 'Blob storage driver.' },
+  'metadata.autoMigrate': {
+    type: 'boolean', default: true,
+    help: 'Apply pending database migrations at start. When false, serve refuses to start until `berth migrate` has run.',
+  },
+  'storage.driver': {
+    type: 'string', default: 'fs', enum: ['fs', 's3'], help: 'Blob storage driver: fs (a local directory) or s3 (any S3-compatible object store).',
+  },
   'storage.fs.root': { type: 'string', default: null, help: 'Root directory of the filesystem driver. Default: <dataDir>/storage.' },
+  'storage.s3.endpoint': {
+    type: 'string', default: null,
+    help: 'S3 endpoint URL (https://s3.example.com, http://127.0.0.1:7480). Default: AWS S3 in storage.s3.region.',
+  },
+  'storage.s3.bucket': { type: 'string', default: null, help: 'Bucket for blobs and upload scratch data; required with storage.driver s3.' },
+  'storage.s3.region': { type: 'string', default: 'us-east-1', help: 'Region of the bucket (what the request signatures name).' },
+  'storage.s3.prefix': { type: 'string', default: '', help: 'Key prefix inside the bucket (e.g. berth/), so one bucket can hold more than Berth.' },
+  'storage.s3.forcePathStyle': {
+    type: 'boolean', default: false, help: 'Path-style URLs (endpoint/bucket/key); most self-hosted servers (Ceph RGW, MinIO) need true.',
+  },
+  'storage.s3.createBucket': { type: 'boolean', default: true, help: 'Create the bucket at start when it does not exist.' },
+  'storage.s3.accessKeyId': {
+    type: 'string', default: null, help: 'Access key id. Default: the AWS SDK chain (AWS_ACCESS_KEY_ID, ~/.aws files, instance roles).',
+  },
+  'storage.s3.secretAccessKey': { type: 'string', default: null, help: 'Secret access key, with storage.s3.accessKeyId (use the _FILE variable).' },
+  'storage.s3.redirect': {
+    type: 'boolean', default: false,
+    help: 'Answer blob GETs with 307 to a short-lived presigned URL, so bytes go from S3 to the client directly (clients must reach the endpoint).',
+  },
+  'storage.s3.redirectTtl': { type: 'duration', default: '5m', help: 'Lifetime of those presigned URLs.' },
   'registry.manifestMaxBytes': {
     type: 'bytes', default: 4 * 1024 * 1024, min: 4 * 1024 * 1024,
     help: 'Largest manifest accepted (the OCI spec asks for at least 4 MiB); larger ones get 413.',

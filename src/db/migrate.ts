@@ -1,9 +1,11 @@
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { BerthError } from '../util/errors.js';
 import type { Connection, Dialect } from './connect.js';
 import * as m0001 from './migrations/0001-initial.js';
 import * as m0002 from './migrations/0002-accounts.js';
 import * as m0003 from './migrations/0003-packages.js';
 import * as m0004 from './migrations/0004-gc.js';
+import * as m0005 from './migrations/0005-job-leases.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -13,10 +15,47 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '0002-accounts': m0002,
   '0003-packages': m0003,
   '0004-gc': m0004,
+  '0005-job-leases': m0005,
 };
+
+export interface MigrationStatus {
+  readonly name: string;
+  /** When it ran; null while pending. */
+  readonly appliedAt: Date | null;
+}
 
 /** Brings the schema up to date. On PostgreSQL Kysely's migrator holds an advisory lock, so replicas never race. */
 export async function migrate(conn: Connection): Promise<string[]> {
+  const { error, results } = await migrator(conn).migrateToLatest();
+  if (error) throw error;
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/**
+ * What every process does with the schema at start (config `metadata.autoMigrate`): migrate, or, when automatic
+ * migration is off, refuse to run on a schema with pending migrations. Returns the migrations applied.
+ */
+export async function prepareSchema(conn: Connection, autoMigrate: boolean): Promise<string[]> {
+  if (autoMigrate) return migrate(conn);
+  const pending = (await migrationStatus(conn)).filter((m) => m.appliedAt === null).map((m) => m.name);
+  if (pending.length === 0) return [];
+  throw migrationsPending(pending);
+}
+
+/** Exit 1 in the CLI: the operator runs `berth migrate`, then starts again. */
+const migrationsPending = (pending: string[]): BerthError => new BerthError({
+  status: 503, code: 'MIGRATIONS_PENDING',
+  message: `the metadata database needs migration${pending.length > 1 ? 's' : ''} ${pending.join(', ')} and metadata.autoMigrate is false: `
+    + 'run `berth migrate` (with the same --config/--data) first',
+});
+
+/** Every migration this Berth knows, applied or pending, in order; reads only (an empty database has all pending). */
+export async function migrationStatus(conn: Connection): Promise<MigrationStatus[]> {
+  const infos = await migrator(conn).getMigrations();
+  return infos.map((m) => ({ name: m.name, appliedAt: m.executedAt ?? null }));
+}
+
+function migrator(conn: Connection): Migrator {
   const provider: MigrationProvider = {
     async getMigrations() {
       const out: Record<string, Migration> = {};
@@ -26,8 +65,5 @@ export async function migrate(conn: Connection): Promise<string[]> {
       return out;
     },
   };
-  const migrator = new Migrator({ db: conn.db, provider, migrationTableName: 'berth_migrations', migrationLockTableName: 'berth_migrations_lock' });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) throw error;
-  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+  return new Migrator({ db: conn.db, provider, migrationTableName: 'berth_migrations', migrationLockTableName: 'berth_migrations_lock' });
 }

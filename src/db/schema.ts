@@ -22,6 +22,7 @@ export interface Database {
   packagePermissions: PackagePermissionsTable;
   signingKeys: SigningKeysTable;
   blobDeletions: BlobDeletionsTable;
+  jobLeases: JobLeasesTable;
 }
 
 export interface RepositoriesTable {
@@ -193,6 +194,13 @@ export interface SigningKeysTable {
 export interface BlobDeletionsTable {
   digest: string;
   startedAt: number;
+}
+
+/** Which replica runs a cluster-wide background job, until when (see maintenance/job-leases.ts). */
+export interface JobLeasesTable {
+  name: string;
+  holder: string;
+  expiresAt: number;
 }
 
 export type Db = Kysely<Database>;

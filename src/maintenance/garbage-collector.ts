@@ -26,7 +26,9 @@ export interface GcOptions {
  *  1. A link is removed only when no manifest of its repository references the blob, in one conditional DELETE,
  *     and only when it is older than the grace period — a push uploads its blobs before its manifest, so links of a
  *     push in progress are young. A manifest push checks its references inside its own transaction (see
- *     ManifestService), so a link cannot vanish between that check and the manifest row.
+ *     ManifestService), so a link cannot vanish between that check and the manifest row: both transactions first
+ *     lock the repository row, which on PostgreSQL (READ COMMITTED) serialises a push with the link removal; the
+ *     DELETE then sees the push's committed references, or the push sees the link gone and fails cleanly.
  *  2. A blob row is deleted only when no link exists, in one conditional DELETE that also writes a tombstone in the
  *     same transaction; then the bytes go, then the tombstone. An upload committing the same digest either commits
  *     first (its link makes the DELETE a no-op) or finds the tombstone in its own transaction and puts its bytes
@@ -87,15 +89,22 @@ export class GarbageCollector {
     const candidates = await this.#candidateLinks(cutoff);
     let removed = 0;
     for (const c of candidates) {
-      // Re-checked in the DELETE itself: a manifest pushed since the SELECT keeps its link.
-      const res = await this.#db.deleteFrom('repositoryBlobs')
-        .where('repositoryId', '=', c.repositoryId).where('digest', '=', c.digest)
-        .where(({ not, exists, selectFrom }) => not(exists(
-          selectFrom('manifestReferences as mr').innerJoin('manifests as m', 'm.id', 'mr.manifestId')
-            .select('mr.digest').where('m.repositoryId', '=', c.repositoryId).where('mr.digest', '=', c.digest),
-        )))
-        .executeTakeFirst();
-      removed += Number(res.numDeletedRows);
+      const deleted = await this.#db.transaction().execute(async (tx) => {
+        // The repository row lock a manifest push takes first (ManifestService.put): on PostgreSQL this waits for
+        // a push in flight to commit, so the DELETE below, a new statement under READ COMMITTED, sees its
+        // references. A no-op UPDATE (not SELECT … FOR UPDATE) takes the weaker row lock that does not block
+        // uploads inserting links (their foreign key check takes KEY SHARE), and is valid SQLite too.
+        await tx.updateTable('repositories').set((eb) => ({ updatedAt: eb.ref('updatedAt') })).where('id', '=', c.repositoryId).execute();
+        // Re-checked in the DELETE itself: a manifest pushed since the SELECT keeps its link.
+        return tx.deleteFrom('repositoryBlobs')
+          .where('repositoryId', '=', c.repositoryId).where('digest', '=', c.digest)
+          .where(({ not, exists, selectFrom }) => not(exists(
+            selectFrom('manifestReferences as mr').innerJoin('manifests as m', 'm.id', 'mr.manifestId')
+              .select('mr.digest').where('m.repositoryId', '=', c.repositoryId).where('mr.digest', '=', c.digest),
+          )))
+          .executeTakeFirst();
+      });
+      removed += Number(deleted.numDeletedRows);
     }
     return removed;
   }

@@ -58,6 +58,11 @@ export class BlobService {
     return this.#notFoundAsBlobUnknown(blob, () => store.openFile!(blob.digest));
   }
 
+  /** A short-lived URL the client may fetch the blob from directly when the store redirects (S3 presigned), else null. */
+  async redirectUrl(blob: BlobInfo): Promise<string | null> {
+    return (await this.#blobs.redirectUrl?.(blob.digest)) ?? null;
+  }
+
   async #notFoundAsBlobUnknown<T>(blob: BlobInfo, open: () => Promise<T>): Promise<T> {
     try {
       return await open();

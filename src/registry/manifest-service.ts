@@ -85,6 +85,10 @@ export class ManifestService {
 
     const now = this.#clock.now();
     const id = await this.#db.transaction().execute(async (tx) => {
+      // First the repository row: on PostgreSQL the UPDATE row-locks it until commit, and GC's link removal takes
+      // the same lock (GarbageCollector), so under READ COMMITTED a link cannot vanish between the reference check
+      // below and this transaction's commit. SQLite runs one transaction at a time anyway.
+      await tx.updateTable('repositories').set({ updatedAt: now }).where('id', '=', repo.id).execute();
       // Checked inside the transaction that writes the references, so GC cannot unlink a blob in between.
       await this.#checkReferences(tx, repo.id, parsed);
       await tx.insertInto('manifests').values({
@@ -122,7 +126,6 @@ export class ManifestService {
           .execute();
         await tx.updateTable('manifests').set({ updatedAt: now }).where('id', '=', row.id).execute();
       }
-      await tx.updateTable('repositories').set({ updatedAt: now }).where('id', '=', repo.id).execute();
       if (sourceUrl) {
         // The first push that names a source links the package to it (ghcr.io does the same); later ones do not move it.
         await tx.updateTable('repositories').set({ sourceUrl }).where('id', '=', repo.id).where('sourceUrl', 'is', null).execute();

@@ -127,6 +127,8 @@ export class UploadService {
         orphans++;
       }
     }
+    // Driver-level leftovers, e.g. S3 multipart uploads of a commit a crash interrupted.
+    orphans += (await this.#blobs.purgeAbandoned?.(cutoff)) ?? 0;
     return stale.length + orphans;
   }
 

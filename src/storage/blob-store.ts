@@ -9,8 +9,8 @@ import type { Digest } from '../oci/digest.js';
  * cancel). The scratch data outlives the commit so the bytes can be committed again if a concurrent GC removed
  * the blob before the caller's database transaction linked it. The caller hashes what it appends and
  * verifies the digest before committing; `readUpload` lets it re-hash when the live hash is gone (restart, other
- * replica). `UploadHandle` is the driver's state for a session (e.g. S3 multipart id and parts), kept in the upload
- * row so any replica can continue.
+ * replica). `UploadHandle` is the driver's state for a session (e.g. the S3 driver's list of pieces), kept in the
+ * upload row so any replica can continue.
  */
 export interface BlobStore {
   startUpload(uploadId: string): Promise<UploadHandle>;
@@ -21,6 +21,12 @@ export interface BlobStore {
   commitUpload(uploadId: string, handle: UploadHandle, digest: Digest): Promise<void>;
   abortUpload(uploadId: string, handle: UploadHandle): Promise<void>;
   listUploads(): AsyncIterable<{ uploadId: string; modifiedAt: number }>;
+  /**
+   * Optional: removes driver-level leftovers of uploads older than `before` (ms since epoch) that no session owns,
+   * returning how many; the upload purge job calls it. S3: multipart uploads a crash left in the middle of a
+   * commit (the driver also keeps any it started within the last hour, whatever `before` says).
+   */
+  purgeAbandoned?(before: number): Promise<number>;
 
   stat(digest: Digest): Promise<BlobStat | null>;
   /** Streams the blob, or the inclusive byte range `[start, end]` of it. */
@@ -34,6 +40,11 @@ export interface BlobStore {
    * without it (`read()` is the general path): drivers that are not file-backed (S3) leave it out.
    */
   openFile?(digest: Digest): Promise<BlobFile>;
+  /**
+   * Optional capability: a short-lived URL the client may fetch the blob from directly (an S3 presigned URL), so
+   * the bytes bypass Berth; null when the driver is not configured to redirect. Blob GETs answer 307 to it.
+   */
+  redirectUrl?(digest: Digest): Promise<string | null>;
   delete(digest: Digest): Promise<void>;
   list(): AsyncIterable<BlobStat>;
 }

@@ -3,8 +3,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startBerth, type RunningBerth } from '../helpers/berth.js';
 
@@ -24,12 +22,14 @@ function stalledPatch(location: string, sent: Buffer): Promise<void> {
   });
 }
 
-function blobsOnDisk(): { name: string; content: Buffer }[] {
-  const root = join(berth.dataDir, 'storage', 'blobs', 'sha256');
-  const out: { name: string; content: Buffer }[] = [];
-  for (const prefix of readdirSync(root, { withFileTypes: true })) {
-    if (!prefix.isDirectory()) continue;
-    for (const f of readdirSync(join(root, prefix.name))) out.push({ name: f, content: readFileSync(join(root, prefix.name, f)) });
+/** Every blob in the server's blob store (directory or bucket) with the sha256 of its content. */
+async function storedBlobs(): Promise<{ digest: string; actual: string }[]> {
+  const store = await berth.blobStore();
+  const out: { digest: string; actual: string }[] = [];
+  for await (const blob of store.list()) {
+    const hash = createHash('sha256');
+    for await (const chunk of await store.read(blob.digest)) hash.update(chunk as Buffer);
+    out.push({ digest: blob.digest, actual: `sha256:${hash.digest('hex')}` });
   }
   return out;
 }
@@ -75,7 +75,7 @@ test('a monolithic upload cut off by a crash leaves no readable blob and no part
   await berth.restart();
   const head = await berth.fetch(`/v2/acme/crash/blobs/${sha(body)}`, { method: 'HEAD' });
   assert.equal(head.status, 404);
-  for (const { name, content } of blobsOnDisk()) {
-    assert.equal(createHash('sha256').update(content).digest('hex'), name, 'every stored blob is complete and matches its name');
+  for (const { digest, actual } of await storedBlobs()) {
+    assert.equal(actual, digest, 'every stored blob is complete and matches its name');
   }
 });

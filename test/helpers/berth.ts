@@ -1,11 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
+import { openBlobStore } from '../../src/app/create-app.js';
 import { withServices, type AdminServices } from '../../src/cli/admin-context.js';
+import { loadConfig } from '../../src/config/config.js';
+import type { BlobStore } from '../../src/storage/blob-store.js';
 import { createDatabase } from './postgres.js';
+import { freshBucket, objectBytes, s3BerthEnv } from './s3.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -21,7 +25,10 @@ export interface RunningBerth {
   readonly backend: TestBackend;
   /** The metadata database: `sqlite:PATH` or a `postgres://` URL (BERTH_METADATA_URL). */
   readonly metadataUrl: string;
-  /** Environment a CLI process (`berth gc --data …`) needs to reach the same metadata database; {} on SQLite. */
+  /**
+   * Environment a CLI process (`berth gc --data …`) needs to reach the same metadata database and blob store; {} on
+   * sqlite-fs (both live in the data directory).
+   */
   readonly metadataEnv: Record<string, string>;
   /**
    * Runs SQL directly on the server's metadata database, whichever it is, for what no API can show or do (age a
@@ -44,6 +51,15 @@ export interface RunningBerth {
   fetch(path: string, init?: RequestInit & { auth?: string | null }): Promise<Response>;
   /** Runs admin operations (accounts, tokens, package settings) on the server's database, as the CLI does. */
   admin<T>(fn: (s: AdminServices) => Promise<T>): Promise<T>;
+  /** The server's blob store (its directory or bucket), opened as the CLI opens it: what only storage can show. */
+  blobStore(): Promise<BlobStore>;
+  /**
+   * Bytes of upload scratch data in the blob store right now, of one upload or all: also what a request still
+   * running has written (fs: the growing scratch file; s3: the pieces written so far).
+   */
+  scratchBytes(uploadId?: string): Promise<number>;
+  /** Ids of the uploads holding scratch data in the blob store, sorted. */
+  scratchUploads(): Promise<string[]>;
 }
 
 export interface StartOptions {
@@ -56,9 +72,9 @@ export interface StartOptions {
   backend?: TestBackend;
 }
 
-/** Metadata + blob storage. S3 joins later (`postgres-s3`). */
-export type TestBackend = 'sqlite-fs' | 'postgres-fs';
-export const TEST_BACKENDS: readonly TestBackend[] = ['sqlite-fs', 'postgres-fs'];
+/** Metadata + blob storage. `postgres-s3` is the scale-out set: PostgreSQL and a bucket on the test S3 server. */
+export type TestBackend = 'sqlite-fs' | 'postgres-fs' | 'postgres-s3';
+export const TEST_BACKENDS: readonly TestBackend[] = ['sqlite-fs', 'postgres-fs', 'postgres-s3'];
 
 /** The backend set this test process runs on: BERTH_TEST_BACKEND (scripts/run-tests.mjs sets it per pass). */
 export function testBackend(): TestBackend {
@@ -67,13 +83,15 @@ export function testBackend(): TestBackend {
   return value as TestBackend;
 }
 
-/** Metadata database per data directory, so a restart or a second server on the same directory shares it. */
+/** Metadata database and bucket per data directory, so a restart or a second server on the directory shares them. */
 const databases = new Map<string, string>();
+const buckets = new Map<string, string>();
 
 /**
- * The environment that points a Berth process (serve or CLI) using `dataDir` at its metadata database: empty for
- * SQLite (the file in the data directory), BERTH_METADATA_URL of a fresh PostgreSQL database (one per data
- * directory, created on first use) otherwise.
+ * The environment that points a Berth process (serve or CLI) using `dataDir` at its metadata database and blob
+ * store: empty for sqlite-fs (both in the data directory); BERTH_METADATA_URL of a fresh PostgreSQL database (one
+ * per data directory, created on first use) for postgres-*; for postgres-s3 also the S3 driver settings with a
+ * fresh bucket per data directory (Berth creates it at start) and the credentials.
  */
 export async function backendEnv(dataDir: string, backend: TestBackend = testBackend()): Promise<Record<string, string>> {
   if (backend === 'sqlite-fs') return {};
@@ -82,7 +100,13 @@ export async function backendEnv(dataDir: string, backend: TestBackend = testBac
     url = await createDatabase();
     databases.set(dataDir, url);
   }
-  return { BERTH_METADATA_URL: url };
+  if (backend === 'postgres-fs') return { BERTH_METADATA_URL: url };
+  let bucket = buckets.get(dataDir);
+  if (!bucket) {
+    bucket = freshBucket();
+    buckets.set(dataDir, bucket);
+  }
+  return { BERTH_METADATA_URL: url, ...await s3BerthEnv(bucket) };
 }
 
 /** Runs one statement on a metadata database by URL (`?` placeholders); see RunningBerth.query. */
@@ -165,6 +189,7 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
     return (await s.tokens.create({ userId: account.id, note: 'tests', scopes: ['write:packages', 'delete:packages'], expiresAt: null })).token;
   });
   const authorization = `Basic ${Buffer.from(`${user}:${token}`).toString('base64')}`;
+  const blobStore = async (): Promise<BlobStore> => openBlobStore(loadConfig({ env: { ...metaEnv, ...opts.env }, overrides: { dataDir } }).storage);
 
   await launch();
   return {
@@ -173,6 +198,19 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
     token,
     authorization,
     admin,
+    blobStore,
+    async scratchUploads() {
+      const ids: string[] = [];
+      for await (const u of (await blobStore()).listUploads()) ids.push(u.uploadId);
+      return ids.sort();
+    },
+    async scratchBytes(uploadId) {
+      const bucket = metaEnv.BERTH_STORAGE_S3_BUCKET;
+      if (bucket) return objectBytes(bucket, `uploads/${uploadId === undefined ? '' : `${uploadId}/`}`);
+      const dir = join(dataDir, 'storage', 'uploads');
+      const names = uploadId === undefined ? readdirSync(dir) : [uploadId];
+      return names.reduce((total, name) => total + (statSync(join(dir, name), { throwIfNoEntry: false })?.size ?? 0), 0);
+    },
     fetch(path, init = {}) {
       const { auth, ...rest } = init;
       const headers = new Headers(rest.headers);

@@ -2,9 +2,7 @@
 // server never answers 500 and stays healthy.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, statSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { startBerth, type RunningBerth } from '../helpers/berth.js';
@@ -25,10 +23,6 @@ describe('OCI bad input', () => {
   after(async () => {
     await berth.stop();
   });
-
-  function scratchFiles(): string[] {
-    return readdirSync(join(berth.dataDir, 'storage', 'uploads'));
-  }
 
   async function startSession(name: string): Promise<string> {
     const res = await registryFetch(`${url}/v2/${name}/blobs/uploads/`, { method: 'POST' });
@@ -165,7 +159,7 @@ describe('OCI bad input', () => {
     });
 
     it('a monolithic push with the wrong digest is 400 DIGEST_INVALID and leaves no blob, session or scratch data', async () => {
-      const before = scratchFiles();
+      const before = await berth.scratchUploads();
       const bytes = randomBytes(64 * 1024);
       const wrong = sha256('something else');
       const res = await registryFetch(`${url}/v2/acme/wrongdigest/blobs/uploads/?digest=${wrong}`, { method: 'POST', body: bytes });
@@ -173,15 +167,15 @@ describe('OCI bad input', () => {
       assert.deepEqual(error.detail, { expected: wrong, actual: sha256(bytes) });
       await assertOciError(await registryFetch(`${url}/v2/acme/wrongdigest/blobs/${wrong}`), 404, 'BLOB_UNKNOWN');
       await assertOciError(await registryFetch(`${url}/v2/acme/wrongdigest/blobs/${sha256(bytes)}`), 404, 'BLOB_UNKNOWN');
-      assert.deepEqual(scratchFiles(), before);
+      assert.deepEqual(await berth.scratchUploads(), before);
     });
 
     it('a monolithic push cut off mid-body leaves no blob and no scratch data', async () => {
-      const before = scratchFiles();
+      const before = await berth.scratchUploads();
       const bytes = randomBytes(200_000);
       await disconnectMidBody('POST', `/v2/acme/cutoff/blobs/uploads/?digest=${sha256(bytes)}`, bytes.length, bytes.subarray(0, 100_000));
       await assertOciError(await registryFetch(`${url}/v2/acme/cutoff/blobs/${sha256(bytes)}`), 404, 'BLOB_UNKNOWN');
-      assert.deepEqual(scratchFiles(), before);
+      assert.deepEqual(await berth.scratchUploads(), before);
       // The same push, complete this time, works.
       await pushBlob(url, 'acme/cutoff', bytes);
     });
@@ -253,7 +247,7 @@ describe('OCI bad input', () => {
       await assertHealthy(url);
       assert.equal(await rangeOf(location), '0-99999');
       // The scratch data ends at the acknowledged offset: partial bytes were dropped.
-      assert.equal(statSync(join(berth.dataDir, 'storage', 'uploads', id)).size, 100_000);
+      assert.equal(await berth.scratchBytes(id), 100_000);
 
       // The client resumes from the reported offset and finishes; the blob is exactly right.
       let res: Response | undefined;

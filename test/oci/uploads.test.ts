@@ -2,8 +2,6 @@
 // PUT), "Mounting a blob from another repository", upload status and cancellation.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startBerth, type RunningBerth } from '../helpers/berth.js';
 import { assertOciError, assertRawOciError, headerValue, pushBlob, rawRequest, registryFetch, sha256, sha512, useAuthorization } from '../helpers/http.js';
@@ -44,10 +42,6 @@ describe('OCI blob uploads', () => {
     const res = await registryFetch(`${url}/v2/${name}/blobs/${digest}`);
     assert.equal(res.status, 200, `blob ${digest} in ${name}`);
     return Buffer.from(await res.arrayBuffer());
-  }
-
-  function uploadsOnDisk(): string[] {
-    return readdirSync(join(berth.dataDir, 'storage', 'uploads'));
   }
 
   it('POST starts a session: 202 with Location, Range 0-0, Docker-Upload-UUID and OCI-Chunk-Min-Length', async () => {
@@ -228,7 +222,7 @@ describe('OCI blob uploads', () => {
     await assertOciError(await registryFetch(new URL(`${location}?digest=${sha256('some data')}`, url), { method: 'PUT' }), 404, 'BLOB_UPLOAD_UNKNOWN');
     await assertOciError(await registryFetch(new URL(location, url), { method: 'DELETE' }), 404, 'BLOB_UPLOAD_UNKNOWN');
     // Its scratch data is gone.
-    assert.ok(!uploadsOnDisk().includes(location.split('/').at(-1)!));
+    assert.ok(!(await berth.scratchUploads()).includes(location.split('/').at(-1)!));
     await assertOciError(await registryFetch(`${url}/v2/acme/up/blobs/${sha256('some data')}`), 404, 'BLOB_UNKNOWN');
   });
 
@@ -244,7 +238,7 @@ describe('OCI blob uploads', () => {
     await assertOciError(await registryFetch(`${url}/v2/acme/up/blobs/${wrong}`), 404, 'BLOB_UNKNOWN');
     await assertOciError(await registryFetch(`${url}/v2/acme/up/blobs/${sha256(bytes)}`), 404, 'BLOB_UNKNOWN');
     await assertOciError(await uploadStatus(location), 404, 'BLOB_UPLOAD_UNKNOWN');
-    assert.ok(!uploadsOnDisk().includes(location.split('/').at(-1)!));
+    assert.ok(!(await berth.scratchUploads()).includes(location.split('/').at(-1)!));
   });
 
   it('PUT without ?digest is 400 DIGEST_INVALID and leaves the session open', async () => {

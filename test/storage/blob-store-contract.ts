@@ -7,7 +7,7 @@ import type { BlobStore } from '../../src/storage/blob-store.js';
 
 /**
  * The behaviour every BlobStore driver must have. Each driver's test file calls this with a fresh store, so the
- * filesystem driver and (later) the S3 driver are held to the same contract.
+ * filesystem and S3 drivers are held to the same contract.
  */
 export function blobStoreContract(name: string, makeStore: () => Promise<BlobStore>): void {
   const digestOf = (b: Buffer): Digest => `sha256:${createHash('sha256').update(b).digest('hex')}` as Digest;
@@ -83,6 +83,43 @@ export function blobStoreContract(name: string, makeStore: () => Promise<BlobSto
     const digest = digestOf(Buffer.alloc(0));
     await store.commitUpload('u-6', h, digest);
     assert.equal((await store.stat(digest))?.size, 0);
+  });
+
+  test(`${name}: a missing blob stats as null and fails to read with ENOENT (BlobService maps it to BLOB_UNKNOWN)`, async () => {
+    const store = await makeStore();
+    const digest = digestOf(Buffer.from('never stored'));
+    assert.equal(await store.stat(digest), null);
+    await assert.rejects(store.read(digest), { code: 'ENOENT' });
+    await assert.rejects(store.read(digest, { start: 0, end: 3 }), { code: 'ENOENT' });
+    await store.delete(digest);
+  });
+
+  test(`${name}: listUploads shows an upload holding data, with a recent modification time`, async () => {
+    const store = await makeStore();
+    const before = Date.now() - 60_000;
+    const h = await store.startUpload('u-8');
+    await store.appendUpload('u-8', h, 0, Readable.from([randomBytes(10)]));
+    const found = [];
+    for await (const u of store.listUploads()) if (u.uploadId === 'u-8') found.push(u);
+    assert.equal(found.length, 1);
+    assert.ok(found[0]!.modifiedAt > before && found[0]!.modifiedAt < Date.now() + 60_000, `modifiedAt ${found[0]!.modifiedAt}`);
+    await store.abortUpload('u-8', h);
+  });
+
+  test(`${name}: many small appends and an empty one add up, in order`, async () => {
+    const store = await makeStore();
+    const chunks = [1, 7, 0, 4096, 1, 65_537, 3].map((n) => randomBytes(n));
+    let handle = await store.startUpload('u-9');
+    let size = 0;
+    for (const chunk of chunks) {
+      const r = await store.appendUpload('u-9', handle, size, Readable.from(chunk.length ? [chunk] : []));
+      ({ handle, size } = r);
+    }
+    const data = Buffer.concat(chunks);
+    assert.equal(size, data.length);
+    assert.deepEqual(await read(await store.readUpload('u-9', handle)), data);
+    await store.commitUpload('u-9', handle, digestOf(data));
+    assert.deepEqual(await read(await store.read(digestOf(data), { start: 8, end: 8 + 4095 })), data.subarray(8, 8 + 4096));
   });
 
   test(`${name}: openFile, where offered, reads the committed bytes by position and fails for a missing blob`, async (t) => {

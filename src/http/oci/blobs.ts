@@ -11,6 +11,12 @@ type BlobRoute = { name: RepoName; digest: Digest };
 export const getBlob: OciHandler<BlobRoute> = async ({ registry }, route, request, reply) => {
   const blob = await registry.blobs.stat(route.name, route.digest);
   const range = parseRange(request.headers.range, blob.size);
+  // Optional (storage.s3.redirect): the client fetches the bytes, ranges included, from the object store itself.
+  const location = request.method === 'GET' ? await registry.blobs.redirectUrl(blob) : null;
+  if (location) {
+    return reply.code(307).header('Location', location).header('Docker-Content-Digest', blob.digest)
+      .header('Cache-Control', 'no-store').header('Content-Length', 0).send();
+  }
   reply.header('Content-Type', 'application/octet-stream')
     .header('Docker-Content-Digest', blob.digest)
     .header('ETag', `"${blob.digest}"`)
