@@ -1,8 +1,9 @@
 /**
- * `npm run bench [-- --quick] [--postgres-s3]`: Berth and the CNCF registry side by side on loopback, with a bare
+ * `npm run bench [-- --quick] [--postgres-s3] [--ui-pages]`: Berth and the CNCF registry side by side on loopback, with a bare
  * Node ingest server and nginx as the machine's limits, all in one run so every ratio compares figures taken
  * minutes apart on the same machine. Prints a table and the targets (PASS/MISS) and writes .bench/results.json.
  * `--postgres-s3` then runs Berth on PostgreSQL + S3 as one and as two replicas (bench/scale-out.ts).
+ * `--ui-pages` then measures the web UI's render times at 1,000 packages / 10,000 versions (bench/ui-pages.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
@@ -53,8 +54,8 @@ function progress(message: string): void {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  if (args.some((a) => a !== '--quick' && a !== '--postgres-s3')) {
-    process.stderr.write('usage: npm run bench [-- [--quick] [--postgres-s3]]\n');
+  if (args.some((a) => a !== '--quick' && a !== '--postgres-s3' && a !== '--ui-pages')) {
+    process.stderr.write('usage: npm run bench [-- [--quick] [--postgres-s3] [--ui-pages]]\n');
     process.exit(2);
   }
   const mode = args.includes('--quick') ? MODES.quick : MODES.full;
@@ -80,6 +81,11 @@ async function main(): Promise<void> {
     clearTimeout(watchdog);
     progress('stopping servers, removing temp files');
     await cleanup.run();
+  }
+  // Its own process and servers, once the registries above are gone; it prints its own table and PASS/FAIL.
+  if (args.includes('--ui-pages') && process.exitCode !== 1) {
+    const pages = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/ui-pages.ts'), '--compiled'], { stdio: 'inherit' });
+    if (pages.status !== 0) process.exitCode = 1;
   }
 }
 

@@ -15,6 +15,7 @@ want=(
   gh:gh                    # the GitHub CLI, against Berth's REST API (test/github/gh-cli.test.ts)
   openssl:openssl          # self-signed certificate for that HTTPS test
   initdb:postgresql        # throwaway PostgreSQL clusters for the postgres-* test passes (test/helpers/postgres.ts)
+  chromium:chromium        # headless browser for the web UI tests (test/ui, via playwright-core)
 )
 missing=()
 for entry in "${want[@]}"; do

@@ -138,6 +138,17 @@ export class AccountService {
     }).where('id', '=', o.id).execute();
   }
 
+  /** The organization's package policy, as `setOrgPolicy` sets it. */
+  async orgPolicy(org: string): Promise<{ membersCanCreate: boolean; allowedVisibilities: ('public' | 'private' | 'internal')[]; defaultVisibility: 'public' | 'private' | 'internal' }> {
+    const o = await this.getOrg(org);
+    const row = await this.#db.selectFrom('accounts').select(['membersCanCreate', 'allowedVisibilities', 'defaultVisibility']).where('id', '=', o.id).executeTakeFirstOrThrow();
+    return {
+      membersCanCreate: Boolean(row.membersCanCreate),
+      allowedVisibilities: row.allowedVisibilities.split(',').filter((v): v is 'public' | 'private' | 'internal' => ['public', 'private', 'internal'].includes(v)),
+      defaultVisibility: row.defaultVisibility,
+    };
+  }
+
   async createTeam(org: string, name: string): Promise<void> {
     const o = await this.getOrg(org);
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/.test(name)) throw invalid(`"${name}" is not a valid team name`);

@@ -5,6 +5,7 @@ import type { Config } from '../config/config.js';
 import { connect, type Connection } from '../db/connect.js';
 import { prepareSchema } from '../db/migrate.js';
 import { AccountService } from '../accounts/account-service.js';
+import { SessionService } from '../accounts/session-service.js';
 import { TokenLiveness, TokenService } from '../accounts/token-service.js';
 import { Authorizer } from '../auth/authorizer.js';
 import { FailureLimiter } from '../auth/failure-limiter.js';
@@ -17,8 +18,13 @@ import { buildServer } from '../http/server.js';
 import { JobLeases } from '../maintenance/job-leases.js';
 import { Scheduler } from '../maintenance/scheduler.js';
 import type { Logger } from '../observability/logger.js';
+import { OwnerDirectory } from '../packages/owner-directory.js';
 import { PackageService } from '../packages/package-service.js';
+import { PackageSettings } from '../packages/package-settings.js';
 import { PackageStats } from '../packages/package-stats.js';
+import { PackageSummaries } from '../packages/package-summaries.js';
+import { UsageService } from '../packages/usage-service.js';
+import { VersionDetails } from '../packages/version-details.js';
 import { VersionService } from '../packages/version-service.js';
 import { createRegistry, type Registry } from '../registry/registry.js';
 import type { BlobStore } from '../storage/blob-store.js';
@@ -87,6 +93,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     },
   });
 
+  // One count of failed sign-ins for /token and the web UI's sign-in form.
   const limiter = new FailureLimiter({ max: config.auth.failedLoginLimit, windowMs: config.auth.failedLoginWindowMs });
   const versions = new VersionService({ db: db.db, clock, downloads: registry.downloads, rules });
   const stats = new PackageStats({ db: db.db, downloads: registry.downloads });
@@ -113,6 +120,15 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       stats,
       rateLimiter: new RateLimiter({ windowMs: config.api.rateLimit.windowMs }),
       rateLimits: { authenticated: config.api.rateLimit.authenticated, anonymous: config.api.rateLimit.anonymous },
+    },
+    ui: {
+      accounts, tokens, packages, versions, stats, limiter, clock, publicUrl,
+      sessions: new SessionService({ db: db.db, clock }),
+      settings: new PackageSettings({ db: db.db, clock }),
+      summaries: new PackageSummaries({ db: db.db, downloads: registry.downloads }),
+      details: new VersionDetails({ db: db.db, blobs: registry.blobs, downloads: registry.downloads }),
+      directory: new OwnerDirectory({ db: db.db }),
+      usage: new UsageService({ db: db.db, downloads: registry.downloads }),
     },
   });
 

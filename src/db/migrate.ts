@@ -6,6 +6,8 @@ import * as m0002 from './migrations/0002-accounts.js';
 import * as m0003 from './migrations/0003-packages.js';
 import * as m0004 from './migrations/0004-gc.js';
 import * as m0005 from './migrations/0005-job-leases.js';
+import * as m0006 from './migrations/0006-sessions.js';
+import * as m0007 from './migrations/0007-version-list-index.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -16,6 +18,8 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '0003-packages': m0003,
   '0004-gc': m0004,
   '0005-job-leases': m0005,
+  '0006-sessions': m0006,
+  '0007-version-list-index': m0007,
 };
 
 export interface MigrationStatus {

@@ -23,6 +23,7 @@ export interface Database {
   signingKeys: SigningKeysTable;
   blobDeletions: BlobDeletionsTable;
   jobLeases: JobLeasesTable;
+  sessions: SessionsTable;
 }
 
 export interface RepositoriesTable {
@@ -200,6 +201,16 @@ export interface BlobDeletionsTable {
 export interface JobLeasesTable {
   name: string;
   holder: string;
+  expiresAt: number;
+}
+
+/** A web UI session (migration 0006): only the sha256 of its id is stored. */
+export interface SessionsTable {
+  idHash: string;
+  userId: number;
+  createdAt: number;
+  lastSeenAt: number;
+  /** Sliding: moved forward as the session is used. */
   expiresAt: number;
 }
 

@@ -8,12 +8,16 @@ import { clientError, DOCS_ROOT, sendGithubError } from './github/github-errors.
 import { ociApi, sendOciError } from './oci/oci-api.js';
 import { tokenEndpoint, type TokenEndpointDeps } from './oci/token-endpoint.js';
 import { routeLabel } from './route-label.js';
+import type { UiDeps } from './ui/ui-context.js';
+import { sendBareErrorPage, uiPlugin } from './ui/ui-plugin.js';
 
 export interface ServerDeps {
   readonly log: Logger;
   readonly oci: OciDeps;
   readonly token: TokenEndpointDeps;
   readonly github: GithubDeps;
+  /** The server-rendered web UI at the site root. */
+  readonly ui: UiDeps;
   /** Readiness: resolves when the database answers. */
   readonly ready: () => Promise<void>;
   /** PEM certificate and key: serve HTTPS (gh talks to enterprise hosts over https only). */
@@ -52,6 +56,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
       if (/^\/api(\/|\?|$)/.test(request.url) && status < 500) {
         return sendGithubError(reply, clientError(status, status === 404 ? 'Not Found' : error.message), DOCS_ROOT);
       }
+      if (status < 500) return sendBareErrorPage(reply as FastifyReply, status);
       return (reply as FastifyReply).code(status).send(error);
     },
   }) as unknown as FastifyInstance;
@@ -78,5 +83,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   void app.register(ociApi(deps.oci), { prefix: '/v2' });
   void app.register(githubApi(deps.github), { prefix: '/api' });
   void app.register(tokenEndpoint(deps.token));
+  // The web UI at the root: its not-found handler answers every path no other surface claims, as an HTML page.
+  void app.register(uiPlugin(deps.ui));
   return app;
 }

@@ -68,12 +68,17 @@ export class PackageService {
     this.#rules = deps.rules;
   }
 
-  /** One page of the owner's live packages the subject may read, ordered by name, and how many there are. */
-  async list(owner: Owner, subject: Subject, opts: { visibility?: Visibility; page: number; perPage: number }): Promise<{ packages: PackageInfo[]; total: number }> {
+  /**
+   * One page of the owner's live packages the subject may read, ordered by name, and how many there are;
+   * `nameContains` (the web UI's filter) keeps the packages whose name contains it, case-insensitively.
+   */
+  async list(owner: Owner, subject: Subject, opts: { visibility?: Visibility; nameContains?: string; page: number; perPage: number }): Promise<{ packages: PackageInfo[]; total: number }> {
     let q = this.#db.selectFrom('repositories').select(['id', 'name', 'visibility'])
       .where('owner', '=', owner.login.toLowerCase()).where('deletedAt', 'is', null).orderBy('name');
     if (opts.visibility) q = q.where('visibility', '=', opts.visibility);
-    const rows = (await q.execute()) as PackageRow[];
+    const needle = opts.nameContains?.toLowerCase();
+    const prefix = owner.login.length + 1;
+    const rows = ((await q.execute()) as PackageRow[]).filter((r) => !needle || r.name.slice(prefix).includes(needle));
     const targets = await loadTargets(this.#db, subject.userId, owner.login, rows);
     const readable = rows.filter((r) => allowedOperations(subject, targets.get(r.id)!).has('read'));
     const page = readable.slice((opts.page - 1) * opts.perPage, opts.page * opts.perPage);

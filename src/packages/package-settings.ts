@@ -38,6 +38,23 @@ export class PackageSettings {
       .where('principalType', '=', principal.type).where('principalId', '=', principal.id).execute();
   }
 
+  /** Who has a role on the package (direct grants to users and teams), by kind and name. */
+  async grants(name: string): Promise<{ type: 'user' | 'team'; id: number; name: string; role: Role }[]> {
+    const repo = await this.#repo(name);
+    const [users, teams] = await Promise.all([
+      this.#db.selectFrom('packagePermissions as p').innerJoin('accounts as a', 'a.id', 'p.principalId')
+        .select(['a.id', 'a.login as name', 'p.role']).where('p.repositoryId', '=', repo.id).where('p.principalType', '=', 'user')
+        .orderBy('a.lowerLogin').execute(),
+      this.#db.selectFrom('packagePermissions as p').innerJoin('teams as t', 't.id', 'p.principalId')
+        .select(['t.id', 't.name', 'p.role']).where('p.repositoryId', '=', repo.id).where('p.principalType', '=', 'team')
+        .orderBy('t.lowerName').execute(),
+    ]);
+    return [
+      ...users.map((u) => ({ type: 'user' as const, id: Number(u.id), name: u.name, role: u.role })),
+      ...teams.map((t) => ({ type: 'team' as const, id: Number(t.id), name: t.name, role: t.role })),
+    ];
+  }
+
   async #repo(name: string): Promise<{ id: number }> {
     const repo = await this.#db.selectFrom('repositories').select('id').where('name', '=', name).executeTakeFirst();
     if (!repo) throw notFound(`no package named "${name}"`);

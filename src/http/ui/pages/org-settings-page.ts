@@ -1,0 +1,235 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Account } from '../../../accounts/account-service.js';
+import { html, type Html } from '../html.js';
+import type { Flash } from '../layout.js';
+import { assetUrl } from '../static-assets.js';
+import { csrfField, formOf, paramOf, queryOf, redirect, requireAccount, sendPage, type UiDeps } from '../ui-context.js';
+import { formInvalid, pageNotFound } from '../ui-errors.js';
+
+type Visibility = 'public' | 'private' | 'internal';
+const VISIBILITIES: readonly Visibility[] = ['private', 'internal', 'public'];
+const VISIBILITY_HELP: Record<Visibility, string> = {
+  private: 'only people and teams given a role',
+  internal: 'every member of the organization',
+  public: 'anyone, without signing in',
+};
+
+/** What a redirect after a change says; fixed texts, so nothing from the query string is echoed as a message. */
+const DONE: Record<string, string> = {
+  'member-added': 'Member saved.',
+  'member-removed': 'Member removed.',
+  'team-created': 'Team created.',
+  'team-member-added': 'Added to the team.',
+  'team-member-removed': 'Removed from the team.',
+  policy: 'Package policy saved.',
+};
+
+/**
+ * `/orgs/{org}/settings`: an organization's owners manage members and their roles, teams, and the package-creation
+ * policy (the operations of `berth org` and `berth team`). Instance admins may too. Anyone else gets the same 404
+ * as for an organization that does not exist. Every change is a plain form POST with the session's CSRF token,
+ * answered by a redirect back to the page (303), so it all works without JavaScript.
+ */
+export function register(app: FastifyInstance, deps: UiDeps): void {
+  /** The organization, when the signed-in user may administer it. */
+  const administered = async (request: FastifyRequest): Promise<{ org: Account; actor: Account }> => {
+    const actor = requireAccount(request);
+    const org = await deps.accounts.find(paramOf(request, 'org'));
+    if (!org || org.type !== 'org') throw pageNotFound();
+    if (!actor.isAdmin && !(await ownersOf(deps, org.login)).has(actor.login.toLowerCase())) throw pageNotFound();
+    return { org, actor };
+  };
+  const back = (org: Account, done: keyof typeof DONE, anchor: string): string => `/orgs/${encodeURIComponent(org.login)}/settings?done=${done}#${anchor}`;
+
+  app.get('/orgs/:org/settings', async (request, reply) => {
+    const { org } = await administered(request);
+    const [members, teams, policy] = await Promise.all([
+      deps.accounts.members(org.login), deps.accounts.teams(org.login), deps.accounts.orgPolicy(org.login),
+    ]);
+    const done = DONE[queryOf(request, 'done') ?? ''];
+    const flash: Flash | null = done ? { kind: 'success', message: done } : null;
+    return sendPage(request, reply, {
+      title: `Settings · ${org.login}`, nav: 'settings', flash,
+      body: html`<link rel="stylesheet" href="${assetUrl('usage.css')}">
+<section class="org-settings">
+  <p class="breadcrumb"><a href="/orgs/${org.login}/packages">${org.login}</a> / settings</p>
+  <h1>Organization settings</h1>
+  <nav class="subnav" aria-label="Sections"><a href="#members">Members</a> · <a href="#teams">Teams</a> · <a href="#policy">Package policy</a> · <a href="/orgs/${org.login}/usage">Usage</a></nav>
+  ${membersSection(request, org, members)}
+  ${teamsSection(request, org, members, teams)}
+  ${policySection(request, org, policy)}
+</section>`,
+    });
+  });
+
+  // Adds a member, or changes a member's role. An organization keeps at least one owner.
+  app.post('/orgs/:org/settings/members', async (request, reply) => {
+    const { org, actor } = await administered(request);
+    const form = formOf(request);
+    const login = (form.get('login') ?? '').trim();
+    const role = form.get('role');
+    if (role !== 'owner' && role !== 'member') throw formInvalid('Choose the role "owner" or "member".');
+    const user = await deps.accounts.find(login);
+    if (!user || user.type !== 'user') throw formInvalid(`There is no user named "${login}".`);
+    const owners = await ownersOf(deps, org.login);
+    if (role === 'member' && owners.has(user.login.toLowerCase()) && owners.size === 1) {
+      throw formInvalid(`${user.login} is the only owner of ${org.login}: make someone else an owner first.`);
+    }
+    await deps.accounts.addMember(org.login, user.login, role);
+    return redirect(reply, await stillOwner(deps, org, actor) ? back(org, 'member-added', 'members') : `/orgs/${org.login}/packages`);
+  });
+
+  app.post('/orgs/:org/settings/members/remove', async (request, reply) => {
+    const { org, actor } = await administered(request);
+    const login = (formOf(request).get('login') ?? '').trim();
+    const members = await deps.accounts.members(org.login);
+    const member = members.find((m) => m.login.toLowerCase() === login.toLowerCase());
+    if (!member) throw formInvalid(`${login} is not a member of ${org.login}.`);
+    if (member.role === 'owner' && members.filter((m) => m.role === 'owner').length === 1) {
+      throw formInvalid(`${member.login} is the only owner of ${org.login}: make someone else an owner first.`);
+    }
+    await deps.accounts.removeMember(org.login, member.login);
+    return redirect(reply, await stillOwner(deps, org, actor) ? back(org, 'member-removed', 'members') : `/orgs/${org.login}/packages`);
+  });
+
+  app.post('/orgs/:org/settings/teams', async (request, reply) => {
+    const { org } = await administered(request);
+    const name = (formOf(request).get('name') ?? '').trim();
+    if ((await deps.accounts.teams(org.login)).some((t) => t.name.toLowerCase() === name.toLowerCase())) {
+      throw formInvalid(`${org.login} already has a team named "${name}".`);
+    }
+    await deps.accounts.createTeam(org.login, name);
+    return redirect(reply, back(org, 'team-created', 'teams'));
+  });
+
+  app.post('/orgs/:org/settings/teams/members', async (request, reply) => {
+    const { org } = await administered(request);
+    const form = formOf(request);
+    await deps.accounts.addTeamMember(org.login, form.get('team') ?? '', (form.get('login') ?? '').trim());
+    return redirect(reply, back(org, 'team-member-added', 'teams'));
+  });
+
+  app.post('/orgs/:org/settings/teams/members/remove', async (request, reply) => {
+    const { org } = await administered(request);
+    const form = formOf(request);
+    await deps.accounts.removeTeamMember(org.login, form.get('team') ?? '', form.get('login') ?? '');
+    return redirect(reply, back(org, 'team-member-removed', 'teams'));
+  });
+
+  app.post('/orgs/:org/settings/policy', async (request, reply) => {
+    const { org } = await administered(request);
+    const form = formOf(request);
+    const allowed = form.getAll('allowed').filter((v) => (VISIBILITIES as readonly string[]).includes(v));
+    if (allowed.length === 0) throw formInvalid('Allow at least one visibility.');
+    await deps.accounts.setOrgPolicy(org.login, {
+      membersCanCreate: form.get('members_can_create') === 'on',
+      allowedVisibilities: allowed,
+      defaultVisibility: form.get('default_visibility') ?? '',
+    });
+    return redirect(reply, back(org, 'policy', 'policy'));
+  });
+}
+
+async function ownersOf(deps: UiDeps, org: string): Promise<Set<string>> {
+  return new Set((await deps.accounts.members(org)).filter((m) => m.role === 'owner').map((m) => m.login.toLowerCase()));
+}
+
+/** After a change to members: may the actor still see the settings (or did they step down)? */
+async function stillOwner(deps: UiDeps, org: Account, actor: Account): Promise<boolean> {
+  return actor.isAdmin || (await ownersOf(deps, org.login)).has(actor.login.toLowerCase());
+}
+
+type Member = { login: string; role: 'owner' | 'member' };
+
+function membersSection(request: FastifyRequest, org: Account, members: readonly Member[]): Html {
+  const action = `/orgs/${org.login}/settings/members`;
+  const roleSelect = (id: string, current: Member['role']): Html => html`<select id="${id}" name="role">
+      <option value="member"${current === 'member' ? html` selected` : null}>Member</option>
+      <option value="owner"${current === 'owner' ? html` selected` : null}>Owner</option>
+    </select>`;
+  return html`<section class="settings-section card" aria-labelledby="members">
+  <h2 id="members">Members</h2>
+  <p class="muted">Owners manage the organization and are admins of every package in it. Members may read its internal packages and create packages when the policy below allows it.</p>
+  <table class="table">
+    <thead><tr><th scope="col">User</th><th scope="col">Role</th><th scope="col"><span class="visually-hidden">Remove</span></th></tr></thead>
+    <tbody>${members.map((m, i) => html`<tr data-member="${m.login}">
+      <th scope="row"><a href="/users/${m.login}/packages">${m.login}</a></th>
+      <td><form method="post" action="${action}" class="inline-form">${csrfField(request)}
+        <input type="hidden" name="login" value="${m.login}">
+        <label class="visually-hidden" for="role-${i}">Role of ${m.login}</label>
+        ${roleSelect(`role-${i}`, m.role)}
+        <button type="submit" class="btn btn-small">Change role</button>
+      </form></td>
+      <td><form method="post" action="${action}/remove" class="inline-form">${csrfField(request)}
+        <input type="hidden" name="login" value="${m.login}">
+        <button type="submit" class="btn btn-small btn-danger" aria-label="Remove ${m.login} from ${org.login}">Remove</button>
+      </form></td>
+    </tr>`)}</tbody>
+  </table>
+  <form method="post" action="${action}" class="add-form">${csrfField(request)}
+    <h3>Add a member</h3>
+    <div class="form-row">
+      <div><label for="new-member">Username</label>
+      <input type="text" id="new-member" name="login" required autocomplete="off" spellcheck="false" maxlength="39"></div>
+      <div><label for="new-member-role">Role</label>
+      ${roleSelect('new-member-role', 'member')}</div>
+      <button type="submit" class="btn btn-primary">Add member</button>
+    </div>
+  </form>
+</section>`;
+}
+
+function teamsSection(request: FastifyRequest, org: Account, members: readonly Member[], teams: readonly { name: string; members: string[] }[]): Html {
+  const action = `/orgs/${org.login}/settings/teams`;
+  return html`<section class="settings-section card" aria-labelledby="teams">
+  <h2 id="teams">Teams</h2>
+  <p class="muted">Give a team a role on a package (package settings → Manage access) and every member of the team has it.</p>
+  ${teams.length === 0 ? html`<p class="muted">No teams yet.</p>` : teams.map((t, i) => {
+    const others = members.filter((m) => !t.members.some((tm) => tm.toLowerCase() === m.login.toLowerCase()));
+    return html`<div class="team" data-team="${t.name}">
+    <h3>${org.login}/${t.name} <span class="hint">${t.members.length} ${t.members.length === 1 ? 'member' : 'members'}</span></h3>
+    ${t.members.length === 0 ? html`<p class="hint">No members.</p>` : html`<ul class="team-members">${t.members.map((login) => html`<li>
+      <form method="post" action="${action}/members/remove" class="inline-form">${csrfField(request)}
+        <input type="hidden" name="team" value="${t.name}"><input type="hidden" name="login" value="${login}">
+        <span>${login}</span>
+        <button type="submit" class="btn btn-small" aria-label="Remove ${login} from team ${t.name}">Remove</button>
+      </form></li>`)}</ul>`}
+    ${others.length === 0 ? null : html`<form method="post" action="${action}/members" class="inline-form">${csrfField(request)}
+      <input type="hidden" name="team" value="${t.name}">
+      <label class="inline-label" for="team-add-${i}">Add to ${t.name}:</label>
+      <select id="team-add-${i}" name="login">${others.map((m) => html`<option value="${m.login}">${m.login}</option>`)}</select>
+      <button type="submit" class="btn btn-small">Add</button>
+    </form>`}
+  </div>`;
+  })}
+  <form method="post" action="${action}" class="add-form">${csrfField(request)}
+    <h3>Create a team</h3>
+    <div class="form-row">
+      <div><label for="new-team">Team name</label>
+      <input type="text" id="new-team" name="name" required autocomplete="off" spellcheck="false" maxlength="64" aria-describedby="new-team-help"></div>
+      <button type="submit" class="btn btn-primary">Create team</button>
+    </div>
+    <p id="new-team-help" class="hint">Letters, digits, <code>.</code> <code>_</code> and <code>-</code>; at most 64.</p>
+  </form>
+</section>`;
+}
+
+function policySection(request: FastifyRequest, org: Account, policy: { membersCanCreate: boolean; allowedVisibilities: Visibility[]; defaultVisibility: Visibility }): Html {
+  return html`<section class="settings-section card" aria-labelledby="policy">
+  <h2 id="policy">Package creation</h2>
+  <form method="post" action="/orgs/${org.login}/settings/policy">${csrfField(request)}
+    <p><label class="check"><input type="checkbox" name="members_can_create"${policy.membersCanCreate ? html` checked` : null}>
+      Members may create packages by pushing</label>
+      <span class="hint">Owners always may. When off, a member's push to a new package name is denied.</span></p>
+    <fieldset>
+      <legend>Visibilities packages may have</legend>
+      ${VISIBILITIES.map((v) => html`<p><label class="check"><input type="checkbox" name="allowed" value="${v}"${policy.allowedVisibilities.includes(v) ? html` checked` : null}>
+        <strong>${v}</strong> <span class="muted">— ${VISIBILITY_HELP[v]}</span></label></p>`)}
+    </fieldset>
+    <p><label for="default-visibility">Visibility of a newly pushed package</label>
+    <select id="default-visibility" name="default_visibility">${VISIBILITIES.map((v) => html`<option value="${v}"${policy.defaultVisibility === v ? html` selected` : null}>${v}</option>`)}</select>
+    <span class="hint">Must be one of the allowed ones.</span></p>
+    <p><button type="submit" class="btn btn-primary">Save policy</button></p>
+  </form>
+</section>`;
+}

@@ -1,0 +1,100 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/schema.js';
+import type { DownloadCounter } from '../registry/download-counter.js';
+import type { PackageInfo } from './package-service.js';
+
+/** What a package list row shows besides the package itself. */
+export interface PackageSummary {
+  /** The tag moved most recently (artifact tags, `sha256-<hex>[.sig|.att|…]`, left out). */
+  readonly latestTag: string | null;
+  /** When the newest live version was pushed. */
+  readonly lastPublishedAt: number | null;
+  /** Every download of every version (deleted ones' too). */
+  readonly downloads: number;
+  /** Distinct blobs of the live versions (a layer shared by versions counts once). */
+  readonly sizeBytes: number;
+}
+
+/**
+ * Tags that name an artifact about an image rather than an image: cosign's `sha256-<hex>.sig|.att|.sbom` and the
+ * OCI referrers tag schema's `sha256-<hex>` (distribution-spec "Referrers Tag Schema"). GHCR hides them from a
+ * package's main view; the pages list those artifacts under the image they are about.
+ */
+const ARTIFACT_TAG = /^sha256-[0-9a-f]{64}(\.[A-Za-z0-9_-][A-Za-z0-9._-]*)?$/;
+
+export function isArtifactTag(name: string): boolean {
+  return ARTIFACT_TAG.test(name);
+}
+
+/**
+ * Nearly the same test in SQL, portable across SQLite and PostgreSQL: `sha256-` + 64 characters, then the end or a
+ * dot, without the hex check (so a tag of that length and shape that is not hex is left out too; no image tag
+ * looks like that).
+ */
+const MAYBE_ARTIFACT_TAG = sql<boolean>`(substr(name, 1, 7) = 'sha256-' and (length(name) = 71 or substr(name, 72, 1) = '.'))`;
+
+export interface TagInfo {
+  readonly name: string;
+  readonly versionId: number;
+  readonly updatedAt: number;
+}
+
+/**
+ * Batch queries for the web UI's package lists: one page of packages costs a fixed number of queries whatever
+ * the page size, so an organization with a thousand packages lists as fast as one with ten.
+ */
+export class PackageSummaries {
+  readonly #db: Db;
+  readonly #downloads: DownloadCounter;
+
+  constructor(deps: { db: Db; downloads: DownloadCounter }) {
+    this.#db = deps.db;
+    this.#downloads = deps.downloads;
+  }
+
+  async forPackages(packages: readonly PackageInfo[]): Promise<Map<number, PackageSummary>> {
+    const ids = packages.map((p) => p.id);
+    const out = new Map<number, PackageSummary>();
+    if (ids.length === 0) return out;
+    await this.#downloads.flush();
+    const [tags, published, downloads, sizes] = await Promise.all([
+      // Per package, its most recently moved image tag: ranked in the database (a package may have 10,000 tags).
+      this.#db.selectFrom((qb) => qb.selectFrom('tags').select(['repositoryId', 'name',
+        (eb) => eb.fn.agg<number>('row_number').over((o) => o.partitionBy('repositoryId').orderBy('updatedAt', 'desc').orderBy('name')).as('rank')])
+        .where('repositoryId', 'in', ids).where(sql<boolean>`not ${MAYBE_ARTIFACT_TAG}`).as('t'))
+        .select(['repositoryId', 'name']).where('rank', '=', 1).execute(),
+      this.#db.selectFrom('manifests').select(['repositoryId', (eb) => eb.fn.max('createdAt').as('at')])
+        .where('repositoryId', 'in', ids).where('deletedAt', 'is', null).groupBy('repositoryId').execute(),
+      this.#db.selectFrom('downloadsDaily as d').innerJoin('manifests as m', 'm.id', 'd.manifestId')
+        .select(['m.repositoryId', (eb) => eb.fn.sum('d.count').as('n')]).where('m.repositoryId', 'in', ids).groupBy('m.repositoryId').execute(),
+      this.#db.selectFrom((qb) => qb.selectFrom('manifestReferences as r').innerJoin('manifests as m', 'm.id', 'r.manifestId')
+        .select(['m.repositoryId', 'r.digest']).distinct()
+        .where('m.repositoryId', 'in', ids).where('m.deletedAt', 'is', null).where('r.kind', '=', 'blob').as('x'))
+        .innerJoin('blobs as b', 'b.digest', 'x.digest')
+        .select(['x.repositoryId', (eb) => eb.fn.sum('b.size').as('size')]).groupBy('x.repositoryId').execute(),
+    ]);
+    const latest = new Map(tags.map((t) => [Number(t.repositoryId), t.name]));
+    // Sums and maxima come back as strings from PostgreSQL (numeric): hence the Number() calls.
+    const num = <T extends { repositoryId: number }>(rows: T[], key: keyof T) => new Map(rows.map((r) => [Number(r.repositoryId), Number(r[key])]));
+    const at = num(published, 'at');
+    const dl = num(downloads, 'n');
+    const size = num(sizes, 'size');
+    for (const id of ids) {
+      out.set(id, { latestTag: latest.get(id) ?? null, lastPublishedAt: at.get(id) ?? null, downloads: dl.get(id) ?? 0, sizeBytes: size.get(id) ?? 0 });
+    }
+    return out;
+  }
+
+  /**
+   * The package's image tags (artifact tags left out), most recently moved first (at most `limit`), and how many
+   * there are.
+   */
+  async tags(pkg: PackageInfo, limit: number): Promise<{ tags: TagInfo[]; total: number }> {
+    const imageTags = this.#db.selectFrom('tags').where('repositoryId', '=', pkg.id).where(sql<boolean>`not ${MAYBE_ARTIFACT_TAG}`);
+    const [rows, count] = await Promise.all([
+      imageTags.select(['name', 'manifestId', 'updatedAt']).orderBy('updatedAt', 'desc').orderBy('name').limit(limit).execute(),
+      imageTags.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
+    ]);
+    return { tags: rows.map((r) => ({ name: r.name, versionId: Number(r.manifestId), updatedAt: r.updatedAt })), total: Number(count.n) };
+  }
+}
