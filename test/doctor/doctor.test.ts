@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ClientError } from '../../src/client/registry-client.js';
 import { diagnose, maskToken } from '../../src/cli/doctor.js';
 import { startBerth, type RunningBerth } from '../helpers/berth.js';
+import { freePort } from '../helpers/ports.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), 'berth-doctor-test-'));
@@ -56,17 +56,6 @@ function stepLine(out: string, n: number): string {
 
 async function newToken(scopes: string[], expiresAt: number | null): Promise<string> {
   return berth.admin(async (s) => (await s.tokens.create({ userId: (await s.accounts.getUser(berth.user)).id, note: 'doctor', scopes, expiresAt })).token);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 test('every step passes against Berth with a full token; the token is masked', async () => {

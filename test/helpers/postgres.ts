@@ -4,10 +4,10 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { freePort } from './ports.js';
 
 export interface PostgresCluster {
   /** Superuser URL of the `postgres` database, for CREATE DATABASE. */
@@ -81,13 +81,3 @@ async function startCluster(): Promise<PostgresCluster> {
   return { adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres`, dir };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}

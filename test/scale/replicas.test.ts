@@ -10,7 +10,6 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -20,6 +19,7 @@ import { skopeoCopy } from '../helpers/clients.js';
 import { MEDIA, pushBlob, pushManifest, registryFetch, sha256, useAuthorization } from '../helpers/http.js';
 import { summarize, summarizeLayout, writeImageLayout } from '../helpers/oci-image.js';
 import { postgresBinDir } from '../helpers/postgres.js';
+import { freePort } from '../helpers/ports.js';
 import { ensureS3 } from '../helpers/s3.js';
 
 const hasPostgres = postgresBinDir() !== null || Boolean(process.env.BERTH_TEST_PG_ADMIN_URL);
@@ -34,16 +34,6 @@ let a: RunningBerth;
 let b: RunningBerth;
 let lb: { url: string; host: string; accessLog: string; process: ChildProcess };
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** nginx round-robin over the replicas, streaming both ways, keeping the Host header (with its port). */
 async function startLoadBalancer(port: number, upstreams: string[]): Promise<typeof lb> {
