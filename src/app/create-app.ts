@@ -145,6 +145,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       await server.close();
       await scheduler.stop();
       await registry.downloads.flush();
+      blobs.close?.();
       await db.close();
     },
   };

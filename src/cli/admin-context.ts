@@ -8,6 +8,7 @@ import { connect } from '../db/connect.js';
 import { prepareSchema } from '../db/migrate.js';
 import { GarbageCollector } from '../maintenance/garbage-collector.js';
 import { PackageSettings } from '../packages/package-settings.js';
+import type { BlobStore } from '../storage/blob-store.js';
 import { RepositoryStore } from '../registry/repositories.js';
 import { UploadService } from '../registry/upload-service.js';
 import { systemClock } from '../util/clock.js';
@@ -35,10 +36,11 @@ export function withDataOptions(cmd: Command): Command {
 export async function withServices<T>(opts: { data?: string; config?: string; env?: NodeJS.ProcessEnv }, fn: (s: AdminServices) => Promise<T>): Promise<T> {
   const config = loadConfig({ file: opts.config, ...(opts.env ? { env: opts.env } : {}), overrides: { dataDir: opts.data } });
   const conn = connect(config.metadata.url);
+  let blobs: BlobStore | undefined;
   try {
     await prepareSchema(conn, config.metadata.autoMigrate);
     const clock = systemClock;
-    const blobs = await openBlobStore(config.storage);
+    blobs = await openBlobStore(config.storage);
     const repos = new RepositoryStore({ db: conn.db, clock });
     return await fn({
       gc: new GarbageCollector({ db: conn.db, blobs, clock }),
@@ -50,6 +52,7 @@ export async function withServices<T>(opts: { data?: string; config?: string; en
       keys: new SigningKeys({ db: conn.db, clock }),
     });
   } finally {
+    blobs?.close?.();
     await conn.close();
   }
 }

@@ -106,6 +106,7 @@ export async function checkStorage(storageConfig: Config['storage'], report: (li
     if (committed) await store.delete(digest).catch(() => {});
     if (handle) await store.abortUpload(uploadId, handle).catch(() => {});
   }
+  store?.close?.();
   return passed;
 }
 

@@ -46,6 +46,8 @@ export interface BlobStore {
    */
   redirectUrl?(digest: Digest): Promise<string | null>;
   delete(digest: Digest): Promise<void>;
+  /** Optional: releases what the driver holds open (the S3 client's sockets); the store is unusable afterwards. */
+  close?(): void;
   list(): AsyncIterable<BlobStat>;
 }
 
