@@ -1,7 +1,8 @@
 // Two Berth replicas on one PostgreSQL database and one blob store (a bucket on the test S3 server when there is
 // one, else the shared filesystem directory), as behind a load balancer without sticky sessions: an upload session
 // moves between them chunk by chunk, a token from one is good on the other, GC on one never loses what a push
-// through the other needs, and real clients push and pull through an nginx round-robin of the two.
+// through the other needs, and real clients (skopeo, the Docker engine) push and pull through an nginx round-robin
+// of the two.
 //
 // Replicas need PostgreSQL, so this file picks its backend itself (postgres-s3, or postgres-fs without an S3
 // server; BERTH_SCALE_BACKEND overrides) whatever the runner's pass, and lives outside the runner's backend matrix
@@ -9,13 +10,14 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { startBerth, type RunningBerth, type TestBackend } from '../helpers/berth.js';
-import { skopeoCopy } from '../helpers/clients.js';
+import { ClientError, docker, dockerLogin, skopeoCopy } from '../helpers/clients.js';
+import { startDocker, type DockerDaemon } from '../helpers/daemons.js';
 import { MEDIA, pushBlob, pushManifest, registryFetch, sha256, useAuthorization } from '../helpers/http.js';
 import { summarize, summarizeLayout, writeImageLayout } from '../helpers/oci-image.js';
 import { postgresBinDir } from '../helpers/postgres.js';
@@ -120,6 +122,25 @@ after(async () => {
   await Promise.all([a?.stop(), b?.stop()]);
   rmSync(work, { recursive: true, force: true });
 });
+
+/** Where nginx's access log ends now, to read what a client does from here on with `balancedSince`. */
+const accessLogEnd = (): number => statSync(lb.accessLog).size;
+
+/**
+ * The access-log lines written since `from` (`accessLogEnd()` taken before `what` began), after asserting that
+ * both replicas served some of them and none was a server error.
+ */
+function balancedSince(from: number, what: string): string[] {
+  const lines = readFileSync(lb.accessLog).subarray(from).toString('utf8').trim().split('\n').filter(Boolean);
+  // `$upstream_addr` is the last field (nginx lists every upstream it tried; the last one answered). Docker first
+  // tries TLS on the port, which nginx logs as `- - 400 -`: no upstream, not a server error.
+  const served = new Set(lines.map((l) => l.split(' ').at(-1)));
+  assert.ok(served.has(a.host) && served.has(b.host),
+    `${what}: both upstreams used (A ${a.host}, B ${b.host}; saw ${[...served].join(', ')}) in:\n${lines.join('\n')}`);
+  const errors = lines.filter((l) => / 5\d\d /.test(l));
+  assert.deepEqual(errors, [], `${what}: no server errors`);
+  return lines;
+}
 
 /** The path and query of an upload Location (absolute on the public URL, or relative), to send to any replica. */
 const pathOf = (location: string | null): string => {
@@ -267,17 +288,112 @@ describe(`two replicas on one PostgreSQL and one blob store (${backend})`, { ski
     const layout = join(work, 'layout');
     const built = await writeImageLayout(layout, { layers: [6 * 1024 * 1024, 512 * 1024, 1024], tag: 'v1' });
     const creds = `${a.user}:${a.token}`;
-    const before = readFileSync(lb.accessLog, 'utf8').length;
+    const before = accessLogEnd();
     await skopeoCopy(`oci:${layout}:v1`, `docker://${lb.host}/acme/scale-lb:v1`, [], { creds });
     const pulled = join(work, 'pulled');
     await skopeoCopy(`docker://${lb.host}/acme/scale-lb:v1`, `oci:${pulled}:v1`, [], { creds });
     assert.deepEqual(await summarizeLayout(pulled, 'v1'), summarize(built), 'pulled back digest for digest');
 
     // Both replicas served the clients' requests (token, uploads, manifests, blobs).
-    const lines = readFileSync(lb.accessLog, 'utf8').slice(before).trim().split('\n');
-    const served = new Set(lines.map((l) => l.split(' ').at(-1)));
-    assert.ok(served.has(a.host) && served.has(b.host), `both upstreams used: ${[...served].join(', ')}`);
+    const lines = balancedSince(before, 'skopeo push and pull');
     assert.ok(lines.some((l) => /^(PATCH|PUT) \/v2\/acme\/scale-lb\/blobs\/uploads\//.test(l)), 'uploads went through the balancer');
-    assert.ok(lines.every((l) => !/ 5\d\d /.test(l)), `no server errors:\n${lines.filter((l) => / 5\d\d /.test(l)).join('\n')}`);
+  });
+
+  // Its own dockerd (temp dir, vfs, no networking setup), started here rather than in before() so the other tests
+  // do not wait for it; generous timeout for a loaded 2-core machine, where dockerd alone may take a minute.
+  it('docker logs in, builds, pushes, removes and pulls back an image through the round-robin', { timeout: 15 * 60_000 }, async () => {
+    const daemon: DockerDaemon = await startDocker();
+    try {
+      await dockerRoundTrip(daemon);
+    } catch (err) {
+      // What dockerd said explains most client failures ("connection refused", token errors, pull retries).
+      const log = daemon.log();
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\n--- dockerd log (tail) ---\n${log.slice(-4000)}`, { cause: err });
+    } finally {
+      await daemon.stop();
+    }
   });
 });
+
+interface DockerImage {
+  Id: string;
+  RepoDigests: string[];
+  RootFS: { Layers: string[] };
+}
+
+async function inspectImage(daemon: DockerDaemon, ref: string): Promise<DockerImage> {
+  const out = await docker(daemon, ['image', 'inspect', ref]);
+  return (JSON.parse(out.stdout) as DockerImage[])[0]!;
+}
+
+async function dockerRoundTrip(daemon: DockerDaemon): Promise<void> {
+  const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
+  const name = 'acme/scale-docker';
+  const ref = `${lb.host}/${name}:1`;
+  // As a user would, against the balancer's address: Docker trusts plain HTTP on 127.0.0.0/8, and the token realm
+  // the replicas announce is the balancer's public URL too.
+  await dockerLogin(daemon, lb.host, a.user, a.token);
+
+  // FROM scratch with two COPY layers (no base image, no network): a larger one, so its upload is a real stream.
+  const context = join(work, 'docker-context');
+  mkdirSync(context);
+  const big = randomBytes(4 * 1024 * 1024 + 5);
+  const small = randomBytes(32 * 1024);
+  writeFileSync(join(context, 'big'), big);
+  writeFileSync(join(context, 'small'), small);
+  writeFileSync(join(context, 'Dockerfile'), 'FROM scratch\nCOPY big /big\nCOPY small /small\nLABEL org.opencontainers.image.title=scale\n');
+  // The classic builder: BuildKit would need its own daemon-side setup and is not what is under test.
+  await docker(daemon, ['build', '-t', ref, context], { env: { DOCKER_BUILDKIT: '0' } });
+  const built = await inspectImage(daemon, ref);
+  assert.equal(built.RootFS.Layers.length, 2, 'two layers built');
+
+  const beforePush = accessLogEnd();
+  const push = await docker(daemon, ['push', ref]);
+  const digest = /digest: (sha256:[0-9a-f]{64}) size: \d+/.exec(push.stdout)?.[1];
+  assert.ok(digest, `no digest in docker push output:\n${push.stdout}`);
+  const pushLines = balancedSince(beforePush, 'docker push');
+  assert.ok(pushLines.some((l) => /^(PATCH|PUT) \/v2\/acme\/scale-docker\/blobs\/uploads\//.test(l)), 'uploads went through the balancer');
+  assert.ok(pushLines.some((l) => /^PUT \/v2\/acme\/scale-docker\/manifests\/1 201 /.test(l)), 'the manifest went through the balancer');
+
+  // Each replica, asked directly, has exactly that manifest, pointing at the image's config (its id) and layers.
+  for (const [label, replica] of [['A', a], ['B', b]] as const) {
+    const res = await registryFetch(`${replica.url}/v2/${name}/manifests/1`, { headers: { accept: `${DOCKER_MANIFEST}, ${MEDIA.ociManifest}` } });
+    const body = Buffer.from(await res.arrayBuffer());
+    assert.equal(res.status, 200, `manifest on ${label}: ${body.toString('utf8')}`);
+    assert.equal(res.headers.get('docker-content-digest'), digest, `manifest digest on ${label}`);
+    assert.equal(sha256(body), digest, `manifest bytes on ${label}`);
+    const manifest = JSON.parse(body.toString('utf8')) as { config: { digest: string }; layers: { digest: string; size: number }[] };
+    assert.equal(manifest.config.digest, built.Id, `config on ${label} is the image id`);
+    assert.equal(manifest.layers.length, 2, `layers on ${label}`);
+    for (const blob of [manifest.config, ...manifest.layers]) {
+      const got = await registryFetch(`${replica.url}/v2/${name}/blobs/${blob.digest}`);
+      assert.equal(got.status, 200, `blob ${blob.digest} on ${label}`);
+      assert.equal(sha256(Buffer.from(await got.arrayBuffer())), blob.digest, `bytes of ${blob.digest} on ${label}`);
+    }
+  }
+
+  await docker(daemon, ['rmi', ref]);
+  await assert.rejects(docker(daemon, ['image', 'inspect', ref]), ClientError, 'the image is gone before the pull');
+
+  const beforePull = accessLogEnd();
+  const pull = await docker(daemon, ['pull', ref]);
+  assert.match(pull.stdout, new RegExp(`Digest: ${digest}`));
+  const pullLines = balancedSince(beforePull, 'docker pull');
+  assert.ok(pullLines.some((l) => /^GET \/v2\/acme\/scale-docker\/blobs\/sha256:/.test(l)), 'blobs came through the balancer');
+  const pulled = await inspectImage(daemon, ref);
+  assert.equal(pulled.Id, built.Id, 'the same image id');
+  assert.deepEqual(pulled.RepoDigests, [`${lb.host}/${name}@${digest}`]);
+  assert.deepEqual(pulled.RootFS.Layers, built.RootFS.Layers, 'the same layer diff ids');
+
+  // The layers unpacked to the very bytes built into them.
+  const container = (await docker(daemon, ['create', ref, '/big'])).stdout.trim();
+  try {
+    for (const [file, bytes] of [['big', big], ['small', small]] as const) {
+      const out = join(work, `docker-copied-${file}`);
+      await docker(daemon, ['cp', `${container}:/${file}`, out]);
+      assert.ok(readFileSync(out).equals(bytes), `/${file} intact`);
+    }
+  } finally {
+    await docker(daemon, ['rm', container]);
+  }
+}
