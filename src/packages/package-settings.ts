@@ -16,10 +16,21 @@ export class PackageSettings {
     this.#clock = deps.clock;
   }
 
-  /** Unlike ghcr.io, a public package may be made private again (a common request); the README says so. */
-  async setVisibility(name: string, visibility: string): Promise<void> {
+  /**
+   * Unlike ghcr.io, a public package may be made private again (a common request); the README says so. With
+   * `orgPolicy` (a package admin who is not an owner of the organization) only the visibilities the organization's
+   * package policy allows may be chosen, as on GitHub; owners and operators (the CLI) may choose any.
+   */
+  async setVisibility(name: string, visibility: string, opts: { orgPolicy?: boolean } = {}): Promise<void> {
     if (!(VISIBILITIES as readonly string[]).includes(visibility)) throw invalid(`visibility must be one of ${VISIBILITIES.join(', ')}`);
     const repo = await this.#repo(name);
+    if (opts.orgPolicy && repo.ownerId !== null) {
+      const owner = await this.#db.selectFrom('accounts').select(['login', 'type', 'allowedVisibilities']).where('id', '=', repo.ownerId).executeTakeFirst();
+      const allowed: readonly string[] = owner?.type === 'org' ? owner.allowedVisibilities.split(',') : VISIBILITIES;
+      if (!allowed.includes(visibility)) {
+        throw invalid(`the organization ${owner!.login} allows only ${allowed.join(', ')} packages; an owner of ${owner!.login} can change that policy`);
+      }
+    }
     await this.#db.updateTable('repositories').set({ visibility: visibility as Visibility, updatedAt: this.#clock.now() }).where('id', '=', repo.id).execute();
   }
 
@@ -55,8 +66,8 @@ export class PackageSettings {
     ];
   }
 
-  async #repo(name: string): Promise<{ id: number }> {
-    const repo = await this.#db.selectFrom('repositories').select('id').where('name', '=', name).executeTakeFirst();
+  async #repo(name: string): Promise<{ id: number; ownerId: number | null }> {
+    const repo = await this.#db.selectFrom('repositories').select(['id', 'ownerId']).where('name', '=', name).executeTakeFirst();
     if (!repo) throw notFound(`no package named "${name}"`);
     return repo;
   }

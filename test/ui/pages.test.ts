@@ -413,6 +413,36 @@ describe('package settings', () => {
     assertHtml(await reader.get('/orgs/acme/packages/container/package/secret'), 404);
   });
 
+  it("keeps a package admin who is not an org owner within the organization's allowed visibilities", async () => {
+    await pushImage(berth.url, 'acme/policed', 'policed', 'v1');
+    await berth.admin(async (s) => {
+      const member = await s.accounts.createUser({ login: 'pkgadmin', password: 'pkgadmin-password' });
+      await s.accounts.addMember('acme', 'pkgadmin', 'member');
+      await s.packages.grant('acme/policed', { type: 'user', id: member.id }, 'admin');
+      await s.accounts.setOrgPolicy('acme', { allowedVisibilities: ['private', 'internal'], defaultVisibility: 'private' });
+    });
+    try {
+      const admin = anonymous();
+      await admin.signIn('pkgadmin', 'pkgadmin-password');
+      const settings = await admin.get('/orgs/acme/packages/container/policed/settings');
+      assertHtml(settings);
+      const refused = await admin.post('/orgs/acme/packages/container/policed/settings/visibility', { _csrf: csrfOf(settings.text), visibility: 'public' });
+      assertHtml(refused, 422);
+      assert.match(refused.text, /allows only private, internal packages/);
+      assert.equal((await api<{ visibility: string }>(berth, '/v3/orgs/acme/packages/container/policed')).body.visibility, 'private');
+      const allowed = await admin.post('/orgs/acme/packages/container/policed/settings/visibility', { _csrf: csrfOf(settings.text), visibility: 'internal' });
+      assert.equal(allowed.status, 303);
+      assert.equal((await api<{ visibility: string }>(berth, '/v3/orgs/acme/packages/container/policed')).body.visibility, 'internal');
+      // An owner of the organization is not bound by its policy.
+      const owned = await signedIn.get('/orgs/acme/packages/container/policed/settings');
+      const byOwner = await signedIn.post('/orgs/acme/packages/container/policed/settings/visibility', { _csrf: csrfOf(owned.text), visibility: 'public' });
+      assert.equal(byOwner.status, 303);
+      assert.equal((await api<{ visibility: string }>(berth, '/v3/orgs/acme/packages/container/policed')).body.visibility, 'public');
+    } finally {
+      await berth.admin((s) => s.accounts.setOrgPolicy('acme', { allowedVisibilities: ['private', 'internal', 'public'] }));
+    }
+  });
+
   it('deletes only with the typed name, and restores', async () => {
     await pushImage(berth.url, 'acme/doomed', 'doomed', 'v1');
     const settings = await signedIn.get('/orgs/acme/packages/container/doomed/settings');

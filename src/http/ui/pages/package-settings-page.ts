@@ -150,8 +150,11 @@ function roleOptions(selected: Role): Html[] {
 
 async function changeVisibility(deps: UiDeps, request: FastifyRequest, reply: FastifyReply, kind: OwnerKind) {
   const { owner, access } = await administered(deps, request, kind);
+  const account = requireAccount(request);
+  // A package admin who is not an owner of the organization chooses among the visibilities its policy allows.
+  const orgPolicy = owner.type === 'org' && !account.isAdmin && !(await deps.directory.isOrgOwner(account.id, owner.id));
   return applyChange(deps, request, reply, kind, async () => {
-    await deps.settings.setVisibility(access.package.repository, formOf(request).get('visibility') ?? '');
+    await deps.settings.setVisibility(access.package.repository, formOf(request).get('visibility') ?? '', { orgPolicy });
     return `${packageSettingsUrl(owner, access.package.name)}?done=visibility`;
   });
 }
