@@ -8,6 +8,7 @@ import * as m0004 from './migrations/0004-gc.js';
 import * as m0005 from './migrations/0005-job-leases.js';
 import * as m0006 from './migrations/0006-sessions.js';
 import * as m0007 from './migrations/0007-version-list-index.js';
+import * as m0008 from './migrations/0008-upload-sha256.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -20,6 +21,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '0005-job-leases': m0005,
   '0006-sessions': m0006,
   '0007-version-list-index': m0007,
+  '0008-upload-sha256': m0008,
 };
 
 export interface MigrationStatus {

@@ -109,6 +109,8 @@ export interface UploadsTable {
   size: number;
   /** The blob store's handle for the session (JSON), so any replica can continue it. */
   handle: string;
+  /** Hex sha256 of the `size` bytes so far when the process that wrote them hashed them all; else null. */
+  sha256: Generated<string | null>;
   createdAt: number;
   updatedAt: number;
 }

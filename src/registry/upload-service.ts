@@ -22,15 +22,19 @@ interface UploadRow {
   repositoryId: number;
   size: number;
   handle: UploadHandle;
+  /** Hex sha256 of the `size` bytes so far, when known (see migration 0008). */
+  sha256: string | null;
 }
 
 /**
  * Blob upload sessions (spec "Pushing blobs"). A session is a DB row (offset + the blob store's handle) plus
  * scratch data in the blob store, so it survives restarts and can move between replicas.
  *
- * The sha256 of the bytes so far is kept live in this process, so finishing a large upload does not read it back.
- * Node's Hash cannot be persisted: after a restart, on another replica, or for a sha512 digest, the data is
- * re-hashed from storage at commit. Either way the digest is verified before the blob becomes visible.
+ * The sha256 of the bytes so far is kept live in this process, so finishing a large upload does not read it back,
+ * and its value after each chunk is saved in the row, so a session finished on another replica (PATCH and PUT
+ * spread by a load balancer) does not either. Node's Hash itself cannot be persisted: a chunk appended after a
+ * restart or on a replica without the live hash, or a sha512 digest, means re-hashing from storage at commit.
+ * Either way the digest is verified before the blob becomes visible.
  */
 export class UploadService {
   readonly #db: Db;
@@ -113,7 +117,7 @@ export class UploadService {
 
   /** Deletes sessions idle since before `cutoff` and their scratch data; returns how many. */
   async purgeIdleSince(cutoff: number): Promise<number> {
-    const stale = await this.#db.selectFrom('uploads').select(['id', 'repositoryId', 'size', 'handle']).where('updatedAt', '<', cutoff).execute();
+    const stale = await this.#db.selectFrom('uploads').select(['id', 'repositoryId', 'size', 'handle', 'sha256']).where('updatedAt', '<', cutoff).execute();
     for (const row of stale) {
       if (this.#busy.has(row.id)) continue;
       await this.#discard({ ...row, handle: JSON.parse(row.handle) as UploadHandle });
@@ -135,7 +139,9 @@ export class UploadService {
   async #write(row: UploadRow, source: Readable): Promise<number> {
     const live = this.#live.get(row.id);
     const useLive = live !== undefined && live.size === row.size;
-    // Hash a copy: if the chunk fails half-way the live hash must still describe the acknowledged bytes.
+    // Hash a copy: if the chunk fails half-way the live hash must still describe the acknowledged bytes. A session's
+    // first chunk starts a hash of everything too.
+    const whole = useLive || row.size === 0;
     const hashing = new HashingStream(useLive ? live.hash.copy() : newHash('sha256'));
     let result: { handle: UploadHandle; size: number };
     try {
@@ -147,15 +153,17 @@ export class UploadService {
       source.destroy();
       throw err;
     }
-    if (useLive) this.#live.set(row.id, { hash: hashing.hash, size: result.size });
+    if (whole) this.#live.set(row.id, { hash: hashing.hash, size: result.size });
     else this.#live.delete(row.id);
+    const sha256 = whole ? hashing.hash.copy().digest('hex') : null;
     const updated = await this.#db.updateTable('uploads')
-      .set({ size: result.size, handle: JSON.stringify(result.handle), updatedAt: this.#clock.now() })
+      .set({ size: result.size, handle: JSON.stringify(result.handle), sha256, updatedAt: this.#clock.now() })
       .where('id', '=', row.id)
       .where('size', '=', row.size)
       .executeTakeFirst();
     if (Number(updated.numUpdatedRows) !== 1) throw uploadInvalid('the upload was changed by another request; check its status and retry');
     row.handle = result.handle;
+    row.sha256 = sha256;
     return result.size;
   }
 
@@ -206,6 +214,7 @@ export class UploadService {
       this.#live.delete(row.id);
       return live.hash.digest('hex');
     }
+    if (algorithm === 'sha256' && row.sha256 !== null) return row.sha256;
     const hashing = new HashingStream(newHash(algorithm));
     await pipeline(await this.#blobs.readUpload(row.id, row.handle), hashing, async function* (chunks) {
       for await (const _ of chunks) { /* drain */ }
@@ -223,7 +232,7 @@ export class UploadService {
   async #load(name: RepoName, id: string): Promise<UploadRow> {
     const row = await this.#db.selectFrom('uploads as u')
       .innerJoin('repositories as r', 'r.id', 'u.repositoryId')
-      .select(['u.id', 'u.repositoryId', 'u.size', 'u.handle'])
+      .select(['u.id', 'u.repositoryId', 'u.size', 'u.handle', 'u.sha256'])
       .where('u.id', '=', id)
       .where('r.name', '=', name)
       .executeTakeFirst();

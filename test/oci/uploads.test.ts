@@ -391,6 +391,30 @@ describe('OCI blob uploads', () => {
     assert.ok((await readBlob('acme/restart', sha512(bytes.subarray(0, 1_000)))).equals(bytes.subarray(0, 1_000)));
   });
 
+  it('each chunk saves the sha256 so far; another process finishing the session verifies with it, not by re-reading', async () => {
+    const bytes = randomBytes(200_000);
+    const location = await startSession('acme/handover');
+    const id = new URL(location, url).pathname.split('/').at(-1)!;
+    assert.equal((await patch(location, bytes.subarray(0, 70_000), '0-69999')).status, 202);
+    assert.equal((await patch(location, bytes.subarray(70_000), '70000-199999')).status, 202);
+    const [row] = await berth.query<{ sha256: string | null }>('select sha256 from uploads where id = ?', id);
+    assert.equal(row?.sha256, sha256(bytes).slice('sha256:'.length));
+
+    // The second session's saved value is replaced by another content's: a process without the live hash then
+    // believes the column (which only Berth writes), so the true digest no longer matches. This shows the column
+    // is what a handed-over session is checked against; a wrong column can only refuse, never publish bytes.
+    const other = await startSession('acme/handover');
+    const otherId = new URL(other, url).pathname.split('/').at(-1)!;
+    assert.equal((await patch(other, bytes.subarray(0, 1_000), '0-999')).status, 202);
+    await berth.query('update uploads set sha256 = ? where id = ?', sha256('something else').slice('sha256:'.length), otherId);
+
+    await berth.restart();
+    const put = await registryFetch(new URL(`${location}?digest=${sha256(bytes)}`, url), { method: 'PUT' });
+    assert.equal(put.status, 201, await put.text());
+    assert.ok((await readBlob('acme/handover', sha256(bytes))).equals(bytes));
+    await assertOciError(await registryFetch(new URL(`${other}?digest=${sha256(bytes.subarray(0, 1_000))}`, url), { method: 'PUT' }), 400, 'DIGEST_INVALID');
+  });
+
   it('a session is completed with a wrong digest after a restart: 400 DIGEST_INVALID, nothing readable', async () => {
     const bytes = Buffer.from('restart then wrong digest');
     const location = await startSession('acme/restart');
