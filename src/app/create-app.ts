@@ -29,7 +29,6 @@ import { VersionService } from '../packages/version-service.js';
 import { createRegistry, type Registry } from '../registry/registry.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { FsBlobStore } from '../storage/fs/fs-blob-store.js';
-import { S3BlobStore } from '../storage/s3/s3-blob-store.js';
 import { systemClock } from '../util/clock.js';
 
 export interface App {
@@ -163,6 +162,8 @@ async function bootstrapAdmin(accounts: AccountService): Promise<string | null> 
 export async function openBlobStore(storage: Config['storage']): Promise<BlobStore> {
   if (storage.driver === 's3' && storage.s3) {
     const s3 = storage.s3;
+    // Loaded only when configured: the AWS SDK adds ~10 MB of resident memory the embedded default has no use for.
+    const { S3BlobStore } = await import('../storage/s3/s3-blob-store.js');
     const store = new S3BlobStore({
       endpoint: s3.endpoint ?? undefined, bucket: s3.bucket, region: s3.region, prefix: s3.prefix,
       forcePathStyle: s3.forcePathStyle, createBucket: s3.createBucket, credentials: s3.credentials ?? undefined,
