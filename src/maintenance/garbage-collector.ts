@@ -1,3 +1,4 @@
+import { isForeignKeyViolation } from '../db/constraint-errors.js';
 import type { Db } from '../db/schema.js';
 import type { Digest } from '../oci/digest.js';
 import type { BlobStore } from '../storage/blob-store.js';
@@ -154,9 +155,4 @@ export class GarbageCollector {
     }
     return { files, bytes };
   }
-}
-
-function isForeignKeyViolation(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === '23503' || code === 'SQLITE_CONSTRAINT_FOREIGNKEY';
 }

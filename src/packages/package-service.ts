@@ -1,3 +1,4 @@
+import { isUniqueViolation } from '../db/constraint-errors.js';
 import type { Db } from '../db/schema.js';
 import { loadTargets, type PackageRow } from '../auth/package-access.js';
 import { allowedOperations, type PackageOperation, type Subject, type Visibility } from '../auth/permissions.js';
@@ -123,6 +124,10 @@ export class PackageService {
       if (taken) throw nameReused(pkg.repository);
       await tx.updateTable('repositories').set({ name: pkg.repository, deletedName: null, deletedAt: null, updatedAt: now })
         .where('id', '=', pkg.id).execute();
+    }).catch((err: unknown) => {
+      // A first push of the same name committed between our check and our update (PostgreSQL, READ COMMITTED).
+      if (isUniqueViolation(err)) throw nameReused(pkg.repository);
+      throw err;
     });
   }
 

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
 import { startBerth, type RunningBerth } from '../helpers/berth.js';
 import { api, assertGithubError, createToken, sql } from '../helpers/github.js';
 import { assertOciError, MEDIA, pushImage, pushManifest, registryFetch, useAuthorization, type PushedImage } from '../helpers/http.js';
@@ -150,6 +151,25 @@ describe('deleting and restoring a package', () => {
     assert.equal((await api(berth, '/v3/orgs/acme/packages/container/reuse/restore', { method: 'POST' })).status, 204);
     assert.equal((await api<Pkg>(berth, '/v3/orgs/acme/packages/container/reuse')).body.id, fresh.id, 'the most recently deleted one comes back');
     assert.equal((await pull('acme/reuse', 'v2')).headers.get('docker-content-digest'), second.digest);
+  });
+
+  it('answers 409, not 500, when a push of the same name commits while the restore runs (PostgreSQL)', async (t) => {
+    if (!berth.metadataUrl.startsWith('postgres')) return t.skip('SQLite runs one transaction at a time: no interleaving');
+    await pushImage(berth.url, 'acme/raced', 'raced', 'v1');
+    assert.equal((await api(berth, '/v3/orgs/acme/packages/container/raced', { method: 'DELETE' })).status, 204);
+    // A first push of the name, caught between the restore's check and its update: inserted, not yet committed.
+    const client = new pg.Client({ connectionString: berth.metadataUrl });
+    await client.connect();
+    try {
+      await client.query('begin');
+      await client.query("insert into repositories (name, owner, created_at, updated_at) values ('acme/raced', 'acme', 0, 0)");
+      const restore = api(berth, '/v3/orgs/acme/packages/container/raced/restore', { method: 'POST' });
+      await sleep(500); // the restore's update now waits on our row in the unique index
+      await client.query('commit');
+      assertGithubError(await restore, 409, /delete the new package first/);
+    } finally {
+      await client.end();
+    }
   });
 
   it('works the same through /user and /users/{username}', async () => {
