@@ -79,6 +79,8 @@ export interface ManifestsTable {
   /** `org.opencontainers.image.description` / `.licenses` from the annotations or config labels, for the REST API. */
   description: Generated<string | null>;
   license: Generated<string | null>;
+  /** The account that pushed it first (migration 0009); null when anonymous or pushed before that. */
+  pushedBy: Generated<number | null>;
 }
 
 export interface ManifestReferencesTable {

@@ -38,7 +38,8 @@ export interface RecentPush {
    * The user who created the package (its first pusher). Manifests do not record who pushed them, so this is
    * the package's creator, not necessarily this push's author.
    */
-  readonly packageCreator: string | null;
+  /** Who pushed it: null for an anonymous push or one from before Berth recorded pushers. */
+  readonly pushedBy: string | null;
 }
 
 /** The instance admin's overview. */
@@ -148,7 +149,7 @@ export class UsageService {
       db.selectFrom('blobs').select([(eb) => eb.fn.countAll().as('n'), (eb) => eb.fn.sum('size').as('bytes')]).executeTakeFirst(),
       this.#ownerSizes(opts.owners),
       db.selectFrom('manifests as m').innerJoin('repositories as p', 'p.id', 'm.repositoryId')
-        .leftJoin('accounts as a', 'a.id', 'p.createdBy')
+        .leftJoin('accounts as a', 'a.id', 'm.pushedBy')
         .select(['m.id', 'm.digest', 'm.mediaType', 'm.createdAt', 'p.name', 'p.owner', 'a.login'])
         // Children of an index are pushed with it; list what was pushed by name: tagged manifests and indexes.
         .where('m.deletedAt', 'is', null).where('p.deletedAt', 'is', null)
@@ -179,7 +180,7 @@ export class UsageService {
       owners,
       recentPushes: recent.map((r) => ({
         repository: r.name, owner: r.owner, digest: r.digest, mediaType: r.mediaType, tags: tagsOf.get(r.id) ?? [],
-        pushedAt: r.createdAt, packageCreator: r.login,
+        pushedAt: r.createdAt, pushedBy: r.login,
       })),
     };
   }

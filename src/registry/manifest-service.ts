@@ -103,6 +103,7 @@ export class ManifestService {
         annotations: JSON.stringify(parsed.annotations),
         description,
         license,
+        pushedBy: pusher,
         createdAt: now,
         updatedAt: now,
       }).onConflict((oc) => oc.columns(['repositoryId', 'digest']).doNothing()).execute();

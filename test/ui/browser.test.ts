@@ -247,6 +247,7 @@ describe('web UI in a browser', () => {
         const recent = ui.page.locator('table[aria-labelledby="recent-pushes"] tbody tr').first();
         assert.match(await recent.innerText(), /acme\/admin-view\s+fresh/);
         assert.ok((await recent.locator('code').getAttribute('title')) === pushed.digest);
+        assert.equal(await recent.locator('td').last().innerText(), 'tester', 'the pusher of that version');
         assert.equal(await ui.page.locator('tr[data-user="site-admin"]').count(), 1);
         await ui.screenshot(shots, 'admin');
       });

@@ -45,16 +45,16 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
 
   <h2 id="recent-pushes">Recent pushes</h2>
   ${overview.recentPushes.length === 0 ? html`<p class="muted">Nothing pushed yet.</p>` : html`<table class="table" aria-labelledby="recent-pushes">
-    <thead><tr><th scope="col">Package</th><th scope="col">Tags</th><th scope="col">Digest</th><th scope="col">Pushed</th><th scope="col">Package created by</th></tr></thead>
+    <thead><tr><th scope="col">Package</th><th scope="col">Tags</th><th scope="col">Digest</th><th scope="col">Pushed</th><th scope="col">Pushed by</th></tr></thead>
     <tbody>${overview.recentPushes.map((p) => html`<tr>
       <th scope="row"><a href="${packageUrl({ login: p.owner, type: typeOf.get(p.owner) ?? 'user' }, p.repository.slice(p.owner.length + 1))}">${p.repository}</a></th>
       <td>${p.tags.length === 0 ? html`<span class="muted">untagged</span>` : p.tags.map((t) => html`${tagChip(t)} `)}</td>
       <td class="nowrap"><code title="${p.digest}">${shortDigest(p.digest)}</code></td>
       <td class="nowrap">${timeAgo(p.pushedAt, now)}</td>
-      <td>${p.packageCreator ?? html`<span class="muted">unknown</span>`}</td>
+      <td>${p.pushedBy ?? html`<span class="muted">unknown</span>`}</td>
     </tr>`)}</tbody>
   </table>
-  <p class="hint">Berth records who created a package (its first push), not the author of each later push.</p>`}
+`}
 
   <h2 id="storage-by-owner">Storage by owner</h2>
   ${overview.owners.length === 0 ? html`<p class="muted">No packages yet.</p>` : html`<table class="table usage-table" aria-labelledby="storage-by-owner">
