@@ -54,6 +54,8 @@ for (const [i, pass] of passes.entries()) {
   const started = Date.now();
   const result = spawnSync(process.execPath, [
     '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`,
+    // A hung server or client (e.g. an S3 server that stopped answering) fails its test instead of holding CI.
+    '--test-timeout=600000',
     '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`,
     ...pass.files,
   ], { cwd: root, stdio: 'inherit', env: { ...process.env, ...s3Env, BERTH_TEST_BACKEND: pass.backend } });
