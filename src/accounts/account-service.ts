@@ -176,6 +176,15 @@ export class AccountService {
     await this.#db.deleteFrom('teamMembers').where('teamId', '=', teamId).where('userId', '=', u.id).execute();
   }
 
+  /** Deletes a team: its memberships go with it, and so do the package roles it was given (they name the team by id). */
+  async deleteTeam(org: string, team: string): Promise<void> {
+    const id = await this.teamId(org, team);
+    await this.#db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('packagePermissions').where('principalType', '=', 'team').where('principalId', '=', id).execute();
+      await tx.deleteFrom('teams').where('id', '=', id).execute();
+    });
+  }
+
   async teams(org: string): Promise<{ name: string; members: string[] }[]> {
     const o = await this.getOrg(org);
     const rows = await this.#db.selectFrom('teams as t').leftJoin('teamMembers as tm', 'tm.teamId', 't.id').leftJoin('accounts as a', 'a.id', 'tm.userId')

@@ -94,6 +94,11 @@ export function teamCommand(): Command {
       await withServices(opts, (s) => s.accounts.removeTeamMember(o, t, u));
       process.stderr.write(`removed ${u} from ${o}/${t}\n`);
     });
+  withDataOptions(team.command('delete <org> <team>')).description("Delete a team (its members keep their organization membership; the team's package roles go)")
+    .action(async (o: string, t: string, opts: DataOpts) => {
+      await withServices(opts, (s) => s.accounts.deleteTeam(o, t));
+      process.stderr.write(`deleted team ${o}/${t}\n`);
+    });
   withDataOptions(team.command('list <org>')).description('List teams and their members').action(async (o: string, opts: DataOpts) => {
     const teams = await withServices(opts, (s) => s.accounts.teams(o));
     printTable([['TEAM', 'MEMBERS'], ...teams.map((t) => [t.name, t.members.join(',')])]);

@@ -462,6 +462,36 @@ describe('package settings', () => {
   });
 });
 
+describe('organization teams', () => {
+  it('deletes a team with its name typed; its members lose the package roles it had', async () => {
+    await pushImage(berth.url, 'acme/teamed', 'teamed', 'v1');
+    await berth.admin(async (s) => {
+      await s.accounts.createUser({ login: 'opsuser', password: 'opsuser-password' });
+      await s.accounts.addMember('acme', 'opsuser', 'member');
+      await s.accounts.createTeam('acme', 'ops');
+      await s.accounts.addTeamMember('acme', 'ops', 'opsuser');
+      await s.packages.grant('acme/teamed', { type: 'team', id: await s.accounts.teamId('acme', 'ops') }, 'read');
+    });
+    const ops = anonymous();
+    await ops.signIn('opsuser', 'opsuser-password');
+    assertHtml(await ops.get('/orgs/acme/packages/container/package/teamed'));
+
+    const settings = await signedIn.get('/orgs/acme/settings');
+    assertHtml(settings);
+    const wrong = await signedIn.post('/orgs/acme/settings/teams/delete', { _csrf: csrfOf(settings.text), team: 'ops', confirm: 'op' });
+    assertHtml(wrong, 422);
+    assert.deepEqual((await berth.admin((s) => s.accounts.teams('acme'))).map((t) => t.name).filter((n) => n === 'ops'), ['ops']);
+    const deleted = await signedIn.post('/orgs/acme/settings/teams/delete', { _csrf: csrfOf(settings.text), team: 'ops', confirm: 'ops' });
+    assert.equal(deleted.status, 303);
+
+    assert.ok(!(await berth.admin((s) => s.accounts.teams('acme'))).some((t) => t.name === 'ops'));
+    assert.deepEqual(await berth.query("select * from package_permissions where principal_type = 'team'"), []);
+    assertHtml(await ops.get('/orgs/acme/packages/container/package/teamed'), 404);
+    // Still a member of the organization.
+    assert.ok((await berth.admin((s) => s.accounts.members('acme'))).some((m) => m.login === 'opsuser'));
+  });
+});
+
 describe('version deletion', () => {
   it('deletes a version from its page, lists it among the deleted ones, and restores it with its tag', async () => {
     const versions = await api<{ id: number; metadata: { container: { tags: string[] } } }[]>(berth, '/v3/orgs/acme/packages/container/app/versions');

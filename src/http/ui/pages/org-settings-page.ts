@@ -21,6 +21,7 @@ const DONE: Record<string, string> = {
   'team-created': 'Team created.',
   'team-member-added': 'Added to the team.',
   'team-member-removed': 'Removed from the team.',
+  'team-deleted': 'Team deleted.',
   policy: 'Package policy saved.',
 };
 
@@ -116,6 +117,15 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
     return redirect(reply, back(org, 'team-member-removed', 'teams'));
   });
 
+  app.post('/orgs/:org/settings/teams/delete', async (request, reply) => {
+    const { org } = await administered(request);
+    const form = formOf(request);
+    const team = form.get('team') ?? '';
+    if ((form.get('confirm') ?? '').trim() !== team) throw formInvalid(`Type the team's name (${team}) to confirm deleting it.`);
+    await deps.accounts.deleteTeam(org.login, team);
+    return redirect(reply, back(org, 'team-deleted', 'teams'));
+  });
+
   app.post('/orgs/:org/settings/policy', async (request, reply) => {
     const { org } = await administered(request);
     const form = formOf(request);
@@ -200,6 +210,12 @@ function teamsSection(request: FastifyRequest, org: Account, members: readonly M
       <select id="team-add-${i}" name="login">${others.map((m) => html`<option value="${m.login}">${m.login}</option>`)}</select>
       <button type="submit" class="btn btn-small">Add</button>
     </form>`}
+    <form method="post" action="${action}/delete" class="inline-form">${csrfField(request)}
+      <input type="hidden" name="team" value="${t.name}">
+      <label class="inline-label" for="team-delete-${i}">Type <strong>${t.name}</strong> to delete the team and its package roles:</label>
+      <input type="text" id="team-delete-${i}" name="confirm" required autocomplete="off" autocapitalize="none" spellcheck="false">
+      <button type="submit" class="btn btn-small btn-danger">Delete team</button>
+    </form>
   </div>`;
   })}
   <form method="post" action="${action}" class="add-form">${csrfField(request)}
