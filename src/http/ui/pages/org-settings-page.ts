@@ -210,12 +210,12 @@ function teamsSection(request: FastifyRequest, org: Account, members: readonly M
       <select id="team-add-${i}" name="login">${others.map((m) => html`<option value="${m.login}">${m.login}</option>`)}</select>
       <button type="submit" class="btn btn-small">Add</button>
     </form>`}
-    <form method="post" action="${action}/delete" class="inline-form">${csrfField(request)}
+    <div class="team-delete"><form method="post" action="${action}/delete" class="inline-form">${csrfField(request)}
       <input type="hidden" name="team" value="${t.name}">
       <label class="inline-label" for="team-delete-${i}">Type <strong>${t.name}</strong> to delete the team and its package roles:</label>
       <input type="text" id="team-delete-${i}" name="confirm" required autocomplete="off" autocapitalize="none" spellcheck="false">
       <button type="submit" class="btn btn-small btn-danger">Delete team</button>
-    </form>
+    </form></div>
   </div>`;
   })}
   <form method="post" action="${action}" class="add-form">${csrfField(request)}
