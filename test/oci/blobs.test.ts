@@ -170,7 +170,8 @@ describe('OCI blobs', () => {
       }
       const deadline = Date.now() + 5000;
       while (openBlobFds() > before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      assert.equal(openBlobFds(), before);
+      // At most as many as before: a file the previous test's GET had open may have been closed meanwhile.
+      assert.ok(openBlobFds() <= before, `blob files open: ${openBlobFds()}, before the disconnects: ${before}`);
       const res = await registryFetch(`${url}/v2/acme/big/blobs/${bigDigest}`, { headers: { Range: 'bytes=7-20' } });
       assert.equal(res.status, 206);
       assert.ok(Buffer.from(await res.arrayBuffer()).equals(big.subarray(7, 21)));
