@@ -84,7 +84,7 @@ async function main(): Promise<void> {
   }
   // Its own process and servers, once the registries above are gone; it prints its own table and PASS/FAIL.
   if (args.includes('--ui-pages') && process.exitCode !== 1) {
-    const pages = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/ui-pages.ts'), '--compiled'], { stdio: 'inherit' });
+    const pages = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/ui-pages.ts')], { stdio: 'inherit' });
     if (pages.status !== 0) process.exitCode = 1;
   }
 }

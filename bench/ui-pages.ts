@@ -1,24 +1,24 @@
 /**
- * `npx tsx bench/ui-pages.ts [--compiled] [--keep]`: server render time of the web UI's pages at the size issue 6
- * names (an organization with 1,000 packages, a package with 10,000 versions), against its 100 ms target.
+ * `npx tsx bench/ui-pages.ts [--keep]` (also `npm run bench -- --ui-pages`): server render time of the web UI's
+ * pages at the size issue 6 names (an organization with 1,000 packages, a package with 10,000 versions), against
+ * its 100 ms target.
  *
- * Starts Berth on a temporary data directory (from the sources through tsx, or `--compiled`: dist/ as `npm start`
- * runs it), creates a user, an organization and a token with the CLI as an operator would, then seeds over /v2
- * like any client: 1,000 packages of one small image each (blobs mounted from one package) and one package with
- * 10,000 tagged versions (one shared config and layer, manifests made distinct by an annotation), 8 pushes in
+ * Builds Berth and starts it on a temporary data directory as `npm start` runs it (bench/servers.ts), creates a
+ * user, an organization and a token with the CLI as an operator would, then seeds over /v2 like any client: 1,000
+ * packages of one small image each (blobs mounted from one package) and one package with 10,000 tagged versions (one shared config and layer, manifests made distinct by an annotation), 8 pushes in
  * flight. It signs in through the login form and requests each page 3 times to warm up, then 30 times in a row,
  * reading the `Server-Timing: app;dur=` header the UI sets (time inside Berth, from the request's arrival to the
  * response being sent) and the client's latency on loopback. Prints median and p95 per page and PASS/FAIL for the
  * server median and p95 against 100 ms. Exit code 1 when a page misses.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Cleanup } from './cleanup.js';
+import { startBerth } from './servers.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const ORG = 'benchorg';
@@ -33,7 +33,6 @@ const RUNS = 30;
 const TARGET_MS = 100;
 const MANIFEST_TYPE = 'application/vnd.oci.image.manifest.v1+json';
 const args = process.argv.slice(2);
-const compiled = args.includes('--compiled');
 const keep = args.includes('--keep');
 const started = performance.now();
 
@@ -43,55 +42,13 @@ function progress(message: string): void {
 
 const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
-/** `berth …` as the operator runs it: the same entry point as the server (sources through tsx, or dist/). */
-function berthArgs(...rest: string[]): string[] {
-  return compiled ? [join(ROOT, 'dist/main.js'), ...rest] : ['--import', 'tsx', join(ROOT, 'src/main.ts'), ...rest];
-}
-
+/** `berth …` as the operator runs it, on the compiled build the server runs from. */
 function cli(dir: string, input: string | null, ...rest: string[]): string {
-  const out = spawnSync(process.execPath, berthArgs(...rest, '--data', dir), {
+  const out = spawnSync(process.execPath, [join(ROOT, 'dist/main.js'), ...rest, '--data', dir], {
     cwd: ROOT, encoding: 'utf8', env: { ...process.env, BERTH_LOG_LEVEL: 'warn' }, ...(input === null ? {} : { input }),
   });
   if (out.status !== 0) throw new Error(`berth ${rest.join(' ')} failed: ${out.stderr}`);
   return out.stdout.trim();
-}
-
-async function startServer(dir: string, cleanup: Cleanup): Promise<{ url: string; child: ChildProcess }> {
-  const log = openSync(join(dir, 'server.log'), 'a');
-  // setpriv: the server gets a SIGTERM even if this process is killed outright (as bench/servers.ts does).
-  const child = spawn('setpriv', ['--pdeathsig', 'TERM', '--', process.execPath, ...berthArgs('serve', '--port', '0', '--data', dir)], {
-    cwd: ROOT, env: { ...process.env, BERTH_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', log],
-  });
-  closeSync(log);
-  cleanup.add('stop berth', () => stopChild(child));
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`berth did not start within 60 s (see ${dir}/server.log)`)), 60_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /berth listening on (http\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        child.stdout!.removeAllListeners('data');
-        child.stdout!.resume();
-        resolve(m[1]!);
-      }
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`berth exited (${code ?? signal}) before it was ready (see ${dir}/server.log)`));
-    });
-  });
-  return { url, child };
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 /** Runs `task(i)` for i in [0, n) with `CONCURRENCY` in flight, reporting progress now and then. */
@@ -230,11 +187,13 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-bench-ui-'));
   if (!keep) cleanup.add('remove data dir', () => rm(dir, { recursive: true, force: true }));
   try {
-    progress(`Berth (${compiled ? 'dist/' : 'sources via tsx'}) on ${dir}`);
+    progress(`building Berth (npm run build); data in ${dir}`);
+    const build = spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+    if (build.status !== 0) throw new Error('npm run build failed');
     cli(dir, `${PASSWORD}\n`, 'user', 'create', USER, '--password-stdin');
     cli(dir, null, 'org', 'create', ORG, '--owner', USER);
     const token = cli(dir, null, 'token', 'create', '--user', USER, '--scopes', 'write:packages,delete:packages', '--expires', '1d', '--note', 'ui bench');
-    const { url } = await startServer(dir, cleanup);
+    const { url } = await startBerth(dir, cleanup, { credentials: { user: USER, token } });
     await seed(url, token);
     const cookie = await signIn(url);
     const versions = await fetch(`${url}/api/v3/orgs/${ORG}/packages/container/${BIG}/versions?per_page=1`, { headers: { authorization: `Bearer ${token}` } });
