@@ -1,6 +1,7 @@
 import type { Db } from '../db/schema.js';
 import type { DownloadCounter } from '../registry/download-counter.js';
 import type { PackageInfo } from './package-service.js';
+import { blobBytesByPackage } from './package-sizes.js';
 import type { VersionInfo } from './version-service.js';
 
 /** Downloads of a package or version: the total and the days with any (days since the epoch, UTC), oldest first. */
@@ -34,10 +35,8 @@ export class PackageStats {
     const daily = await this.#db.selectFrom('downloadsDaily as d').innerJoin('manifests as m', 'm.id', 'd.manifestId')
       .select(['d.day', (eb) => eb.fn.sum('d.count').as('count')])
       .where('m.repositoryId', '=', pkg.id).groupBy('d.day').orderBy('d.day').execute();
-    const digests = this.#db.selectFrom('manifestReferences as r').innerJoin('manifests as m', 'm.id', 'r.manifestId')
-      .select('r.digest').where('m.repositoryId', '=', pkg.id).where('m.deletedAt', 'is', null).where('r.kind', '=', 'blob');
-    const size = await this.#db.selectFrom('blobs').select((eb) => eb.fn.sum('size').as('size')).where('digest', 'in', digests).executeTakeFirst();
-    return { downloads: summary(daily), sizeBytes: Number(size?.size ?? 0) };
+    const sizes = await blobBytesByPackage(this.#db, [pkg.id]);
+    return { downloads: summary(daily), sizeBytes: sizes.get(pkg.id) ?? 0 };
   }
 
   /** The version's downloads; its size counts, for a multi-arch index, the blobs of its child manifests too. */

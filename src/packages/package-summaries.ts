@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from '../db/schema.js';
 import type { DownloadCounter } from '../registry/download-counter.js';
 import type { PackageInfo } from './package-service.js';
+import { blobBytesByPackage } from './package-sizes.js';
 
 /** What a package list row shows besides the package itself. */
 export interface PackageSummary {
@@ -67,20 +68,15 @@ export class PackageSummaries {
         .where('repositoryId', 'in', ids).where('deletedAt', 'is', null).groupBy('repositoryId').execute(),
       this.#db.selectFrom('downloadsDaily as d').innerJoin('manifests as m', 'm.id', 'd.manifestId')
         .select(['m.repositoryId', (eb) => eb.fn.sum('d.count').as('n')]).where('m.repositoryId', 'in', ids).groupBy('m.repositoryId').execute(),
-      this.#db.selectFrom((qb) => qb.selectFrom('manifestReferences as r').innerJoin('manifests as m', 'm.id', 'r.manifestId')
-        .select(['m.repositoryId', 'r.digest']).distinct()
-        .where('m.repositoryId', 'in', ids).where('m.deletedAt', 'is', null).where('r.kind', '=', 'blob').as('x'))
-        .innerJoin('blobs as b', 'b.digest', 'x.digest')
-        .select(['x.repositoryId', (eb) => eb.fn.sum('b.size').as('size')]).groupBy('x.repositoryId').execute(),
+      blobBytesByPackage(this.#db, ids),
     ]);
     const latest = new Map(tags.map((t) => [Number(t.repositoryId), t.name]));
     // Sums and maxima come back as strings from PostgreSQL (numeric): hence the Number() calls.
     const num = <T extends { repositoryId: number }>(rows: T[], key: keyof T) => new Map(rows.map((r) => [Number(r.repositoryId), Number(r[key])]));
     const at = num(published, 'at');
     const dl = num(downloads, 'n');
-    const size = num(sizes, 'size');
     for (const id of ids) {
-      out.set(id, { latestTag: latest.get(id) ?? null, lastPublishedAt: at.get(id) ?? null, downloads: dl.get(id) ?? 0, sizeBytes: size.get(id) ?? 0 });
+      out.set(id, { latestTag: latest.get(id) ?? null, lastPublishedAt: at.get(id) ?? null, downloads: dl.get(id) ?? 0, sizeBytes: sizes.get(id) ?? 0 });
     }
     return out;
   }

@@ -2,6 +2,7 @@ import type { Visibility } from '../auth/permissions.js';
 import type { Db } from '../db/schema.js';
 import type { DownloadCounter } from '../registry/download-counter.js';
 import type { Owner } from './package-service.js';
+import { blobBytesByPackage } from './package-sizes.js';
 import type { DownloadSummary } from './package-stats.js';
 
 /** Storage and downloads of one live package. */
@@ -83,12 +84,10 @@ export class UsageService {
       .innerJoin('repositories as p', 'p.id', 'm.repositoryId')
       .where('p.owner', '=', login).where('p.deletedAt', 'is', null).where('m.deletedAt', 'is', null).where('r.kind', '=', 'blob');
 
-    const [packages, blobsPerPackage, manifestsPerPackage, downloadsPerPackage, ownerBlobs, daily] = await Promise.all([
+    const [packages, blobBytes, manifestsPerPackage, downloadsPerPackage, ownerBlobs, daily] = await Promise.all([
       this.#db.selectFrom('repositories').select(['id', 'name', 'visibility'])
         .where('owner', '=', login).where('deletedAt', 'is', null).orderBy('name').execute(),
-      this.#db.selectFrom(liveRefs.select(['m.repositoryId', 'r.digest']).distinct().as('x'))
-        .innerJoin('blobs as b', 'b.digest', 'x.digest')
-        .select(['x.repositoryId', (eb) => eb.fn.sum('b.size').as('bytes')]).groupBy('x.repositoryId').execute(),
+      blobBytesByPackage(this.#db, this.#db.selectFrom('repositories').select('id').where('owner', '=', login).where('deletedAt', 'is', null)),
       this.#db.selectFrom('manifests as m').innerJoin('repositories as p', 'p.id', 'm.repositoryId')
         .select(['m.repositoryId', (eb) => eb.fn.sum('m.size').as('bytes'), (eb) => eb.fn.countAll().as('n')])
         .where('p.owner', '=', login).where('p.deletedAt', 'is', null).where('m.deletedAt', 'is', null)
@@ -106,7 +105,6 @@ export class UsageService {
     ]);
 
     // Sums and counts come back as numbers from SQLite and as strings from PostgreSQL (numeric): hence Number().
-    const blobBytes = new Map(blobsPerPackage.map((r) => [r.repositoryId, Number(r.bytes)]));
     const manifests = new Map(manifestsPerPackage.map((r) => [r.repositoryId, { bytes: Number(r.bytes), count: Number(r.n) }]));
     const downloads = new Map(downloadsPerPackage.map((r) => [r.repositoryId, Number(r.n)]));
     const prefix = login.length + 1;
