@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -41,6 +41,8 @@ export interface RunningBerth {
   kill(): Promise<void>;
   /** Starts again on the same data directory and port. */
   restart(): Promise<void>;
+  /** What the server process wrote to standard output (its JSON log lines) since the first start, restarts included. */
+  logs(): string;
   /** The seeded user: owner of the `acme` organization. */
   readonly user: string;
   /** A personal access token of `user` with read, write and delete scopes. */
@@ -144,6 +146,7 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
   const metadataUrl = metaEnv.BERTH_METADATA_URL ?? `sqlite:${join(dataDir, 'berth.db')}`;
   let port = opts.port ?? 0;
   let child: ChildProcess;
+  let output = '';
   let url = '';
 
   const launch = async (): Promise<void> => {
@@ -153,13 +156,20 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
       env: { ...process.env, BERTH_LOG_LEVEL: process.env.BERTH_TEST_LOG_LEVEL ?? 'warn', ...metaEnv, ...opts.env },
       stdio: ['ignore', 'pipe', log],
     });
+    // The child has its own copy; keeping ours open would pin the data directory's filesystem (a test's tmpfs).
+    closeSync(log);
     const orphan = child;
     process.once('exit', () => orphan.kill('SIGKILL'));
     url = await new Promise<string>((resolve, reject) => {
       let out = '';
-      const timer = setTimeout(() => reject(new Error(`berth did not start within 30 s; see ${dataDir}/server.log`)), 30_000);
+      const timer = setTimeout(() => {
+        // Not left running: its open pipe would keep the test process alive until the test runner's timeout.
+        child.kill('SIGKILL');
+        reject(new Error(`berth did not start within 30 s; see ${dataDir}/server.log`));
+      }, 30_000);
       child.stdout!.on('data', (chunk: Buffer) => {
         out += chunk.toString();
+        output += chunk.toString();
         const m = /berth listening on (http\S+)/.exec(out);
         if (m) {
           clearTimeout(timer);
@@ -225,6 +235,7 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
     metadataUrl,
     metadataEnv: metaEnv,
     query: (text, ...params) => queryMetadata(metadataUrl, text, params),
+    logs: () => output,
     stop: () => waitExit('SIGTERM'),
     kill: () => waitExit('SIGKILL'),
     async restart() {
