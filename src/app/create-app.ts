@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import type { Config } from '../config/config.js';
-import { connect, type Connection } from '../db/connect.js';
+import { connect, sqlitePath, type Connection } from '../db/connect.js';
 import { prepareSchema } from '../db/migrate.js';
 import { AccountService } from '../accounts/account-service.js';
 import { SessionService } from '../accounts/session-service.js';
@@ -15,6 +16,7 @@ import { SigningKeys } from '../auth/signing-keys.js';
 import { RateLimiter } from '../http/github/rate-limiter.js';
 import { TokenAccess } from '../http/oci/token-access.js';
 import { buildServer } from '../http/server.js';
+import { DiskSpace, type WatchedPath } from '../maintenance/disk-space.js';
 import { JobLeases } from '../maintenance/job-leases.js';
 import { Scheduler } from '../maintenance/scheduler.js';
 import type { Logger } from '../observability/logger.js';
@@ -61,7 +63,10 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   const accounts = new AccountService({ db: db.db, clock });
   const tokens = new TokenService({ db: db.db, clock });
   const initialAdminPassword = await bootstrapAdmin(accounts);
-  const registryTokens = new RegistryTokens({ keys: new SigningKeys({ db: db.db, clock }), ttlSeconds: Math.round(config.auth.registryTokenTtlMs / 1000) });
+  const keys = new SigningKeys({ db: db.db, clock });
+  // Made (on the first start) or loaded now, so /token needs no database write later (e.g. on a full disk).
+  await keys.current();
+  const registryTokens = new RegistryTokens({ keys, ttlSeconds: Math.round(config.auth.registryTokenTtlMs / 1000) });
   const authorizer = new Authorizer({ db: db.db });
   const publicUrl = config.server.publicUrl;
   const rules = { restoreWindowMs: config.packages.restoreWindowMs, deleteDownloadLimit: config.packages.deleteDownloadLimit };
@@ -71,6 +76,9 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   // Cluster-wide jobs take a lease in the database (one replica at a time); flushing this process's buffered
   // download counts is per process and runs everywhere.
   const scheduler = new Scheduler({ log: log.child({ module: 'maintenance' }), leases: new JobLeases({ db: db.db, dialect: db.dialect, clock }) });
+  const disk = new DiskSpace({ paths: watchedPaths(config), thresholdBytes: config.storage.freeSpaceWarning, log: log.child({ module: 'disk-space' }) });
+  await disk.check();
+  scheduler.every({ name: 'disk-space', everyMs: 60_000, run: async () => { await disk.check(); } });
   scheduler.every({ name: 'flush-downloads', everyMs: config.stats.flushIntervalMs, run: () => registry.downloads.flush() });
   scheduler.every({
     name: 'purge-uploads',
@@ -101,6 +109,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     tls,
     trustedProxies: config.server.trustedProxies,
     ready: async () => { await sql`select 1`.execute(db.db); },
+    warnings: () => disk.check(),
     oci: {
       registry,
       access: new TokenAccess({
@@ -148,6 +157,14 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       await db.close();
     },
   };
+}
+
+/** The local directories Berth writes to: the fs blob store's root, the SQLite database's directory. */
+function watchedPaths(config: Config): WatchedPath[] {
+  const paths: WatchedPath[] = [];
+  if (config.storage.driver === 'fs') paths.push({ what: 'blob storage', path: config.storage.fs.root });
+  if (!/^postgres(ql)?:\/\//.test(config.metadata.url)) paths.push({ what: 'database', path: dirname(sqlitePath(config.metadata.url)) });
+  return paths;
 }
 
 /** On an empty database, creates the instance admin with a random password (never a fixed default). */

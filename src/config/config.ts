@@ -20,6 +20,8 @@ export interface Config {
   readonly storage: {
     readonly driver: 'fs' | 's3';
     readonly fs: { readonly root: string };
+    /** Free bytes under which the local filesystems Berth writes to are reported as low; 0: not checked. */
+    readonly freeSpaceWarning: number;
     /** Set when the driver is s3. */
     readonly s3: S3StorageConfig | null;
   };
@@ -93,6 +95,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     storage: {
       driver: get('storage.driver'),
       fs: { root: resolve(get<string | null>('storage.fs.root') ?? resolve(dataDir, 'storage')) },
+      freeSpaceWarning: get('storage.freeSpaceWarning'),
       s3: get('storage.driver') === 's3' ? s3Storage(get) : null,
     },
     registry: { manifestMaxBytes: get('registry.manifestMaxBytes'), tagsPageSize: get('registry.tagsPageSize'), tagsPageMax: get('registry.tagsPageMax') },

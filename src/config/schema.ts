@@ -39,6 +39,10 @@ export const SCHEMA = {
     type: 'string', default: 'fs', enum: ['fs', 's3'], help: 'Blob storage driver: fs (a local directory) or s3 (any S3-compatible object store).',
   },
   'storage.fs.root': { type: 'string', default: null, help: 'Root directory of the filesystem driver. Default: <dataDir>/storage.' },
+  'storage.freeSpaceWarning': {
+    type: 'bytes', default: 1024 * 1024 * 1024, min: 0,
+    help: 'Warn (log line, /healthz warnings) when free space for the fs blob store or the SQLite database falls below this; 0: no check.',
+  },
   'storage.s3.endpoint': {
     type: 'string', default: null,
     help: 'S3 endpoint URL (https://s3.example.com, http://127.0.0.1:7480). Default: AWS S3 in storage.s3.region.',

@@ -25,7 +25,7 @@ export function connect(url: string): Connection {
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [new CamelCasePlugin()] });
     return { db, dialect: 'postgres', close: () => db.destroy() };
   }
-  const path = url.replace(/^sqlite:(\/\/)?/, '');
+  const path = sqlitePath(url);
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const sqlite = new BetterSqlite3(path);
   sqlite.pragma('journal_mode = WAL');
@@ -38,22 +38,38 @@ export function connect(url: string): Connection {
   return { db, dialect: 'sqlite', close: () => db.destroy() };
 }
 
+/** The database file of a `sqlite:PATH` (or plain path) metadata URL. */
+export function sqlitePath(url: string): string {
+  return url.replace(/^sqlite:(\/\/)?/, '');
+}
+
 /**
  * Kysely prepares every query anew; preparing was a third of the CPU of a manifest GET. Statements are reused by
  * SQL text (bounded), which is safe because Kysely's SQLite driver runs one query at a time on this connection.
+ *
+ * ROLLBACK runs only when a transaction is open. On SQLITE_FULL (and IOERR, NOMEM) SQLite may already have rolled
+ * back by itself; Kysely's ROLLBACK would then fail with "cannot rollback - no transaction is active", and that
+ * error would replace the real one in the log and in the response.
  */
 function withStatementCache(sqlite: BetterSqlite3.Database): SqliteDatabase {
-  const cache = new Map<string, BetterSqlite3.Statement>();
+  const cache = new Map<string, SqliteStatement>();
+  const adapt = (text: string, statement: BetterSqlite3.Statement): SqliteStatement => {
+    const raw = statement as unknown as SqliteStatement;
+    if (text === 'rollback') {
+      return { reader: false, all: (p) => raw.all(p), iterate: (p) => raw.iterate(p), run: (p) => (sqlite.inTransaction ? raw.run(p) : { changes: 0, lastInsertRowid: 0 }) };
+    }
+    return raw;
+  };
   return {
     close: () => sqlite.close(),
     prepare(text: string) {
       let statement = cache.get(text);
       if (!statement) {
-        statement = sqlite.prepare(text);
+        statement = adapt(text, sqlite.prepare(text));
         if (cache.size >= 500) cache.delete(cache.keys().next().value!);
         cache.set(text, statement);
       }
-      return statement as unknown as SqliteStatement;
+      return statement;
     },
   };
 }

@@ -20,6 +20,8 @@ export interface ServerDeps {
   readonly ui: UiDeps;
   /** Readiness: resolves when the database answers. */
   readonly ready: () => Promise<void>;
+  /** Conditions an operator should look at that do not stop serving (low disk space), for /healthz. */
+  readonly warnings: () => Promise<readonly HealthWarning[]>;
   /** PEM certificate and key: serve HTTPS (gh talks to enterprise hosts over https only). */
   readonly tls: { readonly cert: Buffer; readonly key: Buffer } | null;
   /**
@@ -27,6 +29,11 @@ export interface ServerDeps {
    * empty: none, the socket's own address and the Host header count.
    */
   readonly trustedProxies: readonly string[];
+}
+
+export interface HealthWarning {
+  readonly check: string;
+  readonly message: string;
 }
 
 /** Builds the HTTP server: one encapsulated plugin per API surface, plus health endpoints. */
@@ -73,9 +80,12 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     }, 'request');
   });
 
+  // Low disk space is a warning, not a failure: readiness failing would take every replica (all on the same full
+  // volume or bucket) out of the load balancer at once, and reads still work when writes no longer do.
   app.get('/healthz', async (_request, reply) => {
     await deps.ready();
-    return reply.send({ status: 'ok' });
+    const warnings = await deps.warnings();
+    return reply.send(warnings.length > 0 ? { status: 'ok', warnings } : { status: 'ok' });
   });
   app.get('/livez', async (_request, reply) => reply.send({ status: 'ok' }));
 

@@ -7,6 +7,7 @@ import { digestInvalid, sizeInvalid, uploadInvalid, uploadOutOfOrder, uploadUnkn
 import type { RepoName } from '../oci/names.js';
 import type { BlobStore, UploadHandle } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
+import { feed } from '../util/feed-stream.js';
 import { HashingStream, newHash } from '../util/hash-stream.js';
 import type { BlobInfo } from './blob-service.js';
 import type { RepositoryStore } from './repositories.js';
@@ -147,10 +148,12 @@ export class UploadService {
     try {
       [result] = await Promise.all([
         this.#blobs.appendUpload(row.id, row.handle, row.size, hashing),
-        pipeline(source, hashing).then(() => undefined),
+        feed(source, hashing),
       ]);
     } catch (err) {
-      source.destroy();
+      // Stop taking the body but leave the request itself to the HTTP layer, which drains it so the client reads
+      // the error (a 507 for a full disk) instead of a reset connection.
+      hashing.destroy();
       throw err;
     }
     if (whole) this.#live.set(row.id, { hash: hashing.hash, size: result.size });
@@ -187,6 +190,9 @@ export class UploadService {
         .onConflict((oc) => oc.columns(['repositoryId', 'digest']).doNothing()).execute();
       await tx.deleteFrom('uploads').where('id', '=', row.id).execute();
       return (await tx.selectFrom('blobDeletions').select('digest').where('digest', '=', digest).executeTakeFirst()) !== undefined;
+    }).catch(async (err: unknown) => {
+      await this.#unlinkUncommitted(row, digest).catch(() => undefined);
+      throw err;
     });
     this.#live.delete(row.id);
     // GC may have deleted this digest's row before our transaction: then it is deleting the bytes now (tombstone:
@@ -196,6 +202,21 @@ export class UploadService {
     if (beingCollected || !(await this.#blobs.stat(digest))) await this.#blobs.commitUpload(row.id, row.handle, digest);
     await this.#blobs.abortUpload(row.id, row.handle);
     return { digest, size: row.size };
+  }
+
+  /**
+   * The transaction that would have made `digest` visible failed (a full disk, a lost database connection): the file
+   * linked just before is taken back unless a committed row needs it, rather than left for GC. Another upload of the
+   * same digest may commit between our check and the delete, so the row is looked for again afterwards and the
+   * bytes put back from our scratch copy if one appeared; that upload also re-links them itself if it finds the file
+   * gone after its transaction. An unanswered query leaves the file alone (the commit may have happened).
+   */
+  async #unlinkUncommitted(row: UploadRow, digest: Digest): Promise<void> {
+    const known = async (): Promise<boolean> =>
+      (await this.#db.selectFrom('blobs').select('digest').where('digest', '=', digest).executeTakeFirst()) !== undefined;
+    if (await known()) return;
+    await this.#blobs.delete(digest);
+    if (await known()) await this.#blobs.commitUpload(row.id, row.handle, digest);
   }
 
   async #waitForDeletion(digest: Digest): Promise<void> {

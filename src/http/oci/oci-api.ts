@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { tooLarge, unsupported } from '../../oci/errors.js';
-import { BerthError, isBerthError } from '../../util/errors.js';
+import { BerthError, isBerthError, isStorageFull, storageFull } from '../../util/errors.js';
 import { LimitExceededError } from '../../util/hash-stream.js';
 import type { Action } from './access.js';
 import { deleteBlob, getBlob } from './blobs.js';
@@ -87,6 +87,8 @@ export function ociApi(deps: OciDeps) {
         request.log.error({ err: error }, 'unexpected error in /v2 handler');
         return sendOciError(reply, new BerthError({ status: 500, code: 'UNKNOWN', message: 'internal error; the server log has the details (request id ' + request.id + ')' }));
       }
+      // A condition of the server the operator must fix (a full disk): logged with the original error.
+      if (known.status >= 500) request.log.error({ err: error }, known.message);
       // The client may still be sending a body we will not read: drain it so the error reaches it.
       if (!request.raw.readableEnded) request.raw.resume();
       return sendOciError(reply, known);
@@ -97,6 +99,7 @@ export function ociApi(deps: OciDeps) {
 function toBerthError(error: unknown): BerthError | null {
   if (isBerthError(error)) return error;
   if (error instanceof LimitExceededError) return tooLarge(error.limit);
+  if (isStorageFull(error)) return storageFull(error);
   const e = error as FastifyError & { code?: string };
   // A body stream that broke off (client disconnect, bad chunked encoding) is the client's fault, not ours.
   if (e.code === 'ECONNRESET' || e.code === 'ERR_STREAM_PREMATURE_CLOSE' || e.code === 'ABORT_ERR' || e.message === 'aborted') {
