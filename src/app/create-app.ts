@@ -48,8 +48,8 @@ export interface App {
  * The composition root: builds the database, blob store, services, jobs and HTTP server from the config, and
  * closes them in reverse order. The only place that names concrete drivers.
  */
-export async function createApp(config: Config, log: Logger): Promise<App> {
-  const db = connect(config.metadata.url);
+export async function createApp(config: Config, log: Logger, opts: { onFatal?: (err: Error) => void } = {}): Promise<App> {
+  const db = connect(config.metadata.url, { log: log.child({ module: 'db' }), ...(opts.onFatal ? { onFatal: opts.onFatal } : {}) });
   const applied = await prepareSchema(db, config.metadata.autoMigrate).catch(async (err: unknown) => {
     await db.close();
     throw err;

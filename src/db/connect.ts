@@ -3,7 +3,9 @@ import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase, type SqliteStatement } from 'kysely';
 import pg from 'pg';
+import type { Logger } from '../observability/logger.js';
 import type { Database, Db } from './schema.js';
+import { sqliteFiles, WalGuard } from './wal-guard.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -13,11 +15,21 @@ export interface Connection {
   close(): Promise<void>;
 }
 
+export interface ConnectOptions {
+  /** For the SQLite write-ahead-log guard's reports. */
+  readonly log?: Logger;
+  /**
+   * Called when the SQLite database cannot safely go on (its write-ahead log was lost and could not be recovered):
+   * the process must stop. Default: nothing beyond failing every later write.
+   */
+  readonly onFatal?: (err: Error) => void;
+}
+
 /**
  * Opens the metadata database named by `url`: `postgres://…` / `postgresql://…`, or `sqlite:PATH` / a plain
  * file path for the embedded default.
  */
-export function connect(url: string): Connection {
+export function connect(url: string, opts: ConnectOptions = {}): Connection {
   if (/^postgres(ql)?:\/\//.test(url)) {
     // int8 (ids, sizes, ms timestamps) would come back as strings; every value Berth stores fits a double.
     pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
@@ -34,8 +46,17 @@ export function connect(url: string): Connection {
   sqlite.pragma('foreign_keys = ON');
   // Admin CLI commands open the same file while `serve` runs.
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }), plugins: [new CamelCasePlugin()] });
-  return { db, dialect: 'sqlite', close: () => db.destroy() };
+  const guard = path === ':memory:' ? null : new WalGuard({ sqlite, files: sqliteFiles(path), log: opts.log ?? null, onFatal: opts.onFatal ?? (() => {}) });
+  const database = withStatementCache(sqlite, guard);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }), plugins: [new CamelCasePlugin()] });
+  return {
+    db,
+    dialect: 'sqlite',
+    close: async () => {
+      guard?.stop();
+      await db.destroy();
+    },
+  };
 }
 
 /** The database file of a `sqlite:PATH` (or plain path) metadata URL. */
@@ -47,18 +68,26 @@ export function sqlitePath(url: string): string {
  * Kysely prepares every query anew; preparing was a third of the CPU of a manifest GET. Statements are reused by
  * SQL text (bounded), which is safe because Kysely's SQLite driver runs one query at a time on this connection.
  *
- * ROLLBACK runs only when a transaction is open. On SQLITE_FULL (and IOERR, NOMEM) SQLite may already have rolled
- * back by itself; Kysely's ROLLBACK would then fail with "cannot rollback - no transaction is active", and that
- * error would replace the real one in the log and in the response.
+ * Two statements are adapted on the way:
+ * - ROLLBACK runs only when a transaction is open. On SQLITE_FULL (and IOERR, NOMEM) SQLite may already have rolled
+ *   back by itself; Kysely's ROLLBACK would then fail with "cannot rollback - no transaction is active", and that
+ *   error would replace the real one in the log and in the response.
+ * - After every committed write (COMMIT, or a write outside a transaction) the WAL guard checks, before the caller
+ *   can acknowledge anything, that the write went to the -wal file next to the database.
  */
-function withStatementCache(sqlite: BetterSqlite3.Database): SqliteDatabase {
+function withStatementCache(sqlite: BetterSqlite3.Database, guard: WalGuard | null): SqliteDatabase {
   const cache = new Map<string, SqliteStatement>();
   const adapt = (text: string, statement: BetterSqlite3.Statement): SqliteStatement => {
     const raw = statement as unknown as SqliteStatement;
     if (text === 'rollback') {
       return { reader: false, all: (p) => raw.all(p), iterate: (p) => raw.iterate(p), run: (p) => (sqlite.inTransaction ? raw.run(p) : { changes: 0, lastInsertRowid: 0 }) };
     }
-    return raw;
+    if (!guard || (statement.readonly && text !== 'commit')) return raw;
+    const committed = <T>(result: T): T => {
+      if (!sqlite.inTransaction) guard.check();
+      return result;
+    };
+    return { reader: raw.reader, all: (p) => committed(raw.all(p)), run: (p) => committed(raw.run(p)), iterate: (p) => raw.iterate(p) };
   };
   return {
     close: () => sqlite.close(),
