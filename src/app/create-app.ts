@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import type { Config } from '../config/config.js';
 import { connect, sqlitePath, type Connection } from '../db/connect.js';
 import { prepareSchema } from '../db/migrate.js';
+import { sqliteFiles } from '../db/wal-guard.js';
 import { AccountService } from '../accounts/account-service.js';
 import { SessionService } from '../accounts/session-service.js';
 import { TokenLiveness, TokenService } from '../accounts/token-service.js';
@@ -30,6 +31,7 @@ import { VersionDetails } from '../packages/version-details.js';
 import { VersionService } from '../packages/version-service.js';
 import { createRegistry, type Registry } from '../registry/registry.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import { warnAboutOpenPermissions } from './open-permissions.js';
 import { FsBlobStore } from '../storage/fs/fs-blob-store.js';
 import { systemClock } from '../util/clock.js';
 
@@ -57,14 +59,22 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   if (applied.length > 0) log.info({ migrations: applied }, 'database migrated');
 
   const blobs = await openBlobStore(config.storage);
+  await warnAboutOpenPermissions(dataPaths(config), log);
 
   const clock = systemClock;
   const registry = createRegistry({ db: db.db, blobs, clock, log });
   const accounts = new AccountService({ db: db.db, clock });
   const tokens = new TokenService({ db: db.db, clock });
   const initialAdminPassword = await bootstrapAdmin(accounts);
-  const keys = new SigningKeys({ db: db.db, clock });
-  // Made (on the first start) or loaded now, so /token needs no database write later (e.g. on a full disk).
+  const keys = new SigningKeys({ db: db.db, clock, keyEncryptionKey: config.auth.keyEncryptionKey });
+  const sealed = await keys.sealStored();
+  if (sealed > 0) {
+    // The plaintext may linger in freed pages and in the write-ahead log: rewrite the file without them.
+    if (db.dialect === 'sqlite') await sql`vacuum`.execute(db.db).then(() => sql`pragma wal_checkpoint(TRUNCATE)`.execute(db.db));
+    log.info({ keys: sealed }, 'registry-token signing keys encrypted at rest with auth.keyEncryptionKey');
+  }
+  // Made (on the first start) or loaded now: a wrong auth.keyEncryptionKey stops the start, and /token needs no
+  // database write later (e.g. on a full disk).
   await keys.current();
   const registryTokens = new RegistryTokens({ keys, ttlSeconds: Math.round(config.auth.registryTokenTtlMs / 1000) });
   const authorizer = new Authorizer({ db: db.db });
@@ -157,6 +167,17 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       await db.close();
     },
   };
+}
+
+/** Where Berth keeps data locally: the data directory, the fs blob store, the SQLite database and its files. */
+function dataPaths(config: Config): string[] {
+  const paths = [config.dataDir];
+  if (config.storage.driver === 'fs') paths.push(config.storage.fs.root);
+  if (!/^postgres(ql)?:\/\//.test(config.metadata.url)) {
+    const files = sqliteFiles(sqlitePath(config.metadata.url));
+    paths.push(dirname(files.database), files.database, files.wal, files.shm);
+  }
+  return paths;
 }
 
 /** The local directories Berth writes to: the fs blob store's root, the SQLite database's directory. */

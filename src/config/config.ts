@@ -28,7 +28,13 @@ export interface Config {
   readonly registry: { readonly manifestMaxBytes: number; readonly tagsPageSize: number; readonly tagsPageMax: number };
   readonly uploads: { readonly chunkMinLength: number; readonly expireAfterMs: number; readonly purgeIntervalMs: number };
   readonly stats: { readonly flushIntervalMs: number };
-  readonly auth: { readonly registryTokenTtlMs: number; readonly failedLoginLimit: number; readonly failedLoginWindowMs: number };
+  readonly auth: {
+    readonly registryTokenTtlMs: number;
+    readonly failedLoginLimit: number;
+    readonly failedLoginWindowMs: number;
+    /** Encrypts the signing keys at rest; null: stored in clear. */
+    readonly keyEncryptionKey: string | null;
+  };
   readonly api: { readonly rateLimit: { readonly authenticated: number; readonly anonymous: number; readonly windowMs: number } };
   readonly packages: { readonly restoreWindowMs: number; readonly purgeIntervalMs: number; readonly deleteDownloadLimit: number };
   readonly log: { readonly level: string };
@@ -103,6 +109,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     stats: { flushIntervalMs: get('stats.flushInterval') },
     auth: {
       registryTokenTtlMs: get('auth.registryTokenTtl'), failedLoginLimit: get('auth.failedLoginLimit'), failedLoginWindowMs: get('auth.failedLoginWindow'),
+      keyEncryptionKey: keyEncryptionKey(get<string | null>('auth.keyEncryptionKey')),
     },
     api: {
       rateLimit: { authenticated: get('api.rateLimit.authenticated'), anonymous: get('api.rateLimit.anonymous'), windowMs: get('api.rateLimit.window') },
@@ -237,6 +244,13 @@ function normaliseUrl(url: string | null): string | null {
   } catch {
     throw new ConfigError(`server.publicUrl: "${url}" is not an absolute URL`);
   }
+}
+
+function keyEncryptionKey(secret: string | null): string | null {
+  if (secret !== null && secret.length < 32) {
+    throw new ConfigError(`auth.keyEncryptionKey must be at least 32 characters (e.g. openssl rand -base64 32; ${envName('auth.keyEncryptionKey')}_FILE reads it from a file)`);
+  }
+  return secret;
 }
 
 /** Both files or neither: half a TLS configuration is a mistake to report, not to ignore. */

@@ -74,6 +74,10 @@ export const SCHEMA = {
   'uploads.purgeInterval': { type: 'duration', default: '1h', help: 'How often expired upload sessions are purged.' },
   'stats.flushInterval': { type: 'duration', default: '5s', help: 'How often download counts buffered in memory are written to the database.' },
   'auth.registryTokenTtl': { type: 'duration', default: '5m', help: 'Lifetime of registry bearer tokens issued by /token.' },
+  'auth.keyEncryptionKey': {
+    type: 'string', default: null,
+    help: 'Secret (at least 32 characters, e.g. openssl rand -base64 32) that encrypts the registry-token signing keys in the database; use the _FILE variable. Default: stored unencrypted, protected by file modes.',
+  },
   'auth.failedLoginLimit': {
     type: 'integer', default: 10, min: 1, help: 'Failed authentications allowed per client address and per account in the window; more get 429.',
   },

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase, type SqliteStatement } from 'kysely';
@@ -38,7 +38,12 @@ export function connect(url: string, opts: ConnectOptions = {}): Connection {
     return { db, dialect: 'postgres', close: () => db.destroy() };
   }
   const path = sqlitePath(url);
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') {
+    // Only the owner may read the database (it holds the token signing keys): a private directory, and a 0600 file
+    // that SQLite copies onto the -wal and -shm files it creates beside it.
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    closeSync(openSync(path, 'a', 0o600));
+  }
   const sqlite = new BetterSqlite3(path);
   sqlite.pragma('journal_mode = WAL');
   // FULL: a committed transaction survives power loss, not only a process crash. Commits are per blob/manifest.
