@@ -5,21 +5,25 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { queryMetadata, startBerth, type RunningBerth } from '../helpers/berth.js';
-import { ClientError, skopeoCopy } from '../helpers/clients.js';
+import { ClientError, createPodman, skopeoCopy, type Podman } from '../helpers/clients.js';
 import { summarize, summarizeLayout, writeImageLayout } from '../helpers/oci-image.js';
 
-const work = mkdtempSync(join(tmpdir(), 'berth-disk-full-'));
+// Lower case: podman names an image pulled from an OCI layout after its path.
+const work = join(tmpdir(), `berth-disk-full-${randomBytes(6).toString('hex')}`);
+mkdirSync(work);
 const mounts: string[] = [];
 const servers: RunningBerth[] = [];
+let podman: Podman | undefined;
 const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 after(async () => {
+  await podman?.cleanup();
   for (const s of servers) await s.stop();
   for (const m of mounts.reverse()) execFileSync('umount', [m]);
   await rm(work, { recursive: true, force: true });
@@ -105,6 +109,17 @@ test('a full blob filesystem: 507 through skopeo and curl, the ENOSPC in the log
   assert.match(stderr, /received unexpected HTTP status: 507 Insufficient Storage/);
   const enospc = await logLine(berth, (l) => l.level === 50 && l.err?.code === 'ENOSPC', 'the original ENOSPC error');
   assert.match(enospc.msg, /storage is full/);
+  // podman streams the layer chunked with `Connection: close`: the server must read the rest of the body rather
+  // than close on it, or the client reports a broken pipe instead of the 507 (it did, about one push in three).
+  podman = createPodman();
+  await podman.run(['pull', `oci:${join(work, 'huge')}`]);
+  const local = (await podman.run(['images', '-q'])).stdout.trim().split('\n')[0]!;
+  await podman.login(berth.host, berth.user, berth.token);
+  for (let i = 0; i < 3; i++) {
+    const err = await podman.run(['push', '--tls-verify=false', local, `${berth.host}/acme/huge:1`]).then(() => null, (e: unknown) => e);
+    assert.ok(err instanceof ClientError, 'podman push fails');
+    assert.match(err.stderr, /Error: writing blob: uploading layer chunked: received unexpected HTTP status: 507 Insufficient Storage/);
+  }
 
   // Nearly full: /healthz still answers 200 (reads work) and says why it worries; the log names the path.
   const filler = join(mnt, 'filler');

@@ -89,8 +89,13 @@ export function ociApi(deps: OciDeps) {
       }
       // A condition of the server the operator must fix (a full disk): logged with the original error.
       if (known.status >= 500) request.log.error({ err: error }, known.message);
-      // The client may still be sending a body we will not read: drain it so the error reaches it.
-      if (!request.raw.readableEnded) request.raw.resume();
+      // The client may still be sending a body we will not read: drain it so the error reaches it, and keep the
+      // connection open meanwhile even if the client asked for `Connection: close` (containers/image does on PATCH):
+      // closing with unread bytes resets it, and the client reports a broken pipe instead of this error.
+      if (!request.raw.readableEnded) {
+        request.raw.resume();
+        reply.raw.shouldKeepAlive = true;
+      }
       return sendOciError(reply, known);
     });
   };
