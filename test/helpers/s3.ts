@@ -82,7 +82,9 @@ async function findOrStart(): Promise<S3Server> {
   const cephDir = process.env.CEPH_DIR ?? '/tmp/s3lab/ceph';
   const port = process.env.RGW_PORT ?? '7480';
   // Under a lock, so test files started together do not each (re)start the cluster; a running one is reused.
-  const r = spawnSync('flock', ['/tmp/berth-s3-ceph.lock', 'bash', '-c',
+  // -o: the daemons the script starts must not inherit the lock's descriptor, or they hold it for their lifetime
+  // and every later run waits forever.
+  const r = spawnSync('flock', ['-o', '/tmp/berth-s3-ceph.lock', 'bash', '-c',
     `curl -sf -o /dev/null http://127.0.0.1:${port}/ && [ -f "${cephDir}/s3.env" ] || bash scripts/s3-ceph.sh start`,
   ], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   if (r.status !== 0) throw new Error(`cannot start Ceph RGW (scripts/s3-ceph.sh start, needs root and radosgw):\n${r.stdout}\n${r.stderr}`);
