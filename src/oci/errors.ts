@@ -19,6 +19,12 @@ export const manifestBlobUnknown = (digest: string): BerthError =>
   oci(400, 'MANIFEST_BLOB_UNKNOWN', 'manifest references a blob or manifest unknown to this repository', { digest });
 export const manifestInvalid = (reason: string): BerthError => oci(400, 'MANIFEST_INVALID', `manifest invalid: ${reason}`);
 export const manifestUnknown = (reference: string): BerthError => oci(404, 'MANIFEST_UNKNOWN', 'manifest unknown to registry', { reference });
+/**
+ * A push to a reference that is neither a tag nor a digest. The code TAG_INVALID (spec 1.0) left the catalogue in
+ * 1.1, whose codes a body MUST use, so this answers with the closest one left.
+ */
+export const tagInvalid = (reference: string): BerthError =>
+  oci(400, 'MANIFEST_INVALID', `"${reference}" is neither a tag ([a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}) nor a digest`, { reference });
 export const nameInvalid = (reason: string): BerthError => oci(400, 'NAME_INVALID', `invalid repository name: ${reason}`);
 export const nameUnknown = (name: string): BerthError => oci(404, 'NAME_UNKNOWN', 'repository name not known to registry', { name });
 export const sizeInvalid = (message: string): BerthError => oci(400, 'SIZE_INVALID', message);

@@ -58,7 +58,7 @@ export function ociApi(deps: OciDeps) {
     const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
       const path = request.url.split('?', 1)[0]!;
       const tail = path === '/v2' ? '' : path.slice('/v2/'.length);
-      const route = parseOciPath(tail);
+      const route = parseOciPath(tail, request.method);
       setRouteLabel(request, route ? TEMPLATES[route.kind] : '/v2/*');
       if (route === null) throw new BerthError({ status: 404, code: 'NAME_UNKNOWN', message: 'no such endpoint in the registry API' });
       if (route.kind === 'base') {
