@@ -172,6 +172,28 @@ describe('deleting and restoring a package', () => {
     }
   });
 
+  it('is not readable under its tombstone name, through the REST API or the web pages, by anyone', async () => {
+    await pushImage(berth.url, 'acme/tomb', 'tomb', 'v1');
+    await berth.admin((s) => s.packages.setVisibility('acme/tomb', 'public'));
+    const pkg = (await api<Pkg>(berth, '/v3/orgs/acme/packages/container/tomb')).body;
+    const [version] = (await api<Version[]>(berth, '/v3/orgs/acme/packages/container/tomb/versions')).body;
+    assert.equal((await api(berth, '/v3/orgs/acme/packages/container/tomb', { method: 'DELETE' })).status, 204);
+    const tomb = encodeURIComponent(`tomb~deleted-${pkg.id}`);
+    // Not even to the package's admin (the REST API always needs a token); the web pages not to visitors either.
+    for (const path of [`/v3/orgs/acme/packages/container/${tomb}`, `/v3/orgs/acme/packages/container/${tomb}/versions`,
+      `/v3/orgs/acme/packages/container/${tomb}/versions/${version!.id}`]) {
+      assertGithubError(await api(berth, path), 404);
+    }
+    for (const page of [`/orgs/acme/packages/container/package/${tomb}`, `/orgs/acme/packages/container/${tomb}/${version!.id}`]) {
+      const res = await berth.fetch(page, { auth: null });
+      assert.equal(res.status, 404, `${page}: ${res.status}`);
+      assert.doesNotMatch(await res.text(), /sha256:/, 'nothing of the version is shown');
+    }
+    // Restore (and the deleted listing) still find it by its own name.
+    assert.equal((await api(berth, '/v3/orgs/acme/packages/container/tomb/restore', { method: 'POST' })).status, 204);
+    assert.equal((await api(berth, `/v3/orgs/acme/packages/container/tomb/versions/${version!.id}`)).status, 200);
+  });
+
   it('works the same through /user and /users/{username}', async () => {
     await pushImage(berth.url, 'tester/tool', 'tool', 'v1');
     assert.equal((await api(berth, '/v3/user/packages/container/tool', { method: 'DELETE' })).status, 204);
