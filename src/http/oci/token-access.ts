@@ -2,9 +2,10 @@ import type { FastifyRequest } from 'fastify';
 import type { TokenLiveness, TokenService } from '../../accounts/token-service.js';
 import type { Action } from '../../auth/actions.js';
 import type { Authorizer } from '../../auth/authorizer.js';
+import { failureKeys, type FailureLimiter } from '../../auth/failure-limiter.js';
 import { effectiveScopes, type Subject } from '../../auth/permissions.js';
 import type { RegistryClaims, RegistryTokens } from '../../auth/registry-token.js';
-import { denied, nameUnknown, unauthorized } from '../../oci/errors.js';
+import { denied, nameUnknown, tooManyRequests, unauthorized } from '../../oci/errors.js';
 import type { RepoName } from '../../oci/names.js';
 import type { RepositoryStore } from '../../registry/repositories.js';
 import type { Clock } from '../../util/clock.js';
@@ -20,6 +21,8 @@ export interface TokenAccessDeps {
   readonly repos: RepositoryStore;
   readonly clock: Clock;
   readonly publicUrl: string | null;
+  /** Failed Basic credentials on /v2 count against the client address, as /token's do. */
+  readonly limiter: FailureLimiter;
 }
 
 const WHAT: Record<Action, string> = { pull: 'read_package', push: 'write_package', delete: 'delete_package' };
@@ -100,7 +103,13 @@ export class TokenAccess implements AccessControl {
     if (basic) {
       const text = Buffer.from(basic[1]!, 'base64').toString('utf8');
       const identity = await this.#deps.tokens.authenticate(text.slice(text.indexOf(':') + 1));
-      if (typeof identity === 'string') return null;
+      if (typeof identity === 'string') {
+        const keys = failureKeys(request.ip);
+        const wait = Math.max(...keys.map((k) => this.#deps.limiter.retryAfter(k, now)));
+        for (const k of keys) this.#deps.limiter.fail(k, now);
+        if (wait > 0) throw tooManyRequests(wait);
+        return null;
+      }
       // Basic carries no scope request: grant what the identity may do on the repository this request names.
       const name = repositoryOf(request.url);
       const subject: Subject = { userId: identity.userId, scopes: identity.scopes, repositoryLimit: identity.repositoryLimit };
