@@ -1,5 +1,5 @@
 import type { Db } from '../db/schema.js';
-import { hashPassword, verifyPassword } from '../auth/password.js';
+import { hashPassword, needsRehash, spendPasswordCheck, verifyPassword } from '../auth/password.js';
 import { conflict, invalid, notFound } from '../util/errors.js';
 import type { Clock } from '../util/clock.js';
 
@@ -88,11 +88,24 @@ export class AccountService {
     await this.#db.updateTable('accounts').set({ passwordHash: await hashPassword(password), updatedAt: this.#clock.now() }).where('id', '=', user.id).execute();
   }
 
-  /** The user if the password is right and the account enabled; null otherwise (never says which). */
+  /**
+   * The user if the password is right and the account enabled; null otherwise (never says which, not even by taking
+   * less time: without a hash to check, the same scrypt work is done on a dummy). A hash made with older scrypt
+   * parameters is replaced by one with today's, now that the password is known.
+   */
   async checkPassword(login: string, password: string): Promise<Account | null> {
     const row = await this.#db.selectFrom('accounts').selectAll().where('lowerLogin', '=', login.toLowerCase()).where('type', '=', 'user').executeTakeFirst();
-    if (!row?.passwordHash || row.disabledAt !== null) return null;
-    return (await verifyPassword(password, row.passwordHash)) ? toAccount(row) : null;
+    if (!row?.passwordHash || row.disabledAt !== null) {
+      await spendPasswordCheck(password);
+      return null;
+    }
+    if (!(await verifyPassword(password, row.passwordHash))) return null;
+    if (needsRehash(row.passwordHash)) {
+      // Only over the hash just verified: a password changed meanwhile is not overwritten.
+      await this.#db.updateTable('accounts').set({ passwordHash: await hashPassword(password), updatedAt: this.#clock.now() })
+        .where('id', '=', row.id).where('passwordHash', '=', row.passwordHash).execute();
+    }
+    return toAccount(row);
   }
 
   async addMember(org: string, user: string, role: 'owner' | 'member'): Promise<void> {
