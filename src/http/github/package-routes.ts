@@ -62,13 +62,13 @@ async function listPackages(deps: GithubDeps, ctx: RequestContext, scope: OwnerS
   });
   const link = linkHeader(ctx.urls.web, ctx.request, page, total);
   if (link) ctx.reply.header('Link', link);
-  return ctx.reply.send(packages.map((p) => packageJson(p, owner, ctx.urls)));
+  return ctx.reply.send(packages.map((p) => packageJson(p, owner, ctx.urls, ctx.caller.identity?.userId ?? null)));
 }
 
 /** GET …/packages/container/{name} — "Get a package". */
 async function getPackage(deps: GithubDeps, ctx: RequestContext, scope: OwnerScope): Promise<unknown> {
   const { owner, access } = await readablePackage(deps, ctx, scope);
-  return ctx.reply.send(packageJson(access.package, owner, ctx.urls));
+  return ctx.reply.send(packageJson(access.package, owner, ctx.urls, ctx.caller.identity?.userId ?? null));
 }
 
 /**
