@@ -114,17 +114,21 @@ export function tokenCommand(): Command {
     .requiredOption('--scopes <list>', 'comma-separated: read:packages, write:packages (implies read), delete:packages')
     .option('--expires <when>', '7d, 30d, 60d, 90d, any duration, a date (YYYY-MM-DD), or never', '30d')
     .option('--note <text>', 'what the token is for', 'created with the berth CLI')
-    .option('--ci-package <name>', 'a short-lived CI token limited to this package (expires within 24h)')
+    .option('--ci-package <name>', 'a short-lived CI token limited to this package (expires within 24h); it pulls and pushes only')
+    .option('--allow-delete', 'with --ci-package: the CI token may also delete and restore versions (adds delete:packages)')
     .addHelpText('after', '\nExamples:\n  TOKEN=$(berth token create --user alice --scopes read:packages,write:packages --expires 90d --note "CI")\n'
       + '  berth token create --user ci-bot --scopes write:packages --ci-package acme/api --expires 1h')
-    .action(async (opts: DataOpts & { user: string; scopes: string; expires: string; note: string; ciPackage?: string }) => {
+    .action(async (opts: DataOpts & { user: string; scopes: string; expires: string; note: string; ciPackage?: string; allowDelete?: boolean }) => {
+      if (opts.allowDelete && !opts.ciPackage) throw new Error('--allow-delete is for CI tokens (--ci-package); give a personal token delete:packages in --scopes');
       const expiresAt = parseExpiry(opts.expires);
+      const scopes = opts.scopes.split(',').map((x) => x.trim()).filter(Boolean);
+      if (opts.allowDelete && !scopes.includes('delete:packages')) scopes.push('delete:packages');
       if (expiresAt === null) process.stderr.write('warning: this token never expires; prefer an expiry and rotate it\n');
       const created = await withServices(opts, async (s) => {
         const user = await s.accounts.getUser(opts.user);
         return s.tokens.create({
-          userId: user.id, note: opts.note, scopes: opts.scopes.split(',').map((x) => x.trim()).filter(Boolean), expiresAt,
-          ...(opts.ciPackage ? { kind: 'ci' as const, repositoryLimit: opts.ciPackage } : {}),
+          userId: user.id, note: opts.note, scopes, expiresAt,
+          ...(opts.ciPackage ? { kind: 'ci' as const, repositoryLimit: opts.ciPackage, allowDelete: opts.allowDelete ?? false } : {}),
         });
       });
       process.stdout.write(`${created.token}\n`);
