@@ -49,10 +49,16 @@ export function orgCommand(): Command {
       await withServices(opts, (s) => s.accounts.addMember(o, u, opts.owner ? 'owner' : 'member'));
       process.stderr.write(`${u} is now ${opts.owner ? 'an owner' : 'a member'} of ${o}\n`);
     });
-  withDataOptions(org.command('remove-member <org> <user>')).description('Remove a member (and from its teams)')
-    .action(async (o: string, u: string, opts: DataOpts) => {
-      await withServices(opts, (s) => s.accounts.removeMember(o, u));
+  withDataOptions(org.command('remove-member <org> <user>'))
+    .description("Remove a member, from the organization's teams too, and their roles on its packages")
+    .option('--keep-package-roles', "keep the user's roles on the organization's packages (they keep that access as an outside collaborator)")
+    .action(async (o: string, u: string, opts: DataOpts & { keepPackageRoles?: boolean }) => {
+      const removed = await withServices(opts, (s) => s.accounts.removeMember(o, u, { keepPackageRoles: opts.keepPackageRoles ?? false }));
+      const roles = removed.packageRoles.map((r) => `${r.role} on ${r.package}`).join(', ');
       process.stderr.write(`removed ${u} from ${o}\n`);
+      if (removed.teams.length > 0) process.stderr.write(`removed from teams: ${removed.teams.join(', ')}\n`);
+      if (roles) process.stderr.write(removed.keptPackageRoles ? `kept package roles: ${roles}\n` : `removed package roles: ${roles}\n`);
+      else process.stderr.write('no package roles\n');
     });
   withDataOptions(org.command('policy <org>')).description('Set who may create packages and with which visibility')
     .option('--members-can-create <yes|no>', 'may members (not only owners) create packages')
