@@ -57,7 +57,10 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   const blobs = await openBlobStore(config.storage);
 
   const clock = systemClock;
-  const registry = createRegistry({ db: db.db, blobs, clock, log });
+  const uploadLimits = {
+    perUser: config.uploads.maxSessionsPerUser, perRepository: config.uploads.maxSessionsPerRepository, expireAfterMs: config.uploads.expireAfterMs,
+  };
+  const registry = createRegistry({ db: db.db, blobs, clock, log, uploadLimits });
   const accounts = new AccountService({ db: db.db, clock });
   const tokens = new TokenService({ db: db.db, clock });
   const initialAdminPassword = await bootstrapAdmin(accounts);
