@@ -57,7 +57,10 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   const blobs = await openBlobStore(config.storage);
 
   const clock = systemClock;
-  const registry = createRegistry({ db: db.db, blobs, clock, log });
+  const uploadLimits = {
+    perUser: config.uploads.maxSessionsPerUser, perRepository: config.uploads.maxSessionsPerRepository, expireAfterMs: config.uploads.expireAfterMs,
+  };
+  const registry = createRegistry({ db: db.db, blobs, clock, log, uploadLimits });
   const accounts = new AccountService({ db: db.db, clock });
   const tokens = new TokenService({ db: db.db, clock });
   const initialAdminPassword = await bootstrapAdmin(accounts);
@@ -92,7 +95,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     },
   });
 
-  // One count of failed sign-ins for /token and the web UI's sign-in form.
+  // One count of failed authentications for /token, Basic on /v2 and the web UI's sign-in form.
   const limiter = new FailureLimiter({ max: config.auth.failedLoginLimit, windowMs: config.auth.failedLoginWindowMs });
   const versions = new VersionService({ db: db.db, clock, downloads: registry.downloads, rules });
   const stats = new PackageStats({ db: db.db, downloads: registry.downloads });
@@ -104,7 +107,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     oci: {
       registry,
       access: new TokenAccess({
-        registryTokens, tokens, authorizer, repos: registry.repos, clock, publicUrl,
+        registryTokens, tokens, authorizer, repos: registry.repos, clock, publicUrl, limiter,
         liveness: new TokenLiveness({ db: db.db, clock, ttlMs: 5000 }),
       }),
       limits: { ...config.registry, chunkMinLength: config.uploads.chunkMinLength },

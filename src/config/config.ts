@@ -24,7 +24,10 @@ export interface Config {
     readonly s3: S3StorageConfig | null;
   };
   readonly registry: { readonly manifestMaxBytes: number; readonly tagsPageSize: number; readonly tagsPageMax: number };
-  readonly uploads: { readonly chunkMinLength: number; readonly expireAfterMs: number; readonly purgeIntervalMs: number };
+  readonly uploads: {
+    readonly chunkMinLength: number; readonly expireAfterMs: number; readonly purgeIntervalMs: number;
+    readonly maxSessionsPerUser: number; readonly maxSessionsPerRepository: number;
+  };
   readonly stats: { readonly flushIntervalMs: number };
   readonly auth: { readonly registryTokenTtlMs: number; readonly failedLoginLimit: number; readonly failedLoginWindowMs: number };
   readonly api: { readonly rateLimit: { readonly authenticated: number; readonly anonymous: number; readonly windowMs: number } };
@@ -96,7 +99,10 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       s3: get('storage.driver') === 's3' ? s3Storage(get) : null,
     },
     registry: { manifestMaxBytes: get('registry.manifestMaxBytes'), tagsPageSize: get('registry.tagsPageSize'), tagsPageMax: get('registry.tagsPageMax') },
-    uploads: { chunkMinLength: get('uploads.chunkMinLength'), expireAfterMs: get('uploads.expireAfter'), purgeIntervalMs: get('uploads.purgeInterval') },
+    uploads: {
+      chunkMinLength: get('uploads.chunkMinLength'), expireAfterMs: get('uploads.expireAfter'), purgeIntervalMs: get('uploads.purgeInterval'),
+      maxSessionsPerUser: get('uploads.maxSessionsPerUser'), maxSessionsPerRepository: get('uploads.maxSessionsPerRepository'),
+    },
     stats: { flushIntervalMs: get('stats.flushInterval') },
     auth: {
       registryTokenTtlMs: get('auth.registryTokenTtl'), failedLoginLimit: get('auth.failedLoginLimit'), failedLoginWindowMs: get('auth.failedLoginWindow'),

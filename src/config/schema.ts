@@ -68,10 +68,16 @@ export const SCHEMA = {
   'uploads.chunkMinLength': { type: 'bytes', default: 0, min: 0, help: 'Advertised OCI-Chunk-Min-Length (0: no minimum).' },
   'uploads.expireAfter': { type: 'duration', default: '24h', help: 'An upload session idle this long is expired and its data deleted.' },
   'uploads.purgeInterval': { type: 'duration', default: '1h', help: 'How often expired upload sessions are purged.' },
+  'uploads.maxSessionsPerUser': {
+    type: 'integer', default: 300, min: 0, help: 'Upload sessions one user may have open at once; more get 429 (0: no limit).',
+  },
+  'uploads.maxSessionsPerRepository': {
+    type: 'integer', default: 1000, min: 0, help: 'Upload sessions open at once in one repository; more get 429 (0: no limit).',
+  },
   'stats.flushInterval': { type: 'duration', default: '5s', help: 'How often download counts buffered in memory are written to the database.' },
   'auth.registryTokenTtl': { type: 'duration', default: '5m', help: 'Lifetime of registry bearer tokens issued by /token.' },
   'auth.failedLoginLimit': {
-    type: 'integer', default: 10, min: 1, help: 'Failed authentications allowed per client address and per account in the window; more get 429.',
+    type: 'integer', default: 10, min: 1, help: 'Failed authentications allowed per client address (and per account on the sign-in form) in the window; more get 429.',
   },
   'auth.failedLoginWindow': { type: 'duration', default: '1m', help: 'Window for auth.failedLoginLimit.' },
   'api.rateLimit.authenticated': {

@@ -113,6 +113,8 @@ export interface UploadsTable {
   handle: string;
   /** Hex sha256 of the `size` bytes so far when the process that wrote them hashed them all; else null. */
   sha256: Generated<string | null>;
+  /** The user who started the session (migration 0010); null when anonymous or older. */
+  createdBy: Generated<number | null>;
   createdAt: number;
   updatedAt: number;
 }

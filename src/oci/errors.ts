@@ -36,6 +36,8 @@ export const denied = (message: string): BerthError => oci(403, 'DENIED', messag
 export const unsupported = (message: string): BerthError => oci(405, 'UNSUPPORTED', message);
 export const tooManyRequests = (retryAfterSeconds: number): BerthError =>
   oci(429, 'TOOMANYREQUESTS', 'too many requests', undefined, { 'Retry-After': String(retryAfterSeconds) });
+/** Too many upload sessions open (per user or per repository): 429, and the message says how to get below the cap. */
+export const tooManyUploads = (message: string, detail: { open: number; limit: number }): BerthError => oci(429, 'TOOMANYREQUESTS', message, detail);
 /** A `Range` outside the blob; the spec has no code of its own for it. */
 export const rangeNotSatisfiable = (size: number): BerthError =>
   oci(416, 'SIZE_INVALID', 'requested range not satisfiable', { size }, { 'Content-Range': `bytes */${size}` });

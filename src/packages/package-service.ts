@@ -88,7 +88,9 @@ export class PackageService {
 
   /** The live package `owner/name` and what the subject may do with it; null when there is none. */
   async find(owner: Owner, name: string, subject: Subject): Promise<PackageAccess | null> {
-    const row = await this.#db.selectFrom('repositories').select('id').where('name', '=', fullName(owner, name)).executeTakeFirst();
+    // A deleted package's tombstone name (`app~deleted-7`) is no address: only `findDeleted` sees deleted packages.
+    const row = await this.#db.selectFrom('repositories').select('id').where('name', '=', fullName(owner, name))
+      .where('deletedAt', 'is', null).executeTakeFirst();
     return row ? this.#access(row.id, owner, subject) : null;
   }
 

@@ -3,10 +3,12 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Db } from '../db/schema.js';
 import { digestAlgorithm, digestHex, type Digest } from '../oci/digest.js';
-import { digestInvalid, sizeInvalid, uploadInvalid, uploadOutOfOrder, uploadUnknown } from '../oci/errors.js';
+import { digestInvalid, sizeInvalid, tooManyUploads, uploadInvalid, uploadOutOfOrder, uploadUnknown } from '../oci/errors.js';
 import type { RepoName } from '../oci/names.js';
 import type { BlobStore, UploadHandle } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
+import { formatDuration } from '../util/duration.js';
+import type { BerthError } from '../util/errors.js';
 import { HashingStream, newHash } from '../util/hash-stream.js';
 import type { BlobInfo } from './blob-service.js';
 import type { RepositoryStore } from './repositories.js';
@@ -16,6 +18,15 @@ export interface UploadStatus {
   /** Bytes received so far; the next chunk starts here. */
   readonly size: number;
 }
+
+/** Caps on open upload sessions (0: none), and their idle expiry, for the message when a cap is reached. */
+export interface UploadLimits {
+  readonly perUser: number;
+  readonly perRepository: number;
+  readonly expireAfterMs: number;
+}
+
+const NO_LIMITS: UploadLimits = { perUser: 0, perRepository: 0, expireAfterMs: 0 };
 
 interface UploadRow {
   id: string;
@@ -45,24 +56,50 @@ export class UploadService {
   /** Uploads with a request writing to them right now; a second concurrent writer is refused. */
   readonly #busy = new Set<string>();
 
-  constructor(deps: { db: Db; blobs: BlobStore; repos: RepositoryStore; clock: Clock }) {
+  readonly #limits: UploadLimits;
+
+  constructor(deps: { db: Db; blobs: BlobStore; repos: RepositoryStore; clock: Clock; limits?: UploadLimits }) {
     this.#db = deps.db;
     this.#blobs = deps.blobs;
     this.#repos = deps.repos;
     this.#clock = deps.clock;
+    this.#limits = deps.limits ?? NO_LIMITS;
   }
 
-  /** `pusher` is the user pushing, who becomes the package's creator if this is its first push. */
+  /**
+   * `pusher` is the user pushing, who becomes the package's creator if this is its first push. Open sessions are
+   * capped per user and per repository: each holds a row and scratch data until finished, cancelled or expired.
+   * The check and the insert are not atomic: concurrent starts may pass the cap by as many as are in flight.
+   */
   async start(name: RepoName, pusher: number | null): Promise<UploadStatus> {
+    const { perUser, perRepository } = this.#limits;
+    if (pusher !== null && perUser > 0) {
+      const open = await this.#count('createdBy', pusher);
+      if (open >= perUser) throw this.#tooMany(`you have ${open} upload sessions open, the most one user may have (uploads.maxSessionsPerUser)`, name, open, perUser);
+    }
     const repo = await this.#repos.ensure(name, pusher);
+    if (perRepository > 0) {
+      const open = await this.#count('repositoryId', repo.id);
+      if (open >= perRepository) throw this.#tooMany(`${name} has ${open} upload sessions open, the most one repository may have (uploads.maxSessionsPerRepository)`, name, open, perRepository);
+    }
     const id = randomUUID();
     const handle = await this.#blobs.startUpload(id);
     const now = this.#clock.now();
     await this.#db.insertInto('uploads')
-      .values({ id, repositoryId: repo.id, size: 0, handle: JSON.stringify(handle), createdAt: now, updatedAt: now })
+      .values({ id, repositoryId: repo.id, size: 0, handle: JSON.stringify(handle), createdBy: pusher, createdAt: now, updatedAt: now })
       .execute();
-    this.#live.set(id, { hash: newHash('sha256'), size: 0 });
+    // No live hash yet: the first chunk starts one (#write), so an idle session costs a row and nothing in memory.
     return { id, size: 0 };
+  }
+
+  async #count(column: 'createdBy' | 'repositoryId', value: number): Promise<number> {
+    const row = await this.#db.selectFrom('uploads').select((eb) => eb.fn.countAll<number>().as('n')).where(column, '=', value).executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  #tooMany(what: string, name: RepoName, open: number, limit: number): BerthError {
+    return tooManyUploads(`${what}: finish or cancel some (DELETE /v2/${name}/blobs/uploads/<uuid>); idle sessions expire after `
+      + `${formatDuration(this.#limits.expireAfterMs)} (uploads.expireAfter)`, { open, limit });
   }
 
   async status(name: RepoName, id: string): Promise<UploadStatus> {
@@ -209,6 +246,7 @@ export class UploadService {
   }
 
   async #digestOf(row: UploadRow, algorithm: 'sha256' | 'sha512'): Promise<string> {
+    if (row.size === 0) return newHash(algorithm).digest('hex');
     const live = this.#live.get(row.id);
     if (algorithm === 'sha256' && live && live.size === row.size) {
       this.#live.delete(row.id);

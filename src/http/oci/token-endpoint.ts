@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TokenService } from '../../accounts/token-service.js';
 import { ACTIONS, type Action } from '../../auth/actions.js';
 import type { Authorizer } from '../../auth/authorizer.js';
-import type { FailureLimiter } from '../../auth/failure-limiter.js';
+import { failureKeys, type FailureLimiter } from '../../auth/failure-limiter.js';
 import type { Subject } from '../../auth/permissions.js';
 import type { AccessEntry, RegistryTokens } from '../../auth/registry-token.js';
 import { tooManyRequests, unauthorized } from '../../oci/errors.js';
@@ -72,7 +72,7 @@ async function issue(
     if (typeof identity === 'string') {
       // Only failures are limited, so a client sharing an address with an attacker keeps working; guessing a
       // 178-bit token is hopeless anyway, the limit stops log floods and password-spraying scripts.
-      const keys = [`ip:${request.ip}`, `user:${credentials.username.toLowerCase()}`];
+      const keys = failureKeys(request.ip);
       const wait = Math.max(...keys.map((k) => deps.limiter.retryAfter(k, now)));
       for (const k of keys) deps.limiter.fail(k, now);
       if (wait > 0) return sendOciError(reply, tooManyRequests(wait));
