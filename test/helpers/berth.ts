@@ -157,7 +157,12 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
     process.once('exit', () => orphan.kill('SIGKILL'));
     url = await new Promise<string>((resolve, reject) => {
       let out = '';
-      const timer = setTimeout(() => reject(new Error(`berth did not start within 30 s; see ${dataDir}/server.log`)), 30_000);
+      // Generous: on a loaded 2-core machine tsx alone can take half a minute. A server that never listens is killed,
+      // or its open stdout pipe would keep this test process alive until the runner's timeout.
+      const timer = setTimeout(() => {
+        orphan.kill('SIGKILL');
+        reject(new Error(`berth did not start within 90 s; see ${dataDir}/server.log`));
+      }, 90_000);
       child.stdout!.on('data', (chunk: Buffer) => {
         out += chunk.toString();
         const m = /berth listening on (http\S+)/.exec(out);
