@@ -29,6 +29,8 @@ export interface Config {
   readonly auth: { readonly registryTokenTtlMs: number; readonly failedLoginLimit: number; readonly failedLoginWindowMs: number };
   readonly api: { readonly rateLimit: { readonly authenticated: number; readonly anonymous: number; readonly windowMs: number } };
   readonly packages: { readonly restoreWindowMs: number; readonly purgeIntervalMs: number; readonly deleteDownloadLimit: number };
+  /** Background scrub: `intervalMs` null when off. */
+  readonly scrub: { readonly intervalMs: number | null; readonly rateBytesPerSecond: number };
   readonly log: { readonly level: string };
 }
 
@@ -107,6 +109,8 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     packages: {
       restoreWindowMs: get('packages.restoreWindow'), purgeIntervalMs: get('packages.purgeInterval'), deleteDownloadLimit: get('packages.deleteDownloadLimit'),
     },
+    // 0 is off too, as a YAML file or variable can say it.
+    scrub: { intervalMs: get<number | null>('scrub.interval') || null, rateBytesPerSecond: get('scrub.rate') },
     log: { level: get('log.level') },
   };
   return deepFreeze(config);

@@ -89,6 +89,14 @@ export const SCHEMA = {
     type: 'integer', default: 5000, min: 0,
     help: 'A public package or version downloaded more than this many times cannot be deleted (GitHub: 5000); 0 = no limit.',
   },
+  'scrub.interval': {
+    type: 'duration', default: null,
+    help: 'Re-hash every stored blob this often in the background (one replica at a time), quarantining corrupt or missing ones, e.g. 7d. Default: off (run `berth scrub` instead).',
+  },
+  'scrub.rate': {
+    type: 'bytes', default: '50MiB', min: 0,
+    help: 'Bytes per second the scrub reads at most (scheduled and `berth scrub`), so it does not starve pulls; 0: unlimited.',
+  },
   'log.level': {
     type: 'string', default: 'info', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
     help: 'Log level; one JSON line per request at info.',

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Db } from '../db/schema.js';
 import type { Digest } from '../oci/digest.js';
-import { blobUnknown, rangeNotSatisfiable } from '../oci/errors.js';
+import { blobQuarantined, blobUnknown, rangeNotSatisfiable } from '../oci/errors.js';
 import type { RepoName } from '../oci/names.js';
 import type { BlobFile, BlobStore } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
@@ -32,16 +32,17 @@ export class BlobService {
     this.#clock = deps.clock;
   }
 
-  /** The blob as linked in `name`, or BLOB_UNKNOWN. */
+  /** The blob as linked in `name`, or BLOB_UNKNOWN (also when it is quarantined: clients then push it again). */
   async stat(name: RepoName, digest: Digest): Promise<BlobInfo> {
     const row = await this.#db.selectFrom('repositoryBlobs as rb')
       .innerJoin('repositories as r', 'r.id', 'rb.repositoryId')
       .innerJoin('blobs as b', 'b.digest', 'rb.digest')
-      .select(['b.size'])
+      .select(['b.size', 'b.quarantinedAt'])
       .where('r.name', '=', name)
       .where('rb.digest', '=', digest)
       .executeTakeFirst();
     if (!row) throw blobUnknown(digest);
+    if (row.quarantinedAt !== null) throw blobQuarantined(digest);
     return { digest, size: row.size };
   }
 
@@ -92,6 +93,8 @@ export class BlobService {
       .select(['r.name', 'b.size'])
       .where('rb.digest', '=', digest)
       .where('r.deletedAt', 'is', null)
+      // A quarantined blob is not mounted: the client uploads it, which repairs it.
+      .where('b.quarantinedAt', 'is', null)
       .limit(50);
     if (from !== null) q = q.where('r.name', '=', from);
     const sources = await q.execute();
