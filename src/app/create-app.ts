@@ -59,7 +59,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   const blobs = await openBlobStore(config.storage);
 
   const clock = systemClock;
-  const registry = createRegistry({ db: db.db, blobs, clock, log });
+  const registry = createRegistry({ db: db.db, blobs, clock, log, verifyOnRead: config.storage.verifyOnRead });
   const accounts = new AccountService({ db: db.db, clock });
   const tokens = new TokenService({ db: db.db, clock });
   const initialAdminPassword = await bootstrapAdmin(accounts);
@@ -145,6 +145,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     },
     async close() {
       await server.close();
+      await registry.blobs.settled();
       await scheduler.stop();
       await registry.downloads.flush();
       blobs.close?.();

@@ -19,6 +19,8 @@ export interface Config {
   readonly metadata: { readonly url: string; readonly autoMigrate: boolean };
   readonly storage: {
     readonly driver: 'fs' | 's3';
+    /** Check full blob reads against the digest while serving them (see registry/verified-read.ts). */
+    readonly verifyOnRead: boolean;
     readonly fs: { readonly root: string };
     /** Set when the driver is s3. */
     readonly s3: S3StorageConfig | null;
@@ -94,6 +96,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     metadata: { url: get<string | null>('metadata.url') ?? `sqlite:${resolve(dataDir, 'berth.db')}`, autoMigrate: get('metadata.autoMigrate') },
     storage: {
       driver: get('storage.driver'),
+      verifyOnRead: get('storage.verifyOnRead'),
       fs: { root: resolve(get<string | null>('storage.fs.root') ?? resolve(dataDir, 'storage')) },
       s3: get('storage.driver') === 's3' ? s3Storage(get) : null,
     },

@@ -38,6 +38,10 @@ export const SCHEMA = {
   'storage.driver': {
     type: 'string', default: 'fs', enum: ['fs', 's3'], help: 'Blob storage driver: fs (a local directory) or s3 (any S3-compatible object store).',
   },
+  'storage.verifyOnRead': {
+    type: 'boolean', default: false,
+    help: 'Hash every full blob GET while serving it: a blob whose bytes no longer match its digest is cut off (the client sees a failed download, never a wrong body), logged and quarantined. Ranges are not checked.',
+  },
   'storage.fs.root': { type: 'string', default: null, help: 'Root directory of the filesystem driver. Default: <dataDir>/storage.' },
   'storage.s3.endpoint': {
     type: 'string', default: null,
