@@ -10,7 +10,7 @@ import * as m0006 from './migrations/0006-sessions.js';
 import * as m0007 from './migrations/0007-version-list-index.js';
 import * as m0008 from './migrations/0008-upload-sha256.js';
 import * as m0009 from './migrations/0009-manifest-pusher.js';
-import * as m0010 from './migrations/0010-blob-quarantine.js';
+import * as m0011 from './migrations/0011-blob-quarantine.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -25,7 +25,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '0007-version-list-index': m0007,
   '0008-upload-sha256': m0008,
   '0009-manifest-pusher': m0009,
-  '0010-blob-quarantine': m0010,
+  '0011-blob-quarantine': m0011,
 };
 
 export interface MigrationStatus {

@@ -49,9 +49,9 @@ export interface BlobsTable {
   digest: string;
   size: number;
   createdAt: number;
-  /** When the bytes were last hashed and matched (migration 0010); null: not since the upload verified them. */
+  /** When the bytes were last hashed and matched (migration 0011); null: not since the upload verified them. */
   checkedAt: Generated<number | null>;
-  /** Set while the bytes are known not to match the digest, or gone: the blob is not served (migration 0010). */
+  /** Set while the bytes are known not to match the digest, or gone: the blob is not served (migration 0011). */
   quarantinedAt: Generated<number | null>;
   quarantineReason: Generated<'corrupt' | 'missing' | null>;
 }

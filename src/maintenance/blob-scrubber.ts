@@ -49,7 +49,7 @@ const BATCH = 100;
 
 /**
  * Re-hashes stored blobs and quarantines those whose bytes no longer match their digest or are gone (what zot calls
- * scrub). Blobs are taken in order of their last verification (`coalesce(checked_at, created_at)`, migration 0010),
+ * scrub). Blobs are taken in order of their last verification (`coalesce(checked_at, created_at)`, migration 0011),
  * oldest first, and each one's time is recorded as it is checked: a run cut short (shutdown, lease lost, Ctrl-C), or
  * one that cannot cover the store within its interval at the configured rate, is continued by the next from where
  * it stopped, and a scheduled run re-reads only what was not verified within the interval.
@@ -144,7 +144,7 @@ export class BlobScrubber {
 
   /** The next blobs due after `after` in scrub order (keyset paging: one that failed to read is not retried). */
   #due(dueBefore: number, after: { due: number; digest: string } | null): Promise<{ digest: string; size: number; quarantinedAt: number | null; due: number }[]> {
-    // The same expression as the index of migration 0010, so both dialects read in index order.
+    // The same expression as the index of migration 0011, so both dialects read in index order.
     const due = sql<number>`coalesce(${sql.ref('checkedAt')}, ${sql.ref('createdAt')})`;
     let q = this.#db.selectFrom('blobs')
       .select(['digest', 'size', 'quarantinedAt', due.as('due')])

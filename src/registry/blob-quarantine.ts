@@ -9,7 +9,7 @@ export type BlobProblem = 'corrupt' | 'missing';
 export type QuarantineOutcome = 'now' | 'already' | 'gone';
 
 /**
- * Blobs whose stored bytes failed an integrity check (migration 0010). A quarantined blob is not served: GET and HEAD
+ * Blobs whose stored bytes failed an integrity check (migration 0011). A quarantined blob is not served: GET and HEAD
  * answer 404 BLOB_UNKNOWN so clients push it again, mounts fall back to an upload, and manifests cannot reference
  * it. An upload of the right bytes replaces the stored copy and releases it (UploadService), as does a scrub that
  * finds the bytes good again (restored from a backup).
