@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import type { Config } from '../config/config.js';
 import { connect, type Connection } from '../db/connect.js';
 import { prepareSchema } from '../db/migrate.js';
+import type { Db } from '../db/schema.js';
 import { AccountService } from '../accounts/account-service.js';
 import { SessionService } from '../accounts/session-service.js';
 import { TokenLiveness, TokenService } from '../accounts/token-service.js';
@@ -15,6 +16,7 @@ import { SigningKeys } from '../auth/signing-keys.js';
 import { RateLimiter } from '../http/github/rate-limiter.js';
 import { TokenAccess } from '../http/oci/token-access.js';
 import { buildServer } from '../http/server.js';
+import { BlobScrubber } from '../maintenance/blob-scrubber.js';
 import { JobLeases } from '../maintenance/job-leases.js';
 import { Scheduler } from '../maintenance/scheduler.js';
 import type { Logger } from '../observability/logger.js';
@@ -29,7 +31,7 @@ import { VersionService } from '../packages/version-service.js';
 import { createRegistry, type Registry } from '../registry/registry.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { FsBlobStore } from '../storage/fs/fs-blob-store.js';
-import { systemClock } from '../util/clock.js';
+import { systemClock, type Clock } from '../util/clock.js';
 
 export interface App {
   readonly server: FastifyInstance;
@@ -60,7 +62,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   const uploadLimits = {
     perUser: config.uploads.maxSessionsPerUser, perRepository: config.uploads.maxSessionsPerRepository, expireAfterMs: config.uploads.expireAfterMs,
   };
-  const registry = createRegistry({ db: db.db, blobs, clock, log, uploadLimits });
+  const registry = createRegistry({ db: db.db, blobs, clock, log, uploadLimits, verifyOnRead: config.storage.verifyOnRead });
   const accounts = new AccountService({ db: db.db, clock });
   const tokens = new TokenService({ db: db.db, clock });
   const initialAdminPassword = await bootstrapAdmin(accounts);
@@ -94,6 +96,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       if (purged.packages + purged.versions > 0) log.info(purged, 'deleted packages and versions purged');
     },
   });
+  if (config.scrub.intervalMs !== null) scheduleScrub(scheduler, { db: db.db, blobs, clock, log }, config.scrub.intervalMs, config.scrub.rateBytesPerSecond);
 
   // One count of failed authentications for /token, Basic on /v2 and the web UI's sign-in form.
   const limiter = new FailureLimiter({ max: config.auth.failedLoginLimit, windowMs: config.auth.failedLoginWindowMs });
@@ -145,12 +148,35 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     },
     async close() {
       await server.close();
+      await registry.blobs.settled();
       await scheduler.stop();
       await registry.downloads.flush();
       blobs.close?.();
       await db.close();
     },
   };
+}
+
+/**
+ * The background scrub (config `scrub.*`): each run re-hashes the blobs not verified within the interval, oldest
+ * first, at the configured rate, on one replica at a time. It ticks at least hourly, so a run cut short (restart,
+ * lease lost) or one that cannot cover the store within an interval continues within the hour, where it stopped.
+ */
+function scheduleScrub(scheduler: Scheduler, deps: { db: Db; blobs: BlobStore; clock: Clock; log: Logger }, interval: number, rate: number): void {
+  const log = deps.log.child({ module: 'maintenance.scrub' });
+  const scrubber = new BlobScrubber({ ...deps, log });
+  scheduler.every({
+    name: 'scrub',
+    everyMs: Math.min(interval, 3_600_000),
+    lease: true,
+    run: async (signal) => {
+      const r = await scrubber.run({ dueBefore: deps.clock.now() - interval, rateBytesPerSecond: rate, signal });
+      if (r.checked > 0 || r.errors.length > 0) {
+        log.info({ checked: r.checked, bytes: r.bytes, seconds: r.seconds, problems: r.problems.length, released: r.released.length,
+          errors: r.errors.length, complete: r.complete }, 'scrub run finished');
+      }
+    },
+  });
 }
 
 /** On an empty database, creates the instance admin with a random password (never a fixed default). */

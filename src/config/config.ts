@@ -19,6 +19,8 @@ export interface Config {
   readonly metadata: { readonly url: string; readonly autoMigrate: boolean };
   readonly storage: {
     readonly driver: 'fs' | 's3';
+    /** Check full blob reads against the digest while serving them (see registry/verified-read.ts). */
+    readonly verifyOnRead: boolean;
     readonly fs: { readonly root: string };
     /** Set when the driver is s3. */
     readonly s3: S3StorageConfig | null;
@@ -32,6 +34,8 @@ export interface Config {
   readonly auth: { readonly registryTokenTtlMs: number; readonly failedLoginLimit: number; readonly failedLoginWindowMs: number };
   readonly api: { readonly rateLimit: { readonly authenticated: number; readonly anonymous: number; readonly windowMs: number } };
   readonly packages: { readonly restoreWindowMs: number; readonly purgeIntervalMs: number; readonly deleteDownloadLimit: number };
+  /** Background scrub: `intervalMs` null when off. */
+  readonly scrub: { readonly intervalMs: number | null; readonly rateBytesPerSecond: number };
   readonly log: { readonly level: string };
 }
 
@@ -95,6 +99,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     metadata: { url: get<string | null>('metadata.url') ?? `sqlite:${resolve(dataDir, 'berth.db')}`, autoMigrate: get('metadata.autoMigrate') },
     storage: {
       driver: get('storage.driver'),
+      verifyOnRead: get('storage.verifyOnRead'),
       fs: { root: resolve(get<string | null>('storage.fs.root') ?? resolve(dataDir, 'storage')) },
       s3: get('storage.driver') === 's3' ? s3Storage(get) : null,
     },
@@ -113,6 +118,8 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     packages: {
       restoreWindowMs: get('packages.restoreWindow'), purgeIntervalMs: get('packages.purgeInterval'), deleteDownloadLimit: get('packages.deleteDownloadLimit'),
     },
+    // 0 is off too, as a YAML file or variable can say it.
+    scrub: { intervalMs: get<number | null>('scrub.interval') || null, rateBytesPerSecond: get('scrub.rate') },
     log: { level: get('log.level') },
   };
   return deepFreeze(config);

@@ -38,6 +38,10 @@ export const SCHEMA = {
   'storage.driver': {
     type: 'string', default: 'fs', enum: ['fs', 's3'], help: 'Blob storage driver: fs (a local directory) or s3 (any S3-compatible object store).',
   },
+  'storage.verifyOnRead': {
+    type: 'boolean', default: false,
+    help: 'Hash every full blob GET while serving it: a blob whose bytes no longer match its digest is cut off (the client sees a failed download, never a wrong body), logged and quarantined. Ranges are not checked.',
+  },
   'storage.fs.root': { type: 'string', default: null, help: 'Root directory of the filesystem driver. Default: <dataDir>/storage.' },
   'storage.s3.endpoint': {
     type: 'string', default: null,
@@ -94,6 +98,14 @@ export const SCHEMA = {
   'packages.deleteDownloadLimit': {
     type: 'integer', default: 5000, min: 0,
     help: 'A public package or version downloaded more than this many times cannot be deleted (GitHub: 5000); 0 = no limit.',
+  },
+  'scrub.interval': {
+    type: 'duration', default: null,
+    help: 'Re-hash every stored blob this often in the background (one replica at a time), quarantining corrupt or missing ones, e.g. 7d. Default: off (run `berth scrub` instead).',
+  },
+  'scrub.rate': {
+    type: 'bytes', default: '50MiB', min: 0,
+    help: 'Bytes per second the scrub reads at most (scheduled and `berth scrub`), so it does not starve pulls; 0: unlimited.',
   },
   'log.level': {
     type: 'string', default: 'info', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],

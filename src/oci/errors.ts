@@ -9,6 +9,9 @@ function oci(status: number, code: string, message: string, detail?: unknown, he
 }
 
 export const blobUnknown = (digest: string): BerthError => oci(404, 'BLOB_UNKNOWN', 'blob unknown to registry', { digest });
+/** A blob whose stored copy failed an integrity check (quarantined): unknown until it is pushed again. */
+export const blobQuarantined = (digest: string): BerthError =>
+  oci(404, 'BLOB_UNKNOWN', 'blob unknown to registry: its stored copy failed an integrity check; push it again', { digest });
 export const uploadInvalid = (message: string): BerthError => oci(400, 'BLOB_UPLOAD_INVALID', message);
 /** Chunk does not start at the session's current offset: 416 with the offset the client should resume from. */
 export const uploadOutOfOrder = (offset: number): BerthError =>

@@ -196,7 +196,9 @@ export class ManifestService {
     for (let i = 0; i < wanted.length; i += 500) {
       const part = wanted.slice(i, i + 500);
       const [blobs, manifests] = await Promise.all([
-        db.selectFrom('repositoryBlobs').select('digest').where('repositoryId', '=', repositoryId).where('digest', 'in', part).execute(),
+        // A quarantined blob counts as absent (MANIFEST_BLOB_UNKNOWN): the client uploads it again, which repairs it.
+        db.selectFrom('repositoryBlobs as rb').innerJoin('blobs as b', 'b.digest', 'rb.digest').select('rb.digest')
+          .where('rb.repositoryId', '=', repositoryId).where('rb.digest', 'in', part).where('b.quarantinedAt', 'is', null).execute(),
         db.selectFrom('manifests').select('digest').where('repositoryId', '=', repositoryId).where('digest', 'in', part)
           .where('deletedAt', 'is', null).execute(),
       ]);

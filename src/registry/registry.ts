@@ -21,13 +21,16 @@ export interface Registry {
   readonly downloads: DownloadCounter;
 }
 
-export function createRegistry(deps: { db: Db; blobs: BlobStore; clock: Clock; log: Logger; uploadLimits?: UploadLimits }): Registry {
+/** `verifyOnRead`: config `storage.verifyOnRead` (see BlobService). */
+export function createRegistry(deps: { db: Db; blobs: BlobStore; clock: Clock; log: Logger; uploadLimits?: UploadLimits; verifyOnRead?: boolean }): Registry {
   const { db, clock } = deps;
   const repos = new RepositoryStore({ db, clock });
   const downloads = new DownloadCounter({ db, clock, log: deps.log.child({ module: 'registry.downloads' }) });
   return {
     repos,
-    blobs: new BlobService({ db, blobs: deps.blobs, repos, clock }),
+    blobs: new BlobService({
+      db, blobs: deps.blobs, repos, clock, log: deps.log.child({ module: 'registry.blobs' }), verifyOnRead: deps.verifyOnRead ?? false,
+    }),
     uploads: new UploadService({ db, blobs: deps.blobs, repos, clock, ...(deps.uploadLimits ? { limits: deps.uploadLimits } : {}) }),
     manifests: new ManifestService({ db, repos, clock, downloads, blobs: deps.blobs }),
     tags: new TagService({ db, repos }),

@@ -11,6 +11,7 @@ import { formatDuration } from '../util/duration.js';
 import type { BerthError } from '../util/errors.js';
 import { HashingStream, newHash } from '../util/hash-stream.js';
 import type { BlobInfo } from './blob-service.js';
+import { BlobQuarantine } from './blob-quarantine.js';
 import type { RepositoryStore } from './repositories.js';
 
 export interface UploadStatus {
@@ -55,6 +56,7 @@ export class UploadService {
   readonly #live = new Map<string, { hash: Hash; size: number }>();
   /** Uploads with a request writing to them right now; a second concurrent writer is refused. */
   readonly #busy = new Set<string>();
+  readonly #quarantine: BlobQuarantine;
 
   readonly #limits: UploadLimits;
 
@@ -64,6 +66,7 @@ export class UploadService {
     this.#repos = deps.repos;
     this.#clock = deps.clock;
     this.#limits = deps.limits ?? NO_LIMITS;
+    this.#quarantine = new BlobQuarantine({ db: deps.db, clock: deps.clock });
   }
 
   /**
@@ -231,6 +234,10 @@ export class UploadService {
     // are put back from our scratch data; from our transaction on, our link keeps GC away for good.
     if (beingCollected) await this.#waitForDeletion(digest);
     if (beingCollected || !(await this.#blobs.stat(digest))) await this.#blobs.commitUpload(row.id, row.handle, digest);
+    // The commit replaced the stored bytes with these verified ones: a quarantined blob (corrupt or missing, see
+    // BlobQuarantine) is served again. Last, after any re-commit above; a crash before it leaves the blob quarantined
+    // (the next push or scrub releases it), never a bad copy served.
+    await this.#quarantine.release(digest);
     await this.#blobs.abortUpload(row.id, row.handle);
     return { digest, size: row.size };
   }

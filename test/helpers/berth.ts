@@ -35,6 +35,11 @@ export interface RunningBerth {
    * deletion, read counters). Placeholders are `?`. Rows come back with int8 values as numbers on both backends.
    */
   query<T = Record<string, unknown>>(text: string, ...params: unknown[]): Promise<T[]>;
+  /**
+   * The server's log so far: its JSON lines on standard output, parsed (level BERTH_TEST_LOG_LEVEL, default warn:
+   * 40 warn, 50 error), across restarts.
+   */
+  logLines(): Record<string, unknown>[];
   /** Graceful stop (SIGTERM). */
   stop(): Promise<void>;
   /** Crash (SIGKILL), as a power cut or OOM would. */
@@ -145,6 +150,7 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
   let port = opts.port ?? 0;
   let child: ChildProcess;
   let url = '';
+  let output = '';
 
   const launch = async (): Promise<void> => {
     const log = openSync(join(dataDir, 'server.log'), 'a');
@@ -164,6 +170,7 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
         reject(new Error(`berth did not start within 90 s; see ${dataDir}/server.log`));
       }, 90_000);
       child.stdout!.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
         out += chunk.toString();
         const m = /berth listening on (http\S+)/.exec(out);
         if (m) {
@@ -230,6 +237,7 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
     metadataUrl,
     metadataEnv: metaEnv,
     query: (text, ...params) => queryMetadata(metadataUrl, text, params),
+    logLines: () => output.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>),
     stop: () => waitExit('SIGTERM'),
     kill: () => waitExit('SIGKILL'),
     async restart() {

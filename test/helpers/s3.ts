@@ -49,14 +49,19 @@ export async function s3BerthEnv(bucket: string): Promise<Record<string, string>
   };
 }
 
-/** Total size of the objects under `prefix` in `bucket` (e.g. a server's upload scratch pieces). */
-export async function objectBytes(bucket: string, prefix: string): Promise<number> {
+/** A client of the test S3 server, for what tests do behind Berth's back; `destroy()` it when done. */
+export async function s3Client(): Promise<S3Client> {
   const s3 = await ensureS3();
-  const client = new S3Client({
+  return new S3Client({
     endpoint: s3.endpoint, region: s3.region, forcePathStyle: true,
     credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
     requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
   });
+}
+
+/** Total size of the objects under `prefix` in `bucket` (e.g. a server's upload scratch pieces). */
+export async function objectBytes(bucket: string, prefix: string): Promise<number> {
+  const client = await s3Client();
   try {
     let total = 0;
     let ContinuationToken: string | undefined;
