@@ -102,7 +102,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
   describe(`0011-blob-quarantine on ${dialect}`, { skip: dialect === 'postgres' && noPostgres }, () => {
     it('keeps existing blobs, served and due for a scrub by their creation time; the scrub order is indexed', async () => {
       const conn = open(dialect === 'postgres' ? await createDatabase() : ':memory:');
-      await migrate(conn, '0009-manifest-pusher');
+      await migrate(conn, '0010-upload-owner');
       await sql`insert into blobs (digest, size, created_at) values ('sha256:aa', 3, 1000), ('sha256:bb', 5, 2000)`.execute(conn.db);
       assert.deepEqual(await migrate(conn), ['0011-blob-quarantine']);
 
