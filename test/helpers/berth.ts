@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -158,10 +158,15 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
     url = await new Promise<string>((resolve, reject) => {
       let out = '';
       const timer = setTimeout(() => reject(new Error(`berth did not start within 30 s; see ${dataDir}/server.log`)), 30_000);
+      // pino writes to stdout: into server.log too, so a test can read what the server logged.
+      child.stdout!.on('data', (chunk: Buffer) => writeSync(log, chunk));
+      let listening = false;
       child.stdout!.on('data', (chunk: Buffer) => {
+        if (listening) return;
         out += chunk.toString();
         const m = /berth listening on (http\S+)/.exec(out);
         if (m) {
+          listening = true;
           clearTimeout(timer);
           resolve(m[1]!);
         }
