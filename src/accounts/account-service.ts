@@ -1,4 +1,5 @@
 import type { Db } from '../db/schema.js';
+import { transaction } from '../db/transaction.js';
 import { hashPassword, verifyPassword } from '../auth/password.js';
 import { conflict, invalid, notFound } from '../util/errors.js';
 import type { Clock } from '../util/clock.js';
@@ -103,7 +104,7 @@ export class AccountService {
 
   async removeMember(org: string, user: string): Promise<void> {
     const [o, u] = await Promise.all([this.getOrg(org), this.getUser(user)]);
-    await this.#db.transaction().execute(async (tx) => {
+    await transaction(this.#db, async (tx) => {
       await tx.deleteFrom('orgMembers').where('orgId', '=', o.id).where('userId', '=', u.id).execute();
       const teams = tx.selectFrom('teams').select('id').where('orgId', '=', o.id);
       await tx.deleteFrom('teamMembers').where('userId', '=', u.id).where('teamId', 'in', teams).execute();
@@ -179,7 +180,7 @@ export class AccountService {
   /** Deletes a team: its memberships go with it, and so do the package roles it was given (they name the team by id). */
   async deleteTeam(org: string, team: string): Promise<void> {
     const id = await this.teamId(org, team);
-    await this.#db.transaction().execute(async (tx) => {
+    await transaction(this.#db, async (tx) => {
       await tx.deleteFrom('packagePermissions').where('principalType', '=', 'team').where('principalId', '=', id).execute();
       await tx.deleteFrom('teams').where('id', '=', id).execute();
     });

@@ -1,4 +1,5 @@
 import type { Db } from '../db/schema.js';
+import { transaction } from '../db/transaction.js';
 import { nameUnknown } from '../oci/errors.js';
 import { repoOwner, type RepoName } from '../oci/names.js';
 import type { Clock } from '../util/clock.js';
@@ -39,7 +40,7 @@ export class RepositoryStore {
     const now = this.#clock.now();
     const owner = await this.#db.selectFrom('accounts').select(['id', 'type', 'defaultVisibility'])
       .where('lowerLogin', '=', repoOwner(name)).executeTakeFirst();
-    await this.#db.transaction().execute(async (tx) => {
+    await transaction(this.#db, async (tx) => {
       const inserted = await tx.insertInto('repositories')
         .values({
           name, owner: repoOwner(name), ownerId: owner?.id ?? null, createdBy,
