@@ -47,7 +47,9 @@ export interface App {
  * closes them in reverse order. The only place that names concrete drivers.
  */
 export async function createApp(config: Config, log: Logger): Promise<App> {
-  const db = connect(config.metadata.url);
+  const db = connect(config.metadata.url, { onUnreachable: throttle(10_000, (err) => {
+    log.warn({ err }, 'metadata database unreachable: requests answer 503 until it is back');
+  }) });
   const applied = await prepareSchema(db, config.metadata.autoMigrate).catch(async (err: unknown) => {
     await db.close();
     throw err;
@@ -147,6 +149,17 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       blobs.close?.();
       await db.close();
     },
+  };
+}
+
+/** `fn`, called at most once per `ms` (an outage fails every request: one log line per interval is enough). */
+function throttle<A extends unknown[]>(ms: number, fn: (...args: A) => void): (...args: A) => void {
+  let last = -Infinity;
+  return (...args) => {
+    const now = Date.now();
+    if (now - last < ms) return;
+    last = now;
+    fn(...args);
   };
 }
 
