@@ -1,6 +1,6 @@
 import { randomUUID, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import type { Db } from '../db/schema.js';
 import { transaction } from '../db/transaction.js';
 import { digestAlgorithm, digestHex, type Digest } from '../oci/digest.js';
@@ -145,13 +145,21 @@ export class UploadService {
     const whole = useLive || row.size === 0;
     const hashing = new HashingStream(useLive ? live.hash.copy() : newHash('sha256'));
     let result: { handle: UploadHandle; size: number };
+    // Piped by hand, not with pipeline(): when the blob store fails (S3 gone, disk full) the request body must stay
+    // readable, so the error handler can drain it and the client gets its answer (a 503) instead of a reset.
+    let bodyFailed = false;
+    source.pipe(hashing);
+    const received = finished(source).catch((err: unknown) => {
+      bodyFailed = true;
+      throw err;
+    });
     try {
-      [result] = await Promise.all([
-        this.#blobs.appendUpload(row.id, row.handle, row.size, hashing),
-        pipeline(source, hashing).then(() => undefined),
-      ]);
+      [result] = await Promise.all([this.#blobs.appendUpload(row.id, row.handle, row.size, hashing), received]);
     } catch (err) {
-      source.destroy();
+      source.unpipe(hashing);
+      hashing.destroy();
+      // A body that broke off (client gone, bad chunked encoding) goes with its connection.
+      if (bodyFailed) source.destroy();
       throw err;
     }
     if (whole) this.#live.set(row.id, { hash: hashing.hash, size: result.size });
