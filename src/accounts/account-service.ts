@@ -104,6 +104,8 @@ export class AccountService {
 
   async removeMember(org: string, user: string): Promise<void> {
     const [o, u] = await Promise.all([this.getOrg(org), this.getUser(user)]);
+    // READ COMMITTED, no row locks: a team membership that addTeamMember adds while this runs (it checked the org
+    // membership just before) survives it, with the team's package roles. A known gap (admin actions racing).
     await transaction(this.#db, async (tx) => {
       await tx.deleteFrom('orgMembers').where('orgId', '=', o.id).where('userId', '=', u.id).execute();
       const teams = tx.selectFrom('teams').select('id').where('orgId', '=', o.id);
@@ -180,6 +182,8 @@ export class AccountService {
   /** Deletes a team: its memberships go with it, and so do the package roles it was given (they name the team by id). */
   async deleteTeam(org: string, team: string): Promise<void> {
     const id = await this.teamId(org, team);
+    // READ COMMITTED: a role granted to the team while this runs may outlive it as a row naming a team id that is
+    // never reused (ids are not recycled on either dialect), so it grants nothing.
     await transaction(this.#db, async (tx) => {
       await tx.deleteFrom('packagePermissions').where('principalType', '=', 'team').where('principalId', '=', id).execute();
       await tx.deleteFrom('teams').where('id', '=', id).execute();

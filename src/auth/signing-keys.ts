@@ -57,6 +57,8 @@ export class SigningKeys {
     const { privateKey, publicKey } = await generateKeyPair(REGISTRY_TOKEN_ALG, { extractable: true });
     const kid = randomUUID();
     const now = this.#clock.now();
+    // READ COMMITTED: two replicas rotating at once (both starting on an empty table) each retire the keys they see
+    // and add one; both keys stay valid, and `current()` picks the newest, so nothing breaks.
     await transaction(this.#db, async (tx) => {
       await tx.updateTable('signingKeys').set({ retiredAt: now }).where('retiredAt', 'is', null).execute();
       await tx.insertInto('signingKeys').values({

@@ -117,6 +117,8 @@ export class GarbageCollector {
     let blobs = 0;
     let bytes = 0;
     for (const [i, blob] of unlinked.entries()) {
+      // Lock order: the blob row (FOR UPDATE, taken by the DELETE), then the tombstone. An upload commit holding the
+      // row (FOR NO KEY UPDATE) makes this wait, then fail on the foreign key: see the catch below.
       const deleted = await transaction(this.#db, async (tx) => {
         const res = await tx.deleteFrom('blobs').where('digest', '=', blob.digest)
           .where(({ not, exists, selectFrom }) => not(exists(selectFrom('repositoryBlobs').select('digest').where('digest', '=', blob.digest))))

@@ -120,6 +120,7 @@ export class PackageService {
   /** Gives a deleted package its name back; refused when a new package has taken the name meanwhile. */
   async restore(pkg: PackageInfo): Promise<void> {
     const now = this.#clock.now();
+    // READ COMMITTED relies on the unique name, not on the check: see the catch below.
     await transaction(this.#db, async (tx) => {
       const taken = await tx.selectFrom('repositories').select('id').where('name', '=', pkg.repository).executeTakeFirst();
       if (taken) throw nameReused(pkg.repository);

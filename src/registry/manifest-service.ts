@@ -85,6 +85,7 @@ export class ManifestService {
     const { sourceUrl, description, license } = await this.#labels(parsed);
 
     const now = this.#clock.now();
+    // Lock order (src/db/transaction.ts): the repository row, then manifests, references and tags.
     const id = await transaction(this.#db, async (tx) => {
       // First the repository row: on PostgreSQL the UPDATE row-locks it until commit, and GC's link removal takes
       // the same lock (GarbageCollector), so under READ COMMITTED a link cannot vanish between the reference check

@@ -40,6 +40,8 @@ export class RepositoryStore {
     const now = this.#clock.now();
     const owner = await this.#db.selectFrom('accounts').select(['id', 'type', 'defaultVisibility'])
       .where('lowerLogin', '=', repoOwner(name)).executeTakeFirst();
+    // Two first pushes at once (PostgreSQL, READ COMMITTED): the second INSERT waits for the first to commit, then
+    // inserts nothing, so only the creator is made admin; both read the same row below.
     await transaction(this.#db, async (tx) => {
       const inserted = await tx.insertInto('repositories')
         .values({

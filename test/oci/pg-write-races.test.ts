@@ -110,3 +110,44 @@ test('a manifest push chosen as a deadlock victim is retried: the client gets 20
   const log = readFileSync(join(berth.dataDir, 'server.log'), 'utf8');
   assert.doesNotMatch(log, /"level":50/, 'nothing logged as an error');
 });
+
+test('an upload commit of a blob gc is about to delete: gc keeps it, and the blob stays whole and readable', { skip }, async () => {
+  const name = 'acme/gc-commit-race';
+  const bytes = randomBytes(8192);
+  const digest = await pushBlob(berth.url, name, bytes);
+  // Unreferenced and old: gc (grace 0) unlinks it and deletes it.
+  await berth.query('update repository_blobs set created_at = 0 where digest = ?', digest);
+  // The same bytes again, uploaded but not committed.
+  const start = await registryFetch(`${berth.url}/v2/${name}/blobs/uploads/`, { method: 'POST' });
+  const patch = await registryFetch(new URL(start.headers.get('location')!, berth.url), { method: 'PATCH', body: bytes });
+  assert.equal(patch.status, 202);
+  const location = new URL(patch.headers.get('location')!, berth.url);
+  location.searchParams.set('digest', digest);
+
+  // A reader holds the blob row (KEY SHARE): gc has unlinked the blob and its DELETE waits for the row. The commit's
+  // upsert (NO KEY UPDATE) does not conflict with the reader, so it links the blob meanwhile. When the reader lets
+  // go, gc's DELETE goes ahead on the row it found, and the foreign key check (which sees the committed link) must
+  // refuse it: gc keeps the blob.
+  const holder = await holdLocks(berth.metadataUrl, (c) => c.query('select digest from blobs where digest = $1 for key share', [digest]));
+  let gc: Promise<unknown> | undefined;
+  let commit: Promise<Response> | undefined;
+  try {
+    gc = berth.admin((s) => s.gc.run({ dryRun: false, graceMs: 0 }));
+    await until('gc to wait for the blob row', async () => (await waiters()) >= 1);
+    let done = false;
+    commit = registryFetch(location, { method: 'PUT' }).finally(() => { done = true; });
+    // (A commit taking a stronger lock would queue behind gc instead: then gc deletes first and the commit puts
+    // the bytes back; the blob is whole either way, but gc does not keep it.)
+    await until('the commit to finish, or to wait', async () => done || (await waiters()) >= 2);
+  } finally {
+    await holder.release();
+  }
+  const committed = await commit!;
+  assert.equal(committed.status, 201, await committed.text());
+  await gc;
+  assert.equal((await berth.query('select digest from blobs where digest = ?', digest)).length, 1, 'gc kept the blob the commit linked');
+  const back = await registryFetch(`${berth.url}/v2/${name}/blobs/${digest}`);
+  assert.equal(back.status, 200);
+  assert.equal(sha256(Buffer.from(await back.arrayBuffer())), digest, 'the bytes are whole');
+  assert.deepEqual(await berth.query('select digest from blob_deletions'), [], 'no tombstone left');
+});
