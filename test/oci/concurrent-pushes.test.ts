@@ -55,7 +55,7 @@ function writeLayout(dir: string, count: number): { tag: string }[] {
   return images;
 }
 
-test(`${PUSHES} concurrent skopeo pushes sharing base layers: all succeed, no 5xx, no error logged`, { timeout: 600_000 }, async () => {
+test(`${PUSHES} concurrent skopeo pushes sharing base layers: all succeed, no 5xx, no error logged`, { timeout: 600_000 }, async (t) => {
   const layout = join(work, 'layout');
   const images = writeLayout(layout, PUSHES);
   const creds = `${berth.user}:${berth.token}`;
@@ -83,6 +83,8 @@ test(`${PUSHES} concurrent skopeo pushes sharing base layers: all succeed, no 5x
   assert.ok(count('PUT', '/v2/<name>/blobs/uploads/<uuid>', 201) > 0, 'uploads committed');
   assert.ok(count('POST', '/v2/<name>/blobs/uploads/', 201) > 0, 'cross-repository mounts');
   assert.equal(count('PUT', '/v2/<name>/manifests/<reference>', 201), PUSHES);
+  t.diagnostic(`${requests.length} requests: ${count('PUT', '/v2/<name>/blobs/uploads/<uuid>', 201)} uploads committed, `
+    + `${count('POST', '/v2/<name>/blobs/uploads/', 201)} mounts, ${serverErrors.length} 5xx, ${deadlocks.length} deadlock lines`);
 
   // Every image reads back as pushed.
   for (const i of images.keys()) {
