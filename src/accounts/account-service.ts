@@ -1,4 +1,5 @@
 import type { Db } from '../db/schema.js';
+import { transaction } from '../db/transaction.js';
 import { hashPassword, needsRehash, spendPasswordCheck, verifyPassword } from '../auth/password.js';
 import { conflict, invalid, notFound } from '../util/errors.js';
 import { lastOwnerRefusal, type OrgRole } from './org-rules.js';
@@ -119,7 +120,7 @@ export class AccountService {
   /** Adds a member or changes a member's role; an organization keeps at least one owner. */
   async addMember(org: string, user: string, role: OrgRole): Promise<void> {
     const [o, u] = await Promise.all([this.getOrg(org), this.getUser(user)]);
-    await this.#db.transaction().execute(async (tx) => {
+    await transaction(this.#db, async (tx) => {
       const refused = lastOwnerRefusal(o.login, await lockedMembers(tx, o.id), u.login, role);
       if (refused) throw invalid(refused);
       await tx.insertInto('orgMembers').values({ orgId: o.id, userId: u.id, role })
@@ -134,11 +135,13 @@ export class AccountService {
    */
   async removeMember(org: string, user: string, opts: { keepPackageRoles?: boolean } = {}): Promise<RemovedMember> {
     const [o, u] = await Promise.all([this.getOrg(org), this.getUser(user)]);
-    return this.#db.transaction().execute(async (tx) => {
+    return transaction(this.#db, async (tx) => {
       const members = await lockedMembers(tx, o.id);
       if (!members.some((m) => m.userId === u.id)) throw notFound(`${u.login} is not a member of ${o.login}`);
       const refused = lastOwnerRefusal(o.login, members, u.login, null);
       if (refused) throw invalid(refused);
+      // addTeamMember checks the membership without a lock: a team membership it adds while this runs survives, with
+      // the team's package roles (a known gap of two admin actions racing).
       await tx.deleteFrom('orgMembers').where('orgId', '=', o.id).where('userId', '=', u.id).execute();
       const teams = tx.selectFrom('teams').select('id').where('orgId', '=', o.id);
       const teamNames = await tx.selectFrom('teams as t').innerJoin('teamMembers as tm', 'tm.teamId', 't.id')
@@ -230,7 +233,9 @@ export class AccountService {
   /** Deletes a team: its memberships go with it, and so do the package roles it was given (they name the team by id). */
   async deleteTeam(org: string, team: string): Promise<void> {
     const id = await this.teamId(org, team);
-    await this.#db.transaction().execute(async (tx) => {
+    // READ COMMITTED: a role granted to the team while this runs may outlive it as a row naming a team id that is
+    // never reused (ids are not recycled on either dialect), so it grants nothing.
+    await transaction(this.#db, async (tx) => {
       await tx.deleteFrom('packagePermissions').where('principalType', '=', 'team').where('principalId', '=', id).execute();
       await tx.deleteFrom('teams').where('id', '=', id).execute();
     });

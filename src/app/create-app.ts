@@ -49,7 +49,9 @@ export interface App {
  * closes them in reverse order. The only place that names concrete drivers.
  */
 export async function createApp(config: Config, log: Logger): Promise<App> {
-  const db = connect(config.metadata.url);
+  const db = connect(config.metadata.url, { onUnreachable: throttle(10_000, (err) => {
+    log.warn({ err }, 'metadata database unreachable: requests answer 503 until it is back');
+  }) });
   const applied = await prepareSchema(db, config.metadata.autoMigrate).catch(async (err: unknown) => {
     await db.close();
     throw err;
@@ -177,6 +179,17 @@ function scheduleScrub(scheduler: Scheduler, deps: { db: Db; blobs: BlobStore; c
       }
     },
   });
+}
+
+/** `fn`, called at most once per `ms` (an outage fails every request: one log line per interval is enough). */
+function throttle<A extends unknown[]>(ms: number, fn: (...args: A) => void): (...args: A) => void {
+  let last = -Infinity;
+  return (...args) => {
+    const now = Date.now();
+    if (now - last < ms) return;
+    last = now;
+    fn(...args);
+  };
 }
 
 /** On an empty database, creates the instance admin with a random password (never a fixed default). */

@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from '../observability/logger.js';
 import type { OciDeps } from './oci/context.js';
-import { BerthError } from '../util/errors.js';
+import { BerthError, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../util/errors.js';
 import type { GithubDeps } from './github/github-context.js';
 import { githubApi } from './github/github-api.js';
 import { clientError, DOCS_ROOT, sendGithubError } from './github/github-errors.js';
@@ -73,8 +73,14 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     }, 'request');
   });
 
+  // Readiness (load balancers, Kubernetes): 503 while the database does not answer, so traffic goes elsewhere;
+  // liveness stays 200, since the process recovers by itself when the database is back.
   app.get('/healthz', async (_request, reply) => {
-    await deps.ready();
+    try {
+      await deps.ready();
+    } catch {
+      return reply.code(503).header('Retry-After', UNAVAILABLE_RETRY_AFTER_SECONDS).send({ status: 'unavailable', reason: 'the database does not answer' });
+    }
     return reply.send({ status: 'ok' });
   });
   app.get('/livez', async (_request, reply) => reply.send({ status: 'ok' }));

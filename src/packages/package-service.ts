@@ -1,5 +1,6 @@
 import { isUniqueViolation } from '../db/constraint-errors.js';
 import type { Db } from '../db/schema.js';
+import { transaction } from '../db/transaction.js';
 import { loadTargets, type PackageRow } from '../auth/package-access.js';
 import { allowedOperations, type PackageOperation, type Subject, type Visibility } from '../auth/permissions.js';
 import type { DownloadCounter } from '../registry/download-counter.js';
@@ -121,7 +122,8 @@ export class PackageService {
   /** Gives a deleted package its name back; refused when a new package has taken the name meanwhile. */
   async restore(pkg: PackageInfo): Promise<void> {
     const now = this.#clock.now();
-    await this.#db.transaction().execute(async (tx) => {
+    // READ COMMITTED relies on the unique name, not on the check: see the catch below.
+    await transaction(this.#db, async (tx) => {
       const taken = await tx.selectFrom('repositories').select('id').where('name', '=', pkg.repository).executeTakeFirst();
       if (taken) throw nameReused(pkg.repository);
       await tx.updateTable('repositories').set({ name: pkg.repository, deletedName: null, deletedAt: null, updatedAt: now })

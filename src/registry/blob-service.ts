@@ -1,4 +1,5 @@
 import { pipeline, type Readable } from 'node:stream';
+import { isForeignKeyViolation } from '../db/constraint-errors.js';
 import type { Db } from '../db/schema.js';
 import type { Digest } from '../oci/digest.js';
 import { blobQuarantined, blobUnknown, rangeNotSatisfiable } from '../oci/errors.js';
@@ -176,13 +177,25 @@ export class BlobService {
     for (const source of sources) {
       if (await canRead(source.name as RepoName)) {
         const repo = await this.#repos.ensure(target, pusher);
-        await this.link(repo.id, digest);
+        try {
+          await this.link(repo.id, digest);
+        } catch (err) {
+          // GC deleted the blob since we found its source (PostgreSQL, READ COMMITTED: the source link was gone
+          // by then, and the foreign key refuses ours): nothing to mount, the client uploads it.
+          if (isForeignKeyViolation(err)) return null;
+          throw err;
+        }
         return { digest, size: source.size };
       }
     }
     return null;
   }
 
+  /**
+   * One statement, holding no other lock: it inserts the link, then its foreign keys take KEY SHARE on the repository
+   * and blob rows, which waits only for a DELETE of either (GC, package purge), a package rename, or another insert of
+   * the same link — none of which waits for it in turn.
+   */
   async link(repositoryId: number, digest: Digest): Promise<void> {
     await this.#db.insertInto('repositoryBlobs')
       .values({ repositoryId, digest, createdAt: this.#clock.now() })

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { preparedQuery } from '../db/prepared-query.js';
 import type { Db } from '../db/schema.js';
+import { transaction } from '../db/transaction.js';
 import { digestAlgorithm, makeDigest, type Digest } from '../oci/digest.js';
 import { digestInvalid, manifestBlobUnknown, manifestUnknown, nameUnknown } from '../oci/errors.js';
 import { parseManifest, type ParsedManifest } from '../oci/manifest.js';
@@ -84,7 +85,8 @@ export class ManifestService {
     const { sourceUrl, description, license } = await this.#labels(parsed);
 
     const now = this.#clock.now();
-    const id = await this.#db.transaction().execute(async (tx) => {
+    // Lock order (src/db/transaction.ts): the repository row, then manifests, references and tags.
+    const id = await transaction(this.#db, async (tx) => {
       // First the repository row: on PostgreSQL the UPDATE row-locks it until commit, and GC's link removal takes
       // the same lock (GarbageCollector), so under READ COMMITTED a link cannot vanish between the reference check
       // below and this transaction's commit. SQLite runs one transaction at a time anyway.

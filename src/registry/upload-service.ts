@@ -1,7 +1,8 @@
 import { randomUUID, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import type { Db } from '../db/schema.js';
+import { transaction } from '../db/transaction.js';
 import { digestAlgorithm, digestHex, type Digest } from '../oci/digest.js';
 import { digestInvalid, sizeInvalid, tooManyUploads, uploadInvalid, uploadOutOfOrder, uploadUnknown } from '../oci/errors.js';
 import type { RepoName } from '../oci/names.js';
@@ -184,13 +185,21 @@ export class UploadService {
     const whole = useLive || row.size === 0;
     const hashing = new HashingStream(useLive ? live.hash.copy() : newHash('sha256'));
     let result: { handle: UploadHandle; size: number };
+    // Piped by hand, not with pipeline(): when the blob store fails (S3 gone, disk full) the request body must stay
+    // readable, so the error handler can drain it and the client gets its answer (a 503) instead of a reset.
+    let bodyFailed = false;
+    source.pipe(hashing);
+    const received = finished(source).catch((err: unknown) => {
+      bodyFailed = true;
+      throw err;
+    });
     try {
-      [result] = await Promise.all([
-        this.#blobs.appendUpload(row.id, row.handle, row.size, hashing),
-        pipeline(source, hashing).then(() => undefined),
-      ]);
+      [result] = await Promise.all([this.#blobs.appendUpload(row.id, row.handle, row.size, hashing), received]);
     } catch (err) {
-      source.destroy();
+      source.unpipe(hashing);
+      hashing.destroy();
+      // A body that broke off (client gone, bad chunked encoding) goes with its connection.
+      if (bodyFailed) source.destroy();
       throw err;
     }
     if (whole) this.#live.set(row.id, { hash: hashing.hash, size: result.size });
@@ -218,11 +227,15 @@ export class UploadService {
     // Bytes durable at their content address first; only then does one transaction make the blob visible.
     await this.#blobs.commitUpload(row.id, row.handle, digest);
     const now = this.#clock.now();
-    const beingCollected = await this.#db.transaction().execute(async (tx) => {
-      // An upsert, not DO NOTHING: it locks an existing row, so a concurrent GC cannot delete it before our link
-      // below is written (PostgreSQL; SQLite serialises the two transactions anyway).
+    // PostgreSQL, READ COMMITTED. Locks in the global order (README "Isolation"): the blob row, then the link.
+    const beingCollected = await transaction(this.#db, async (tx) => {
+      // An upsert, not DO NOTHING: it locks an existing row, so a concurrent GC's DELETE cannot remove it before our
+      // link below is written. It updates a non-key column only (size: the same value, content-addressed), so the
+      // lock is FOR NO KEY UPDATE: it blocks GC's DELETE and other commits of this digest, but not the KEY SHARE a
+      // mount's link takes for its foreign key. Updating the key (FOR UPDATE) made a commit and a mount of the same
+      // blob into the same repository deadlock: each held what the other needed (the blob row, the new link).
       await tx.insertInto('blobs').values({ digest, size: row.size, createdAt: now })
-        .onConflict((oc) => oc.column('digest').doUpdateSet({ digest: (eb) => eb.ref('excluded.digest') })).execute();
+        .onConflict((oc) => oc.column('digest').doUpdateSet({ size: (eb) => eb.ref('excluded.size') })).execute();
       await tx.insertInto('repositoryBlobs').values({ repositoryId: row.repositoryId, digest, createdAt: now })
         .onConflict((oc) => oc.columns(['repositoryId', 'digest']).doNothing()).execute();
       await tx.deleteFrom('uploads').where('id', '=', row.id).execute();

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -150,7 +150,6 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
   let port = opts.port ?? 0;
   let child: ChildProcess;
   let url = '';
-  let output = '';
 
   const launch = async (): Promise<void> => {
     const log = openSync(join(dataDir, 'server.log'), 'a');
@@ -169,11 +168,15 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
         orphan.kill('SIGKILL');
         reject(new Error(`berth did not start within 90 s; see ${dataDir}/server.log`));
       }, 90_000);
+      // pino writes to stdout: into server.log too, so a test can read what the server logged (logLines).
+      child.stdout!.on('data', (chunk: Buffer) => writeSync(log, chunk));
+      let listening = false;
       child.stdout!.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
+        if (listening) return;
         out += chunk.toString();
         const m = /berth listening on (http\S+)/.exec(out);
         if (m) {
+          listening = true;
           clearTimeout(timer);
           resolve(m[1]!);
         }
@@ -237,7 +240,7 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
     metadataUrl,
     metadataEnv: metaEnv,
     query: (text, ...params) => queryMetadata(metadataUrl, text, params),
-    logLines: () => output.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>),
+    logLines: () => readFileSync(join(dataDir, 'server.log'), 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>),
     stop: () => waitExit('SIGTERM'),
     kill: () => waitExit('SIGKILL'),
     async restart() {

@@ -2,10 +2,14 @@
 // (scripts/run-tests.mjs) starts it once per run and exports S3_ENDPOINT + AWS_*; a test file run by hand without
 // them starts it here (once, under a lock), exports the same variables in this process, and leaves it running for
 // the next (`bash scripts/s3-ceph.sh stop`).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { freePort } from './ports.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -98,4 +102,60 @@ async function findOrStart(): Promise<S3Server> {
   for (const m of readFileSync(`${cephDir}/s3.env`, 'utf8').matchAll(/^export (\w+)=(.*)$/gm)) process.env[m[1]!] ??= m[2]!;
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   return fromEnv(process.env);
+}
+
+export interface S3Gateway {
+  /** `http://127.0.0.1:PORT`: the same buckets and objects as the shared endpoint, through another process. */
+  readonly endpoint: string;
+  /** SIGKILL, as a crash or a pulled cable would: in-flight requests are cut, new connections refused. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port; resolves when it answers. */
+  start(): Promise<void>;
+}
+
+/**
+ * A second RADOS Gateway of the test Ceph cluster, on a port of its own, that a test may kill and start again
+ * without touching the shared one (other test processes use that). Null when there is no local Ceph cluster (an
+ * S3_ENDPOINT elsewhere, or radosgw not installed).
+ */
+export async function startGateway(): Promise<S3Gateway | null> {
+  await ensureS3();
+  const conf = join(process.env.CEPH_DIR ?? '/tmp/s3lab/ceph', 'ceph.conf');
+  if (!existsSync(conf) || spawnSync('sh', ['-c', 'command -v radosgw']).status !== 0) return null;
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'berth-rgw-'));
+  const endpoint = `http://127.0.0.1:${port}`;
+  let child: ChildProcess | null = null;
+  const kill = async (): Promise<void> => {
+    const running = child;
+    child = null;
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      running.once('exit', () => resolve());
+      running.kill('SIGKILL');
+    });
+  };
+  const start = async (): Promise<void> => {
+    // Its own name, pid file, admin socket and log, so nothing clashes with the shared gateway (client.rgw.a).
+    child = spawn('radosgw', [
+      '-f', '-c', conf, '-n', `client.rgw.test${port}`,
+      '--rgw-frontends', `beast endpoint=127.0.0.1:${port}`, '--rgw-dns-name', 'localhost', '--ms-mon-client-mode', 'crc',
+      '--rgw-data', dir, '--pid-file', join(dir, 'rgw.pid'), '--admin-socket', join(dir, 'rgw.asok'), '--log-file', join(dir, 'rgw.log'),
+    ], { stdio: 'ignore' });
+    const started = child;
+    for (let i = 0; ; i++) {
+      if (started.exitCode !== null) throw new Error(`radosgw exited (${started.exitCode}); see ${dir}/rgw.log`);
+      try {
+        if ((await fetch(endpoint)).ok) return;
+      } catch { /* not listening yet */ }
+      if (i > 600) throw new Error(`radosgw on ${endpoint} did not answer within 60 s; see ${dir}/rgw.log`);
+      await sleep(100);
+    }
+  };
+  process.once('exit', () => {
+    child?.kill('SIGKILL');
+    if (!process.env.BERTH_TEST_KEEP) rmSync(dir, { recursive: true, force: true });
+  });
+  await start();
+  return { endpoint, kill, start };
 }

@@ -141,7 +141,7 @@ function sendError(request: FastifyRequest, reply: FastifyReply, error: BerthErr
     const back = request.method === 'GET' ? request.url : (request.headers.referer ? new URL(request.headers.referer, 'http://x').pathname : '/');
     return reply.code(303).header('Location', `/login?return_to=${encodeURIComponent(localPath(back))}`).send();
   }
-  const titles: Record<number, string> = { 400: 'Bad request', 403: 'Not allowed', 404: 'Page not found', 409: 'Conflict', 413: 'Too large', 422: 'Cannot do that', 429: 'Slow down' };
+  const titles: Record<number, string> = { 400: 'Bad request', 403: 'Not allowed', 404: 'Page not found', 409: 'Conflict', 413: 'Too large', 422: 'Cannot do that', 429: 'Slow down', 503: 'Temporarily unavailable' };
   const title = titles[error.status] ?? 'Error';
   return sendPage(request, reply.headers(error.headers), {
     status: error.status, title,
