@@ -38,3 +38,5 @@ export const rangeNotSatisfiable = (size: number): BerthError =>
  * codes ("Error Codes": the code MUST be one of them), and UNSUPPORTED is the closest.
  */
 export const paginationInvalid = (message: string): BerthError => oci(400, 'UNSUPPORTED', message);
+/** A body the endpoint does not take (not its Content-Type, unparseable, too large); the spec has no code for it. */
+export const requestInvalid = (message: string): BerthError => oci(400, 'UNSUPPORTED', message);
