@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -35,6 +35,8 @@ export interface RunningBerth {
    * deletion, read counters). Placeholders are `?`. Rows come back with int8 values as numbers on both backends.
    */
   query<T = Record<string, unknown>>(text: string, ...params: unknown[]): Promise<T[]>;
+  /** The server's log so far (stderr and the JSON lines, at BERTH_LOG_LEVEL: warn unless the test sets it). */
+  serverLog(): string;
   /** Graceful stop (SIGTERM). */
   stop(): Promise<void>;
   /** Crash (SIGKILL), as a power cut or OOM would. */
@@ -155,6 +157,8 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
     });
     const orphan = child;
     process.once('exit', () => orphan.kill('SIGKILL'));
+    // The JSON log (stdout) goes to server.log too, after anything the process wrote to stderr.
+    child.stdout!.pipe(createWriteStream(join(dataDir, 'server.log'), { flags: 'a' }));
     url = await new Promise<string>((resolve, reject) => {
       let out = '';
       const timer = setTimeout(() => reject(new Error(`berth did not start within 30 s; see ${dataDir}/server.log`)), 30_000);
@@ -194,6 +198,7 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
   await launch();
   return {
     get pid() { return child.pid!; },
+    serverLog: () => readFileSync(join(dataDir, 'server.log'), 'utf8'),
     user,
     token,
     authorization,
