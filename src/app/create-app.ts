@@ -100,6 +100,10 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     log,
     tls,
     trustedProxies: config.server.trustedProxies,
+    connections: {
+      headersTimeoutMs: config.server.headersTimeoutMs, requestTimeoutMs: config.server.requestTimeoutMs,
+      idleTimeoutMs: config.server.idleTimeoutMs, maxConnectionsPerClient: config.server.maxConnectionsPerClient,
+    },
     ready: async () => { await sql`select 1`.execute(db.db); },
     oci: {
       registry,
