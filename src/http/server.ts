@@ -70,6 +70,13 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
 
   guard.attach(app, deps.tls ? 'secureConnection' : 'connection');
 
+  // Browsers must not second-guess a Content-Type (a blob served as octet-stream is never run as a page), and once
+  // they reached Berth over HTTPS (directly, or through a trusted proxy that says so) they must never use plain HTTP.
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('X-Content-Type-Options', 'nosniff');
+    if (request.protocol === 'https') reply.header('Strict-Transport-Security', 'max-age=31536000');
+  });
+
   // One line per request: method, route template (never the raw URL with its tokens), status, time, bytes.
   app.addHook('onResponse', async (request, reply) => {
     request.log.info({
