@@ -239,8 +239,14 @@ export class ConnectionGuard {
   }
 }
 
-/** Bytes the client has taken: written minus what still waits in the socket. */
+/**
+ * Bytes handed to the kernel so far, which grows as the client reads. One write of a 1 MiB buffer (send-file.ts)
+ * leaves the handle bit by bit, so it is counted by the handle's `writeQueueSize` as Node's own socket timeout does
+ * (net.js `_onTimeout`); by finished writes only, a client reading 8 KB/s would look idle for two minutes.
+ */
 function delivered(socket: Socket): number {
+  const handle = (socket as unknown as { _handle?: { bytesWritten?: unknown; writeQueueSize?: unknown } | null })._handle;
+  if (typeof handle?.bytesWritten === 'number' && typeof handle.writeQueueSize === 'number') return handle.bytesWritten - handle.writeQueueSize;
   return (socket.bytesWritten ?? 0) - socket.writableLength;
 }
 

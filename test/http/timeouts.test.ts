@@ -5,6 +5,7 @@
 // other clients and /livez keep working, and a trusted proxy is exempt.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { connect as netConnect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { startBerth, type RunningBerth } from '../helpers/berth.js';
 import { assertHealthy, pushBlob, registryFetch, sha256, useAuthorization } from '../helpers/http.js';
@@ -147,6 +148,35 @@ describe('timeouts', () => {
     conn.socket.resume();
     await conn.closedWithin(10_000, 'a dropped download');
     assert.ok(conn.received().length < blob.length, `the transfer was cut (${conn.received().length} of ${blob.length} bytes)`);
+  });
+
+  it('a client that reads a download at a limited pace, longer than the idle timeout in all, is not dropped', async () => {
+    const blob = randomBytes(40 * 1024 * 1024);
+    const digest = await pushBlob(berth.url, 'acme/slow-read', blob);
+    const { hostname, port } = new URL(berth.url);
+    // Read at 4 MB/s, slower than Berth sends, so its writes keep waiting on this client: paused whenever ahead of
+    // that pace. (Berth sees progress whenever the kernel takes more bytes: with loopback's multi-megabyte socket
+    // buffers that is every megabyte or so read, so a reader far slower than that per idle timeout looks stalled.)
+    const RATE = 4 * 1024 * 1024;
+    const socket = netConnect({ host: hostname, port: Number(port) });
+    socket.on('error', () => undefined);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const started = Date.now();
+    let received = 0;
+    socket.on('data', (c: Buffer) => {
+      received += c.length;
+      const ahead = received / RATE * 1000 - (Date.now() - started);
+      if (ahead > 0) {
+        socket.pause();
+        setTimeout(() => socket.resume(), ahead);
+      }
+    });
+    socket.write(requestHead('GET', `/v2/acme/slow-read/blobs/${digest}`, { Authorization: berth.authorization }));
+    await waitFor(() => received >= blob.length || socket.destroyed || socket.readableEnded, 60_000, 'the download');
+    const tookMs = Date.now() - started;
+    socket.destroy();
+    assert.ok(received >= blob.length, `the whole blob arrived (${received} of ${blob.length} bytes in ${tookMs} ms)`);
+    assert.ok(tookMs > 2 * IDLE_MS, `the download took longer than two idle timeouts (${tookMs} ms)`);
   });
 
   it('is healthy afterwards, with nothing logged at error level', async () => {
