@@ -36,7 +36,7 @@ export const SCHEMA = {
     help: 'A connection on which Berth waits this long for the client (an upload body that stopped arriving, a response the client stopped reading) is closed.',
   },
   'server.maxConnectionsPerClient': {
-    type: 'integer', default: 128, min: 0,
+    type: 'integer', default: 256, min: 0,
     help: 'Open connections per client address (0: no limit); a request on one more gets 429 and the connection is closed. Addresses in server.trustedProxies are exempt.',
   },
   dataDir: { type: 'string', default: './data', help: 'Directory for the embedded database and filesystem blobs.' },
