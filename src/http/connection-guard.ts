@@ -3,7 +3,7 @@ import { BlockList, isIPv6, type Socket } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from '../observability/logger.js';
 import {
-  headersTooLarge, requestInvalid, requestTimeout, sizeInvalid, tooManyConnections, uploadInvalid, uploadStalled,
+  headersTimeout, headersTooLarge, requestInvalid, requestTimeout, sizeInvalid, tooManyConnections, uploadInvalid, uploadStalled,
 } from '../oci/errors.js';
 import type { BerthError } from '../util/errors.js';
 import { rawErrorResponse } from './raw-error-response.js';
@@ -132,7 +132,7 @@ export class ConnectionGuard {
     let path = x?.path ?? requestPath(error.rawPacket) ?? '/';
     if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
       // Node's headers timeout: which request it was is unknown.
-      answer = requestTimeout(Math.round(this.#limits.headersTimeoutMs / 1000));
+      answer = headersTimeout(Math.round(this.#limits.headersTimeoutMs / 1000));
       path = '/';
     } else if (error.code === 'HPE_HEADER_OVERFLOW') {
       answer = headersTooLarge();

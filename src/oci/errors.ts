@@ -44,6 +44,8 @@ export const requestInvalid = (message: string): BerthError => oci(400, 'UNSUPPO
  * Refusals at the connection level (Berth's HTTP edge, src/http/connection-guard.ts), written in each surface's
  * shape; the spec has no codes for them, so they take the nearest one.
  */
+export const headersTimeout = (seconds: number): BerthError =>
+  oci(408, 'UNSUPPORTED', `the request headers did not arrive within ${seconds} s; the connection is closed`);
 export const requestTimeout = (seconds: number): BerthError =>
   oci(408, 'UNSUPPORTED', `the request was not received within ${seconds} s of its headers; the connection is closed`);
 export const uploadStalled = (seconds: number): BerthError =>

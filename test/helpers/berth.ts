@@ -157,8 +157,10 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
     });
     const orphan = child;
     process.once('exit', () => orphan.kill('SIGKILL'));
-    // The JSON log (stdout) goes to server.log too, after anything the process wrote to stderr.
-    child.stdout!.pipe(createWriteStream(join(dataDir, 'server.log'), { flags: 'a' }));
+    // The JSON log (stdout) goes to server.log too, with what the process writes to stderr.
+    const stdoutLog = createWriteStream(join(dataDir, 'server.log'), { flags: 'a' });
+    child.stdout!.on('data', (chunk: Buffer) => stdoutLog.write(chunk));
+    child.once('exit', () => stdoutLog.end());
     url = await new Promise<string>((resolve, reject) => {
       let out = '';
       const timer = setTimeout(() => reject(new Error(`berth did not start within 30 s; see ${dataDir}/server.log`)), 30_000);
