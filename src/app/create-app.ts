@@ -108,6 +108,10 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     log,
     tls,
     trustedProxies: config.server.trustedProxies,
+    connections: {
+      headersTimeoutMs: config.server.headersTimeoutMs, requestTimeoutMs: config.server.requestTimeoutMs,
+      idleTimeoutMs: config.server.idleTimeoutMs, maxConnectionsPerClient: config.server.maxConnectionsPerClient,
+    },
     ready: async () => { await sql`select 1`.execute(db.db); },
     oci: {
       registry,
@@ -146,6 +150,10 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     initialAdminPassword,
     async listen() {
       const address = await server.listen({ host: config.server.host, port: config.server.port });
+      if (publicUrl === null && !isLoopback(config.server.host)) {
+        log.warn({ host: config.server.host }, 'server.publicUrl is not set: token realms, registry token audiences and URLs in responses '
+          + 'follow each request\'s Host header (or X-Forwarded-Host from a trusted proxy); set it in production');
+      }
       return address;
     },
     async close() {
@@ -190,6 +198,11 @@ function throttle<A extends unknown[]>(ms: number, fn: (...args: A) => void): (.
     last = now;
     fn(...args);
   };
+}
+
+/** Reachable from this machine only: then nobody else can choose the Host header the URLs are built from. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** On an empty database, creates the instance admin with a random password (never a fixed default). */

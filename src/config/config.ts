@@ -14,6 +14,11 @@ export interface Config {
     readonly tls: { readonly cert: string; readonly key: string } | null;
     /** Addresses/CIDRs whose X-Forwarded-* headers are believed (Fastify `trustProxy`); empty: none. */
     readonly trustedProxies: readonly string[];
+    readonly headersTimeoutMs: number;
+    readonly requestTimeoutMs: number;
+    readonly idleTimeoutMs: number;
+    /** 0: no limit. */
+    readonly maxConnectionsPerClient: number;
   };
   readonly dataDir: string;
   readonly metadata: { readonly url: string; readonly autoMigrate: boolean };
@@ -94,6 +99,10 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       host: get('server.host'), port: get('server.port'), publicUrl: normaliseUrl(get<string | null>('server.publicUrl')),
       tls: tlsFiles(get<string | null>('server.tls.cert'), get<string | null>('server.tls.key')),
       trustedProxies: (get<string | null>('server.trustedProxies') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+      headersTimeoutMs: positive(get('server.headersTimeout'), 'server.headersTimeout'),
+      requestTimeoutMs: positive(get('server.requestTimeout'), 'server.requestTimeout'),
+      idleTimeoutMs: positive(get('server.idleTimeout'), 'server.idleTimeout'),
+      maxConnectionsPerClient: get('server.maxConnectionsPerClient'),
     },
     dataDir,
     metadata: { url: get<string | null>('metadata.url') ?? `sqlite:${resolve(dataDir, 'berth.db')}`, autoMigrate: get('metadata.autoMigrate') },
@@ -237,6 +246,12 @@ function coerce(key: string, spec: KeySpec, value: Value, source: string): Value
         return fail('a duration (e.g. 30s, 10m, 24h, 7d)');
       }
   }
+}
+
+/** A timeout of 0 would mean none: the point of these keys is that there always is one. */
+function positive(ms: number, key: string): number {
+  if (!(ms > 0)) throw new ConfigError(`${key} must be longer than 0 (e.g. 30s)`);
+  return ms;
 }
 
 function normaliseUrl(url: string | null): string | null {

@@ -26,6 +26,19 @@ export const SCHEMA = {
     type: 'string', default: null,
     help: 'Comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-Proto/Host/For are believed. Default: none.',
   },
+  'server.headersTimeout': { type: 'duration', default: '30s', help: 'A request\'s headers must arrive within this; then 408 and the connection is closed.' },
+  'server.requestTimeout': {
+    type: 'duration', default: '1m',
+    help: 'A request body must arrive in full within this after its headers (408 and the connection closed); blob uploads are exempt: only server.idleTimeout applies to them.',
+  },
+  'server.idleTimeout': {
+    type: 'duration', default: '2m',
+    help: 'A connection on which Berth waits this long for the client (an upload body that stopped arriving, a response the client stopped reading) is closed.',
+  },
+  'server.maxConnectionsPerClient': {
+    type: 'integer', default: 256, min: 0,
+    help: 'Open connections per client address (0: no limit); a request on one more gets 429 and the connection is closed. Addresses in server.trustedProxies are exempt.',
+  },
   dataDir: { type: 'string', default: './data', help: 'Directory for the embedded database and filesystem blobs.' },
   'metadata.url': {
     type: 'string', default: null,

@@ -49,3 +49,20 @@ export const rangeNotSatisfiable = (size: number): BerthError =>
  * codes ("Error Codes": the code MUST be one of them), and UNSUPPORTED is the closest.
  */
 export const paginationInvalid = (message: string): BerthError => oci(400, 'UNSUPPORTED', message);
+/** A body the endpoint does not take (not its Content-Type, unparseable, too large); the spec has no code for it. */
+export const requestInvalid = (message: string): BerthError => oci(400, 'UNSUPPORTED', message);
+/**
+ * Refusals at the connection level (Berth's HTTP edge, src/http/connection-guard.ts), written in each surface's
+ * shape; the spec has no codes for them, so they take the nearest one.
+ */
+export const headersTimeout = (seconds: number): BerthError =>
+  oci(408, 'UNSUPPORTED', `the request headers did not arrive within ${seconds} s; the connection is closed`);
+export const requestTimeout = (seconds: number): BerthError =>
+  oci(408, 'UNSUPPORTED', `the request was not received within ${seconds} s of its headers; the connection is closed`);
+export const uploadStalled = (seconds: number): BerthError =>
+  oci(408, 'BLOB_UPLOAD_INVALID', `no upload data arrived for ${seconds} s; the connection is closed (GET the session for its offset and resume)`);
+export const headersTooLarge = (): BerthError => oci(431, 'UNSUPPORTED', 'the request headers are too large');
+export const tooManyConnections = (limit: number): BerthError =>
+  oci(429, 'TOOMANYREQUESTS', `too many open connections from your address (at most ${limit}); close some and retry`, undefined, {
+    'Retry-After': '1', Connection: 'close',
+  });

@@ -35,10 +35,9 @@ export interface RunningBerth {
    * deletion, read counters). Placeholders are `?`. Rows come back with int8 values as numbers on both backends.
    */
   query<T = Record<string, unknown>>(text: string, ...params: unknown[]): Promise<T[]>;
-  /**
-   * The server's log so far: its JSON lines on standard output, parsed (level BERTH_TEST_LOG_LEVEL, default warn:
-   * 40 warn, 50 error), across restarts.
-   */
+  /** The server's log so far, across restarts: what it wrote to stderr and its JSON lines (BERTH_LOG_LEVEL: warn unless the test sets it). */
+  serverLog(): string;
+  /** The JSON lines of `serverLog()`, parsed (40 warn, 50 error). */
   logLines(): Record<string, unknown>[];
   /** Graceful stop (SIGTERM). */
   stop(): Promise<void>;
@@ -209,6 +208,7 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
   await launch();
   return {
     get pid() { return child.pid!; },
+    serverLog: () => readFileSync(join(dataDir, 'server.log'), 'utf8'),
     user,
     token,
     authorization,
@@ -240,7 +240,9 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
     metadataUrl,
     metadataEnv: metaEnv,
     query: (text, ...params) => queryMetadata(metadataUrl, text, params),
-    logLines: () => readFileSync(join(dataDir, 'server.log'), 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>),
+    logLines() {
+      return readFileSync(join(dataDir, 'server.log'), 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    },
     stop: () => waitExit('SIGTERM'),
     kill: () => waitExit('SIGKILL'),
     async restart() {

@@ -44,11 +44,15 @@ export interface GithubErrorBody {
 
 /** Writes the error in GitHub's shape; `status` is a string, as api.github.com sends it now. */
 export function sendGithubError(reply: FastifyReply, error: BerthError, documentationUrl: string): FastifyReply {
+  return reply.code(error.status).headers(error.headers).type('application/json; charset=utf-8').send(githubErrorBody(error, documentationUrl));
+}
+
+export function githubErrorBody(error: BerthError, documentationUrl: string): string {
   const body: GithubErrorBody = {
     message: error.message,
     ...(error.status === 422 && error.detail !== undefined ? { errors: error.detail } : {}),
     documentation_url: documentationUrl,
     status: String(error.status),
   };
-  return reply.code(error.status).headers(error.headers).type('application/json; charset=utf-8').send(JSON.stringify(body));
+  return JSON.stringify(body);
 }

@@ -7,6 +7,7 @@ import { deleteBlob, getBlob } from './blobs.js';
 import type { OciDeps } from './context.js';
 import { listCatalog, listReferrers, listTags } from './listings.js';
 import { deleteManifest, getManifest, putManifest } from './manifests.js';
+import { allowSlowBody } from '../connection-guard.js';
 import { setRouteLabel } from '../route-label.js';
 import { parseOciPath, type OciRoute } from './route-path.js';
 import { cancelUpload, finishUpload, getUploadStatus, patchUpload, startUpload } from './uploads.js';
@@ -61,6 +62,8 @@ export function ociApi(deps: OciDeps) {
       const route = parseOciPath(tail, request.method);
       setRouteLabel(request, route ? TEMPLATES[route.kind] : '/v2/*');
       if (route === null) throw new BerthError({ status: 404, code: 'NAME_UNKNOWN', message: 'no such endpoint in the registry API' });
+      // A layer's body takes as long as the link needs: only the idle timeout applies to it.
+      if (route.kind === 'uploads' || route.kind === 'upload') allowSlowBody(request);
       if (route.kind === 'base') {
         if (request.method !== 'GET' && request.method !== 'HEAD') throw unsupported(`${request.method} is not supported on /v2/`);
         await deps.access.requireLogin(request);
@@ -109,7 +112,10 @@ function toBerthError(error: unknown): BerthError | null {
 }
 
 export function sendOciError(reply: FastifyReply, error: BerthError): FastifyReply {
-  reply.code(error.status).headers(error.headers).type('application/json');
-  const body = { errors: [{ code: error.code, message: error.message, ...(error.detail === undefined ? {} : { detail: error.detail }) }] };
-  return reply.send(JSON.stringify(body));
+  return reply.code(error.status).headers(error.headers).type('application/json').send(ociErrorBody(error));
+}
+
+/** `{"errors":[{code,message,detail?}]}` (spec "Error Codes"). */
+export function ociErrorBody(error: BerthError): string {
+  return JSON.stringify({ errors: [{ code: error.code, message: error.message, ...(error.detail === undefined ? {} : { detail: error.detail }) }] });
 }
