@@ -8,6 +8,14 @@ export interface BlobGetFigures {
   readonly cpuSeconds: readonly number[];
 }
 
+/** Berth's blob GETs with storage.verifyOnRead off and on (the same data, interleaved runs). */
+export interface VerifyFigures {
+  readonly off: BlobGetFigures;
+  readonly on: BlobGetFigures;
+  /** Which of the two is what `berth serve` does by default. */
+  readonly defaultOn: boolean;
+}
+
 /** wrk's figures plus the server CPU-seconds spent during the run (one core's worth = the run's duration). */
 export interface ManifestGetFigures extends WrkResult {
   readonly serverCpuSeconds: number;
@@ -74,6 +82,7 @@ export interface Results {
   readonly berth: RegistryFigures;
   readonly cncf: RegistryFigures;
   readonly nginxBlobGet: BlobGetFigures;
+  readonly blobGetVerify: VerifyFigures;
   readonly ingest: { readonly berth: IngestFigures; readonly bare: IngestFigures; readonly bytesPerRound: number };
   /** Only with `--postgres-s3`. */
   readonly postgresS3?: ScaleOutFigures;
@@ -171,6 +180,7 @@ export function render(r: Results, checks: readonly Check[]): string {
     [`blob GET ${layerMiB} MiB (MB/s, median)`, getRate(r.berth.blobGet), getRate(r.cncf.blobGet), `nginx ${getRate(r.nginxBlobGet)}`],
     [`  slowest – fastest of ${r.berth.blobGet.mbps.length} (MB/s)`, spread(r.berth.blobGet.mbps), spread(r.cncf.blobGet.mbps), `nginx ${spread(r.nginxBlobGet.mbps)}`],
     ['  server CPU per GB sent (s, median)', getCpu(r.berth.blobGet), getCpu(r.cncf.blobGet), `nginx ${getCpu(r.nginxBlobGet)}`],
+    ...verifyRows(r.blobGetVerify, r.image.layerBytes),
     ['manifest GET (req/s, 32 conns)', wrkCell(r.berth.manifestGet), wrkCell(r.cncf.manifestGet), ''],
     ['  server CPU per 1000 requests (ms)', perThousand(r.berth.manifestGet), perThousand(r.cncf.manifestGet), ''],
     ['  latency p50 / p99', `${r.berth.manifestGet.latencyP50} / ${r.berth.manifestGet.latencyP99}`,
@@ -197,6 +207,41 @@ export function render(r: Results, checks: readonly Check[]): string {
     '',
     table(checkRows),
     ...scaleOut,
+    '',
+  ].join('\n');
+}
+
+/** Rows for Berth's blob GET with storage.verifyOnRead off and on, its default marked. */
+function verifyRows(v: VerifyFigures, layerBytes: number): string[][] {
+  const rate = (g: BlobGetFigures): string => fmt(median(g.mbps), 0);
+  const cpu = (g: BlobGetFigures): string => fmt(median(g.cpuSeconds) / (layerBytes / 1e9), 2);
+  const label = (on: boolean): string => `  storage.verifyOnRead ${on ? 'on' : 'off'}${v.defaultOn === on ? ' (default)' : ''}: MB/s, CPU s/GB`;
+  return [
+    [label(false), `${rate(v.off)}, ${cpu(v.off)}`, '', ''],
+    [label(true), `${rate(v.on)}, ${cpu(v.on)}`, '', `on/off ${fmt(median(v.on.mbps) / median(v.off.mbps), 2)}×`],
+  ];
+}
+
+/** `npm run bench -- --blob-get`: Berth's blob GET with verification off and on, and nginx, from one run. */
+export function renderBlobGet(f: {
+  layerBytes: number; verify: VerifyFigures; nginx: BlobGetFigures; loadBefore: number; loadAfter: number;
+}): string {
+  const row = (name: string, g: BlobGetFigures): string[] => [
+    name, fmt(median(g.mbps), 0), `${fmt(Math.min(...g.mbps), 0)} – ${fmt(Math.max(...g.mbps), 0)}`, fmt(median(g.cpuSeconds) / (f.layerBytes / 1e9), 2),
+  ];
+  const mark = (on: boolean): string => (f.verify.defaultOn === on ? ' (default)' : '');
+  return [
+    `blob GET of ${fmt(f.layerBytes / 2 ** 20, 0)} MiB, ${f.nginx.mbps.length} runs each; load average ${fmt(f.loadBefore, 2)} before, ${fmt(f.loadAfter, 2)} after`,
+    '',
+    table([
+      ['', 'MB/s (median)', 'slowest – fastest', 'server CPU s/GB'],
+      row(`Berth, verifyOnRead off${mark(false)}`, f.verify.off),
+      row(`Berth, verifyOnRead on${mark(true)}`, f.verify.on),
+      row('nginx', f.nginx),
+    ]),
+    '',
+    `verification on/off: ${fmt(median(f.verify.on.mbps) / median(f.verify.off.mbps), 2)}× the throughput, `
+      + `${fmt(median(f.verify.on.cpuSeconds) / median(f.verify.off.cpuSeconds), 2)}× the CPU per GB`,
     '',
   ].join('\n');
 }

@@ -4,6 +4,8 @@
  * minutes apart on the same machine. Prints a table and the targets (PASS/MISS) and writes .bench/results.json.
  * `--postgres-s3` then runs Berth on PostgreSQL + S3 as one and as two replicas (bench/scale-out.ts).
  * `--ui-pages` then measures the web UI's render times at 1,000 packages / 10,000 versions (bench/ui-pages.ts).
+ * `--blob-get` (also with `--quick`) runs only the blob GET comparison: Berth with storage.verifyOnRead off and on,
+ * and nginx, on one pushed layer; it prints its own table and writes .bench/blob-get.json.
  */
 import { spawnSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
@@ -14,8 +16,10 @@ import { curlGet, run, skopeoPull, skopeoPush, uploadFile, wrk } from './clients
 import { buildRandomImage, MANIFEST_MEDIA_TYPE, type BenchImage, type BlobFile } from './image.js';
 import { mbPerSecond, measurePhase, settleDisk, timed } from './measure.js';
 import {
-  evaluate, render, type BlobGetFigures, type IngestFigures, type ManifestGetFigures, type PushRun, type RegistryFigures, type Results,
+  evaluate, render, renderBlobGet, type BlobGetFigures, type IngestFigures, type ManifestGetFigures, type PushRun, type RegistryFigures,
+  type Results, type VerifyFigures,
 } from './report.js';
+import { SCHEMA } from '../src/config/schema.js';
 import { measureScaleOut } from './scale-out.js';
 import { authorization, startBerth, startCncfRegistry, startIngestServer, startNginx, verifyManifest, type Server } from './servers.js';
 
@@ -41,6 +45,8 @@ const MODES: Record<Mode['name'], Mode> = {
   quick: { name: 'quick', layerCount: 4, layerBytes: 32 * MiB, pushRuns: 3, pullRuns: 3, getRuns: 9, ingestRounds: 3, wrkSeconds: 3 },
 };
 
+/** What `berth serve` does without configuration; the bench measures the other setting beside it. */
+const VERIFY_DEFAULT: boolean = SCHEMA['storage.verifyOnRead'].default;
 const WORK_PREFIX = 'berth-bench-';
 /** Names the bench process that owns a work dir, so a later run can tell an abandoned one. */
 const OWNER_FILE = 'owner.pid';
@@ -54,12 +60,13 @@ function progress(message: string): void {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  if (args.some((a) => a !== '--quick' && a !== '--postgres-s3' && a !== '--ui-pages')) {
-    process.stderr.write('usage: npm run bench [-- [--quick] [--postgres-s3] [--ui-pages]]\n');
+  if (args.some((a) => a !== '--quick' && a !== '--postgres-s3' && a !== '--ui-pages' && a !== '--blob-get')) {
+    process.stderr.write('usage: npm run bench [-- [--quick] [--postgres-s3] [--ui-pages] | [--quick] --blob-get]\n');
     process.exit(2);
   }
   const mode = args.includes('--quick') ? MODES.quick : MODES.full;
   const postgresS3 = args.includes('--postgres-s3');
+  if (args.includes('--blob-get')) return benchBlobGetOnly(mode);
   const cleanup = new Cleanup();
   cleanup.installHandlers();
   const watchdog = setTimeout(() => {
@@ -113,12 +120,16 @@ async function bench(mode: Mode, cleanup: Cleanup, postgresS3: boolean): Promise
   const bare = await startIngestServer(join(work, 'bare'), cleanup);
   const pulls = await measurePulls(mode, join(work, 'pulled'), registries);
   const layer = image.layers[0]!;
+  // The cost of storage.verifyOnRead: a second Berth on the same data, with the setting the first does not have.
+  const otherVerify = await startOtherVerifyBerth(berth, cleanup);
   const gets = await measureBlobGets(mode, layer, [
     { server: berth, path: `/v2/${REPO}/blobs/${layer.digest}` },
     { server: cncf, path: `/v2/${REPO}/blobs/${layer.digest}` },
     // nginx serves the OCI layout itself: the very file the registries got.
     { server: nginx, path: `/blobs/sha256/${layer.digest.slice('sha256:'.length)}` },
+    { server: otherVerify, path: `/v2/${REPO}/blobs/${layer.digest}` },
   ]);
+  await otherVerify.stop();
   const rates = await measureManifestRates(mode, registries);
   const ingest = await measureIngest(mode, image, berth, bare);
   // The embedded servers are done; stopping them leaves the machine to the postgres-s3 clusters.
@@ -139,6 +150,7 @@ async function bench(mode: Mode, cleanup: Cleanup, postgresS3: boolean): Promise
     berth: figures(0),
     cncf: figures(1),
     nginxBlobGet: gets[2]!,
+    blobGetVerify: verifyFigures(gets[0]!, gets[3]!),
     ingest: { ...ingest, bytesPerRound: image.layers.reduce((sum, l) => sum + l.size, 0) },
     ...(scaleOut ? { postgresS3: scaleOut } : {}),
   };
@@ -187,6 +199,63 @@ async function measurePulls(mode: Mode, dir: string, registries: readonly Server
     }
   }
   return pulls;
+}
+
+/** Berth on `berth`'s data directory with storage.verifyOnRead the other way round from its default. */
+function startOtherVerifyBerth(berth: Server, cleanup: Cleanup): Promise<Server> {
+  const on = !VERIFY_DEFAULT;
+  return startBerth(berth.dataDir, cleanup, {
+    env: { BERTH_STORAGE_VERIFY_ON_READ: String(on) }, credentials: berth.credentials, name: `Berth (verifyOnRead ${on ? 'on' : 'off'})`,
+  });
+}
+
+/** The default Berth's GETs and the other's, as verification off and on. */
+function verifyFigures(defaultBerth: BlobGetFigures, other: BlobGetFigures): VerifyFigures {
+  return VERIFY_DEFAULT ? { on: defaultBerth, off: other, defaultOn: true } : { on: other, off: defaultBerth, defaultOn: false };
+}
+
+/**
+ * `--blob-get`: the blob GET part alone, for the cost of storage.verifyOnRead. One layer pushed to Berth, then full
+ * GETs from Berth with verification off, on, and nginx serving the same file, interleaved.
+ */
+async function benchBlobGetOnly(mode: Mode): Promise<void> {
+  const cleanup = new Cleanup();
+  cleanup.installHandlers();
+  try {
+    const loadBefore = loadavg()[0]!;
+    await prepareTools();
+    await removeStaleWorkDirs();
+    const work = await mkdtemp(join(tmpdir(), WORK_PREFIX));
+    cleanup.add('remove temp dir', () => rm(work, { recursive: true, force: true }));
+    await writeFile(join(work, OWNER_FILE), String(process.pid));
+    await chmod(work, 0o755);
+    await requireFreeSpace(work, mode.layerBytes * 4);
+    progress(`generating one ${mode.layerBytes / MiB} MiB random layer in ${work}`);
+    const image = await buildRandomImage(join(work, 'image'), { layerCount: 1, layerBytes: mode.layerBytes, tag: 'bench' });
+    const berth = await startBerth(join(work, 'berth'), cleanup);
+    progress('skopeo push → Berth');
+    await skopeoPush(image.dir, image.tag, `${berth.host}/${REPO}:${TAG}`, berth.credentials);
+    await verifyManifest(berth, REPO, TAG, image.manifestDigest);
+    const other = await startOtherVerifyBerth(berth, cleanup);
+    const nginx = await startNginx(join(work, 'nginx'), image.dir, cleanup);
+    const layer = image.layers[0]!;
+    const [first, nginxGet, second] = await measureBlobGets(mode, layer, [
+      { server: berth, path: `/v2/${REPO}/blobs/${layer.digest}` },
+      { server: nginx, path: `/blobs/sha256/${layer.digest.slice('sha256:'.length)}` },
+      { server: other, path: `/v2/${REPO}/blobs/${layer.digest}` },
+    ]);
+    const figures = { layerBytes: layer.size, verify: verifyFigures(first!, second!), nginx: nginxGet!, loadBefore, loadAfter: loadavg()[0]! };
+    process.stdout.write(renderBlobGet(figures));
+    await mkdir(join(ROOT, '.bench'), { recursive: true });
+    await writeFile(join(ROOT, '.bench/blob-get.json'), `${JSON.stringify({ mode: mode.name, startedAt: new Date(started).toISOString(), ...figures }, null, 2)}\n`);
+    progress('results written to .bench/blob-get.json');
+  } catch (err) {
+    if (!cleanup.interrupted) process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  } finally {
+    progress('stopping servers, removing temp files');
+    await cleanup.run();
+  }
 }
 
 /** Full GETs of one layer with curl, from each server in turn, with the server's CPU per GET. */

@@ -82,7 +82,9 @@ function startS3IfNeeded() {
   const cephDir = process.env.CEPH_DIR ?? '/tmp/s3lab/ceph';
   const port = process.env.RGW_PORT ?? '7480';
   // The same lock as test/helpers/s3.ts: a running RGW (another run's, or one started by hand) is reused, not restarted.
-  const r = spawnSync('flock', ['/tmp/berth-s3-ceph.lock', 'bash', '-c',
+  // -o: the daemons the script starts must not inherit the lock's descriptor, or they hold it for their lifetime
+  // and every later run waits forever.
+  const r = spawnSync('flock', ['-o', '/tmp/berth-s3-ceph.lock', 'bash', '-c',
     `if curl -sf -o /dev/null http://127.0.0.1:${port}/ && [ -f "${cephDir}/s3.env" ]; then echo reused; else bash scripts/s3-ceph.sh start >&2; fi`,
   ], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   if (r.status !== 0) {

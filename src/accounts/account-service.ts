@@ -1,6 +1,8 @@
 import type { Db } from '../db/schema.js';
-import { hashPassword, verifyPassword } from '../auth/password.js';
+import { transaction } from '../db/transaction.js';
+import { hashPassword, needsRehash, spendPasswordCheck, verifyPassword } from '../auth/password.js';
 import { conflict, invalid, notFound } from '../util/errors.js';
+import { lastOwnerRefusal, type OrgRole } from './org-rules.js';
 import type { Clock } from '../util/clock.js';
 
 export interface Account {
@@ -12,6 +14,13 @@ export interface Account {
   readonly isAdmin: boolean;
   readonly disabled: boolean;
   readonly createdAt: number;
+}
+
+/** What removing a member took away (or, with `keepPackageRoles`, left in place). */
+export interface RemovedMember {
+  readonly teams: string[];
+  readonly packageRoles: { package: string; role: 'read' | 'write' | 'admin' }[];
+  readonly keptPackageRoles: boolean;
 }
 
 /** GitHub's login grammar: alphanumerics and single hyphens, not at the ends, at most 39 characters. */
@@ -88,25 +97,70 @@ export class AccountService {
     await this.#db.updateTable('accounts').set({ passwordHash: await hashPassword(password), updatedAt: this.#clock.now() }).where('id', '=', user.id).execute();
   }
 
-  /** The user if the password is right and the account enabled; null otherwise (never says which). */
+  /**
+   * The user if the password is right and the account enabled; null otherwise (never says which, not even by taking
+   * less time: without a hash to check, the same scrypt work is done on a dummy). A hash made with older scrypt
+   * parameters is replaced by one with today's, now that the password is known.
+   */
   async checkPassword(login: string, password: string): Promise<Account | null> {
     const row = await this.#db.selectFrom('accounts').selectAll().where('lowerLogin', '=', login.toLowerCase()).where('type', '=', 'user').executeTakeFirst();
-    if (!row?.passwordHash || row.disabledAt !== null) return null;
-    return (await verifyPassword(password, row.passwordHash)) ? toAccount(row) : null;
+    if (!row?.passwordHash || row.disabledAt !== null) {
+      await spendPasswordCheck(password);
+      return null;
+    }
+    if (!(await verifyPassword(password, row.passwordHash))) return null;
+    if (needsRehash(row.passwordHash)) {
+      // Only over the hash just verified: a password changed meanwhile is not overwritten.
+      await this.#db.updateTable('accounts').set({ passwordHash: await hashPassword(password), updatedAt: this.#clock.now() })
+        .where('id', '=', row.id).where('passwordHash', '=', row.passwordHash).execute();
+    }
+    return toAccount(row);
   }
 
-  async addMember(org: string, user: string, role: 'owner' | 'member'): Promise<void> {
+  /** Adds a member or changes a member's role; an organization keeps at least one owner. */
+  async addMember(org: string, user: string, role: OrgRole): Promise<void> {
     const [o, u] = await Promise.all([this.getOrg(org), this.getUser(user)]);
-    await this.#db.insertInto('orgMembers').values({ orgId: o.id, userId: u.id, role })
-      .onConflict((oc) => oc.columns(['orgId', 'userId']).doUpdateSet({ role })).execute();
+    await transaction(this.#db, async (tx) => {
+      const refused = lastOwnerRefusal(o.login, await lockedMembers(tx, o.id), u.login, role);
+      if (refused) throw invalid(refused);
+      await tx.insertInto('orgMembers').values({ orgId: o.id, userId: u.id, role })
+        .onConflict((oc) => oc.columns(['orgId', 'userId']).doUpdateSet({ role })).execute();
+    });
   }
 
-  async removeMember(org: string, user: string): Promise<void> {
+  /**
+   * Removes a member from the organization and its teams, and (unless `keepPackageRoles`) the roles the user was
+   * given on the organization's packages, the creator's admin role included: a removed member keeps no access
+   * through the organization. An organization keeps at least one owner. Returns what went (or was kept).
+   */
+  async removeMember(org: string, user: string, opts: { keepPackageRoles?: boolean } = {}): Promise<RemovedMember> {
     const [o, u] = await Promise.all([this.getOrg(org), this.getUser(user)]);
-    await this.#db.transaction().execute(async (tx) => {
+    return transaction(this.#db, async (tx) => {
+      const members = await lockedMembers(tx, o.id);
+      if (!members.some((m) => m.userId === u.id)) throw notFound(`${u.login} is not a member of ${o.login}`);
+      const refused = lastOwnerRefusal(o.login, members, u.login, null);
+      if (refused) throw invalid(refused);
+      // addTeamMember checks the membership without a lock: a team membership it adds while this runs survives, with
+      // the team's package roles (a known gap of two admin actions racing).
       await tx.deleteFrom('orgMembers').where('orgId', '=', o.id).where('userId', '=', u.id).execute();
       const teams = tx.selectFrom('teams').select('id').where('orgId', '=', o.id);
+      const teamNames = await tx.selectFrom('teams as t').innerJoin('teamMembers as tm', 'tm.teamId', 't.id')
+        .select('t.name').where('t.orgId', '=', o.id).where('tm.userId', '=', u.id).orderBy('t.lowerName').execute();
       await tx.deleteFrom('teamMembers').where('userId', '=', u.id).where('teamId', 'in', teams).execute();
+      // Every package of the organization, deleted ones too: a restore must not bring the access back.
+      const packages = tx.selectFrom('repositories').select('id').where('owner', '=', o.login.toLowerCase());
+      const roles = await tx.selectFrom('packagePermissions as p').innerJoin('repositories as r', 'r.id', 'p.repositoryId')
+        .select(['r.name', 'r.deletedName', 'p.role']).where('p.principalType', '=', 'user').where('p.principalId', '=', u.id)
+        .where('r.owner', '=', o.login.toLowerCase()).orderBy('r.name').execute();
+      if (!opts.keepPackageRoles) {
+        await tx.deleteFrom('packagePermissions').where('principalType', '=', 'user').where('principalId', '=', u.id)
+          .where('repositoryId', 'in', packages).execute();
+      }
+      return {
+        teams: teamNames.map((t) => t.name),
+        packageRoles: roles.map((r) => ({ package: r.deletedName ?? r.name, role: r.role })),
+        keptPackageRoles: Boolean(opts.keepPackageRoles),
+      };
     });
   }
 
@@ -179,7 +233,9 @@ export class AccountService {
   /** Deletes a team: its memberships go with it, and so do the package roles it was given (they name the team by id). */
   async deleteTeam(org: string, team: string): Promise<void> {
     const id = await this.teamId(org, team);
-    await this.#db.transaction().execute(async (tx) => {
+    // READ COMMITTED: a role granted to the team while this runs may outlive it as a row naming a team id that is
+    // never reused (ids are not recycled on either dialect), so it grants nothing.
+    await transaction(this.#db, async (tx) => {
       await tx.deleteFrom('packagePermissions').where('principalType', '=', 'team').where('principalId', '=', id).execute();
       await tx.deleteFrom('teams').where('id', '=', id).execute();
     });
@@ -208,6 +264,17 @@ export class AccountService {
     }).execute();
     return (await this.find(login))!;
   }
+}
+
+/**
+ * The organization's members, read after locking its account row: on PostgreSQL (READ COMMITTED) concurrent
+ * membership changes of one organization then run one after the other, so two owners removing each other cannot
+ * both pass the last-owner check (SQLite runs one transaction at a time anyway).
+ */
+async function lockedMembers(tx: Db, orgId: number): Promise<{ userId: number; login: string; role: OrgRole }[]> {
+  await tx.updateTable('accounts').set((eb) => ({ updatedAt: eb.ref('updatedAt') })).where('id', '=', orgId).execute();
+  return tx.selectFrom('orgMembers as m').innerJoin('accounts as a', 'a.id', 'm.userId')
+    .select(['m.userId', 'a.login', 'm.role']).where('m.orgId', '=', orgId).execute();
 }
 
 function toAccount(row: { id: number; login: string; type: 'user' | 'org'; displayName: string | null; email: string | null; isAdmin: number; disabledAt: number | null; createdAt: number }): Account {

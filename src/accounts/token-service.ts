@@ -49,6 +49,8 @@ export class TokenService {
 
   async create(input: {
     userId: number; note: string; scopes: string[]; expiresAt: number | null; kind?: TokenKind; repositoryLimit?: string | null;
+    /** A CI token may carry delete:packages (and so delete and restore) only when this is asked for explicitly. */
+    allowDelete?: boolean;
   }): Promise<{ token: string; info: TokenInfo }> {
     const kind = input.kind ?? 'personal';
     const unknown = input.scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
@@ -61,6 +63,9 @@ export class TokenService {
     if (input.expiresAt !== null && input.expiresAt <= now) throw invalid('the expiry date is in the past');
     if (kind === 'ci' && (input.expiresAt === null || input.expiresAt - now > CI_TOKEN_MAX_MS || !input.repositoryLimit)) {
       throw invalid('a CI token is limited to one package and expires within 24 hours');
+    }
+    if (kind === 'ci' && input.scopes.includes('delete:packages') && !input.allowDelete) {
+      throw invalid('a CI token pulls and pushes only; to let it delete and restore versions of its package, create it with --allow-delete');
     }
     const token = generateToken(kind);
     const scopes = [...new Set(input.scopes)].sort().join(',');

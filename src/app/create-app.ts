@@ -6,6 +6,7 @@ import type { Config } from '../config/config.js';
 import { connect, sqlitePath, type Connection } from '../db/connect.js';
 import { prepareSchema } from '../db/migrate.js';
 import { sqliteFiles } from '../db/wal-guard.js';
+import type { Db } from '../db/schema.js';
 import { AccountService } from '../accounts/account-service.js';
 import { SessionService } from '../accounts/session-service.js';
 import { TokenLiveness, TokenService } from '../accounts/token-service.js';
@@ -18,6 +19,7 @@ import { RateLimiter } from '../http/github/rate-limiter.js';
 import { TokenAccess } from '../http/oci/token-access.js';
 import { buildServer } from '../http/server.js';
 import { DiskSpace, type WatchedPath } from '../maintenance/disk-space.js';
+import { BlobScrubber } from '../maintenance/blob-scrubber.js';
 import { JobLeases } from '../maintenance/job-leases.js';
 import { Scheduler } from '../maintenance/scheduler.js';
 import type { Logger } from '../observability/logger.js';
@@ -33,7 +35,7 @@ import { createRegistry, type Registry } from '../registry/registry.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { warnAboutOpenPermissions } from './open-permissions.js';
 import { FsBlobStore } from '../storage/fs/fs-blob-store.js';
-import { systemClock } from '../util/clock.js';
+import { systemClock, type Clock } from '../util/clock.js';
 
 export interface App {
   readonly server: FastifyInstance;
@@ -51,7 +53,13 @@ export interface App {
  * closes them in reverse order. The only place that names concrete drivers.
  */
 export async function createApp(config: Config, log: Logger, opts: { onFatal?: (err: Error) => void } = {}): Promise<App> {
-  const db = connect(config.metadata.url, { log: log.child({ module: 'db' }), ...(opts.onFatal ? { onFatal: opts.onFatal } : {}) });
+  const db = connect(config.metadata.url, {
+    onUnreachable: throttle(10_000, (err) => {
+      log.warn({ err }, 'metadata database unreachable: requests answer 503 until it is back');
+    }),
+    log: log.child({ module: 'db' }),
+    ...(opts.onFatal ? { onFatal: opts.onFatal } : {}),
+  });
   const applied = await prepareSchema(db, config.metadata.autoMigrate).catch(async (err: unknown) => {
     await db.close();
     throw err;
@@ -62,7 +70,10 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   await warnAboutOpenPermissions(dataPaths(config), log);
 
   const clock = systemClock;
-  const registry = createRegistry({ db: db.db, blobs, clock, log });
+  const uploadLimits = {
+    perUser: config.uploads.maxSessionsPerUser, perRepository: config.uploads.maxSessionsPerRepository, expireAfterMs: config.uploads.expireAfterMs,
+  };
+  const registry = createRegistry({ db: db.db, blobs, clock, log, uploadLimits, verifyOnRead: config.storage.verifyOnRead });
   const accounts = new AccountService({ db: db.db, clock });
   const tokens = new TokenService({ db: db.db, clock });
   const initialAdminPassword = await bootstrapAdmin(accounts);
@@ -109,8 +120,9 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       if (purged.packages + purged.versions > 0) log.info(purged, 'deleted packages and versions purged');
     },
   });
+  if (config.scrub.intervalMs !== null) scheduleScrub(scheduler, { db: db.db, blobs, clock, log }, config.scrub.intervalMs, config.scrub.rateBytesPerSecond);
 
-  // One count of failed sign-ins for /token and the web UI's sign-in form.
+  // One count of failed authentications for /token, Basic on /v2 and the web UI's sign-in form.
   const limiter = new FailureLimiter({ max: config.auth.failedLoginLimit, windowMs: config.auth.failedLoginWindowMs });
   const versions = new VersionService({ db: db.db, clock, downloads: registry.downloads, rules });
   const stats = new PackageStats({ db: db.db, downloads: registry.downloads });
@@ -118,12 +130,16 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
     log,
     tls,
     trustedProxies: config.server.trustedProxies,
+    connections: {
+      headersTimeoutMs: config.server.headersTimeoutMs, requestTimeoutMs: config.server.requestTimeoutMs,
+      idleTimeoutMs: config.server.idleTimeoutMs, maxConnectionsPerClient: config.server.maxConnectionsPerClient,
+    },
     ready: async () => { await sql`select 1`.execute(db.db); },
     warnings: () => disk.check(),
     oci: {
       registry,
       access: new TokenAccess({
-        registryTokens, tokens, authorizer, repos: registry.repos, clock, publicUrl,
+        registryTokens, tokens, authorizer, repos: registry.repos, clock, publicUrl, limiter,
         liveness: new TokenLiveness({ db: db.db, clock, ttlMs: 5000 }),
       }),
       limits: { ...config.registry, chunkMinLength: config.uploads.chunkMinLength },
@@ -157,10 +173,15 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
     initialAdminPassword,
     async listen() {
       const address = await server.listen({ host: config.server.host, port: config.server.port });
+      if (publicUrl === null && !isLoopback(config.server.host)) {
+        log.warn({ host: config.server.host }, 'server.publicUrl is not set: token realms, registry token audiences and URLs in responses '
+          + 'follow each request\'s Host header (or X-Forwarded-Host from a trusted proxy); set it in production');
+      }
       return address;
     },
     async close() {
       await server.close();
+      await registry.blobs.settled();
       await scheduler.stop();
       await registry.downloads.flush();
       blobs.close?.();
@@ -186,6 +207,44 @@ function watchedPaths(config: Config): WatchedPath[] {
   if (config.storage.driver === 'fs') paths.push({ what: 'blob storage', path: config.storage.fs.root });
   if (!/^postgres(ql)?:\/\//.test(config.metadata.url)) paths.push({ what: 'database', path: dirname(sqlitePath(config.metadata.url)) });
   return paths;
+}
+
+/**
+ * The background scrub (config `scrub.*`): each run re-hashes the blobs not verified within the interval, oldest
+ * first, at the configured rate, on one replica at a time. It ticks at least hourly, so a run cut short (restart,
+ * lease lost) or one that cannot cover the store within an interval continues within the hour, where it stopped.
+ */
+function scheduleScrub(scheduler: Scheduler, deps: { db: Db; blobs: BlobStore; clock: Clock; log: Logger }, interval: number, rate: number): void {
+  const log = deps.log.child({ module: 'maintenance.scrub' });
+  const scrubber = new BlobScrubber({ ...deps, log });
+  scheduler.every({
+    name: 'scrub',
+    everyMs: Math.min(interval, 3_600_000),
+    lease: true,
+    run: async (signal) => {
+      const r = await scrubber.run({ dueBefore: deps.clock.now() - interval, rateBytesPerSecond: rate, signal });
+      if (r.checked > 0 || r.errors.length > 0) {
+        log.info({ checked: r.checked, bytes: r.bytes, seconds: r.seconds, problems: r.problems.length, released: r.released.length,
+          errors: r.errors.length, complete: r.complete }, 'scrub run finished');
+      }
+    },
+  });
+}
+
+/** `fn`, called at most once per `ms` (an outage fails every request: one log line per interval is enough). */
+function throttle<A extends unknown[]>(ms: number, fn: (...args: A) => void): (...args: A) => void {
+  let last = -Infinity;
+  return (...args) => {
+    const now = Date.now();
+    if (now - last < ms) return;
+    last = now;
+    fn(...args);
+  };
+}
+
+/** Reachable from this machine only: then nobody else can choose the Host header the URLs are built from. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** On an empty database, creates the instance admin with a random password (never a fixed default). */

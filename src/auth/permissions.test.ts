@@ -57,6 +57,8 @@ const OPERATION_CASES: [string, Subject, Target, string][] = [
   ['a writer may neither delete nor restore', user(WD), pkg('private', 'write'), 'read'],
   ['a non-reader gets nothing', user(WD), pkg('private', null), ''],
   ['a CI token restores nothing outside its package', user(WD, 'acme/other'), pkg('public', 'admin'), 'read'],
+  ['a CI token only pulls and pushes: no restore through its creator\'s admin role', user(W, 'acme/app'), pkg('private', 'admin'), 'read'],
+  ['a CI token created to delete may delete and restore in its package', user(WD, 'acme/app'), pkg('private', 'admin'), 'read,delete,restore'],
   ['nothing on a package that does not exist', user(WD), missing(true), ''],
 ];
 

@@ -67,6 +67,8 @@ export function allowedActions(subject: Subject, target: Target): Set<Action> {
  * What GitHub's REST API lets a subject do with an existing package (classic-PAT scopes × package role, docs
  * "About permissions for GitHub Packages"): `read` (list/get) = pull; `delete` = admin + delete:packages;
  * `restore` = admin + write:packages. The endpoint's own scope check (X-Accepted-OAuth-Scopes) comes first.
+ * A CI token pulls and pushes; it deletes or restores (through its creator's admin role) only when it carries
+ * delete:packages, which it gets only when asked for at creation (`berth token create --allow-delete`).
  */
 export type PackageOperation = 'read' | 'delete' | 'restore';
 
@@ -77,6 +79,7 @@ export function allowedOperations(subject: Subject, target: Target): Set<Package
   if (actions.has('pull')) out.add('read');
   if (actions.has('delete')) out.add('delete');
   const outOfLimit = subject.repositoryLimit !== null && subject.repositoryLimit !== target.name;
-  if (out.has('read') && !outOfLimit && subject.scopes.has('write:packages') && atLeast(target.role, 'admin')) out.add('restore');
+  const ciWithoutDelete = subject.repositoryLimit !== null && !subject.scopes.has('delete:packages');
+  if (out.has('read') && !outOfLimit && !ciWithoutDelete && subject.scopes.has('write:packages') && atLeast(target.role, 'admin')) out.add('restore');
   return out;
 }

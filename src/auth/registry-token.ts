@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
 import type { Action } from './actions.js';
 import { REGISTRY_TOKEN_ALG, type SigningKeys } from './signing-keys.js';
+import { isUnavailable } from '../util/errors.js';
 
 /** One entry of the Docker token's `access` claim (distribution auth/jwt spec). */
 export interface AccessEntry {
@@ -88,7 +89,9 @@ export class RegistryTokens {
         repositoryLimit: typeof payload.lim === 'string' ? payload.lim : null,
         expiresMs: (payload.exp ?? 0) * 1000,
       };
-    } catch {
+    } catch (err) {
+      // A bad token is no token; a database that cannot be asked for the key is a 503, not a 401.
+      if (isUnavailable(err)) throw err;
       return null;
     }
   }

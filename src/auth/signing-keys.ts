@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, type JWK, type CryptoKey } from 'jose';
 import type { Db } from '../db/schema.js';
+import { transaction } from '../db/transaction.js';
 import type { Clock } from '../util/clock.js';
 import { BerthError } from '../util/errors.js';
 
@@ -79,7 +80,9 @@ export class SigningKeys {
     const { privateKey, publicKey } = await generateKeyPair(REGISTRY_TOKEN_ALG, { extractable: true });
     const kid = randomUUID();
     const now = this.#clock.now();
-    await this.#db.transaction().execute(async (tx) => {
+    // READ COMMITTED: two replicas rotating at once (both starting on an empty table) each retire the keys they see
+    // and add one; both keys stay valid, and `current()` picks the newest, so nothing breaks.
+    await transaction(this.#db, async (tx) => {
       await tx.updateTable('signingKeys').set({ retiredAt: now }).where('retiredAt', 'is', null).execute();
       await tx.insertInto('signingKeys').values({
         kid, privateJwk: this.#sealed(kid, JSON.stringify(await exportJWK(privateKey))), publicJwk: JSON.stringify(await exportJWK(publicKey)), createdAt: now, retiredAt: null,

@@ -49,10 +49,16 @@ export function orgCommand(): Command {
       await withServices(opts, (s) => s.accounts.addMember(o, u, opts.owner ? 'owner' : 'member'));
       process.stderr.write(`${u} is now ${opts.owner ? 'an owner' : 'a member'} of ${o}\n`);
     });
-  withDataOptions(org.command('remove-member <org> <user>')).description('Remove a member (and from its teams)')
-    .action(async (o: string, u: string, opts: DataOpts) => {
-      await withServices(opts, (s) => s.accounts.removeMember(o, u));
+  withDataOptions(org.command('remove-member <org> <user>'))
+    .description("Remove a member, from the organization's teams too, and their roles on its packages")
+    .option('--keep-package-roles', "keep the user's roles on the organization's packages (they keep that access as an outside collaborator)")
+    .action(async (o: string, u: string, opts: DataOpts & { keepPackageRoles?: boolean }) => {
+      const removed = await withServices(opts, (s) => s.accounts.removeMember(o, u, { keepPackageRoles: opts.keepPackageRoles ?? false }));
+      const roles = removed.packageRoles.map((r) => `${r.role} on ${r.package}`).join(', ');
       process.stderr.write(`removed ${u} from ${o}\n`);
+      if (removed.teams.length > 0) process.stderr.write(`removed from teams: ${removed.teams.join(', ')}\n`);
+      if (roles) process.stderr.write(removed.keptPackageRoles ? `kept package roles: ${roles}\n` : `removed package roles: ${roles}\n`);
+      else process.stderr.write('no package roles\n');
     });
   withDataOptions(org.command('policy <org>')).description('Set who may create packages and with which visibility')
     .option('--members-can-create <yes|no>', 'may members (not only owners) create packages')
@@ -114,17 +120,21 @@ export function tokenCommand(): Command {
     .requiredOption('--scopes <list>', 'comma-separated: read:packages, write:packages (implies read), delete:packages')
     .option('--expires <when>', '7d, 30d, 60d, 90d, any duration, a date (YYYY-MM-DD), or never', '30d')
     .option('--note <text>', 'what the token is for', 'created with the berth CLI')
-    .option('--ci-package <name>', 'a short-lived CI token limited to this package (expires within 24h)')
+    .option('--ci-package <name>', 'a short-lived CI token limited to this package (expires within 24h); it pulls and pushes only')
+    .option('--allow-delete', 'with --ci-package: the CI token may also delete and restore versions (adds delete:packages)')
     .addHelpText('after', '\nExamples:\n  TOKEN=$(berth token create --user alice --scopes read:packages,write:packages --expires 90d --note "CI")\n'
       + '  berth token create --user ci-bot --scopes write:packages --ci-package acme/api --expires 1h')
-    .action(async (opts: DataOpts & { user: string; scopes: string; expires: string; note: string; ciPackage?: string }) => {
+    .action(async (opts: DataOpts & { user: string; scopes: string; expires: string; note: string; ciPackage?: string; allowDelete?: boolean }) => {
+      if (opts.allowDelete && !opts.ciPackage) throw new Error('--allow-delete is for CI tokens (--ci-package); give a personal token delete:packages in --scopes');
       const expiresAt = parseExpiry(opts.expires);
+      const scopes = opts.scopes.split(',').map((x) => x.trim()).filter(Boolean);
+      if (opts.allowDelete && !scopes.includes('delete:packages')) scopes.push('delete:packages');
       if (expiresAt === null) process.stderr.write('warning: this token never expires; prefer an expiry and rotate it\n');
       const created = await withServices(opts, async (s) => {
         const user = await s.accounts.getUser(opts.user);
         return s.tokens.create({
-          userId: user.id, note: opts.note, scopes: opts.scopes.split(',').map((x) => x.trim()).filter(Boolean), expiresAt,
-          ...(opts.ciPackage ? { kind: 'ci' as const, repositoryLimit: opts.ciPackage } : {}),
+          userId: user.id, note: opts.note, scopes, expiresAt,
+          ...(opts.ciPackage ? { kind: 'ci' as const, repositoryLimit: opts.ciPackage, allowDelete: opts.allowDelete ?? false } : {}),
         });
       });
       process.stdout.write(`${created.token}\n`);

@@ -403,7 +403,8 @@ export function diagnose(err: unknown, ctx: DiagnoseContext): string {
   if (/revoked/i.test(text)) return 'the token was revoked: create a new personal access token and retry';
   const scope = /lacks the (\S+) scope/.exec(text);
   if (scope) return `the token lacks the ${scope[1]} scope: create a token with read:packages, write:packages and delete:packages`;
-  if (/create_package/.test(text)) {
+  // Older servers said `create_package`; now one message whether the package exists or not.
+  if (/create_package|you may not push to/.test(text)) {
     if (ctx.scopes !== null && !ctx.scopes.includes('write:packages')) return `the token lacks the write:packages scope (it has: ${ctx.scopes || 'none'}): create a token with write:packages`;
     return `you may not create packages in ${ctx.settings.org}: use your own user name as --org, or ask an organization admin to allow package creation for members (or give you a role on ${ctx.name})`;
   }

@@ -8,6 +8,7 @@ import { gcCommand } from './gc.js';
 import { doctorCommand } from './doctor.js';
 import { kubeSecretCommand } from './kube-secret.js';
 import { migrateCommand } from './migrate.js';
+import { scrubCommand } from './scrub.js';
 import { serveCommand } from './serve.js';
 import { storageCommand } from './storage.js';
 
@@ -28,6 +29,7 @@ export async function runCli(argv: string[]): Promise<void> {
   program.addCommand(configCommand());
   program.addCommand(kubeSecretCommand());
   program.addCommand(gcCommand());
+  program.addCommand(scrubCommand());
   program.addCommand(migrateCommand());
   program.addCommand(storageCommand());
   program.addCommand(ciTemplateCommand());

@@ -14,11 +14,18 @@ export interface Config {
     readonly tls: { readonly cert: string; readonly key: string } | null;
     /** Addresses/CIDRs whose X-Forwarded-* headers are believed (Fastify `trustProxy`); empty: none. */
     readonly trustedProxies: readonly string[];
+    readonly headersTimeoutMs: number;
+    readonly requestTimeoutMs: number;
+    readonly idleTimeoutMs: number;
+    /** 0: no limit. */
+    readonly maxConnectionsPerClient: number;
   };
   readonly dataDir: string;
   readonly metadata: { readonly url: string; readonly autoMigrate: boolean };
   readonly storage: {
     readonly driver: 'fs' | 's3';
+    /** Check full blob reads against the digest while serving them (see registry/verified-read.ts). */
+    readonly verifyOnRead: boolean;
     readonly fs: { readonly root: string };
     /** Free bytes under which the local filesystems Berth writes to are reported as low; 0: not checked. */
     readonly freeSpaceWarning: number;
@@ -26,7 +33,10 @@ export interface Config {
     readonly s3: S3StorageConfig | null;
   };
   readonly registry: { readonly manifestMaxBytes: number; readonly tagsPageSize: number; readonly tagsPageMax: number };
-  readonly uploads: { readonly chunkMinLength: number; readonly expireAfterMs: number; readonly purgeIntervalMs: number };
+  readonly uploads: {
+    readonly chunkMinLength: number; readonly expireAfterMs: number; readonly purgeIntervalMs: number;
+    readonly maxSessionsPerUser: number; readonly maxSessionsPerRepository: number;
+  };
   readonly stats: { readonly flushIntervalMs: number };
   readonly auth: {
     readonly registryTokenTtlMs: number;
@@ -37,6 +47,8 @@ export interface Config {
   };
   readonly api: { readonly rateLimit: { readonly authenticated: number; readonly anonymous: number; readonly windowMs: number } };
   readonly packages: { readonly restoreWindowMs: number; readonly purgeIntervalMs: number; readonly deleteDownloadLimit: number };
+  /** Background scrub: `intervalMs` null when off. */
+  readonly scrub: { readonly intervalMs: number | null; readonly rateBytesPerSecond: number };
   readonly log: { readonly level: string };
 }
 
@@ -95,17 +107,25 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       host: get('server.host'), port: get('server.port'), publicUrl: normaliseUrl(get<string | null>('server.publicUrl')),
       tls: tlsFiles(get<string | null>('server.tls.cert'), get<string | null>('server.tls.key')),
       trustedProxies: (get<string | null>('server.trustedProxies') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+      headersTimeoutMs: positive(get('server.headersTimeout'), 'server.headersTimeout'),
+      requestTimeoutMs: positive(get('server.requestTimeout'), 'server.requestTimeout'),
+      idleTimeoutMs: positive(get('server.idleTimeout'), 'server.idleTimeout'),
+      maxConnectionsPerClient: get('server.maxConnectionsPerClient'),
     },
     dataDir,
     metadata: { url: get<string | null>('metadata.url') ?? `sqlite:${resolve(dataDir, 'berth.db')}`, autoMigrate: get('metadata.autoMigrate') },
     storage: {
       driver: get('storage.driver'),
+      verifyOnRead: get('storage.verifyOnRead'),
       fs: { root: resolve(get<string | null>('storage.fs.root') ?? resolve(dataDir, 'storage')) },
       freeSpaceWarning: get('storage.freeSpaceWarning'),
       s3: get('storage.driver') === 's3' ? s3Storage(get) : null,
     },
     registry: { manifestMaxBytes: get('registry.manifestMaxBytes'), tagsPageSize: get('registry.tagsPageSize'), tagsPageMax: get('registry.tagsPageMax') },
-    uploads: { chunkMinLength: get('uploads.chunkMinLength'), expireAfterMs: get('uploads.expireAfter'), purgeIntervalMs: get('uploads.purgeInterval') },
+    uploads: {
+      chunkMinLength: get('uploads.chunkMinLength'), expireAfterMs: get('uploads.expireAfter'), purgeIntervalMs: get('uploads.purgeInterval'),
+      maxSessionsPerUser: get('uploads.maxSessionsPerUser'), maxSessionsPerRepository: get('uploads.maxSessionsPerRepository'),
+    },
     stats: { flushIntervalMs: get('stats.flushInterval') },
     auth: {
       registryTokenTtlMs: get('auth.registryTokenTtl'), failedLoginLimit: get('auth.failedLoginLimit'), failedLoginWindowMs: get('auth.failedLoginWindow'),
@@ -117,6 +137,8 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     packages: {
       restoreWindowMs: get('packages.restoreWindow'), purgeIntervalMs: get('packages.purgeInterval'), deleteDownloadLimit: get('packages.deleteDownloadLimit'),
     },
+    // 0 is off too, as a YAML file or variable can say it.
+    scrub: { intervalMs: get<number | null>('scrub.interval') || null, rateBytesPerSecond: get('scrub.rate') },
     log: { level: get('log.level') },
   };
   return deepFreeze(config);
@@ -234,6 +256,12 @@ function coerce(key: string, spec: KeySpec, value: Value, source: string): Value
         return fail('a duration (e.g. 30s, 10m, 24h, 7d)');
       }
   }
+}
+
+/** A timeout of 0 would mean none: the point of these keys is that there always is one. */
+function positive(ms: number, key: string): number {
+  if (!(ms > 0)) throw new ConfigError(`${key} must be longer than 0 (e.g. 30s)`);
+  return ms;
 }
 
 function normaliseUrl(url: string | null): string | null {

@@ -26,6 +26,19 @@ export const SCHEMA = {
     type: 'string', default: null,
     help: 'Comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-Proto/Host/For are believed. Default: none.',
   },
+  'server.headersTimeout': { type: 'duration', default: '30s', help: 'A request\'s headers must arrive within this; then 408 and the connection is closed.' },
+  'server.requestTimeout': {
+    type: 'duration', default: '1m',
+    help: 'A request body must arrive in full within this after its headers (408 and the connection closed); blob uploads are exempt: only server.idleTimeout applies to them.',
+  },
+  'server.idleTimeout': {
+    type: 'duration', default: '2m',
+    help: 'A connection on which Berth waits this long for the client (an upload body that stopped arriving, a response the client stopped reading) is closed.',
+  },
+  'server.maxConnectionsPerClient': {
+    type: 'integer', default: 256, min: 0,
+    help: 'Open connections per client address (0: no limit); a request on one more gets 429 and the connection is closed. Addresses in server.trustedProxies are exempt.',
+  },
   dataDir: { type: 'string', default: './data', help: 'Directory for the embedded database and filesystem blobs.' },
   'metadata.url': {
     type: 'string', default: null,
@@ -37,6 +50,10 @@ export const SCHEMA = {
   },
   'storage.driver': {
     type: 'string', default: 'fs', enum: ['fs', 's3'], help: 'Blob storage driver: fs (a local directory) or s3 (any S3-compatible object store).',
+  },
+  'storage.verifyOnRead': {
+    type: 'boolean', default: false,
+    help: 'Hash every full blob GET while serving it: a blob whose bytes no longer match its digest is cut off (the client sees a failed download, never a wrong body), logged and quarantined. Ranges are not checked.',
   },
   'storage.fs.root': { type: 'string', default: null, help: 'Root directory of the filesystem driver. Default: <dataDir>/storage.' },
   'storage.freeSpaceWarning': {
@@ -72,6 +89,12 @@ export const SCHEMA = {
   'uploads.chunkMinLength': { type: 'bytes', default: 0, min: 0, help: 'Advertised OCI-Chunk-Min-Length (0: no minimum).' },
   'uploads.expireAfter': { type: 'duration', default: '24h', help: 'An upload session idle this long is expired and its data deleted.' },
   'uploads.purgeInterval': { type: 'duration', default: '1h', help: 'How often expired upload sessions are purged.' },
+  'uploads.maxSessionsPerUser': {
+    type: 'integer', default: 300, min: 0, help: 'Upload sessions one user may have open at once; more get 429 (0: no limit).',
+  },
+  'uploads.maxSessionsPerRepository': {
+    type: 'integer', default: 1000, min: 0, help: 'Upload sessions open at once in one repository; more get 429 (0: no limit).',
+  },
   'stats.flushInterval': { type: 'duration', default: '5s', help: 'How often download counts buffered in memory are written to the database.' },
   'auth.registryTokenTtl': { type: 'duration', default: '5m', help: 'Lifetime of registry bearer tokens issued by /token.' },
   'auth.keyEncryptionKey': {
@@ -79,7 +102,7 @@ export const SCHEMA = {
     help: 'Secret (at least 32 characters, e.g. openssl rand -base64 32) that encrypts the registry-token signing keys in the database; use the _FILE variable. Default: stored unencrypted, protected by file modes.',
   },
   'auth.failedLoginLimit': {
-    type: 'integer', default: 10, min: 1, help: 'Failed authentications allowed per client address and per account in the window; more get 429.',
+    type: 'integer', default: 10, min: 1, help: 'Failed authentications allowed per client address (and per account on the sign-in form) in the window; more get 429.',
   },
   'auth.failedLoginWindow': { type: 'duration', default: '1m', help: 'Window for auth.failedLoginLimit.' },
   'api.rateLimit.authenticated': {
@@ -96,6 +119,14 @@ export const SCHEMA = {
   'packages.deleteDownloadLimit': {
     type: 'integer', default: 5000, min: 0,
     help: 'A public package or version downloaded more than this many times cannot be deleted (GitHub: 5000); 0 = no limit.',
+  },
+  'scrub.interval': {
+    type: 'duration', default: null,
+    help: 'Re-hash every stored blob this often in the background (one replica at a time), quarantining corrupt or missing ones, e.g. 7d. Default: off (run `berth scrub` instead).',
+  },
+  'scrub.rate': {
+    type: 'bytes', default: '50MiB', min: 0,
+    help: 'Bytes per second the scrub reads at most (scheduled and `berth scrub`), so it does not starve pulls; 0: unlimited.',
   },
   'log.level': {
     type: 'string', default: 'info', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],

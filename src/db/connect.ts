@@ -1,9 +1,10 @@
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase, type SqliteStatement } from 'kysely';
+import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, type Driver, type SqliteDatabase, type SqliteStatement } from 'kysely';
 import pg from 'pg';
 import type { Logger } from '../observability/logger.js';
+import { OutageAwareDriver } from './outage-driver.js';
 import type { Database, Db } from './schema.js';
 import { sqliteFiles, WalGuard } from './wal-guard.js';
 
@@ -15,7 +16,12 @@ export interface Connection {
   close(): Promise<void>;
 }
 
+/** Longest wait for a PostgreSQL connection (a free pool slot, or a new connection) before a request gives up. */
+const PG_CONNECT_TIMEOUT_MS = 10_000;
+
 export interface ConnectOptions {
+  /** Hears of each error meaning PostgreSQL is unreachable (for a log line); the caller gets a 503 BerthError. */
+  readonly onUnreachable?: (err: unknown) => void;
   /** For the SQLite write-ahead-log guard's reports. */
   readonly log?: Logger;
   /**
@@ -33,8 +39,21 @@ export function connect(url: string, opts: ConnectOptions = {}): Connection {
   if (/^postgres(ql)?:\/\//.test(url)) {
     // int8 (ids, sizes, ms timestamps) would come back as strings; every value Berth stores fits a double.
     pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
-    const pool = new pg.Pool({ connectionString: url, max: 10 });
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [new CamelCasePlugin()] });
+    const onUnreachable = opts.onUnreachable ?? (() => undefined);
+    // While the server is away a request waits at most this long for a connection, then answers 503 (see
+    // OutageAwareDriver) instead of hanging. Keepalive notices a server gone without a word (network partition).
+    const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS, keepAlive: true });
+    // A server that closes connections (restart, failover, pg_terminate_backend) makes their clients emit `error`,
+    // idle ones through the pool: with no listener that event would end the process. The pool drops such clients;
+    // the requests using them fail with 503.
+    pool.on('error', onUnreachable);
+    pool.on('connect', (client) => client.on('error', onUnreachable));
+    const dialect = new (class extends PostgresDialect {
+      override createDriver(): Driver {
+        return new OutageAwareDriver(super.createDriver(), onUnreachable);
+      }
+    })({ pool });
+    const db = new Kysely<Database>({ dialect, plugins: [new CamelCasePlugin()] });
     return { db, dialect: 'postgres', close: () => db.destroy() };
   }
   const path = sqlitePath(url);

@@ -10,6 +10,8 @@ import * as m0006 from './migrations/0006-sessions.js';
 import * as m0007 from './migrations/0007-version-list-index.js';
 import * as m0008 from './migrations/0008-upload-sha256.js';
 import * as m0009 from './migrations/0009-manifest-pusher.js';
+import * as m0010 from './migrations/0010-upload-owner.js';
+import * as m0011 from './migrations/0011-blob-quarantine.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -24,6 +26,8 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '0007-version-list-index': m0007,
   '0008-upload-sha256': m0008,
   '0009-manifest-pusher': m0009,
+  '0010-upload-owner': m0010,
+  '0011-blob-quarantine': m0011,
 };
 
 export interface MigrationStatus {
@@ -32,9 +36,13 @@ export interface MigrationStatus {
   readonly appliedAt: Date | null;
 }
 
-/** Brings the schema up to date. On PostgreSQL Kysely's migrator holds an advisory lock, so replicas never race. */
-export async function migrate(conn: Connection): Promise<string[]> {
-  const { error, results } = await migrator(conn).migrateToLatest();
+/**
+ * Brings the schema up to date (or up to migration `to`, for tests of a migration on data written before it). On
+ * PostgreSQL Kysely's migrator holds an advisory lock, so replicas never race.
+ */
+export async function migrate(conn: Connection, to?: string): Promise<string[]> {
+  const m = migrator(conn);
+  const { error, results } = to === undefined ? await m.migrateToLatest() : await m.migrateTo(to);
   if (error) throw error;
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }

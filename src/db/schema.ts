@@ -49,6 +49,11 @@ export interface BlobsTable {
   digest: string;
   size: number;
   createdAt: number;
+  /** When the bytes were last hashed and matched (migration 0011); null: not since the upload verified them. */
+  checkedAt: Generated<number | null>;
+  /** Set while the bytes are known not to match the digest, or gone: the blob is not served (migration 0011). */
+  quarantinedAt: Generated<number | null>;
+  quarantineReason: Generated<'corrupt' | 'missing' | null>;
 }
 
 /** A blob is readable in a repository only through a link (upload, mount or manifest reference). */
@@ -113,6 +118,8 @@ export interface UploadsTable {
   handle: string;
   /** Hex sha256 of the `size` bytes so far when the process that wrote them hashed them all; else null. */
   sha256: Generated<string | null>;
+  /** The user who started the session (migration 0010); null when anonymous or older. */
+  createdBy: Generated<number | null>;
   createdAt: number;
   updatedAt: number;
 }

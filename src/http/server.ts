@@ -1,7 +1,8 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from '../observability/logger.js';
 import type { OciDeps } from './oci/context.js';
-import { BerthError } from '../util/errors.js';
+import { BerthError, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../util/errors.js';
+import { ConnectionGuard, type ConnectionLimits } from './connection-guard.js';
 import type { GithubDeps } from './github/github-context.js';
 import { githubApi } from './github/github-api.js';
 import { clientError, DOCS_ROOT, sendGithubError } from './github/github-errors.js';
@@ -29,6 +30,8 @@ export interface ServerDeps {
    * empty: none, the socket's own address and the Host header count.
    */
   readonly trustedProxies: readonly string[];
+  /** Timeouts and the per-client connection cap (src/http/connection-guard.ts). */
+  readonly connections: ConnectionLimits;
 }
 
 export interface HealthWarning {
@@ -38,17 +41,21 @@ export interface HealthWarning {
 
 /** Builds the HTTP server: one encapsulated plugin per API surface, plus health endpoints. */
 export function buildServer(deps: ServerDeps): FastifyInstance {
+  const guard = new ConnectionGuard({ limits: deps.connections, trustedProxies: deps.trustedProxies, log: deps.log });
   // Fastify's types make an HTTPS instance a different type; every route and hook here works the same on both.
   const app = Fastify({
-    ...(deps.tls ? { https: { cert: deps.tls.cert, key: deps.tls.key } } : {}),
+    ...(deps.tls ? { https: { cert: deps.tls.cert, key: deps.tls.key, ...guard.serverOptions() } } : { http: guard.serverOptions() }),
     trustProxy: deps.trustedProxies.length > 0 ? [...deps.trustedProxies] : false,
     loggerInstance: deps.log as FastifyBaseLogger,
     // Fastify's own request lines are replaced by the single line per request below.
     logController: new LogController({ disableRequestLogging: true }),
-    // Layer uploads can take long: no request or idle timeout cuts a push off (ghcr gives 10 minutes).
+    // The guard does the timeouts Node's cannot (a total for request bodies that spares uploads, idle time spent
+    // waiting on the client only); Node's socket timeout would also fire while Berth itself works.
     requestTimeout: 0,
     connectionTimeout: 0,
     keepAliveTimeout: 75_000,
+    // Broken HTTP (a body shorter or longer than its Content-Length, bad framing) answered in the surface's shape.
+    clientErrorHandler: (error, socket) => guard.onClientError(error, socket),
     return503OnClosing: true,
     routerOptions: { maxParamLength: 1024 },
     genReqId: () => crypto.randomUUID(),
@@ -68,6 +75,15 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     },
   }) as unknown as FastifyInstance;
 
+  guard.attach(app, deps.tls ? 'secureConnection' : 'connection');
+
+  // Browsers must not second-guess a Content-Type (a blob served as octet-stream is never run as a page), and once
+  // they reached Berth over HTTPS (directly, or through a trusted proxy that says so) they must never use plain HTTP.
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('X-Content-Type-Options', 'nosniff');
+    if (request.protocol === 'https') reply.header('Strict-Transport-Security', 'max-age=31536000');
+  });
+
   // One line per request: method, route template (never the raw URL with its tokens), status, time, bytes.
   app.addHook('onResponse', async (request, reply) => {
     request.log.info({
@@ -80,10 +96,16 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     }, 'request');
   });
 
-  // Low disk space is a warning, not a failure: readiness failing would take every replica (all on the same full
-  // volume or bucket) out of the load balancer at once, and reads still work when writes no longer do.
+  // Readiness (load balancers, Kubernetes): 503 while the database does not answer, so traffic goes elsewhere;
+  // liveness stays 200, since the process recovers by itself when the database is back. Low disk space is a warning,
+  // not a failure: failing readiness would take every replica (all on the same full volume) out of the load balancer
+  // at once, and reads still work when writes no longer do.
   app.get('/healthz', async (_request, reply) => {
-    await deps.ready();
+    try {
+      await deps.ready();
+    } catch {
+      return reply.code(503).header('Retry-After', UNAVAILABLE_RETRY_AFTER_SECONDS).send({ status: 'unavailable', reason: 'the database does not answer' });
+    }
     const warnings = await deps.warnings();
     return reply.send(warnings.length > 0 ? { status: 'ok', warnings } : { status: 'ok' });
   });

@@ -1,5 +1,6 @@
 import { isForeignKeyViolation } from '../db/constraint-errors.js';
 import type { Db } from '../db/schema.js';
+import { lockRepository, transaction } from '../db/transaction.js';
 import type { Digest } from '../oci/digest.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
@@ -90,12 +91,11 @@ export class GarbageCollector {
     const candidates = await this.#candidateLinks(cutoff);
     let removed = 0;
     for (const c of candidates) {
-      const deleted = await this.#db.transaction().execute(async (tx) => {
+      const deleted = await transaction(this.#db, async (tx) => {
         // The repository row lock a manifest push takes first (ManifestService.put): on PostgreSQL this waits for
         // a push in flight to commit, so the DELETE below, a new statement under READ COMMITTED, sees its
-        // references. A no-op UPDATE (not SELECT … FOR UPDATE) takes the weaker row lock that does not block
-        // uploads inserting links (their foreign key check takes KEY SHARE), and is valid SQLite too.
-        await tx.updateTable('repositories').set((eb) => ({ updatedAt: eb.ref('updatedAt') })).where('id', '=', c.repositoryId).execute();
+        // references. It does not block uploads and mounts inserting links (see lockRepository).
+        await lockRepository(tx, c.repositoryId);
         // Re-checked in the DELETE itself: a manifest pushed since the SELECT keeps its link.
         return tx.deleteFrom('repositoryBlobs')
           .where('repositoryId', '=', c.repositoryId).where('digest', '=', c.digest)
@@ -117,7 +117,9 @@ export class GarbageCollector {
     let blobs = 0;
     let bytes = 0;
     for (const [i, blob] of unlinked.entries()) {
-      const deleted = await this.#db.transaction().execute(async (tx) => {
+      // Lock order: the blob row (FOR UPDATE, taken by the DELETE), then the tombstone. An upload commit holding the
+      // row (FOR NO KEY UPDATE) makes this wait, then fail on the foreign key: see the catch below.
+      const deleted = await transaction(this.#db, async (tx) => {
         const res = await tx.deleteFrom('blobs').where('digest', '=', blob.digest)
           .where(({ not, exists, selectFrom }) => not(exists(selectFrom('repositoryBlobs').select('digest').where('digest', '=', blob.digest))))
           .executeTakeFirst();

@@ -9,6 +9,9 @@ function oci(status: number, code: string, message: string, detail?: unknown, he
 }
 
 export const blobUnknown = (digest: string): BerthError => oci(404, 'BLOB_UNKNOWN', 'blob unknown to registry', { digest });
+/** A blob whose stored copy failed an integrity check (quarantined): unknown until it is pushed again. */
+export const blobQuarantined = (digest: string): BerthError =>
+  oci(404, 'BLOB_UNKNOWN', 'blob unknown to registry: its stored copy failed an integrity check; push it again', { digest });
 export const uploadInvalid = (message: string): BerthError => oci(400, 'BLOB_UPLOAD_INVALID', message);
 /** Chunk does not start at the session's current offset: 416 with the offset the client should resume from. */
 export const uploadOutOfOrder = (offset: number): BerthError =>
@@ -19,6 +22,12 @@ export const manifestBlobUnknown = (digest: string): BerthError =>
   oci(400, 'MANIFEST_BLOB_UNKNOWN', 'manifest references a blob or manifest unknown to this repository', { digest });
 export const manifestInvalid = (reason: string): BerthError => oci(400, 'MANIFEST_INVALID', `manifest invalid: ${reason}`);
 export const manifestUnknown = (reference: string): BerthError => oci(404, 'MANIFEST_UNKNOWN', 'manifest unknown to registry', { reference });
+/**
+ * A push to a reference that is neither a tag nor a digest. The code TAG_INVALID (spec 1.0) left the catalogue in
+ * 1.1, whose codes a body MUST use, so this answers with the closest one left.
+ */
+export const tagInvalid = (reference: string): BerthError =>
+  oci(400, 'MANIFEST_INVALID', `"${reference}" is neither a tag ([a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}) nor a digest`, { reference });
 export const nameInvalid = (reason: string): BerthError => oci(400, 'NAME_INVALID', `invalid repository name: ${reason}`);
 export const nameUnknown = (name: string): BerthError => oci(404, 'NAME_UNKNOWN', 'repository name not known to registry', { name });
 export const sizeInvalid = (message: string): BerthError => oci(400, 'SIZE_INVALID', message);
@@ -30,6 +39,8 @@ export const denied = (message: string): BerthError => oci(403, 'DENIED', messag
 export const unsupported = (message: string): BerthError => oci(405, 'UNSUPPORTED', message);
 export const tooManyRequests = (retryAfterSeconds: number): BerthError =>
   oci(429, 'TOOMANYREQUESTS', 'too many requests', undefined, { 'Retry-After': String(retryAfterSeconds) });
+/** Too many upload sessions open (per user or per repository): 429, and the message says how to get below the cap. */
+export const tooManyUploads = (message: string, detail: { open: number; limit: number }): BerthError => oci(429, 'TOOMANYREQUESTS', message, detail);
 /** A `Range` outside the blob; the spec has no code of its own for it. */
 export const rangeNotSatisfiable = (size: number): BerthError =>
   oci(416, 'SIZE_INVALID', 'requested range not satisfiable', { size }, { 'Content-Range': `bytes */${size}` });
@@ -38,3 +49,20 @@ export const rangeNotSatisfiable = (size: number): BerthError =>
  * codes ("Error Codes": the code MUST be one of them), and UNSUPPORTED is the closest.
  */
 export const paginationInvalid = (message: string): BerthError => oci(400, 'UNSUPPORTED', message);
+/** A body the endpoint does not take (not its Content-Type, unparseable, too large); the spec has no code for it. */
+export const requestInvalid = (message: string): BerthError => oci(400, 'UNSUPPORTED', message);
+/**
+ * Refusals at the connection level (Berth's HTTP edge, src/http/connection-guard.ts), written in each surface's
+ * shape; the spec has no codes for them, so they take the nearest one.
+ */
+export const headersTimeout = (seconds: number): BerthError =>
+  oci(408, 'UNSUPPORTED', `the request headers did not arrive within ${seconds} s; the connection is closed`);
+export const requestTimeout = (seconds: number): BerthError =>
+  oci(408, 'UNSUPPORTED', `the request was not received within ${seconds} s of its headers; the connection is closed`);
+export const uploadStalled = (seconds: number): BerthError =>
+  oci(408, 'BLOB_UPLOAD_INVALID', `no upload data arrived for ${seconds} s; the connection is closed (GET the session for its offset and resume)`);
+export const headersTooLarge = (): BerthError => oci(431, 'UNSUPPORTED', 'the request headers are too large');
+export const tooManyConnections = (limit: number): BerthError =>
+  oci(429, 'TOOMANYREQUESTS', `too many open connections from your address (at most ${limit}); close some and retry`, undefined, {
+    'Retry-After': '1', Connection: 'close',
+  });

@@ -25,9 +25,17 @@ test('tags follow [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}', () => {
 });
 
 test('references are digests when they contain a colon', () => {
-  assert.deepEqual(parseReference('v1'), { kind: 'tag', tag: 'v1' });
   const digest = `sha256:${'c'.repeat(64)}`;
-  assert.deepEqual(parseReference(digest), { kind: 'digest', digest });
-  assert.throws(() => parseReference('sha256:nothex'), (err) => isBerthError(err) && err.code === 'DIGEST_INVALID');
-  assert.throws(() => parseReference('-bad'), (err) => isBerthError(err) && err.status === 400);
+  for (const use of ['read', 'push'] as const) {
+    assert.deepEqual(parseReference('v1', use), { kind: 'tag', tag: 'v1' });
+    assert.deepEqual(parseReference(digest, use), { kind: 'digest', digest });
+    assert.throws(() => parseReference('sha256:nothex', use), (err) => isBerthError(err) && err.code === 'DIGEST_INVALID');
+  }
+});
+
+test('a reference that is neither tag nor digest is unknown to read, invalid to push', () => {
+  for (const bad of ['-bad', '.INVALID_MANIFEST_NAME', 'a'.repeat(129)]) {
+    assert.throws(() => parseReference(bad, 'read'), (err) => isBerthError(err) && err.status === 404 && err.code === 'MANIFEST_UNKNOWN');
+    assert.throws(() => parseReference(bad, 'push'), (err) => isBerthError(err) && err.status === 400 && err.code === 'MANIFEST_INVALID');
+  }
 });

@@ -1,5 +1,5 @@
 import { isDigest, parseDigest, type Digest } from './digest.js';
-import { manifestInvalid, nameInvalid } from './errors.js';
+import { manifestInvalid, manifestUnknown, nameInvalid, tagInvalid } from './errors.js';
 
 /** A repository name valid by the distribution spec grammar, with at least OWNER/NAME. */
 export type RepoName = string & { readonly __brand: 'RepoName' };
@@ -51,10 +51,14 @@ export function parseTag(text: string): Tag {
   return text as Tag;
 }
 
-/** A manifest reference is a digest when it contains a colon, a tag otherwise (spec "Pulling manifests"). */
-export function parseReference(text: string): Reference {
+/**
+ * A manifest reference is a digest when it contains a colon, a tag otherwise (spec "Pulling manifests"). Anything
+ * else names no manifest: reading or deleting it is 404 MANIFEST_UNKNOWN, as distribution and zot answer and the
+ * conformance suite expects (`.INVALID_MANIFEST_NAME`); only pushing to it is a client error.
+ */
+export function parseReference(text: string, use: 'read' | 'push'): Reference {
   if (text.includes(':')) return { kind: 'digest', digest: parseDigest(text) };
-  if (!isTag(text)) throw manifestInvalid(`"${text.slice(0, 140)}" is neither a tag nor a digest`);
+  if (!isTag(text)) throw use === 'push' ? tagInvalid(text.slice(0, 140)) : manifestUnknown(text.slice(0, 140));
   return { kind: 'tag', tag: text as Tag };
 }
 

@@ -1,5 +1,6 @@
 import { isUniqueViolation } from '../db/constraint-errors.js';
 import type { Db } from '../db/schema.js';
+import { transaction } from '../db/transaction.js';
 import { loadTargets, type PackageRow } from '../auth/package-access.js';
 import { allowedOperations, type PackageOperation, type Subject, type Visibility } from '../auth/permissions.js';
 import type { DownloadCounter } from '../registry/download-counter.js';
@@ -88,7 +89,9 @@ export class PackageService {
 
   /** The live package `owner/name` and what the subject may do with it; null when there is none. */
   async find(owner: Owner, name: string, subject: Subject): Promise<PackageAccess | null> {
-    const row = await this.#db.selectFrom('repositories').select('id').where('name', '=', fullName(owner, name)).executeTakeFirst();
+    // A deleted package's tombstone name (`app~deleted-7`) is no address: only `findDeleted` sees deleted packages.
+    const row = await this.#db.selectFrom('repositories').select('id').where('name', '=', fullName(owner, name))
+      .where('deletedAt', 'is', null).executeTakeFirst();
     return row ? this.#access(row.id, owner, subject) : null;
   }
 
@@ -119,7 +122,8 @@ export class PackageService {
   /** Gives a deleted package its name back; refused when a new package has taken the name meanwhile. */
   async restore(pkg: PackageInfo): Promise<void> {
     const now = this.#clock.now();
-    await this.#db.transaction().execute(async (tx) => {
+    // READ COMMITTED relies on the unique name, not on the check: see the catch below.
+    await transaction(this.#db, async (tx) => {
       const taken = await tx.selectFrom('repositories').select('id').where('name', '=', pkg.repository).executeTakeFirst();
       if (taken) throw nameReused(pkg.repository);
       await tx.updateTable('repositories').set({ name: pkg.repository, deletedName: null, deletedAt: null, updatedAt: now })

@@ -1,4 +1,5 @@
 import type { Db } from '../db/schema.js';
+import { lockRepository, transaction } from '../db/transaction.js';
 import type { DownloadCounter } from '../registry/download-counter.js';
 import type { Clock } from '../util/clock.js';
 import { downloadLimit, lastVersion, versionNotFound } from './package-errors.js';
@@ -72,7 +73,10 @@ export class VersionService {
       if (Number(row?.total ?? 0) > limit) throw downloadLimit('version', limit);
     }
     const now = this.#clock.now();
-    await this.#db.transaction().execute(async (tx) => {
+    await transaction(this.#db, async (tx) => {
+      // The repository row first, as a manifest push takes it (lock order, README "Isolation"): a push moving one of
+      // these tags waits, then sees the tags gone, or has moved it before we read them (then it stays moved).
+      await lockRepository(tx, pkg.id);
       const tags = await tx.selectFrom('tags').select('name').where('manifestId', '=', version.id).execute();
       await tx.deleteFrom('deletedTags').where('manifestId', '=', version.id).execute();
       if (tags.length > 0) {
@@ -89,7 +93,9 @@ export class VersionService {
    */
   async restore(pkg: PackageInfo, id: number): Promise<void> {
     const now = this.#clock.now();
-    await this.#db.transaction().execute(async (tx) => {
+    await transaction(this.#db, async (tx) => {
+      // Serialised with pushes to the package like delete above: a tag pushed meanwhile is never moved back.
+      await lockRepository(tx, pkg.id);
       const row = await tx.selectFrom('manifests').select('id').where('id', '=', id).where('repositoryId', '=', pkg.id)
         .where('deletedAt', '>', now - this.#rules.restoreWindowMs).executeTakeFirst();
       if (!row) throw versionNotFound();

@@ -1,4 +1,5 @@
 import type { Db } from '../db/schema.js';
+import { transaction } from '../db/transaction.js';
 import { epochDay, type Clock } from '../util/clock.js';
 import type { Logger } from '../observability/logger.js';
 
@@ -28,9 +29,12 @@ export class DownloadCounter {
     const batch = this.#pending;
     this.#pending = new Map();
     try {
-      await this.#db.transaction().execute(async (tx) => {
-        for (const [key, count] of batch) {
-          const [manifestId, day] = key.split(':').map(Number) as [number, number];
+      // Rows in one order (manifest, day) in every replica's flush: two replicas adding to the same rows in
+      // their own pull order would each hold one row the other waits for (PostgreSQL).
+      const rows = [...batch].map(([key, count]) => [...key.split(':').map(Number), count] as [number, number, number])
+        .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+      await transaction(this.#db, async (tx) => {
+        for (const [manifestId, day, count] of rows) {
           // The manifest may have been deleted since the pull; its count goes with it.
           const exists = await tx.selectFrom('manifests').select('id').where('id', '=', manifestId).executeTakeFirst();
           if (!exists) continue;

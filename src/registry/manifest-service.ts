@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { preparedQuery } from '../db/prepared-query.js';
 import type { Db } from '../db/schema.js';
+import { transaction } from '../db/transaction.js';
 import { digestAlgorithm, makeDigest, type Digest } from '../oci/digest.js';
 import { digestInvalid, manifestBlobUnknown, manifestUnknown, nameUnknown } from '../oci/errors.js';
 import { parseManifest, type ParsedManifest } from '../oci/manifest.js';
@@ -84,7 +85,8 @@ export class ManifestService {
     const { sourceUrl, description, license } = await this.#labels(parsed);
 
     const now = this.#clock.now();
-    const id = await this.#db.transaction().execute(async (tx) => {
+    // Lock order (src/db/transaction.ts): the repository row, then manifests, references and tags.
+    const id = await transaction(this.#db, async (tx) => {
       // First the repository row: on PostgreSQL the UPDATE row-locks it until commit, and GC's link removal takes
       // the same lock (GarbageCollector), so under READ COMMITTED a link cannot vanish between the reference check
       // below and this transaction's commit. SQLite runs one transaction at a time anyway.
@@ -196,7 +198,9 @@ export class ManifestService {
     for (let i = 0; i < wanted.length; i += 500) {
       const part = wanted.slice(i, i + 500);
       const [blobs, manifests] = await Promise.all([
-        db.selectFrom('repositoryBlobs').select('digest').where('repositoryId', '=', repositoryId).where('digest', 'in', part).execute(),
+        // A quarantined blob counts as absent (MANIFEST_BLOB_UNKNOWN): the client uploads it again, which repairs it.
+        db.selectFrom('repositoryBlobs as rb').innerJoin('blobs as b', 'b.digest', 'rb.digest').select('rb.digest')
+          .where('rb.repositoryId', '=', repositoryId).where('rb.digest', 'in', part).where('b.quarantinedAt', 'is', null).execute(),
         db.selectFrom('manifests').select('digest').where('repositoryId', '=', repositoryId).where('digest', 'in', part)
           .where('deletedAt', 'is', null).execute(),
       ]);

@@ -8,7 +8,7 @@ import { ManifestService } from './manifest-service.js';
 import { ReferrersService } from './referrers-service.js';
 import { RepositoryStore } from './repositories.js';
 import { TagService } from './tag-service.js';
-import { UploadService } from './upload-service.js';
+import { UploadService, type UploadLimits } from './upload-service.js';
 
 /** The registry's use-cases, built once by the composition root and handed to the HTTP layer. */
 export interface Registry {
@@ -21,14 +21,17 @@ export interface Registry {
   readonly downloads: DownloadCounter;
 }
 
-export function createRegistry(deps: { db: Db; blobs: BlobStore; clock: Clock; log: Logger }): Registry {
+/** `verifyOnRead`: config `storage.verifyOnRead` (see BlobService). */
+export function createRegistry(deps: { db: Db; blobs: BlobStore; clock: Clock; log: Logger; uploadLimits?: UploadLimits; verifyOnRead?: boolean }): Registry {
   const { db, clock } = deps;
   const repos = new RepositoryStore({ db, clock });
   const downloads = new DownloadCounter({ db, clock, log: deps.log.child({ module: 'registry.downloads' }) });
   return {
     repos,
-    blobs: new BlobService({ db, blobs: deps.blobs, repos, clock }),
-    uploads: new UploadService({ db, blobs: deps.blobs, repos, clock }),
+    blobs: new BlobService({
+      db, blobs: deps.blobs, repos, clock, log: deps.log.child({ module: 'registry.blobs' }), verifyOnRead: deps.verifyOnRead ?? false,
+    }),
+    uploads: new UploadService({ db, blobs: deps.blobs, repos, clock, ...(deps.uploadLimits ? { limits: deps.uploadLimits } : {}) }),
     manifests: new ManifestService({ db, repos, clock, downloads, blobs: deps.blobs }),
     tags: new TagService({ db, repos }),
     referrers: new ReferrersService({ db }),

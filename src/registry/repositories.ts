@@ -1,4 +1,5 @@
 import type { Db } from '../db/schema.js';
+import { transaction } from '../db/transaction.js';
 import { nameUnknown } from '../oci/errors.js';
 import { repoOwner, type RepoName } from '../oci/names.js';
 import type { Clock } from '../util/clock.js';
@@ -39,7 +40,9 @@ export class RepositoryStore {
     const now = this.#clock.now();
     const owner = await this.#db.selectFrom('accounts').select(['id', 'type', 'defaultVisibility'])
       .where('lowerLogin', '=', repoOwner(name)).executeTakeFirst();
-    await this.#db.transaction().execute(async (tx) => {
+    // Two first pushes at once (PostgreSQL, READ COMMITTED): the second INSERT waits for the first to commit, then
+    // inserts nothing, so only the creator is made admin; both read the same row below.
+    await transaction(this.#db, async (tx) => {
       const inserted = await tx.insertInto('repositories')
         .values({
           name, owner: repoOwner(name), ownerId: owner?.id ?? null, createdBy,

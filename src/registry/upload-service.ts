@@ -1,15 +1,18 @@
 import { randomUUID, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import type { Db } from '../db/schema.js';
+import { transaction } from '../db/transaction.js';
 import { digestAlgorithm, digestHex, type Digest } from '../oci/digest.js';
-import { digestInvalid, sizeInvalid, uploadInvalid, uploadOutOfOrder, uploadUnknown } from '../oci/errors.js';
+import { digestInvalid, sizeInvalid, tooManyUploads, uploadInvalid, uploadOutOfOrder, uploadUnknown } from '../oci/errors.js';
 import type { RepoName } from '../oci/names.js';
 import type { BlobStore, UploadHandle } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
-import { feed } from '../util/feed-stream.js';
+import { formatDuration } from '../util/duration.js';
+import type { BerthError } from '../util/errors.js';
 import { HashingStream, newHash } from '../util/hash-stream.js';
 import type { BlobInfo } from './blob-service.js';
+import { BlobQuarantine } from './blob-quarantine.js';
 import type { RepositoryStore } from './repositories.js';
 
 export interface UploadStatus {
@@ -17,6 +20,15 @@ export interface UploadStatus {
   /** Bytes received so far; the next chunk starts here. */
   readonly size: number;
 }
+
+/** Caps on open upload sessions (0: none), and their idle expiry, for the message when a cap is reached. */
+export interface UploadLimits {
+  readonly perUser: number;
+  readonly perRepository: number;
+  readonly expireAfterMs: number;
+}
+
+const NO_LIMITS: UploadLimits = { perUser: 0, perRepository: 0, expireAfterMs: 0 };
 
 interface UploadRow {
   id: string;
@@ -45,25 +57,53 @@ export class UploadService {
   readonly #live = new Map<string, { hash: Hash; size: number }>();
   /** Uploads with a request writing to them right now; a second concurrent writer is refused. */
   readonly #busy = new Set<string>();
+  readonly #quarantine: BlobQuarantine;
 
-  constructor(deps: { db: Db; blobs: BlobStore; repos: RepositoryStore; clock: Clock }) {
+  readonly #limits: UploadLimits;
+
+  constructor(deps: { db: Db; blobs: BlobStore; repos: RepositoryStore; clock: Clock; limits?: UploadLimits }) {
     this.#db = deps.db;
     this.#blobs = deps.blobs;
     this.#repos = deps.repos;
     this.#clock = deps.clock;
+    this.#limits = deps.limits ?? NO_LIMITS;
+    this.#quarantine = new BlobQuarantine({ db: deps.db, clock: deps.clock });
   }
 
-  /** `pusher` is the user pushing, who becomes the package's creator if this is its first push. */
+  /**
+   * `pusher` is the user pushing, who becomes the package's creator if this is its first push. Open sessions are
+   * capped per user and per repository: each holds a row and scratch data until finished, cancelled or expired.
+   * The check and the insert are not atomic: concurrent starts may pass the cap by as many as are in flight.
+   */
   async start(name: RepoName, pusher: number | null): Promise<UploadStatus> {
+    const { perUser, perRepository } = this.#limits;
+    if (pusher !== null && perUser > 0) {
+      const open = await this.#count('createdBy', pusher);
+      if (open >= perUser) throw this.#tooMany(`you have ${open} upload sessions open, the most one user may have (uploads.maxSessionsPerUser)`, name, open, perUser);
+    }
     const repo = await this.#repos.ensure(name, pusher);
+    if (perRepository > 0) {
+      const open = await this.#count('repositoryId', repo.id);
+      if (open >= perRepository) throw this.#tooMany(`${name} has ${open} upload sessions open, the most one repository may have (uploads.maxSessionsPerRepository)`, name, open, perRepository);
+    }
     const id = randomUUID();
     const handle = await this.#blobs.startUpload(id);
     const now = this.#clock.now();
     await this.#db.insertInto('uploads')
-      .values({ id, repositoryId: repo.id, size: 0, handle: JSON.stringify(handle), createdAt: now, updatedAt: now })
+      .values({ id, repositoryId: repo.id, size: 0, handle: JSON.stringify(handle), createdBy: pusher, createdAt: now, updatedAt: now })
       .execute();
-    this.#live.set(id, { hash: newHash('sha256'), size: 0 });
+    // No live hash yet: the first chunk starts one (#write), so an idle session costs a row and nothing in memory.
     return { id, size: 0 };
+  }
+
+  async #count(column: 'createdBy' | 'repositoryId', value: number): Promise<number> {
+    const row = await this.#db.selectFrom('uploads').select((eb) => eb.fn.countAll<number>().as('n')).where(column, '=', value).executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  #tooMany(what: string, name: RepoName, open: number, limit: number): BerthError {
+    return tooManyUploads(`${what}: finish or cancel some (DELETE /v2/${name}/blobs/uploads/<uuid>); idle sessions expire after `
+      + `${formatDuration(this.#limits.expireAfterMs)} (uploads.expireAfter)`, { open, limit });
   }
 
   async status(name: RepoName, id: string): Promise<UploadStatus> {
@@ -145,15 +185,21 @@ export class UploadService {
     const whole = useLive || row.size === 0;
     const hashing = new HashingStream(useLive ? live.hash.copy() : newHash('sha256'));
     let result: { handle: UploadHandle; size: number };
+    // Piped by hand, not with pipeline(): when the blob store fails (S3 gone, disk full) the request body must stay
+    // readable, so the error handler can drain it and the client gets its answer (a 503) instead of a reset.
+    let bodyFailed = false;
+    source.pipe(hashing);
+    const received = finished(source).catch((err: unknown) => {
+      bodyFailed = true;
+      throw err;
+    });
     try {
-      [result] = await Promise.all([
-        this.#blobs.appendUpload(row.id, row.handle, row.size, hashing),
-        feed(source, hashing),
-      ]);
+      [result] = await Promise.all([this.#blobs.appendUpload(row.id, row.handle, row.size, hashing), received]);
     } catch (err) {
-      // Stop taking the body but leave the request itself to the HTTP layer, which drains it so the client reads
-      // the error (a 507 for a full disk) instead of a reset connection.
+      source.unpipe(hashing);
       hashing.destroy();
+      // A body that broke off (client gone, bad chunked encoding) goes with its connection.
+      if (bodyFailed) source.destroy();
       throw err;
     }
     if (whole) this.#live.set(row.id, { hash: hashing.hash, size: result.size });
@@ -181,11 +227,15 @@ export class UploadService {
     // Bytes durable at their content address first; only then does one transaction make the blob visible.
     await this.#blobs.commitUpload(row.id, row.handle, digest);
     const now = this.#clock.now();
-    const beingCollected = await this.#db.transaction().execute(async (tx) => {
-      // An upsert, not DO NOTHING: it locks an existing row, so a concurrent GC cannot delete it before our link
-      // below is written (PostgreSQL; SQLite serialises the two transactions anyway).
+    // PostgreSQL, READ COMMITTED. Locks in the global order (README "Isolation"): the blob row, then the link.
+    const beingCollected = await transaction(this.#db, async (tx) => {
+      // An upsert, not DO NOTHING: it locks an existing row, so a concurrent GC's DELETE cannot remove it before our
+      // link below is written. It updates a non-key column only (size: the same value, content-addressed), so the
+      // lock is FOR NO KEY UPDATE: it blocks GC's DELETE and other commits of this digest, but not the KEY SHARE a
+      // mount's link takes for its foreign key. Updating the key (FOR UPDATE) made a commit and a mount of the same
+      // blob into the same repository deadlock: each held what the other needed (the blob row, the new link).
       await tx.insertInto('blobs').values({ digest, size: row.size, createdAt: now })
-        .onConflict((oc) => oc.column('digest').doUpdateSet({ digest: (eb) => eb.ref('excluded.digest') })).execute();
+        .onConflict((oc) => oc.column('digest').doUpdateSet({ size: (eb) => eb.ref('excluded.size') })).execute();
       await tx.insertInto('repositoryBlobs').values({ repositoryId: row.repositoryId, digest, createdAt: now })
         .onConflict((oc) => oc.columns(['repositoryId', 'digest']).doNothing()).execute();
       await tx.deleteFrom('uploads').where('id', '=', row.id).execute();
@@ -200,6 +250,10 @@ export class UploadService {
     // are put back from our scratch data; from our transaction on, our link keeps GC away for good.
     if (beingCollected) await this.#waitForDeletion(digest);
     if (beingCollected || !(await this.#blobs.stat(digest))) await this.#blobs.commitUpload(row.id, row.handle, digest);
+    // The commit replaced the stored bytes with these verified ones: a quarantined blob (corrupt or missing, see
+    // BlobQuarantine) is served again. Last, after any re-commit above; a crash before it leaves the blob quarantined
+    // (the next push or scrub releases it), never a bad copy served.
+    await this.#quarantine.release(digest);
     await this.#blobs.abortUpload(row.id, row.handle);
     return { digest, size: row.size };
   }
@@ -230,6 +284,7 @@ export class UploadService {
   }
 
   async #digestOf(row: UploadRow, algorithm: 'sha256' | 'sha512'): Promise<string> {
+    if (row.size === 0) return newHash(algorithm).digest('hex');
     const live = this.#live.get(row.id);
     if (algorithm === 'sha256' && live && live.size === row.size) {
       this.#live.delete(row.id);

@@ -6,3 +6,9 @@ export function parseDuration(text: string): number {
   if (!m) throw new Error(`"${text}" is not a duration (use e.g. 30s, 10m, 24h, 7d)`);
   return Math.round(Number(m[1]) * UNITS[m[2] ?? 's']!);
 }
+
+/** The shortest exact spelling of a duration in `parseDuration`'s units: 86_400_000 → `1d`, 5_400_000 → `90m`. */
+export function formatDuration(ms: number): string {
+  for (const [unit, size] of Object.entries(UNITS).reverse()) if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms}ms`;
+}

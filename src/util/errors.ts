@@ -36,6 +36,35 @@ export const conflict = (message: string): BerthError => new BerthError({ status
 /** Well-formed input that breaks a rule (a taken name, an unknown scope): GitHub's 422 "Validation Failed". */
 export const invalid = (message: string): BerthError => new BerthError({ status: 422, code: 'INVALID', message });
 
+/** Seconds a client is asked to wait (Retry-After) when a backing service is away. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * A service the registry depends on is unreachable (the metadata database restarting or failing over, the S3
+ * endpoint down): 503 with Retry-After, whatever the request. `code` is distribution's errcode for 503.
+ */
+export const unavailable = (service: 'database' | 'blob storage', cause?: unknown): BerthError => new BerthError({
+  status: 503,
+  code: 'UNAVAILABLE',
+  message: `the registry's ${service} is unreachable; retry in a few seconds`,
+  headers: { 'Retry-After': String(UNAVAILABLE_RETRY_AFTER_SECONDS) },
+  cause,
+});
+
+/** A 503 from `unavailable`. */
+export function isUnavailable(err: unknown): boolean {
+  // Not a 507 (storageFull), which shares the code.
+  return isBerthError(err) && err.status === 503 && err.code === 'UNAVAILABLE';
+}
+
+const NETWORK_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/** A socket-level failure to reach a server (refused, reset, unreachable, DNS), as Node reports it. */
+export function isNetworkFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && NETWORK_ERRNOS.has(code);
+}
+
 /**
  * The disk under the registry's data is full: ENOSPC or EDQUOT from a file write, SQLITE_FULL from the embedded
  * database. 507 Insufficient Storage: the server cannot store what the request needs (RFC 4918 §11.5), its fault

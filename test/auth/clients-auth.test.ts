@@ -277,6 +277,6 @@ test('a CI token limited to one package pushes it, and not another', async (t) =
 
   const output = await refused(t, 'skopeo push with a CI token to another package',
     skopeoCopy(`oci:${layout}:1`, `docker://${berth.host}/acme/ci-two:1`, [], { creds }));
-  assert.match(output, /denied: permission_denied: create_package: this CI token is limited to acme\/ci-one/);
+  assert.match(output, /denied: permission_denied: write_package: this CI token is limited to acme\/ci-one/);
   await assert.rejects(skopeoInspect(`docker://${berth.host}/acme/ci-two:1`, { raw: true, creds: owner }), ClientError);
 });

@@ -39,7 +39,7 @@ async function assertPullable(name: string, image: BuiltImage): Promise<void> {
 async function recoveries(atLeast: number): Promise<number> {
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const n = berth.logs().split('\n').filter((l) => l.includes('"level":50') && l.includes('write-ahead log was deleted')).length;
+    const n = berth.logLines().filter((l) => l.level === 50 && String(l.msg).includes('write-ahead log was deleted')).length;
     if (n >= atLeast || Date.now() > deadline) return n;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -52,7 +52,7 @@ test('pushes acknowledged before and after the -wal file was deleted survive a S
   const first = await push('before-delete');
   rmSync(wal());
   const second = await push('after-delete');
-  assert.equal(await recoveries(1), 1, `the server logs what happened:\n${berth.logs()}`);
+  assert.equal(await recoveries(1), 1, `the server logs what happened:\n${berth.serverLog()}`);
   assert.ok(existsSync(wal()), 'a new log file in place of the deleted one');
 
   await berth.kill();
@@ -67,7 +67,7 @@ test('an idle server notices the deleted -wal and -shm within seconds, so a push
   rmSync(wal());
   rmSync(shm());
   // No write follows: the periodic check has to find it.
-  assert.equal(await recoveries(before + 1), before + 1, berth.logs());
+  assert.equal(await recoveries(before + 1), before + 1, berth.serverLog());
   await berth.kill();
   await berth.restart();
   await assertPullable('idle', image);

@@ -167,6 +167,7 @@ test('diagnoses transport, TLS, rate-limit and permission errors from their code
   assert.match(diagnose(http(429, 'TOOMANYREQUESTS', 'slow down', 'token', 30), ctx), /rate limited.*wait 30 s \(Retry-After\)/);
   assert.match(diagnose(http(403, 'DENIED', 'permission_denied: write_package: the token lacks the write:packages scope; create a token with write:packages'), ctx), /lacks the write:packages scope/);
   assert.match(diagnose(http(403, 'DENIED', 'permission_denied: create_package: acme is not a namespace you may create packages in'), ctx), /may not create packages in acme/);
+  assert.match(diagnose(http(403, 'DENIED', 'permission_denied: write_package: you may not push to acme/berth-doctor; check the name, …'), ctx), /may not create packages in acme/);
   assert.match(diagnose(http(404, 'NAME_UNKNOWN', 'repository name not known', 'pull manifest'), ctx), /private package needs read access/);
   assert.match(diagnose(http(401, 'UNAUTHORIZED', 'unauthenticated: the token has expired', 'token'), { ...ctx, skewSeconds: 120 }), /expired \(note: the local clock is 120 s off/);
   assert.equal(maskToken('ghp_abcdefghijklmnop'), 'ghp_ab…');

@@ -2,6 +2,8 @@
 // /v2 at once, restore within the window (tags given back unless re-used), name reuse, GitHub's rules, the purge.
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { startBerth, type RunningBerth } from '../helpers/berth.js';
@@ -12,6 +14,7 @@ interface Version { id: number; name: string; deleted_at?: string; metadata: { c
 interface Pkg { id: number; name: string; version_count: number }
 
 const DAY = 86_400_000;
+const ROOT = new URL('../..', import.meta.url).pathname;
 let berth: RunningBerth;
 
 before(async () => {
@@ -172,6 +175,28 @@ describe('deleting and restoring a package', () => {
     }
   });
 
+  it('is not readable under its tombstone name, through the REST API or the web pages, by anyone', async () => {
+    await pushImage(berth.url, 'acme/tomb', 'tomb', 'v1');
+    await berth.admin((s) => s.packages.setVisibility('acme/tomb', 'public'));
+    const pkg = (await api<Pkg>(berth, '/v3/orgs/acme/packages/container/tomb')).body;
+    const [version] = (await api<Version[]>(berth, '/v3/orgs/acme/packages/container/tomb/versions')).body;
+    assert.equal((await api(berth, '/v3/orgs/acme/packages/container/tomb', { method: 'DELETE' })).status, 204);
+    const tomb = encodeURIComponent(`tomb~deleted-${pkg.id}`);
+    // Not even to the package's admin (the REST API always needs a token); the web pages not to visitors either.
+    for (const path of [`/v3/orgs/acme/packages/container/${tomb}`, `/v3/orgs/acme/packages/container/${tomb}/versions`,
+      `/v3/orgs/acme/packages/container/${tomb}/versions/${version!.id}`]) {
+      assertGithubError(await api(berth, path), 404);
+    }
+    for (const page of [`/orgs/acme/packages/container/package/${tomb}`, `/orgs/acme/packages/container/${tomb}/${version!.id}`]) {
+      const res = await berth.fetch(page, { auth: null });
+      assert.equal(res.status, 404, `${page}: ${res.status}`);
+      assert.doesNotMatch(await res.text(), /sha256:/, 'nothing of the version is shown');
+    }
+    // Restore (and the deleted listing) still find it by its own name.
+    assert.equal((await api(berth, '/v3/orgs/acme/packages/container/tomb/restore', { method: 'POST' })).status, 204);
+    assert.equal((await api(berth, `/v3/orgs/acme/packages/container/tomb/versions/${version!.id}`)).status, 200);
+  });
+
   it('works the same through /user and /users/{username}', async () => {
     await pushImage(berth.url, 'tester/tool', 'tool', 'v1');
     assert.equal((await api(berth, '/v3/user/packages/container/tool', { method: 'DELETE' })).status, 204);
@@ -225,6 +250,43 @@ describe('who may delete and restore', () => {
     assertGithubError(await api(berth, '/v3/orgs/acme/packages/container/guarded/restore', { method: 'POST', auth: writer }), 403, /admin/);
     assertGithubError(await api(berth, '/v3/orgs/acme/packages/container/guarded/restore', { method: 'POST', auth: outsider }), 404, 'Package not found.');
     assert.equal((await api(berth, '/v3/orgs/acme/packages/container/guarded/restore', { method: 'POST', auth: writerNoDelete })).status, 204);
+  });
+});
+
+describe('CI tokens', () => {
+  /** `berth token create` as the operator runs it, on the server's data. */
+  const cli = (...args: string[]): { status: number | null; stdout: string; stderr: string } => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), ...args, '--data', berth.dataDir], {
+      cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...berth.metadataEnv, BERTH_LOG_LEVEL: 'warn' },
+    });
+    return { status: r.status, stdout: r.stdout.trim(), stderr: r.stderr };
+  };
+  const ciToken = (...extra: string[]): string => {
+    const r = cli('token', 'create', '--user', 'tester', '--ci-package', 'acme/ci-app', '--expires', '1h', ...extra);
+    assert.equal(r.status, 0, r.stderr);
+    return `Bearer ${r.stdout}`;
+  };
+
+  it('pull and push only: no delete or restore through the creator\'s admin role unless created with --allow-delete', async () => {
+    const one = await pushImage(berth.url, 'acme/ci-app', 'ci-one', 'v1');
+    const two = await pushImage(berth.url, 'acme/ci-app', 'ci-two', 'v2');
+    const first = await versionOf('acme/ci-app', one.digest);
+    const second = await versionOf('acme/ci-app', two.digest);
+    assert.equal((await api(berth, `/v3/orgs/acme/packages/container/ci-app/versions/${first.id}`, { method: 'DELETE' })).status, 204);
+
+    const refused = cli('token', 'create', '--user', 'tester', '--ci-package', 'acme/ci-app', '--expires', '1h', '--scopes', 'write:packages,delete:packages');
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, /--allow-delete/);
+
+    const plain = ciToken('--scopes', 'write:packages');
+    assertGithubError(await api(berth, `/v3/orgs/acme/packages/container/ci-app/versions/${first.id}/restore`, { method: 'POST', auth: plain }), 403,
+      /This CI token may only pull and push; to restore its versions, create the CI token with --allow-delete/);
+    assertGithubError(await api(berth, `/v3/orgs/acme/packages/container/ci-app/versions/${second.id}`, { method: 'DELETE', auth: plain }), 403, /delete:packages/);
+    assert.deepEqual((await versions('acme/ci-app', 'deleted')).map((v) => v.name), [one.digest], 'nothing changed');
+
+    const allowed = ciToken('--scopes', 'write:packages', '--allow-delete');
+    assert.equal((await api(berth, `/v3/orgs/acme/packages/container/ci-app/versions/${first.id}/restore`, { method: 'POST', auth: allowed })).status, 204);
+    assert.equal((await api(berth, `/v3/orgs/acme/packages/container/ci-app/versions/${second.id}`, { method: 'DELETE', auth: allowed })).status, 204);
   });
 });
 

@@ -41,8 +41,6 @@ describe('meta endpoints', () => {
     assert.equal(alice.body.login, 'alice');
     assert.equal(alice.body.name, 'Alice A.');
     assert.equal(alice.body.url, `${berth.url}/api/v3/users/alice`);
-    const admin = await api<Record<string, unknown>>(berth, '/v3/users/root', { auth: null });
-    assert.equal(admin.body.site_admin, true);
     const acmeAsUser = await api<Record<string, unknown>>(berth, '/v3/users/acme');
     assert.equal(acmeAsUser.body.type, 'Organization');
     const acme = await api<Record<string, unknown>>(berth, '/v3/orgs/acme', { auth: null });
@@ -52,6 +50,26 @@ describe('meta endpoints', () => {
     assert.equal(acme.body.url, `${berth.url}/api/v3/orgs/acme`);
     assertGithubError(await api(berth, '/v3/orgs/alice'), 404, 'Not Found');
     assertGithubError(await api(berth, '/v3/users/nobody'), 404, 'Not Found');
+  });
+
+  it('shows an account\'s e-mail address and site_admin only to the account itself, as GitHub shows e-mail', async () => {
+    const rootToken = await berth.admin(async (s) => {
+      const root = await s.accounts.createUser({ login: 'boss', isAdmin: true, email: 'boss@example.com' });
+      return (await s.tokens.create({ userId: root.id, note: 'test', scopes: ['read:packages'], expiresAt: null })).token;
+    });
+    for (const auth of [null, undefined]) {
+      const boss = await api<Record<string, unknown>>(berth, '/v3/users/boss', { auth });
+      assert.equal(boss.status, 200);
+      assert.equal(boss.body.email, null, `to ${auth === null ? 'anonymous callers' : 'another user'}`);
+      assert.equal(boss.body.site_admin, false);
+      const alice = await api<Record<string, unknown>>(berth, '/v3/users/alice', { auth });
+      assert.equal(alice.body.email, null);
+    }
+    for (const path of ['/v3/users/boss', '/v3/user']) {
+      const self = await api<Record<string, unknown>>(berth, path, { auth: `Bearer ${rootToken}` });
+      assert.equal(self.body.email, 'boss@example.com', path);
+      assert.equal(self.body.site_admin, true, path);
+    }
   });
 
   it('answers gh\'s GraphQL query UserCurrent{viewer{login}}, and a GraphQL error for anything else', async () => {

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -35,14 +35,16 @@ export interface RunningBerth {
    * deletion, read counters). Placeholders are `?`. Rows come back with int8 values as numbers on both backends.
    */
   query<T = Record<string, unknown>>(text: string, ...params: unknown[]): Promise<T[]>;
+  /** The server's log so far, across restarts: what it wrote to stderr and its JSON lines (BERTH_LOG_LEVEL: warn unless the test sets it). */
+  serverLog(): string;
+  /** The JSON lines of `serverLog()`, parsed (40 warn, 50 error). */
+  logLines(): Record<string, unknown>[];
   /** Graceful stop (SIGTERM). */
   stop(): Promise<void>;
   /** Crash (SIGKILL), as a power cut or OOM would. */
   kill(): Promise<void>;
   /** Starts again on the same data directory and port. */
   restart(): Promise<void>;
-  /** What the server process wrote to standard output (its JSON log lines) since the first start, restarts included. */
-  logs(): string;
   /** The seeded user: owner of the `acme` organization. */
   readonly user: string;
   /** A personal access token of `user` with read, write and delete scopes. */
@@ -146,7 +148,6 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
   const metadataUrl = metaEnv.BERTH_METADATA_URL ?? `sqlite:${join(dataDir, 'berth.db')}`;
   let port = opts.port ?? 0;
   let child: ChildProcess;
-  let output = '';
   let url = '';
 
   const launch = async (): Promise<void> => {
@@ -156,22 +157,25 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
       env: { ...process.env, BERTH_LOG_LEVEL: process.env.BERTH_TEST_LOG_LEVEL ?? 'warn', ...metaEnv, ...opts.env },
       stdio: ['ignore', 'pipe', log],
     });
-    // The child has its own copy; keeping ours open would pin the data directory's filesystem (a test's tmpfs).
-    closeSync(log);
     const orphan = child;
     process.once('exit', () => orphan.kill('SIGKILL'));
     url = await new Promise<string>((resolve, reject) => {
       let out = '';
+      // Generous: on a loaded 2-core machine tsx alone can take half a minute. A server that never listens is killed,
+      // or its open stdout pipe would keep this test process alive until the runner's timeout.
       const timer = setTimeout(() => {
-        // Not left running: its open pipe would keep the test process alive until the test runner's timeout.
-        child.kill('SIGKILL');
-        reject(new Error(`berth did not start within 30 s; see ${dataDir}/server.log`));
-      }, 30_000);
+        orphan.kill('SIGKILL');
+        reject(new Error(`berth did not start within 90 s; see ${dataDir}/server.log`));
+      }, 90_000);
+      // pino writes to stdout: into server.log too, so a test can read what the server logged (logLines).
+      child.stdout!.on('data', (chunk: Buffer) => writeSync(log, chunk));
+      let listening = false;
       child.stdout!.on('data', (chunk: Buffer) => {
+        if (listening) return;
         out += chunk.toString();
-        output += chunk.toString();
         const m = /berth listening on (http\S+)/.exec(out);
         if (m) {
+          listening = true;
           clearTimeout(timer);
           resolve(m[1]!);
         }
@@ -204,6 +208,7 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
   await launch();
   return {
     get pid() { return child.pid!; },
+    serverLog: () => readFileSync(join(dataDir, 'server.log'), 'utf8'),
     user,
     token,
     authorization,
@@ -235,7 +240,9 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
     metadataUrl,
     metadataEnv: metaEnv,
     query: (text, ...params) => queryMetadata(metadataUrl, text, params),
-    logs: () => output,
+    logLines() {
+      return readFileSync(join(dataDir, 'server.log'), 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    },
     stop: () => waitExit('SIGTERM'),
     kill: () => waitExit('SIGKILL'),
     async restart() {

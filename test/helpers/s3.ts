@@ -2,10 +2,14 @@
 // (scripts/run-tests.mjs) starts it once per run and exports S3_ENDPOINT + AWS_*; a test file run by hand without
 // them starts it here (once, under a lock), exports the same variables in this process, and leaves it running for
 // the next (`bash scripts/s3-ceph.sh stop`).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { freePort } from './ports.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -49,14 +53,19 @@ export async function s3BerthEnv(bucket: string): Promise<Record<string, string>
   };
 }
 
-/** Total size of the objects under `prefix` in `bucket` (e.g. a server's upload scratch pieces). */
-export async function objectBytes(bucket: string, prefix: string): Promise<number> {
+/** A client of the test S3 server, for what tests do behind Berth's back; `destroy()` it when done. */
+export async function s3Client(): Promise<S3Client> {
   const s3 = await ensureS3();
-  const client = new S3Client({
+  return new S3Client({
     endpoint: s3.endpoint, region: s3.region, forcePathStyle: true,
     credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
     requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
   });
+}
+
+/** Total size of the objects under `prefix` in `bucket` (e.g. a server's upload scratch pieces). */
+export async function objectBytes(bucket: string, prefix: string): Promise<number> {
+  const client = await s3Client();
   try {
     let total = 0;
     let ContinuationToken: string | undefined;
@@ -82,7 +91,9 @@ async function findOrStart(): Promise<S3Server> {
   const cephDir = process.env.CEPH_DIR ?? '/tmp/s3lab/ceph';
   const port = process.env.RGW_PORT ?? '7480';
   // Under a lock, so test files started together do not each (re)start the cluster; a running one is reused.
-  const r = spawnSync('flock', ['/tmp/berth-s3-ceph.lock', 'bash', '-c',
+  // -o: the daemons the script starts must not inherit the lock's descriptor, or they hold it for their lifetime
+  // and every later run waits forever.
+  const r = spawnSync('flock', ['-o', '/tmp/berth-s3-ceph.lock', 'bash', '-c',
     `curl -sf -o /dev/null http://127.0.0.1:${port}/ && [ -f "${cephDir}/s3.env" ] || bash scripts/s3-ceph.sh start`,
   ], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   if (r.status !== 0) throw new Error(`cannot start Ceph RGW (scripts/s3-ceph.sh start, needs root and radosgw):\n${r.stdout}\n${r.stderr}`);
@@ -91,4 +102,60 @@ async function findOrStart(): Promise<S3Server> {
   for (const m of readFileSync(`${cephDir}/s3.env`, 'utf8').matchAll(/^export (\w+)=(.*)$/gm)) process.env[m[1]!] ??= m[2]!;
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   return fromEnv(process.env);
+}
+
+export interface S3Gateway {
+  /** `http://127.0.0.1:PORT`: the same buckets and objects as the shared endpoint, through another process. */
+  readonly endpoint: string;
+  /** SIGKILL, as a crash or a pulled cable would: in-flight requests are cut, new connections refused. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port; resolves when it answers. */
+  start(): Promise<void>;
+}
+
+/**
+ * A second RADOS Gateway of the test Ceph cluster, on a port of its own, that a test may kill and start again
+ * without touching the shared one (other test processes use that). Null when there is no local Ceph cluster (an
+ * S3_ENDPOINT elsewhere, or radosgw not installed).
+ */
+export async function startGateway(): Promise<S3Gateway | null> {
+  await ensureS3();
+  const conf = join(process.env.CEPH_DIR ?? '/tmp/s3lab/ceph', 'ceph.conf');
+  if (!existsSync(conf) || spawnSync('sh', ['-c', 'command -v radosgw']).status !== 0) return null;
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'berth-rgw-'));
+  const endpoint = `http://127.0.0.1:${port}`;
+  let child: ChildProcess | null = null;
+  const kill = async (): Promise<void> => {
+    const running = child;
+    child = null;
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      running.once('exit', () => resolve());
+      running.kill('SIGKILL');
+    });
+  };
+  const start = async (): Promise<void> => {
+    // Its own name, pid file, admin socket and log, so nothing clashes with the shared gateway (client.rgw.a).
+    child = spawn('radosgw', [
+      '-f', '-c', conf, '-n', `client.rgw.test${port}`,
+      '--rgw-frontends', `beast endpoint=127.0.0.1:${port}`, '--rgw-dns-name', 'localhost', '--ms-mon-client-mode', 'crc',
+      '--rgw-data', dir, '--pid-file', join(dir, 'rgw.pid'), '--admin-socket', join(dir, 'rgw.asok'), '--log-file', join(dir, 'rgw.log'),
+    ], { stdio: 'ignore' });
+    const started = child;
+    for (let i = 0; ; i++) {
+      if (started.exitCode !== null) throw new Error(`radosgw exited (${started.exitCode}); see ${dir}/rgw.log`);
+      try {
+        if ((await fetch(endpoint)).ok) return;
+      } catch { /* not listening yet */ }
+      if (i > 600) throw new Error(`radosgw on ${endpoint} did not answer within 60 s; see ${dir}/rgw.log`);
+      await sleep(100);
+    }
+  };
+  process.once('exit', () => {
+    child?.kill('SIGKILL');
+    if (!process.env.BERTH_TEST_KEEP) rmSync(dir, { recursive: true, force: true });
+  });
+  await start();
+  return { endpoint, kill, start };
 }

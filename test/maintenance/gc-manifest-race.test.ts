@@ -4,11 +4,10 @@
 // repository row lock itself while the push and GC start, then lets go.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
-import pg from 'pg';
 import { startBerth, testBackend, type RunningBerth } from '../helpers/berth.js';
 import { MEDIA, pushBlob, registryFetch, sha256, useAuthorization } from '../helpers/http.js';
+import { holdLocks, lockWaiters as waitingForLocks, until } from '../helpers/pg-locks.js';
 
 const skip = testBackend() === 'sqlite-fs' ? 'SQLite runs one transaction at a time: the interleaving needs PostgreSQL' : false;
 let berth: RunningBerth;
@@ -20,20 +19,7 @@ before(async () => {
 });
 after(async () => { if (!skip) await berth.stop(); });
 
-/** Backends of the server's database waiting for a lock. */
-async function lockWaiters(): Promise<number> {
-  const [row] = await berth.query<{ n: number }>(
-    "select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'");
-  return row!.n;
-}
-
-async function until(what: string, check: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+const lockWaiters = (): Promise<number> => waitingForLocks(berth.metadataUrl);
 
 test('a manifest push and gc removing its (old) blob links serialise: the pushed image stays complete', { skip }, async () => {
   const name = 'acme/gc-manifest-race';
@@ -44,13 +30,10 @@ test('a manifest push and gc removing its (old) blob links serialise: the pushed
   await berth.query('update repository_blobs set created_at = 0');
   const [repo] = await berth.query<{ id: number }>('select id from repositories where name = ?', name);
 
-  const holder = new pg.Client({ connectionString: berth.metadataUrl });
-  await holder.connect();
+  const holder = await holdLocks(berth.metadataUrl, (c) => c.query('select id from repositories where id = $1 for update', [repo!.id]));
   let put: Promise<Response> | undefined;
   let gc: Promise<unknown> | undefined;
   try {
-    await holder.query('begin');
-    await holder.query('select id from repositories where id = $1 for update', [repo!.id]);
 
     const manifest = {
       schemaVersion: 2, mediaType: MEDIA.ociManifest,
@@ -67,8 +50,7 @@ test('a manifest push and gc removing its (old) blob links serialise: the pushed
     void gc.then(() => { gcDone = true; }, () => { gcDone = true; });
     await until('gc to wait for the repository row or finish', async () => gcDone || (await lockWaiters()) >= 2);
   } finally {
-    await holder.query('commit').catch(() => {});
-    await holder.end();
+    await holder.release();
   }
   const res = await put!;
   assert.equal(res.status, 201, await res.text());

@@ -127,15 +127,27 @@ describe('OCI bad input', () => {
       });
     }
 
-    it('garbage references are 400, never 500', async () => {
+    it('garbage digests (and bytes that are no URL) as references are 400, never 500', async () => {
       const refs = ['sha256:xyz', 'md5:d41d8cd98f00b204e9800998ecf8427e', 'sha256:', ':', `sha256:${'0'.repeat(63)}`,
-        `sha256:${'0'.repeat(65)}`, `sha512:${'0'.repeat(64)}`, 'x'.repeat(4000), `sha256:${'f'.repeat(4000)}`, '%00', '%ff%fe'];
+        `sha256:${'0'.repeat(65)}`, `sha512:${'0'.repeat(64)}`, `sha256:${'f'.repeat(4000)}`, '%ff%fe'];
       for (const ref of refs) {
         for (const method of ['GET', 'HEAD', 'PUT', 'DELETE']) {
           const res = await rawRequest(url, { method, path: `/v2/acme/app/manifests/${ref}`, body: method === 'PUT' ? '{}' : undefined });
           assert.ok(res.status === 400, `${method} ${ref.slice(0, 40)}: ${res.status}`);
           if (method !== 'HEAD') assertRawOciError(res, 400, null);
         }
+      }
+    });
+
+    it('a reference that is neither tag nor digest names no manifest: 404 to read or delete, 400 to push', async () => {
+      for (const ref of ['.INVALID_MANIFEST_NAME', '-x', 'x'.repeat(129), 'x'.repeat(4000), '%00', 'a%20b']) {
+        for (const method of ['GET', 'HEAD', 'DELETE']) {
+          const res = await rawRequest(url, { method, path: `/v2/acme/app/manifests/${ref}` });
+          if (method === 'HEAD') assert.equal(res.status, 404, `HEAD ${ref.slice(0, 40)}`);
+          else assertRawOciError(res, 404, 'MANIFEST_UNKNOWN');
+        }
+        const put = await rawRequest(url, { method: 'PUT', path: `/v2/acme/app/manifests/${ref}`, headers: { 'Content-Type': MEDIA.ociManifest }, body: '{}' });
+        assertRawOciError(put, 400, 'MANIFEST_INVALID');
       }
     });
   });

@@ -367,13 +367,13 @@ describe('OCI manifests', () => {
   });
 
   describe('names and references in the URL', () => {
-    it('an invalid tag is 400', async () => {
+    it('an invalid tag is 400 to push and unknown (404) to read', async () => {
       const image = await pushImage(url, 'acme/tags', 'for-bad-tags');
       for (const tag of ['-leading-dash', '.leading-dot', 'a'.repeat(129), 'has+plus', 'has%20space', 'ta%2Fg']) {
         const put = await rawRequest(url, { method: 'PUT', path: `/v2/acme/tags/manifests/${tag}`, body: image.bytes, headers: { 'Content-Type': MEDIA.ociManifest } });
         assertRawOciError(put, 400, null);
         const get = await rawRequest(url, { method: 'GET', path: `/v2/acme/tags/manifests/${tag}` });
-        assertRawOciError(get, 400, null);
+        assertRawOciError(get, 404, 'MANIFEST_UNKNOWN');
       }
       // The longest valid tag (128 characters) and every allowed character work.
       for (const tag of ['a'.repeat(128), '_under', 'Mixed.Case-1_2']) {

@@ -68,10 +68,9 @@ interface LogLine { level: number; msg: string; err?: { code?: string; message?:
 async function logLine(berth: RunningBerth, match: (l: LogLine) => boolean, what: string): Promise<LogLine> {
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const lines = berth.logs().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as LogLine);
-    const found = lines.find(match);
+    const found = (berth.logLines() as unknown as LogLine[]).find(match);
     if (found) return found;
-    if (Date.now() > deadline) assert.fail(`no log line: ${what}\n${berth.logs()}`);
+    if (Date.now() > deadline) assert.fail(`no log line: ${what}\n${berth.serverLog()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -91,10 +90,13 @@ function orphanBlobFiles(storageRoot: string, rows: string[]): string[] {
 }
 
 test('a full blob filesystem: 507 through skopeo and curl, the ENOSPC in the log, a low-space warning, and pushes again once space is freed', async () => {
+  // The blobs and the database on the small filesystem; the data directory (the test helper's server.log) is not.
   const mnt = tmpfs('data-fs', '48m');
-  const dataDir = join(mnt, 'data');
+  const storageRoot = join(mnt, 'storage');
+  const url = `sqlite:${join(mnt, 'berth.db')}`;
   const berth = await startBerth({
-    dataDir, backend: 'sqlite-fs', env: { BERTH_LOG_LEVEL: 'info', BERTH_STORAGE_FREE_SPACE_WARNING: '16MiB' },
+    backend: 'sqlite-fs',
+    env: { BERTH_METADATA_URL: url, BERTH_STORAGE_FS_ROOT: storageRoot, BERTH_LOG_LEVEL: 'info', BERTH_STORAGE_FREE_SPACE_WARNING: '16MiB' },
   });
   servers.push(berth);
   const creds = `${berth.user}:${berth.token}`;
@@ -135,7 +137,7 @@ test('a full blob filesystem: 507 through skopeo and curl, the ENOSPC in the log
   assert.match(report.warnings[0]!.message, /low disk space/);
   assert.ok(!JSON.stringify(report).includes(mnt), 'no server paths on the public endpoint');
   const warning = await logLine(berth, (l) => l.level === 40 && /low disk space/.test(l.msg), 'a low-space warning');
-  assert.equal(warning.path, join(dataDir, 'storage'));
+  assert.equal(warning.path, storageRoot);
 
   // Completely full: a monolithic upload gets the OCI error body with the message for people.
   await fill(filler);
@@ -150,11 +152,11 @@ test('a full blob filesystem: 507 through skopeo and curl, the ENOSPC in the log
   assert.match(body.errors[0]!.message, /free disk space \(berth gc --delete/);
   const second = await writeImageLayout(join(work, 'second'), { layers: [300_000] });
   assert.match(await skopeoFails(`oci:${join(work, 'second')}`, `docker://${berth.host}/acme/second:1`, creds), /507 Insufficient Storage/);
-  assert.ok(!berth.logs().includes('cannot rollback'), 'the real error is not masked');
+  assert.ok(!berth.serverLog().includes('cannot rollback'), 'the real error is not masked');
 
   // No blob file of a failed push is left for GC.
-  const rows = (await berth.query<{ digest: string }>('select digest from blobs')).map((r) => r.digest);
-  assert.deepEqual(orphanBlobFiles(join(dataDir, 'storage'), rows), []);
+  const rows = (await queryMetadata<{ digest: string }>(url, 'select digest from blobs', [])).map((r) => r.digest);
+  assert.deepEqual(orphanBlobFiles(storageRoot, rows), []);
 
   // Space freed: the same process pushes again, and what was committed before is intact.
   await rm(filler);
@@ -193,7 +195,7 @@ test('a full database filesystem: the commit fails with 507 and SQLITE_FULL in t
   assert.equal(body.errors[0]!.code, 'UNAVAILABLE');
   assert.match(body.errors[0]!.message, /storage is full/);
   await logLine(berth, (l) => l.level === 50 && l.err?.code === 'SQLITE_FULL', 'the original SQLITE_FULL error');
-  assert.ok(!berth.logs().includes('cannot rollback'), 'the real error is not masked by a failed ROLLBACK');
+  assert.ok(!berth.serverLog().includes('cannot rollback'), 'the real error is not masked by a failed ROLLBACK');
   const hex = sha(blob).slice('sha256:'.length);
   assert.ok(!existsSync(join(berth.dataDir, 'storage', 'blobs', 'sha256', hex.slice(0, 2), hex)), 'the failed commit took its blob file back');
   const image = await writeImageLayout(join(work, 'dbfull'), { layers: [100_000] });

@@ -88,8 +88,9 @@ export function githubApi(deps: GithubDeps) {
         return reply.code(500).type('application/json; charset=utf-8')
           .send(JSON.stringify({ message: 'Server Error', documentation_url: DOCS_ROOT, status: '500' }));
       }
-      // A condition of the server the operator must fix (a full disk): logged with the original error.
-      if (known.status >= 500) request.log.error({ err: error }, known.message);
+      // A condition the operator must fix: logged with the original error (ENOSPC, SQLITE_FULL). An outage's 503s
+      // are logged, throttled, where they are detected.
+      if (isStorageFull(error)) request.log.error({ err: error }, known.message);
       const docs = known.code === RATE_LIMITED ? RATE_LIMIT_DOCS : docsOf.get(request) ?? DOCS_ROOT;
       return sendGithubError(reply, known, docs);
     });

@@ -19,6 +19,10 @@ export const notFound = (): BerthError => github(404, 'Not Found');
 export const requiresAuthentication = (): BerthError => github(401, 'Requires authentication', { headers: { 'WWW-Authenticate': 'Bearer realm="Berth REST API"' } });
 export const badCredentials = (): BerthError => github(401, 'Bad credentials', { headers: { 'WWW-Authenticate': 'Bearer realm="Berth REST API", error="invalid_token"' } });
 export const forbidden = (message: string): BerthError => github(403, message);
+/** Deleting or restoring without the admin role; a CI token is told it was not created for that (permissions.ts). */
+export const adminRequired = (what: string, ciToken: boolean): BerthError => github(403, ciToken
+  ? `This CI token may only pull and push; to ${what}, create the CI token with --allow-delete (the package's admin must create it).`
+  : `You must be an admin of this package to ${what}.`);
 export const missingScopes = (scopes: readonly string[], what: string): BerthError =>
   github(403, `You need at least ${scopes.join(' and ')} scope${scopes.length > 1 ? 's' : ''} to ${what}; create a token with ${scopes.join(', ')}.`);
 export const rateLimited = (message: string): BerthError => github(403, message, { code: RATE_LIMITED });
@@ -40,11 +44,15 @@ export interface GithubErrorBody {
 
 /** Writes the error in GitHub's shape; `status` is a string, as api.github.com sends it now. */
 export function sendGithubError(reply: FastifyReply, error: BerthError, documentationUrl: string): FastifyReply {
+  return reply.code(error.status).headers(error.headers).type('application/json; charset=utf-8').send(githubErrorBody(error, documentationUrl));
+}
+
+export function githubErrorBody(error: BerthError, documentationUrl: string): string {
   const body: GithubErrorBody = {
     message: error.message,
     ...(error.status === 422 && error.detail !== undefined ? { errors: error.detail } : {}),
     documentation_url: documentationUrl,
     status: String(error.status),
   };
-  return reply.code(error.status).headers(error.headers).type('application/json; charset=utf-8').send(JSON.stringify(body));
+  return JSON.stringify(body);
 }

@@ -28,14 +28,14 @@ async function apiRoot(_deps: GithubDeps, ctx: RequestContext): Promise<unknown>
 async function getAuthenticatedUser(deps: GithubDeps, ctx: RequestContext): Promise<unknown> {
   const me = await deps.accounts.findById(ctx.caller.identity!.userId);
   if (!me) throw requiresAuthentication();
-  return ctx.reply.send(user(me, ctx.urls));
+  return ctx.reply.send(user(me, ctx.urls, me.id));
 }
 
 /** GET /users/{username} — "Get a user"; organizations answer too, with `type: Organization`, as on GitHub. */
 async function getUser(deps: GithubDeps, ctx: RequestContext): Promise<unknown> {
   const account = await deps.accounts.find(param(ctx.request, 'username'));
   if (!account) throw notFound();
-  return ctx.reply.send(user(account, ctx.urls));
+  return ctx.reply.send(user(account, ctx.urls, ctx.caller.identity?.userId ?? null));
 }
 
 /** GET /orgs/{org} — "Get an organization". */

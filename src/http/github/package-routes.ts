@@ -4,7 +4,7 @@ import { packageNotFound } from '../../packages/package-errors.js';
 import type { PackageAccess } from '../../packages/package-service.js';
 import { subjectOf } from './github-auth.js';
 import { param, queryParam, type Endpoint, type GithubDeps, type RequestContext } from './github-context.js';
-import { badRequest, forbidden, invalidRequest } from './github-errors.js';
+import { adminRequired, badRequest, invalidRequest } from './github-errors.js';
 import { OWNER_SCOPES, resolveOwner, type OwnerScope } from './owner-scope.js';
 import { linkHeader, readPage } from './pagination.js';
 import { packageJson } from './serializers.js';
@@ -62,13 +62,13 @@ async function listPackages(deps: GithubDeps, ctx: RequestContext, scope: OwnerS
   });
   const link = linkHeader(ctx.urls.web, ctx.request, page, total);
   if (link) ctx.reply.header('Link', link);
-  return ctx.reply.send(packages.map((p) => packageJson(p, owner, ctx.urls)));
+  return ctx.reply.send(packages.map((p) => packageJson(p, owner, ctx.urls, ctx.caller.identity?.userId ?? null)));
 }
 
 /** GET …/packages/container/{name} — "Get a package". */
 async function getPackage(deps: GithubDeps, ctx: RequestContext, scope: OwnerScope): Promise<unknown> {
   const { owner, access } = await readablePackage(deps, ctx, scope);
-  return ctx.reply.send(packageJson(access.package, owner, ctx.urls));
+  return ctx.reply.send(packageJson(access.package, owner, ctx.urls, ctx.caller.identity?.userId ?? null));
 }
 
 /**
@@ -77,7 +77,7 @@ async function getPackage(deps: GithubDeps, ctx: RequestContext, scope: OwnerSco
  */
 async function deletePackage(deps: GithubDeps, ctx: RequestContext, scope: OwnerScope): Promise<unknown> {
   const { access } = await readablePackage(deps, ctx, scope);
-  if (!access.operations.has('delete')) throw forbidden('You must be an admin of this package to delete it.');
+  if (!access.operations.has('delete')) throw adminRequired('delete it', isCiToken(ctx));
   await deps.packages.delete(access.package);
   return ctx.reply.code(204).send();
 }
@@ -87,7 +87,7 @@ async function restorePackage(deps: GithubDeps, ctx: RequestContext, scope: Owne
   const owner = await resolveOwner(deps, ctx, scope);
   const access = isContainer(ctx) ? await deps.packages.findDeleted(owner, param(ctx.request, 'name'), subjectOf(ctx.caller)) : null;
   if (!access?.operations.has('read')) throw packageNotFound();
-  if (!access.operations.has('restore')) throw forbidden('You must be an admin of this package to restore it.');
+  if (!access.operations.has('restore')) throw adminRequired('restore it', isCiToken(ctx));
   await deps.packages.restore(access.package);
   return ctx.reply.code(204).send();
 }
@@ -106,6 +106,11 @@ export async function readablePackage(deps: GithubDeps, ctx: RequestContext, sco
   const access = isContainer(ctx) ? await deps.packages.find(owner, param(ctx.request, 'name'), subjectOf(ctx.caller)) : null;
   if (!access?.operations.has('read')) throw packageNotFound();
   return { owner, access };
+}
+
+/** Whether the caller authenticated with a CI token (limited to one package). */
+export function isCiToken(ctx: RequestContext): boolean {
+  return (ctx.caller.identity?.repositoryLimit ?? null) !== null;
 }
 
 function isContainer(ctx: RequestContext): boolean {

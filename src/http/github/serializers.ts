@@ -1,4 +1,5 @@
 import type { Account } from '../../accounts/account-service.js';
+import { profileView } from '../../accounts/profile-view.js';
 import type { PackageInfo } from '../../packages/package-service.js';
 import type { DownloadSummary, UsageStats } from '../../packages/package-stats.js';
 import type { VersionInfo } from '../../packages/version-service.js';
@@ -25,8 +26,8 @@ function accountType(account: Account): 'User' | 'Organization' {
   return account.type === 'org' ? 'Organization' : 'User';
 }
 
-/** `simple-user` (docs "Packages" response schema, `owner`). */
-export function simpleUser(account: Account, urls: Urls) {
+/** `simple-user` (docs "Packages" response schema, `owner`), as `viewerId` may see it (profile-view.ts). */
+export function simpleUser(account: Account, urls: Urls, viewerId: number | null) {
   const api = `${urls.api}/users/${account.login}`;
   const type = accountType(account);
   return {
@@ -47,19 +48,19 @@ export function simpleUser(account: Account, urls: Urls) {
     events_url: `${api}/events{/privacy}`,
     received_events_url: `${api}/received_events`,
     type,
-    site_admin: account.type === 'user' && account.isAdmin,
+    site_admin: profileView(account, viewerId).siteAdmin,
   };
 }
 
 /** `GET /users/{username}` and `GET /user` (docs "Users": public-user); Berth has no repositories or followers. */
-export function user(account: Account, urls: Urls) {
+export function user(account: Account, urls: Urls, viewerId: number | null) {
   return {
-    ...simpleUser(account, urls),
+    ...simpleUser(account, urls, viewerId),
     name: account.displayName,
     company: null,
     blog: '',
     location: null,
-    email: account.email,
+    email: profileView(account, viewerId).email,
     hireable: null,
     bio: null,
     twitter_username: null,
@@ -115,13 +116,13 @@ function ownerPath(owner: Account): string {
 }
 
 /** `package` (docs "Packages": Get a package). Nested names appear percent-encoded (`team%2Fapi`). */
-export function packageJson(pkg: PackageInfo, owner: Account, urls: Urls) {
+export function packageJson(pkg: PackageInfo, owner: Account, urls: Urls, viewerId: number | null) {
   const name = encodeURIComponent(pkg.name);
   return {
     id: pkg.id,
     name: pkg.name,
     package_type: 'container',
-    owner: simpleUser(owner, urls),
+    owner: simpleUser(owner, urls, viewerId),
     version_count: pkg.versionCount,
     visibility: pkg.visibility,
     url: `${urls.api}/${ownerPath(owner)}/packages/container/${name}`,

@@ -3,9 +3,9 @@ import { versionNotFound } from '../../packages/package-errors.js';
 import type { PackageAccess } from '../../packages/package-service.js';
 import type { VersionInfo, VersionState } from '../../packages/version-service.js';
 import { param, queryParam, type Endpoint, type GithubDeps, type RequestContext } from './github-context.js';
-import { forbidden, invalidRequest } from './github-errors.js';
+import { adminRequired, invalidRequest } from './github-errors.js';
 import { OWNER_SCOPES, type OwnerScope } from './owner-scope.js';
-import { readablePackage } from './package-routes.js';
+import { isCiToken, readablePackage } from './package-routes.js';
 import { linkHeader, readPage } from './pagination.js';
 import { versionJson } from './serializers.js';
 
@@ -63,7 +63,7 @@ async function getVersion(deps: GithubDeps, ctx: RequestContext, scope: OwnerSco
  */
 async function deleteVersion(deps: GithubDeps, ctx: RequestContext, scope: OwnerScope): Promise<unknown> {
   const { access, version } = await readableVersion(deps, ctx, scope);
-  if (!access.operations.has('delete')) throw forbidden('You must be an admin of this package to delete its versions.');
+  if (!access.operations.has('delete')) throw adminRequired('delete its versions', isCiToken(ctx));
   await deps.versions.delete(access.package, version);
   return ctx.reply.code(204).send();
 }
@@ -73,7 +73,7 @@ async function restoreVersion(deps: GithubDeps, ctx: RequestContext, scope: Owne
   const { access } = await readablePackage(deps, ctx, scope);
   const id = versionId(ctx);
   if (id === null) throw versionNotFound();
-  if (!access.operations.has('restore')) throw forbidden('You must be an admin of this package to restore its versions.');
+  if (!access.operations.has('restore')) throw adminRequired('restore its versions', isCiToken(ctx));
   await deps.versions.restore(access.package, id);
   return ctx.reply.code(204).send();
 }

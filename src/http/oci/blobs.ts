@@ -17,6 +17,12 @@ export const getBlob: OciHandler<BlobRoute> = async ({ registry }, route, reques
     return reply.code(307).header('Location', location).header('Docker-Content-Digest', blob.digest)
       .header('Cache-Control', 'no-store').header('Content-Length', 0).send();
   }
+  // GET: the bytes are opened before any header is set, so a blob that cannot be served (its bytes gone, or found
+  // wrong by storage.verifyOnRead before the first byte) gets a plain error, not one carrying the blob's headers.
+  // File-backed stores: reused buffers (send-file.ts). Others: the store's stream, piped by Fastify. Either way a
+  // full read is checked against the digest when storage.verifyOnRead is on (a range cannot be: not all bytes).
+  const file = request.method === 'GET' ? await registry.blobs.openFile(blob, range) : null;
+  const stream = request.method === 'GET' && !file ? await registry.blobs.open(blob, range) : null;
   reply.header('Content-Type', 'application/octet-stream')
     .header('Docker-Content-Digest', blob.digest)
     .header('ETag', `"${blob.digest}"`)
@@ -28,10 +34,8 @@ export const getBlob: OciHandler<BlobRoute> = async ({ registry }, route, reques
     reply.code(200).header('Content-Length', blob.size);
   }
   if (request.method === 'HEAD') return reply.send();
-  // File-backed stores: reused buffers (send-file.ts). Others: the store's stream, piped by Fastify.
-  const file = await registry.blobs.openFile(blob);
   if (file) return sendFileRange(reply, file, range?.start ?? 0, range?.end ?? blob.size - 1);
-  return reply.send(await registry.blobs.open(blob, range));
+  return reply.send(stream);
 };
 
 /** DELETE /v2/<name>/blobs/<digest> — spec "Deleting blobs": unlinks the blob from this repository. */

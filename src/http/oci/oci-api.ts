@@ -7,6 +7,7 @@ import { deleteBlob, getBlob } from './blobs.js';
 import type { OciDeps } from './context.js';
 import { listCatalog, listReferrers, listTags } from './listings.js';
 import { deleteManifest, getManifest, putManifest } from './manifests.js';
+import { allowSlowBody } from '../connection-guard.js';
 import { setRouteLabel } from '../route-label.js';
 import { parseOciPath, type OciRoute } from './route-path.js';
 import { cancelUpload, finishUpload, getUploadStatus, patchUpload, startUpload } from './uploads.js';
@@ -58,9 +59,11 @@ export function ociApi(deps: OciDeps) {
     const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
       const path = request.url.split('?', 1)[0]!;
       const tail = path === '/v2' ? '' : path.slice('/v2/'.length);
-      const route = parseOciPath(tail);
+      const route = parseOciPath(tail, request.method);
       setRouteLabel(request, route ? TEMPLATES[route.kind] : '/v2/*');
       if (route === null) throw new BerthError({ status: 404, code: 'NAME_UNKNOWN', message: 'no such endpoint in the registry API' });
+      // A layer's body takes as long as the link needs: only the idle timeout applies to it.
+      if (route.kind === 'uploads' || route.kind === 'upload') allowSlowBody(request);
       if (route.kind === 'base') {
         if (request.method !== 'GET' && request.method !== 'HEAD') throw unsupported(`${request.method} is not supported on /v2/`);
         await deps.access.requireLogin(request);
@@ -87,8 +90,9 @@ export function ociApi(deps: OciDeps) {
         request.log.error({ err: error }, 'unexpected error in /v2 handler');
         return sendOciError(reply, new BerthError({ status: 500, code: 'UNKNOWN', message: 'internal error; the server log has the details (request id ' + request.id + ')' }));
       }
-      // A condition of the server the operator must fix (a full disk): logged with the original error.
-      if (known.status >= 500) request.log.error({ err: error }, known.message);
+      // A condition the operator must fix: logged with the original error (ENOSPC, SQLITE_FULL). An outage's 503s
+      // are logged, throttled, where they are detected.
+      if (isStorageFull(error)) request.log.error({ err: error }, known.message);
       // The client may still be sending a body we will not read: drain it so the error reaches it, and keep the
       // connection open meanwhile even if the client asked for `Connection: close` (containers/image does on PATCH):
       // closing with unread bytes resets it, and the client reports a broken pipe instead of this error.
@@ -117,7 +121,10 @@ function toBerthError(error: unknown): BerthError | null {
 }
 
 export function sendOciError(reply: FastifyReply, error: BerthError): FastifyReply {
-  reply.code(error.status).headers(error.headers).type('application/json');
-  const body = { errors: [{ code: error.code, message: error.message, ...(error.detail === undefined ? {} : { detail: error.detail }) }] };
-  return reply.send(JSON.stringify(body));
+  return reply.code(error.status).headers(error.headers).type('application/json').send(ociErrorBody(error));
+}
+
+/** `{"errors":[{code,message,detail?}]}` (spec "Error Codes"). */
+export function ociErrorBody(error: BerthError): string {
+  return JSON.stringify({ errors: [{ code: error.code, message: error.message, ...(error.detail === undefined ? {} : { detail: error.detail }) }] });
 }

@@ -19,8 +19,8 @@ export type OciRoute =
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** Returns null for a path that is no /v2 endpoint at all. */
-export function parseOciPath(tail: string): OciRoute | null {
+/** Returns null for a path that is no /v2 endpoint at all. `method` decides how a bad manifest reference fails. */
+export function parseOciPath(tail: string, method: string): OciRoute | null {
   if (tail === '' ) return { kind: 'base' };
   if (tail === '_catalog') return { kind: 'catalog' };
   let m: RegExpExecArray | null;
@@ -32,7 +32,10 @@ export function parseOciPath(tail: string): OciRoute | null {
     return { kind: 'upload', name, uploadId: m[2]! };
   }
   if ((m = /^(.+)\/blobs\/([^/]+)$/.exec(tail))) return { kind: 'blob', name: parseRepoName(m[1]!), digest: parseDigest(m[2]!) };
-  if ((m = /^(.+)\/manifests\/([^/]+)$/.exec(tail))) return { kind: 'manifest', name: parseRepoName(m[1]!), reference: parseReference(m[2]!) };
+  if ((m = /^(.+)\/manifests\/([^/]+)$/.exec(tail))) {
+    const name = parseRepoName(m[1]!);
+    return { kind: 'manifest', name, reference: parseReference(m[2]!, method === 'PUT' ? 'push' : 'read') };
+  }
   if ((m = /^(.+)\/referrers\/([^/]+)$/.exec(tail))) return { kind: 'referrers', name: parseRepoName(m[1]!), digest: parseDigest(m[2]!) };
   return null;
 }

@@ -2,9 +2,11 @@ import type { FastifyRequest } from 'fastify';
 import type { TokenLiveness, TokenService } from '../../accounts/token-service.js';
 import type { Action } from '../../auth/actions.js';
 import type { Authorizer } from '../../auth/authorizer.js';
+import { failureKeys, type FailureLimiter } from '../../auth/failure-limiter.js';
 import { effectiveScopes, type Subject } from '../../auth/permissions.js';
+import { refusal } from '../../auth/refusal.js';
 import type { RegistryClaims, RegistryTokens } from '../../auth/registry-token.js';
-import { denied, nameUnknown, unauthorized } from '../../oci/errors.js';
+import { denied, nameUnknown, tooManyRequests, unauthorized } from '../../oci/errors.js';
 import type { RepoName } from '../../oci/names.js';
 import type { RepositoryStore } from '../../registry/repositories.js';
 import type { Clock } from '../../util/clock.js';
@@ -20,16 +22,16 @@ export interface TokenAccessDeps {
   readonly repos: RepositoryStore;
   readonly clock: Clock;
   readonly publicUrl: string | null;
+  /** Failed Basic credentials on /v2 count against the client address, as /token's do. */
+  readonly limiter: FailureLimiter;
 }
-
-const WHAT: Record<Action, string> = { pull: 'read_package', push: 'write_package', delete: 'delete_package' };
 
 /**
  * Access control for /v2 from Docker registry tokens (Bearer JWTs issued by /token). `Basic user:TOKEN` is also
  * accepted on /v2 itself, so curl and scripts can skip the token dance; clients that follow the Bearer challenge
  * never send it. Errors follow ghcr.io: UNAUTHORIZED + challenge without usable credentials, DENIED
  * "permission_denied: …" for a known identity without the right, NAME_UNKNOWN for a private package the caller
- * may not read (its existence is not revealed).
+ * may not read; a push it may not make is answered alike whether the package exists or not (auth/refusal.ts).
  */
 export class TokenAccess implements AccessControl {
   readonly #deps: TokenAccessDeps;
@@ -49,21 +51,19 @@ export class TokenAccess implements AccessControl {
     const entry = claims?.access.find((e) => e.name === name);
     // No token, or a token for other repositories: ask the client to fetch one for this scope.
     if (!claims || !entry) throw unauthorized('authentication required', challenge(this.#deps, request, scope));
-    const missing = actions.filter((a) => !entry.actions.includes(a));
-    if (missing.length === 0) return;
-    if (claims.userId === null) throw unauthorized('authentication required', challenge(this.#deps, request, scope));
-    const { actions: allowed, exists } = await this.#deps.authorizer.allowed(subjectOf(claims), name);
-    if (!exists && !actions.includes('push')) throw nameUnknown(name);
-    if (!exists && !allowed.has('push')) {
-      // A CI token limited to another package would otherwise be told its namespace or scope is wrong.
-      if (claims.repositoryLimit !== null && claims.repositoryLimit !== name) {
-        throw denied(`permission_denied: create_package: this CI token is limited to ${claims.repositoryLimit}`);
-      }
-      throw denied(`permission_denied: create_package: ${name.slice(0, name.indexOf('/'))} is not a namespace you may create packages in (it must be your user name or an organization that lets you create packages), and the token needs write:packages`);
-    }
-    if (exists && !entry.actions.includes('pull') && !allowed.has('pull')) throw nameUnknown(name);
-    const first = missing[0]!;
-    throw denied(`permission_denied: ${WHAT[first]}: ${hint(first, claims)}`);
+    if (actions.every((a) => entry.actions.includes(a))) return;
+    const subject = subjectOf(claims);
+    const { actions: allowed, exists } = claims.userId === null
+      ? { actions: new Set<Action>(), exists: false }
+      : await this.#deps.authorizer.allowed(subject, name);
+    const refused = refusal({
+      name, requested: actions, granted: entry.actions, login: claims.userId === null ? null : claims.subject,
+      scopes: subject.scopes, repositoryLimit: claims.repositoryLimit, allowed, exists,
+    });
+    if (!refused) return;
+    if (refused.kind === 'login') throw unauthorized('authentication required', challenge(this.#deps, request, scope));
+    if (refused.kind === 'unknown') throw nameUnknown(name);
+    throw denied(refused.message);
   }
 
   async userId(request: FastifyRequest): Promise<number | null> {
@@ -100,7 +100,13 @@ export class TokenAccess implements AccessControl {
     if (basic) {
       const text = Buffer.from(basic[1]!, 'base64').toString('utf8');
       const identity = await this.#deps.tokens.authenticate(text.slice(text.indexOf(':') + 1));
-      if (typeof identity === 'string') return null;
+      if (typeof identity === 'string') {
+        const keys = failureKeys(request.ip);
+        const wait = Math.max(...keys.map((k) => this.#deps.limiter.retryAfter(k, now)));
+        for (const k of keys) this.#deps.limiter.fail(k, now);
+        if (wait > 0) throw tooManyRequests(wait);
+        return null;
+      }
       // Basic carries no scope request: grant what the identity may do on the repository this request names.
       const name = repositoryOf(request.url);
       const subject: Subject = { userId: identity.userId, scopes: identity.scopes, repositoryLimit: identity.repositoryLimit };
@@ -113,15 +119,6 @@ export class TokenAccess implements AccessControl {
 
 function subjectOf(claims: RegistryClaims): Subject {
   return { userId: claims.userId, scopes: effectiveScopes(claims.scopes), repositoryLimit: claims.repositoryLimit };
-}
-
-function hint(action: Action, claims: RegistryClaims): string {
-  const scope = action === 'pull' ? 'read:packages' : action === 'push' ? 'write:packages' : 'delete:packages';
-  const hasScope = effectiveScopes(claims.scopes).has(scope);
-  if (!hasScope) return `the token lacks the ${scope} scope; create a token with ${scope}`;
-  if (claims.repositoryLimit) return `this CI token is limited to ${claims.repositoryLimit}`;
-  const role = action === 'delete' ? 'admin' : action === 'push' ? 'write' : 'read';
-  return `${claims.subject} needs the ${role} role on this package; ask a package or organization admin`;
 }
 
 /** The repository a /v2 path names, for Basic-authenticated requests. */

@@ -1,11 +1,11 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TokenService } from '../../accounts/token-service.js';
 import { ACTIONS, type Action } from '../../auth/actions.js';
 import type { Authorizer } from '../../auth/authorizer.js';
-import type { FailureLimiter } from '../../auth/failure-limiter.js';
+import { failureKeys, type FailureLimiter } from '../../auth/failure-limiter.js';
 import type { Subject } from '../../auth/permissions.js';
 import type { AccessEntry, RegistryTokens } from '../../auth/registry-token.js';
-import { tooManyRequests, unauthorized } from '../../oci/errors.js';
+import { requestInvalid, tooManyRequests, unauthorized } from '../../oci/errors.js';
 import { isRepoName } from '../../oci/names.js';
 import { isBerthError, type BerthError } from '../../util/errors.js';
 import type { Clock } from '../../util/clock.js';
@@ -21,6 +21,9 @@ export interface TokenEndpointDeps {
   readonly publicUrl: string | null;
 }
 
+/** A token request's form is a few hundred bytes; this is generous. */
+const FORM_LIMIT = 64 * 1024;
+
 const ANONYMOUS: Subject = { userId: null, scopes: new Set(), repositoryLimit: null };
 
 /**
@@ -31,7 +34,7 @@ const ANONYMOUS: Subject = { userId: null, scopes: new Set(), repositoryLimit: n
  */
 export function tokenEndpoint(deps: TokenEndpointDeps) {
   return async function plugin(app: FastifyInstance): Promise<void> {
-    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => {
+    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_LIMIT }, (_req, body, done) => {
       done(null, Object.fromEntries(new URLSearchParams(body as string)));
     });
 
@@ -53,10 +56,37 @@ export function tokenEndpoint(deps: TokenEndpointDeps) {
 
     app.setErrorHandler((error, request, reply) => {
       if (isBerthError(error)) return sendOciError(reply, error);
+      const malformed = malformedBody(error);
+      if (malformed) {
+        request.log.info({ code: (error as FastifyError).code }, 'token request refused: malformed body');
+        return sendOciError(reply, malformed);
+      }
       request.log.error({ err: error }, 'token endpoint failed');
       return reply.code(500).send({ errors: [{ code: 'UNKNOWN', message: `internal error (request id ${request.id})` }] });
     });
   };
+}
+
+/**
+ * Fastify's own refusals of a POST /token body (a Content-Type other than the form, a form over 64 KiB, bad JSON, a
+ * body cut short) are the client's mistake, not the server's: 400, the answer OAuth2 gives every malformed token
+ * request (RFC 6749 §5.2), also for a body too large, so containerd (which falls back to GET /token on a 400) and
+ * other clients see one status for all of them.
+ */
+function malformedBody(error: unknown): BerthError | null {
+  const e = error as FastifyError;
+  if (typeof e.statusCode !== 'number' || e.statusCode < 400 || e.statusCode >= 500) return null;
+  switch (e.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return requestInvalid('POST /token takes an application/x-www-form-urlencoded form (grant_type, username, password or refresh_token, scope)');
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return requestInvalid(`the form is too large (at most ${FORM_LIMIT / 1024} KiB)`);
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return requestInvalid('the body is not valid JSON; POST /token takes an application/x-www-form-urlencoded form');
+    default:
+      return requestInvalid('the request body could not be read');
+  }
 }
 
 async function issue(
@@ -72,7 +102,7 @@ async function issue(
     if (typeof identity === 'string') {
       // Only failures are limited, so a client sharing an address with an attacker keeps working; guessing a
       // 178-bit token is hopeless anyway, the limit stops log floods and password-spraying scripts.
-      const keys = [`ip:${request.ip}`, `user:${credentials.username.toLowerCase()}`];
+      const keys = failureKeys(request.ip);
       const wait = Math.max(...keys.map((k) => deps.limiter.retryAfter(k, now)));
       for (const k of keys) deps.limiter.fail(k, now);
       if (wait > 0) return sendOciError(reply, tooManyRequests(wait));

@@ -112,9 +112,23 @@ export function redirect(reply: FastifyReply, path: string): FastifyReply {
   return reply.code(303).header('Location', localPath(path)).send();
 }
 
-/** `path` when it is a path on this site (`/x`, not `//evil` or `https://…`), else `/`: for return_to values. */
+/**
+ * `path` when it names a page of this site, else `/`: for return_to values, which an attacker chooses. Browsers drop
+ * tabs and newlines and read `\` as `/` (`/\t/evil` and `/\\evil` lead off-site), so control characters and
+ * backslashes are refused outright; the rest is resolved as a URL and must keep the site's origin, and the result is
+ * sent in its normalised form (`/.//evil` resolves to `//evil`, which a browser reads as another host: refused).
+ */
 export function localPath(path: string | null | undefined): string {
-  return path && /^\/(?![/\\])/.test(path) ? path : '/';
+  if (!path || !path.startsWith('/') || /[\u0000-\u001f\u007f\\]/.test(path)) return '/';
+  const base = 'http://site.invalid';
+  let url: URL;
+  try {
+    url = new URL(path, base);
+  } catch {
+    return '/';
+  }
+  const local = url.pathname + url.search + url.hash;
+  return url.origin === base && !local.startsWith('//') ? local : '/';
 }
 
 /** A submitted form (application/x-www-form-urlencoded), empty when there was none. */

@@ -102,8 +102,9 @@ export function uiPlugin(deps: UiDeps) {
           body: html`<section class="error-page"><h1>Something went wrong</h1><p>The error was logged with request id <code>${request.id}</code>. Try again, or tell your administrator.</p></section>`,
         });
       }
-      // A condition of the server the operator must fix (a full disk): logged with the original error.
-      if (known.status >= 500) request.log.error({ err: error }, known.message);
+      // A condition the operator must fix: logged with the original error (ENOSPC, SQLITE_FULL). An outage's 503s
+      // are logged, throttled, where they are detected.
+      if (isStorageFull(error)) request.log.error({ err: error }, known.message);
       return sendError(request, reply, known);
     });
   };
@@ -143,7 +144,7 @@ function sendError(request: FastifyRequest, reply: FastifyReply, error: BerthErr
     const back = request.method === 'GET' ? request.url : (request.headers.referer ? new URL(request.headers.referer, 'http://x').pathname : '/');
     return reply.code(303).header('Location', `/login?return_to=${encodeURIComponent(localPath(back))}`).send();
   }
-  const titles: Record<number, string> = { 400: 'Bad request', 403: 'Not allowed', 404: 'Page not found', 409: 'Conflict', 413: 'Too large', 422: 'Cannot do that', 429: 'Slow down', 507: 'Storage full' };
+  const titles: Record<number, string> = { 400: 'Bad request', 403: 'Not allowed', 404: 'Page not found', 409: 'Conflict', 413: 'Too large', 422: 'Cannot do that', 429: 'Slow down', 503: 'Temporarily unavailable', 507: 'Storage full' };
   const title = titles[error.status] ?? 'Error';
   return sendPage(request, reply.headers(error.headers), {
     status: error.status, title,

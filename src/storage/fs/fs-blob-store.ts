@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { link, mkdir, open, readdir, rm, stat, truncate, utimes } from 'node:fs/promises';
+import { link, mkdir, open, readdir, rename, rm, stat, truncate, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -9,8 +10,8 @@ import type { BlobFile, BlobStat, BlobStore, UploadHandle } from '../blob-store.
 /**
  * Local filesystem layout under `root`:
  *   uploads/<uploadId>                 in-progress upload data (scratch; never readable as a blob)
- *   blobs/<algorithm>/<ab>/<hex>       committed blobs, content-addressed; created only as a hard link to a
- *                                      complete, fsynced upload
+ *   blobs/<algorithm>/<ab>/<hex>       committed blobs, content-addressed; created (or replaced) only as a hard
+ *                                      link to a complete, fsynced upload
  * A crash before the link leaves scratch data only (purged later); after it, a complete, fsynced blob.
  */
 export class FsBlobStore implements BlobStore {
@@ -72,14 +73,12 @@ export class FsBlobStore implements BlobStore {
     } finally {
       await fh.close();
     }
-    // A hard link is atomic: readers see no blob or the whole blob (same content if it already existed). The
+    // A hard link is atomic: readers see no blob or the whole blob (a copy already there is replaced). The
     // scratch name stays until abortUpload, so the caller can put the bytes back if GC removed them meanwhile.
     // The age GC judges orphan files by starts now, not at the upload's last write (see GarbageCollector). An
     // existing file may be deleted by a GC between the link and the touch: then link again.
     for (let attempt = 1; ; attempt++) {
-      await link(from, to).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== 'EEXIST') throw err;
-      });
+      await linkOver(from, to);
       const now = new Date();
       const touched = await utimes(to, now, now).then(() => true, (err: NodeJS.ErrnoException) => {
         if (err.code !== 'ENOENT' || attempt >= 5) throw err;
@@ -149,6 +148,26 @@ export class FsBlobStore implements BlobStore {
 }
 
 const READ_CHUNK = 4 * 1024 * 1024;
+
+/**
+ * Hard-links `from` at `to`, replacing a file already there: that copy may be corrupt (a scrub quarantined it) and
+ * an upload of the verified bytes must repair it. Linked under a scratch name, then renamed over `to`: rename is
+ * atomic, so readers see the old file or the new one, each whole, and a reader holding the old one open keeps it.
+ * A crash in between leaves the scratch name in uploads/, purged like any orphan scratch data; touched first so
+ * that purge never takes it for old.
+ */
+async function linkOver(from: string, to: string): Promise<void> {
+  const staged = `${from}.commit-${randomBytes(4).toString('hex')}`;
+  const now = new Date();
+  await utimes(from, now, now);
+  await link(from, staged);
+  try {
+    await rename(staged, to);
+  } catch (err) {
+    await rm(staged, { force: true });
+    throw err;
+  }
+}
 
 async function syncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r');

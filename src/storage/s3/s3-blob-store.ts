@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { digestAlgorithm, digestHex, makeDigest, type Digest } from '../../oci/digest.js';
+import { isNetworkFailure, isUnavailable, unavailable } from '../../util/errors.js';
 import type { BlobStat, BlobStore, UploadHandle } from '../blob-store.js';
 
 export interface S3BlobStoreOptions {
@@ -38,6 +39,7 @@ export interface S3BlobStoreOptions {
 export const PART_SIZE = 8 * 1024 * 1024;
 const MAX_PARTS = 10_000;
 const CONCURRENCY = 4;
+const CONNECT_TIMEOUT_MS = 5_000;
 
 interface Piece {
   readonly key: string;
@@ -84,8 +86,18 @@ export class S3BlobStore implements BlobStore {
       // reject or lack them. Checksums only where the API requires them.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
-      requestHandler: { httpAgent: new HttpAgent(agent), httpsAgent: new HttpsAgent(agent) },
+      // A server that does not accept the connection within this long is away: answer 503 rather than hang.
+      requestHandler: { httpAgent: new HttpAgent(agent), httpsAgent: new HttpsAgent(agent), connectionTimeout: CONNECT_TIMEOUT_MS },
     });
+    // Every command, after the SDK's own retries: an unreachable server becomes one error, `unavailable` (503 +
+    // Retry-After), which each surface answers in its own shape. Other errors (missing keys, denied) pass as they are.
+    this.#client.middlewareStack.add((next) => async (args) => {
+      try {
+        return await next(args);
+      } catch (err) {
+        throw asUnavailable(err);
+      }
+    }, { step: 'initialize', name: 'berthUnreachableAs503' });
   }
 
   /** Checks that the bucket is reachable, creating it when missing and allowed. */
@@ -171,9 +183,14 @@ export class S3BlobStore implements BlobStore {
   async readUpload(uploadId: string, handle: UploadHandle): Promise<Readable> {
     const pieces = this.#pieces(uploadId, handle);
     const open = (key: string): Promise<Readable> => this.#get(key);
-    // One GET at a time, each opened when the previous piece is drained.
+    // One GET at a time, each opened when the previous piece is drained. A body cut off by the server going away is
+    // the same outage as a refused request.
     return Readable.from((async function* () {
-      for (const piece of pieces) yield* await open(piece.key);
+      try {
+        for (const piece of pieces) yield* await open(piece.key);
+      } catch (err) {
+        throw asUnavailable(err);
+      }
     })(), { objectMode: false });
   }
 
@@ -301,7 +318,11 @@ export class S3BlobStore implements BlobStore {
 
   async #readInto(piece: Piece, buffer: Buffer): Promise<number> {
     let n = 0;
-    for await (const chunk of await this.#get(piece.key)) n += (chunk as Buffer).copy(buffer, n);
+    try {
+      for await (const chunk of await this.#get(piece.key)) n += (chunk as Buffer).copy(buffer, n);
+    } catch (err) {
+      throw asUnavailable(err);
+    }
     if (n !== piece.size) throw new Error(`S3 object ${piece.key} holds ${n} bytes, its upload handle says ${piece.size}`);
     return n;
   }
@@ -353,6 +374,18 @@ export class S3BlobStore implements BlobStore {
   #copySource(key: string): string {
     return `${this.#bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
   }
+}
+
+/**
+ * `err` as `unavailable` when it says the S3 server is away — refused, reset or timed-out sockets, a gateway or
+ * "service unavailable" answer (502–504: SlowDown too) — else as it is.
+ */
+function asUnavailable(err: unknown): unknown {
+  if (isUnavailable(err)) return err;
+  const status = statusOf(err);
+  const away = isNetworkFailure(err) || nameOf(err) === 'TimeoutError' || (status !== undefined && status >= 502 && status <= 504)
+    || /socket hang up|aborted|premature close/i.test(String((err as Error | null)?.message ?? ''));
+  return away ? unavailable('blob storage', err) : err;
 }
 
 function seqOf(key: string): number {

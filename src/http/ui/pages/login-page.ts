@@ -1,5 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { failureKeys } from '../../../auth/failure-limiter.js';
 import { cookieOf, LOGIN_CSRF_COOKIE, SESSION_COOKIE, setCookie } from '../cookies.js';
 import { html } from '../html.js';
 import { formOf, localPath, queryOf, redirect, sameOrigin, sendPage, viewerOf, type UiDeps } from '../ui-context.js';
@@ -48,7 +49,7 @@ async function signIn(deps: UiDeps, request: FastifyRequest, reply: FastifyReply
   const login = (form.get('login') ?? '').trim();
   const password = form.get('password') ?? '';
   const now = deps.clock.now();
-  const keys = [`ip:${request.ip}`, `user:${login.toLowerCase()}`];
+  const keys = failureKeys(request.ip, login);
   const wait = Math.max(...keys.map((k) => deps.limiter.retryAfter(k, now)));
   if (wait > 0) throw tooManyAttempts(wait);
   const account = login && password ? await deps.accounts.checkPassword(login, password) : null;

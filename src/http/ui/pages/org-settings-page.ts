@@ -17,7 +17,7 @@ const VISIBILITY_HELP: Record<Visibility, string> = {
 /** What a redirect after a change says; fixed texts, so nothing from the query string is echoed as a message. */
 const DONE: Record<string, string> = {
   'member-added': 'Member saved.',
-  'member-removed': 'Member removed.',
+  'member-removed': 'Member removed, with their teams and their roles on the organization\'s packages.',
   'team-created': 'Team created.',
   'team-member-added': 'Added to the team.',
   'team-member-removed': 'Removed from the team.',
@@ -63,7 +63,7 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
     });
   });
 
-  // Adds a member, or changes a member's role. An organization keeps at least one owner.
+  // Adds a member, or changes a member's role. An organization keeps at least one owner (the service refuses).
   app.post('/orgs/:org/settings/members', async (request, reply) => {
     const { org, actor } = await administered(request);
     const form = formOf(request);
@@ -72,10 +72,6 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
     if (role !== 'owner' && role !== 'member') throw formInvalid('Choose the role "owner" or "member".');
     const user = await deps.accounts.find(login);
     if (!user || user.type !== 'user') throw formInvalid(`There is no user named "${login}".`);
-    const owners = await ownersOf(deps, org.login);
-    if (role === 'member' && owners.has(user.login.toLowerCase()) && owners.size === 1) {
-      throw formInvalid(`${user.login} is the only owner of ${org.login}: make someone else an owner first.`);
-    }
     await deps.accounts.addMember(org.login, user.login, role);
     return redirect(reply, await stillOwner(deps, org, actor) ? back(org, 'member-added', 'members') : `/orgs/${org.login}/packages`);
   });
@@ -86,9 +82,7 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
     const members = await deps.accounts.members(org.login);
     const member = members.find((m) => m.login.toLowerCase() === login.toLowerCase());
     if (!member) throw formInvalid(`${login} is not a member of ${org.login}.`);
-    if (member.role === 'owner' && members.filter((m) => m.role === 'owner').length === 1) {
-      throw formInvalid(`${member.login} is the only owner of ${org.login}: make someone else an owner first.`);
-    }
+    // Their teams and their roles on the organization's packages go with the membership (the service decides).
     await deps.accounts.removeMember(org.login, member.login);
     return redirect(reply, await stillOwner(deps, org, actor) ? back(org, 'member-removed', 'members') : `/orgs/${org.login}/packages`);
   });
@@ -160,6 +154,7 @@ function membersSection(request: FastifyRequest, org: Account, members: readonly
   return html`<section class="settings-section card" aria-labelledby="members">
   <h2 id="members">Members</h2>
   <p class="muted">Owners manage the organization and are admins of every package in it. Members may read its internal packages and create packages when the policy below allows it.</p>
+  <p class="hint">Removing a member also removes them from the organization's teams and removes their roles on its packages (also on packages they created). To keep the package roles, use <code>berth org remove-member --keep-package-roles</code>.</p>
   <table class="table">
     <thead><tr><th scope="col">User</th><th scope="col">Role</th><th scope="col"><span class="visually-hidden">Remove</span></th></tr></thead>
     <tbody>${members.map((m, i) => html`<tr data-member="${m.login}">
