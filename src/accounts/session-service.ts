@@ -1,6 +1,7 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Db } from '../db/schema.js';
 import type { Clock } from '../util/clock.js';
+import { unlessStorageFull } from '../util/errors.js';
 
 /** A live web UI session. */
 export interface Session {
@@ -53,8 +54,13 @@ export class SessionService {
     if (!row || row.expiresAt <= now) return null;
     if (now - row.lastSeenAt < SLIDE_EVERY_MS) return { id, userId: Number(row.userId), expiresAt: row.expiresAt, renewed: false };
     const expiresAt = now + this.#ttlMs;
-    await this.#db.updateTable('sessions').set({ lastSeenAt: now, expiresAt }).where('idHash', '=', idHash).execute();
-    return { id, userId: Number(row.userId), expiresAt, renewed: true };
+    // On a full disk the session keeps its old expiry rather than every page failing.
+    let renewed = true;
+    await this.#db.updateTable('sessions').set({ lastSeenAt: now, expiresAt }).where('idHash', '=', idHash).execute().catch((err: unknown) => {
+      unlessStorageFull(err);
+      renewed = false;
+    });
+    return { id, userId: Number(row.userId), expiresAt: renewed ? expiresAt : row.expiresAt, renewed };
   }
 
   /** Signs out: the cookie is worthless from now on, on every replica. */

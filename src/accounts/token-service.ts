@@ -1,7 +1,7 @@
 import type { Db } from '../db/schema.js';
 import { effectiveScopes, SCOPES, type Scope } from '../auth/permissions.js';
 import { generateToken, hashToken, looksLikeToken, tokenHint, type TokenKind } from '../auth/personal-token.js';
-import { invalid, notFound } from '../util/errors.js';
+import { invalid, notFound, unlessStorageFull } from '../util/errors.js';
 import type { Clock } from '../util/clock.js';
 
 export interface TokenInfo {
@@ -100,8 +100,9 @@ export class TokenService {
     if (row.expiresAt !== null && row.expiresAt <= now) return 'expired';
     if (row.disabledAt !== null) return 'disabled';
     // Last use is shown to the minute: no database write (an fsync on SQLite) for every request a token makes.
+    // Bookkeeping only: a full disk must not stop anyone pulling what is already stored.
     if (row.lastUsedAt === null || now - row.lastUsedAt >= LAST_USED_PRECISION_MS) {
-      await this.#db.updateTable('accessTokens').set({ lastUsedAt: now }).where('id', '=', row.id).execute();
+      await this.#db.updateTable('accessTokens').set({ lastUsedAt: now }).where('id', '=', row.id).execute().catch(unlessStorageFull);
     }
     return {
       tokenId: row.id, userId: row.userId, login: row.login,

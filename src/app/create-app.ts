@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import type { Config } from '../config/config.js';
-import { connect, type Connection } from '../db/connect.js';
+import { connect, sqlitePath, type Connection } from '../db/connect.js';
 import { prepareSchema } from '../db/migrate.js';
+import { sqliteFiles } from '../db/wal-guard.js';
 import type { Db } from '../db/schema.js';
 import { AccountService } from '../accounts/account-service.js';
 import { SessionService } from '../accounts/session-service.js';
@@ -16,6 +18,7 @@ import { SigningKeys } from '../auth/signing-keys.js';
 import { RateLimiter } from '../http/github/rate-limiter.js';
 import { TokenAccess } from '../http/oci/token-access.js';
 import { buildServer } from '../http/server.js';
+import { DiskSpace, type WatchedPath } from '../maintenance/disk-space.js';
 import { BlobScrubber } from '../maintenance/blob-scrubber.js';
 import { JobLeases } from '../maintenance/job-leases.js';
 import { Scheduler } from '../maintenance/scheduler.js';
@@ -30,6 +33,7 @@ import { VersionDetails } from '../packages/version-details.js';
 import { VersionService } from '../packages/version-service.js';
 import { createRegistry, type Registry } from '../registry/registry.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import { warnAboutOpenPermissions } from './open-permissions.js';
 import { FsBlobStore } from '../storage/fs/fs-blob-store.js';
 import { systemClock, type Clock } from '../util/clock.js';
 
@@ -48,10 +52,14 @@ export interface App {
  * The composition root: builds the database, blob store, services, jobs and HTTP server from the config, and
  * closes them in reverse order. The only place that names concrete drivers.
  */
-export async function createApp(config: Config, log: Logger): Promise<App> {
-  const db = connect(config.metadata.url, { onUnreachable: throttle(10_000, (err) => {
-    log.warn({ err }, 'metadata database unreachable: requests answer 503 until it is back');
-  }) });
+export async function createApp(config: Config, log: Logger, opts: { onFatal?: (err: Error) => void } = {}): Promise<App> {
+  const db = connect(config.metadata.url, {
+    onUnreachable: throttle(10_000, (err) => {
+      log.warn({ err }, 'metadata database unreachable: requests answer 503 until it is back');
+    }),
+    log: log.child({ module: 'db' }),
+    ...(opts.onFatal ? { onFatal: opts.onFatal } : {}),
+  });
   const applied = await prepareSchema(db, config.metadata.autoMigrate).catch(async (err: unknown) => {
     await db.close();
     throw err;
@@ -59,6 +67,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   if (applied.length > 0) log.info({ migrations: applied }, 'database migrated');
 
   const blobs = await openBlobStore(config.storage);
+  await warnAboutOpenPermissions(dataPaths(config), log);
 
   const clock = systemClock;
   const uploadLimits = {
@@ -68,7 +77,17 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   const accounts = new AccountService({ db: db.db, clock });
   const tokens = new TokenService({ db: db.db, clock });
   const initialAdminPassword = await bootstrapAdmin(accounts);
-  const registryTokens = new RegistryTokens({ keys: new SigningKeys({ db: db.db, clock }), ttlSeconds: Math.round(config.auth.registryTokenTtlMs / 1000) });
+  const keys = new SigningKeys({ db: db.db, clock, keyEncryptionKey: config.auth.keyEncryptionKey });
+  const sealed = await keys.sealStored();
+  if (sealed > 0) {
+    // The plaintext may linger in freed pages and in the write-ahead log: rewrite the file without them.
+    if (db.dialect === 'sqlite') await sql`vacuum`.execute(db.db).then(() => sql`pragma wal_checkpoint(TRUNCATE)`.execute(db.db));
+    log.info({ keys: sealed }, 'registry-token signing keys encrypted at rest with auth.keyEncryptionKey');
+  }
+  // Made (on the first start) or loaded now: a wrong auth.keyEncryptionKey stops the start, and /token needs no
+  // database write later (e.g. on a full disk).
+  await keys.current();
+  const registryTokens = new RegistryTokens({ keys, ttlSeconds: Math.round(config.auth.registryTokenTtlMs / 1000) });
   const authorizer = new Authorizer({ db: db.db });
   const publicUrl = config.server.publicUrl;
   const rules = { restoreWindowMs: config.packages.restoreWindowMs, deleteDownloadLimit: config.packages.deleteDownloadLimit };
@@ -78,6 +97,9 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   // Cluster-wide jobs take a lease in the database (one replica at a time); flushing this process's buffered
   // download counts is per process and runs everywhere.
   const scheduler = new Scheduler({ log: log.child({ module: 'maintenance' }), leases: new JobLeases({ db: db.db, dialect: db.dialect, clock }) });
+  const disk = new DiskSpace({ paths: watchedPaths(config), thresholdBytes: config.storage.freeSpaceWarning, log: log.child({ module: 'disk-space' }) });
+  await disk.check();
+  scheduler.every({ name: 'disk-space', everyMs: 60_000, run: async () => { await disk.check(); } });
   scheduler.every({ name: 'flush-downloads', everyMs: config.stats.flushIntervalMs, run: () => registry.downloads.flush() });
   scheduler.every({
     name: 'purge-uploads',
@@ -113,6 +135,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       idleTimeoutMs: config.server.idleTimeoutMs, maxConnectionsPerClient: config.server.maxConnectionsPerClient,
     },
     ready: async () => { await sql`select 1`.execute(db.db); },
+    warnings: () => disk.check(),
     oci: {
       registry,
       access: new TokenAccess({
@@ -165,6 +188,25 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       await db.close();
     },
   };
+}
+
+/** Where Berth keeps data locally: the data directory, the fs blob store, the SQLite database and its files. */
+function dataPaths(config: Config): string[] {
+  const paths = [config.dataDir];
+  if (config.storage.driver === 'fs') paths.push(config.storage.fs.root);
+  if (!/^postgres(ql)?:\/\//.test(config.metadata.url)) {
+    const files = sqliteFiles(sqlitePath(config.metadata.url));
+    paths.push(dirname(files.database), files.database, files.wal, files.shm);
+  }
+  return paths;
+}
+
+/** The local directories Berth writes to: the fs blob store's root, the SQLite database's directory. */
+function watchedPaths(config: Config): WatchedPath[] {
+  const paths: WatchedPath[] = [];
+  if (config.storage.driver === 'fs') paths.push({ what: 'blob storage', path: config.storage.fs.root });
+  if (!/^postgres(ql)?:\/\//.test(config.metadata.url)) paths.push({ what: 'database', path: dirname(sqlitePath(config.metadata.url)) });
+  return paths;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
 import type { Action } from './actions.js';
 import { REGISTRY_TOKEN_ALG, type SigningKeys } from './signing-keys.js';
@@ -45,6 +46,7 @@ export class RegistryTokens {
       .setIssuer(ISSUER)
       .setSubject(claims.subject)
       .setAudience(audience)
+      .setJti(randomUUID())
       .setIssuedAt(iat)
       .setNotBefore(iat - 5)
       .setExpirationTime(iat + this.ttlSeconds)
@@ -52,7 +54,8 @@ export class RegistryTokens {
   }
 
   /**
-   * Verifies signature (with the pinned algorithm), issuer, audience and expiry; null when any check fails. A
+   * Verifies signature (with the pinned algorithm), issuer, audience and expiry; null when any check fails. Every
+   * token Berth issues has an id (`jti`) and an expiry: one without either was not made here and is refused. A
    * token that verified once is remembered until it expires: clients send the same token on every request, and
    * an ECDSA verification per request would cost more than the rest of a manifest GET.
    */
@@ -75,6 +78,7 @@ export class RegistryTokens {
       if (!key) return null;
       const { payload } = await jwtVerify(token, key, {
         algorithms: [REGISTRY_TOKEN_ALG], issuer: ISSUER, audience, currentDate: new Date(nowMs), clockTolerance: 5,
+        requiredClaims: ['jti', 'exp'],
       });
       return {
         subject: typeof payload.sub === 'string' ? payload.sub : '',

@@ -58,7 +58,7 @@ export async function withServices<T>(
       accounts: new AccountService({ db: conn.db, clock }),
       tokens: new TokenService({ db: conn.db, clock }),
       packages: new PackageSettings({ db: conn.db, clock }),
-      keys: new SigningKeys({ db: conn.db, clock }),
+      keys: new SigningKeys({ db: conn.db, clock, keyEncryptionKey: config.auth.keyEncryptionKey }),
     });
   } finally {
     blobs?.close?.();

@@ -22,7 +22,7 @@ export function configCommand(): Command {
       const problems: string[] = [];
       if (c.storage.driver === 'fs') {
         try {
-          mkdirSync(c.storage.fs.root, { recursive: true });
+          mkdirSync(c.storage.fs.root, { recursive: true, mode: 0o700 });
           accessSync(c.storage.fs.root, constants.W_OK);
         } catch (err) {
           problems.push(`storage.fs.root ${c.storage.fs.root} is not a writable directory (${(err as NodeJS.ErrnoException).code})`);

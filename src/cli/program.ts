@@ -16,6 +16,9 @@ import { storageCommand } from './storage.js';
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
 export async function runCli(argv: string[]): Promise<void> {
+  // Whatever Berth or its libraries create (database, -wal and -shm, blobs, uploads) is the owner's only: the
+  // database holds the token signing keys and private images are private. Explicit modes back this up.
+  process.umask(0o077);
   const program = new Command('berth')
     .description('Berth: a self-hosted, GHCR-compatible container registry')
     .showHelpAfterError()

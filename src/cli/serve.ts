@@ -21,7 +21,11 @@ Examples:
         overrides: { 'server.host': opts.host, 'server.port': opts.port, dataDir: opts.data },
       });
       const log = createLogger(config.log.level);
-      const app = await createApp(config, log);
+      const app = await createApp(config, log, {
+        // The database cannot safely take more writes (its WAL was lost and could not be recovered; logged): stop at
+        // once, without the orderly close, so a supervisor restarts Berth on the database as it is on disk.
+        onFatal: () => process.exit(1),
+      });
       const url = await app.listen();
       if (app.initialAdminPassword) {
         // Shown once: only its hash is stored. Sign in as admin and create a token (or: berth token create --user admin).

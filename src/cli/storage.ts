@@ -1,8 +1,12 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { statfs } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { Command } from 'commander';
 import { openBlobStore } from '../app/create-app.js';
 import { loadConfig, type Config } from '../config/config.js';
+import { sqlitePath } from '../db/connect.js';
+import { sqliteFiles } from '../db/wal-guard.js';
 import { makeDigest, type Digest } from '../oci/digest.js';
 import type { BlobStore, UploadHandle } from '../storage/blob-store.js';
 import { withDataOptions } from './admin-context.js';
@@ -22,11 +26,38 @@ Examples:
     .action(async (opts: { data?: string; config?: string }) => {
       const config = loadConfig({ file: opts.config, overrides: { dataDir: opts.data } });
       process.stdout.write(`storage driver: ${config.storage.driver}\n`);
+      for (const line of await whereDataLives(config)) process.stdout.write(`${line}\n`);
       const ok = await checkStorage(config.storage, (line) => process.stdout.write(`${line}\n`));
       process.stdout.write(ok ? 'storage check passed\n' : 'storage check FAILED\n');
       if (!ok) process.exitCode = 1;
     }));
   return storage;
+}
+
+/** Where the blobs and the metadata database live (the SQLite files with their roles), with free space. */
+async function whereDataLives(config: Config): Promise<string[]> {
+  // Of the filesystem the path is (or will be) on: the nearest directory that exists.
+  const free = async (path: string): Promise<string> => {
+    for (let dir = path; ; dir = dirname(dir)) {
+      const s = await statfs(dir).catch(() => null);
+      if (s) return ` (${(s.bavail * s.bsize / 1024 ** 3).toFixed(1)} GiB free)`;
+      if (dir === dirname(dir)) return '';
+    }
+  };
+  const lines = [config.storage.driver === 'fs' ? `blob storage: ${config.storage.fs.root}${await free(config.storage.fs.root)}` : `blob storage: bucket ${config.storage.s3!.bucket}`];
+  if (/^postgres(ql)?:\/\//.test(config.metadata.url)) {
+    const url = new URL(config.metadata.url);
+    lines.push(`metadata database: PostgreSQL ${url.host}${url.pathname}`);
+  } else {
+    const files = sqliteFiles(sqlitePath(config.metadata.url));
+    lines.push(
+      `metadata database: SQLite ${files.database}${await free(dirname(files.database))}`,
+      `  write-ahead log: ${files.wal} (recent commits live only here until a checkpoint)`,
+      `  shared memory:   ${files.shm}`,
+      '  keep the three together (back them up together) and never delete the -wal or -shm file while Berth runs',
+    );
+  }
+  return lines;
 }
 
 /** Appends of uneven sizes, none a multiple of S3's 5 MiB minimum part, totalling more than 10 MiB. */

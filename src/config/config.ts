@@ -27,6 +27,8 @@ export interface Config {
     /** Check full blob reads against the digest while serving them (see registry/verified-read.ts). */
     readonly verifyOnRead: boolean;
     readonly fs: { readonly root: string };
+    /** Free bytes under which the local filesystems Berth writes to are reported as low; 0: not checked. */
+    readonly freeSpaceWarning: number;
     /** Set when the driver is s3. */
     readonly s3: S3StorageConfig | null;
   };
@@ -36,7 +38,13 @@ export interface Config {
     readonly maxSessionsPerUser: number; readonly maxSessionsPerRepository: number;
   };
   readonly stats: { readonly flushIntervalMs: number };
-  readonly auth: { readonly registryTokenTtlMs: number; readonly failedLoginLimit: number; readonly failedLoginWindowMs: number };
+  readonly auth: {
+    readonly registryTokenTtlMs: number;
+    readonly failedLoginLimit: number;
+    readonly failedLoginWindowMs: number;
+    /** Encrypts the signing keys at rest; null: stored in clear. */
+    readonly keyEncryptionKey: string | null;
+  };
   readonly api: { readonly rateLimit: { readonly authenticated: number; readonly anonymous: number; readonly windowMs: number } };
   readonly packages: { readonly restoreWindowMs: number; readonly purgeIntervalMs: number; readonly deleteDownloadLimit: number };
   /** Background scrub: `intervalMs` null when off. */
@@ -110,6 +118,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       driver: get('storage.driver'),
       verifyOnRead: get('storage.verifyOnRead'),
       fs: { root: resolve(get<string | null>('storage.fs.root') ?? resolve(dataDir, 'storage')) },
+      freeSpaceWarning: get('storage.freeSpaceWarning'),
       s3: get('storage.driver') === 's3' ? s3Storage(get) : null,
     },
     registry: { manifestMaxBytes: get('registry.manifestMaxBytes'), tagsPageSize: get('registry.tagsPageSize'), tagsPageMax: get('registry.tagsPageMax') },
@@ -120,6 +129,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     stats: { flushIntervalMs: get('stats.flushInterval') },
     auth: {
       registryTokenTtlMs: get('auth.registryTokenTtl'), failedLoginLimit: get('auth.failedLoginLimit'), failedLoginWindowMs: get('auth.failedLoginWindow'),
+      keyEncryptionKey: keyEncryptionKey(get<string | null>('auth.keyEncryptionKey')),
     },
     api: {
       rateLimit: { authenticated: get('api.rateLimit.authenticated'), anonymous: get('api.rateLimit.anonymous'), windowMs: get('api.rateLimit.window') },
@@ -262,6 +272,13 @@ function normaliseUrl(url: string | null): string | null {
   } catch {
     throw new ConfigError(`server.publicUrl: "${url}" is not an absolute URL`);
   }
+}
+
+function keyEncryptionKey(secret: string | null): string | null {
+  if (secret !== null && secret.length < 32) {
+    throw new ConfigError(`auth.keyEncryptionKey must be at least 32 characters (e.g. openssl rand -base64 32; ${envName('auth.keyEncryptionKey')}_FILE reads it from a file)`);
+  }
+  return secret;
 }
 
 /** Both files or neither: half a TLS configuration is a mistake to report, not to ignore. */

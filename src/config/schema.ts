@@ -56,6 +56,10 @@ export const SCHEMA = {
     help: 'Hash every full blob GET while serving it: a blob whose bytes no longer match its digest is cut off (the client sees a failed download, never a wrong body), logged and quarantined. Ranges are not checked.',
   },
   'storage.fs.root': { type: 'string', default: null, help: 'Root directory of the filesystem driver. Default: <dataDir>/storage.' },
+  'storage.freeSpaceWarning': {
+    type: 'bytes', default: 1024 * 1024 * 1024, min: 0,
+    help: 'Warn (log line, /healthz warnings) when free space for the fs blob store or the SQLite database falls below this; 0: no check.',
+  },
   'storage.s3.endpoint': {
     type: 'string', default: null,
     help: 'S3 endpoint URL (https://s3.example.com, http://127.0.0.1:7480). Default: AWS S3 in storage.s3.region.',
@@ -93,6 +97,10 @@ export const SCHEMA = {
   },
   'stats.flushInterval': { type: 'duration', default: '5s', help: 'How often download counts buffered in memory are written to the database.' },
   'auth.registryTokenTtl': { type: 'duration', default: '5m', help: 'Lifetime of registry bearer tokens issued by /token.' },
+  'auth.keyEncryptionKey': {
+    type: 'string', default: null,
+    help: 'Secret (at least 32 characters, e.g. openssl rand -base64 32) that encrypts the registry-token signing keys in the database; use the _FILE variable. Default: stored unencrypted, protected by file modes.',
+  },
   'auth.failedLoginLimit': {
     type: 'integer', default: 10, min: 1, help: 'Failed authentications allowed per client address (and per account on the sign-in form) in the window; more get 429.',
   },

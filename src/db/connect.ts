@@ -1,10 +1,12 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, type Driver, type SqliteDatabase, type SqliteStatement } from 'kysely';
 import pg from 'pg';
+import type { Logger } from '../observability/logger.js';
 import { OutageAwareDriver } from './outage-driver.js';
 import type { Database, Db } from './schema.js';
+import { sqliteFiles, WalGuard } from './wal-guard.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -20,6 +22,13 @@ const PG_CONNECT_TIMEOUT_MS = 10_000;
 export interface ConnectOptions {
   /** Hears of each error meaning PostgreSQL is unreachable (for a log line); the caller gets a 503 BerthError. */
   readonly onUnreachable?: (err: unknown) => void;
+  /** For the SQLite write-ahead-log guard's reports. */
+  readonly log?: Logger;
+  /**
+   * Called when the SQLite database cannot safely go on (its write-ahead log was lost and could not be recovered):
+   * the process must stop. Default: nothing beyond failing every later write.
+   */
+  readonly onFatal?: (err: Error) => void;
 }
 
 /**
@@ -47,8 +56,13 @@ export function connect(url: string, opts: ConnectOptions = {}): Connection {
     const db = new Kysely<Database>({ dialect, plugins: [new CamelCasePlugin()] });
     return { db, dialect: 'postgres', close: () => db.destroy() };
   }
-  const path = url.replace(/^sqlite:(\/\/)?/, '');
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const path = sqlitePath(url);
+  if (path !== ':memory:') {
+    // Only the owner may read the database (it holds the token signing keys): a private directory, and a 0600 file
+    // that SQLite copies onto the -wal and -shm files it creates beside it.
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    closeSync(openSync(path, 'a', 0o600));
+  }
   const sqlite = new BetterSqlite3(path);
   sqlite.pragma('journal_mode = WAL');
   // FULL: a committed transaction survives power loss, not only a process crash. Commits are per blob/manifest.
@@ -56,26 +70,59 @@ export function connect(url: string, opts: ConnectOptions = {}): Connection {
   sqlite.pragma('foreign_keys = ON');
   // Admin CLI commands open the same file while `serve` runs.
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }), plugins: [new CamelCasePlugin()] });
-  return { db, dialect: 'sqlite', close: () => db.destroy() };
+  const guard = path === ':memory:' ? null : new WalGuard({ sqlite, files: sqliteFiles(path), log: opts.log ?? null, onFatal: opts.onFatal ?? (() => {}) });
+  const database = withStatementCache(sqlite, guard);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }), plugins: [new CamelCasePlugin()] });
+  return {
+    db,
+    dialect: 'sqlite',
+    close: async () => {
+      guard?.stop();
+      await db.destroy();
+    },
+  };
+}
+
+/** The database file of a `sqlite:PATH` (or plain path) metadata URL. */
+export function sqlitePath(url: string): string {
+  return url.replace(/^sqlite:(\/\/)?/, '');
 }
 
 /**
  * Kysely prepares every query anew; preparing was a third of the CPU of a manifest GET. Statements are reused by
  * SQL text (bounded), which is safe because Kysely's SQLite driver runs one query at a time on this connection.
+ *
+ * Two statements are adapted on the way:
+ * - ROLLBACK runs only when a transaction is open. On SQLITE_FULL (and IOERR, NOMEM) SQLite may already have rolled
+ *   back by itself; Kysely's ROLLBACK would then fail with "cannot rollback - no transaction is active", and that
+ *   error would replace the real one in the log and in the response.
+ * - After every committed write (COMMIT, or a write outside a transaction) the WAL guard checks, before the caller
+ *   can acknowledge anything, that the write went to the -wal file next to the database.
  */
-function withStatementCache(sqlite: BetterSqlite3.Database): SqliteDatabase {
-  const cache = new Map<string, BetterSqlite3.Statement>();
+function withStatementCache(sqlite: BetterSqlite3.Database, guard: WalGuard | null): SqliteDatabase {
+  const cache = new Map<string, SqliteStatement>();
+  const adapt = (text: string, statement: BetterSqlite3.Statement): SqliteStatement => {
+    const raw = statement as unknown as SqliteStatement;
+    if (text === 'rollback') {
+      return { reader: false, all: (p) => raw.all(p), iterate: (p) => raw.iterate(p), run: (p) => (sqlite.inTransaction ? raw.run(p) : { changes: 0, lastInsertRowid: 0 }) };
+    }
+    if (!guard || (statement.readonly && text !== 'commit')) return raw;
+    const committed = <T>(result: T): T => {
+      if (!sqlite.inTransaction) guard.check();
+      return result;
+    };
+    return { reader: raw.reader, all: (p) => committed(raw.all(p)), run: (p) => committed(raw.run(p)), iterate: (p) => raw.iterate(p) };
+  };
   return {
     close: () => sqlite.close(),
     prepare(text: string) {
       let statement = cache.get(text);
       if (!statement) {
-        statement = sqlite.prepare(text);
+        statement = adapt(text, sqlite.prepare(text));
         if (cache.size >= 500) cache.delete(cache.keys().next().value!);
         cache.set(text, statement);
       }
-      return statement as unknown as SqliteStatement;
+      return statement;
     },
   };
 }

@@ -21,6 +21,8 @@ export interface ServerDeps {
   readonly ui: UiDeps;
   /** Readiness: resolves when the database answers. */
   readonly ready: () => Promise<void>;
+  /** Conditions an operator should look at that do not stop serving (low disk space), for /healthz. */
+  readonly warnings: () => Promise<readonly HealthWarning[]>;
   /** PEM certificate and key: serve HTTPS (gh talks to enterprise hosts over https only). */
   readonly tls: { readonly cert: Buffer; readonly key: Buffer } | null;
   /**
@@ -30,6 +32,11 @@ export interface ServerDeps {
   readonly trustedProxies: readonly string[];
   /** Timeouts and the per-client connection cap (src/http/connection-guard.ts). */
   readonly connections: ConnectionLimits;
+}
+
+export interface HealthWarning {
+  readonly check: string;
+  readonly message: string;
 }
 
 /** Builds the HTTP server: one encapsulated plugin per API surface, plus health endpoints. */
@@ -90,14 +97,17 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   });
 
   // Readiness (load balancers, Kubernetes): 503 while the database does not answer, so traffic goes elsewhere;
-  // liveness stays 200, since the process recovers by itself when the database is back.
+  // liveness stays 200, since the process recovers by itself when the database is back. Low disk space is a warning,
+  // not a failure: failing readiness would take every replica (all on the same full volume) out of the load balancer
+  // at once, and reads still work when writes no longer do.
   app.get('/healthz', async (_request, reply) => {
     try {
       await deps.ready();
     } catch {
       return reply.code(503).header('Retry-After', UNAVAILABLE_RETRY_AFTER_SECONDS).send({ status: 'unavailable', reason: 'the database does not answer' });
     }
-    return reply.send({ status: 'ok' });
+    const warnings = await deps.warnings();
+    return reply.send(warnings.length > 0 ? { status: 'ok', warnings } : { status: 'ok' });
   });
   app.get('/livez', async (_request, reply) => reply.send({ status: 'ok' }));
 

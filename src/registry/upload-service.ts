@@ -240,6 +240,9 @@ export class UploadService {
         .onConflict((oc) => oc.columns(['repositoryId', 'digest']).doNothing()).execute();
       await tx.deleteFrom('uploads').where('id', '=', row.id).execute();
       return (await tx.selectFrom('blobDeletions').select('digest').where('digest', '=', digest).executeTakeFirst()) !== undefined;
+    }).catch(async (err: unknown) => {
+      await this.#unlinkUncommitted(row, digest).catch(() => undefined);
+      throw err;
     });
     this.#live.delete(row.id);
     // GC may have deleted this digest's row before our transaction: then it is deleting the bytes now (tombstone:
@@ -253,6 +256,21 @@ export class UploadService {
     await this.#quarantine.release(digest);
     await this.#blobs.abortUpload(row.id, row.handle);
     return { digest, size: row.size };
+  }
+
+  /**
+   * The transaction that would have made `digest` visible failed (a full disk, a lost database connection): the file
+   * linked just before is taken back unless a committed row needs it, rather than left for GC. Another upload of the
+   * same digest may commit between our check and the delete, so the row is looked for again afterwards and the
+   * bytes put back from our scratch copy if one appeared; that upload also re-links them itself if it finds the file
+   * gone after its transaction. An unanswered query leaves the file alone (the commit may have happened).
+   */
+  async #unlinkUncommitted(row: UploadRow, digest: Digest): Promise<void> {
+    const known = async (): Promise<boolean> =>
+      (await this.#db.selectFrom('blobs').select('digest').where('digest', '=', digest).executeTakeFirst()) !== undefined;
+    if (await known()) return;
+    await this.#blobs.delete(digest);
+    if (await known()) await this.#blobs.commitUpload(row.id, row.handle, digest);
   }
 
   async #waitForDeletion(digest: Digest): Promise<void> {

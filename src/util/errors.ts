@@ -53,7 +53,8 @@ export const unavailable = (service: 'database' | 'blob storage', cause?: unknow
 
 /** A 503 from `unavailable`. */
 export function isUnavailable(err: unknown): boolean {
-  return isBerthError(err) && err.code === 'UNAVAILABLE';
+  // Not a 507 (storageFull), which shares the code.
+  return isBerthError(err) && err.status === 503 && err.code === 'UNAVAILABLE';
 }
 
 const NETWORK_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
@@ -62,4 +63,30 @@ const NETWORK_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOU
 export function isNetworkFailure(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && NETWORK_ERRNOS.has(code);
+}
+
+/**
+ * The disk under the registry's data is full: ENOSPC or EDQUOT from a file write, SQLITE_FULL from the embedded
+ * database. 507 Insufficient Storage: the server cannot store what the request needs (RFC 4918 §11.5), its fault
+ * and not the client's. docker, podman and skopeo show no body of a 5xx response, only "received unexpected HTTP
+ * status: 507 Insufficient Storage", so the status line carries the news; curl, the UI and the REST API get the
+ * message, and the server log the original error. The code is distribution's UNAVAILABLE: the OCI list
+ * ("Error Codes") is for 4XX responses and has no code for a server that cannot store.
+ */
+export const storageFull = (cause: unknown): BerthError => new BerthError({
+  status: 507,
+  code: 'UNAVAILABLE',
+  message: 'the registry\'s storage is full, so nothing new can be stored; already stored images can still be pulled. '
+    + 'The registry operator must free disk space (berth gc --delete, delete unused packages, or grow the volume); then push again.',
+  cause,
+});
+
+export function isStorageFull(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL';
+}
+
+/** For a bookkeeping write that may be skipped: ignores a storage-full error, rethrows anything else. */
+export function unlessStorageFull(err: unknown): void {
+  if (!isStorageFull(err)) throw err;
 }

@@ -93,6 +93,14 @@ test('berth storage check passes on the configured blob store, one line per chec
   assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
   const lines = r.stdout.trim().split('\n');
   assert.equal(lines[0], `storage driver: ${env.BERTH_STORAGE_DRIVER ?? 'fs'}`);
+  // Where the metadata lives; for SQLite its write-ahead log too, which must never be deleted on its own.
+  if (env.BERTH_METADATA_URL) {
+    assert.match(r.stdout, /^metadata database: PostgreSQL \S+/m);
+  } else {
+    assert.match(r.stdout, new RegExp(`^metadata database: SQLite ${join(dir, 'berth.db')} \\([\\d.]+ GiB free\\)$`, 'm'));
+    assert.ok(r.stdout.includes(`write-ahead log: ${join(dir, 'berth.db-wal')}`), r.stdout);
+    assert.match(r.stdout, /never delete the -wal or -shm file while Berth runs/);
+  }
   const checks = lines.filter((l) => /^(ok|FAIL) /.test(l));
   assert.ok(checks.length >= 8, r.stdout);
   for (const l of checks) assert.match(l, /^ok {4}.+ \(\d+ ms\)/);

@@ -567,7 +567,9 @@ describe('behind an HTTPS reverse proxy', () => {
 // 127.0.0.1, so tripping it on the shared server would refuse the other tests' sign-ins (whatever their order).
 describe('sign-in rate limit', () => {
   it('rate limits failed sign-ins per login (429 with Retry-After), even with the right password then', async () => {
-    const limited = await startBerth();
+    // A window far longer than the test: on a loaded machine twelve sign-ins (each a scrypt) can take over a
+    // minute, and the default 1m window would let early failures slide out before the limit is reached.
+    const limited = await startBerth({ env: { BERTH_AUTH_FAILED_LOGIN_WINDOW: '1h' } });
     try {
       await limited.admin((s) => s.accounts.createUser({ login: 'victim', password: 'victim-password' }));
       const visitor = new Visitor(limited);

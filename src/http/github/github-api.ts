@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isBerthError, type BerthError } from '../../util/errors.js';
+import { isBerthError, isStorageFull, storageFull, type BerthError } from '../../util/errors.js';
 import { checkAccess, resolveCaller, scopesHeader } from './github-auth.js';
 import { urlsFor, type Caller, type Endpoint, type GithubDeps } from './github-context.js';
 import {
@@ -88,6 +88,9 @@ export function githubApi(deps: GithubDeps) {
         return reply.code(500).type('application/json; charset=utf-8')
           .send(JSON.stringify({ message: 'Server Error', documentation_url: DOCS_ROOT, status: '500' }));
       }
+      // A condition the operator must fix: logged with the original error (ENOSPC, SQLITE_FULL). An outage's 503s
+      // are logged, throttled, where they are detected.
+      if (isStorageFull(error)) request.log.error({ err: error }, known.message);
       const docs = known.code === RATE_LIMITED ? RATE_LIMIT_DOCS : docsOf.get(request) ?? DOCS_ROOT;
       return sendGithubError(reply, known, docs);
     });
@@ -105,6 +108,7 @@ function rateLimitHeaders(reply: FastifyReply, state: RateLimitState): void {
 /** Berth's own errors as they are; Fastify's client errors (body too large, bad Content-Type) with their status. */
 function toBerthError(error: unknown): BerthError | null {
   if (isBerthError(error)) return error;
+  if (isStorageFull(error)) return storageFull(error);
   const e = error as FastifyError;
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     return e.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY'

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { tooLarge, unsupported } from '../../oci/errors.js';
-import { BerthError, isBerthError } from '../../util/errors.js';
+import { BerthError, isBerthError, isStorageFull, storageFull } from '../../util/errors.js';
 import { LimitExceededError } from '../../util/hash-stream.js';
 import type { Action } from './access.js';
 import { deleteBlob, getBlob } from './blobs.js';
@@ -90,8 +90,16 @@ export function ociApi(deps: OciDeps) {
         request.log.error({ err: error }, 'unexpected error in /v2 handler');
         return sendOciError(reply, new BerthError({ status: 500, code: 'UNKNOWN', message: 'internal error; the server log has the details (request id ' + request.id + ')' }));
       }
-      // The client may still be sending a body we will not read: drain it so the error reaches it.
-      if (!request.raw.readableEnded) request.raw.resume();
+      // A condition the operator must fix: logged with the original error (ENOSPC, SQLITE_FULL). An outage's 503s
+      // are logged, throttled, where they are detected.
+      if (isStorageFull(error)) request.log.error({ err: error }, known.message);
+      // The client may still be sending a body we will not read: drain it so the error reaches it, and keep the
+      // connection open meanwhile even if the client asked for `Connection: close` (containers/image does on PATCH):
+      // closing with unread bytes resets it, and the client reports a broken pipe instead of this error.
+      if (!request.raw.readableEnded) {
+        request.raw.resume();
+        reply.raw.shouldKeepAlive = true;
+      }
       return sendOciError(reply, known);
     });
   };
@@ -100,6 +108,7 @@ export function ociApi(deps: OciDeps) {
 function toBerthError(error: unknown): BerthError | null {
   if (isBerthError(error)) return error;
   if (error instanceof LimitExceededError) return tooLarge(error.limit);
+  if (isStorageFull(error)) return storageFull(error);
   const e = error as FastifyError & { code?: string };
   // A body stream that broke off (client disconnect, bad chunked encoding) is the client's fault, not ours.
   if (e.code === 'ECONNRESET' || e.code === 'ERR_STREAM_PREMATURE_CLOSE' || e.code === 'ABORT_ERR' || e.message === 'aborted') {

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { BerthError, isBerthError } from '../../util/errors.js';
+import { BerthError, isBerthError, isStorageFull, storageFull } from '../../util/errors.js';
 import { cookieOf, SESSION_COOKIE, setCookie } from './cookies.js';
 import { html } from './html.js';
 import { page } from './layout.js';
@@ -102,6 +102,9 @@ export function uiPlugin(deps: UiDeps) {
           body: html`<section class="error-page"><h1>Something went wrong</h1><p>The error was logged with request id <code>${request.id}</code>. Try again, or tell your administrator.</p></section>`,
         });
       }
+      // A condition the operator must fix: logged with the original error (ENOSPC, SQLITE_FULL). An outage's 503s
+      // are logged, throttled, where they are detected.
+      if (isStorageFull(error)) request.log.error({ err: error }, known.message);
       return sendError(request, reply, known);
     });
   };
@@ -141,7 +144,7 @@ function sendError(request: FastifyRequest, reply: FastifyReply, error: BerthErr
     const back = request.method === 'GET' ? request.url : (request.headers.referer ? new URL(request.headers.referer, 'http://x').pathname : '/');
     return reply.code(303).header('Location', `/login?return_to=${encodeURIComponent(localPath(back))}`).send();
   }
-  const titles: Record<number, string> = { 400: 'Bad request', 403: 'Not allowed', 404: 'Page not found', 409: 'Conflict', 413: 'Too large', 422: 'Cannot do that', 429: 'Slow down', 503: 'Temporarily unavailable' };
+  const titles: Record<number, string> = { 400: 'Bad request', 403: 'Not allowed', 404: 'Page not found', 409: 'Conflict', 413: 'Too large', 422: 'Cannot do that', 429: 'Slow down', 503: 'Temporarily unavailable', 507: 'Storage full' };
   const title = titles[error.status] ?? 'Error';
   return sendPage(request, reply.headers(error.headers), {
     status: error.status, title,
@@ -152,6 +155,7 @@ function sendError(request: FastifyRequest, reply: FastifyReply, error: BerthErr
 /** Berth's own errors as they are; Fastify's client errors (body too large, bad Content-Type) with their status. */
 function toBerthError(error: unknown): BerthError | null {
   if (isBerthError(error)) return error;
+  if (isStorageFull(error)) return storageFull(error);
   const e = error as FastifyError;
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     const message = e.statusCode === 413 ? 'The form is too large.' : e.statusCode === 404 ? 'This page does not exist.' : 'The request could not be understood.';

@@ -23,13 +23,14 @@ export class FsBlobStore implements BlobStore {
     this.#blobs = join(root, 'blobs');
   }
 
+  /** Directories 0700 and files 0600 (blobs are links of upload files): private images stay private to local users. */
   async init(): Promise<void> {
-    await mkdir(this.#uploads, { recursive: true });
-    await mkdir(this.#blobs, { recursive: true });
+    await mkdir(this.#uploads, { recursive: true, mode: 0o700 });
+    await mkdir(this.#blobs, { recursive: true, mode: 0o700 });
   }
 
   async startUpload(uploadId: string): Promise<UploadHandle> {
-    const fh = await open(this.#uploadPath(uploadId), 'wx');
+    const fh = await open(this.#uploadPath(uploadId), 'wx', 0o600);
     await fh.close();
     return {};
   }
@@ -65,7 +66,7 @@ export class FsBlobStore implements BlobStore {
     const from = this.#uploadPath(uploadId);
     const to = this.#blobPath(digest);
     const dir = join(to, '..');
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
     const fh = await open(from, 'r');
     try {
       await fh.sync();
