@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startBerth, type RunningBerth } from '../helpers/berth.js';
 import { skopeoCopy } from '../helpers/clients.js';
+import { waitFor } from '../helpers/raw-socket.js';
 import { OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST } from '../helpers/oci-image.js';
 
 const PUSHES = 50;
@@ -66,9 +67,17 @@ test(`${PUSHES} concurrent skopeo pushes sharing base layers: all succeed, no 5x
     skopeoCopy(`oci:${layout}:${image.tag}`, `docker://${target(i)}`, ['--digestfile', digestFile(i)], { creds })));
 
   const failed = results.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []));
-  const lines = readFileSync(join(berth.dataDir, 'server.log'), 'utf8').split('\n');
-  const requests = lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; method?: string; route?: string; status?: number })
-    .filter((l) => l.msg === 'request');
+  const readLog = () => {
+    const lines = readFileSync(join(berth.dataDir, 'server.log'), 'utf8').split('\n');
+    const requests = lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; method?: string; route?: string; status?: number })
+      .filter((l) => l.msg === 'request');
+    return { lines, requests };
+  };
+  // The request line is written once the response has gone out, so the last pushes' lines can trail skopeo's exit
+  // (a CI run saw 49 of 50): wait for the manifest PUTs to be logged, or fail below with what was logged.
+  const manifestPuts = (): number => readLog().requests.filter((r) => r.method === 'PUT' && r.route === '/v2/<name>/manifests/<reference>').length;
+  await waitFor(() => manifestPuts() >= PUSHES, 10_000, 'every manifest PUT to be logged').catch(() => {});
+  const { lines, requests } = readLog();
   const serverErrors = requests.filter((r) => r.status! >= 500);
   const deadlocks = lines.filter((l) => /deadlock/i.test(l));
   const errors = lines.filter((l) => /"level":(50|60)/.test(l));
