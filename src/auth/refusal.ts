@@ -1,5 +1,5 @@
 import type { Action } from './actions.js';
-import type { Scope } from './permissions.js';
+import type { Namespace, Scope } from './permissions.js';
 
 /** What a /v2 request asked for, what its credential grants, and what the permission model says now. */
 export interface RefusalFacts {
@@ -14,6 +14,8 @@ export interface RefusalFacts {
   /** `allowedActions` for the subject now, and whether the package exists. */
   readonly allowed: ReadonlySet<Action>;
   readonly exists: boolean;
+  /** The caller's standing in the package's namespace, when known: what a refused push to an unknown name blames. */
+  readonly namespace?: Namespace;
 }
 
 /** How to refuse: ask to log in (401 + challenge), "no such repository" (404), or DENIED (403) with a message. */

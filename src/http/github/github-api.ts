@@ -40,7 +40,7 @@ export function githubApi(deps: GithubDeps) {
     // Every response under /api: who is calling, the rate-limit headers, then the refusals that apply to all routes.
     app.addHook('onRequest', async (request, reply) => {
       reply.header('X-GitHub-Media-Type', 'github.v3; format=json').header('X-GitHub-Request-Id', request.id);
-      const caller = await resolveCaller(deps.tokens, request);
+      const caller = await resolveCaller(deps.credentials, request);
       callers.set(request, caller);
       const path = request.url.split('?', 1)[0]!;
       const identity = caller.identity;
