@@ -92,7 +92,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   const policy = new Policy({ db: db.db });
   const publicUrl = config.server.publicUrl;
   const rules = { restoreWindowMs: config.packages.restoreWindowMs, deleteDownloadLimit: config.packages.deleteDownloadLimit };
-  const packages = new PackageService({ db: db.db, clock, downloads: registry.downloads, rules });
+  const packages = new PackageService({ db: db.db, policy, clock, downloads: registry.downloads, rules });
   const tls = config.server.tls ? { cert: readFileSync(config.server.tls.cert), key: readFileSync(config.server.tls.key) } : null;
 
   // Cluster-wide jobs take a lease in the database (one replica at a time); flushing this process's buffered

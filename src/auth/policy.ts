@@ -1,10 +1,12 @@
 import type { Db } from '../db/schema.js';
 import { ACTIONS, type Action } from './actions.js';
 import type { Caller } from './credentials.js';
-import { loadNamespace, loadTarget } from './package-access.js';
-import { allowedActions, type Subject } from './permissions.js';
+import { loadNamespace, loadTarget, loadTargets, type PackageRow } from './package-access.js';
+import { allowedActions, allowedOperations, type PackageOperation, type Subject } from './permissions.js';
 import { refusal, type Refusal } from './refusal.js';
 import type { AccessEntry } from './registry-token.js';
+
+export type { PackageRow };
 
 /** An account as the policy needs it: who is asking (a user) or whose namespace it is (a user or an organization). */
 export interface AccountRef {
@@ -30,6 +32,15 @@ export class Policy {
   async packageActions(subject: Subject, name: string): Promise<{ actions: Set<Action>; exists: boolean }> {
     const target = await loadTarget(this.#db, subject.userId, name);
     return { actions: allowedActions(subject, target), exists: target.exists };
+  }
+
+  /**
+   * What GitHub's REST API lets `subject` do with each of several packages of one namespace (listings, one package
+   * by name or id): a fixed number of queries whatever the count.
+   */
+  async packageOperations(subject: Subject, ownerLogin: string, rows: readonly PackageRow[]): Promise<Map<number, Set<PackageOperation>>> {
+    const targets = await loadTargets(this.#db, subject.userId, ownerLogin, rows);
+    return new Map(rows.map((r) => [r.id, allowedOperations(subject, targets.get(r.id)!)]));
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ACTIONS, type Action } from '../../auth/actions.js';
-import { isCaller, type CredentialRefusal, type CredentialResolver } from '../../auth/credentials.js';
+import { isCaller, type Acceptance, type Caller, type CredentialRefusal, type CredentialResolver } from '../../auth/credentials.js';
 import type { Policy } from '../../auth/policy.js';
 import type { RegistryTokens } from '../../auth/registry-token.js';
 import { requestInvalid, tooManyRequests, unauthorized } from '../../oci/errors.js';
@@ -8,7 +8,7 @@ import { isRepoName } from '../../oci/names.js';
 import { isBerthError, type BerthError } from '../../util/errors.js';
 import type { Clock } from '../../util/clock.js';
 import { challenge } from './challenge.js';
-import { sendOciError } from './oci-api.js';
+import { sendOciError } from './oci-errors.js';
 import { serviceName } from './public-url.js';
 
 export interface TokenEndpointDeps {
@@ -18,6 +18,9 @@ export interface TokenEndpointDeps {
   readonly clock: Clock;
   readonly publicUrl: string | null;
 }
+
+/** What /token takes: Basic credentials (GET) or the form's secret (POST); failures count against the address. */
+const ACCEPTS: Acceptance = { basic: true, limitFailures: true };
 
 /** A token request's form is a few hundred bytes; this is generous. */
 const FORM_LIMIT = 64 * 1024;
@@ -36,7 +39,9 @@ export function tokenEndpoint(deps: TokenEndpointDeps) {
 
     app.get('/token', async (request, reply) => {
       const query = new URL(request.url, 'http://x').searchParams;
-      return issue(deps, request, reply, { authorization: request.headers.authorization }, query.getAll('scope'), false);
+      // Basic credentials or none (an anonymous token). Bearer is not a credential here.
+      const caller = await deps.credentials.resolve({ authorization: request.headers.authorization, address: request.ip }, ACCEPTS);
+      return issue(deps, request, reply, caller, query.getAll('scope'), false);
     });
 
     app.post('/token', async (request, reply) => {
@@ -46,7 +51,8 @@ export function tokenEndpoint(deps: TokenEndpointDeps) {
         return sendOciError(reply, unauthorized('grant_type must be password or refresh_token, with credentials', challenge(deps.publicUrl, request)));
       }
       const scopes = (form.scope ?? '').split(' ').filter(Boolean);
-      return issue(deps, request, reply, { secret }, scopes, true);
+      const caller = await deps.credentials.resolve({ secret, address: request.ip }, ACCEPTS);
+      return issue(deps, request, reply, caller, scopes, true);
     });
 
     app.setErrorHandler((error, request, reply) => {
@@ -86,11 +92,9 @@ function malformedBody(error: unknown): BerthError | null {
 
 async function issue(
   deps: TokenEndpointDeps, request: FastifyRequest, reply: FastifyReply,
-  presented: { authorization?: string | undefined; secret?: string }, scopes: string[], oauth: boolean,
+  caller: Caller | CredentialRefusal, scopes: string[], oauth: boolean,
 ): Promise<FastifyReply> {
   const now = deps.clock.now();
-  // GET: Basic credentials or none (an anonymous token); POST: the form's secret. Bearer is not a credential here.
-  const caller = await deps.credentials.resolve({ ...presented, address: request.ip }, { basic: true, limitFailures: true });
   if (!isCaller(caller)) {
     if (caller.retryAfter > 0) return sendOciError(reply, tooManyRequests(caller.retryAfter));
     return sendOciError(reply, refused(caller, challenge(deps.publicUrl, request)));
