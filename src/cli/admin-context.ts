@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { invalid } from '../util/errors.js';
 
 export { withServices, type AdminServices } from '../app/admin-services.js';
 
@@ -12,6 +13,46 @@ export async function readStdin(): Promise<string> {
   let text = '';
   for await (const chunk of process.stdin) text += String(chunk);
   return text.replace(/\r?\n$/, '');
+}
+
+/**
+ * Asks for a new password on the terminal, twice, without echoing it. Without a terminal (a script, a pipe) there
+ * is no one to ask: --password-stdin is the way.
+ */
+export async function askPassword(login: string): Promise<string> {
+  if (!process.stdin.isTTY) throw invalid('standard input is not a terminal: pipe the password in with --password-stdin');
+  const first = await readHidden(`New password for ${login}: `);
+  const second = await readHidden('Again: ');
+  if (first !== second) throw invalid('the two passwords differ; nothing was changed');
+  return first;
+}
+
+/** One line from the terminal in raw mode (no echo); Ctrl-C gives up. Listens rather than iterating: leaving a
+ * `for await` over stdin would destroy it before the second question. */
+function readHidden(prompt: string): Promise<string> {
+  process.stderr.write(prompt);
+  const stdin = process.stdin;
+  stdin.setRawMode(true);
+  stdin.resume();
+  return new Promise<string>((resolve, reject) => {
+    let text = '';
+    const done = (err: Error | null): void => {
+      stdin.off('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      process.stderr.write('\n');
+      if (err) reject(err);
+      else resolve(text);
+    };
+    const onData = (chunk: Buffer): void => {
+      for (const ch of chunk.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') return done(null);
+        if (ch === '\u0003') return done(invalid('interrupted; nothing was changed'));
+        text = ch === '\u007f' ? text.slice(0, -1) : text + ch;
+      }
+    };
+    stdin.on('data', onData);
+  });
 }
 
 /** Prints rows as aligned columns. */
