@@ -127,6 +127,23 @@ export const ANONYMOUS: AnonymousCaller = Object.freeze({
 /** GitHub's token prefixes (classic, OAuth, user-to-server, server-to-server, refresh, fine-grained). */
 const GITHUB_TOKEN = /^(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{20,})$/;
 
+const CREATE_TOKEN = 'create one with "berth token create" or on the web UI (Settings → Developer settings → Personal access tokens) and log in with it';
+
+/**
+ * What a client whose credentials were refused is told: what is wrong and what to do. The same words on `/token`,
+ * `/v2` and (for a GitHub token) `/api/v3`; the prefix is ghcr.io's.
+ */
+export const CREDENTIAL_HINTS: Readonly<Record<CredentialRefusal['refused'], string>> = {
+  malformed: 'unauthenticated: this is not a valid Berth token (a Berth token starts with berth_pat_ or berth_ci_ and ends in a checksum: '
+    + `check that it was copied whole); ${CREATE_TOKEN} — account passwords are not accepted here`,
+  'github-token': `unauthenticated: this looks like a GitHub token, not a Berth token; GitHub tokens do not work on Berth: ${CREATE_TOKEN}`,
+  unknown: 'unauthenticated: User cannot be authenticated with the token provided.',
+  expired: 'unauthenticated: the token has expired; create a new one and log in again',
+  revoked: 'unauthenticated: the token was revoked; create a new one and log in again',
+  disabled: 'unauthenticated: the account is disabled',
+  'invalid-registry-token': 'unauthenticated: the registry token is not valid here or has expired; log in again',
+};
+
 export function isCaller<U extends SessionUser>(r: Caller<U> | CredentialRefusal): r is Caller<U> {
   return 'via' in r;
 }

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ACTIONS, type Action } from '../../auth/actions.js';
-import { isCaller, type Acceptance, type Caller, type CredentialRefusal, type CredentialResolver } from '../../auth/credentials.js';
+import { CREDENTIAL_HINTS, isCaller, type Acceptance, type Caller, type CredentialRefusal, type CredentialResolver } from '../../auth/credentials.js';
 import type { Policy } from '../../auth/policy.js';
 import type { RegistryTokens } from '../../auth/registry-token.js';
 import { requestInvalid, tooManyRequests, unauthorized } from '../../oci/errors.js';
@@ -132,14 +132,6 @@ function parseScopes(scopes: string[]): { name: string; actions: Action[] }[] {
   return [...byName].map(([name, actions]) => ({ name, actions: ACTIONS.filter((a) => actions.has(a)) }));
 }
 
-const HINTS: Record<string, string> = {
-  malformed: 'unauthenticated: the password is not a Berth personal access token; create one (berth token create, or Settings → Developer settings → Personal access tokens) and log in with it — account passwords are not accepted',
-  unknown: 'unauthenticated: User cannot be authenticated with the token provided.',
-  expired: 'unauthenticated: the token has expired; create a new one and log in again',
-  revoked: 'unauthenticated: the token was revoked; create a new one and log in again',
-  disabled: 'unauthenticated: the account is disabled',
-};
-
 function refused(refusal: CredentialRefusal, challengeHeader: string): BerthError {
-  return unauthorized(HINTS[refusal.refused] ?? HINTS.unknown!, challengeHeader);
+  return unauthorized(CREDENTIAL_HINTS[refusal.refused], challengeHeader);
 }
