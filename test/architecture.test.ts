@@ -10,9 +10,10 @@ import { test } from 'node:test';
 const ALLOWED: Record<string, string[]> = {
   'main.ts': ['cli'],
   cli: ['app', 'config', 'client', 'db', 'storage', 'registry', 'packages', 'accounts', 'auth', 'maintenance'],
-  app: ['config', 'db', 'storage', 'http', 'registry', 'packages', 'accounts', 'auth', 'maintenance', 'events'],
+  app: ['config', 'db', 'storage', 'http', 'registry', 'packages', 'accounts', 'auth', 'maintenance', 'events', 'mirror'],
   config: [],
-  http: ['registry', 'packages', 'accounts', 'auth'],
+  http: ['registry', 'packages', 'accounts', 'auth', 'mirror'],
+  mirror: ['db', 'registry'],
   registry: ['db', 'storage', 'events'],
   packages: ['db', 'registry', 'auth'],
   accounts: ['db', 'auth'],

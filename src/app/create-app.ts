@@ -23,6 +23,7 @@ import { BlobScrubber } from '../maintenance/blob-scrubber.js';
 import { JobLeases } from '../maintenance/job-leases.js';
 import { Scheduler } from '../maintenance/scheduler.js';
 import type { Logger } from '../observability/logger.js';
+import { MirrorService } from '../mirror/mirror-service.js';
 import { OwnerDirectory } from '../packages/owner-directory.js';
 import { PackageService } from '../packages/package-service.js';
 import { PackageSettings } from '../packages/package-settings.js';
@@ -88,7 +89,10 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   // database write later (e.g. on a full disk).
   await keys.current();
   const registryTokens = new RegistryTokens({ keys, ttlSeconds: Math.round(config.auth.registryTokenTtlMs / 1000) });
-  const authorizer = new Authorizer({ db: db.db });
+  const mirror = config.mirror.upstreams.length === 0 ? null : new MirrorService({
+    db: db.db, registry, clock, log: log.child({ module: 'mirror' }), settings: config.mirror, manifestMaxBytes: config.registry.manifestMaxBytes,
+  });
+  const authorizer = new Authorizer({ db: db.db, ...(mirror ? { mirrorOf: mirror.readersOf } : {}) });
   const publicUrl = config.server.publicUrl;
   const rules = { restoreWindowMs: config.packages.restoreWindowMs, deleteDownloadLimit: config.packages.deleteDownloadLimit };
   const packages = new PackageService({ db: db.db, clock, downloads: registry.downloads, rules });
@@ -138,6 +142,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
     warnings: () => disk.check(),
     oci: {
       registry,
+      mirror,
       access: new TokenAccess({
         registryTokens, tokens, authorizer, repos: registry.repos, clock, publicUrl, limiter,
         liveness: new TokenLiveness({ db: db.db, clock, ttlMs: 5000 }),
