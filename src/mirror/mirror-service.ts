@@ -132,7 +132,10 @@ export class MirrorService {
       return read();
     }
     try {
-      await this.#flights.run(key, () => this.#fetchManifest(route, reference, accept));
+      // Looked for again inside the flight: a fetch that finished since our look above needs no second one.
+      await this.#flights.run(key, async () => {
+        if (!(await orNull(this.#registry.manifests.get(route.local, reference, false)))) await this.#fetchManifest(route, reference, accept);
+      });
     } catch (err) {
       throw this.#failure(err, route, reference);
     }
@@ -143,7 +146,6 @@ export class MirrorService {
   async blob(route: MirrorRoute, digest: Digest, method: 'GET' | 'HEAD'): Promise<MirrorBlob> {
     const key = `blob ${route.local}@${digest}`;
     for (let attempt = 0; ; attempt++) {
-      if (await this.#cachedBlob(route.local, digest)) return { kind: 'cached' };
       const running = this.#flights.current(key);
       // Someone is fetching it: wait, then serve it from the cache. Should their fetch fail, one more try of our own.
       if (running && attempt < 2) {
@@ -151,10 +153,14 @@ export class MirrorService {
         continue;
       }
       try {
+        if (await this.#cachedBlob(route, digest)) return { kind: 'cached' };
         if (method === 'HEAD') {
           const head = await route.upstream.blob(route.remote, digest, 'HEAD');
           return { kind: 'upstream', size: head.size, body: head.body };
         }
+        // A fetch started while we looked in the cache: join it. The check and the claim below are one synchronous
+        // step, so two requests can never both become the fetcher.
+        if (this.#flights.current(key) && attempt < 2) continue;
         return await this.#streamAndStore(route, digest, key);
       } catch (err) {
         throw this.#failure(err, route, { kind: 'digest', digest }, 'blob');
@@ -167,7 +173,17 @@ export class MirrorService {
    * UploadService), the other to the client, whose final chunk waits for that commit.
    */
   async #streamAndStore(route: MirrorRoute, digest: Digest, key: string): Promise<MirrorBlob> {
-    const { size, body } = await route.upstream.blob(route.remote, digest);
+    // Claimed before the first await: from here on others wait for this fetch (see blob()).
+    let settle!: (outcome: Promise<unknown>) => void;
+    this.#flights.track(key, new Promise<unknown>((resolve) => { settle = resolve; }).then((outcome) => outcome));
+    let size: number | null;
+    let body: Readable;
+    try {
+      ({ size, body } = await route.upstream.blob(route.remote, digest));
+    } catch (err) {
+      settle(Promise.reject(err));
+      throw err;
+    }
     const toStore = new PassThrough();
     let committed!: Promise<unknown>;
     const toClient = holdLastChunk(() => committed);
@@ -184,21 +200,27 @@ export class MirrorService {
       toClient.destroy(err instanceof Error ? err : new Error(String(err)));
       body.destroy();
     });
-    this.#flights.track(key, committed);
+    settle(committed);
     return { kind: 'upstream', size, body: toClient };
   }
 
-  /** Linked in the cache's repository already, or made so: a cached manifest there references bytes we hold. */
-  async #cachedBlob(local: RepoName, digest: Digest): Promise<boolean> {
-    if (await orNull(this.#registry.blobs.stat(local, digest))) return true;
+  /**
+   * Linked in the cache's repository already, or made so: a cached manifest there references it, we hold its bytes
+   * (cached through another repository), and the upstream confirms with a HEAD that this repository has it. The
+   * HEAD matters: anyone can publish a manifest upstream naming any digest, and a link must never expose bytes that
+   * only a private package of this registry holds.
+   */
+  async #cachedBlob(route: MirrorRoute, digest: Digest): Promise<boolean> {
+    if (await orNull(this.#registry.blobs.stat(route.local, digest))) return true;
     const referenced = await this.#db.selectFrom('manifestReferences as mr')
       .innerJoin('manifests as m', 'm.id', 'mr.manifestId')
       .innerJoin('repositories as r', 'r.id', 'm.repositoryId')
       .innerJoin('blobs as b', 'b.digest', 'mr.digest')
       .select('r.id')
-      .where('r.name', '=', local).where('mr.digest', '=', digest).where('b.quarantinedAt', 'is', null)
+      .where('r.name', '=', route.local).where('mr.digest', '=', digest).where('b.quarantinedAt', 'is', null)
       .executeTakeFirst();
     if (!referenced) return false;
+    await route.upstream.blob(route.remote, digest, 'HEAD');
     await this.#registry.blobs.link(referenced.id, digest);
     return true;
   }
