@@ -112,7 +112,8 @@ export class UpstreamClient {
     }
     let body: Buffer;
     try {
-      body = await readLimited(Readable.fromWeb(res.body! as never), maxBytes);
+      const stalled = (): UpstreamError => new UpstreamError('unavailable', `${this.#where(repository)}: the manifest body stalled for ${this.#timeoutMs} ms`);
+      body = await readLimited(idleLimited(Readable.fromWeb(res.body! as never), this.#timeoutMs, stalled), maxBytes);
     } catch (err) {
       if (err instanceof LimitExceededError) throw new UpstreamError('invalid', `${this.#where(repository)}: manifest larger than ${maxBytes} bytes`);
       throw new UpstreamError('unavailable', `${this.#where(repository)}: the manifest body broke off (${(err as Error).message})`, { cause: err });
