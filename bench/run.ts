@@ -6,6 +6,8 @@
  * `--ui-pages` then measures the web UI's render times at 1,000 packages / 10,000 versions (bench/ui-pages.ts).
  * `--blob-get` (also with `--quick`) runs only the blob GET comparison: Berth with storage.verifyOnRead off and on,
  * and nginx, on one pushed layer; it prints its own table and writes .bench/blob-get.json.
+ * `--seed [--scale F]` runs only the registry-size part (bench/listings.ts): seeds SQLite and PostgreSQL with 100,000
+ * repositories, 1,000,000 manifests and 2,000,000 tags (times F), prints the seeding times and the listings' latencies.
  */
 import { spawnSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
@@ -20,6 +22,7 @@ import {
   type Results, type VerifyFigures,
 } from './report.js';
 import { SCHEMA } from '../src/config/schema.js';
+import { benchListings } from './listings.js';
 import { measureScaleOut } from './scale-out.js';
 import { authorization, startBerth, startCncfRegistry, startIngestServer, startNginx, verifyManifest, type Server } from './servers.js';
 
@@ -60,8 +63,9 @@ function progress(message: string): void {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
+  if (args[0] === '--seed') return seedOnly(args.slice(1));
   if (args.some((a) => a !== '--quick' && a !== '--postgres-s3' && a !== '--ui-pages' && a !== '--blob-get')) {
-    process.stderr.write('usage: npm run bench [-- [--quick] [--postgres-s3] [--ui-pages] | [--quick] --blob-get]\n');
+    process.stderr.write(`${USAGE}\n`);
     process.exit(2);
   }
   const mode = args.includes('--quick') ? MODES.quick : MODES.full;
@@ -93,6 +97,28 @@ async function main(): Promise<void> {
   if (args.includes('--ui-pages') && process.exitCode !== 1) {
     const pages = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/ui-pages.ts')], { stdio: 'inherit' });
     if (pages.status !== 0) process.exitCode = 1;
+  }
+}
+
+const USAGE = 'usage: npm run bench [-- [--quick] [--postgres-s3] [--ui-pages] | [--quick] --blob-get | --seed [--scale F]]';
+
+/** `--seed [--scale F]`: the registry-size bench alone (bench/listings.ts). */
+async function seedOnly(args: string[]): Promise<void> {
+  const scale = args[0] === '--scale' && args.length === 2 ? Number(args[1]) : args.length === 0 ? 1 : NaN;
+  if (!(scale > 0 && scale <= 1)) {
+    process.stderr.write(`${USAGE}\n(--scale takes a number in (0, 1])\n`);
+    process.exit(2);
+  }
+  const cleanup = new Cleanup();
+  cleanup.installHandlers();
+  try {
+    await benchListings(scale, cleanup, progress);
+  } catch (err) {
+    if (!cleanup.interrupted) process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  } finally {
+    progress('stopping servers, removing temp files');
+    await cleanup.run();
   }
 }
 
