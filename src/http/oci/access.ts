@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import type { RepoName } from '../../oci/names.js';
 
 import type { Action } from '../../auth/actions.js';
+import type { Subject } from '../../auth/permissions.js';
 
 export type { Action };
 
@@ -16,6 +17,8 @@ export interface AccessControl {
   require(request: FastifyRequest, name: RepoName, actions: readonly Action[]): Promise<void>;
   /** The signed-in user behind the request (null when anonymous): a first push makes them the package's creator. */
   userId(request: FastifyRequest): Promise<number | null>;
-  /** For mounts and the catalog: may the caller read `name`? Never throws for a plain "no". */
+  /** For mounts: may the caller read `name`? Never throws for a plain "no". */
   canRead(request: FastifyRequest, name: RepoName): Promise<boolean>;
+  /** Who the caller is for the permission model (anonymous when no usable credentials): the catalog filters by it. */
+  subject(request: FastifyRequest): Promise<Subject>;
 }

@@ -73,8 +73,12 @@ export class TokenAccess implements AccessControl {
   async canRead(request: FastifyRequest, name: RepoName): Promise<boolean> {
     const claims = await this.#claimsOf(request);
     if (claims?.access.some((e) => e.name === name && e.actions.includes('pull'))) return true;
-    const subject = claims ? subjectOf(claims) : { userId: null, scopes: new Set(), repositoryLimit: null } satisfies Subject;
-    return (await this.#deps.authorizer.allowed(subject, name)).actions.has('pull');
+    return (await this.#deps.authorizer.allowed(await this.subject(request), name)).actions.has('pull');
+  }
+
+  async subject(request: FastifyRequest): Promise<Subject> {
+    const claims = await this.#claimsOf(request);
+    return claims ? subjectOf(claims) : { userId: null, scopes: new Set(), repositoryLimit: null };
   }
 
   #claimsOf(request: FastifyRequest): Promise<RegistryClaims | null> {
