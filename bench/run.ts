@@ -112,6 +112,7 @@ async function seedOnly(args: string[]): Promise<void> {
   const cleanup = new Cleanup();
   cleanup.installHandlers();
   try {
+    await prepareTools();
     await benchListings(scale, cleanup, progress);
   } catch (err) {
     if (!cleanup.interrupted) process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);

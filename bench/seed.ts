@@ -26,6 +26,8 @@ import { systemClock } from '../src/util/clock.js';
 export const BIG_ORG = 'bigorg';
 export const HUGE_REPO = `${BIG_ORG}/huge`;
 export const MEMBER = 'member';
+/** A package of another organization on which `member` holds a direct (read) role. */
+export const MEMBER_ROLE_PACKAGE = 'org00001/pkg-000000';
 
 export interface SeedShape {
   readonly users: number;
@@ -56,6 +58,8 @@ export interface SeedResult {
   readonly rows: Record<string, number>;
   /** A personal access token (read:packages) of `member`. */
   readonly memberToken: string;
+  /** The login and a personal access token (read:packages) of an owner of `bigorg`, who reads all of it. */
+  readonly owner: { readonly login: string; readonly token: string };
 }
 
 /**
@@ -158,14 +162,18 @@ export async function seed(conn: Connection, shape: SeedShape, progress: (messag
     }
     await sql`vacuum analyze`.execute(db);
   }
-  const { token } = await new TokenService({ db, clock: systemClock })
-    .create({ userId: member, note: 'bench', scopes: ['read:packages'], expiresAt: now + 86_400_000 });
+  const seconds = (performance.now() - t0) / 1000;
+  const tokens = new TokenService({ db, clock: systemClock });
+  const pat = async (userId: number): Promise<string> =>
+    (await tokens.create({ userId, note: 'bench', scopes: ['read:packages'], expiresAt: now + 86_400_000 })).token;
+  const memberToken = await pat(member);
+  const owner = { login: `user${'1'.padStart(5, '0')}`, token: await pat(1) };
   const rows: Record<string, number> = {};
   for (const table of ['accounts', 'org_members', 'teams', 'team_members', 'repositories', 'package_permissions', 'manifests', 'tags']) {
     const r = await sql.raw<{ n: number | string }>(`select count(*) as n from ${table}`).execute(db);
     rows[table] = Number(r.rows[0]!.n);
   }
-  return { shape, seconds: (performance.now() - t0) / 1000, rows, memberToken: token };
+  return { shape, seconds, rows, memberToken, owner };
 }
 
 /** The few SQL spellings that differ between the dialects. */
