@@ -52,6 +52,8 @@ export interface EndpointFigures {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly non2xx: number;
+  /** p50 with one connection (wrk -c 1): the time one request takes, without waiting behind the other 31. */
+  readonly singleP50Ms: number;
 }
 
 export interface ListingFigures {
@@ -75,12 +77,14 @@ const CNCF_TAGS = 10_000;
  * it, the versions of the big package, and /token for the member with many roles; then the CNCF registry's tags/list
  * on a 10,000-tag repository. Prints the table and writes .bench/listings.json.
  */
-export async function benchListings(scale: number, cleanup: Cleanup, progress: (message: string) => void): Promise<ListingFigures> {
+export async function benchListings(
+  scale: number, only: Backend | null, cleanup: Cleanup, progress: (message: string) => void,
+): Promise<ListingFigures> {
   const loadBefore = loadavg()[0]!;
   const work = await mkdtemp(join(tmpdir(), 'berth-bench-listings-'));
   cleanup.add('remove seeded data', () => rm(work, { recursive: true, force: true }));
   const backends: ListingFigures['backends'][number][] = [];
-  for (const backend of ['sqlite', 'postgres'] as const) {
+  for (const backend of (['sqlite', 'postgres'] as const).filter((b) => only === null || b === only)) {
     const seeded = await seedBackend(backend, scale, work, progress);
     const berth = await startBerth(seeded.dataDir, cleanup, {
       env: seeded.env, credentials: { user: MEMBER, token: seeded.seed.memberToken }, name: `Berth (${backend})`,
@@ -152,7 +156,11 @@ async function measureBerth(berth: Server, seeded: SeedResult, progress: (messag
 async function measure(base: string, c: { label: string; path: string; headers: Record<string, string> }): Promise<EndpointFigures> {
   await wrk(base + c.path, { ...WRK, seconds: 1, headers: c.headers });
   const r = await wrk(base + c.path, { ...WRK, headers: c.headers });
-  return { label: c.label, path: c.path, requestsPerSecond: r.requestsPerSecond, p50Ms: millis(r.latencyP50), p99Ms: millis(r.latencyP99), non2xx: r.non2xx };
+  const one = await wrk(base + c.path, { threads: 1, connections: 1, seconds: 2, headers: c.headers });
+  return {
+    label: c.label, path: c.path, requestsPerSecond: r.requestsPerSecond, p50Ms: millis(r.latencyP50), p99Ms: millis(r.latencyP99),
+    non2xx: r.non2xx + one.non2xx, singleP50Ms: millis(one.latencyP50),
+  };
 }
 
 /** wrk's latency (`812.00us`, `3.21ms`, `1.02s`) in milliseconds. */
@@ -216,27 +224,30 @@ function machine(): Omit<ListingFigures['machine'], 'loadBefore' | 'loadAfter'> 
   return { cpus: availableParallelism(), cpuModel: model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
 }
 
+const COLUMN = 38;
+
 export function renderListings(f: ListingFigures): string {
   const ms = (x: number): string => (x < 10 ? x.toFixed(2) : x.toFixed(1)).padStart(6);
   const cell = (e: EndpointFigures | undefined): string => (e
-    ? `${ms(e.p50Ms)} ${ms(e.p99Ms)} ${String(Math.round(e.requestsPerSecond)).padStart(7)}${e.non2xx ? ` (${e.non2xx} non-2xx!)` : ''}`
+    ? `${ms(e.p50Ms)} ${ms(e.p99Ms)} ${String(Math.round(e.requestsPerSecond)).padStart(7)} ${ms(e.singleP50Ms)}${e.non2xx ? ` (${e.non2xx} non-2xx!)` : ''}`
     : '');
   const width = Math.max(...f.backends.flatMap((b) => b.endpoints.map((e) => e.label.length)), ...f.cncf.endpoints.map((e) => e.label.length)) + 2;
   const lines = [
     '',
     `Registry size (issue 14) at scale ${f.scale}: ${f.machine.cpus} CPUs (${f.machine.cpuModel}), ${f.machine.memoryGiB} GiB, node ${f.machine.node}, `
       + `load ${f.machine.loadBefore.toFixed(2)} → ${f.machine.loadAfter.toFixed(2)}`,
-    `wrk: ${f.wrk.threads} threads, ${f.wrk.connections} connections, ${f.wrk.seconds} s per row after a 1 s warm-up; latency in ms`,
+    `wrk: ${f.wrk.threads} threads, ${f.wrk.connections} connections, ${f.wrk.seconds} s per row after a 1 s warm-up; latency in ms;`,
+    '1-conn: p50 of one connection for 2 s (the time a request takes when it waits behind no other)',
     '',
     'Seeding:',
     ...f.backends.map((b) => `  ${b.backend.padEnd(10)} ${b.seedSeconds.toFixed(1).padStart(6)} s   ${Object.entries(b.rows).map(([t, n]) => `${t} ${n.toLocaleString('en')}`).join(', ')}`),
     '',
-    `${''.padEnd(width)}${f.backends.map((b) => `${b.backend.padEnd(28)}`).join('')}`,
-    `${''.padEnd(width)}${f.backends.map(() => `${'p50'.padStart(6)} ${'p99'.padStart(6)} ${'req/s'.padStart(7)}       `).join('')}`,
+    `${''.padEnd(width)}${f.backends.map((b) => `${b.backend.padEnd(COLUMN)}`).join('')}`,
+    `${''.padEnd(width)}${f.backends.map(() => `${'p50'.padStart(6)} ${'p99'.padStart(6)} ${'req/s'.padStart(7)} ${'1-conn'.padStart(6)}`.padEnd(COLUMN)).join('')}`,
   ];
   const labels = f.backends[0]?.endpoints.map((e) => e.label) ?? [];
   for (const [k, label] of labels.entries()) {
-    lines.push(`${label.padEnd(width)}${f.backends.map((b) => cell(b.endpoints[k]).padEnd(28)).join('')}`);
+    lines.push(`${label.padEnd(width)}${f.backends.map((b) => cell(b.endpoints[k]).padEnd(COLUMN)).join('')}`);
   }
   lines.push('', 'CNCF registry (distribution, filesystem, no auth):');
   for (const e of f.cncf.endpoints) lines.push(`${e.label.padEnd(width)}${cell(e)}`);

@@ -7,7 +7,8 @@
  * `--blob-get` (also with `--quick`) runs only the blob GET comparison: Berth with storage.verifyOnRead off and on,
  * and nginx, on one pushed layer; it prints its own table and writes .bench/blob-get.json.
  * `--seed [--scale F]` runs only the registry-size part (bench/listings.ts): seeds SQLite and PostgreSQL with 100,000
- * repositories, 1,000,000 manifests and 2,000,000 tags (times F), prints the seeding times and the listings' latencies.
+ * repositories, 1,000,000 manifests and 2,000,000 tags (times F), prints the seeding times and the listings' latencies
+ * (`--sqlite` or `--postgres`: that backend only).
  */
 import { spawnSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
@@ -100,11 +101,13 @@ async function main(): Promise<void> {
   }
 }
 
-const USAGE = 'usage: npm run bench [-- [--quick] [--postgres-s3] [--ui-pages] | [--quick] --blob-get | --seed [--scale F]]';
+const USAGE = 'usage: npm run bench [-- [--quick] [--postgres-s3] [--ui-pages] | [--quick] --blob-get | --seed [--scale F] [--sqlite | --postgres]]';
 
 /** `--seed [--scale F]`: the registry-size bench alone (bench/listings.ts). */
 async function seedOnly(args: string[]): Promise<void> {
-  const scale = args[0] === '--scale' && args.length === 2 ? Number(args[1]) : args.length === 0 ? 1 : NaN;
+  const only = args.includes('--sqlite') ? 'sqlite' : args.includes('--postgres') ? 'postgres' : null;
+  const rest = args.filter((a) => a !== '--sqlite' && a !== '--postgres');
+  const scale = rest[0] === '--scale' && rest.length === 2 ? Number(rest[1]) : rest.length === 0 ? 1 : NaN;
   if (!(scale > 0 && scale <= 1)) {
     process.stderr.write(`${USAGE}\n(--scale takes a number in (0, 1])\n`);
     process.exit(2);
@@ -113,7 +116,7 @@ async function seedOnly(args: string[]): Promise<void> {
   cleanup.installHandlers();
   try {
     await prepareTools();
-    await benchListings(scale, cleanup, progress);
+    await benchListings(scale, only, cleanup, progress);
   } catch (err) {
     if (!cleanup.interrupted) process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
     process.exitCode = 1;
