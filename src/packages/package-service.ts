@@ -2,8 +2,9 @@ import { isUniqueViolation } from '../db/constraint-errors.js';
 import type { Db } from '../db/schema.js';
 import { transaction } from '../db/transaction.js';
 import { sql } from 'kysely';
-import { loadTargets, readableRepositories } from '../auth/package-access.js';
-import { allowedOperations, type PackageOperation, type Subject, type Visibility } from '../auth/permissions.js';
+import { readableRepositories } from '../auth/package-access.js';
+import type { PackageOperation, Subject, Visibility } from '../auth/permissions.js';
+import type { Policy } from '../auth/policy.js';
 import type { DownloadCounter } from '../registry/download-counter.js';
 import type { Clock } from '../util/clock.js';
 import { countUpTo } from './listing-count.js';
@@ -48,6 +49,8 @@ export interface DeletionRules {
 
 interface Deps {
   readonly db: Db;
+  /** Who may see and change which package (auth/policy.ts). */
+  readonly policy: Policy;
   readonly clock: Clock;
   readonly downloads: DownloadCounter;
   readonly rules: DeletionRules;
@@ -61,12 +64,14 @@ interface Deps {
  */
 export class PackageService {
   readonly #db: Db;
+  readonly #policy: Policy;
   readonly #clock: Clock;
   readonly #downloads: DownloadCounter;
   readonly #rules: DeletionRules;
 
   constructor(deps: Deps) {
     this.#db = deps.db;
+    this.#policy = deps.policy;
     this.#clock = deps.clock;
     this.#downloads = deps.downloads;
     this.#rules = deps.rules;
@@ -170,8 +175,8 @@ export class PackageService {
 
   async #access(id: number, owner: Owner, subject: Subject): Promise<PackageAccess> {
     const [pkg] = await this.#load([id], owner);
-    const targets = await loadTargets(this.#db, subject.userId, owner.login, [{ id, name: pkg!.repository, visibility: pkg!.visibility }]);
-    return { package: pkg!, operations: allowedOperations(subject, targets.get(id)!) };
+    const operations = await this.#policy.packageOperations(subject, owner.login, [{ id, name: pkg!.repository, visibility: pkg!.visibility }]);
+    return { package: pkg!, operations: operations.get(id)! };
   }
 
   /** Full rows for the given ids, in the given order, with their live version counts. */

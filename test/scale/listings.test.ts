@@ -14,6 +14,7 @@ import { CompiledQuery, createQueryId, sql, type KyselyPlugin, type PluginTransf
 import { TokenService } from '../../src/accounts/token-service.js';
 import { loadTargets, readableRepositories } from '../../src/auth/package-access.js';
 import { allowedOperations, type Subject, type Scope } from '../../src/auth/permissions.js';
+import { Policy } from '../../src/auth/policy.js';
 import { connect, type Connection } from '../../src/db/connect.js';
 import { migrate } from '../../src/db/migrate.js';
 import type { Db } from '../../src/db/schema.js';
@@ -114,7 +115,7 @@ describe(`listings on a seeded registry (${testBackend()})`, () => {
   });
 
   it('PackageService.list pages, filters and counts in SQL, as the in-memory listing did', async () => {
-    const packages = new PackageService({ db: conn.db, clock: systemClock, downloads: null as never, rules: null as never });
+    const packages = new PackageService({ db: conn.db, clock: systemClock, downloads: null as never, rules: null as never, policy: new Policy({ db: conn.db }) });
     for (const label of ['member (partial reader)', 'plain member', 'organization owner', 'anonymous']) {
       const subject = subjects[label]!;
       const want = await expected(conn.db, subject, BIG_ORG);
@@ -186,7 +187,7 @@ describe(`listings on a seeded registry (${testBackend()})`, () => {
       await run(conn.db.withPlugin(recorder));
       return recorder.nodes.map((node) => conn.db.getExecutor().compileQuery(node, createQueryId()));
     };
-    const service = (db: Db) => new PackageService({ db, clock: systemClock, downloads: null as never, rules: null as never });
+    const service = (db: Db) => new PackageService({ db, clock: systemClock, downloads: null as never, rules: null as never, policy: new Policy({ db }) });
     const huge = await conn.db.selectFrom('repositories').select('id').where('name', '=', HUGE_REPO).executeTakeFirstOrThrow();
     const repos = (db: Db) => new RepositoryStore({ db, clock: systemClock });
     const cases: { label: string; queries: CompiledQuery[]; index: RegExp; maxRead: number }[] = [];
