@@ -145,7 +145,7 @@ export class UsageService {
         .select([(eb) => eb.fn.countAll().as('n'), (eb) => eb.fn.sum('m.size').as('bytes')])
         .where('m.deletedAt', 'is', null).where('p.deletedAt', 'is', null).executeTakeFirst(),
       db.selectFrom('blobs').select([(eb) => eb.fn.countAll().as('n'), (eb) => eb.fn.sum('size').as('bytes')]).executeTakeFirst(),
-      this.#ownerSizes(opts.owners),
+      this.ownerSizes(opts.owners),
       db.selectFrom('manifests as m').innerJoin('repositories as p', 'p.id', 'm.repositoryId')
         .leftJoin('accounts as a', 'a.id', 'm.pushedBy')
         .select(['m.id', 'm.digest', 'm.mediaType', 'm.createdAt', 'p.name', 'p.owner', 'a.login'])
@@ -183,8 +183,11 @@ export class UsageService {
     };
   }
 
-  /** The owners using the most storage: distinct blobs of their live versions plus the manifests' bytes. */
-  async #ownerSizes(limit: number): Promise<InstanceOverview['owners']> {
+  /**
+   * The owners using the most storage: distinct blobs of their live versions plus the manifests' bytes (the admin
+   * overview, and `berth_storage_owner_bytes`).
+   */
+  async ownerSizes(limit: number): Promise<InstanceOverview['owners']> {
     const db = this.#db;
     const live = db.selectFrom('manifests as m').innerJoin('repositories as p', 'p.id', 'm.repositoryId')
       .where('m.deletedAt', 'is', null).where('p.deletedAt', 'is', null);
