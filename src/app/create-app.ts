@@ -56,7 +56,7 @@ export interface App {
  * closes them in reverse order. The only place that names concrete drivers.
  */
 export async function createApp(config: Config, log: Logger, opts: { onFatal?: (err: Error) => void } = {}): Promise<App> {
-  const metrics = new Metrics();
+  const metrics = new Metrics({ ownersRefreshMs: config.metrics.ownersRefreshMs });
   const db = connect(config.metadata.url, {
     // Called for statements only, never while connect() runs: `db` is set by then.
     onQueryError: (reason) => metrics.databaseError(db.dialect, reason),

@@ -51,7 +51,7 @@ export interface Config {
   readonly scrub: { readonly intervalMs: number | null; readonly rateBytesPerSecond: number };
   readonly log: { readonly level: string };
   /** `token`: /metrics on the main port behind it (null: not there); `listen`: a separate /metrics listener. */
-  readonly metrics: { readonly token: string | null; readonly listen: { readonly host: string; readonly port: number } | null; readonly ownersTop: number };
+  readonly metrics: { readonly token: string | null; readonly listen: { readonly host: string; readonly port: number } | null; readonly ownersTop: number; readonly ownersRefreshMs: number };
 }
 
 export interface S3StorageConfig {
@@ -146,6 +146,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       token: metricsToken(get<string | null>('metrics.token')),
       listen: listenAddress(get<string | null>('metrics.listen'), 'metrics.listen'),
       ownersTop: get('metrics.ownersTop'),
+      ownersRefreshMs: get('metrics.ownersRefresh'),
     },
   };
   return deepFreeze(config);

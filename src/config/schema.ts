@@ -139,6 +139,9 @@ export const SCHEMA = {
   'metrics.ownersTop': {
     type: 'integer', default: 20, min: 0, help: 'berth_storage_owner_bytes covers the owners using the most storage, this many of them (0: none).',
   },
+  'metrics.ownersRefresh': {
+    type: 'duration', default: '5m', help: 'berth_storage_owner_bytes is one aggregate over all references: recomputed at most this often, whatever the scrape rate.',
+  },
   'log.level': {
     type: 'string', default: 'info', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
     help: 'Log level; one JSON line per request at info.',

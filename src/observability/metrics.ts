@@ -30,8 +30,6 @@ export interface MetricSources {
 const REQUEST_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const STORAGE_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 const JOB_BUCKETS = [0.01, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600];
-/** Storage per owner is one full aggregate over the references: recomputed at most this often, whatever the scrape rate. */
-const OWNER_USAGE_TTL_MS = 5 * 60_000;
 /** The database ping behind `berth_database_up` gives up after this, so a hung database cannot hang the scrape. */
 const PING_TIMEOUT_MS = 3_000;
 
@@ -54,8 +52,11 @@ export class Metrics {
   readonly #jobLastSuccess: Gauge<'job'>;
   #sources: MetricSources | null = null;
   #ownerUsage: { at: number; rows: readonly { owner: string; bytes: number }[] } | null = null;
+  readonly #ownersRefreshMs: number;
 
-  constructor() {
+  /** `ownersRefreshMs`: storage per owner is one aggregate over every reference, recomputed at most this often. */
+  constructor(opts: { ownersRefreshMs: number }) {
+    this.#ownersRefreshMs = opts.ownersRefreshMs;
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'berth_' });
     this.#requestDuration = new Histogram({
@@ -136,7 +137,7 @@ export class Metrics {
     const ownerUsage = (): Promise<readonly { owner: string; bytes: number }[]> => this.#storageByOwner();
     new Gauge({
       name: 'berth_storage_owner_bytes', registers, labelNames: ['owner'],
-      help: 'Storage used by the owners using the most (live versions\' distinct blobs plus manifests), recomputed at most every 5 minutes.',
+      help: 'Storage used by the owners using the most (live versions\' distinct blobs plus manifests), recomputed every metrics.ownersRefresh at most.',
       async collect() {
         const rows = await ownerUsage().catch(() => null);
         if (rows === null) return;
@@ -190,7 +191,7 @@ export class Metrics {
     const s = this.#sources;
     if (!s) return [];
     const now = Date.now();
-    if (this.#ownerUsage && now - this.#ownerUsage.at < OWNER_USAGE_TTL_MS) return this.#ownerUsage.rows;
+    if (this.#ownerUsage && now - this.#ownerUsage.at < this.#ownersRefreshMs) return this.#ownerUsage.rows;
     const rows = await s.storageByOwner();
     this.#ownerUsage = { at: now, rows };
     return rows;
