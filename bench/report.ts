@@ -20,6 +20,9 @@ export interface VerifyFigures {
 export interface LogCostFigures {
   readonly info: readonly number[];
   readonly warn: readonly number[];
+  /** Server CPU milliseconds per 1000 requests, per run. */
+  readonly infoCpuMsPerThousand: readonly number[];
+  readonly warnCpuMsPerThousand: readonly number[];
 }
 
 /** wrk's figures plus the server CPU-seconds spent during the run (one core's worth = the run's duration). */
@@ -202,6 +205,9 @@ export function render(r: Results, checks: readonly Check[]): string {
     ['  Berth at log.level info / warn (req/s, median)', `${fmt(median(r.logCost.info), 0)} / ${fmt(median(r.logCost.warn), 0)}`, '',
       `info/warn ${fmt(median(r.logCost.info) / median(r.logCost.warn), 3)}×`],
     ['  all runs at info / at warn (req/s)', `${runs(r.logCost.info, 0)} / ${runs(r.logCost.warn, 0)}`, '', ''],
+    ['  server CPU per 1000 requests at info / warn (ms, median)',
+      `${fmt(median(r.logCost.infoCpuMsPerThousand), 0)} / ${fmt(median(r.logCost.warnCpuMsPerThousand), 0)}`, '',
+      `info/warn ${fmt(median(r.logCost.infoCpuMsPerThousand) / median(r.logCost.warnCpuMsPerThousand), 3)}×`],
     [`ingest ${n}×${layerMiB} MiB, node client (MB/s, best)`, ingestRate(r.ingest.berth), '', `bare ${ingestRate(r.ingest.bare)}`],
     ['  all ingest rounds (s)', runs(r.ingest.berth.roundSeconds, 2), '', `bare ${runs(r.ingest.bare.roundSeconds, 2)}`],
     ['  server CPU per round (s)', runs(r.ingest.berth.roundCpuSeconds, 2), '', `bare ${runs(r.ingest.bare.roundCpuSeconds, 2)}`],

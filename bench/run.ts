@@ -302,18 +302,21 @@ async function measureManifestRates(mode: Mode, registries: readonly Server[]): 
  */
 async function measureLogCost(mode: Mode, warnBerth: Server, cleanup: Cleanup): Promise<LogCostFigures> {
   const infoBerth = await startBerth(warnBerth.dataDir, cleanup, { env: { BERTH_LOG_LEVEL: 'info' }, credentials: warnBerth.credentials, name: 'Berth (log.level info)' });
-  const figures = { info: [] as number[], warn: [] as number[] };
+  const figures = { info: [] as number[], warn: [] as number[], infoCpuMsPerThousand: [] as number[], warnCpuMsPerThousand: [] as number[] };
   try {
     for (let run = 1; run <= 3; run++) {
       const order: ['info' | 'warn', Server][] = run % 2 === 1 ? [['info', infoBerth], ['warn', warnBerth]] : [['warn', warnBerth], ['info', infoBerth]];
       for (const [level, server] of order) {
         progress(`manifest GET with wrk → Berth at log.level ${level} (run ${run}/3, ${mode.wrkSeconds} s)`);
         const auth = await authorization(server, `repository:${REPO}:pull`);
-        const result = await wrk(`${server.url}/v2/${REPO}/manifests/${TAG}`, {
+        const phase = await measurePhase(server.pid, () => wrk(`${server.url}/v2/${REPO}/manifests/${TAG}`, {
           threads: 2, connections: 32, seconds: mode.wrkSeconds, headers: { Accept: MANIFEST_MEDIA_TYPE, ...auth },
-        });
+        }));
+        const result = phase.value;
         if (result.non2xx > 0) throw new Error(`manifest GET at log.level ${level}: ${result.non2xx} non-2xx responses`);
         figures[level].push(result.requestsPerSecond);
+        // The server's CPU per request: what logging costs even when other load on the machine skews the rates.
+        figures[level === 'info' ? 'infoCpuMsPerThousand' : 'warnCpuMsPerThousand'].push((phase.cpuSeconds / result.requests) * 1e6);
       }
     }
   } finally {

@@ -168,6 +168,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       accounts, tokens, packages, clock, publicUrl,
       versions,
       stats,
+      usage,
       rateLimiter: new RateLimiter({ windowMs: config.api.rateLimit.windowMs }),
       rateLimits: { authenticated: config.api.rateLimit.authenticated, anonymous: config.api.rateLimit.anonymous },
     },

@@ -27,6 +27,15 @@ export interface OwnerUsage {
   readonly downloads: DownloadSummary;
 }
 
+/** How many packages "top packages by downloads" lists, on the usage page and in the REST stats. */
+export const TOP_PACKAGES = 10;
+
+/** The most downloaded packages of an owner's usage, most first (ties by name); packages never downloaded are left out. */
+export function topByDownloads(usage: OwnerUsage, limit: number = TOP_PACKAGES): PackageUsage[] {
+  return usage.packages.filter((p) => p.downloads > 0)
+    .sort((a, b) => b.downloads - a.downloads || a.name.localeCompare(b.name)).slice(0, limit);
+}
+
 /** One manifest push, newest first, for the instance overview. */
 export interface RecentPush {
   readonly repository: string;
@@ -74,6 +83,17 @@ export class UsageService {
   constructor(deps: { db: Db; downloads: DownloadCounter }) {
     this.#db = deps.db;
     this.#downloads = deps.downloads;
+  }
+
+  /**
+   * Who may see an owner's usage: instance admins, the user themself, an organization's owners. The web UI's usage
+   * pages and the REST stats ask here; everyone else gets the same 404 as for an owner that does not exist.
+   */
+  async mayView(viewer: { readonly id: number; readonly isAdmin: boolean }, owner: Owner): Promise<boolean> {
+    if (viewer.isAdmin) return true;
+    if (owner.type === 'user') return owner.id === viewer.id;
+    const row = await this.#db.selectFrom('orgMembers').select('role').where('orgId', '=', owner.id).where('userId', '=', viewer.id).executeTakeFirst();
+    return row?.role === 'owner';
   }
 
   async forOwner(owner: Owner): Promise<OwnerUsage> {

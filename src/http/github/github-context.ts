@@ -4,6 +4,7 @@ import type { TokenIdentity, TokenRefusal, TokenService } from '../../accounts/t
 import type { Scope } from '../../auth/permissions.js';
 import type { PackageService } from '../../packages/package-service.js';
 import type { PackageStats } from '../../packages/package-stats.js';
+import type { UsageService } from '../../packages/usage-service.js';
 import type { VersionService } from '../../packages/version-service.js';
 import type { Clock } from '../../util/clock.js';
 import type { RateLimiter } from './rate-limiter.js';
@@ -14,6 +15,8 @@ export interface GithubDeps {
   readonly packages: PackageService;
   readonly versions: VersionService;
   readonly stats: PackageStats;
+  /** Storage and downloads per owner: the usage pages' numbers. */
+  readonly usage: UsageService;
   readonly rateLimiter: RateLimiter;
   /** Requests per window: per token, and per client address for anonymous callers. */
   readonly rateLimits: { readonly authenticated: number; readonly anonymous: number };

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Account } from '../../../accounts/account-service.js';
-import type { OwnerUsage } from '../../../packages/usage-service.js';
+import { topByDownloads, type OwnerUsage } from '../../../packages/usage-service.js';
 import { epochDay } from '../../../util/clock.js';
 import { downloadsChart, visibilityBadge } from '../components.js';
 import { formatBytes, formatCount } from '../format.js';
@@ -14,7 +14,6 @@ import { ownerPath, packageUrl } from '../urls.js';
 const CHART_PACKAGES = 15;
 /** Days in the downloads chart, today included. */
 const CHART_DAYS = 30;
-const TOP_DOWNLOADS = 10;
 
 /**
  * Usage: storage used and downloads per owner and per package. `/usage` lists the namespaces the signed-in user
@@ -48,7 +47,7 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
   const showOwner = (type: 'user' | 'org') => async (request: FastifyRequest, reply: Parameters<typeof sendPage>[1]) => {
     const viewer = requireAccount(request);
     const owner = await deps.accounts.find(paramOf(request, type === 'org' ? 'org' : 'user'));
-    if (!owner || owner.type !== type || !(await mayView(deps, viewer, owner))) throw pageNotFound();
+    if (!owner || owner.type !== type || !(await deps.usage.mayView(viewer, owner))) throw pageNotFound();
     const usage = await deps.usage.forOwner(owner);
     return sendPage(request, reply, { title: `Usage · ${owner.login}`, nav: 'usage', body: ownerUsageBody(owner, usage, deps.clock.now()) });
   };
@@ -56,19 +55,12 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
   app.get('/users/:user/usage', showOwner('user'));
 }
 
-/** Its owners (the user; an organization's owners) and instance admins. */
-async function mayView(deps: UiDeps, viewer: Account, owner: Account): Promise<boolean> {
-  if (viewer.isAdmin) return true;
-  if (owner.type === 'user') return owner.id === viewer.id;
-  return (await deps.accounts.members(owner.login)).some((m) => m.role === 'owner' && m.login.toLowerCase() === viewer.login.toLowerCase());
-}
-
 export function usagePath(owner: { login: string; type: 'user' | 'org' }): string {
   return `${ownerPath(owner)}/usage`;
 }
 
 function ownerUsageBody(owner: Account, usage: OwnerUsage, now: number): Html {
-  const topDownloads = [...usage.packages].filter((p) => p.downloads > 0).sort((a, b) => b.downloads - a.downloads || a.name.localeCompare(b.name)).slice(0, TOP_DOWNLOADS);
+  const topDownloads = topByDownloads(usage);
   const last = epochDay(now);
   const recent = usage.downloads.daily.filter((d) => d.day > last - CHART_DAYS).reduce((sum, d) => sum + d.count, 0);
   return html`${stylesheet()}
