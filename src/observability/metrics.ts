@@ -81,15 +81,7 @@ export class Metrics {
       name: 'berth_database_errors_total', registers, labelNames: ['dialect', 'reason'],
       help: 'Failed database statements by dialect and reason: unreachable (the server is away), constraint (a uniqueness race Berth handles), other.',
     });
-    this.#jobRuns = new Counter({
-      name: 'berth_job_runs_total', registers, labelNames: ['job', 'result'], help: 'Background job runs in this process by job and result (success, failure).',
-    });
-    this.#jobDuration = new Histogram({
-      name: 'berth_job_duration_seconds', registers, buckets: JOB_BUCKETS, labelNames: ['job'], help: 'Duration of background job runs in this process.',
-    });
-    this.#jobLastSuccess = new Gauge({
-      name: 'berth_job_last_success_timestamp_seconds', registers, labelNames: ['job'], help: 'When a run of the job last succeeded in this process (Unix time).',
-    });
+    ({ runs: this.#jobRuns, duration: this.#jobDuration, lastSuccess: this.#jobLastSuccess } = jobMetrics(this.registry));
 
     const sources = (): MetricSources | null => this.#sources;
     new Gauge({
@@ -174,12 +166,7 @@ export class Metrics {
    * command, a worker of its own) calls it the same way: `const done = metrics.jobStarted('retention'); …; done('success')`.
    */
   jobStarted(job: string): (result: JobResult) => void {
-    const end = this.#jobDuration.startTimer({ job });
-    return (result) => {
-      end();
-      this.#jobRuns.inc({ job, result });
-      if (result === 'success') this.#jobLastSuccess.set({ job }, Date.now() / 1000);
-    };
+    return recordJob({ runs: this.#jobRuns, duration: this.#jobDuration, lastSuccess: this.#jobLastSuccess }, job);
   }
 
   /** The exposition text and its Content-Type. */
@@ -195,6 +182,55 @@ export class Metrics {
     const rows = await s.storageByOwner();
     this.#ownerUsage = { at: now, rows };
     return rows;
+  }
+}
+
+interface JobMetrics {
+  readonly runs: Counter<'job' | 'result'>;
+  readonly duration: Histogram<'job'>;
+  readonly lastSuccess: Gauge<'job'>;
+}
+
+/** The `berth_job_*` metrics in `registry`: the server's, or a command's own (see `JobRunFile`). */
+function jobMetrics(registry: Registry): JobMetrics {
+  const registers = [registry];
+  return {
+    runs: new Counter({
+      name: 'berth_job_runs_total', registers, labelNames: ['job', 'result'], help: 'Background job runs in this process by job and result (success, failure).',
+    }),
+    duration: new Histogram({
+      name: 'berth_job_duration_seconds', registers, buckets: JOB_BUCKETS, labelNames: ['job'], help: 'Duration of background job runs in this process.',
+    }),
+    lastSuccess: new Gauge({
+      name: 'berth_job_last_success_timestamp_seconds', registers, labelNames: ['job'], help: 'When a run of the job last succeeded in this process (Unix time).',
+    }),
+  };
+}
+
+function recordJob(m: JobMetrics, job: string): (result: JobResult) => void {
+  const end = m.duration.startTimer({ job });
+  return (result) => {
+    end();
+    m.runs.inc({ job, result });
+    if (result === 'success') m.lastSuccess.set({ job }, Date.now() / 1000);
+  };
+}
+
+/**
+ * The job metrics of a command that runs a job and exits (`berth gc --metrics-file`): nothing scrapes such a process,
+ * so its run is written in Prometheus text format for node_exporter's textfile collector, the usual way batch
+ * jobs reach Prometheus. Same names and labels as the server's.
+ */
+export class JobRunFile {
+  readonly #registry = new Registry();
+  readonly #metrics = jobMetrics(this.#registry);
+
+  jobStarted(job: string): (result: JobResult) => void {
+    return recordJob(this.#metrics, job);
+  }
+
+  render(): Promise<string> {
+    return this.#registry.metrics();
   }
 }
 
