@@ -1,6 +1,6 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import { MetricsToken } from '../auth/metrics-token.js';
 import type { Metrics, Surface } from '../observability/metrics.js';
 import { routeLabel } from './route-label.js';
 
@@ -45,24 +45,16 @@ export function registerMetrics(app: FastifyInstance, exposure: MetricsExposure)
     });
   });
 
-  const token = exposure.token;
-  if (token === null) return;
-  const expected = createHash('sha256').update(token).digest();
+  if (exposure.token === null) return;
+  const token = new MetricsToken(exposure.token);
   app.get('/metrics', async (request, reply) => {
-    if (!bearerMatches(request, expected)) {
+    if (!token.accepts(request.headers)) {
       return reply.code(401).header('WWW-Authenticate', 'Bearer realm="metrics"').type('text/plain; charset=utf-8')
         .send('401 Unauthorized: /metrics needs "Authorization: Bearer <metrics.token>"\n');
     }
     const { contentType, body } = await metrics.render();
     return reply.type(contentType).header('Cache-Control', 'no-store').send(body);
   });
-}
-
-/** Compared as hashes in constant time: the response time says nothing about how much of the token was right. */
-function bearerMatches(request: FastifyRequest, expected: Buffer): boolean {
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
-  if (!m) return false;
-  return timingSafeEqual(createHash('sha256').update(m[1]!).digest(), expected);
 }
 
 /**

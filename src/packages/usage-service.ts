@@ -85,17 +85,6 @@ export class UsageService {
     this.#downloads = deps.downloads;
   }
 
-  /**
-   * Who may see an owner's usage: instance admins, the user themself, an organization's owners. The web UI's usage
-   * pages and the REST stats ask here; everyone else gets the same 404 as for an owner that does not exist.
-   */
-  async mayView(viewer: { readonly id: number; readonly isAdmin: boolean }, owner: Owner): Promise<boolean> {
-    if (viewer.isAdmin) return true;
-    if (owner.type === 'user') return owner.id === viewer.id;
-    const row = await this.#db.selectFrom('orgMembers').select('role').where('orgId', '=', owner.id).where('userId', '=', viewer.id).executeTakeFirst();
-    return row?.role === 'owner';
-  }
-
   async forOwner(owner: Owner): Promise<OwnerUsage> {
     await this.#downloads.flush();
     const login = owner.login.toLowerCase();

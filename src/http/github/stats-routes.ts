@@ -42,7 +42,7 @@ async function getOwnerStats(deps: GithubDeps, ctx: RequestContext, scope: Owner
   const owner = await resolveOwner(deps, ctx, scope);
   const identity = ctx.caller.identity!;
   const viewer = identity.repositoryLimit === null ? await deps.accounts.findById(identity.userId) : null;
-  if (!viewer || !(await deps.usage.mayView(viewer, owner))) throw notFound();
+  if (!viewer || !(await deps.policy.administers(viewer, owner))) throw notFound();
   const usage = await deps.usage.forOwner(owner);
   return ctx.reply.send(ownerStatsJson(owner, usage, topByDownloads(usage)));
 }

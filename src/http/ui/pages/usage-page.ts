@@ -47,7 +47,8 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
   const showOwner = (type: 'user' | 'org') => async (request: FastifyRequest, reply: Parameters<typeof sendPage>[1]) => {
     const viewer = requireAccount(request);
     const owner = await deps.accounts.find(paramOf(request, type === 'org' ? 'org' : 'user'));
-    if (!owner || owner.type !== type || !(await deps.usage.mayView(viewer, owner))) throw pageNotFound();
+    // Its owners (the user; an organization's owners) and instance admins.
+    if (!owner || owner.type !== type || !(await deps.policy.administers(viewer, owner))) throw pageNotFound();
     const usage = await deps.usage.forOwner(owner);
     return sendPage(request, reply, { title: `Usage · ${owner.login}`, nav: 'usage', body: ownerUsageBody(owner, usage, deps.clock.now()) });
   };
