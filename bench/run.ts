@@ -20,8 +20,8 @@ import { curlGet, run, skopeoPull, skopeoPush, uploadFile, wrk } from './clients
 import { buildRandomImage, MANIFEST_MEDIA_TYPE, type BenchImage, type BlobFile } from './image.js';
 import { mbPerSecond, measurePhase, settleDisk, timed } from './measure.js';
 import {
-  evaluate, render, renderBlobGet, type BlobGetFigures, type IngestFigures, type ManifestGetFigures, type PushRun, type RegistryFigures,
-  type Results, type VerifyFigures,
+  evaluate, render, renderBlobGet, type BlobGetFigures, type IngestFigures, type LogCostFigures, type ManifestGetFigures, type PushRun,
+  type RegistryFigures, type Results, type VerifyFigures,
 } from './report.js';
 import { SCHEMA } from '../src/config/schema.js';
 import { benchListings } from './listings.js';
@@ -178,6 +178,7 @@ async function bench(mode: Mode, cleanup: Cleanup, postgresS3: boolean): Promise
   ]);
   await otherVerify.stop();
   const rates = await measureManifestRates(mode, registries);
+  const logCost = await measureLogCost(mode, berth, cleanup);
   const ingest = await measureIngest(mode, image, berth, bare);
   // The embedded servers are done; stopping them leaves the machine to the postgres-s3 clusters.
   if (postgresS3) await Promise.all([berth.stop(), cncf.stop(), nginx.stop(), bare.stop()]);
@@ -198,6 +199,7 @@ async function bench(mode: Mode, cleanup: Cleanup, postgresS3: boolean): Promise
     cncf: figures(1),
     nginxBlobGet: gets[2]!,
     blobGetVerify: verifyFigures(gets[0]!, gets[3]!),
+    logCost,
     ingest: { ...ingest, bytesPerRound: image.layers.reduce((sum, l) => sum + l.size, 0) },
     ...(scaleOut ? { postgresS3: scaleOut } : {}),
   };
@@ -338,6 +340,36 @@ async function measureManifestRates(mode: Mode, registries: readonly Server[]): 
     rates.push({ ...phase.value, serverCpuSeconds: phase.cpuSeconds });
   }
   return rates;
+}
+
+/**
+ * The cost of the request log: manifest GETs (as measureManifestRates) from Berth at log.level warn (the bench's
+ * Berth: no request lines) and from a second Berth on the same data at info (the default: one line per request,
+ * to a pipe the bench drains, as journald or a container runtime would), in alternating runs.
+ */
+async function measureLogCost(mode: Mode, warnBerth: Server, cleanup: Cleanup): Promise<LogCostFigures> {
+  const infoBerth = await startBerth(warnBerth.dataDir, cleanup, { env: { BERTH_LOG_LEVEL: 'info' }, credentials: warnBerth.credentials, name: 'Berth (log.level info)' });
+  const figures = { info: [] as number[], warn: [] as number[], infoCpuMsPerThousand: [] as number[], warnCpuMsPerThousand: [] as number[] };
+  try {
+    for (let run = 1; run <= 3; run++) {
+      const order: ['info' | 'warn', Server][] = run % 2 === 1 ? [['info', infoBerth], ['warn', warnBerth]] : [['warn', warnBerth], ['info', infoBerth]];
+      for (const [level, server] of order) {
+        progress(`manifest GET with wrk → Berth at log.level ${level} (run ${run}/3, ${mode.wrkSeconds} s)`);
+        const auth = await authorization(server, `repository:${REPO}:pull`);
+        const phase = await measurePhase(server.pid, () => wrk(`${server.url}/v2/${REPO}/manifests/${TAG}`, {
+          threads: 2, connections: 32, seconds: mode.wrkSeconds, headers: { Accept: MANIFEST_MEDIA_TYPE, ...auth },
+        }));
+        const result = phase.value;
+        if (result.non2xx > 0) throw new Error(`manifest GET at log.level ${level}: ${result.non2xx} non-2xx responses`);
+        figures[level].push(result.requestsPerSecond);
+        // The server's CPU per request: what logging costs even when other load on the machine skews the rates.
+        figures[level === 'info' ? 'infoCpuMsPerThousand' : 'warnCpuMsPerThousand'].push((phase.cpuSeconds / result.requests) * 1e6);
+      }
+    }
+  } finally {
+    await infoBerth.stop();
+  }
+  return figures;
 }
 
 /**
