@@ -20,6 +20,7 @@ import { TokenAccess } from '../http/oci/token-access.js';
 import { buildServer } from '../http/server.js';
 import { DiskSpace, type WatchedPath } from '../maintenance/disk-space.js';
 import { BlobScrubber } from '../maintenance/blob-scrubber.js';
+import { LifecyclePolicies } from '../lifecycle/lifecycle-policies.js';
 import { JobLeases } from '../maintenance/job-leases.js';
 import { Scheduler } from '../maintenance/scheduler.js';
 import type { Logger } from '../observability/logger.js';
@@ -73,7 +74,9 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   const uploadLimits = {
     perUser: config.uploads.maxSessionsPerUser, perRepository: config.uploads.maxSessionsPerRepository, expireAfterMs: config.uploads.expireAfterMs,
   };
-  const registry = createRegistry({ db: db.db, blobs, clock, log, uploadLimits, verifyOnRead: config.storage.verifyOnRead });
+  // Immutable-tag rules: the registry and the package services ask them before moving or deleting a tag.
+  const policies = new LifecyclePolicies({ db: db.db, clock });
+  const registry = createRegistry({ db: db.db, blobs, clock, log, uploadLimits, verifyOnRead: config.storage.verifyOnRead, protection: policies });
   const accounts = new AccountService({ db: db.db, clock });
   const tokens = new TokenService({ db: db.db, clock });
   const initialAdminPassword = await bootstrapAdmin(accounts);
@@ -91,7 +94,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   const authorizer = new Authorizer({ db: db.db });
   const publicUrl = config.server.publicUrl;
   const rules = { restoreWindowMs: config.packages.restoreWindowMs, deleteDownloadLimit: config.packages.deleteDownloadLimit };
-  const packages = new PackageService({ db: db.db, clock, downloads: registry.downloads, rules });
+  const packages = new PackageService({ db: db.db, clock, downloads: registry.downloads, rules, protection: policies });
   const tls = config.server.tls ? { cert: readFileSync(config.server.tls.cert), key: readFileSync(config.server.tls.key) } : null;
 
   // Cluster-wide jobs take a lease in the database (one replica at a time); flushing this process's buffered
@@ -124,7 +127,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
 
   // One count of failed authentications for /token, Basic on /v2 and the web UI's sign-in form.
   const limiter = new FailureLimiter({ max: config.auth.failedLoginLimit, windowMs: config.auth.failedLoginWindowMs });
-  const versions = new VersionService({ db: db.db, clock, downloads: registry.downloads, rules });
+  const versions = new VersionService({ db: db.db, clock, downloads: registry.downloads, rules, protection: policies });
   const stats = new PackageStats({ db: db.db, downloads: registry.downloads });
   const server = buildServer({
     log,

@@ -36,6 +36,19 @@ export async function loadTargets(db: Db, userId: number | null, ownerLogin: str
   return targetsOf(db, await loadFacts(db, userId, ownerLogin), repos);
 }
 
+/**
+ * Whether the user administers the namespace `ownerLogin` and so every package in it: an owner of the
+ * organization, the user whose namespace it is, or an instance admin (the `admin` role `targetsOf` gives them).
+ */
+export async function isNamespaceAdmin(db: Db, userId: number | null, ownerLogin: string): Promise<boolean> {
+  return namespaceAdmin(await loadFacts(db, userId, ownerLogin));
+}
+
+function namespaceAdmin({ owner, user, orgRole }: Facts): boolean {
+  if (!user || !owner) return Boolean(user?.isAdmin);
+  return Boolean(user.isAdmin) || (owner.type === 'user' && owner.id === user.id) || orgRole === 'owner';
+}
+
 interface Facts {
   readonly owner: { id: number; type: 'user' | 'org'; membersCanCreate: number } | undefined;
   /** The signed-in user, when enabled. */
@@ -57,12 +70,10 @@ async function loadFacts(db: Db, userId: number | null, ownerLogin: string): Pro
 
 async function targetsOf(db: Db, facts: Facts, repos: readonly PackageRow[]): Promise<Map<number, Target>> {
   const { owner, user, orgRole } = facts;
-  const base: (Role | null)[] = [];
+  const base: Role[] = [];
   const grants = new Map<number, Role[]>();
   if (user) {
-    if (user.isAdmin) base.push('admin');
-    if (owner?.type === 'user' && owner.id === user.id) base.push('admin');
-    if (orgRole === 'owner') base.push('admin');
+    if (namespaceAdmin(facts)) base.push('admin');
     if (base.length === 0) {
       // Chunked: SQLite limits bound parameters per statement.
       for (let i = 0; i < repos.length; i += 500) {

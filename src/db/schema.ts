@@ -24,6 +24,7 @@ export interface Database {
   blobDeletions: BlobDeletionsTable;
   jobLeases: JobLeasesTable;
   sessions: SessionsTable;
+  lifecyclePolicies: LifecyclePoliciesTable;
 }
 
 export interface RepositoriesTable {
@@ -223,6 +224,19 @@ export interface SessionsTable {
   lastSeenAt: number;
   /** Sliding: moved forward as the session is used. */
   expiresAt: number;
+}
+
+/** Immutable-tag and retention rules of a namespace (`repositoryId` null) or of one package (migration 0013). */
+export interface LifecyclePoliciesTable {
+  id: Generated<number>;
+  ownerId: number;
+  repositoryId: number | null;
+  /** JSON `{patterns, exclude}`, or null. */
+  immutableTags: string | null;
+  /** JSON retention rules, or null. */
+  retention: string | null;
+  updatedBy: number | null;
+  updatedAt: number;
 }
 
 export type Db = Kysely<Database>;

@@ -1,9 +1,11 @@
 import { isUniqueViolation } from '../db/constraint-errors.js';
 import type { Db } from '../db/schema.js';
-import { transaction } from '../db/transaction.js';
+import { lockRepository, transaction } from '../db/transaction.js';
 import { loadTargets, type PackageRow } from '../auth/package-access.js';
 import { allowedOperations, type PackageOperation, type Subject, type Visibility } from '../auth/permissions.js';
 import type { DownloadCounter } from '../registry/download-counter.js';
+import { type TagProtection } from '../registry/tag-protection.js';
+import { tagImmutable } from '../oci/errors.js';
 import type { Clock } from '../util/clock.js';
 import { downloadLimit, nameReused } from './package-errors.js';
 
@@ -49,6 +51,7 @@ interface Deps {
   readonly clock: Clock;
   readonly downloads: DownloadCounter;
   readonly rules: DeletionRules;
+  readonly protection: TagProtection;
 }
 
 /**
@@ -62,9 +65,11 @@ export class PackageService {
   readonly #clock: Clock;
   readonly #downloads: DownloadCounter;
   readonly #rules: DeletionRules;
+  readonly #protection: TagProtection;
 
   constructor(deps: Deps) {
     this.#db = deps.db;
+    this.#protection = deps.protection;
     this.#clock = deps.clock;
     this.#downloads = deps.downloads;
     this.#rules = deps.rules;
@@ -114,9 +119,16 @@ export class PackageService {
       if (popular) throw downloadLimit('package', limit);
     }
     const now = this.#clock.now();
-    await this.#db.updateTable('repositories')
-      .set({ name: `${pkg.repository}~deleted-${pkg.id}`, deletedName: pkg.repository, deletedAt: now, updatedAt: now })
-      .where('id', '=', pkg.id).where('deletedAt', 'is', null).execute();
+    await transaction(this.#db, async (tx) => {
+      await lockRepository(tx, pkg.id);
+      // A package holding a tag an immutable-tag rule protects stays: deleting it would delete that image.
+      const tags = (await tx.selectFrom('tags').select('name').where('repositoryId', '=', pkg.id).execute()).map((t) => t.name);
+      const first = [...await this.#protection.protectedTags(tx, pkg.id, tags)].sort(([a], [b]) => a.localeCompare(b))[0];
+      if (first) throw tagImmutable(first[0], pkg.repository, first[1], 'delete-version');
+      await tx.updateTable('repositories')
+        .set({ name: `${pkg.repository}~deleted-${pkg.id}`, deletedName: pkg.repository, deletedAt: now, updatedAt: now })
+        .where('id', '=', pkg.id).where('deletedAt', 'is', null).execute();
+    });
   }
 
   /** Gives a deleted package its name back; refused when a new package has taken the name meanwhile. */

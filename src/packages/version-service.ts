@@ -1,6 +1,7 @@
 import type { Db } from '../db/schema.js';
 import { lockRepository, transaction } from '../db/transaction.js';
 import type { DownloadCounter } from '../registry/download-counter.js';
+import { refuseProtectedDeletion, type TagProtection } from '../registry/tag-protection.js';
 import type { Clock } from '../util/clock.js';
 import { downloadLimit, lastVersion, versionNotFound } from './package-errors.js';
 import type { DeletionRules, PackageInfo } from './package-service.js';
@@ -33,9 +34,11 @@ export class VersionService {
   readonly #clock: Clock;
   readonly #downloads: DownloadCounter;
   readonly #rules: DeletionRules;
+  readonly #protection: TagProtection;
 
-  constructor(deps: { db: Db; clock: Clock; downloads: DownloadCounter; rules: DeletionRules }) {
+  constructor(deps: { db: Db; clock: Clock; downloads: DownloadCounter; rules: DeletionRules; protection: TagProtection }) {
     this.#db = deps.db;
+    this.#protection = deps.protection;
     this.#clock = deps.clock;
     this.#downloads = deps.downloads;
     this.#rules = deps.rules;
@@ -61,7 +64,8 @@ export class VersionService {
 
   /**
    * Soft-deletes a version: /v2 stops serving it and its tags are moved aside, to be given back on restore.
-   * GitHub's rules: not the package's last version, and not a public version downloaded more than the limit.
+   * GitHub's rules: not the package's last version, and not a public version downloaded more than the limit;
+   * Berth's: not a version an immutable-tag rule protects.
    */
   async delete(pkg: PackageInfo, version: VersionInfo): Promise<void> {
     if (pkg.versionCount <= 1) throw lastVersion();
@@ -77,6 +81,7 @@ export class VersionService {
       // The repository row first, as a manifest push takes it (lock order, README "Isolation"): a push moving one of
       // these tags waits, then sees the tags gone, or has moved it before we read them (then it stays moved).
       await lockRepository(tx, pkg.id);
+      await refuseProtectedDeletion(tx, this.#protection, { id: pkg.id, name: pkg.repository }, [version.id]);
       const tags = await tx.selectFrom('tags').select('name').where('manifestId', '=', version.id).execute();
       await tx.deleteFrom('deletedTags').where('manifestId', '=', version.id).execute();
       if (tags.length > 0) {
