@@ -20,7 +20,9 @@ import { TokenAccess } from '../http/oci/token-access.js';
 import { buildServer } from '../http/server.js';
 import { DiskSpace, type WatchedPath } from '../maintenance/disk-space.js';
 import { BlobScrubber } from '../maintenance/blob-scrubber.js';
+import { LifecycleAccess } from '../lifecycle/lifecycle-access.js';
 import { LifecyclePolicies } from '../lifecycle/lifecycle-policies.js';
+import { RetentionService } from '../lifecycle/retention-service.js';
 import { JobLeases } from '../maintenance/job-leases.js';
 import { Scheduler } from '../maintenance/scheduler.js';
 import type { Logger } from '../observability/logger.js';
@@ -129,6 +131,9 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   const limiter = new FailureLimiter({ max: config.auth.failedLoginLimit, windowMs: config.auth.failedLoginWindowMs });
   const versions = new VersionService({ db: db.db, clock, downloads: registry.downloads, rules, protection: policies });
   const stats = new PackageStats({ db: db.db, downloads: registry.downloads });
+  const lifecycle = {
+    policies, access: new LifecycleAccess({ db: db.db }), retention: new RetentionService({ db: db.db, clock, policies, downloads: registry.downloads }),
+  };
   const server = buildServer({
     log,
     tls,
@@ -155,6 +160,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       accounts, tokens, packages, clock, publicUrl,
       versions,
       stats,
+      lifecycle,
       rateLimiter: new RateLimiter({ windowMs: config.api.rateLimit.windowMs }),
       rateLimits: { authenticated: config.api.rateLimit.authenticated, anonymous: config.api.rateLimit.anonymous },
     },

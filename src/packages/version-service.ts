@@ -82,13 +82,7 @@ export class VersionService {
       // these tags waits, then sees the tags gone, or has moved it before we read them (then it stays moved).
       await lockRepository(tx, pkg.id);
       await refuseProtectedDeletion(tx, this.#protection, { id: pkg.id, name: pkg.repository }, [version.id]);
-      const tags = await tx.selectFrom('tags').select('name').where('manifestId', '=', version.id).execute();
-      await tx.deleteFrom('deletedTags').where('manifestId', '=', version.id).execute();
-      if (tags.length > 0) {
-        await tx.insertInto('deletedTags').values(tags.map((t) => ({ manifestId: version.id, name: t.name, deletedAt: now }))).execute();
-        await tx.deleteFrom('tags').where('manifestId', '=', version.id).execute();
-      }
-      await tx.updateTable('manifests').set({ deletedAt: now, updatedAt: now }).where('id', '=', version.id).execute();
+      await softDeleteVersions(tx, [version.id], now);
     });
   }
 
@@ -128,5 +122,22 @@ export class VersionService {
       id: r.id, packageId: r.repositoryId, digest: r.digest, mediaType: r.mediaType, tags: tags.get(r.id) ?? [],
       description: r.description, license: r.license, createdAt: r.createdAt, updatedAt: r.updatedAt, deletedAt: r.deletedAt,
     }));
+  }
+}
+
+/**
+ * Soft-deletes versions (inside the caller's transaction, after it locked the repository row): their tags are
+ * moved aside for a restore to give back, and /v2 stops serving them. Used by REST/UI deletes and retention runs.
+ */
+export async function softDeleteVersions(tx: Db, ids: readonly number[], now: number): Promise<void> {
+  for (let i = 0; i < ids.length; i += 500) {
+    const part = ids.slice(i, i + 500);
+    const tags = await tx.selectFrom('tags').select(['manifestId', 'name']).where('manifestId', 'in', part).execute();
+    await tx.deleteFrom('deletedTags').where('manifestId', 'in', part).execute();
+    if (tags.length > 0) {
+      await tx.insertInto('deletedTags').values(tags.map((t) => ({ manifestId: t.manifestId, name: t.name, deletedAt: now }))).execute();
+      await tx.deleteFrom('tags').where('manifestId', 'in', part).execute();
+    }
+    await tx.updateTable('manifests').set({ deletedAt: now, updatedAt: now }).where('id', 'in', part).execute();
   }
 }

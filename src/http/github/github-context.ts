@@ -2,6 +2,9 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AccountService } from '../../accounts/account-service.js';
 import type { TokenIdentity, TokenRefusal, TokenService } from '../../accounts/token-service.js';
 import type { Scope } from '../../auth/permissions.js';
+import type { LifecycleAccess } from '../../lifecycle/lifecycle-access.js';
+import type { LifecyclePolicies } from '../../lifecycle/lifecycle-policies.js';
+import type { RetentionService } from '../../lifecycle/retention-service.js';
 import type { PackageService } from '../../packages/package-service.js';
 import type { PackageStats } from '../../packages/package-stats.js';
 import type { VersionService } from '../../packages/version-service.js';
@@ -14,11 +17,19 @@ export interface GithubDeps {
   readonly packages: PackageService;
   readonly versions: VersionService;
   readonly stats: PackageStats;
+  /** Immutable-tag and retention rules, and who may change them (/api/v3/berth). */
+  readonly lifecycle: LifecycleServices;
   readonly rateLimiter: RateLimiter;
   /** Requests per window: per token, and per client address for anonymous callers. */
   readonly rateLimits: { readonly authenticated: number; readonly anonymous: number };
   readonly clock: Clock;
   readonly publicUrl: string | null;
+}
+
+export interface LifecycleServices {
+  readonly policies: LifecyclePolicies;
+  readonly access: LifecycleAccess;
+  readonly retention: RetentionService;
 }
 
 /** Who is calling: a token's identity, nobody, or credentials that were refused (→ 401 "Bad credentials"). */
@@ -50,7 +61,7 @@ export type EndpointAccess = 'public' | 'user' | readonly Scope[];
 
 /** One REST endpoint: method, path under /api, the GitHub docs section it implements, who may call it, handler. */
 export interface Endpoint {
-  readonly method: 'GET' | 'POST' | 'DELETE';
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   readonly url: string;
   readonly docs: string;
   readonly access: EndpointAccess;
