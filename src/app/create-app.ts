@@ -125,15 +125,27 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       if (purged.packages + purged.versions > 0) log.info(purged, 'deleted packages and versions purged');
     },
   });
+  const retention = new RetentionService({ db: db.db, clock, policies, downloads: registry.downloads });
+  const retentionEvery = config.retention.intervalMs;
+  if (retentionEvery !== null) {
+    scheduler.every({
+      name: 'retention',
+      everyMs: retentionEvery,
+      lease: true,
+      run: async (signal) => {
+        // Soft deletes, as a REST delete: restorable for packages.restoreWindow, bytes left to GC.
+        const r = await retention.runAll(signal);
+        if (r.deleted > 0) log.info(r, 'retention run deleted versions');
+      },
+    });
+  }
   if (config.scrub.intervalMs !== null) scheduleScrub(scheduler, { db: db.db, blobs, clock, log }, config.scrub.intervalMs, config.scrub.rateBytesPerSecond);
 
   // One count of failed authentications for /token, Basic on /v2 and the web UI's sign-in form.
   const limiter = new FailureLimiter({ max: config.auth.failedLoginLimit, windowMs: config.auth.failedLoginWindowMs });
   const versions = new VersionService({ db: db.db, clock, downloads: registry.downloads, rules, protection: policies });
   const stats = new PackageStats({ db: db.db, downloads: registry.downloads });
-  const lifecycle = {
-    policies, access: new LifecycleAccess({ db: db.db }), retention: new RetentionService({ db: db.db, clock, policies, downloads: registry.downloads }),
-  };
+  const lifecycle = { policies, access: new LifecycleAccess({ db: db.db }), retention };
   const server = buildServer({
     log,
     tls,

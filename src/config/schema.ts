@@ -128,6 +128,10 @@ export const SCHEMA = {
     type: 'bytes', default: '50MiB', min: 0,
     help: 'Bytes per second the scrub reads at most (scheduled and `berth scrub`), so it does not starve pulls; 0: unlimited.',
   },
+  'retention.interval': {
+    type: 'duration', default: '1d',
+    help: 'How often the retention rules of every organization and package are applied in the background (one replica at a time); 0: never (run `berth retention run`).',
+  },
   'log.level': {
     type: 'string', default: 'info', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
     help: 'Log level; one JSON line per request at info.',
