@@ -184,6 +184,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       details: new VersionDetails({ db: db.db, blobs: registry.blobs, downloads: registry.downloads }),
       directory: new OwnerDirectory({ db: db.db }),
       usage: new UsageService({ db: db.db, downloads: registry.downloads }),
+      lifecycle,
     },
   });
 

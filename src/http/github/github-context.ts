@@ -2,9 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AccountService } from '../../accounts/account-service.js';
 import type { TokenIdentity, TokenRefusal, TokenService } from '../../accounts/token-service.js';
 import type { Scope } from '../../auth/permissions.js';
-import type { LifecycleAccess } from '../../lifecycle/lifecycle-access.js';
-import type { LifecyclePolicies } from '../../lifecycle/lifecycle-policies.js';
-import type { RetentionService } from '../../lifecycle/retention-service.js';
+import type { LifecycleServices } from '../../lifecycle/lifecycle-services.js';
 import type { PackageService } from '../../packages/package-service.js';
 import type { PackageStats } from '../../packages/package-stats.js';
 import type { VersionService } from '../../packages/version-service.js';
@@ -24,12 +22,6 @@ export interface GithubDeps {
   readonly rateLimits: { readonly authenticated: number; readonly anonymous: number };
   readonly clock: Clock;
   readonly publicUrl: string | null;
-}
-
-export interface LifecycleServices {
-  readonly policies: LifecyclePolicies;
-  readonly access: LifecycleAccess;
-  readonly retention: RetentionService;
 }
 
 /** Who is calling: a token's identity, nobody, or credentials that were refused (→ 401 "Bad credentials"). */
