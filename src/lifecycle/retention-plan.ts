@@ -59,26 +59,45 @@ export function planRetention(candidates: readonly Candidate[], rules: Effective
     return null;
   };
   const referrers = new Map<string, Candidate[]>();
+  const follows = new Map<Candidate, string | null>();
   for (const c of candidates) {
     const s = followed(c);
-    if (s) referrers.set(s, [...(referrers.get(s) ?? []), c]);
+    follows.set(c, s);
+    if (s) {
+      const list = referrers.get(s);
+      if (list) list.push(c);
+      else referrers.set(s, [c]);
+    }
   }
-  const roots = candidates.filter((c) => followed(c) === null && (!hasParent.has(c.digest) || c.tags.length > 0))
+  const roots = candidates.filter((c) => follows.get(c) === null && (!hasParent.has(c.digest) || c.tags.length > 0))
     .sort((a, b) => b.createdAt - a.createdAt || b.id - a.id);
 
-  /** The unit of a root: it, what its index lists, and referrers of any of those, transitively. */
+  /** The unit of a root: it, what its index lists, and referrers of any of those, transitively (computed once). */
+  const units = new Map<Candidate, Candidate[]>();
   const members = (root: Candidate): Candidate[] => {
-    const seen = new Map<string, Candidate>([[root.digest, root]]);
+    const known = units.get(root);
+    if (known) return known;
+    const seen = new Set<Candidate>([root]);
     const queue = [root];
     for (let next = queue.pop(); next; next = queue.pop()) {
-      const linked = [...next.children.map((d) => byDigest.get(d)), ...(referrers.get(next.digest) ?? [])];
-      for (const m of linked) if (m && !seen.has(m.digest)) { seen.set(m.digest, m); queue.push(m); }
+      for (const d of next.children) {
+        const m = byDigest.get(d);
+        if (m && !seen.has(m)) { seen.add(m); queue.push(m); }
+      }
+      for (const m of referrers.get(next.digest) ?? []) if (!seen.has(m)) { seen.add(m); queue.push(m); }
     }
-    return [...seen.values()];
+    const unit = [...seen];
+    units.set(root, unit);
+    return unit;
   };
 
   const rootDecisions = new Map<string, { keep: boolean; rule: RetentionRule; reason: string }>();
-  roots.forEach((root, rank) => rootDecisions.set(root.digest, decide(root, rank, members(root), rules, immutable, now)));
+  const spelled = {
+    keepPulledWithin: rules.keepPulledWithinMs === null ? '' : formatDuration(rules.keepPulledWithinMs),
+    deleteUntaggedAfter: rules.deleteUntaggedAfterMs === null ? '' : formatDuration(rules.deleteUntaggedAfterMs),
+    deleteNotPulledFor: rules.deleteNotPulledForMs === null ? '' : formatDuration(rules.deleteNotPulledForMs),
+  };
+  roots.forEach((root, rank) => rootDecisions.set(root.digest, decide(root, rank, members(root), rules, spelled, immutable, now)));
   const newest = roots[0];
   if (newest && roots.every((r) => !rootDecisions.get(r.digest)!.keep)) {
     rootDecisions.set(newest.digest, { keep: true, rule: 'last_image', reason: 'the newest image stays: a package keeps at least one version' });
@@ -106,7 +125,7 @@ export function planRetention(candidates: readonly Candidate[], rules: Effective
   });
 }
 
-function decide(root: Candidate, rank: number, unit: readonly Candidate[], rules: EffectiveRetention, immutable: ImmutableTagRules, now: number):
+function decide(root: Candidate, rank: number, unit: readonly Candidate[], rules: EffectiveRetention, spelled: Record<'keepPulledWithin' | 'deleteUntaggedAfter' | 'deleteNotPulledFor', string>, immutable: ImmutableTagRules, now: number):
   { keep: boolean; rule: RetentionRule; reason: string } {
   for (const tag of root.tags) {
     const rule = immutableRuleFor(immutable, tag);
@@ -117,25 +136,26 @@ function decide(root: Candidate, rank: number, unit: readonly Candidate[], rules
     if (m) return { keep: true, rule: 'keep_tags', reason: `tag ${tag} matches ${m.source}` };
   }
   // A pull of the index or of any of its platform manifests counts for the image; a pull of a signature does not.
-  const pulls = unit.filter((m) => m === root || root.children.includes(m.digest)).map((m) => m.lastPulledAt ?? -Infinity);
-  const lastPull = Math.max(...pulls);
-  const pulled = lastPull === -Infinity ? null : lastPull;
+  let pulled: number | null = null;
+  for (const m of unit) {
+    if (m.lastPulledAt !== null && (m === root || root.children.includes(m.digest)) && (pulled === null || m.lastPulledAt > pulled)) pulled = m.lastPulledAt;
+  }
   if (rules.keepPulledWithinMs !== null && pulled !== null && pulled >= now - rules.keepPulledWithinMs - DAY) {
     // Pulls are counted per UTC day: a pull on the day the window starts counts.
-    return { keep: true, rule: 'keep_pulled_within', reason: `pulled within ${formatDuration(rules.keepPulledWithinMs)} (last on ${day(pulled)})` };
+    return { keep: true, rule: 'keep_pulled_within', reason: `pulled within ${spelled.keepPulledWithin} (last on ${day(pulled)})` };
   }
   if (rules.keepMostRecent !== null && rank < rules.keepMostRecent) {
     return { keep: true, rule: 'keep_most_recent', reason: `#${rank + 1} of the ${rules.keepMostRecent} most recently pushed images` };
   }
   if (rules.deleteUntaggedAfterMs !== null && root.tags.length === 0 && root.createdAt < now - rules.deleteUntaggedAfterMs) {
-    return { keep: false, rule: 'delete_untagged_after', reason: `untagged, pushed ${ago(now - root.createdAt)} ago (more than ${formatDuration(rules.deleteUntaggedAfterMs)})` };
+    return { keep: false, rule: 'delete_untagged_after', reason: `untagged, pushed ${ago(now - root.createdAt)} ago (more than ${spelled.deleteUntaggedAfter})` };
   }
   if (rules.deleteNotPulledForMs !== null) {
     const since = pulled === null ? root.createdAt : pulled + DAY;
     if (since < now - rules.deleteNotPulledForMs) {
       return {
         keep: false, rule: 'delete_not_pulled_for',
-        reason: `${pulled === null ? `never pulled, pushed ${ago(now - root.createdAt)} ago` : `last pulled on ${day(pulled)}`} (more than ${formatDuration(rules.deleteNotPulledForMs)})`,
+        reason: `${pulled === null ? `never pulled, pushed ${ago(now - root.createdAt)} ago` : `last pulled on ${day(pulled)}`} (more than ${spelled.deleteNotPulledFor})`,
       };
     }
   }

@@ -116,7 +116,11 @@ async function loadCandidates(db: Db, repositoryId: number): Promise<Candidate[]
   ]);
   const group = <T>(rows: readonly T[], key: (r: T) => number, value: (r: T) => string): Map<number, string[]> => {
     const out = new Map<number, string[]>();
-    for (const r of rows) out.set(key(r), [...(out.get(key(r)) ?? []), value(r)]);
+    for (const r of rows) {
+      const list = out.get(key(r));
+      if (list) list.push(value(r));
+      else out.set(key(r), [value(r)]);
+    }
     return out;
   };
   const tagsOf = group(tags, (t) => t.manifestId, (t) => t.name);
