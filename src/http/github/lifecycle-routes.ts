@@ -116,6 +116,7 @@ function empty(): ImmutableTagRules {
   return { patterns: [], exclude: [] };
 }
 
+/** No field at all (a field set to null still overrides the namespace's). */
 function isEmpty(p: RetentionPolicy): boolean {
-  return Object.values(p).every((v) => v === null || v === undefined);
+  return Object.keys(p).length === 0;
 }
