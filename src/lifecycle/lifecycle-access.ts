@@ -14,8 +14,13 @@ export class LifecycleAccess {
     this.#db = deps.db;
   }
 
+  async manages(userId: number | null, ownerLogin: string): Promise<boolean> {
+    return isNamespaceAdmin(this.#db, userId, ownerLogin);
+  }
+
+  /** 403 (lifecycleAdminRequired) unless the user manages the namespace's lifecycle rules. */
   async assertManages(userId: number | null, ownerLogin: string): Promise<void> {
-    if (!(await isNamespaceAdmin(this.#db, userId, ownerLogin))) throw lifecycleAdminRequired(ownerLogin);
+    if (!(await this.manages(userId, ownerLogin))) throw lifecycleAdminRequired(ownerLogin);
   }
 }
 

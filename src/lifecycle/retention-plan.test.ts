@@ -70,6 +70,15 @@ test('precedence: immutable, keep_tags, keep_pulled_within, keep_most_recent, th
   });
 });
 
+test('an immutable tag on a signature keeps the image it signs', () => {
+  const img = v(40);
+  const sig = v(40, { tags: [`sha256-${img.digest.slice(7)}.sig`] });
+  const other = v(1, { tags: ['latest'] });
+  assert.deepEqual(plan([img, sig, other], { delete_untagged_after: '7d' }, parseImmutableTagRules({ patterns: ['sha256-*'] })), {
+    [img.id]: 'keep immutable_tags', [sig.id]: 'keep part_of_image', [other.id]: 'keep no_rule',
+  });
+});
+
 test('a pull of a platform manifest counts for its index; the newest image stays when every rule would delete', () => {
   const child = v(50, { lastPulledAt: NOW - 2 * DAY });
   const index = v(50, { children: [child.digest] });

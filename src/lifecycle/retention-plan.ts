@@ -127,9 +127,12 @@ export function planRetention(candidates: readonly Candidate[], rules: Effective
 
 function decide(root: Candidate, rank: number, unit: readonly Candidate[], rules: EffectiveRetention, spelled: Record<'keepPulledWithin' | 'deleteUntaggedAfter' | 'deleteNotPulledFor', string>, immutable: ImmutableTagRules, now: number):
   { keep: boolean; rule: RetentionRule; reason: string } {
-  for (const tag of root.tags) {
-    const rule = immutableRuleFor(immutable, tag);
-    if (rule) return { keep: true, rule: 'immutable_tags', reason: `tag ${tag} is immutable (rule ${rule})` };
+  // Any member's tag counts: a signature tagged `sha256-….sig` under a `sha256-*` rule protects its image too.
+  for (const m of unit) {
+    for (const tag of m.tags) {
+      const rule = immutableRuleFor(immutable, tag);
+      if (rule) return { keep: true, rule: 'immutable_tags', reason: `tag ${tag} is immutable (rule ${rule})` };
+    }
   }
   for (const tag of root.tags) {
     const m = rules.keepTags.find((k) => k.matches(tag));

@@ -34,11 +34,7 @@ const RETENTION_FIELDS = [
  */
 export async function lifecycleSection(deps: UiDeps, request: FastifyRequest, page: LifecyclePageScope): Promise<Html> {
   const account = requireAccount(request);
-  const manages = await deps.lifecycle.access.assertManages(account.id, page.ownerLogin).then(() => true, (err: unknown) => {
-    if (isBerthError(err) && err.status === 403) return false;
-    throw err;
-  });
-  if (!manages) {
+  if (!(await deps.lifecycle.access.manages(account.id, page.ownerLogin))) {
     return html`<section class="settings-section card" aria-labelledby="lifecycle"><h2 id="lifecycle">Lifecycle</h2>
   <p class="muted">Immutable tags and retention rules are set by the owners of ${page.ownerLogin}.</p></section>`;
   }
