@@ -20,14 +20,14 @@ export interface RetentionRun {
   readonly versions: readonly VersionDecision[];
 }
 
-interface Repo { readonly id: number; readonly name: string; readonly ownerId: number | null }
+interface Repo { readonly id: number; readonly name: string; readonly ownerId: number | null; readonly updatedAt: number }
 
 /**
  * Applies retention rules to packages: loads a package's active versions with their tags, index children,
  * subjects and last pull, plans with `planRetention`, and for a real run soft-deletes what the plan deletes
  * exactly as a REST version delete does (tags moved aside, restorable for packages.restoreWindow; the bytes are
- * left for GC). A real run plans again inside its transaction, after locking the repository row like a push, so
- * a tag pushed meanwhile is seen and what it points at is kept.
+ * left for GC). A real run plans first, then, in its transaction after locking the repository row as a push does,
+ * plans again if a push or an immutable-tag rule came in between, so what a new tag points at is kept.
  */
 export class RetentionService {
   readonly #db: Db;
@@ -48,16 +48,29 @@ export class RetentionService {
    * own scope (the settings page's preview) and is only allowed with `dryRun`.
    */
   async runPackage(repositoryId: number, opts: { dryRun: boolean; proposed?: RetentionPolicy | null; proposedOrg?: RetentionPolicy | null }): Promise<RetentionRun> {
-    const repo = await this.#db.selectFrom('repositories').select(['id', 'name', 'ownerId']).where('id', '=', repositoryId).executeTakeFirstOrThrow();
+    const repo = await this.#db.selectFrom('repositories').select(['id', 'name', 'ownerId', 'updatedAt']).where('id', '=', repositoryId).executeTakeFirstOrThrow();
     await this.#downloads?.flush();
     if (opts.dryRun) return this.#plan(this.#db, repo, opts);
+    // Planned outside the transaction: a large package takes seconds, and SQLite has one writer for everything.
+    const planned = await this.#plan(this.#db, repo, {});
     return transaction(this.#db, async (tx) => {
       await lockRepository(tx, repo.id);
-      const run = await this.#plan(tx, repo, {});
-      const doomed = run.versions.filter((v) => v.decision === 'delete').map((v) => v.id);
-      await softDeleteVersions(tx, doomed, this.#clock.now());
+      // Every manifest push moves the repository's updated_at under this lock; a rule protecting one of the
+      // doomed tags may have been saved meanwhile. Either way: plan again, now under the lock (rare).
+      const current = await tx.selectFrom('repositories').select('updatedAt').where('id', '=', repo.id).executeTakeFirstOrThrow();
+      let run = planned;
+      if (current.updatedAt !== repo.updatedAt || (await this.#protects(tx, repo.id, doomedOf(planned)))) run = await this.#plan(tx, repo, {});
+      await softDeleteVersions(tx, doomedOf(run), this.#clock.now());
       return { ...run, dryRun: false };
     });
+  }
+
+  async #protects(db: Db, repositoryId: number, ids: readonly number[]): Promise<boolean> {
+    for (let i = 0; i < ids.length; i += 500) {
+      const tags = await db.selectFrom('tags').select('name').where('manifestId', 'in', ids.slice(i, i + 500)).execute();
+      if ((await this.#policies.protectedTags(db, repositoryId, tags.map((t) => t.name))).size > 0) return true;
+    }
+    return false;
   }
 
   /** Every live package of the namespace with rules, one after the other (one transaction each). */
@@ -100,6 +113,10 @@ export class RetentionService {
     const deleted = versions.filter((v) => v.decision === 'delete').length;
     return { repository: repo.name, dryRun: true, hasRules: true, kept: versions.length - deleted, deleted, versions };
   }
+}
+
+function doomedOf(run: RetentionRun): number[] {
+  return run.versions.filter((v) => v.decision === 'delete').map((v) => v.id);
 }
 
 /** The package's active versions with what the planner needs, in a fixed number of queries. */
