@@ -9,7 +9,7 @@
 // S3 (the postgres-s3 set, the S3 driver's own tests): Ceph RGW is started once for the run with
 // scripts/s3-ceph.sh (needs root) and stopped at the end, also on failure; its endpoint and credentials reach the
 // tests as S3_ENDPOINT + AWS_*. Already set S3_ENDPOINT, or an RGW already answering, is used as it is.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -46,24 +46,45 @@ const passes = backends.map((backend, i) => ({
 
 const s3Env = startS3IfNeeded();
 
-const summary = [];
-for (const [i, pass] of passes.entries()) {
+// Passes run one after another, or side by side with BERTH_TEST_PARALLEL=1 (their tests mostly wait on servers and
+// clients, so two passes overlap well even on two cores); side by side, each pass's report is printed when it ends.
+const parallel = process.env.BERTH_TEST_PARALLEL === '1' && passes.length > 1;
+const summary = await Promise.all(passes.map((pass, i) => (parallel ? runPass(pass, i) : null)))
+  .then(async (early) => {
+    if (parallel) return early;
+    const results = [];
+    for (const [i, pass] of passes.entries()) results.push(await runPass(pass, i));
+    return results;
+  });
+
+/** Runs one pass's files under node's test runner; resolves to its summary line's facts. */
+function runPass(pass, i) {
   const label = `${pass.backend}${i === 0 ? '' : ' (backend suites)'}`;
-  console.log(`\n=== pass ${i + 1}/${passes.length}: BERTH_TEST_BACKEND=${label}, ${pass.files.length} files ===\n`);
+  const heading = `\n=== pass ${i + 1}/${passes.length}: BERTH_TEST_BACKEND=${label}, ${pass.files.length} files ===\n`;
+  if (!parallel) console.log(heading);
   const tap = join(tapDir, `${i}.tap`);
+  const report = join(tapDir, `${i}.txt`);
   const started = Date.now();
-  const result = spawnSync(process.execPath, [
+  const child = spawn(process.execPath, [
     '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`,
     // A hung server or client (e.g. an S3 server that stopped answering) fails its test instead of holding CI.
     '--test-timeout=600000',
-    '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`,
+    '--test-reporter=spec', `--test-reporter-destination=${parallel ? report : 'stdout'}`, '--test-reporter=tap', `--test-reporter-destination=${tap}`,
     ...pass.files,
-  ], { cwd: root, stdio: 'inherit', env: { ...process.env, ...s3Env, BERTH_TEST_BACKEND: pass.backend } });
-  const counts = {};
-  try {
-    for (const m of readFileSync(tap, 'utf8').matchAll(/^# (tests|pass|fail|skipped|todo|cancelled) (\d+)$/gm)) counts[m[1]] = Number(m[2]);
-  } catch { /* no TAP output: the run itself failed */ }
-  summary.push({ label, status: result.status ?? 1, seconds: ((Date.now() - started) / 1000).toFixed(1), counts });
+  ], { cwd: root, stdio: ['ignore', parallel ? 'ignore' : 'inherit', 'inherit'], env: { ...process.env, ...s3Env, BERTH_TEST_BACKEND: pass.backend } });
+  return new Promise((resolve) => {
+    child.on('close', (code) => {
+      if (parallel) {
+        console.log(heading);
+        try { process.stdout.write(readFileSync(report, 'utf8')); } catch { /* no report: the run itself failed */ }
+      }
+      const counts = {};
+      try {
+        for (const m of readFileSync(tap, 'utf8').matchAll(/^# (tests|pass|fail|skipped|todo|cancelled) (\d+)$/gm)) counts[m[1]] = Number(m[2]);
+      } catch { /* no TAP output: the run itself failed */ }
+      resolve({ label, status: code ?? 1, seconds: ((Date.now() - started) / 1000).toFixed(1), counts });
+    });
+  });
 }
 rmSync(tapDir, { recursive: true, force: true });
 

@@ -10,13 +10,14 @@ import type { Db } from '../db/schema.js';
 import { AccountService } from '../accounts/account-service.js';
 import { SessionService } from '../accounts/session-service.js';
 import { TokenLiveness, TokenService } from '../accounts/token-service.js';
-import { Authorizer } from '../auth/authorizer.js';
+import { CredentialResolver } from '../auth/credentials.js';
 import { FailureLimiter } from '../auth/failure-limiter.js';
 import { generatePassword } from '../auth/password.js';
+import { Policy } from '../auth/policy.js';
 import { RegistryTokens } from '../auth/registry-token.js';
 import { SigningKeys } from '../auth/signing-keys.js';
 import { RateLimiter } from '../http/github/rate-limiter.js';
-import { TokenAccess } from '../http/oci/token-access.js';
+import { OciAccess } from '../http/oci/access.js';
 import { buildServer } from '../http/server.js';
 import { DiskSpace, type WatchedPath } from '../maintenance/disk-space.js';
 import { BlobScrubber } from '../maintenance/blob-scrubber.js';
@@ -93,10 +94,10 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   // database write later (e.g. on a full disk).
   await keys.current();
   const registryTokens = new RegistryTokens({ keys, ttlSeconds: Math.round(config.auth.registryTokenTtlMs / 1000) });
-  const authorizer = new Authorizer({ db: db.db });
+  const policy = new Policy({ db: db.db });
   const publicUrl = config.server.publicUrl;
   const rules = { restoreWindowMs: config.packages.restoreWindowMs, deleteDownloadLimit: config.packages.deleteDownloadLimit };
-  const packages = new PackageService({ db: db.db, clock, downloads: registry.downloads, rules, protection: policies });
+  const packages = new PackageService({ db: db.db, policy, clock, downloads: registry.downloads, rules, protection: policies });
   const tls = config.server.tls ? { cert: readFileSync(config.server.tls.cert), key: readFileSync(config.server.tls.key) } : null;
 
   // Cluster-wide jobs take a lease in the database (one replica at a time); flushing this process's buffered
@@ -143,9 +144,15 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
 
   // One count of failed authentications for /token, Basic on /v2 and the web UI's sign-in form.
   const limiter = new FailureLimiter({ max: config.auth.failedLoginLimit, windowMs: config.auth.failedLoginWindowMs });
+  const sessions = new SessionService({ db: db.db, clock });
+  // Every surface's one way to learn who is calling (auth/credentials.ts); the stores it asks live in accounts/.
+  const credentials = new CredentialResolver({
+    stores: { accessTokens: tokens, liveness: new TokenLiveness({ db: db.db, clock, ttlMs: 5000 }), sessions, users: accounts },
+    registryTokens, limiter, clock,
+  });
   const versions = new VersionService({ db: db.db, clock, downloads: registry.downloads, rules, protection: policies });
   const stats = new PackageStats({ db: db.db, downloads: registry.downloads });
-  const lifecycle = { policies, access: new LifecycleAccess({ db: db.db }), retention };
+  const lifecycle = { policies, access: new LifecycleAccess({ db: db.db, policy }), retention };
   const server = buildServer({
     log,
     tls,
@@ -158,18 +165,14 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
     warnings: () => disk.check(),
     oci: {
       registry,
-      access: new TokenAccess({
-        registryTokens, tokens, authorizer, repos: registry.repos, clock, publicUrl, limiter,
-        liveness: new TokenLiveness({ db: db.db, clock, ttlMs: 5000 }),
-      }),
+      access: new OciAccess({ credentials, policy, publicUrl }),
       limits: { ...config.registry, chunkMinLength: config.uploads.chunkMinLength },
     },
     token: {
-      tokens, authorizer, registryTokens, clock, publicUrl,
-      limiter,
+      credentials, policy, registryTokens, clock, publicUrl,
     },
     github: {
-      accounts, tokens, packages, clock, publicUrl,
+      accounts, credentials, packages, clock, publicUrl,
       versions,
       stats,
       lifecycle,
@@ -177,8 +180,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       rateLimits: { authenticated: config.api.rateLimit.authenticated, anonymous: config.api.rateLimit.anonymous },
     },
     ui: {
-      accounts, tokens, packages, versions, stats, limiter, clock, publicUrl,
-      sessions: new SessionService({ db: db.db, clock }),
+      accounts, tokens, packages, versions, stats, limiter, clock, publicUrl, sessions, credentials, policy,
       settings: new PackageSettings({ db: db.db, clock }),
       summaries: new PackageSummaries({ db: db.db, downloads: registry.downloads }),
       details: new VersionDetails({ db: db.db, blobs: registry.blobs, downloads: registry.downloads }),

@@ -1,5 +1,5 @@
 import type { Db } from '../db/schema.js';
-import { maxRole, type Role, type Target, type Visibility } from './permissions.js';
+import { maxRole, type Namespace, type Role, type Target, type Visibility } from './permissions.js';
 
 /** A package row as the permission model needs it. */
 export interface PackageRow {
@@ -37,16 +37,14 @@ export async function loadTargets(db: Db, userId: number | null, ownerLogin: str
 }
 
 /**
- * Whether the user administers the namespace `ownerLogin` and so every package in it: an owner of the
- * organization, the user whose namespace it is, or an instance admin (the `admin` role `targetsOf` gives them).
+ * The caller's standing in the namespace `ownerLogin` (what a refused push names as the thing to fix): no such
+ * namespace, their own, another user's, or an organization with their role in it and its package-creation policy.
  */
-export async function isNamespaceAdmin(db: Db, userId: number | null, ownerLogin: string): Promise<boolean> {
-  return namespaceAdmin(await loadFacts(db, userId, ownerLogin));
-}
-
-function namespaceAdmin({ owner, user, orgRole }: Facts): boolean {
-  if (!user || !owner) return Boolean(user?.isAdmin);
-  return Boolean(user.isAdmin) || (owner.type === 'user' && owner.id === user.id) || orgRole === 'owner';
+export async function loadNamespace(db: Db, userId: number, ownerLogin: string): Promise<Namespace> {
+  const { owner, user, orgRole } = await loadFacts(db, userId, ownerLogin);
+  if (!owner) return { kind: 'missing', login: ownerLogin };
+  if (owner.type === 'user') return { kind: user !== undefined && owner.id === user.id ? 'own' : 'other-user', login: ownerLogin };
+  return { kind: 'org', login: ownerLogin, role: orgRole, membersCanCreate: Boolean(owner.membersCanCreate) };
 }
 
 interface Facts {
@@ -70,10 +68,12 @@ async function loadFacts(db: Db, userId: number | null, ownerLogin: string): Pro
 
 async function targetsOf(db: Db, facts: Facts, repos: readonly PackageRow[]): Promise<Map<number, Target>> {
   const { owner, user, orgRole } = facts;
-  const base: Role[] = [];
+  const base: (Role | null)[] = [];
   const grants = new Map<number, Role[]>();
   if (user) {
-    if (namespaceAdmin(facts)) base.push('admin');
+    if (user.isAdmin) base.push('admin');
+    if (owner?.type === 'user' && owner.id === user.id) base.push('admin');
+    if (orgRole === 'owner') base.push('admin');
     if (base.length === 0) {
       // Chunked: SQLite limits bound parameters per statement.
       for (let i = 0; i < repos.length; i += 500) {

@@ -1,8 +1,5 @@
 import { Command } from 'commander';
-import { parseImmutableTagRules } from '../lifecycle/immutable-tags.js';
-import type { PolicyScope } from '../lifecycle/lifecycle-policies.js';
-import { parseRetentionPolicy, type RetentionPolicy } from '../lifecycle/retention-policy.js';
-import type { RetentionRun } from '../lifecycle/retention-service.js';
+import { parseImmutableTagRules, parseRetentionPolicy, type PolicyScope, type RetentionPolicy, type RetentionRun } from '../app/admin-services.js';
 import { notFound } from '../util/errors.js';
 import { printTable, withDataOptions, withServices, type AdminServices } from './admin-context.js';
 

@@ -4,7 +4,6 @@ import type { PolicyScope } from '../../lifecycle/lifecycle-policies.js';
 import { parseRetentionPolicy, type RetentionPolicy } from '../../lifecycle/retention-policy.js';
 import type { RetentionRun } from '../../lifecycle/retention-service.js';
 import { packageNotFound } from '../../packages/package-errors.js';
-import { subjectOf } from './github-auth.js';
 import { param, queryParam, type Endpoint, type GithubDeps, type RequestContext } from './github-context.js';
 import { invalidRequest, missingScopes, notFound } from './github-errors.js';
 
@@ -37,12 +36,12 @@ async function target(deps: GithubDeps, ctx: RequestContext): Promise<Target> {
   const kind = params.org !== undefined ? 'org' : params.username !== undefined ? 'user' : null;
   if (!owner || (kind !== null && owner.type !== kind)) throw notFound();
   if (params.name === undefined) {
-    await deps.lifecycle.access.assertManages(ctx.caller.identity?.userId ?? null, owner.login);
+    await deps.lifecycle.access.assertManages(ctx.caller.identity?.userId ?? null, owner);
     return { owner, scope: { ownerId: owner.id, repositoryId: null }, repository: null };
   }
-  const access = await deps.packages.find(owner, param(ctx.request, 'name'), subjectOf(ctx.caller));
+  const access = await deps.packages.find(owner, param(ctx.request, 'name'), ctx.caller.subject);
   if (!access?.operations.has('read')) throw packageNotFound();
-  await deps.lifecycle.access.assertManages(ctx.caller.identity?.userId ?? null, owner.login);
+  await deps.lifecycle.access.assertManages(ctx.caller.identity?.userId ?? null, owner);
   return { owner, scope: { ownerId: owner.id, repositoryId: access.package.id }, repository: access.package.repository };
 }
 

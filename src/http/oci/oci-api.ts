@@ -10,6 +10,7 @@ import { deleteManifest, getManifest, putManifest } from './manifests.js';
 import { allowSlowBody } from '../connection-guard.js';
 import { setRouteLabel } from '../route-label.js';
 import { parseOciPath, type OciRoute } from './route-path.js';
+import { sendOciError } from './oci-errors.js';
 import { cancelUpload, finishUpload, getUploadStatus, patchUpload, startUpload } from './uploads.js';
 
 type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -120,11 +121,3 @@ function toBerthError(error: unknown): BerthError | null {
   return null;
 }
 
-export function sendOciError(reply: FastifyReply, error: BerthError): FastifyReply {
-  return reply.code(error.status).headers(error.headers).type('application/json').send(ociErrorBody(error));
-}
-
-/** `{"errors":[{code,message,detail?}]}` (spec "Error Codes"). */
-export function ociErrorBody(error: BerthError): string {
-  return JSON.stringify({ errors: [{ code: error.code, message: error.message, ...(error.detail === undefined ? {} : { detail: error.detail }) }] });
-}

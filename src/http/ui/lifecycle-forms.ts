@@ -11,7 +11,8 @@ import { formInvalid } from './ui-errors.js';
 
 /** The scope a settings page's lifecycle forms act on, resolved (and access-checked for viewing) by the page. */
 export interface LifecyclePageScope {
-  readonly ownerLogin: string;
+  /** The namespace: whose admins may change the rules. */
+  readonly owner: { readonly id: number; readonly login: string; readonly type: 'user' | 'org' };
   readonly scope: PolicyScope;
   /** `acme` or `acme/api`, for headings. */
   readonly label: string;
@@ -34,9 +35,9 @@ const RETENTION_FIELDS = [
  */
 export async function lifecycleSection(deps: UiDeps, request: FastifyRequest, page: LifecyclePageScope): Promise<Html> {
   const account = requireAccount(request);
-  if (!(await deps.lifecycle.access.manages(account.id, page.ownerLogin))) {
+  if (!(await deps.lifecycle.access.manages(account.id, page.owner))) {
     return html`<section class="settings-section card" aria-labelledby="lifecycle"><h2 id="lifecycle">Lifecycle</h2>
-  <p class="muted">Immutable tags and retention rules are set by the owners of ${page.ownerLogin}.</p></section>`;
+  <p class="muted">Immutable tags and retention rules are set by the owners of ${page.owner.login}.</p></section>`;
   }
   const own = await deps.lifecycle.policies.get(page.scope);
   const inherited = page.scope.repositoryId === null ? null : await deps.lifecycle.policies.get({ ownerId: page.scope.ownerId, repositoryId: null });
@@ -45,7 +46,7 @@ export async function lifecycleSection(deps: UiDeps, request: FastifyRequest, pa
   return html`<section class="settings-section card" aria-labelledby="lifecycle">
   <h2 id="lifecycle">Lifecycle</h2>
   <h3 id="immutable-tags">Immutable tags</h3>
-  <p class="muted">A tag matching a pattern (and no exclusion) cannot be moved to another image or deleted once pushed; pushing the same image again is allowed.${inherited?.immutableTags ? ` ${page.ownerLogin} also protects ${inherited.immutableTags.patterns.join(', ')}${inherited.immutableTags.exclude.length ? ` except ${inherited.immutableTags.exclude.join(', ')}` : ''}.` : ''}</p>
+  <p class="muted">A tag matching a pattern (and no exclusion) cannot be moved to another image or deleted once pushed; pushing the same image again is allowed.${inherited?.immutableTags ? ` ${page.owner.login} also protects ${inherited.immutableTags.patterns.join(', ')}${inherited.immutableTags.exclude.length ? ` except ${inherited.immutableTags.exclude.join(', ')}` : ''}.` : ''}</p>
   <form method="post" action="${base}/immutable" class="stack">${csrfField(request)}
     <label for="immutable-patterns">Patterns</label>
     <input type="text" id="immutable-patterns" name="patterns" value="${rules.patterns.join(', ')}" placeholder="v*, release-*" autocomplete="off" spellcheck="false">
@@ -54,7 +55,7 @@ export async function lifecycleSection(deps: UiDeps, request: FastifyRequest, pa
     <div><button type="submit" class="btn btn-primary">Save immutable tags</button></div>
   </form>
   <h3 id="retention">Retention</h3>
-  <p class="muted">Rules decide per image (an index with its platform manifests, signatures and attestations), in this order: immutable tag, keep tags, keep pulled within, keep the most recent, then the delete rules; an image no rule deletes is kept. Deleted versions can be restored for a while.${inherited?.retention ? ` Fields left empty here come from ${page.ownerLogin}'s rules.` : ''}</p>
+  <p class="muted">Rules decide per image (an index with its platform manifests, signatures and attestations), in this order: immutable tag, keep tags, keep pulled within, keep the most recent, then the delete rules; an image no rule deletes is kept. Deleted versions can be restored for a while.${inherited?.retention ? ` Fields left empty here come from ${page.owner.login}'s rules.` : ''}</p>
   ${retentionForm(request, base, own.retention ?? {})}
 </section>`;
 }
@@ -79,7 +80,7 @@ function retentionForm(request: FastifyRequest, base: string, policy: RetentionP
 export function registerLifecycleForms(app: FastifyInstance, deps: UiDeps, settingsPath: string, resolve: (request: FastifyRequest) => Promise<LifecyclePageScope>): void {
   const managed = async (request: FastifyRequest): Promise<LifecyclePageScope> => {
     const page = await resolve(request);
-    await deps.lifecycle.access.assertManages(requireAccount(request).id, page.ownerLogin);
+    await deps.lifecycle.access.assertManages(requireAccount(request).id, page.owner);
     return page;
   };
   app.post(`${settingsPath}/lifecycle/immutable`, async (request, reply) => {

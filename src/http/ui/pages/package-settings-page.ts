@@ -151,7 +151,7 @@ async function showRestore(deps: UiDeps, request: FastifyRequest, reply: Fastify
 
 function lifecycleScope({ owner, access }: { owner: Account; access: PackageAccess }): LifecyclePageScope {
   const pkg = access.package;
-  return { ownerLogin: owner.login, scope: { ownerId: owner.id, repositoryId: pkg.id }, label: pkg.repository, settingsUrl: packageSettingsUrl(owner, pkg.name) };
+  return { owner, scope: { ownerId: owner.id, repositoryId: pkg.id }, label: pkg.repository, settingsUrl: packageSettingsUrl(owner, pkg.name) };
 }
 
 function roleOptions(selected: Role): Html[] {
@@ -161,8 +161,7 @@ function roleOptions(selected: Role): Html[] {
 async function changeVisibility(deps: UiDeps, request: FastifyRequest, reply: FastifyReply, kind: OwnerKind) {
   const { owner, access } = await administered(deps, request, kind);
   const account = requireAccount(request);
-  // A package admin who is not an owner of the organization chooses among the visibilities its policy allows.
-  const orgPolicy = owner.type === 'org' && !account.isAdmin && !(await deps.directory.isOrgOwner(account.id, owner.id));
+  const orgPolicy = await deps.policy.visibilityLimitedByOrg(account, owner);
   return applyChange(deps, request, reply, kind, async () => {
     await deps.settings.setVisibility(access.package.repository, formOf(request).get('visibility') ?? '', { orgPolicy });
     return `${packageSettingsUrl(owner, access.package.name)}?done=visibility`;
