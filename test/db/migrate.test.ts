@@ -104,7 +104,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const conn = open(dialect === 'postgres' ? await createDatabase() : ':memory:');
       await migrate(conn, '0010-upload-owner');
       await sql`insert into blobs (digest, size, created_at) values ('sha256:aa', 3, 1000), ('sha256:bb', 5, 2000)`.execute(conn.db);
-      assert.deepEqual(await migrate(conn), ['0011-blob-quarantine']);
+      assert.deepEqual(await migrate(conn, '0011-blob-quarantine'), ['0011-blob-quarantine']);
 
       const rows = await conn.db.selectFrom('blobs').selectAll().orderBy('digest').execute();
       assert.deepEqual(rows, [
