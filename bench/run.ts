@@ -1,9 +1,10 @@
 /**
- * `npm run bench [-- --quick] [--postgres-s3] [--ui-pages]`: Berth and the CNCF registry side by side on loopback, with a bare
+ * `npm run bench [-- --quick] [--postgres-s3] [--ui-pages] [--retention]`: Berth and the CNCF registry side by side on loopback, with a bare
  * Node ingest server and nginx as the machine's limits, all in one run so every ratio compares figures taken
  * minutes apart on the same machine. Prints a table and the targets (PASS/MISS) and writes .bench/results.json.
  * `--postgres-s3` then runs Berth on PostgreSQL + S3 as one and as two replicas (bench/scale-out.ts).
  * `--ui-pages` then measures the web UI's render times at 1,000 packages / 10,000 versions (bench/ui-pages.ts).
+ * `--retention` then times a retention dry run over one package of 100,000 versions (bench/retention.ts).
  * `--blob-get` (also with `--quick`) runs only the blob GET comparison: Berth with storage.verifyOnRead off and on,
  * and nginx, on one pushed layer; it prints its own table and writes .bench/blob-get.json.
  * `--seed [--scale F]` runs only the registry-size part (bench/listings.ts): seeds SQLite and PostgreSQL with 100,000
@@ -68,7 +69,7 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === '--seed') return seedOnly(args.slice(1));
   if (args.includes('--pull-storm')) return pullStormOnly(args);
-  if (args.some((a) => a !== '--quick' && a !== '--postgres-s3' && a !== '--ui-pages' && a !== '--blob-get')) {
+  if (args.some((a) => a !== '--quick' && a !== '--postgres-s3' && a !== '--ui-pages' && a !== '--retention' && a !== '--blob-get')) {
     process.stderr.write(`${USAGE}\n`);
     process.exit(2);
   }
@@ -102,9 +103,13 @@ async function main(): Promise<void> {
     const pages = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/ui-pages.ts')], { stdio: 'inherit' });
     if (pages.status !== 0) process.exitCode = 1;
   }
+  if (args.includes('--retention') && process.exitCode !== 1) {
+    const retention = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/retention.ts')], { stdio: 'inherit' });
+    if (retention.status !== 0) process.exitCode = 1;
+  }
 }
 
-const USAGE = 'usage: npm run bench [-- [--quick] [--postgres-s3] [--ui-pages] | [--quick] --blob-get | --seed [--scale F] [--sqlite | --postgres] | [--quick] --pull-storm]';
+const USAGE = 'usage: npm run bench [-- [--quick] [--postgres-s3] [--ui-pages] [--retention] | [--quick] --blob-get | --seed [--scale F] [--sqlite | --postgres] | [--quick] --pull-storm]';
 
 /** `--seed [--scale F]`: the registry-size bench alone (bench/listings.ts). */
 async function seedOnly(args: string[]): Promise<void> {

@@ -21,6 +21,9 @@ import { OciAccess } from '../http/oci/access.js';
 import { buildServer } from '../http/server.js';
 import { DiskSpace, type WatchedPath } from '../maintenance/disk-space.js';
 import { BlobScrubber } from '../maintenance/blob-scrubber.js';
+import { LifecycleAccess } from '../lifecycle/lifecycle-access.js';
+import { LifecyclePolicies } from '../lifecycle/lifecycle-policies.js';
+import { RetentionService } from '../lifecycle/retention-service.js';
 import { JobLeases } from '../maintenance/job-leases.js';
 import { Scheduler } from '../maintenance/scheduler.js';
 import type { Logger } from '../observability/logger.js';
@@ -81,7 +84,9 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   const uploadLimits = {
     perUser: config.uploads.maxSessionsPerUser, perRepository: config.uploads.maxSessionsPerRepository, expireAfterMs: config.uploads.expireAfterMs,
   };
-  const registry = createRegistry({ db: db.db, blobs, clock, log, uploadLimits, verifyOnRead: config.storage.verifyOnRead });
+  // Immutable-tag rules: the registry and the package services ask them before moving or deleting a tag.
+  const policies = new LifecyclePolicies({ db: db.db, clock });
+  const registry = createRegistry({ db: db.db, blobs, clock, log, uploadLimits, verifyOnRead: config.storage.verifyOnRead, protection: policies });
   const accounts = new AccountService({ db: db.db, clock });
   const tokens = new TokenService({ db: db.db, clock });
   const initialAdminPassword = await bootstrapAdmin(accounts);
@@ -102,7 +107,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   const policy = new Policy({ db: db.db, ...(mirror ? { mirrorOf: mirror.readersOf } : {}) });
   const publicUrl = config.server.publicUrl;
   const rules = { restoreWindowMs: config.packages.restoreWindowMs, deleteDownloadLimit: config.packages.deleteDownloadLimit };
-  const packages = new PackageService({ db: db.db, policy, clock, downloads: registry.downloads, rules });
+  const packages = new PackageService({ db: db.db, policy, clock, downloads: registry.downloads, rules, protection: policies });
   const tls = config.server.tls ? { cert: readFileSync(config.server.tls.cert), key: readFileSync(config.server.tls.key) } : null;
 
   // Cluster-wide jobs take a lease in the database (one replica at a time); flushing this process's buffered
@@ -131,6 +136,20 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       if (purged.packages + purged.versions > 0) log.info(purged, 'deleted packages and versions purged');
     },
   });
+  const retention = new RetentionService({ db: db.db, clock, policies, downloads: registry.downloads });
+  const retentionEvery = config.retention.intervalMs;
+  if (retentionEvery !== null) {
+    scheduler.every({
+      name: 'retention',
+      everyMs: retentionEvery,
+      lease: true,
+      run: async (signal) => {
+        // Soft deletes, as a REST delete: restorable for packages.restoreWindow, bytes left to GC.
+        const r = await retention.runAll(signal);
+        if (r.deleted > 0) log.info(r, 'retention run deleted versions');
+      },
+    });
+  }
   if (config.scrub.intervalMs !== null) scheduleScrub(scheduler, { db: db.db, blobs, clock, log }, config.scrub.intervalMs, config.scrub.rateBytesPerSecond);
 
   // One count of failed authentications for /token, Basic on /v2 and the web UI's sign-in form.
@@ -141,7 +160,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
     stores: { accessTokens: tokens, liveness: new TokenLiveness({ db: db.db, clock, ttlMs: 5000 }), sessions, users: accounts },
     registryTokens, limiter, clock,
   });
-  const versions = new VersionService({ db: db.db, clock, downloads: registry.downloads, rules });
+  const versions = new VersionService({ db: db.db, clock, downloads: registry.downloads, rules, protection: policies });
   const stats = new PackageStats({ db: db.db, downloads: registry.downloads });
   const usage = new UsageService({ db: db.db, downloads: registry.downloads });
   metrics.setSources({
@@ -152,6 +171,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
     storageByOwner: async () => (config.metrics.ownersTop === 0 ? [] : (await usage.ownerSizes(config.metrics.ownersTop))
       .map((o) => ({ owner: o.owner, bytes: o.sizeBytes }))),
   });
+  const lifecycle = { policies, access: new LifecycleAccess({ db: db.db, policy }), retention };
   const server = buildServer({
     log,
     tls,
@@ -177,6 +197,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       versions,
       stats,
       usage,
+      lifecycle,
       rateLimiter: new RateLimiter({ windowMs: config.api.rateLimit.windowMs }),
       rateLimits: { authenticated: config.api.rateLimit.authenticated, anonymous: config.api.rateLimit.anonymous },
     },
@@ -187,6 +208,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       details: new VersionDetails({ db: db.db, blobs: registry.blobs, downloads: registry.downloads }),
       directory: new OwnerDirectory({ db: db.db }),
       usage,
+      lifecycle,
     },
   });
 

@@ -49,6 +49,8 @@ export interface Config {
   readonly packages: { readonly restoreWindowMs: number; readonly purgeIntervalMs: number; readonly deleteDownloadLimit: number };
   /** Background scrub: `intervalMs` null when off. */
   readonly scrub: { readonly intervalMs: number | null; readonly rateBytesPerSecond: number };
+  /** Scheduled retention runs: `intervalMs` null when off. */
+  readonly retention: { readonly intervalMs: number | null };
   readonly log: { readonly level: string };
   /** `token`: /metrics on the main port behind it (null: not there); `listen`: a separate /metrics listener. */
   readonly metrics: { readonly token: string | null; readonly listen: { readonly host: string; readonly port: number } | null; readonly ownersTop: number; readonly ownersRefreshMs: number };
@@ -162,6 +164,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     },
     // 0 is off too, as a YAML file or variable can say it.
     scrub: { intervalMs: get<number | null>('scrub.interval') || null, rateBytesPerSecond: get('scrub.rate') },
+    retention: { intervalMs: get<number | null>('retention.interval') || null },
     log: { level: get('log.level') },
     metrics: {
       token: metricsToken(get<string | null>('metrics.token')),

@@ -142,6 +142,10 @@ export const SCHEMA = {
   'metrics.ownersRefresh': {
     type: 'duration', default: '5m', help: 'berth_storage_owner_bytes is one aggregate over all references: recomputed at most this often, whatever the scrape rate.',
   },
+  'retention.interval': {
+    type: 'duration', default: '1d',
+    help: 'How often the retention rules of every organization and package are applied in the background (one replica at a time); 0: never (run `berth retention run`).',
+  },
   'log.level': {
     type: 'string', default: 'info', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
     help: 'Log level; one JSON line per request at info.',

@@ -126,10 +126,33 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
 }
 
 for (const dialect of ['sqlite', 'postgres'] as const) {
+  describe(`0013-lifecycle on ${dialect}`, { skip: dialect === 'postgres' && noPostgres }, () => {
+    it('one row per scope (a namespace, a package), gone with its package or owner', async () => {
+      const conn = open(dialect === 'postgres' ? await createDatabase() : ':memory:');
+      await migrate(conn, '0012-listing-indexes');
+      assert.deepEqual(await migrate(conn), ['0013-lifecycle']);
+      const org = await conn.db.insertInto('accounts').values({ login: 'acme', lowerLogin: 'acme', type: 'org', displayName: null, email: null, passwordHash: null, disabledAt: null, createdAt: 1, updatedAt: 1 })
+        .returning('id').executeTakeFirstOrThrow();
+      const repo = await conn.db.insertInto('repositories').values({ name: 'acme/api', owner: 'acme', ownerId: org.id, sourceUrl: null, createdBy: null, createdAt: 1, updatedAt: 1 })
+        .returning('id').executeTakeFirstOrThrow();
+      const row = (repositoryId: number | null) => ({ ownerId: org.id, repositoryId, immutableTags: '{"patterns":["v*"],"exclude":[]}', retention: null, updatedBy: null, updatedAt: 1 });
+      await conn.db.insertInto('lifecyclePolicies').values([row(null), row(repo.id)]).execute();
+      // The namespace's own row is unique too, though its repository_id is null.
+      await assert.rejects(conn.db.insertInto('lifecyclePolicies').values(row(null)).execute());
+      await assert.rejects(conn.db.insertInto('lifecyclePolicies').values(row(repo.id)).execute());
+      await conn.db.deleteFrom('repositories').where('id', '=', repo.id).execute();
+      assert.equal((await conn.db.selectFrom('lifecyclePolicies').select('id').execute()).length, 1);
+      await conn.db.deleteFrom('accounts').where('id', '=', org.id).execute();
+      assert.equal((await conn.db.selectFrom('lifecyclePolicies').select('id').execute()).length, 0);
+    });
+  });
+}
+
+for (const dialect of ['sqlite', 'postgres'] as const) {
   describe(`0017-mirror on ${dialect}`, { skip: dialect === 'postgres' && noPostgres }, () => {
     it('adds mirror_tags: one row per repository and tag, upserted, gone with its repository', async () => {
       const conn = open(dialect === 'postgres' ? await createDatabase() : ':memory:');
-      await migrate(conn, '0011-blob-quarantine');
+      await migrate(conn, '0013-lifecycle');
       await sql`insert into repositories (name, owner, created_at, updated_at) values ('hub/library/alpine', 'hub', 1, 1)`.execute(conn.db);
       assert.deepEqual(await migrate(conn), ['0017-mirror']);
       const repo = await conn.db.selectFrom('repositories').select('id').executeTakeFirstOrThrow();

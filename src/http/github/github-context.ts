@@ -3,6 +3,7 @@ import type { AccountService } from '../../accounts/account-service.js';
 import type { CredentialRefusal, CredentialResolver } from '../../auth/credentials.js';
 import type { Scope, Subject } from '../../auth/permissions.js';
 import type { Policy } from '../../auth/policy.js';
+import type { LifecycleServices } from '../../lifecycle/lifecycle-services.js';
 import type { PackageService } from '../../packages/package-service.js';
 import type { PackageStats } from '../../packages/package-stats.js';
 import type { UsageService } from '../../packages/usage-service.js';
@@ -20,6 +21,8 @@ export interface GithubDeps {
   readonly stats: PackageStats;
   /** Storage and downloads per owner: the usage pages' numbers. */
   readonly usage: UsageService;
+  /** Immutable-tag and retention rules, and who may change them (/api/v3/berth). */
+  readonly lifecycle: LifecycleServices;
   readonly rateLimiter: RateLimiter;
   /** Requests per window: per token, and per client address for anonymous callers. */
   readonly rateLimits: { readonly authenticated: number; readonly anonymous: number };
@@ -62,7 +65,7 @@ export type EndpointAccess = 'public' | 'user' | readonly Scope[];
 
 /** One REST endpoint: method, path under /api, the GitHub docs section it implements, who may call it, handler. */
 export interface Endpoint {
-  readonly method: 'GET' | 'POST' | 'DELETE';
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   readonly url: string;
   readonly docs: string;
   readonly access: EndpointAccess;
