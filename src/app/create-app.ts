@@ -27,7 +27,7 @@ import { RetentionService } from '../lifecycle/retention-service.js';
 import { JobLeases } from '../maintenance/job-leases.js';
 import { Scheduler } from '../maintenance/scheduler.js';
 import type { Logger } from '../observability/logger.js';
-import { Metrics } from '../observability/metrics.js';
+import type { Metrics } from '../observability/metrics.js';
 import { listenForMetrics } from '../http/metrics-endpoint.js';
 import { MirrorService } from '../mirror/mirror-service.js';
 import { OwnerDirectory } from '../packages/owner-directory.js';
@@ -61,10 +61,14 @@ export interface App {
  * closes them in reverse order. The only place that names concrete drivers.
  */
 export async function createApp(config: Config, log: Logger, opts: { onFatal?: (err: Error) => void } = {}): Promise<App> {
-  const metrics = new Metrics({ ownersRefreshMs: config.metrics.ownersRefreshMs });
+  // Only when something can read them (metrics.token or metrics.listen): otherwise neither prom-client (several MB
+  // of resident memory) nor the per-request bookkeeping is paid for.
+  const metrics = config.metrics.token !== null || config.metrics.listen !== null
+    ? new (await import('../observability/metrics.js')).Metrics({ ownersRefreshMs: config.metrics.ownersRefreshMs })
+    : null;
   const db = connect(config.metadata.url, {
     // Called for statements only, never while connect() runs: `db` is set by then.
-    onQueryError: (reason) => metrics.databaseError(db.dialect, reason),
+    ...(metrics ? { onQueryError: (reason) => metrics.databaseError(db.dialect, reason) } : {}),
     onUnreachable: throttle(10_000, (err) => {
       log.warn({ err }, 'metadata database unreachable: requests answer 503 until it is back');
     }),
@@ -77,7 +81,8 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   });
   if (applied.length > 0) log.info({ migrations: applied }, 'database migrated');
 
-  const blobs = measuredBlobStore(await openBlobStore(config.storage), config.storage.driver, metrics);
+  const store = await openBlobStore(config.storage);
+  const blobs = metrics ? measuredBlobStore(store, config.storage.driver, metrics) : store;
   await warnAboutOpenPermissions(dataPaths(config), log);
 
   const clock = systemClock;
@@ -112,7 +117,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
 
   // Cluster-wide jobs take a lease in the database (one replica at a time); flushing this process's buffered
   // download counts is per process and runs everywhere.
-  const scheduler = new Scheduler({ log: log.child({ module: 'maintenance' }), leases: new JobLeases({ db: db.db, dialect: db.dialect, clock }), metrics });
+  const scheduler = new Scheduler({ log: log.child({ module: 'maintenance' }), leases: new JobLeases({ db: db.db, dialect: db.dialect, clock }), ...(metrics ? { metrics } : {}) });
   const disk = new DiskSpace({ paths: watchedPaths(config), thresholdBytes: config.storage.freeSpaceWarning, log: log.child({ module: 'disk-space' }) });
   await disk.check();
   scheduler.every({ name: 'disk-space', everyMs: 60_000, run: async () => { await disk.check(); } });
@@ -163,7 +168,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   const versions = new VersionService({ db: db.db, clock, downloads: registry.downloads, rules, protection: policies });
   const stats = new PackageStats({ db: db.db, downloads: registry.downloads });
   const usage = new UsageService({ db: db.db, downloads: registry.downloads });
-  metrics.setSources({
+  metrics?.setSources({
     openUploads: () => registry.uploads.countOpen(),
     databasePing: async () => { await sql`select 1`.execute(db.db); },
     databasePool: () => db.pool(),
@@ -181,7 +186,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       idleTimeoutMs: config.server.idleTimeoutMs, maxConnectionsPerClient: config.server.maxConnectionsPerClient,
     },
     ready: async () => { await sql`select 1`.execute(db.db); },
-    metrics: { metrics, token: config.metrics.token },
+    metrics: metrics ? { metrics, token: config.metrics.token } : null,
     warnings: () => disk.check(),
     oci: {
       registry,
@@ -220,7 +225,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
     initialAdminPassword,
     async listen() {
       const address = await server.listen({ host: config.server.host, port: config.server.port });
-      if (config.metrics.listen) {
+      if (metrics && config.metrics.listen) {
         metricsListener = await listenForMetrics(metrics, config.metrics.listen);
         log.info({ url: metricsListener.url }, 'metrics listening');
       }

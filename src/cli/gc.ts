@@ -1,6 +1,6 @@
 import { rename, writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
-import { JobRunFile } from '../observability/metrics.js';
+import type { JobRunFile } from '../observability/metrics.js';
 import { parseDuration } from '../util/duration.js';
 import { withDataOptions, withServices } from './admin-context.js';
 
@@ -20,8 +20,9 @@ Examples:
       const dryRun = !opts.delete;
       const graceMs = parseDuration(opts.grace);
       const tty = process.stderr.isTTY;
-      const metrics = new JobRunFile();
-      const finished = metrics.jobStarted('gc');
+      // prom-client is loaded only for a run that writes metrics.
+      const metrics = opts.metricsFile ? new (await import('../observability/metrics.js')).JobRunFile() : null;
+      const finished = metrics?.jobStarted('gc') ?? (() => undefined);
       const run = withServices(opts, async (s) => {
         const uploads = dryRun ? 0 : await s.uploads.purgeIdleSince(Date.now() - s.uploadExpiryMs);
         const gc = await s.gc.run({
@@ -33,7 +34,7 @@ Examples:
       });
       // A dry run is recorded too: it read everything a real run does, and failing is what an alert wants to see.
       const report = await run.then((r) => { finished('success'); return r; }, (err: unknown) => { finished('failure'); throw err; })
-        .finally(() => (opts.metricsFile ? writeAtomically(opts.metricsFile, metrics) : undefined));
+        .finally(() => (opts.metricsFile && metrics ? writeAtomically(opts.metricsFile, metrics) : undefined));
       const mb = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
       const verb = dryRun ? 'would delete' : 'deleted';
       process.stdout.write([

@@ -34,8 +34,8 @@ export interface ServerDeps {
   readonly trustedProxies: readonly string[];
   /** Timeouts and the per-client connection cap (src/http/connection-guard.ts). */
   readonly connections: ConnectionLimits;
-  /** Request metrics, and /metrics on this port when a token is configured. */
-  readonly metrics: MetricsExposure;
+  /** Request metrics, and /metrics on this port when a token is configured; null: no metrics are kept. */
+  readonly metrics: MetricsExposure | null;
 }
 
 export interface HealthWarning {
@@ -99,7 +99,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
       bytesOut: Number(reply.getHeader('content-length') ?? 0),
     }, 'request');
   });
-  registerMetrics(app, deps.metrics);
+  if (deps.metrics) registerMetrics(app, deps.metrics);
 
   // Readiness (load balancers, Kubernetes): 503 while the database does not answer, so traffic goes elsewhere;
   // liveness stays 200, since the process recovers by itself when the database is back. Low disk space is a warning,

@@ -108,6 +108,19 @@ describe('blob store errors', () => {
   });
 });
 
+describe('without metrics.token or metrics.listen', () => {
+  it('keeps no metrics and serves no /metrics (the web UI\'s 404)', async () => {
+    const plain = await startBerth();
+    try {
+      const res = await plain.fetch('/metrics', { auth: `Bearer ${TOKEN}` });
+      assert.equal(res.status, 404);
+      assert.doesNotMatch(await res.text(), /berth_/);
+    } finally {
+      await plain.stop();
+    }
+  });
+});
+
 describe('metrics.listen', () => {
   it('serves /metrics on its own address without a token, and nothing else', async () => {
     const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
