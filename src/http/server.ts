@@ -11,6 +11,7 @@ import { sendOciError } from './oci/oci-errors.js';
 import { tokenEndpoint, type TokenEndpointDeps } from './oci/token-endpoint.js';
 import { registerMetrics, type MetricsExposure } from './metrics-endpoint.js';
 import { routeLabel } from './route-label.js';
+import { requestFacts } from './request-facts.js';
 import type { UiDeps } from './ui/ui-context.js';
 import { sendBareErrorPage, uiPlugin } from './ui/ui-plugin.js';
 
@@ -97,6 +98,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
       ms: Math.round(reply.elapsedTime * 10) / 10,
       bytesIn: Number(request.headers['content-length'] ?? 0),
       bytesOut: Number(reply.getHeader('content-length') ?? 0),
+      ...requestFacts(request),
     }, 'request');
   });
   if (deps.metrics) registerMetrics(app, deps.metrics);

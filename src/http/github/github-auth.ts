@@ -1,3 +1,4 @@
+import { noteCaller } from '../request-facts.js';
 import type { FastifyRequest } from 'fastify';
 import { ANONYMOUS, isCaller, type CredentialResolver } from '../../auth/credentials.js';
 import type { Scope } from '../../auth/permissions.js';
@@ -13,6 +14,7 @@ export async function resolveCaller(credentials: CredentialResolver, request: Fa
   const resolved = await credentials.resolve(
     { authorization: request.headers.authorization, address: request.ip }, { bearer: 'access-token', basic: true, strictScheme: true },
   );
+  noteCaller(request, resolved);
   if (!isCaller(resolved)) return { identity: null, refusal: resolved.refused, subject: ANONYMOUS.subject };
   if (resolved.via !== 'access-token') return { identity: null, refusal: null, subject: ANONYMOUS.subject };
   const { subject } = resolved;

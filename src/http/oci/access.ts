@@ -1,3 +1,4 @@
+import { noteCaller } from '../request-facts.js';
 import type { FastifyRequest } from 'fastify';
 import type { Action } from '../../auth/actions.js';
 import { ANONYMOUS, CREDENTIAL_HINTS, isCaller, type Caller, type CredentialRefusal, type CredentialResolver } from '../../auth/credentials.js';
@@ -96,6 +97,7 @@ export class OciAccess implements AccessControl {
       { authorization: request.headers.authorization, address: request.ip },
       { bearer: { registryAudience: serviceName(request, this.#deps.publicUrl) }, basic: true, limitFailures: true },
     );
+    noteCaller(request, resolved);
     if (!isCaller(resolved) && resolved.retryAfter > 0) throw tooManyRequests(resolved.retryAfter);
     return resolved;
   }

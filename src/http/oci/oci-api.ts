@@ -1,3 +1,4 @@
+import { noteRepository } from '../request-facts.js';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { mirrorReadOnly, tooLarge, unsupported } from '../../oci/errors.js';
 import { BerthError, isBerthError, isStorageFull, storageFull } from '../../util/errors.js';
@@ -74,6 +75,7 @@ export function ociApi(deps: OciDeps) {
       const entry = TABLE[route.kind][request.method as Method];
       if (!entry) throw unsupported(`${request.method} is not supported on this endpoint`);
       const [handle, actions] = entry;
+      if ('name' in route) noteRepository(request, route.name);
       if (!('name' in route)) {
         await deps.access.requireLogin(request);
         return handle(deps, route as never, request, reply);

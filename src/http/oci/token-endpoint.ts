@@ -1,3 +1,4 @@
+import { noteCaller } from '../request-facts.js';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ACTIONS, type Action } from '../../auth/actions.js';
 import { CREDENTIAL_HINTS, isCaller, type Acceptance, type Caller, type CredentialRefusal, type CredentialResolver } from '../../auth/credentials.js';
@@ -41,6 +42,7 @@ export function tokenEndpoint(deps: TokenEndpointDeps) {
       const query = new URL(request.url, 'http://x').searchParams;
       // Basic credentials or none (an anonymous token). Bearer is not a credential here.
       const caller = await deps.credentials.resolve({ authorization: request.headers.authorization, address: request.ip }, ACCEPTS);
+      noteCaller(request, caller);
       return issue(deps, request, reply, caller, query.getAll('scope'), false);
     });
 
@@ -52,6 +54,7 @@ export function tokenEndpoint(deps: TokenEndpointDeps) {
       }
       const scopes = (form.scope ?? '').split(' ').filter(Boolean);
       const caller = await deps.credentials.resolve({ secret, address: request.ip }, ACCEPTS);
+      noteCaller(request, caller);
       return issue(deps, request, reply, caller, scopes, true);
     });
 

@@ -1,3 +1,4 @@
+import { noteCaller } from '../request-facts.js';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isCaller } from '../../auth/credentials.js';
 import { BerthError, isBerthError, isStorageFull, storageFull } from '../../util/errors.js';
@@ -130,6 +131,7 @@ async function resolveViewer(deps: UiDeps, request: FastifyRequest, reply: Fasti
   const id = cookieOf(request, SESSION_COOKIE);
   if (!id) return ANONYMOUS_VIEWER;
   const caller = await deps.credentials.resolve({ sessionId: id, address: request.ip }, {});
+  noteCaller(request, caller);
   if (!isCaller(caller) || caller.via !== 'session') {
     setCookie(request, reply, SESSION_COOKIE, '', 0);
     return ANONYMOUS_VIEWER;
