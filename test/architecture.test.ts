@@ -11,9 +11,10 @@ const ALLOWED: Record<string, string[]> = {
   'main.ts': ['cli'],
   // Commands get their services from app/ (admin-services.ts); `migrate` and `storage migrate` work below them.
   cli: ['app', 'config', 'client', 'db', 'storage'],
-  app: ['config', 'db', 'storage', 'http', 'registry', 'packages', 'accounts', 'auth', 'maintenance', 'events'],
+  app: ['config', 'db', 'storage', 'http', 'registry', 'packages', 'accounts', 'auth', 'maintenance', 'events', 'mirror'],
   config: [],
-  http: ['registry', 'packages', 'accounts', 'auth'],
+  http: ['registry', 'packages', 'accounts', 'auth', 'mirror'],
+  mirror: ['db', 'registry'],
   registry: ['db', 'storage', 'events'],
   // Listings show only what the caller may see: the policy (auth/policy.ts) decides.
   packages: ['db', 'registry', 'auth'],

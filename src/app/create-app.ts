@@ -24,6 +24,7 @@ import { BlobScrubber } from '../maintenance/blob-scrubber.js';
 import { JobLeases } from '../maintenance/job-leases.js';
 import { Scheduler } from '../maintenance/scheduler.js';
 import type { Logger } from '../observability/logger.js';
+import { MirrorService } from '../mirror/mirror-service.js';
 import { OwnerDirectory } from '../packages/owner-directory.js';
 import { PackageService } from '../packages/package-service.js';
 import { PackageSettings } from '../packages/package-settings.js';
@@ -89,7 +90,10 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   // database write later (e.g. on a full disk).
   await keys.current();
   const registryTokens = new RegistryTokens({ keys, ttlSeconds: Math.round(config.auth.registryTokenTtlMs / 1000) });
-  const policy = new Policy({ db: db.db });
+  const mirror = config.mirror.upstreams.length === 0 ? null : new MirrorService({
+    db: db.db, registry, clock, log: log.child({ module: 'mirror' }), settings: config.mirror, manifestMaxBytes: config.registry.manifestMaxBytes,
+  });
+  const policy = new Policy({ db: db.db, ...(mirror ? { mirrorOf: mirror.readersOf } : {}) });
   const publicUrl = config.server.publicUrl;
   const rules = { restoreWindowMs: config.packages.restoreWindowMs, deleteDownloadLimit: config.packages.deleteDownloadLimit };
   const packages = new PackageService({ db: db.db, policy, clock, downloads: registry.downloads, rules });
@@ -145,6 +149,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
     warnings: () => disk.check(),
     oci: {
       registry,
+      mirror,
       access: new OciAccess({ credentials, policy, publicUrl }),
       limits: { ...config.registry, chunkMinLength: config.uploads.chunkMinLength },
     },

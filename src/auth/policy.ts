@@ -1,12 +1,16 @@
 import type { Db } from '../db/schema.js';
 import { ACTIONS, type Action } from './actions.js';
 import type { Caller } from './credentials.js';
+import { mirrorActions, type MirrorReaders } from './mirror-access.js';
 import { loadNamespace, loadTarget, loadTargets, type PackageRow } from './package-access.js';
 import { allowedActions, allowedOperations, type PackageOperation, type Subject } from './permissions.js';
 import { refusal, type Refusal } from './refusal.js';
 import type { AccessEntry } from './registry-token.js';
 
 export type { PackageRow };
+
+/** Tells whether a repository name is served by a pull-through mirror (src/mirror/), and who may pull there. */
+export type MirrorLookup = (name: string) => Promise<MirrorReaders | null>;
 
 /** An account as the policy needs it: who is asking (a user) or whose namespace it is (a user or an organization). */
 export interface AccountRef {
@@ -23,13 +27,18 @@ export interface AccountRef {
  */
 export class Policy {
   readonly #db: Db;
+  readonly #mirrorOf: MirrorLookup | null;
 
-  constructor(deps: { db: Db }) {
+  constructor(deps: { db: Db; mirrorOf?: MirrorLookup }) {
     this.#db = deps.db;
+    this.#mirrorOf = deps.mirrorOf ?? null;
   }
 
   /** What `subject` may do with the package `name` now, and whether it exists. */
   async packageActions(subject: Subject, name: string): Promise<{ actions: Set<Action>; exists: boolean }> {
+    // A mirror's repositories are no account's packages: one rule decides them (auth/mirror-access.ts).
+    const mirrorReaders = await this.#mirrorOf?.(name);
+    if (mirrorReaders) return { actions: mirrorActions(subject, mirrorReaders), exists: true };
     const target = await loadTarget(this.#db, subject.userId, name);
     return { actions: allowedActions(subject, target), exists: target.exists };
   }

@@ -8,6 +8,7 @@ import { gcCommand } from './gc.js';
 import { doctorCommand } from './doctor.js';
 import { kubeSecretCommand } from './kube-secret.js';
 import { migrateCommand } from './migrate.js';
+import { mirrorCommand } from './mirror.js';
 import { scrubCommand } from './scrub.js';
 import { serveCommand } from './serve.js';
 import { storageCommand } from './storage.js';
@@ -34,6 +35,7 @@ export async function runCli(argv: string[]): Promise<void> {
   program.addCommand(storageCommand());
   program.addCommand(ciTemplateCommand());
   program.addCommand(doctorCommand());
+  program.addCommand(mirrorCommand());
   for (const cmd of [userCommand(), orgCommand(), teamCommand(), tokenCommand(), packageCommand(), keysCommand()]) program.addCommand(cmd);
   try {
     await program.parseAsync(argv);
