@@ -129,9 +129,9 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
   describe(`0017-mirror on ${dialect}`, { skip: dialect === 'postgres' && noPostgres }, () => {
     it('adds mirror_tags: one row per repository and tag, upserted, gone with its repository', async () => {
       const conn = open(dialect === 'postgres' ? await createDatabase() : ':memory:');
-      await migrate(conn, '0011-blob-quarantine');
+      await migrate(conn, '0012-listing-indexes');
       await sql`insert into repositories (name, owner, created_at, updated_at) values ('hub/library/alpine', 'hub', 1, 1)`.execute(conn.db);
-      assert.deepEqual(await migrate(conn), ['0017-mirror']);
+      assert.deepEqual(await migrate(conn, '0017-mirror'), ['0017-mirror']);
       const repo = await conn.db.selectFrom('repositories').select('id').executeTakeFirstOrThrow();
       const touch = (at: number) => conn.db.insertInto('mirrorTags').values({ repositoryId: repo.id, name: '3.20', checkedAt: at })
         .onConflict((oc) => oc.columns(['repositoryId', 'name']).doUpdateSet({ checkedAt: at })).execute();
