@@ -1,9 +1,10 @@
 /**
- * `npm run bench [-- --quick] [--postgres-s3] [--ui-pages]`: Berth and the CNCF registry side by side on loopback, with a bare
+ * `npm run bench [-- --quick] [--postgres-s3] [--ui-pages] [--retention]`: Berth and the CNCF registry side by side on loopback, with a bare
  * Node ingest server and nginx as the machine's limits, all in one run so every ratio compares figures taken
  * minutes apart on the same machine. Prints a table and the targets (PASS/MISS) and writes .bench/results.json.
  * `--postgres-s3` then runs Berth on PostgreSQL + S3 as one and as two replicas (bench/scale-out.ts).
  * `--ui-pages` then measures the web UI's render times at 1,000 packages / 10,000 versions (bench/ui-pages.ts).
+ * `--retention` then times a retention dry run over one package of 100,000 versions (bench/retention.ts).
  * `--blob-get` (also with `--quick`) runs only the blob GET comparison: Berth with storage.verifyOnRead off and on,
  * and nginx, on one pushed layer; it prints its own table and writes .bench/blob-get.json.
  * `--seed [--scale F]` runs only the registry-size part (bench/listings.ts): seeds SQLite and PostgreSQL with 100,000
@@ -20,8 +21,8 @@ import { curlGet, run, skopeoPull, skopeoPush, uploadFile, wrk } from './clients
 import { buildRandomImage, MANIFEST_MEDIA_TYPE, type BenchImage, type BlobFile } from './image.js';
 import { mbPerSecond, measurePhase, settleDisk, timed } from './measure.js';
 import {
-  evaluate, render, renderBlobGet, type BlobGetFigures, type IngestFigures, type ManifestGetFigures, type PushRun, type RegistryFigures,
-  type Results, type VerifyFigures,
+  evaluate, render, renderBlobGet, type BlobGetFigures, type IngestFigures, type LogCostFigures, type ManifestGetFigures, type PushRun,
+  type RegistryFigures, type Results, type VerifyFigures,
 } from './report.js';
 import { SCHEMA } from '../src/config/schema.js';
 import { benchListings } from './listings.js';
@@ -68,7 +69,7 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === '--seed') return seedOnly(args.slice(1));
   if (args.includes('--pull-storm')) return pullStormOnly(args);
-  if (args.some((a) => a !== '--quick' && a !== '--postgres-s3' && a !== '--ui-pages' && a !== '--blob-get')) {
+  if (args.some((a) => a !== '--quick' && a !== '--postgres-s3' && a !== '--ui-pages' && a !== '--retention' && a !== '--blob-get')) {
     process.stderr.write(`${USAGE}\n`);
     process.exit(2);
   }
@@ -102,9 +103,13 @@ async function main(): Promise<void> {
     const pages = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/ui-pages.ts')], { stdio: 'inherit' });
     if (pages.status !== 0) process.exitCode = 1;
   }
+  if (args.includes('--retention') && process.exitCode !== 1) {
+    const retention = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/retention.ts')], { stdio: 'inherit' });
+    if (retention.status !== 0) process.exitCode = 1;
+  }
 }
 
-const USAGE = 'usage: npm run bench [-- [--quick] [--postgres-s3] [--ui-pages] | [--quick] --blob-get | --seed [--scale F] [--sqlite | --postgres] | [--quick] --pull-storm]';
+const USAGE = 'usage: npm run bench [-- [--quick] [--postgres-s3] [--ui-pages] [--retention] | [--quick] --blob-get | --seed [--scale F] [--sqlite | --postgres] | [--quick] --pull-storm]';
 
 /** `--seed [--scale F]`: the registry-size bench alone (bench/listings.ts). */
 async function seedOnly(args: string[]): Promise<void> {
@@ -178,6 +183,7 @@ async function bench(mode: Mode, cleanup: Cleanup, postgresS3: boolean): Promise
   ]);
   await otherVerify.stop();
   const rates = await measureManifestRates(mode, registries);
+  const logCost = await measureLogCost(mode, berth, cleanup);
   const ingest = await measureIngest(mode, image, berth, bare);
   // The embedded servers are done; stopping them leaves the machine to the postgres-s3 clusters.
   if (postgresS3) await Promise.all([berth.stop(), cncf.stop(), nginx.stop(), bare.stop()]);
@@ -198,6 +204,7 @@ async function bench(mode: Mode, cleanup: Cleanup, postgresS3: boolean): Promise
     cncf: figures(1),
     nginxBlobGet: gets[2]!,
     blobGetVerify: verifyFigures(gets[0]!, gets[3]!),
+    logCost,
     ingest: { ...ingest, bytesPerRound: image.layers.reduce((sum, l) => sum + l.size, 0) },
     ...(scaleOut ? { postgresS3: scaleOut } : {}),
   };
@@ -338,6 +345,36 @@ async function measureManifestRates(mode: Mode, registries: readonly Server[]): 
     rates.push({ ...phase.value, serverCpuSeconds: phase.cpuSeconds });
   }
   return rates;
+}
+
+/**
+ * The cost of the request log: manifest GETs (as measureManifestRates) from Berth at log.level warn (the bench's
+ * Berth: no request lines) and from a second Berth on the same data at info (the default: one line per request,
+ * to a pipe the bench drains, as journald or a container runtime would), in alternating runs.
+ */
+async function measureLogCost(mode: Mode, warnBerth: Server, cleanup: Cleanup): Promise<LogCostFigures> {
+  const infoBerth = await startBerth(warnBerth.dataDir, cleanup, { env: { BERTH_LOG_LEVEL: 'info' }, credentials: warnBerth.credentials, name: 'Berth (log.level info)' });
+  const figures = { info: [] as number[], warn: [] as number[], infoCpuMsPerThousand: [] as number[], warnCpuMsPerThousand: [] as number[] };
+  try {
+    for (let run = 1; run <= 3; run++) {
+      const order: ['info' | 'warn', Server][] = run % 2 === 1 ? [['info', infoBerth], ['warn', warnBerth]] : [['warn', warnBerth], ['info', infoBerth]];
+      for (const [level, server] of order) {
+        progress(`manifest GET with wrk → Berth at log.level ${level} (run ${run}/3, ${mode.wrkSeconds} s)`);
+        const auth = await authorization(server, `repository:${REPO}:pull`);
+        const phase = await measurePhase(server.pid, () => wrk(`${server.url}/v2/${REPO}/manifests/${TAG}`, {
+          threads: 2, connections: 32, seconds: mode.wrkSeconds, headers: { Accept: MANIFEST_MEDIA_TYPE, ...auth },
+        }));
+        const result = phase.value;
+        if (result.non2xx > 0) throw new Error(`manifest GET at log.level ${level}: ${result.non2xx} non-2xx responses`);
+        figures[level].push(result.requestsPerSecond);
+        // The server's CPU per request: what logging costs even when other load on the machine skews the rates.
+        figures[level === 'info' ? 'infoCpuMsPerThousand' : 'warnCpuMsPerThousand'].push((phase.cpuSeconds / result.requests) * 1e6);
+      }
+    }
+  } finally {
+    await infoBerth.stop();
+  }
+  return figures;
 }
 
 /**

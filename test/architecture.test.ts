@@ -11,9 +11,9 @@ const ALLOWED: Record<string, string[]> = {
   'main.ts': ['cli'],
   // Commands get their services from app/ (admin-services.ts); `migrate` and `storage migrate` work below them.
   cli: ['app', 'config', 'client', 'db', 'storage'],
-  app: ['config', 'db', 'storage', 'http', 'registry', 'packages', 'accounts', 'auth', 'maintenance', 'events', 'mirror'],
+  app: ['config', 'db', 'storage', 'http', 'registry', 'packages', 'accounts', 'auth', 'maintenance', 'events', 'mirror', 'lifecycle'],
   config: [],
-  http: ['registry', 'packages', 'accounts', 'auth', 'mirror'],
+  http: ['registry', 'packages', 'accounts', 'auth', 'mirror', 'lifecycle'],
   mirror: ['db', 'registry'],
   registry: ['db', 'storage', 'events'],
   // Listings show only what the caller may see: the policy (auth/policy.ts) decides.
@@ -21,6 +21,7 @@ const ALLOWED: Record<string, string[]> = {
   accounts: ['db', 'auth'],
   auth: ['db'],
   maintenance: ['db', 'storage', 'registry'],
+  lifecycle: ['db', 'registry', 'packages', 'auth'],
   events: ['db'],
   db: [],
   storage: [],

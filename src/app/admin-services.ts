@@ -4,16 +4,23 @@ import { SigningKeys } from '../auth/signing-keys.js';
 import { loadConfig, type LoadOptions } from '../config/config.js';
 import { connect } from '../db/connect.js';
 import { prepareSchema } from '../db/migrate.js';
+import { LifecyclePolicies } from '../lifecycle/lifecycle-policies.js';
+import { RetentionService } from '../lifecycle/retention-service.js';
 import { BlobScrubber } from '../maintenance/blob-scrubber.js';
 import { GarbageCollector } from '../maintenance/garbage-collector.js';
 import { PackageSettings } from '../packages/package-settings.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import { isRepoName, parseRepoName } from '../oci/names.js';
 import { RepositoryStore } from '../registry/repositories.js';
 import { UploadService } from '../registry/upload-service.js';
 import { systemClock } from '../util/clock.js';
 import { openBlobStore } from './create-app.js';
 
 export type { ScrubReport } from '../maintenance/blob-scrubber.js';
+export { parseImmutableTagRules } from '../lifecycle/immutable-tags.js';
+export type { PolicyScope } from '../lifecycle/lifecycle-policies.js';
+export { parseRetentionPolicy, type RetentionPolicy } from '../lifecycle/retention-policy.js';
+export type { RetentionRun } from '../lifecycle/retention-service.js';
 
 /** The services the operator's commands (`berth user|org|token|gc|scrub …`) use: the second composition root. */
 export interface AdminServices {
@@ -28,6 +35,8 @@ export interface AdminServices {
   readonly scrubber: BlobScrubber;
   /** Bytes per second a scrub may read (config `scrub.rate`; 0: unlimited). */
   readonly scrubRate: number;
+  /** Lifecycle rules and retention runs (berth retention, berth immutable-tags). */
+  readonly lifecycle: { readonly policies: LifecyclePolicies; readonly retention: RetentionService; packageId(name: string): Promise<number | null> };
 }
 
 /**
@@ -46,7 +55,14 @@ export async function withServices<T>(
     const clock = systemClock;
     blobs = await openBlobStore(config.storage);
     const repos = new RepositoryStore({ db: conn.db, clock });
+    const policies = new LifecyclePolicies({ db: conn.db, clock });
     return await fn({
+      lifecycle: {
+        policies,
+        // Pull counts buffered in a serving process reach the database within stats.flushInterval.
+        retention: new RetentionService({ db: conn.db, clock, policies }),
+        packageId: async (name) => (isRepoName(name) ? (await repos.find(parseRepoName(name)))?.id ?? null : null),
+      },
       gc: new GarbageCollector({ db: conn.db, blobs, clock }),
       uploads: new UploadService({ db: conn.db, blobs, repos, clock }),
       uploadExpiryMs: config.uploads.expireAfterMs,

@@ -21,9 +21,14 @@ import { OciAccess } from '../http/oci/access.js';
 import { buildServer } from '../http/server.js';
 import { DiskSpace, type WatchedPath } from '../maintenance/disk-space.js';
 import { BlobScrubber } from '../maintenance/blob-scrubber.js';
+import { LifecycleAccess } from '../lifecycle/lifecycle-access.js';
+import { LifecyclePolicies } from '../lifecycle/lifecycle-policies.js';
+import { RetentionService } from '../lifecycle/retention-service.js';
 import { JobLeases } from '../maintenance/job-leases.js';
 import { Scheduler } from '../maintenance/scheduler.js';
 import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { listenForMetrics } from '../http/metrics-endpoint.js';
 import { MirrorService } from '../mirror/mirror-service.js';
 import { OwnerDirectory } from '../packages/owner-directory.js';
 import { PackageService } from '../packages/package-service.js';
@@ -37,6 +42,7 @@ import { createRegistry, type Registry } from '../registry/registry.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { warnAboutOpenPermissions } from './open-permissions.js';
 import { FsBlobStore } from '../storage/fs/fs-blob-store.js';
+import { measuredBlobStore } from '../storage/measured-blob-store.js';
 import { systemClock, type Clock } from '../util/clock.js';
 
 export interface App {
@@ -55,7 +61,14 @@ export interface App {
  * closes them in reverse order. The only place that names concrete drivers.
  */
 export async function createApp(config: Config, log: Logger, opts: { onFatal?: (err: Error) => void } = {}): Promise<App> {
+  // Only when something can read them (metrics.token or metrics.listen): otherwise neither prom-client (several MB
+  // of resident memory) nor the per-request bookkeeping is paid for.
+  const metrics = config.metrics.token !== null || config.metrics.listen !== null
+    ? new (await import('../observability/metrics.js')).Metrics({ ownersRefreshMs: config.metrics.ownersRefreshMs })
+    : null;
   const db = connect(config.metadata.url, {
+    // Called for statements only, never while connect() runs: `db` is set by then.
+    ...(metrics ? { onQueryError: (reason) => metrics.databaseError(db.dialect, reason) } : {}),
     onUnreachable: throttle(10_000, (err) => {
       log.warn({ err }, 'metadata database unreachable: requests answer 503 until it is back');
     }),
@@ -68,14 +81,17 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   });
   if (applied.length > 0) log.info({ migrations: applied }, 'database migrated');
 
-  const blobs = await openBlobStore(config.storage);
+  const store = await openBlobStore(config.storage);
+  const blobs = metrics ? measuredBlobStore(store, config.storage.driver, metrics) : store;
   await warnAboutOpenPermissions(dataPaths(config), log);
 
   const clock = systemClock;
   const uploadLimits = {
     perUser: config.uploads.maxSessionsPerUser, perRepository: config.uploads.maxSessionsPerRepository, expireAfterMs: config.uploads.expireAfterMs,
   };
-  const registry = createRegistry({ db: db.db, blobs, clock, log, uploadLimits, verifyOnRead: config.storage.verifyOnRead });
+  // Immutable-tag rules: the registry and the package services ask them before moving or deleting a tag.
+  const policies = new LifecyclePolicies({ db: db.db, clock });
+  const registry = createRegistry({ db: db.db, blobs, clock, log, uploadLimits, verifyOnRead: config.storage.verifyOnRead, protection: policies });
   const accounts = new AccountService({ db: db.db, clock });
   const tokens = new TokenService({ db: db.db, clock });
   const initialAdminPassword = await bootstrapAdmin(accounts);
@@ -96,12 +112,12 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   const policy = new Policy({ db: db.db, ...(mirror ? { mirrorOf: mirror.readersOf } : {}) });
   const publicUrl = config.server.publicUrl;
   const rules = { restoreWindowMs: config.packages.restoreWindowMs, deleteDownloadLimit: config.packages.deleteDownloadLimit };
-  const packages = new PackageService({ db: db.db, policy, clock, downloads: registry.downloads, rules });
+  const packages = new PackageService({ db: db.db, policy, clock, downloads: registry.downloads, rules, protection: policies });
   const tls = config.server.tls ? { cert: readFileSync(config.server.tls.cert), key: readFileSync(config.server.tls.key) } : null;
 
   // Cluster-wide jobs take a lease in the database (one replica at a time); flushing this process's buffered
   // download counts is per process and runs everywhere.
-  const scheduler = new Scheduler({ log: log.child({ module: 'maintenance' }), leases: new JobLeases({ db: db.db, dialect: db.dialect, clock }) });
+  const scheduler = new Scheduler({ log: log.child({ module: 'maintenance' }), leases: new JobLeases({ db: db.db, dialect: db.dialect, clock }), ...(metrics ? { metrics } : {}) });
   const disk = new DiskSpace({ paths: watchedPaths(config), thresholdBytes: config.storage.freeSpaceWarning, log: log.child({ module: 'disk-space' }) });
   await disk.check();
   scheduler.every({ name: 'disk-space', everyMs: 60_000, run: async () => { await disk.check(); } });
@@ -125,6 +141,20 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       if (purged.packages + purged.versions > 0) log.info(purged, 'deleted packages and versions purged');
     },
   });
+  const retention = new RetentionService({ db: db.db, clock, policies, downloads: registry.downloads });
+  const retentionEvery = config.retention.intervalMs;
+  if (retentionEvery !== null) {
+    scheduler.every({
+      name: 'retention',
+      everyMs: retentionEvery,
+      lease: true,
+      run: async (signal) => {
+        // Soft deletes, as a REST delete: restorable for packages.restoreWindow, bytes left to GC.
+        const r = await retention.runAll(signal);
+        if (r.deleted > 0) log.info(r, 'retention run deleted versions');
+      },
+    });
+  }
   if (config.scrub.intervalMs !== null) scheduleScrub(scheduler, { db: db.db, blobs, clock, log }, config.scrub.intervalMs, config.scrub.rateBytesPerSecond);
 
   // One count of failed authentications for /token, Basic on /v2 and the web UI's sign-in form.
@@ -135,8 +165,18 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
     stores: { accessTokens: tokens, liveness: new TokenLiveness({ db: db.db, clock, ttlMs: 5000 }), sessions, users: accounts },
     registryTokens, limiter, clock,
   });
-  const versions = new VersionService({ db: db.db, clock, downloads: registry.downloads, rules });
+  const versions = new VersionService({ db: db.db, clock, downloads: registry.downloads, rules, protection: policies });
   const stats = new PackageStats({ db: db.db, downloads: registry.downloads });
+  const usage = new UsageService({ db: db.db, downloads: registry.downloads });
+  metrics?.setSources({
+    openUploads: () => registry.uploads.countOpen(),
+    databasePing: async () => { await sql`select 1`.execute(db.db); },
+    databasePool: () => db.pool(),
+    disks: () => disk.usage(),
+    storageByOwner: async () => (config.metrics.ownersTop === 0 ? [] : (await usage.ownerSizes(config.metrics.ownersTop))
+      .map((o) => ({ owner: o.owner, bytes: o.sizeBytes }))),
+  });
+  const lifecycle = { policies, access: new LifecycleAccess({ db: db.db, policy }), retention };
   const server = buildServer({
     log,
     tls,
@@ -146,6 +186,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       idleTimeoutMs: config.server.idleTimeoutMs, maxConnectionsPerClient: config.server.maxConnectionsPerClient,
     },
     ready: async () => { await sql`select 1`.execute(db.db); },
+    metrics: metrics ? { metrics, token: config.metrics.token } : null,
     warnings: () => disk.check(),
     oci: {
       registry,
@@ -157,9 +198,11 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       credentials, policy, registryTokens, clock, publicUrl,
     },
     github: {
-      accounts, credentials, packages, clock, publicUrl,
+      accounts, credentials, policy, packages, clock, publicUrl,
       versions,
       stats,
+      usage,
+      lifecycle,
       rateLimiter: new RateLimiter({ windowMs: config.api.rateLimit.windowMs }),
       rateLimits: { authenticated: config.api.rateLimit.authenticated, anonymous: config.api.rateLimit.anonymous },
     },
@@ -169,10 +212,12 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       summaries: new PackageSummaries({ db: db.db, downloads: registry.downloads }),
       details: new VersionDetails({ db: db.db, blobs: registry.blobs, downloads: registry.downloads }),
       directory: new OwnerDirectory({ db: db.db }),
-      usage: new UsageService({ db: db.db, downloads: registry.downloads }),
+      usage,
+      lifecycle,
     },
   });
 
+  let metricsListener: Awaited<ReturnType<typeof listenForMetrics>> | null = null;
   return {
     server,
     registry,
@@ -180,6 +225,10 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
     initialAdminPassword,
     async listen() {
       const address = await server.listen({ host: config.server.host, port: config.server.port });
+      if (metrics && config.metrics.listen) {
+        metricsListener = await listenForMetrics(metrics, config.metrics.listen);
+        log.info({ url: metricsListener.url }, 'metrics listening');
+      }
       if (publicUrl === null && !isLoopback(config.server.host)) {
         log.warn({ host: config.server.host }, 'server.publicUrl is not set: token realms, registry token audiences and URLs in responses '
           + 'follow each request\'s Host header (or X-Forwarded-Host from a trusted proxy); set it in production');
@@ -187,6 +236,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       return address;
     },
     async close() {
+      await metricsListener?.close();
       await server.close();
       await registry.blobs.settled();
       await scheduler.stop();

@@ -82,8 +82,9 @@ export interface SessionUser {
 }
 
 /**
- * The stores the resolver asks (implemented in accounts/, wired by app/). A new credential kind (an OIDC ID token,
- * an organization's bot token) is one more store here and one more branch in `CredentialResolver#bearer`/`#secret`.
+ * The stores the resolver asks (implemented in accounts/, wired by app/). A new credential kind is one more store
+ * here, one more `Caller` variant and one more branch in `CredentialResolver#secret` (a secret told apart by its
+ * shape: an OIDC ID token is a JWT from a trusted issuer, a bot token has its own prefix) — nothing in http/.
  */
 export interface CredentialStores<U extends SessionUser> {
   readonly accessTokens: { authenticate(secret: string): Promise<TokenIdentity | TokenRefusal> };

@@ -9,6 +9,7 @@ import { doctorCommand } from './doctor.js';
 import { kubeSecretCommand } from './kube-secret.js';
 import { migrateCommand } from './migrate.js';
 import { mirrorCommand } from './mirror.js';
+import { immutableTagsCommand, retentionCommand } from './retention.js';
 import { scrubCommand } from './scrub.js';
 import { serveCommand } from './serve.js';
 import { storageCommand } from './storage.js';
@@ -31,6 +32,8 @@ export async function runCli(argv: string[]): Promise<void> {
   program.addCommand(kubeSecretCommand());
   program.addCommand(gcCommand());
   program.addCommand(scrubCommand());
+  program.addCommand(retentionCommand());
+  program.addCommand(immutableTagsCommand());
   program.addCommand(migrateCommand());
   program.addCommand(storageCommand());
   program.addCommand(ciTemplateCommand());

@@ -14,6 +14,7 @@ import * as m0010 from './migrations/0010-upload-owner.js';
 import * as m0011 from './migrations/0011-blob-quarantine.js';
 import * as m0012 from './migrations/0012-listing-indexes.js';
 import * as m0017 from './migrations/0017-mirror.js';
+import * as m0013 from './migrations/0013-lifecycle.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -32,6 +33,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '0011-blob-quarantine': m0011,
   '0012-listing-indexes': m0012,
   '0017-mirror': m0017,
+  '0013-lifecycle': m0013,
 };
 
 export interface MigrationStatus {

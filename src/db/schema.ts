@@ -25,6 +25,7 @@ export interface Database {
   jobLeases: JobLeasesTable;
   sessions: SessionsTable;
   mirrorTags: MirrorTagsTable;
+  lifecyclePolicies: LifecyclePoliciesTable;
 }
 
 export interface RepositoriesTable {
@@ -231,6 +232,19 @@ export interface MirrorTagsTable {
   repositoryId: number;
   name: string;
   checkedAt: number;
+}
+
+/** Immutable-tag and retention rules of a namespace (`repositoryId` null) or of one package (migration 0013). */
+export interface LifecyclePoliciesTable {
+  id: Generated<number>;
+  ownerId: number;
+  repositoryId: number | null;
+  /** JSON `{patterns, exclude}`, or null. */
+  immutableTags: string | null;
+  /** JSON retention rules, or null. */
+  retention: string | null;
+  updatedBy: number | null;
+  updatedAt: number;
 }
 
 export type Db = Kysely<Database>;

@@ -36,6 +36,18 @@ export const tooLarge = (limit: number): BerthError =>
 export const unauthorized = (message: string, challenge: string): BerthError =>
   oci(401, 'UNAUTHORIZED', message, undefined, { 'WWW-Authenticate': challenge });
 export const denied = (message: string): BerthError => oci(403, 'DENIED', message);
+/**
+ * An immutable-tag rule refuses moving `tag` to another digest (a push) or deleting what it points at. DENIED:
+ * docker, podman and skopeo print the message of a 403 answer, so it says what to do. The REST API and the UI
+ * show the same message.
+ */
+export const tagImmutable = (tag: string, repository: string, rule: string, attempt: keyof typeof IMMUTABLE_HINT): BerthError =>
+  oci(403, 'DENIED', `tag ${tag} is immutable in ${repository} (rule ${rule}): ${IMMUTABLE_HINT[attempt]}`, { tag, repository, rule });
+const IMMUTABLE_HINT = {
+  move: 'push a new tag',
+  'delete-tag': 'it cannot be deleted',
+  'delete-version': 'the image it points at cannot be deleted',
+} as const;
 export const unsupported = (message: string): BerthError => oci(405, 'UNSUPPORTED', message);
 export const tooManyRequests = (retryAfterSeconds: number): BerthError =>
   oci(429, 'TOOMANYREQUESTS', 'too many requests', undefined, { 'Retry-After': String(retryAfterSeconds) });

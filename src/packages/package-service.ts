@@ -1,11 +1,13 @@
 import { isUniqueViolation } from '../db/constraint-errors.js';
 import type { Db } from '../db/schema.js';
-import { transaction } from '../db/transaction.js';
+import { lockRepository, transaction } from '../db/transaction.js';
 import { sql } from 'kysely';
 import { readableRepositories } from '../auth/package-access.js';
 import type { PackageOperation, Subject, Visibility } from '../auth/permissions.js';
 import type { Policy } from '../auth/policy.js';
 import type { DownloadCounter } from '../registry/download-counter.js';
+import { type TagProtection } from '../registry/tag-protection.js';
+import { tagImmutable } from '../oci/errors.js';
 import type { Clock } from '../util/clock.js';
 import { countUpTo } from './listing-count.js';
 import { downloadLimit, nameReused } from './package-errors.js';
@@ -54,6 +56,7 @@ interface Deps {
   readonly clock: Clock;
   readonly downloads: DownloadCounter;
   readonly rules: DeletionRules;
+  readonly protection: TagProtection;
 }
 
 /**
@@ -68,9 +71,11 @@ export class PackageService {
   readonly #clock: Clock;
   readonly #downloads: DownloadCounter;
   readonly #rules: DeletionRules;
+  readonly #protection: TagProtection;
 
   constructor(deps: Deps) {
     this.#db = deps.db;
+    this.#protection = deps.protection;
     this.#policy = deps.policy;
     this.#clock = deps.clock;
     this.#downloads = deps.downloads;
@@ -125,9 +130,16 @@ export class PackageService {
       if (popular) throw downloadLimit('package', limit);
     }
     const now = this.#clock.now();
-    await this.#db.updateTable('repositories')
-      .set({ name: `${pkg.repository}~deleted-${pkg.id}`, deletedName: pkg.repository, deletedAt: now, updatedAt: now })
-      .where('id', '=', pkg.id).where('deletedAt', 'is', null).execute();
+    await transaction(this.#db, async (tx) => {
+      await lockRepository(tx, pkg.id);
+      // A package holding a tag an immutable-tag rule protects stays: deleting it would delete that image.
+      const tags = (await tx.selectFrom('tags').select('name').where('repositoryId', '=', pkg.id).execute()).map((t) => t.name);
+      const first = [...await this.#protection.protectedTags(tx, pkg.id, tags)].sort(([a], [b]) => a.localeCompare(b))[0];
+      if (first) throw tagImmutable(first[0], pkg.repository, first[1], 'delete-version');
+      await tx.updateTable('repositories')
+        .set({ name: `${pkg.repository}~deleted-${pkg.id}`, deletedName: pkg.repository, deletedAt: now, updatedAt: now })
+        .where('id', '=', pkg.id).where('deletedAt', 'is', null).execute();
+    });
   }
 
   /** Gives a deleted package its name back; refused when a new package has taken the name meanwhile. */

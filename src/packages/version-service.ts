@@ -1,6 +1,7 @@
 import type { Db } from '../db/schema.js';
 import { lockRepository, transaction } from '../db/transaction.js';
 import type { DownloadCounter } from '../registry/download-counter.js';
+import { refuseProtectedDeletion, type TagProtection } from '../registry/tag-protection.js';
 import type { Clock } from '../util/clock.js';
 import { countUpTo } from './listing-count.js';
 import { downloadLimit, lastVersion, versionNotFound } from './package-errors.js';
@@ -34,9 +35,11 @@ export class VersionService {
   readonly #clock: Clock;
   readonly #downloads: DownloadCounter;
   readonly #rules: DeletionRules;
+  readonly #protection: TagProtection;
 
-  constructor(deps: { db: Db; clock: Clock; downloads: DownloadCounter; rules: DeletionRules }) {
+  constructor(deps: { db: Db; clock: Clock; downloads: DownloadCounter; rules: DeletionRules; protection: TagProtection }) {
     this.#db = deps.db;
+    this.#protection = deps.protection;
     this.#clock = deps.clock;
     this.#downloads = deps.downloads;
     this.#rules = deps.rules;
@@ -62,7 +65,8 @@ export class VersionService {
 
   /**
    * Soft-deletes a version: /v2 stops serving it and its tags are moved aside, to be given back on restore.
-   * GitHub's rules: not the package's last version, and not a public version downloaded more than the limit.
+   * GitHub's rules: not the package's last version, and not a public version downloaded more than the limit;
+   * Berth's: not a version an immutable-tag rule protects.
    */
   async delete(pkg: PackageInfo, version: VersionInfo): Promise<void> {
     if (pkg.versionCount <= 1) throw lastVersion();
@@ -78,13 +82,8 @@ export class VersionService {
       // The repository row first, as a manifest push takes it (lock order, README "Isolation"): a push moving one of
       // these tags waits, then sees the tags gone, or has moved it before we read them (then it stays moved).
       await lockRepository(tx, pkg.id);
-      const tags = await tx.selectFrom('tags').select('name').where('manifestId', '=', version.id).execute();
-      await tx.deleteFrom('deletedTags').where('manifestId', '=', version.id).execute();
-      if (tags.length > 0) {
-        await tx.insertInto('deletedTags').values(tags.map((t) => ({ manifestId: version.id, name: t.name, deletedAt: now }))).execute();
-        await tx.deleteFrom('tags').where('manifestId', '=', version.id).execute();
-      }
-      await tx.updateTable('manifests').set({ deletedAt: now, updatedAt: now }).where('id', '=', version.id).execute();
+      await refuseProtectedDeletion(tx, this.#protection, { id: pkg.id, name: pkg.repository }, [version.id]);
+      await softDeleteVersions(tx, [version.id], now);
     });
   }
 
@@ -124,5 +123,22 @@ export class VersionService {
       id: r.id, packageId: r.repositoryId, digest: r.digest, mediaType: r.mediaType, tags: tags.get(r.id) ?? [],
       description: r.description, license: r.license, createdAt: r.createdAt, updatedAt: r.updatedAt, deletedAt: r.deletedAt,
     }));
+  }
+}
+
+/**
+ * Soft-deletes versions (inside the caller's transaction, after it locked the repository row): their tags are
+ * moved aside for a restore to give back, and /v2 stops serving them. Used by REST/UI deletes and retention runs.
+ */
+export async function softDeleteVersions(tx: Db, ids: readonly number[], now: number): Promise<void> {
+  for (let i = 0; i < ids.length; i += 500) {
+    const part = ids.slice(i, i + 500);
+    const tags = await tx.selectFrom('tags').select(['manifestId', 'name']).where('manifestId', 'in', part).execute();
+    await tx.deleteFrom('deletedTags').where('manifestId', 'in', part).execute();
+    if (tags.length > 0) {
+      await tx.insertInto('deletedTags').values(tags.map((t) => ({ manifestId: t.manifestId, name: t.name, deletedAt: now }))).execute();
+      await tx.deleteFrom('tags').where('manifestId', 'in', part).execute();
+    }
+    await tx.updateTable('manifests').set({ deletedAt: now, updatedAt: now }).where('id', 'in', part).execute();
   }
 }

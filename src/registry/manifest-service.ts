@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { preparedQuery } from '../db/prepared-query.js';
 import type { Db } from '../db/schema.js';
-import { transaction } from '../db/transaction.js';
+import { lockRepository, transaction } from '../db/transaction.js';
 import { digestAlgorithm, makeDigest, type Digest } from '../oci/digest.js';
-import { digestInvalid, manifestBlobUnknown, manifestUnknown, nameUnknown } from '../oci/errors.js';
+import { digestInvalid, manifestBlobUnknown, manifestUnknown, nameUnknown, tagImmutable } from '../oci/errors.js';
 import { parseManifest, type ParsedManifest } from '../oci/manifest.js';
 import type { Reference, RepoName } from '../oci/names.js';
 import type { BlobStore } from '../storage/blob-store.js';
@@ -11,6 +11,7 @@ import type { Clock } from '../util/clock.js';
 import { readLimited } from '../util/read-limited.js';
 import type { DownloadCounter } from './download-counter.js';
 import type { RepositoryStore } from './repositories.js';
+import { refuseProtectedDeletion, type TagProtection } from './tag-protection.js';
 
 export interface ManifestHead {
   readonly id: number;
@@ -44,12 +45,14 @@ export class ManifestService {
   readonly #clock: Clock;
   readonly #downloads: DownloadCounter;
   readonly #blobs: BlobStore;
+  readonly #protection: TagProtection;
   /** The manifest GET/HEAD lookups, compiled once: they are the registry's hottest queries. */
   readonly #lookups: Record<`${'tag' | 'digest'}:${'body' | 'head'}`, (name: string, reference: string) => Promise<(ManifestHead & { body?: Buffer })[]>>;
 
-  constructor(deps: { db: Db; repos: RepositoryStore; clock: Clock; downloads: DownloadCounter; blobs: BlobStore }) {
+  constructor(deps: { db: Db; repos: RepositoryStore; clock: Clock; downloads: DownloadCounter; blobs: BlobStore; protection: TagProtection }) {
     this.#db = deps.db;
     this.#blobs = deps.blobs;
+    this.#protection = deps.protection;
     const lookup = (by: 'tag' | 'digest', withBody: boolean) => preparedQuery(this.#db as never, 2, (name, reference) => {
       let q = this.#db.selectFrom('manifests as m')
         .innerJoin('repositories as r', 'r.id', 'm.repositoryId')
@@ -127,6 +130,13 @@ export class ManifestService {
         await tx.insertInto('manifestReferences').values(unique).onConflict((oc) => oc.columns(['manifestId', 'digest']).doNothing()).execute();
       }
       if (reference.kind === 'tag') {
+        // An immutable tag may be pushed again with the digest it has (a CI retry), never moved. Checked after the
+        // repository row lock above, so two pushes of one new tag cannot both see it free.
+        const current = await tx.selectFrom('tags').select('manifestId').where('repositoryId', '=', repo.id).where('name', '=', reference.tag).executeTakeFirst();
+        if (current && current.manifestId !== row.id) {
+          const rule = (await this.#protection.protectedTags(tx, repo.id, [reference.tag])).get(reference.tag);
+          if (rule) throw tagImmutable(reference.tag, name, rule, 'move');
+        }
         await tx.insertInto('tags').values({ repositoryId: repo.id, name: reference.tag, manifestId: row.id, updatedAt: now })
           .onConflict((oc) => oc.columns(['repositoryId', 'name']).doUpdateSet({ manifestId: row.id, updatedAt: now }))
           .execute();
@@ -156,14 +166,29 @@ export class ManifestService {
     return row as StoredManifest;
   }
 
-  /** Deleting by tag removes the tag only; by digest, the manifest and every tag pointing at it. */
+  /**
+   * Deleting by tag removes the tag only; by digest, the manifest and every tag pointing at it. Neither when an
+   * immutable-tag rule protects the tag, or a tag on the manifest or on an index listing it.
+   */
   async delete(name: RepoName, reference: Reference): Promise<void> {
     const repo = await this.#repos.get(name);
-    const res = reference.kind === 'tag'
-      ? await this.#db.deleteFrom('tags').where('repositoryId', '=', repo.id).where('name', '=', reference.tag).executeTakeFirst()
-      : await this.#db.deleteFrom('manifests').where('repositoryId', '=', repo.id).where('digest', '=', reference.digest)
+    await transaction(this.#db, async (tx) => {
+      // The repository row first (lock order): a push moving a tag and this delete serialise.
+      await lockRepository(tx, repo.id);
+      if (reference.kind === 'tag') {
+        const rule = (await this.#protection.protectedTags(tx, repo.id, [reference.tag])).get(reference.tag);
+        const tag = await tx.selectFrom('tags').select('manifestId').where('repositoryId', '=', repo.id).where('name', '=', reference.tag).executeTakeFirst();
+        if (!tag) throw manifestUnknown(reference.tag);
+        if (rule) throw tagImmutable(reference.tag, name, rule, 'delete-tag');
+        await tx.deleteFrom('tags').where('repositoryId', '=', repo.id).where('name', '=', reference.tag).execute();
+        return;
+      }
+      const row = await tx.selectFrom('manifests').select('id').where('repositoryId', '=', repo.id).where('digest', '=', reference.digest)
         .where('deletedAt', 'is', null).executeTakeFirst();
-    if (Number(res.numDeletedRows) === 0) throw manifestUnknown(reference.kind === 'tag' ? reference.tag : reference.digest);
+      if (!row) throw manifestUnknown(reference.digest);
+      await refuseProtectedDeletion(tx, this.#protection, { id: repo.id, name }, [row.id]);
+      await tx.deleteFrom('manifests').where('id', '=', row.id).execute();
+    });
   }
 
   /**

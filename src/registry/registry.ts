@@ -7,6 +7,7 @@ import { DownloadCounter } from './download-counter.js';
 import { ManifestService } from './manifest-service.js';
 import { ReferrersService } from './referrers-service.js';
 import { RepositoryStore } from './repositories.js';
+import { NO_TAG_PROTECTION, type TagProtection } from './tag-protection.js';
 import { TagService } from './tag-service.js';
 import { UploadService, type UploadLimits } from './upload-service.js';
 
@@ -19,10 +20,14 @@ export interface Registry {
   readonly tags: TagService;
   readonly referrers: ReferrersService;
   readonly downloads: DownloadCounter;
+  /** What immutable-tag rules protect (lifecycle/), also asked by package and version deletes. */
+  readonly protection: TagProtection;
 }
 
 /** `verifyOnRead`: config `storage.verifyOnRead` (see BlobService). */
-export function createRegistry(deps: { db: Db; blobs: BlobStore; clock: Clock; log: Logger; uploadLimits?: UploadLimits; verifyOnRead?: boolean }): Registry {
+export function createRegistry(deps: {
+  db: Db; blobs: BlobStore; clock: Clock; log: Logger; uploadLimits?: UploadLimits; verifyOnRead?: boolean; protection?: TagProtection;
+}): Registry {
   const { db, clock } = deps;
   const repos = new RepositoryStore({ db, clock });
   const downloads = new DownloadCounter({ db, clock, log: deps.log.child({ module: 'registry.downloads' }) });
@@ -32,9 +37,10 @@ export function createRegistry(deps: { db: Db; blobs: BlobStore; clock: Clock; l
       db, blobs: deps.blobs, repos, clock, log: deps.log.child({ module: 'registry.blobs' }), verifyOnRead: deps.verifyOnRead ?? false,
     }),
     uploads: new UploadService({ db, blobs: deps.blobs, repos, clock, ...(deps.uploadLimits ? { limits: deps.uploadLimits } : {}) }),
-    manifests: new ManifestService({ db, repos, clock, downloads, blobs: deps.blobs }),
+    manifests: new ManifestService({ db, repos, clock, downloads, blobs: deps.blobs, protection: deps.protection ?? NO_TAG_PROTECTION }),
     tags: new TagService({ db, repos }),
     referrers: new ReferrersService({ db }),
     downloads,
+    protection: deps.protection ?? NO_TAG_PROTECTION,
   };
 }

@@ -55,7 +55,7 @@ describe('migrations on PostgreSQL', { skip: noPostgres }, () => {
       log: (e) => { if (e.level === 'query') seen.push(e.query.sql); },
     });
     try {
-      await migrate({ db: logged as unknown as Connection['db'], dialect: 'postgres', close: () => logged.destroy() });
+      await migrate({ db: logged as unknown as Connection['db'], dialect: 'postgres', pool: () => null, close: () => logged.destroy() });
     } finally {
       await logged.destroy();
     }
@@ -126,12 +126,35 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
 }
 
 for (const dialect of ['sqlite', 'postgres'] as const) {
+  describe(`0013-lifecycle on ${dialect}`, { skip: dialect === 'postgres' && noPostgres }, () => {
+    it('one row per scope (a namespace, a package), gone with its package or owner', async () => {
+      const conn = open(dialect === 'postgres' ? await createDatabase() : ':memory:');
+      await migrate(conn, '0012-listing-indexes');
+      assert.deepEqual(await migrate(conn), ['0013-lifecycle']);
+      const org = await conn.db.insertInto('accounts').values({ login: 'acme', lowerLogin: 'acme', type: 'org', displayName: null, email: null, passwordHash: null, disabledAt: null, createdAt: 1, updatedAt: 1 })
+        .returning('id').executeTakeFirstOrThrow();
+      const repo = await conn.db.insertInto('repositories').values({ name: 'acme/api', owner: 'acme', ownerId: org.id, sourceUrl: null, createdBy: null, createdAt: 1, updatedAt: 1 })
+        .returning('id').executeTakeFirstOrThrow();
+      const row = (repositoryId: number | null) => ({ ownerId: org.id, repositoryId, immutableTags: '{"patterns":["v*"],"exclude":[]}', retention: null, updatedBy: null, updatedAt: 1 });
+      await conn.db.insertInto('lifecyclePolicies').values([row(null), row(repo.id)]).execute();
+      // The namespace's own row is unique too, though its repository_id is null.
+      await assert.rejects(conn.db.insertInto('lifecyclePolicies').values(row(null)).execute());
+      await assert.rejects(conn.db.insertInto('lifecyclePolicies').values(row(repo.id)).execute());
+      await conn.db.deleteFrom('repositories').where('id', '=', repo.id).execute();
+      assert.equal((await conn.db.selectFrom('lifecyclePolicies').select('id').execute()).length, 1);
+      await conn.db.deleteFrom('accounts').where('id', '=', org.id).execute();
+      assert.equal((await conn.db.selectFrom('lifecyclePolicies').select('id').execute()).length, 0);
+    });
+  });
+}
+
+for (const dialect of ['sqlite', 'postgres'] as const) {
   describe(`0017-mirror on ${dialect}`, { skip: dialect === 'postgres' && noPostgres }, () => {
     it('adds mirror_tags: one row per repository and tag, upserted, gone with its repository', async () => {
       const conn = open(dialect === 'postgres' ? await createDatabase() : ':memory:');
-      await migrate(conn, '0012-listing-indexes');
+      await migrate(conn, '0013-lifecycle');
       await sql`insert into repositories (name, owner, created_at, updated_at) values ('hub/library/alpine', 'hub', 1, 1)`.execute(conn.db);
-      assert.deepEqual(await migrate(conn, '0017-mirror'), ['0017-mirror']);
+      assert.deepEqual(await migrate(conn), ['0017-mirror']);
       const repo = await conn.db.selectFrom('repositories').select('id').executeTakeFirstOrThrow();
       const touch = (at: number) => conn.db.insertInto('mirrorTags').values({ repositoryId: repo.id, name: '3.20', checkedAt: at })
         .onConflict((oc) => oc.columns(['repositoryId', 'name']).doUpdateSet({ checkedAt: at })).execute();

@@ -55,7 +55,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       // package's live rows) to as many random heap reads, so there page 1 is what is checked.
       for (const n of [1, 40]) {
         const recorder = new QueryRecorder();
-        const versions = new VersionService({ db: db.withPlugin(recorder), clock: systemClock, downloads: null as never, rules: null as never });
+        const versions = new VersionService({ db: db.withPlugin(recorder), clock: systemClock, downloads: null as never, rules: null as never, protection: null as never });
         const page = await versions.list({ id: Number(repo.id) } as PackageInfo, 'active', n, 30);
         assert.equal(page.versions.length, 30);
         assert.ok(page.total > 1000);

@@ -7,6 +7,7 @@ import {
   badCredentials, clientError, DOCS_ROOT, notFound, problemsParsingJson, RATE_LIMIT_DOCS, RATE_LIMITED, rateLimited, sendGithubError,
   unsupportedApiVersion,
 } from './github-errors.js';
+import { lifecycleRoutes } from './lifecycle-routes.js';
 import { metaRoutes } from './meta-routes.js';
 import { packageRoutes } from './package-routes.js';
 import type { RateLimitState } from './rate-limiter.js';
@@ -64,7 +65,7 @@ export function githubApi(deps: GithubDeps) {
       if (typeof version === 'string' && !API_VERSIONS.includes(version)) throw unsupportedApiVersion(version, API_VERSIONS);
     });
 
-    const endpoints: Endpoint[] = [...metaRoutes(), ...packageRoutes(), ...versionRoutes(), ...statsRoutes()];
+    const endpoints: Endpoint[] = [...metaRoutes(), ...packageRoutes(), ...versionRoutes(), ...statsRoutes(), ...lifecycleRoutes()];
     for (const endpoint of endpoints) {
       app.route({
         method: endpoint.method,

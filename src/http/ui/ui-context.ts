@@ -14,6 +14,7 @@ import type { PackageSummaries } from '../../packages/package-summaries.js';
 import type { UsageService } from '../../packages/usage-service.js';
 import type { VersionDetails } from '../../packages/version-details.js';
 import type { VersionService } from '../../packages/version-service.js';
+import type { LifecycleServices } from '../../lifecycle/lifecycle-services.js';
 import type { Clock } from '../../util/clock.js';
 import { html, type Html } from './html.js';
 import { page, type Flash, type NavItem } from './layout.js';
@@ -36,6 +37,8 @@ export interface UiDeps {
   readonly directory: OwnerDirectory;
   /** Storage and downloads per owner (usage and admin pages). */
   readonly usage: UsageService;
+  /** Immutable-tag and retention rules (the settings pages' Lifecycle section). */
+  readonly lifecycle: LifecycleServices;
   /** Failed sign-ins per client address and per login (the same limiter as /token). */
   readonly limiter: FailureLimiter;
   readonly clock: Clock;

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Account } from '../../../accounts/account-service.js';
 import { html, type Html } from '../html.js';
+import { lifecycleSection, registerLifecycleForms, type LifecyclePageScope } from '../lifecycle-forms.js';
 import type { Flash } from '../layout.js';
 import { assetUrl } from '../static-assets.js';
 import { csrfField, formOf, paramOf, queryOf, redirect, requireAccount, sendPage, type UiDeps } from '../ui-context.js';
@@ -23,6 +24,7 @@ const DONE: Record<string, string> = {
   'team-member-removed': 'Removed from the team.',
   'team-deleted': 'Team deleted.',
   policy: 'Package policy saved.',
+  lifecycle: 'Lifecycle rules saved.',
 };
 
 /**
@@ -55,10 +57,11 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
 <section class="org-settings">
   <p class="breadcrumb"><a href="/orgs/${org.login}/packages">${org.login}</a> / settings</p>
   <h1>Organization settings</h1>
-  <nav class="subnav" aria-label="Sections"><a href="#members">Members</a> · <a href="#teams">Teams</a> · <a href="#policy">Package policy</a> · <a href="/orgs/${org.login}/usage">Usage</a></nav>
+  <nav class="subnav" aria-label="Sections"><a href="#members">Members</a> · <a href="#teams">Teams</a> · <a href="#policy">Package policy</a> · <a href="#lifecycle">Lifecycle</a> · <a href="/orgs/${org.login}/usage">Usage</a></nav>
   ${membersSection(request, org, members)}
   ${teamsSection(request, org, members, teams)}
   ${policySection(request, org, policy)}
+  ${await lifecycleSection(deps, request, lifecycleScope(org))}
 </section>`,
     });
   });
@@ -120,6 +123,12 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
     return redirect(reply, back(org, 'team-deleted', 'teams'));
   });
 
+  registerLifecycleForms(app, deps, '/orgs/:org/settings', async (request) => {
+    const org = await deps.accounts.find(paramOf(request, 'org'));
+    if (!org || org.type !== 'org') throw pageNotFound();
+    return lifecycleScope(org);
+  });
+
   app.post('/orgs/:org/settings/policy', async (request, reply) => {
     const { org } = await administered(request);
     const form = formOf(request);
@@ -134,6 +143,9 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
   });
 }
 
+function lifecycleScope(org: Account): LifecyclePageScope {
+  return { owner: org, scope: { ownerId: org.id, repositoryId: null }, label: org.login, settingsUrl: `/orgs/${encodeURIComponent(org.login)}/settings` };
+}
 
 type Member = { login: string; role: 'owner' | 'member' };
 

@@ -6,6 +6,7 @@ import { isBerthError, type BerthError } from '../../../util/errors.js';
 import { visibilityBadge } from '../components.js';
 import { formatDate } from '../format.js';
 import { html, safeUrl, type Html } from '../html.js';
+import { lifecycleSection, registerLifecycleForms, type LifecyclePageScope } from '../lifecycle-forms.js';
 import { isPackageAdmin, OWNER_KINDS, ownerOf, readablePackage, type OwnerKind } from '../package-context.js';
 import { csrfField, formOf, paramOf, queryOf, redirect, requireAccount, sendPage, viewerOf, type UiDeps } from '../ui-context.js';
 import { forbiddenPage, formInvalid, pageNotFound } from '../ui-errors.js';
@@ -21,6 +22,7 @@ const DONE: Record<string, string> = {
   visibility: 'Visibility changed.',
   granted: 'Access updated.',
   removed: 'Access removed.',
+  lifecycle: 'Lifecycle rules saved.',
 };
 
 /**
@@ -37,6 +39,7 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
     app.post(`${base}/access/remove`, (request, reply) => removeAccess(deps, request, reply, kind));
     app.post(`${base}/delete`, (request, reply) => deletePackage(deps, request, reply, kind));
     app.post(`${base}/restore`, (request, reply) => restorePackage(deps, request, reply, kind));
+    registerLifecycleForms(app, deps, base, async (request) => lifecycleScope(await readablePackage(deps, request, kind)));
   }
 }
 
@@ -109,6 +112,8 @@ async function showSettings(deps: UiDeps, request: FastifyRequest, reply: Fastif
   <p class="hint">The link comes from the first push whose image carries the <code>org.opencontainers.image.source</code> label or annotation (as on ghcr.io): add <code>LABEL org.opencontainers.image.source=https://…</code> to the Dockerfile.</p>
 </section>
 
+${await lifecycleSection(deps, request, lifecycleScope({ owner, access }))}
+
 <section class="danger-zone" aria-labelledby="danger-h">
   <h2 id="danger-h">Danger zone</h2>
   <p>Deleting <strong>${pkg.name}</strong> removes it and all its versions from the registry at once. It can be restored for a while afterwards; then it is gone for good.</p>
@@ -142,6 +147,11 @@ async function showRestore(deps: UiDeps, request: FastifyRequest, reply: Fastify
   <div><button type="submit" class="btn btn-primary">Restore this package</button></div>
 </form>`,
   });
+}
+
+function lifecycleScope({ owner, access }: { owner: Account; access: PackageAccess }): LifecyclePageScope {
+  const pkg = access.package;
+  return { owner, scope: { ownerId: owner.id, repositoryId: pkg.id }, label: pkg.repository, settingsUrl: packageSettingsUrl(owner, pkg.name) };
 }
 
 function roleOptions(selected: Role): Html[] {
