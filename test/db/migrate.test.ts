@@ -130,7 +130,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     it('one row per scope (a namespace, a package), gone with its package or owner', async () => {
       const conn = open(dialect === 'postgres' ? await createDatabase() : ':memory:');
       await migrate(conn, '0012-listing-indexes');
-      assert.deepEqual(await migrate(conn), ['0013-lifecycle']);
+      assert.deepEqual(await migrate(conn, '0013-lifecycle'), ['0013-lifecycle']);
       const org = await conn.db.insertInto('accounts').values({ login: 'acme', lowerLogin: 'acme', type: 'org', displayName: null, email: null, passwordHash: null, disabledAt: null, createdAt: 1, updatedAt: 1 })
         .returning('id').executeTakeFirstOrThrow();
       const repo = await conn.db.insertInto('repositories').values({ name: 'acme/api', owner: 'acme', ownerId: org.id, sourceUrl: null, createdBy: null, createdAt: 1, updatedAt: 1 })
