@@ -106,10 +106,8 @@ describe('dependency audit', () => {
     assert.match(unreachable.out, /^npm audit: skipped/);
   });
 
-  it('runs in test:ci before the tests; prom-client is no dependency', () => {
-    const pkg = JSON.parse(readFileSync(`${ROOT}/package.json`, 'utf8')) as { scripts: Record<string, string>; dependencies: Record<string, string> };
+  it('runs in test:ci before the tests', () => {
+    const pkg = JSON.parse(readFileSync(`${ROOT}/package.json`, 'utf8')) as { scripts: Record<string, string> };
     assert.match(pkg.scripts['test:ci']!, /node scripts\/audit-deps\.mjs && node scripts\/run-tests\.mjs/);
-    assert.equal(pkg.dependencies['prom-client'], undefined);
-    assert.doesNotMatch(readFileSync(`${ROOT}/package-lock.json`, 'utf8'), /"node_modules\/prom-client"/);
   });
 });
