@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { parseDuration } from '../util/duration.js';
-import { withDataOptions, withServices } from './admin-context.js';
+import { withDataOptions, withServices, type DataOptions } from './admin-context.js';
+import { parseFlag } from './usage-error.js';
 
 /** `berth gc`: dry run by default; `--delete` frees unreferenced blobs and expired upload sessions, online. */
 export function gcCommand(): Command {
@@ -12,9 +13,9 @@ export function gcCommand(): Command {
 Examples:
   berth gc                       # dry run: what would be freed
   berth gc --delete --grace 2h   # free it, sparing anything touched in the last 2 hours`)
-    .action(async (opts: { delete?: boolean; grace: string; data?: string; config?: string }) => {
+    .action(async (opts: DataOptions & { delete?: boolean; grace: string }) => {
       const dryRun = !opts.delete;
-      const graceMs = parseDuration(opts.grace);
+      const graceMs = parseFlag('--grace', () => parseDuration(opts.grace));
       const tty = process.stderr.isTTY;
       const report = await withServices(opts, async (s) => {
         const uploads = dryRun ? 0 : await s.uploads.purgeIdleSince(Date.now() - s.uploadExpiryMs);
