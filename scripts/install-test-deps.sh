@@ -7,7 +7,8 @@ want=(
   dockerd:docker.io        # the Docker engine (started by hand by the tests)
   podman:podman
   containerd:containerd    # with ctr
-  docker-registry:docker-registry  # the CNCF registry, for the benchmark and doctor comparisons
+  docker-registry:docker-registry  # the CNCF registry, for the benchmark and doctor comparisons, and as a mirror upstream
+  htpasswd:apache2-utils   # bcrypt htpasswd file for that upstream's Basic auth (test/mirror)
   nginx:nginx              # benchmark baseline for serving a file
   wrk:wrk                  # HTTP load generator: the benchmark's manifest GET rate
   jq:jq

@@ -1,6 +1,6 @@
 import type { Db } from '../db/schema.js';
 import { transaction } from '../db/transaction.js';
-import { hashPassword, needsRehash, spendPasswordCheck, verifyPassword } from '../auth/password.js';
+import { hashPassword, needsRehash, passwordProblem, spendPasswordCheck, verifyPassword } from '../auth/password.js';
 import { conflict, invalid, notFound } from '../util/errors.js';
 import { lastOwnerRefusal, type OrgRole } from './org-rules.js';
 import type { Clock } from '../util/clock.js';
@@ -23,6 +23,11 @@ export interface RemovedMember {
   readonly keptPackageRoles: boolean;
 }
 
+function checkNewPassword(password: string): void {
+  const problem = passwordProblem(password);
+  if (problem) throw invalid(problem);
+}
+
 /** GitHub's login grammar: alphanumerics and single hyphens, not at the ends, at most 39 characters. */
 const LOGIN = /^[a-zA-Z0-9](?:[a-zA-Z0-9]|-(?=[a-zA-Z0-9])){0,38}$/;
 
@@ -38,6 +43,7 @@ export class AccountService {
   }
 
   async createUser(input: { login: string; password?: string; email?: string; displayName?: string; isAdmin?: boolean }): Promise<Account> {
+    if (input.password) checkNewPassword(input.password);
     return this.#create('user', input.login, {
       email: input.email ?? null,
       displayName: input.displayName ?? null,
@@ -92,9 +98,18 @@ export class AccountService {
     await this.#db.updateTable('accounts').set({ disabledAt: disabled ? this.#clock.now() : null, updatedAt: this.#clock.now() }).where('id', '=', user.id).execute();
   }
 
+  /**
+   * Sets (or, for a user created without one, gives) the web UI password. The user's sessions end with the old
+   * password, on every replica: whoever signed in with it (perhaps someone who should not have) must sign in again.
+   */
   async setPassword(login: string, password: string): Promise<void> {
+    checkNewPassword(password);
     const user = await this.getUser(login);
-    await this.#db.updateTable('accounts').set({ passwordHash: await hashPassword(password), updatedAt: this.#clock.now() }).where('id', '=', user.id).execute();
+    const hash = await hashPassword(password);
+    await transaction(this.#db, async (tx) => {
+      await tx.updateTable('accounts').set({ passwordHash: hash, updatedAt: this.#clock.now() }).where('id', '=', user.id).execute();
+      await tx.deleteFrom('sessions').where('userId', '=', user.id).execute();
+    });
   }
 
   /**

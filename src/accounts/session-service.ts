@@ -1,17 +1,11 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { SessionGrant } from '../auth/credentials.js';
 import type { Db } from '../db/schema.js';
 import type { Clock } from '../util/clock.js';
 import { unlessStorageFull } from '../util/errors.js';
 
-/** A live web UI session. */
-export interface Session {
-  /** The id as the cookie carries it; never stored. */
-  readonly id: string;
-  readonly userId: number;
-  readonly expiresAt: number;
-  /** True when this lookup moved the expiry forward: the cookie's Max-Age should follow. */
-  readonly renewed: boolean;
-}
+/** A live web UI session; its id is what the cookie carries, never stored. */
+export type Session = SessionGrant;
 
 /** Sessions last 14 days after their last use (sliding), as GitHub's do roughly. */
 export const SESSION_TTL_MS = 14 * 86_400_000;

@@ -1,3 +1,4 @@
+import type { TokenIdentity, TokenRefusal } from '../auth/credentials.js';
 import type { Db } from '../db/schema.js';
 import { effectiveScopes, SCOPES, type Scope } from '../auth/permissions.js';
 import { generateToken, hashToken, looksLikeToken, tokenHint, type TokenKind } from '../auth/personal-token.js';
@@ -16,17 +17,6 @@ export interface TokenInfo {
   readonly createdAt: number;
 }
 
-/** Who a valid token speaks for. */
-export interface TokenIdentity {
-  readonly tokenId: number;
-  readonly userId: number;
-  readonly login: string;
-  readonly scopes: Set<Scope>;
-  readonly repositoryLimit: string | null;
-}
-
-/** Why a token was refused; the caller turns it into a hint the user can act on. */
-export type TokenRefusal = 'malformed' | 'unknown' | 'expired' | 'revoked' | 'disabled';
 
 const LAST_USED_PRECISION_MS = 60_000;
 
@@ -88,7 +78,7 @@ export class TokenService {
     if (Number(res.numUpdatedRows) === 0) throw notFound(`no active token ${tokenId} for this user`);
   }
 
-  /** Resolves a presented token to its identity, or says why it is refused. */
+  /** Resolves a presented token to its identity, or says why it is refused (the credential resolver's store). */
   async authenticate(token: string): Promise<TokenIdentity | TokenRefusal> {
     if (!looksLikeToken(token)) return 'malformed';
     const row = await this.#db.selectFrom('accessTokens as t').innerJoin('accounts as a', 'a.id', 't.userId')

@@ -11,19 +11,21 @@ import type { Db } from '../db/schema.js';
 import { AccountService } from '../accounts/account-service.js';
 import { SessionService } from '../accounts/session-service.js';
 import { TokenLiveness, TokenService } from '../accounts/token-service.js';
-import { Authorizer } from '../auth/authorizer.js';
+import { CredentialResolver } from '../auth/credentials.js';
 import { FailureLimiter } from '../auth/failure-limiter.js';
 import { generatePassword } from '../auth/password.js';
+import { Policy } from '../auth/policy.js';
 import { RegistryTokens } from '../auth/registry-token.js';
 import { SigningKeys } from '../auth/signing-keys.js';
 import { RateLimiter } from '../http/github/rate-limiter.js';
-import { TokenAccess } from '../http/oci/token-access.js';
+import { OciAccess } from '../http/oci/access.js';
 import { buildServer } from '../http/server.js';
 import { DiskSpace, type WatchedPath } from '../maintenance/disk-space.js';
 import { BlobScrubber } from '../maintenance/blob-scrubber.js';
 import { JobLeases } from '../maintenance/job-leases.js';
 import { Scheduler } from '../maintenance/scheduler.js';
 import type { Logger } from '../observability/logger.js';
+import { MirrorService } from '../mirror/mirror-service.js';
 import { OwnerDirectory } from '../packages/owner-directory.js';
 import { PackageService } from '../packages/package-service.js';
 import { PackageSettings } from '../packages/package-settings.js';
@@ -89,10 +91,13 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   // database write later (e.g. on a full disk).
   await keys.current();
   const registryTokens = new RegistryTokens({ keys, ttlSeconds: Math.round(config.auth.registryTokenTtlMs / 1000) });
-  const authorizer = new Authorizer({ db: db.db });
+  const mirror = config.mirror.upstreams.length === 0 ? null : new MirrorService({
+    db: db.db, registry, clock, log: log.child({ module: 'mirror' }), settings: config.mirror, manifestMaxBytes: config.registry.manifestMaxBytes,
+  });
+  const policy = new Policy({ db: db.db, ...(mirror ? { mirrorOf: mirror.readersOf } : {}) });
   const publicUrl = config.server.publicUrl;
   const rules = { restoreWindowMs: config.packages.restoreWindowMs, deleteDownloadLimit: config.packages.deleteDownloadLimit };
-  const packages = new PackageService({ db: db.db, clock, downloads: registry.downloads, rules });
+  const packages = new PackageService({ db: db.db, policy, clock, downloads: registry.downloads, rules });
   const tls = config.server.tls
     ? { cert: readFileSync(config.server.tls.cert), key: readFileSync(config.server.tls.key), besideHttp: config.server.tls.port !== null }
     : null;
@@ -127,6 +132,12 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
 
   // One count of failed authentications for /token, Basic on /v2 and the web UI's sign-in form.
   const limiter = new FailureLimiter({ max: config.auth.failedLoginLimit, windowMs: config.auth.failedLoginWindowMs });
+  const sessions = new SessionService({ db: db.db, clock });
+  // Every surface's one way to learn who is calling (auth/credentials.ts); the stores it asks live in accounts/.
+  const credentials = new CredentialResolver({
+    stores: { accessTokens: tokens, liveness: new TokenLiveness({ db: db.db, clock, ttlMs: 5000 }), sessions, users: accounts },
+    registryTokens, limiter, clock,
+  });
   const versions = new VersionService({ db: db.db, clock, downloads: registry.downloads, rules });
   const stats = new PackageStats({ db: db.db, downloads: registry.downloads });
   const { app: server, https } = buildServer({
@@ -141,26 +152,22 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
     warnings: () => disk.check(),
     oci: {
       registry,
-      access: new TokenAccess({
-        registryTokens, tokens, authorizer, repos: registry.repos, clock, publicUrl, limiter,
-        liveness: new TokenLiveness({ db: db.db, clock, ttlMs: 5000 }),
-      }),
+      mirror,
+      access: new OciAccess({ credentials, policy, publicUrl }),
       limits: { ...config.registry, chunkMinLength: config.uploads.chunkMinLength },
     },
     token: {
-      tokens, authorizer, registryTokens, clock, publicUrl,
-      limiter,
+      credentials, policy, registryTokens, clock, publicUrl,
     },
     github: {
-      accounts, tokens, packages, clock, publicUrl,
+      accounts, credentials, packages, clock, publicUrl,
       versions,
       stats,
       rateLimiter: new RateLimiter({ windowMs: config.api.rateLimit.windowMs }),
       rateLimits: { authenticated: config.api.rateLimit.authenticated, anonymous: config.api.rateLimit.anonymous },
     },
     ui: {
-      accounts, tokens, packages, versions, stats, limiter, clock, publicUrl,
-      sessions: new SessionService({ db: db.db, clock }),
+      accounts, tokens, packages, versions, stats, limiter, clock, publicUrl, sessions, credentials, policy,
       settings: new PackageSettings({ db: db.db, clock }),
       summaries: new PackageSummaries({ db: db.db, downloads: registry.downloads }),
       details: new VersionDetails({ db: db.db, blobs: registry.blobs, downloads: registry.downloads }),

@@ -1,5 +1,5 @@
 import type { Db } from '../db/schema.js';
-import { maxRole, type Role, type Target, type Visibility } from './permissions.js';
+import { maxRole, type Namespace, type Role, type Target, type Visibility } from './permissions.js';
 
 /** A package row as the permission model needs it. */
 export interface PackageRow {
@@ -34,6 +34,17 @@ export async function loadTarget(db: Db, userId: number | null, name: string): P
 export async function loadTargets(db: Db, userId: number | null, ownerLogin: string, repos: readonly PackageRow[]): Promise<Map<number, Target>> {
   if (repos.length === 0) return new Map();
   return targetsOf(db, await loadFacts(db, userId, ownerLogin), repos);
+}
+
+/**
+ * The caller's standing in the namespace `ownerLogin` (what a refused push names as the thing to fix): no such
+ * namespace, their own, another user's, or an organization with their role in it and its package-creation policy.
+ */
+export async function loadNamespace(db: Db, userId: number, ownerLogin: string): Promise<Namespace> {
+  const { owner, user, orgRole } = await loadFacts(db, userId, ownerLogin);
+  if (!owner) return { kind: 'missing', login: ownerLogin };
+  if (owner.type === 'user') return { kind: user !== undefined && owner.id === user.id ? 'own' : 'other-user', login: ownerLogin };
+  return { kind: 'org', login: ownerLogin, role: orgRole, membersCanCreate: Boolean(owner.membersCanCreate) };
 }
 
 interface Facts {

@@ -60,6 +60,17 @@ export async function spendPasswordCheck(password: string): Promise<void> {
   await derive(password, DUMMY_SALT, PARAMS);
 }
 
+/** Shortest and longest account password accepted (GitHub asks for 8 at least; scrypt needs no upper bound, sanity does). */
+export const PASSWORD_MIN = 8;
+const PASSWORD_MAX = 1024;
+
+/** What is wrong with a new password, or null when it will do. */
+export function passwordProblem(password: string): string | null {
+  if (password.length < PASSWORD_MIN) return `the password must be at least ${PASSWORD_MIN} characters long`;
+  if (password.length > PASSWORD_MAX) return `the password must be at most ${PASSWORD_MAX} characters long`;
+  return null;
+}
+
 /** A random password for the first admin account, printed once at first start. */
 export function generatePassword(): string {
   return randomBytes(18).toString('base64url');

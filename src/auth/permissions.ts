@@ -19,6 +19,11 @@ export type Target =
   | { readonly exists: true; readonly name: string; readonly visibility: Visibility; readonly role: Role | null; readonly internalReader: boolean }
   | { readonly exists: false; readonly name: string; readonly canCreate: boolean };
 
+/** The caller's standing in a namespace (auth/package-access.ts `loadNamespace`). */
+export type Namespace =
+  | { readonly kind: 'missing' | 'own' | 'other-user'; readonly login: string }
+  | { readonly kind: 'org'; readonly login: string; readonly role: 'owner' | 'member' | null; readonly membersCanCreate: boolean };
+
 const RANK: Record<Role, number> = { read: 1, write: 2, admin: 3 };
 
 export function atLeast(role: Role | null, wanted: Role): boolean {

@@ -29,6 +29,12 @@ const CASES: [string, RefusalFacts, string][] = [
   ['push with a read-only token', facts({ granted: ['pull'], scopes: R, allowed: new Set(['pull']) }), 'denied permission_denied: write_package: the token lacks the write:packages scope'],
   ['push of a CI token to a private package of others', facts({ repositoryLimit: 'acme/ci' }), 'denied permission_denied: write_package: this CI token is limited to acme/ci'],
   ['push of a CI token to a missing package', facts({ repositoryLimit: 'acme/ci', exists: false }), 'denied permission_denied: write_package: this CI token is limited to acme/ci'],
+  // A push to a name the caller cannot read names the one thing to fix (issue 13 §4), the same whether it exists.
+  ['a read-only token pushing a new package is told about the scope, not the namespace', facts({ exists: false, scopes: R, namespace: { kind: 'org', login: 'acme', role: 'owner', membersCanCreate: false } }), 'denied permission_denied: write_package: the token lacks the write:packages scope'],
+  ['a non-member with a write token is told about the membership', facts({ exists: false, namespace: { kind: 'org', login: 'acme', role: null, membersCanCreate: true } }), 'denied permission_denied: write_package: bob is not a member of the organization acme; ask an owner to add you (berth org add-member acme bob'],
+  ['a member where only owners create packages is told about the policy', facts({ exists: false, namespace: { kind: 'org', login: 'acme', role: 'member', membersCanCreate: false } }), 'denied permission_denied: write_package: acme lets only its owners create packages; ask an owner to create acme/app or to let members create packages (berth org policy acme --members-can-create yes'],
+  ['a push into another user\'s namespace says whose it is', facts({ exists: false, namespace: { kind: 'other-user', login: 'acme' } }), 'denied permission_denied: write_package: acme is another user\'s namespace'],
+  ['a push into a namespace that does not exist says so', facts({ exists: false, namespace: { kind: 'missing', login: 'acme' } }), 'denied permission_denied: write_package: there is no user or organization named acme'],
   ['delete without the admin role', facts({ requested: ['delete'], granted: ['pull'], allowed: new Set(['pull', 'push']) }), 'denied permission_denied: delete_package: the token lacks'],
 ];
 
@@ -37,7 +43,11 @@ for (const [name, f, expected] of CASES) {
 }
 
 test('a push the caller may not make reads the same whether the package exists or not', () => {
-  for (const over of [{}, { repositoryLimit: 'acme/ci' }, { scopes: R }]) {
+  const namespaces = [
+    { kind: 'missing', login: 'acme' }, { kind: 'other-user', login: 'acme' },
+    { kind: 'org', login: 'acme', role: null, membersCanCreate: true }, { kind: 'org', login: 'acme', role: 'member', membersCanCreate: false },
+  ] as const;
+  for (const over of [{}, { repositoryLimit: 'acme/ci' }, { scopes: R }, ...namespaces.map((namespace) => ({ namespace }))]) {
     assert.deepEqual(refusal(facts({ ...over, exists: true })), refusal(facts({ ...over, exists: false })));
   }
 });

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { parseDuration } from '../util/duration.js';
-import { printTable, readStdin, withDataOptions, withServices, type DataOptions } from './admin-context.js';
+import { askPassword, printTable, readStdin, withDataOptions, withServices, type DataOptions } from './admin-context.js';
 import { parseFlag, UsageError } from './usage-error.js';
 
 type DataOpts = DataOptions;
@@ -21,6 +21,15 @@ export function userCommand(): Command {
         ...(password ? { password } : {}), ...(opts.email ? { email: opts.email } : {}), ...(opts.displayName ? { displayName: opts.displayName } : {}),
       }));
       process.stderr.write(`created user ${name}\n`);
+    });
+  withDataOptions(user.command('passwd <name>'))
+    .description("Set a user's web UI password (also for a user created without one); their sessions end")
+    .option('--password-stdin', 'read the password from standard input instead of asking on the terminal')
+    .addHelpText('after', '\nExamples:\n  berth user passwd alice\n  echo "$PASSWORD" | berth user passwd alice --password-stdin')
+    .action(async (name: string, opts: DataOpts & { passwordStdin?: boolean }) => {
+      const password = opts.passwordStdin ? await readStdin() : await askPassword(name);
+      await withServices(opts, (s) => s.accounts.setPassword(name, password));
+      process.stderr.write(`password of ${name} set; their web UI sessions were ended\n`);
     });
   withDataOptions(user.command('list')).description('List users').action(async (opts: DataOpts) => {
     const users = await withServices(opts, (s) => s.accounts.list('user'));

@@ -93,6 +93,9 @@ function resolveSettings(
   if (!rawUrl) return 'no registry URL: pass --url or set BERTH_URL';
   const url = /^https?:\/\//.test(rawUrl) ? rawUrl.replace(/\/+$/, '') : `https://${rawUrl.replace(/\/+$/, '')}`;
   try { new URL(url); } catch { return `not a URL: ${rawUrl}`; }
+  // The registry's address, not one of its APIs' (a GitHub-style base URL is a common copy-paste).
+  const api = /\/(?:api\/v3|v2)$/.exec(new URL(url).pathname);
+  if (api) return `--url is the registry's address, not its API's: drop ${api[0]} (use ${url.slice(0, -api[0].length)})`;
   const username = pick('username', opts.username, '--username', ['BERTH_USERNAME', 'GITHUB_USERNAME']);
   const token = pick('token', stdinToken, '--token-stdin', ['BERTH_TOKEN', 'GITHUB_TOKEN']);
   const org = pick('org', opts.org, '--org', ['BERTH_ORG', 'GITHUB_ORG']) ?? username;
@@ -372,7 +375,7 @@ const TLS_UNTRUSTED = new Set(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_
 
 /** One line naming the likely fix, from the error's transport code, HTTP status and the registry's own words. */
 export interface DiagnoseContext {
-  readonly settings: Pick<DoctorSettings, 'url' | 'org'>;
+  readonly settings: Pick<DoctorSettings, 'url' | 'org'> & { readonly username?: string | null };
   /** The token's scopes from `X-OAuth-Scopes`, when the REST API told them. */
   readonly scopes: string | null;
   /** Local time minus the server's `Date`, in seconds. */
@@ -403,12 +406,25 @@ export function diagnose(err: unknown, ctx: DiagnoseContext): string {
   if (/revoked/i.test(text)) return 'the token was revoked: create a new personal access token and retry';
   const scope = /lacks the (\S+) scope/.exec(text);
   if (scope) return `the token lacks the ${scope[1]} scope: create a token with read:packages, write:packages and delete:packages`;
+  // Refused pushes name what to fix (issue 13 §4): the membership, the organization's policy, the namespace.
+  const org = ctx.settings.org;
+  if (/is not a member of the organization/.test(text)) {
+    return `you are not a member of ${org}: ask an owner to run "berth org add-member ${org} ${ctx.settings.username ?? 'YOUR-USER'}" `
+      + "(or to add you on the organization's settings page), or use your own user name as --org";
+  }
+  if (/lets only its owners create packages/.test(text)) {
+    return `${org} lets only its owners create packages: ask an owner to run "berth org policy ${org} --members-can-create yes", or to create ${ctx.name}`;
+  }
+  if (/there is no user or organization named/.test(text)) return `there is no user or organization named ${org}: check --org (your user name or an organization)`;
+  if (/looks like a GitHub token/.test(text)) {
+    return 'this is a GitHub token, not a Berth token: create a Berth token (berth token create, or Settings → Developer settings → Personal access tokens)';
+  }
   // Older servers said `create_package`; now one message whether the package exists or not.
   if (/create_package|you may not push to/.test(text)) {
     if (ctx.scopes !== null && !ctx.scopes.includes('write:packages')) return `the token lacks the write:packages scope (it has: ${ctx.scopes || 'none'}): create a token with write:packages`;
     return `you may not create packages in ${ctx.settings.org}: use your own user name as --org, or ask an organization admin to allow package creation for members (or give you a role on ${ctx.name})`;
   }
-  if (/cannot be authenticated|not a Berth personal access token|bad credentials|invalid credentials/i.test(text) || (err.status === 401 && err.operation === 'token')) {
+  if (/cannot be authenticated|not a valid Berth token|not a Berth personal access token|bad credentials|invalid credentials/i.test(text) || (err.status === 401 && err.operation === 'token')) {
     return `the registry does not know this token (wrong, revoked or from another server)${skew}: check BERTH_TOKEN/--token-stdin and --username, or create a new token`;
   }
   if (err.code === 'NAME_UNKNOWN' || (err.status === 404 && err.operation.startsWith('pull'))) {

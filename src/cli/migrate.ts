@@ -2,7 +2,8 @@ import { Command } from 'commander';
 import { loadConfig } from '../config/config.js';
 import { connect } from '../db/connect.js';
 import { migrate, migrationStatus } from '../db/migrate.js';
-import { describeData, printTable } from './admin-context.js';
+import { describeData } from '../app/admin-services.js';
+import { printTable } from './admin-context.js';
 
 /**
  * `berth migrate`: brings the metadata database's schema up to date, for operators who set

@@ -1,4 +1,5 @@
 import { Command, type CommanderError } from 'commander';
+import { NO_BERTH_DATABASE } from '../app/admin-services.js';
 import { ConfigError } from '../config/config.js';
 import { isBerthError } from '../util/errors.js';
 import { keysCommand, orgCommand, packageCommand, teamCommand, tokenCommand, userCommand } from './accounts.js';
@@ -8,6 +9,7 @@ import { gcCommand } from './gc.js';
 import { doctorCommand } from './doctor.js';
 import { kubeSecretCommand } from './kube-secret.js';
 import { migrateCommand } from './migrate.js';
+import { mirrorCommand } from './mirror.js';
 import { scrubCommand } from './scrub.js';
 import { serveCommand } from './serve.js';
 import { storageCommand } from './storage.js';
@@ -31,6 +33,7 @@ export async function runCli(argv: string[]): Promise<void> {
   program.addCommand(storageCommand());
   program.addCommand(ciTemplateCommand());
   program.addCommand(doctorCommand());
+  program.addCommand(mirrorCommand());
   for (const cmd of [userCommand(), orgCommand(), teamCommand(), tokenCommand(), packageCommand(), keysCommand()]) program.addCommand(cmd);
   forEachCommand(program, oneLineUsageErrors);
   try {
@@ -42,7 +45,8 @@ export async function runCli(argv: string[]): Promise<void> {
     }
     if (isBerthError(err)) {
       process.stderr.write(`berth: ${err.message}\n`);
-      process.exit(EXIT.failure);
+      // No Berth database where the command looked: the command was pointed at the wrong place (exit 2, as usage).
+      process.exit(err.code === NO_BERTH_DATABASE ? EXIT.usage : EXIT.failure);
     }
     if (err instanceof ConfigError) {
       process.stderr.write(`berth: configuration error: ${err.message}\n`);

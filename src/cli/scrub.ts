@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import type { ScrubReport } from '../maintenance/blob-scrubber.js';
+import type { ScrubReport } from '../app/admin-services.js';
 import { parseDuration } from '../util/duration.js';
 import { withDataOptions, withServices, type DataOptions } from './admin-context.js';
 import { parseFlag } from './usage-error.js';

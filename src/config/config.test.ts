@@ -98,3 +98,47 @@ test('storage.driver s3 needs a bucket; its keys come from BERTH_STORAGE_S3_*, s
   assert.equal(redirect.storage.s3?.redirectTtlMs, 90_000);
   assert.throws(() => loadConfig({ env: { BERTH_STORAGE_DRIVER: 's3', BERTH_STORAGE_S3_BUCKET: 'b', BERTH_STORAGE_S3_ACCESS_KEY_ID: 'AK' } }), /set together/);
 });
+
+test('mirror upstreams: any number of namespaces from the file and the environment, secrets from _FILE', () => {
+  const file = join(dir, 'mirrors.yaml');
+  writeFileSync(file, [
+    'mirror:', '  tagTtl: 10m', '  access: public', '  upstreams:',
+    '    dockerhub:', '      url: https://registry-1.docker.io/', '      default: true',
+    '    ghcr:', '      url: https://ghcr.io', '      username: bot', '      password: from-file', '',
+  ].join('\n'));
+  const secret = join(dir, 'quay-password');
+  writeFileSync(secret, 's3cret\n');
+  const c = loadConfig({
+    file,
+    env: {
+      BERTH_MIRROR_UPSTREAMS_GHCR_PASSWORD: 'from-env',
+      BERTH_MIRROR_UPSTREAMS_MY_QUAY_URL: 'http://127.0.0.1:9000',
+      BERTH_MIRROR_UPSTREAMS_MY_QUAY_USERNAME: 'robot',
+      BERTH_MIRROR_UPSTREAMS_MY_QUAY_PASSWORD_FILE: secret,
+    },
+  });
+  assert.equal(c.mirror.tagTtlMs, 600_000);
+  assert.equal(c.mirror.access, 'public');
+  assert.deepEqual(c.mirror.upstreams.map((u) => [u.namespace, u.url, u.credentials, u.isDefault]), [
+    ['dockerhub', 'https://registry-1.docker.io', null, true],
+    ['ghcr', 'https://ghcr.io', { username: 'bot', password: 'from-env' }, false],
+    ['my-quay', 'http://127.0.0.1:9000', { username: 'robot', password: 's3cret' }, false],
+  ]);
+  assert.deepEqual(loadConfig({ env: {} }).mirror.upstreams, []);
+  assert.equal(loadConfig({ env: {} }).mirror.access, 'signed-in');
+});
+
+test('mirror upstreams: mistakes are named', () => {
+  const bad = (env: Record<string, string>, pattern: RegExp): void => assert.throws(() => loadConfig({ env }), pattern);
+  bad({ BERTH_MIRROR_UPSTREAMS_HUB_USERNAME: 'x' }, /mirror\.upstreams\.hub\.url must be set/);
+  bad({ BERTH_MIRROR_UPSTREAMS_HUB_URL: 'registry-1.docker.io' }, /not an absolute URL/);
+  bad({ BERTH_MIRROR_UPSTREAMS_HUB_URL: 'ftp://x' }, /http or https/);
+  bad({ BERTH_MIRROR_UPSTREAMS_HUB_URL: 'https://x', BERTH_MIRROR_UPSTREAMS_HUB_USERNAME: 'u' }, /set together/);
+  bad({ BERTH_MIRROR_UPSTREAMS_A_URL: 'https://a', BERTH_MIRROR_UPSTREAMS_A_DEFAULT: 'true', BERTH_MIRROR_UPSTREAMS_B_URL: 'https://b', BERTH_MIRROR_UPSTREAMS_B_DEFAULT: 'yes' }, /only one mirror may be the default/);
+  bad({ BERTH_MIRROR_UPSTREAMS_HUB_URL: 'https://x', BERTH_MIRROR_UPSTREAMS_HUB_DEFAULT: 'maybe' }, /mirror\.upstreams\.hub\.default .*BERTH_MIRROR_UPSTREAMS_HUB_DEFAULT/);
+  const file = join(dir, 'bad-mirror.yaml');
+  writeFileSync(file, 'mirror:\n  upstreams:\n    hub:\n      url: https://x\n      user: bob\n');
+  assert.throws(() => loadConfig({ file, env: {} }), /unknown key mirror\.upstreams\.hub\.user/);
+  writeFileSync(file, 'mirror:\n  upstreams:\n    Docker_Hub:\n      url: https://x\n');
+  assert.throws(() => loadConfig({ file, env: {} }), /not a valid mirror namespace/);
+});

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parseDuration } from '../util/duration.js';
-import { envName, SCHEMA, type ConfigKey, type KeySpec } from './schema.js';
+import { envName, MIRROR_NAMESPACE, SCHEMA, UPSTREAM_SCHEMA, type ConfigKey, type KeySpec, type UpstreamKey } from './schema.js';
 
 /** The typed, frozen configuration handed to createApp. Modules receive only their slice. */
 export interface Config {
@@ -53,6 +53,27 @@ export interface Config {
   /** Background scrub: `intervalMs` null when off. */
   readonly scrub: { readonly intervalMs: number | null; readonly rateBytesPerSecond: number };
   readonly log: { readonly level: string };
+  readonly mirror: MirrorConfig;
+}
+
+/** Pull-through caches (see src/mirror/). */
+export interface MirrorConfig {
+  readonly tagTtlMs: number;
+  /** Who may pull through a mirror namespace; nobody pushes there. */
+  readonly access: 'public' | 'signed-in';
+  readonly timeoutMs: number;
+  /** In namespace order. */
+  readonly upstreams: readonly UpstreamConfig[];
+}
+
+export interface UpstreamConfig {
+  /** The first path component clients use: `dockerhub` in `HOST/dockerhub/library/alpine`. */
+  readonly namespace: string;
+  /** Without a trailing slash. */
+  readonly url: string;
+  readonly credentials: { readonly username: string; readonly password: string } | null;
+  /** Docker `registry-mirrors` mode maps un-namespaced names to this one. */
+  readonly isDefault: boolean;
 }
 
 export interface S3StorageConfig {
@@ -143,6 +164,10 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     // 0 is off too, as a YAML file or variable can say it.
     scrub: { intervalMs: get<number | null>('scrub.interval') || null, rateBytesPerSecond: get('scrub.rate') },
     log: { level: get('log.level') },
+    mirror: {
+      tagTtlMs: get('mirror.tagTtl'), access: get('mirror.access'), timeoutMs: positive(get('mirror.timeout'), 'mirror.timeout'),
+      upstreams: loadUpstreams(fileValues, file, env),
+    },
   };
   return deepFreeze(config);
 }
@@ -168,6 +193,73 @@ function s3Storage(get: <T>(key: ConfigKey) => T): S3StorageConfig {
   };
 }
 
+const UPSTREAM_ENV = /^BERTH_MIRROR_UPSTREAMS_([A-Z0-9_]+?)_(URL|USERNAME|PASSWORD|DEFAULT)(_FILE)?$/;
+
+/**
+ * `mirror.upstreams.<namespace>.<key>` from the file, overridden per key by `BERTH_MIRROR_UPSTREAMS_<NS>_<KEY>`
+ * (or its _FILE variant); an environment variable alone may also add a namespace.
+ */
+function loadUpstreams(fileValues: Record<string, unknown>, file: string | undefined, env: NodeJS.ProcessEnv): UpstreamConfig[] {
+  const raw = new Map<string, Map<UpstreamKey, { value: Value; source: string }>>();
+  const set = (ns: string, key: UpstreamKey, value: Value, source: string): void => {
+    if (!raw.has(ns)) raw.set(ns, new Map());
+    raw.get(ns)!.set(key, { value, source });
+  };
+  const section = lookup(fileValues, 'mirror.upstreams');
+  if (section !== undefined && section !== null) {
+    if (typeof section !== 'object' || Array.isArray(section)) {
+      throw new ConfigError(`${file} (mirror.upstreams) must be a mapping of namespace to upstream (dockerhub: { url: https://registry-1.docker.io })`);
+    }
+    for (const [ns, keys] of Object.entries(section as Record<string, unknown>)) {
+      if (keys === null || typeof keys !== 'object' || Array.isArray(keys)) {
+        throw new ConfigError(`${file} (mirror.upstreams.${ns}) must be a mapping with at least url`);
+      }
+      for (const [key, value] of Object.entries(keys as Record<string, unknown>)) {
+        if (!(key in UPSTREAM_SCHEMA)) throw new ConfigError(`config file ${file}: unknown key mirror.upstreams.${ns}.${key}`);
+        set(ns, key as UpstreamKey, value as Value, `${file} (mirror.upstreams.${ns}.${key})`);
+      }
+    }
+  }
+  for (const [name, value] of Object.entries(env).sort(([a], [b]) => a.localeCompare(b))) {
+    const m = UPSTREAM_ENV.exec(name);
+    if (!m || value === undefined) continue;
+    const ns = m[1]!.toLowerCase().replace(/_/g, '-');
+    const key = m[2]!.toLowerCase() as UpstreamKey;
+    set(ns, key, m[3] ? readSecretFile(value, name)! : value, `environment ${name}`);
+  }
+  const upstreams: UpstreamConfig[] = [];
+  for (const [ns, keys] of [...raw].sort(([a], [b]) => a.localeCompare(b))) {
+    const at = `mirror.upstreams.${ns}`;
+    if (!MIRROR_NAMESPACE.test(ns)) {
+      throw new ConfigError(`${at}: "${ns}" is not a valid mirror namespace (lowercase letters and digits, single dashes inside, e.g. dockerhub)`);
+    }
+    const get = (key: UpstreamKey): Value => {
+      const entry = keys.get(key);
+      return coerce(`${at}.${key}`, UPSTREAM_SCHEMA[key], entry?.value ?? UPSTREAM_SCHEMA[key].default, entry?.source ?? 'default');
+    };
+    const url = get('url') as string | null;
+    if (url === null) throw new ConfigError(`${at}.url must be set (e.g. https://registry-1.docker.io)`);
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new ConfigError(`${at}.url: "${url}" is not an absolute URL`);
+    }
+    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new ConfigError(`${at}.url: "${url}" must be http or https`);
+    const username = get('username') as string | null;
+    const password = get('password') as string | null;
+    if ((username === null) !== (password === null)) throw new ConfigError(`${at}.username and ${at}.password must be set together (or neither: anonymous)`);
+    upstreams.push({
+      namespace: ns, url: parsed.toString().replace(/\/+$/, ''),
+      credentials: username !== null && password !== null ? { username, password } : null,
+      isDefault: get('default') as boolean,
+    });
+  }
+  const defaults = upstreams.filter((u) => u.isDefault);
+  if (defaults.length > 1) throw new ConfigError(`only one mirror may be the default; ${defaults.map((u) => u.namespace).join(' and ')} both set default: true`);
+  return upstreams;
+}
+
 function readConfigFile(path: string): Record<string, unknown> {
   let text: string;
   try {
@@ -183,7 +275,8 @@ function readConfigFile(path: string): Record<string, unknown> {
   }
   if (parsed === null || parsed === undefined) return {};
   if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`config file ${path} must be a YAML mapping`);
-  const unknown = flattenKeys(parsed as Record<string, unknown>).filter((k) => !(k in SCHEMA));
+  // mirror.upstreams holds namespaces chosen by the operator; loadUpstreams checks the keys under each.
+  const unknown = flattenKeys(parsed as Record<string, unknown>).filter((k) => !(k in SCHEMA) && !k.startsWith('mirror.upstreams.') && k !== 'mirror.upstreams');
   if (unknown.length > 0) throw new ConfigError(`config file ${path}: unknown key${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}`);
   return parsed as Record<string, unknown>;
 }

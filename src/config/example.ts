@@ -1,4 +1,4 @@
-import { envName, SCHEMA, type KeySpec } from './schema.js';
+import { envName, SCHEMA, UPSTREAM_SCHEMA, type KeySpec } from './schema.js';
 
 /** Renders docs/berth.example.yaml from the schema: every key, commented, with its default and variable. */
 export function renderExampleConfig(): string {
@@ -27,6 +27,15 @@ export function renderExampleConfig(): string {
       lines.push(`${indent}# ${spec.help}${spec.enum ? ` One of: ${spec.enum.join(', ')}.` : ''} (${envName(key)})`);
       lines.push(`${indent}${spec.default === null ? '# ' : ''}${leaf}: ${yamlValue(spec.default)}`.trimEnd());
     }
+  }
+  // The last section is `mirror`: its upstreams are named by the operator, so they are shown as a commented example.
+  lines.push('  # Pull-through caches: any number of namespaces, each pulled through its upstream (HOST/dockerhub/library/alpine:3.20).');
+  lines.push('  # upstreams:');
+  lines.push('  #   dockerhub:');
+  for (const [key, spec] of Object.entries(UPSTREAM_SCHEMA) as [string, KeySpec][]) {
+    lines.push(`  #     # ${spec.help} (${envName(`mirror.upstreams.dockerhub.${key}`)})`);
+    const sample: Record<string, string> = { url: '"https://registry-1.docker.io"', username: '"alice"', password: '"…"', default: 'true' };
+    lines.push(`  #     ${key}: ${sample[key] ?? ''}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -136,9 +136,40 @@ export const SCHEMA = {
     type: 'string', default: 'info', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
     help: 'Log level; one JSON line per request at info.',
   },
+  'mirror.tagTtl': {
+    type: 'duration', default: '5m',
+    help: 'A cached tag of a pull-through mirror is served this long before it is revalidated with a HEAD to the upstream (manifests by digest never are).',
+  },
+  'mirror.access': {
+    type: 'string', default: 'signed-in', enum: ['public', 'signed-in'],
+    help: 'Who may pull through the mirror namespaces (mirror.upstreams): anyone, or signed-in users with read:packages. Nobody may push there.',
+  },
+  'mirror.timeout': {
+    type: 'duration', default: '30s', help: 'An upstream registry must answer (headers; a blob body must keep flowing) within this, else it counts as unavailable.',
+  },
 } as const satisfies Record<string, KeySpec>;
 
 export type ConfigKey = keyof typeof SCHEMA;
+
+/**
+ * The keys of each pull-through mirror, under `mirror.upstreams.<namespace>.` (YAML) or
+ * `BERTH_MIRROR_UPSTREAMS_<NAMESPACE>_<KEY>` (environment; `_` in the namespace stands for `-`). Any number of
+ * namespaces; each is a path prefix clients pull through (`HOST/dockerhub/library/alpine:3.20`).
+ */
+export const UPSTREAM_SCHEMA = {
+  url: { type: 'string', default: null, help: 'Base URL of the upstream registry (https://registry-1.docker.io, https://ghcr.io); required.' },
+  username: { type: 'string', default: null, help: 'User name for the upstream (Basic, or the token realm); default: anonymous.' },
+  password: { type: 'string', default: null, help: 'Password or token for the upstream, with username (use the _FILE variable).' },
+  default: {
+    type: 'boolean', default: false,
+    help: 'Docker registry-mirrors mode: names outside every namespace and account (/v2/library/alpine/...) are pulled through this upstream. At most one.',
+  },
+} as const satisfies Record<string, KeySpec>;
+
+export type UpstreamKey = keyof typeof UPSTREAM_SCHEMA;
+
+/** The namespaces of mirrors: lowercase letters and digits, single dashes inside (so env names map back). */
+export const MIRROR_NAMESPACE = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 
 /** Environment variable for a key: `storage.fs.root` → `BERTH_STORAGE_FS_ROOT`. */
 export function envName(key: string): string {

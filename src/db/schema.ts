@@ -24,6 +24,7 @@ export interface Database {
   blobDeletions: BlobDeletionsTable;
   jobLeases: JobLeasesTable;
   sessions: SessionsTable;
+  mirrorTags: MirrorTagsTable;
 }
 
 export interface RepositoriesTable {
@@ -223,6 +224,13 @@ export interface SessionsTable {
   lastSeenAt: number;
   /** Sliding: moved forward as the session is used. */
   expiresAt: number;
+}
+
+/** When a tag of a pull-through mirror was last confirmed upstream (migration 0017). */
+export interface MirrorTagsTable {
+  repositoryId: number;
+  name: string;
+  checkedAt: number;
 }
 
 export type Db = Kysely<Database>;

@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { BerthError } from '../util/errors.js';
 import { DOCS_ROOT, githubErrorBody } from './github/github-errors.js';
-import { ociErrorBody } from './oci/oci-api.js';
+import { ociErrorBody } from './oci/oci-errors.js';
 
 /**
  * A whole HTTP/1.1 error response as bytes, for answers written on the socket itself where Fastify has no reply

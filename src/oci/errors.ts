@@ -66,3 +66,19 @@ export const tooManyConnections = (limit: number): BerthError =>
   oci(429, 'TOOMANYREQUESTS', `too many open connections from your address (at most ${limit}); close some and retry`, undefined, {
     'Retry-After': '1', Connection: 'close',
   });
+/** A push or delete in a pull-through mirror's namespace (src/mirror/): its content comes only from the upstream. */
+export const mirrorReadOnly = (name: string, namespace: string, upstream: string): BerthError => oci(403, 'DENIED',
+  `denied: ${name} is in ${namespace}, a read-only pull-through cache of ${upstream}; push to your own namespace instead`,
+  { namespace, upstream });
+/**
+ * The mirror's upstream cannot be asked (down, timing out, or answering 429) and the content is not cached. 503 with
+ * the upstream's Retry-After when it gave one; `UNAVAILABLE` is distribution's errcode for 503.
+ */
+export const upstreamUnavailable = (what: string, upstream: string, reason: string, retryAfterSeconds: number): BerthError => oci(503, 'UNAVAILABLE',
+  `the upstream registry ${upstream} is unavailable and ${what} is not cached yet (${reason}); retry later`,
+  { upstream }, { 'Retry-After': String(retryAfterSeconds) });
+/** The upstream refused the mirror access to a repository (no or wrong credentials, or a private repository). */
+export const upstreamDenied = (name: string, reason: string): BerthError => oci(404, 'NAME_UNKNOWN',
+  `repository name not known to registry: the upstream refused ${name} (${reason})`, { name });
+/** The upstream answered something the mirror will not cache (a digest mismatch, an oversized manifest). */
+export const upstreamInvalid = (reason: string): BerthError => oci(502, 'UNKNOWN', `the upstream registry answered badly: ${reason}`);

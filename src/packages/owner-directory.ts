@@ -32,13 +32,6 @@ export class OwnerDirectory {
     return [...out, ...orgs.map((o) => ({ id: Number(o.id), login: o.login, type: o.type, role: o.role }))];
   }
 
-  /** Whether the user is an owner of the organization (who may open its settings). */
-  async isOrgOwner(userId: number, orgId: number): Promise<boolean> {
-    const row = await this.#db.selectFrom('orgMembers').select('role')
-      .where('orgId', '=', orgId).where('userId', '=', userId).executeTakeFirst();
-    return row?.role === 'owner';
-  }
-
   /** The most recently updated public packages of the instance. */
   async recentPublic(limit: number): Promise<PublicPackage[]> {
     const rows = await this.#db.selectFrom('repositories as r').innerJoin('accounts as a', 'a.id', 'r.ownerId')

@@ -1,8 +1,8 @@
 import { isUniqueViolation } from '../db/constraint-errors.js';
 import type { Db } from '../db/schema.js';
 import { transaction } from '../db/transaction.js';
-import { loadTargets, type PackageRow } from '../auth/package-access.js';
-import { allowedOperations, type PackageOperation, type Subject, type Visibility } from '../auth/permissions.js';
+import type { PackageOperation, Subject, Visibility } from '../auth/permissions.js';
+import type { PackageRow, Policy } from '../auth/policy.js';
 import type { DownloadCounter } from '../registry/download-counter.js';
 import type { Clock } from '../util/clock.js';
 import { downloadLimit, nameReused } from './package-errors.js';
@@ -46,6 +46,8 @@ export interface DeletionRules {
 
 interface Deps {
   readonly db: Db;
+  /** Who may see and change which package (auth/policy.ts). */
+  readonly policy: Policy;
   readonly clock: Clock;
   readonly downloads: DownloadCounter;
   readonly rules: DeletionRules;
@@ -59,12 +61,14 @@ interface Deps {
  */
 export class PackageService {
   readonly #db: Db;
+  readonly #policy: Policy;
   readonly #clock: Clock;
   readonly #downloads: DownloadCounter;
   readonly #rules: DeletionRules;
 
   constructor(deps: Deps) {
     this.#db = deps.db;
+    this.#policy = deps.policy;
     this.#clock = deps.clock;
     this.#downloads = deps.downloads;
     this.#rules = deps.rules;
@@ -81,8 +85,8 @@ export class PackageService {
     const needle = opts.nameContains?.toLowerCase();
     const prefix = owner.login.length + 1;
     const rows = ((await q.execute()) as PackageRow[]).filter((r) => !needle || r.name.slice(prefix).includes(needle));
-    const targets = await loadTargets(this.#db, subject.userId, owner.login, rows);
-    const readable = rows.filter((r) => allowedOperations(subject, targets.get(r.id)!).has('read'));
+    const operations = await this.#policy.packageOperations(subject, owner.login, rows);
+    const readable = rows.filter((r) => operations.get(r.id)!.has('read'));
     const page = readable.slice((opts.page - 1) * opts.perPage, opts.page * opts.perPage);
     return { packages: await this.#load(page.map((r) => r.id), owner), total: readable.length };
   }
@@ -164,8 +168,8 @@ export class PackageService {
 
   async #access(id: number, owner: Owner, subject: Subject): Promise<PackageAccess> {
     const [pkg] = await this.#load([id], owner);
-    const targets = await loadTargets(this.#db, subject.userId, owner.login, [{ id, name: pkg!.repository, visibility: pkg!.visibility }]);
-    return { package: pkg!, operations: allowedOperations(subject, targets.get(id)!) };
+    const operations = await this.#policy.packageOperations(subject, owner.login, [{ id, name: pkg!.repository, visibility: pkg!.visibility }]);
+    return { package: pkg!, operations: operations.get(id)! };
   }
 
   /** Full rows for the given ids, in the given order, with their live version counts. */

@@ -72,9 +72,12 @@ export class ManifestService {
 
   /**
    * Stores `body` exactly as received under its digest and, for a tag reference, points the tag at it. Every
-   * blob and child manifest it references must already be in the repository.
+   * blob and child manifest it references must already be in the repository, except in a pull-through mirror
+   * (`fromUpstream`): there the upstream vouches for them and they are fetched when first pulled (src/mirror/).
    */
-  async put(name: RepoName, reference: Reference, body: Buffer, contentType: string | undefined, pusher: number | null): Promise<ManifestHead> {
+  async put(
+    name: RepoName, reference: Reference, body: Buffer, contentType: string | undefined, pusher: number | null, opts: { fromUpstream?: boolean } = {},
+  ): Promise<ManifestHead> {
     const parsed = parseManifest(body, contentType);
     const algorithm = reference.kind === 'digest' ? digestAlgorithm(reference.digest) : 'sha256';
     const digest = makeDigest(algorithm, createHash(algorithm).update(body).digest('hex'));
@@ -92,7 +95,7 @@ export class ManifestService {
       // below and this transaction's commit. SQLite runs one transaction at a time anyway.
       await tx.updateTable('repositories').set({ updatedAt: now }).where('id', '=', repo.id).execute();
       // Checked inside the transaction that writes the references, so GC cannot unlink a blob in between.
-      await this.#checkReferences(tx, repo.id, parsed);
+      if (!opts.fromUpstream) await this.#checkReferences(tx, repo.id, parsed);
       await tx.insertInto('manifests').values({
         repositoryId: repo.id,
         digest,

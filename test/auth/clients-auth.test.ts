@@ -187,7 +187,7 @@ test('docker login with a token, push and pull a FROM scratch image; a wrong tok
   // the hint docker passes through from the token endpoint.
   const wrongs = [
     { kind: 'an unknown token', token: generateToken('personal'), hint: 'unauthenticated: User cannot be authenticated with the token provided.' },
-    { kind: 'a mistyped token', token: `${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`, hint: 'unauthenticated: the password is not a Berth personal access token' },
+    { kind: 'a mistyped token', token: `${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`, hint: 'unauthenticated: this is not a valid Berth token' },
   ];
   const wrongConfig = await dir('docker-config-wrong');
   for (const { kind, token: wrong, hint } of wrongs) {

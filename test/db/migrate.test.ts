@@ -104,7 +104,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const conn = open(dialect === 'postgres' ? await createDatabase() : ':memory:');
       await migrate(conn, '0010-upload-owner');
       await sql`insert into blobs (digest, size, created_at) values ('sha256:aa', 3, 1000), ('sha256:bb', 5, 2000)`.execute(conn.db);
-      assert.deepEqual(await migrate(conn), ['0011-blob-quarantine']);
+      assert.deepEqual(await migrate(conn, '0011-blob-quarantine'), ['0011-blob-quarantine']);
 
       const rows = await conn.db.selectFrom('blobs').selectAll().orderBy('digest').execute();
       assert.deepEqual(rows, [
@@ -121,6 +121,25 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         ? await sql<{ def: string }>`select indexdef as def from pg_indexes where indexname = 'blobs_scrub_order'`.execute(conn.db)
         : await sql<{ def: string }>`select sql as def from sqlite_master where name = 'blobs_scrub_order'`.execute(conn.db);
       assert.match(index.rows[0]?.def ?? '', /coalesce\(checked_at, created_at\), digest/i);
+    });
+  });
+}
+
+for (const dialect of ['sqlite', 'postgres'] as const) {
+  describe(`0017-mirror on ${dialect}`, { skip: dialect === 'postgres' && noPostgres }, () => {
+    it('adds mirror_tags: one row per repository and tag, upserted, gone with its repository', async () => {
+      const conn = open(dialect === 'postgres' ? await createDatabase() : ':memory:');
+      await migrate(conn, '0011-blob-quarantine');
+      await sql`insert into repositories (name, owner, created_at, updated_at) values ('hub/library/alpine', 'hub', 1, 1)`.execute(conn.db);
+      assert.deepEqual(await migrate(conn), ['0017-mirror']);
+      const repo = await conn.db.selectFrom('repositories').select('id').executeTakeFirstOrThrow();
+      const touch = (at: number) => conn.db.insertInto('mirrorTags').values({ repositoryId: repo.id, name: '3.20', checkedAt: at })
+        .onConflict((oc) => oc.columns(['repositoryId', 'name']).doUpdateSet({ checkedAt: at })).execute();
+      await touch(1000);
+      await touch(2000);
+      assert.deepEqual(await conn.db.selectFrom('mirrorTags').selectAll().execute(), [{ repositoryId: repo.id, name: '3.20', checkedAt: 2000 }]);
+      await conn.db.deleteFrom('repositories').execute();
+      assert.deepEqual(await conn.db.selectFrom('mirrorTags').selectAll().execute(), []);
     });
   });
 }

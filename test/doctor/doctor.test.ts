@@ -131,12 +131,19 @@ test('each known failure gives its diagnosis and exit 1', async () => {
     return token;
   });
   const closed = await freePort();
+  // A user who is no member of acme, with a token that could push: told to be added, with the command (issue 13 §4).
+  const stranger = await berth.admin(async (s) => {
+    const user = await s.accounts.createUser({ login: 'stranger' });
+    return (await s.tokens.create({ userId: user.id, note: 'doctor', scopes: ['write:packages'], expiresAt: null })).token;
+  });
   await new Promise((r) => setTimeout(r, 1500));
   const cases: { name: string; env: Record<string, string>; step: number; diagnosis: RegExp }[] = [
     { name: 'unknown token', env: envFor(`berth_pat_${'x'.repeat(36)}`), step: 3, diagnosis: /does not know this token/ },
     { name: 'read-only token', env: envFor(readOnly), step: 4, diagnosis: /lacks the write:packages scope/ },
     { name: 'revoked token', env: envFor(revoked), step: 3, diagnosis: /the token was revoked/ },
     { name: 'expired token', env: envFor(expiring), step: 3, diagnosis: /the token has expired: create a new one/ },
+    { name: 'non-member', env: { ...envFor(stranger), BERTH_USERNAME: 'stranger' }, step: 4, diagnosis: /you are not a member of acme: ask an owner to run "berth org add-member acme stranger"/ },
+    { name: 'GitHub token', env: envFor(`ghp_${'a1B2'.repeat(9)}`), step: 3, diagnosis: /this is a GitHub token, not a Berth token/ },
     { name: 'closed port', env: envFor(berth.token, `http://127.0.0.1:${closed}`), step: 2, diagnosis: /connection refused by 127\.0\.0\.1:\d+/ },
   ];
   const runs = await Promise.all(cases.map((c) => doctor(['--org', 'acme'], c.env)));
@@ -155,6 +162,12 @@ test('no URL is a usage error (exit 2)', async () => {
   assert.match(run.stderr, /no registry URL: pass --url or set BERTH_URL/);
 });
 
+test('a URL ending in /api/v3 (a GitHub-style API base) is refused with the address to use instead', async () => {
+  const run = await doctor(['--url', `${berth.url}/api/v3/`, '--org', 'acme'], {});
+  assert.equal(run.status, 2);
+  assert.ok(run.stderr.includes(`--url is the registry's address, not its API's: drop /api/v3 (use ${berth.url})`), run.stderr);
+});
+
 test('diagnoses transport, TLS, rate-limit and permission errors from their codes and messages', () => {
   const ctx = { settings: { url: 'https://registry.example.com', org: 'acme' }, scopes: null, skewSeconds: 0, name: 'acme/berth-doctor' };
   const net = (code: string): ClientError => new ClientError({ operation: 'GET /v2/', status: null, code, message: code });
@@ -168,6 +181,8 @@ test('diagnoses transport, TLS, rate-limit and permission errors from their code
   assert.match(diagnose(http(403, 'DENIED', 'permission_denied: write_package: the token lacks the write:packages scope; create a token with write:packages'), ctx), /lacks the write:packages scope/);
   assert.match(diagnose(http(403, 'DENIED', 'permission_denied: create_package: acme is not a namespace you may create packages in'), ctx), /may not create packages in acme/);
   assert.match(diagnose(http(403, 'DENIED', 'permission_denied: write_package: you may not push to acme/berth-doctor; check the name, …'), ctx), /may not create packages in acme/);
+  assert.match(diagnose(http(403, 'DENIED', 'permission_denied: write_package: acme lets only its owners create packages; …'), ctx), /acme lets only its owners create packages: ask an owner to run "berth org policy acme --members-can-create yes"/);
+  assert.match(diagnose(http(403, 'DENIED', 'permission_denied: write_package: there is no user or organization named acme; …'), ctx), /there is no user or organization named acme: check --org/);
   assert.match(diagnose(http(404, 'NAME_UNKNOWN', 'repository name not known', 'pull manifest'), ctx), /private package needs read access/);
   assert.match(diagnose(http(401, 'UNAUTHORIZED', 'unauthenticated: the token has expired', 'token'), { ...ctx, skewSeconds: 120 }), /expired \(note: the local clock is 120 s off/);
   assert.equal(maskToken('ghp_abcdefghijklmnop'), 'ghp_ab…');

@@ -66,14 +66,15 @@ function hookExit(): void {
  * (no iptables, no bridge), so it runs inside a container too. Docker trusts plain HTTP for 127.0.0.0/8, so Berth
  * on 127.0.0.1 needs no --insecure-registry.
  */
-export async function startDocker(): Promise<DockerDaemon> {
+export async function startDocker(opts: { daemonConfig?: Record<string, unknown> } = {}): Promise<DockerDaemon> {
   const dir = mkdtempSync(join(tmpdir(), 'berth-dockerd-'));
   const socket = join(dir, 'docker.sock');
   const host = `unix://${socket}`;
   const cliConfigDir = join(dir, 'cli');
   await mkdir(cliConfigDir);
-  // An empty daemon.json so a system /etc/docker/daemon.json (mirrors, proxies, storage) cannot leak in.
-  writeFileSync(join(dir, 'daemon.json'), '{}');
+  // Our own daemon.json (empty unless the test configures e.g. registry-mirrors), so a system
+  // /etc/docker/daemon.json (mirrors, proxies, storage) cannot leak in.
+  writeFileSync(join(dir, 'daemon.json'), JSON.stringify(opts.daemonConfig ?? {}));
   const daemon = await launch(dir, 'dockerd', [
     '--config-file', join(dir, 'daemon.json'),
     '--storage-driver', 'vfs',

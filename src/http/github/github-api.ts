@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isBerthError, isStorageFull, storageFull, type BerthError } from '../../util/errors.js';
+import { CREDENTIAL_HINTS } from '../../auth/credentials.js';
 import { checkAccess, resolveCaller, scopesHeader } from './github-auth.js';
 import { urlsFor, type Caller, type Endpoint, type GithubDeps } from './github-context.js';
 import {
@@ -40,7 +41,7 @@ export function githubApi(deps: GithubDeps) {
     // Every response under /api: who is calling, the rate-limit headers, then the refusals that apply to all routes.
     app.addHook('onRequest', async (request, reply) => {
       reply.header('X-GitHub-Media-Type', 'github.v3; format=json').header('X-GitHub-Request-Id', request.id);
-      const caller = await resolveCaller(deps.tokens, request);
+      const caller = await resolveCaller(deps.credentials, request);
       callers.set(request, caller);
       const path = request.url.split('?', 1)[0]!;
       const identity = caller.identity;
@@ -53,7 +54,7 @@ export function githubApi(deps: GithubDeps) {
       const counted = path !== '/api/v3/rate_limit';
       const state = counted ? deps.rateLimiter.take(key, resource, limit, now) : { ...deps.rateLimiter.peek(key, resource, limit, now), allowed: true };
       rateLimitHeaders(reply, state);
-      if (caller.refusal) throw badCredentials();
+      if (caller.refusal) throw badCredentials(caller.refusal === 'github-token' ? CREDENTIAL_HINTS['github-token'].replace(/^unauthenticated: /, '') : undefined);
       if (!state.allowed) {
         throw rateLimited(identity
           ? `API rate limit exceeded for user ID ${identity.userId}.`

@@ -1,35 +1,25 @@
 import type { FastifyRequest } from 'fastify';
-import type { TokenService } from '../../accounts/token-service.js';
-import type { Scope, Subject } from '../../auth/permissions.js';
+import { ANONYMOUS, isCaller, type CredentialResolver } from '../../auth/credentials.js';
+import type { Scope } from '../../auth/permissions.js';
 import type { Caller, EndpointAccess, RequestContext } from './github-context.js';
 import { missingScopes, requiresAuthentication } from './github-errors.js';
 
-const ANONYMOUS: Caller = { identity: null, refusal: null };
-
 /**
  * The caller behind `Authorization: Bearer <PAT>`, `token <PAT>` (what gh sends) or `Basic user:<PAT>` (curl -u),
- * as GitHub accepts them. Only personal access tokens and CI tokens are credentials here; anything else presented
- * is refused as bad credentials rather than silently treated as anonymous.
+ * as GitHub accepts them, from the credential resolver. Only personal access tokens and CI tokens are credentials
+ * here; anything else presented is refused as bad credentials rather than silently treated as anonymous.
  */
-export async function resolveCaller(tokens: TokenService, request: FastifyRequest): Promise<Caller> {
-  const header = request.headers.authorization;
-  if (header === undefined || header.trim() === '') return ANONYMOUS;
-  let secret: string | null = null;
-  const scheme = /^(Bearer|token)\s+(\S+)\s*$/i.exec(header);
-  if (scheme) secret = scheme[2]!;
-  const basic = /^Basic\s+(\S+)\s*$/i.exec(header);
-  if (basic) {
-    const text = Buffer.from(basic[1]!, 'base64').toString('utf8');
-    secret = text.slice(text.indexOf(':') + 1);
-  }
-  if (secret === null) return { identity: null, refusal: 'malformed' };
-  const identity = await tokens.authenticate(secret);
-  return typeof identity === 'string' ? { identity: null, refusal: identity } : { identity, refusal: null };
-}
-
-export function subjectOf(caller: Caller): Subject {
-  const id = caller.identity;
-  return id ? { userId: id.userId, scopes: id.scopes, repositoryLimit: id.repositoryLimit } : { userId: null, scopes: new Set(), repositoryLimit: null };
+export async function resolveCaller(credentials: CredentialResolver, request: FastifyRequest): Promise<Caller> {
+  const resolved = await credentials.resolve(
+    { authorization: request.headers.authorization, address: request.ip }, { bearer: 'access-token', basic: true, strictScheme: true },
+  );
+  if (!isCaller(resolved)) return { identity: null, refusal: resolved.refused, subject: ANONYMOUS.subject };
+  if (resolved.via !== 'access-token') return { identity: null, refusal: null, subject: ANONYMOUS.subject };
+  const { subject } = resolved;
+  return {
+    identity: { tokenId: resolved.tokenId, userId: resolved.userId, login: resolved.login, scopes: subject.scopes, repositoryLimit: subject.repositoryLimit },
+    refusal: null, subject,
+  };
 }
 
 /** Throws 401 unless signed in, and 403 when the token lacks a scope the endpoint needs. */

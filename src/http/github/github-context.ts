@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AccountService } from '../../accounts/account-service.js';
-import type { TokenIdentity, TokenRefusal, TokenService } from '../../accounts/token-service.js';
-import type { Scope } from '../../auth/permissions.js';
+import type { CredentialRefusal, CredentialResolver } from '../../auth/credentials.js';
+import type { Scope, Subject } from '../../auth/permissions.js';
 import type { PackageService } from '../../packages/package-service.js';
 import type { PackageStats } from '../../packages/package-stats.js';
 import type { VersionService } from '../../packages/version-service.js';
@@ -10,7 +10,7 @@ import type { RateLimiter } from './rate-limiter.js';
 
 export interface GithubDeps {
   readonly accounts: AccountService;
-  readonly tokens: TokenService;
+  readonly credentials: CredentialResolver;
   readonly packages: PackageService;
   readonly versions: VersionService;
   readonly stats: PackageStats;
@@ -23,8 +23,14 @@ export interface GithubDeps {
 
 /** Who is calling: a token's identity, nobody, or credentials that were refused (→ 401 "Bad credentials"). */
 export interface Caller {
-  readonly identity: TokenIdentity | null;
-  readonly refusal: TokenRefusal | null;
+  /** The access token's holder, when one was presented and accepted. */
+  readonly identity: {
+    readonly tokenId: number; readonly userId: number; readonly login: string;
+    readonly scopes: ReadonlySet<Scope>; readonly repositoryLimit: string | null;
+  } | null;
+  readonly refusal: CredentialRefusal['refused'] | null;
+  /** What the permission model decides on (auth/policy.ts). */
+  readonly subject: Subject;
 }
 
 /** Absolute bases for the URLs in responses: Berth's web pages and its REST API. */

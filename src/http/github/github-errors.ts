@@ -17,7 +17,8 @@ export const RATE_LIMITED = 'RATE_LIMITED';
 export const notFound = (): BerthError => github(404, 'Not Found');
 // 401 always carries a challenge (STYLE B2); GitHub's clients ignore it, browsers and curl --anyauth use it.
 export const requiresAuthentication = (): BerthError => github(401, 'Requires authentication', { headers: { 'WWW-Authenticate': 'Bearer realm="Berth REST API"' } });
-export const badCredentials = (): BerthError => github(401, 'Bad credentials', { headers: { 'WWW-Authenticate': 'Bearer realm="Berth REST API", error="invalid_token"' } });
+/** GitHub's words, and what to do when the token is recognisably not a Berth one (a GitHub token). */
+export const badCredentials = (hint?: string): BerthError => github(401, hint ? `Bad credentials: ${hint}` : 'Bad credentials', { headers: { 'WWW-Authenticate': 'Bearer realm="Berth REST API", error="invalid_token"' } });
 export const forbidden = (message: string): BerthError => github(403, message);
 /** Deleting or restoring without the admin role; a CI token is told it was not created for that (permissions.ts). */
 export const adminRequired = (what: string, ciToken: boolean): BerthError => github(403, ciToken

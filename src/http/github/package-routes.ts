@@ -2,7 +2,6 @@ import type { Account } from '../../accounts/account-service.js';
 import type { Visibility } from '../../auth/permissions.js';
 import { packageNotFound } from '../../packages/package-errors.js';
 import type { PackageAccess } from '../../packages/package-service.js';
-import { subjectOf } from './github-auth.js';
 import { param, queryParam, type Endpoint, type GithubDeps, type RequestContext } from './github-context.js';
 import { adminRequired, badRequest, invalidRequest } from './github-errors.js';
 import { OWNER_SCOPES, resolveOwner, type OwnerScope } from './owner-scope.js';
@@ -57,7 +56,7 @@ async function listPackages(deps: GithubDeps, ctx: RequestContext, scope: OwnerS
   }
   const page = readPage(ctx.request);
   const owner = await resolveOwner(deps, ctx, scope);
-  const { packages, total } = await deps.packages.list(owner, subjectOf(ctx.caller), {
+  const { packages, total } = await deps.packages.list(owner, ctx.caller.subject, {
     ...(visibility === null ? {} : { visibility: visibility as Visibility }), ...page,
   });
   const link = linkHeader(ctx.urls.web, ctx.request, page, total);
@@ -85,7 +84,7 @@ async function deletePackage(deps: GithubDeps, ctx: RequestContext, scope: Owner
 /** POST …/packages/container/{name}/restore — "Restore a package" deleted less than the restore window ago. */
 async function restorePackage(deps: GithubDeps, ctx: RequestContext, scope: OwnerScope): Promise<unknown> {
   const owner = await resolveOwner(deps, ctx, scope);
-  const access = isContainer(ctx) ? await deps.packages.findDeleted(owner, param(ctx.request, 'name'), subjectOf(ctx.caller)) : null;
+  const access = isContainer(ctx) ? await deps.packages.findDeleted(owner, param(ctx.request, 'name'), ctx.caller.subject) : null;
   if (!access?.operations.has('read')) throw packageNotFound();
   if (!access.operations.has('restore')) throw adminRequired('restore it', isCiToken(ctx));
   await deps.packages.restore(access.package);
@@ -103,7 +102,7 @@ async function listDockerConflicts(_deps: GithubDeps, ctx: RequestContext): Prom
  */
 export async function readablePackage(deps: GithubDeps, ctx: RequestContext, scope: OwnerScope): Promise<{ owner: Account; access: PackageAccess }> {
   const owner = await resolveOwner(deps, ctx, scope);
-  const access = isContainer(ctx) ? await deps.packages.find(owner, param(ctx.request, 'name'), subjectOf(ctx.caller)) : null;
+  const access = isContainer(ctx) ? await deps.packages.find(owner, param(ctx.request, 'name'), ctx.caller.subject) : null;
   if (!access?.operations.has('read')) throw packageNotFound();
   return { owner, access };
 }

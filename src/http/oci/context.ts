@@ -1,10 +1,13 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { MirrorService } from '../../mirror/mirror-service.js';
 import type { Registry } from '../../registry/registry.js';
 import type { AccessControl } from './access.js';
 
 export interface OciDeps {
   readonly registry: Registry;
   readonly access: AccessControl;
+  /** Pull-through caches (config mirror.upstreams); null when none is configured. */
+  readonly mirror: MirrorService | null;
   readonly limits: {
     readonly manifestMaxBytes: number;
     readonly tagsPageSize: number;

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { tooLarge, unsupported } from '../../oci/errors.js';
+import { mirrorReadOnly, tooLarge, unsupported } from '../../oci/errors.js';
 import { BerthError, isBerthError, isStorageFull, storageFull } from '../../util/errors.js';
 import { LimitExceededError } from '../../util/hash-stream.js';
 import type { Action } from './access.js';
@@ -7,9 +7,11 @@ import { deleteBlob, getBlob } from './blobs.js';
 import type { OciDeps } from './context.js';
 import { listCatalog, listReferrers, listTags } from './listings.js';
 import { deleteManifest, getManifest, putManifest } from './manifests.js';
+import { getMirroredBlob, getMirroredManifest } from './mirror.js';
 import { allowSlowBody } from '../connection-guard.js';
 import { setRouteLabel } from '../route-label.js';
 import { parseOciPath, type OciRoute } from './route-path.js';
+import { sendOciError } from './oci-errors.js';
 import { cancelUpload, finishUpload, getUploadStatus, patchUpload, startUpload } from './uploads.js';
 
 type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -72,9 +74,22 @@ export function ociApi(deps: OciDeps) {
       const entry = TABLE[route.kind][request.method as Method];
       if (!entry) throw unsupported(`${request.method} is not supported on this endpoint`);
       const [handle, actions] = entry;
-      if ('name' in route) await deps.access.require(request, route.name, actions);
-      else await deps.access.requireLogin(request);
-      return handle(deps, route as never, request, reply);
+      if (!('name' in route)) {
+        await deps.access.requireLogin(request);
+        return handle(deps, route as never, request, reply);
+      }
+      const mirrored = deps.mirror ? await deps.mirror.route(route.name) : null;
+      if (mirrored && actions.some((a) => a !== 'pull')) {
+        const { namespace, url } = deps.mirror!.upstreamOf(mirrored);
+        throw mirrorReadOnly(route.name, namespace, url);
+      }
+      // Access is decided on the name the client uses (its token names it), also in registry-mirrors mode.
+      await deps.access.require(request, route.name, actions);
+      if (!mirrored) return handle(deps, route as never, request, reply);
+      if (route.kind === 'manifest') return getMirroredManifest(deps, mirrored, route.reference, request, reply);
+      if (route.kind === 'blob') return getMirroredBlob(deps, mirrored, route.digest, request, reply);
+      // Tags and referrers: what the cache holds, under the cache's name.
+      return handle(deps, { ...route, name: mirrored.local } as never, request, reply);
     };
 
     // Registered with prefix /v2: '/' is /v2 and /v2/, '/*' everything below.
@@ -120,11 +135,3 @@ function toBerthError(error: unknown): BerthError | null {
   return null;
 }
 
-export function sendOciError(reply: FastifyReply, error: BerthError): FastifyReply {
-  return reply.code(error.status).headers(error.headers).type('application/json').send(ociErrorBody(error));
-}
-
-/** `{"errors":[{code,message,detail?}]}` (spec "Error Codes"). */
-export function ociErrorBody(error: BerthError): string {
-  return JSON.stringify({ errors: [{ code: error.code, message: error.message, ...(error.detail === undefined ? {} : { detail: error.detail }) }] });
-}

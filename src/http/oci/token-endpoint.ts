@@ -1,30 +1,29 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { TokenService } from '../../accounts/token-service.js';
 import { ACTIONS, type Action } from '../../auth/actions.js';
-import type { Authorizer } from '../../auth/authorizer.js';
-import { failureKeys, type FailureLimiter } from '../../auth/failure-limiter.js';
-import type { Subject } from '../../auth/permissions.js';
-import type { AccessEntry, RegistryTokens } from '../../auth/registry-token.js';
+import { CREDENTIAL_HINTS, isCaller, type Acceptance, type Caller, type CredentialRefusal, type CredentialResolver } from '../../auth/credentials.js';
+import type { Policy } from '../../auth/policy.js';
+import type { RegistryTokens } from '../../auth/registry-token.js';
 import { requestInvalid, tooManyRequests, unauthorized } from '../../oci/errors.js';
 import { isRepoName } from '../../oci/names.js';
 import { isBerthError, type BerthError } from '../../util/errors.js';
 import type { Clock } from '../../util/clock.js';
-import { sendOciError } from './oci-api.js';
+import { challenge } from './challenge.js';
+import { sendOciError } from './oci-errors.js';
 import { serviceName } from './public-url.js';
 
 export interface TokenEndpointDeps {
-  readonly tokens: TokenService;
-  readonly authorizer: Authorizer;
+  readonly credentials: CredentialResolver;
+  readonly policy: Policy;
   readonly registryTokens: RegistryTokens;
-  readonly limiter: FailureLimiter;
   readonly clock: Clock;
   readonly publicUrl: string | null;
 }
 
+/** What /token takes: Basic credentials (GET) or the form's secret (POST); failures count against the address. */
+const ACCEPTS: Acceptance = { basic: true, limitFailures: true };
+
 /** A token request's form is a few hundred bytes; this is generous. */
 const FORM_LIMIT = 64 * 1024;
-
-const ANONYMOUS: Subject = { userId: null, scopes: new Set(), repositoryLimit: null };
 
 /**
  * The Docker token endpoint (distribution "Token Authentication Specification"): `GET /token` with Basic
@@ -40,18 +39,20 @@ export function tokenEndpoint(deps: TokenEndpointDeps) {
 
     app.get('/token', async (request, reply) => {
       const query = new URL(request.url, 'http://x').searchParams;
-      const basic = parseBasic(request.headers.authorization);
-      return issue(deps, request, reply, basic, query.getAll('scope'), false);
+      // Basic credentials or none (an anonymous token). Bearer is not a credential here.
+      const caller = await deps.credentials.resolve({ authorization: request.headers.authorization, address: request.ip }, ACCEPTS);
+      return issue(deps, request, reply, caller, query.getAll('scope'), false);
     });
 
     app.post('/token', async (request, reply) => {
       const form = (request.body ?? {}) as Record<string, string>;
       const secret = form.grant_type === 'refresh_token' ? form.refresh_token : form.grant_type === 'password' ? form.password : undefined;
       if (secret === undefined) {
-        return sendOciError(reply, unauthorized('grant_type must be password or refresh_token, with credentials', challenge(deps, request)));
+        return sendOciError(reply, unauthorized('grant_type must be password or refresh_token, with credentials', challenge(deps.publicUrl, request)));
       }
       const scopes = (form.scope ?? '').split(' ').filter(Boolean);
-      return issue(deps, request, reply, { username: form.username ?? '', password: secret }, scopes, true);
+      const caller = await deps.credentials.resolve({ secret, address: request.ip }, ACCEPTS);
+      return issue(deps, request, reply, caller, scopes, true);
     });
 
     app.setErrorHandler((error, request, reply) => {
@@ -91,38 +92,22 @@ function malformedBody(error: unknown): BerthError | null {
 
 async function issue(
   deps: TokenEndpointDeps, request: FastifyRequest, reply: FastifyReply,
-  credentials: { username: string; password: string } | null, scopes: string[], oauth: boolean,
+  caller: Caller | CredentialRefusal, scopes: string[], oauth: boolean,
 ): Promise<FastifyReply> {
   const now = deps.clock.now();
-  let subject = ANONYMOUS;
-  let login = '';
-  let tokenId: number | null = null;
-  if (credentials) {
-    const identity = await deps.tokens.authenticate(credentials.password);
-    if (typeof identity === 'string') {
-      // Only failures are limited, so a client sharing an address with an attacker keeps working; guessing a
-      // 178-bit token is hopeless anyway, the limit stops log floods and password-spraying scripts.
-      const keys = failureKeys(request.ip);
-      const wait = Math.max(...keys.map((k) => deps.limiter.retryAfter(k, now)));
-      for (const k of keys) deps.limiter.fail(k, now);
-      if (wait > 0) return sendOciError(reply, tooManyRequests(wait));
-      return sendOciError(reply, refused(identity, challenge(deps, request)));
-    }
-    subject = { userId: identity.userId, scopes: identity.scopes, repositoryLimit: identity.repositoryLimit };
-    login = identity.login;
-    tokenId = identity.tokenId;
-  } else if (oauth) {
+  if (!isCaller(caller)) {
+    if (caller.retryAfter > 0) return sendOciError(reply, tooManyRequests(caller.retryAfter));
+    return sendOciError(reply, refused(caller, challenge(deps.publicUrl, request)));
+  }
+  if (oauth && caller.via === 'anonymous') {
     // An OAuth POST without credentials must not get an anonymous token: containerd would then never log in.
-    return sendOciError(reply, unauthorized('credentials required', challenge(deps, request)));
+    return sendOciError(reply, unauthorized('credentials required', challenge(deps.publicUrl, request)));
   }
-
-  const access: AccessEntry[] = [];
-  for (const requested of parseScopes(scopes)) {
-    const { actions } = await deps.authorizer.allowed(subject, requested.name);
-    const granted = requested.actions.filter((a) => actions.has(a));
-    access.push({ type: 'repository', name: requested.name, actions: granted });
-  }
-  const token = await deps.registryTokens.issue({ subject: login, userId: subject.userId, tokenId, access, scopes: [...subject.scopes], repositoryLimit: subject.repositoryLimit }, serviceName(request, deps.publicUrl), now);
+  const { subject } = caller;
+  const access = await deps.policy.grant(subject, parseScopes(scopes));
+  const token = await deps.registryTokens.issue({
+    subject: caller.login ?? '', userId: subject.userId, tokenId: caller.tokenId, access, scopes: [...subject.scopes], repositoryLimit: subject.repositoryLimit,
+  }, serviceName(request, deps.publicUrl), now);
   const body = { token, access_token: token, expires_in: deps.registryTokens.ttlSeconds, issued_at: new Date(now).toISOString() };
   return reply.code(200).header('Cache-Control', 'no-store').send(body);
 }
@@ -147,27 +132,6 @@ function parseScopes(scopes: string[]): { name: string; actions: Action[] }[] {
   return [...byName].map(([name, actions]) => ({ name, actions: ACTIONS.filter((a) => actions.has(a)) }));
 }
 
-function parseBasic(header: string | undefined): { username: string; password: string } | null {
-  const m = /^Basic\s+(\S+)$/i.exec(header ?? '');
-  if (!m) return null;
-  const text = Buffer.from(m[1]!, 'base64').toString('utf8');
-  const colon = text.indexOf(':');
-  return colon < 0 ? { username: text, password: '' } : { username: text.slice(0, colon), password: text.slice(colon + 1) };
-}
-
-const HINTS: Record<string, string> = {
-  malformed: 'unauthenticated: the password is not a Berth personal access token; create one (berth token create, or Settings → Developer settings → Personal access tokens) and log in with it — account passwords are not accepted',
-  unknown: 'unauthenticated: User cannot be authenticated with the token provided.',
-  expired: 'unauthenticated: the token has expired; create a new one and log in again',
-  revoked: 'unauthenticated: the token was revoked; create a new one and log in again',
-  disabled: 'unauthenticated: the account is disabled',
-};
-
-function refused(reason: string, challengeHeader: string): BerthError {
-  return unauthorized(HINTS[reason] ?? HINTS.unknown!, challengeHeader);
-}
-
-export function challenge(deps: { publicUrl: string | null }, request: FastifyRequest, scope?: string): string {
-  const base = deps.publicUrl ?? `${request.protocol}://${request.host}`;
-  return `Bearer realm="${base}/token",service="${serviceName(request, deps.publicUrl)}"${scope ? `,scope="${scope}"` : ''}`;
+function refused(refusal: CredentialRefusal, challengeHeader: string): BerthError {
+  return unauthorized(CREDENTIAL_HINTS[refusal.refused], challengeHeader);
 }

@@ -3,7 +3,9 @@ import type { Account, AccountService } from '../../accounts/account-service.js'
 import type { Session, SessionService } from '../../accounts/session-service.js';
 import type { TokenService } from '../../accounts/token-service.js';
 import type { FailureLimiter } from '../../auth/failure-limiter.js';
-import { SCOPES, type Subject } from '../../auth/permissions.js';
+import { ANONYMOUS, type CredentialResolver } from '../../auth/credentials.js';
+import type { Subject } from '../../auth/permissions.js';
+import type { Policy } from '../../auth/policy.js';
 import type { OwnerDirectory } from '../../packages/owner-directory.js';
 import type { PackageService } from '../../packages/package-service.js';
 import type { PackageSettings } from '../../packages/package-settings.js';
@@ -22,6 +24,9 @@ export interface UiDeps {
   readonly accounts: AccountService;
   readonly tokens: TokenService;
   readonly sessions: SessionService;
+  /** Who is calling (the session cookie) and what they may do: auth/'s resolver and policy, as on every surface. */
+  readonly credentials: CredentialResolver<Account>;
+  readonly policy: Policy;
   readonly packages: PackageService;
   readonly versions: VersionService;
   readonly stats: PackageStats;
@@ -58,9 +63,7 @@ export interface Viewer {
   readonly subject: Subject;
 }
 
-export const ANONYMOUS_VIEWER: Viewer = {
-  account: null, session: null, csrf: null, subject: { userId: null, scopes: new Set(), repositoryLimit: null },
-};
+export const ANONYMOUS_VIEWER: Viewer = { account: null, session: null, csrf: null, subject: ANONYMOUS.subject };
 
 const viewers = new WeakMap<FastifyRequest, Viewer>();
 
@@ -71,10 +74,6 @@ export function setViewer(request: FastifyRequest, viewer: Viewer): void {
 
 export function viewerOf(request: FastifyRequest): Viewer {
   return viewers.get(request) ?? ANONYMOUS_VIEWER;
-}
-
-export function sessionViewer(account: Account, session: Session, csrf: string): Viewer {
-  return { account, session, csrf, subject: { userId: account.id, scopes: new Set(SCOPES), repositoryLimit: null } };
 }
 
 /** The signed-in account, or a redirect to the sign-in page (GET) / 401 page. */

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isCaller } from '../../auth/credentials.js';
 import { BerthError, isBerthError, isStorageFull, storageFull } from '../../util/errors.js';
 import { cookieOf, SESSION_COOKIE, setCookie } from './cookies.js';
 import { html } from './html.js';
@@ -16,7 +17,7 @@ import * as orgSettingsPage from './pages/org-settings-page.js';
 import { answerMisplacedApiCall } from './api-path-hint.js';
 import { STATIC_ASSETS } from './static-assets.js';
 import {
-  ANONYMOUS_VIEWER, formOf, localPath, sameOrigin, sendPage, sessionViewer, setViewer, viewerOf, type UiDeps, type UiPage,
+  ANONYMOUS_VIEWER, formOf, localPath, sameOrigin, sendPage, setViewer, viewerOf, type UiDeps, type UiPage,
 } from './ui-context.js';
 import { csrfRejected, pageNotFound, SIGN_IN_REQUIRED } from './ui-errors.js';
 
@@ -126,19 +127,19 @@ export function sendBareErrorPage(reply: FastifyReply, status: number): FastifyR
     .type('text/html; charset=utf-8').send(doc.toString());
 }
 
-/** The session behind the cookie, if it is live and its account enabled; a dead cookie is cleared. */
+/** The viewer behind the session cookie, from the credential resolver; a dead cookie is cleared. */
 async function resolveViewer(deps: UiDeps, request: FastifyRequest, reply: FastifyReply) {
   const id = cookieOf(request, SESSION_COOKIE);
   if (!id) return ANONYMOUS_VIEWER;
-  const session = await deps.sessions.resolve(id);
-  const account = session ? await deps.accounts.findById(session.userId) : null;
-  if (!session || !account || account.disabled) {
+  const caller = await deps.credentials.resolve({ sessionId: id, address: request.ip }, {});
+  if (!isCaller(caller) || caller.via !== 'session') {
     setCookie(request, reply, SESSION_COOKIE, '', 0);
     return ANONYMOUS_VIEWER;
   }
+  const { session } = caller;
   // The expiry slides with use (at most hourly): so does the cookie's.
   if (session.renewed) setCookie(request, reply, SESSION_COOKIE, session.id, (session.expiresAt - deps.clock.now()) / 1000);
-  return sessionViewer(account, session, deps.sessions.csrfToken(session));
+  return { account: caller.user, session, csrf: deps.sessions.csrfToken(session), subject: caller.subject };
 }
 
 function sendError(request: FastifyRequest, reply: FastifyReply, error: BerthError): FastifyReply {

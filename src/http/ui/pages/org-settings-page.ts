@@ -37,7 +37,7 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
     const actor = requireAccount(request);
     const org = await deps.accounts.find(paramOf(request, 'org'));
     if (!org || org.type !== 'org') throw pageNotFound();
-    if (!actor.isAdmin && !(await ownersOf(deps, org.login)).has(actor.login.toLowerCase())) throw pageNotFound();
+    if (!(await deps.policy.administers(actor, org))) throw pageNotFound();
     return { org, actor };
   };
   const back = (org: Account, done: keyof typeof DONE, anchor: string): string => `/orgs/${encodeURIComponent(org.login)}/settings?done=${done}#${anchor}`;
@@ -73,7 +73,7 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
     const user = await deps.accounts.find(login);
     if (!user || user.type !== 'user') throw formInvalid(`There is no user named "${login}".`);
     await deps.accounts.addMember(org.login, user.login, role);
-    return redirect(reply, await stillOwner(deps, org, actor) ? back(org, 'member-added', 'members') : `/orgs/${org.login}/packages`);
+    return redirect(reply, await deps.policy.administers(actor, org) ? back(org, 'member-added', 'members') : `/orgs/${org.login}/packages`);
   });
 
   app.post('/orgs/:org/settings/members/remove', async (request, reply) => {
@@ -84,7 +84,7 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
     if (!member) throw formInvalid(`${login} is not a member of ${org.login}.`);
     // Their teams and their roles on the organization's packages go with the membership (the service decides).
     await deps.accounts.removeMember(org.login, member.login);
-    return redirect(reply, await stillOwner(deps, org, actor) ? back(org, 'member-removed', 'members') : `/orgs/${org.login}/packages`);
+    return redirect(reply, await deps.policy.administers(actor, org) ? back(org, 'member-removed', 'members') : `/orgs/${org.login}/packages`);
   });
 
   app.post('/orgs/:org/settings/teams', async (request, reply) => {
@@ -134,14 +134,6 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
   });
 }
 
-async function ownersOf(deps: UiDeps, org: string): Promise<Set<string>> {
-  return new Set((await deps.accounts.members(org)).filter((m) => m.role === 'owner').map((m) => m.login.toLowerCase()));
-}
-
-/** After a change to members: may the actor still see the settings (or did they step down)? */
-async function stillOwner(deps: UiDeps, org: Account, actor: Account): Promise<boolean> {
-  return actor.isAdmin || (await ownersOf(deps, org.login)).has(actor.login.toLowerCase());
-}
 
 type Member = { login: string; role: 'owner' | 'member' };
 

@@ -40,7 +40,7 @@ async function listPackages(deps: UiDeps, request: FastifyRequest, reply: Fastif
   const filtered = q !== '' || visibility !== undefined;
   // The organization's owners (and instance admins) manage it from its settings page: linked from here.
   const account = viewerOf(request).account;
-  const manages = owner.type === 'org' && account !== null && (account.isAdmin || await deps.directory.isOrgOwner(account.id, owner.id));
+  const manages = owner.type === 'org' && account !== null && await deps.policy.administers(account, owner);
   return sendPage(request, reply, {
     title: `${owner.login} packages`, nav: 'packages',
     flash: deleted ? {

@@ -151,8 +151,7 @@ function roleOptions(selected: Role): Html[] {
 async function changeVisibility(deps: UiDeps, request: FastifyRequest, reply: FastifyReply, kind: OwnerKind) {
   const { owner, access } = await administered(deps, request, kind);
   const account = requireAccount(request);
-  // A package admin who is not an owner of the organization chooses among the visibilities its policy allows.
-  const orgPolicy = owner.type === 'org' && !account.isAdmin && !(await deps.directory.isOrgOwner(account.id, owner.id));
+  const orgPolicy = await deps.policy.visibilityLimitedByOrg(account, owner);
   return applyChange(deps, request, reply, kind, async () => {
     await deps.settings.setVisibility(access.package.repository, formOf(request).get('visibility') ?? '', { orgPolicy });
     return `${packageSettingsUrl(owner, access.package.name)}?done=visibility`;

@@ -48,19 +48,13 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
   const showOwner = (type: 'user' | 'org') => async (request: FastifyRequest, reply: Parameters<typeof sendPage>[1]) => {
     const viewer = requireAccount(request);
     const owner = await deps.accounts.find(paramOf(request, type === 'org' ? 'org' : 'user'));
-    if (!owner || owner.type !== type || !(await mayView(deps, viewer, owner))) throw pageNotFound();
+    // Its owners (the user; an organization's owners) and instance admins.
+    if (!owner || owner.type !== type || !(await deps.policy.administers(viewer, owner))) throw pageNotFound();
     const usage = await deps.usage.forOwner(owner);
     return sendPage(request, reply, { title: `Usage · ${owner.login}`, nav: 'usage', body: ownerUsageBody(owner, usage, deps.clock.now()) });
   };
   app.get('/orgs/:org/usage', showOwner('org'));
   app.get('/users/:user/usage', showOwner('user'));
-}
-
-/** Its owners (the user; an organization's owners) and instance admins. */
-async function mayView(deps: UiDeps, viewer: Account, owner: Account): Promise<boolean> {
-  if (viewer.isAdmin) return true;
-  if (owner.type === 'user') return owner.id === viewer.id;
-  return (await deps.accounts.members(owner.login)).some((m) => m.role === 'owner' && m.login.toLowerCase() === viewer.login.toLowerCase());
 }
 
 export function usagePath(owner: { login: string; type: 'user' | 'org' }): string {

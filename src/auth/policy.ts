@@ -1,0 +1,126 @@
+import type { Db } from '../db/schema.js';
+import { ACTIONS, type Action } from './actions.js';
+import type { Caller } from './credentials.js';
+import { mirrorActions, type MirrorReaders } from './mirror-access.js';
+import { loadNamespace, loadTarget, loadTargets, type PackageRow } from './package-access.js';
+import { allowedActions, allowedOperations, type PackageOperation, type Subject } from './permissions.js';
+import { refusal, type Refusal } from './refusal.js';
+import type { AccessEntry } from './registry-token.js';
+
+export type { PackageRow };
+
+/** Tells whether a repository name is served by a pull-through mirror (src/mirror/), and who may pull there. */
+export type MirrorLookup = (name: string) => Promise<MirrorReaders | null>;
+
+/** An account as the policy needs it: who is asking (a user) or whose namespace it is (a user or an organization). */
+export interface AccountRef {
+  readonly id: number;
+  readonly type: 'user' | 'org';
+  readonly isAdmin?: boolean;
+}
+
+/**
+ * The one policy API every surface asks (`/v2`, `/token`, `/api/v3`, the web UI): what a subject may do with a
+ * package, what a registry request is refused and why, who administers an organization, and which visibilities a
+ * package admin may choose. The decisions are pure functions (permissions.ts, refusal.ts); this class reads the facts
+ * they need. Surfaces only turn a decision into their own challenge and error body.
+ */
+export class Policy {
+  readonly #db: Db;
+  readonly #mirrorOf: MirrorLookup | null;
+
+  constructor(deps: { db: Db; mirrorOf?: MirrorLookup }) {
+    this.#db = deps.db;
+    this.#mirrorOf = deps.mirrorOf ?? null;
+  }
+
+  /** What `subject` may do with the package `name` now, and whether it exists. */
+  async packageActions(subject: Subject, name: string): Promise<{ actions: Set<Action>; exists: boolean }> {
+    // A mirror's repositories are no account's packages: one rule decides them (auth/mirror-access.ts).
+    const mirrorReaders = await this.#mirrorOf?.(name);
+    if (mirrorReaders) return { actions: mirrorActions(subject, mirrorReaders), exists: true };
+    const target = await loadTarget(this.#db, subject.userId, name);
+    return { actions: allowedActions(subject, target), exists: target.exists };
+  }
+
+  /**
+   * What GitHub's REST API lets `subject` do with each of several packages of one namespace (listings, one package
+   * by name or id): a fixed number of queries whatever the count.
+   */
+  async packageOperations(subject: Subject, ownerLogin: string, rows: readonly PackageRow[]): Promise<Map<number, Set<PackageOperation>>> {
+    const targets = await loadTargets(this.#db, subject.userId, ownerLogin, rows);
+    return new Map(rows.map((r) => [r.id, allowedOperations(subject, targets.get(r.id)!)]));
+  }
+
+  /**
+   * A registry token's access (`/token`): for each repository asked for, the actions asked for that the subject may
+   * do — a subset, never a failure (distribution's token spec).
+   */
+  async grant(subject: Subject, requested: readonly { name: string; actions: readonly Action[] }[]): Promise<AccessEntry[]> {
+    const out: AccessEntry[] = [];
+    for (const r of requested) {
+      const { actions } = await this.packageActions(subject, r.name);
+      out.push({ type: 'repository', name: r.name, actions: ACTIONS.filter((a) => r.actions.includes(a) && actions.has(a)) });
+    }
+    return out;
+  }
+
+  /**
+   * Why a `/v2` request for `requested` on `name` is refused, or null when the caller's credential covers it. A
+   * registry token is held to the access it was issued with (no entry for `name`: fetch a token for it); an access
+   * token sent as Basic on `/v2` to what its subject may do now. No credential at all: log in.
+   */
+  async registryRefusal(caller: Caller, name: string, requested: readonly Action[]): Promise<Refusal | null> {
+    if (caller.via === 'anonymous' || caller.via === 'session') return { kind: 'login' };
+    let now: { actions: Set<Action>; exists: boolean } | null = null;
+    let granted: readonly Action[];
+    if (caller.via === 'registry-token') {
+      const entry = caller.access.find((e) => e.name === name);
+      if (!entry) return { kind: 'login' };
+      granted = entry.actions;
+    } else {
+      now = await this.packageActions(caller.subject, name);
+      granted = [...now.actions];
+    }
+    if (requested.every((a) => granted.includes(a))) return null;
+    const { subject } = caller;
+    if (subject.userId === null) return { kind: 'login' };
+    now ??= await this.packageActions(subject, name);
+    const namespace = await loadNamespace(this.#db, subject.userId, name.slice(0, name.indexOf('/')));
+    return refusal({
+      name, requested, granted, login: caller.login, scopes: subject.scopes, repositoryLimit: subject.repositoryLimit,
+      allowed: now.actions, exists: now.exists, namespace,
+    });
+  }
+
+  /** For mounts and the catalog: may the caller pull `name`? */
+  async canPull(caller: Caller, name: string): Promise<boolean> {
+    if (caller.via === 'registry-token' && caller.access.some((e) => e.name === name && e.actions.includes('pull'))) return true;
+    return (await this.packageActions(caller.subject, name)).actions.has('pull');
+  }
+
+  /** The user's role in the organization, or null when they are not a member. */
+  async orgRole(userId: number, orgId: number): Promise<'owner' | 'member' | null> {
+    const row = await this.#db.selectFrom('orgMembers').select('role').where('orgId', '=', orgId).where('userId', '=', userId).executeTakeFirst();
+    return row?.role ?? null;
+  }
+
+  /**
+   * Who administers a namespace (its settings, usage, members, teams and package policy): for an organization its
+   * owners, for a user that user; instance admins everywhere.
+   */
+  async administers(user: AccountRef, namespace: AccountRef): Promise<boolean> {
+    if (user.isAdmin) return true;
+    if (namespace.type === 'user') return namespace.id === user.id;
+    return (await this.orgRole(user.id, namespace.id)) === 'owner';
+  }
+
+  /**
+   * The organization's visibility policy: a package admin who does not administer the owning organization chooses
+   * only among the visibilities the organization allows (as on GitHub); its owners and instance admins (and operators
+   * through the CLI) choose any.
+   */
+  async visibilityLimitedByOrg(user: AccountRef, namespace: AccountRef): Promise<boolean> {
+    return namespace.type === 'org' && !(await this.administers(user, namespace));
+  }
+}

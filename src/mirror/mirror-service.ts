@@ -1,0 +1,309 @@
+import { PassThrough, Transform, type Readable } from 'node:stream';
+import type { Db } from '../db/schema.js';
+import type { Digest } from '../oci/digest.js';
+import { blobUnknown, manifestUnknown, upstreamDenied, upstreamInvalid, upstreamUnavailable } from '../oci/errors.js';
+import { isRepoName, type Reference, type RepoName } from '../oci/names.js';
+import type { Logger } from '../observability/logger.js';
+import type { ManifestHead, StoredManifest } from '../registry/manifest-service.js';
+import type { Registry } from '../registry/registry.js';
+import type { Clock } from '../util/clock.js';
+import { isBerthError, type BerthError } from '../util/errors.js';
+import { SingleFlight } from './single-flight.js';
+import { UpstreamClient, UpstreamError, type UpstreamSettings } from './upstream-client.js';
+
+/** The mirror slice of the configuration (config `mirror`). */
+export interface MirrorSettings {
+  readonly tagTtlMs: number;
+  readonly access: 'public' | 'signed-in';
+  readonly timeoutMs: number;
+  readonly upstreams: readonly UpstreamSettings[];
+}
+
+/** A /v2 repository name served by a mirror. */
+export interface MirrorRoute {
+  readonly upstream: UpstreamClient;
+  /** Where the cache keeps it: `dockerhub/library/alpine`, a repository of the mirror's namespace. */
+  readonly local: RepoName;
+  /** What the upstream calls it: `library/alpine`. */
+  readonly remote: string;
+}
+
+/** What a blob request through a mirror comes to: already cached (serve `route.local` as usual), or streamed. */
+export type MirrorBlob =
+  | { readonly kind: 'cached' }
+  | { readonly kind: 'upstream'; readonly size: number | null; readonly body: Readable };
+
+const DOCKER_HUB_HOSTS = new Set(['registry-1.docker.io', 'index.docker.io', 'docker.io', 'registry.hub.docker.com']);
+/** When the upstream gave no Retry-After, clients are asked to come back after this. */
+const RETRY_SECONDS = 5;
+
+/**
+ * Pull-through caches of other registries (issue 17). Each upstream owns a namespace of this registry: a pull of
+ * `dockerhub/library/alpine:3.20` is answered from the cache when it can be, else fetched from the upstream's
+ * `library/alpine:3.20`, stored like a push (same tables, same blob store, same verification) and served. The
+ * upstream marked default also serves Docker's `registry-mirrors` mode, which asks for `library/alpine` itself.
+ *
+ * - Manifests by digest never change: once cached they are never asked for again.
+ * - Tags are confirmed with a HEAD (which Docker Hub does not count as a pull) once `tagTtl` has passed since the
+ *   last confirmation, and fetched again only when the upstream moved them.
+ * - Stale-if-error: when the upstream is down, slow or throttling us, what is cached is served as it is; only what
+ *   is not cached fails, with UNAVAILABLE saying so.
+ * - A blob streams to its first client while it is written through the upload path (UploadService: hashed,
+ *   verified against its digest, committed, then linked), and the client's last bytes are held back until that
+ *   commit: a client never completes a blob the cache refused, and an upstream dying mid-blob leaves nothing.
+ * - Single flight: concurrent first pulls of one manifest or blob in this process make one upstream request; the
+ *   others wait for it and are served from the cache. (Replicas each fetch once at most.)
+ */
+export class MirrorService {
+  readonly #db: Db;
+  readonly #registry: Registry;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #settings: MirrorSettings;
+  readonly #manifestMaxBytes: number;
+  readonly #upstreams = new Map<string, UpstreamClient>();
+  readonly #default: UpstreamClient | null;
+  readonly #flights = new SingleFlight();
+
+  constructor(deps: { db: Db; registry: Registry; clock: Clock; log: Logger; settings: MirrorSettings; manifestMaxBytes: number }) {
+    this.#db = deps.db;
+    this.#registry = deps.registry;
+    this.#clock = deps.clock;
+    this.#log = deps.log;
+    this.#settings = deps.settings;
+    this.#manifestMaxBytes = deps.manifestMaxBytes;
+    let fallback: UpstreamClient | null = null;
+    for (const u of deps.settings.upstreams) {
+      const client = new UpstreamClient(u, { clock: deps.clock, timeoutMs: deps.settings.timeoutMs });
+      this.#upstreams.set(u.namespace, client);
+      if (u.isDefault) fallback = client;
+    }
+    this.#default = fallback;
+  }
+
+  /** Who may pull through the mirrors; for the policy (auth/policy.ts) (auth/mirror-access.ts). */
+  readonly readersOf = async (name: string): Promise<'public' | 'signed-in' | null> =>
+    (isRepoName(name) && (await this.route(name as RepoName)) !== null ? this.#settings.access : null);
+
+  /**
+   * The mirror serving `name`, or null for the registry's own repositories. `NS/…` belongs to the upstream of
+   * namespace NS; with a default mirror, a name whose first component is neither a mirror namespace, an account nor
+   * an existing repository (Docker's `registry-mirrors` asks for `library/alpine`) belongs to the default upstream.
+   */
+  async route(name: RepoName): Promise<MirrorRoute | null> {
+    const slash = name.indexOf('/');
+    const first = slash < 0 ? name : name.slice(0, slash);
+    const upstream = this.#upstreams.get(first);
+    if (upstream && slash > 0) return { upstream, local: name, remote: remoteName(upstream, name.slice(slash + 1)) };
+    if (!this.#default || upstream) return null;
+    const local = `${this.#default.settings.namespace}/${name}`;
+    if (!isRepoName(local)) return null;
+    const [account, repository] = await Promise.all([
+      this.#db.selectFrom('accounts').select('id').where('lowerLogin', '=', first).executeTakeFirst(),
+      this.#db.selectFrom('repositories').select('id').where('name', '=', name).executeTakeFirst(),
+    ]);
+    if (account || repository) return null;
+    return { upstream: this.#default, local: local as RepoName, remote: remoteName(this.#default, name) };
+  }
+
+  /** The namespace's upstream, for messages (a push refused). */
+  upstreamOf(route: MirrorRoute): { namespace: string; url: string } {
+    return { namespace: route.upstream.settings.namespace, url: route.upstream.settings.url };
+  }
+
+  /** A manifest through the cache; `accept` is the client's Accept list. */
+  async manifest(route: MirrorRoute, reference: Reference, accept: readonly string[], withBody: boolean): Promise<ManifestHead | StoredManifest> {
+    const read = (): Promise<ManifestHead | StoredManifest> =>
+      withBody ? this.#registry.manifests.get(route.local, reference, true) : this.#registry.manifests.get(route.local, reference, false);
+    const cached = await orNull(read());
+    const key = `manifest ${route.local}@${reference.kind === 'tag' ? reference.tag : reference.digest}`;
+    if (cached && reference.kind === 'digest') return cached;
+    if (cached && reference.kind === 'tag') {
+      if (this.#clock.now() - (await this.#checkedAt(route.local, reference.tag)) < this.#settings.tagTtlMs) return cached;
+      try {
+        await this.#flights.run(key, () => this.#revalidate(route, reference.tag, cached.digest, accept));
+      } catch (err) {
+        if (!(err instanceof UpstreamError) || err.kind === 'not-found' || err.kind === 'invalid') throw this.#failure(err, route, reference);
+        // Stale-if-error: the upstream cannot be asked; what we have is what the tag last was.
+        this.#log.warn({ upstream: route.upstream.settings.url, repository: route.remote, tag: reference.tag, reason: err.message },
+          'upstream unavailable: serving the cached tag without revalidation');
+        return cached;
+      }
+      return read();
+    }
+    try {
+      // Looked for again inside the flight: a fetch that finished since our look above needs no second one.
+      await this.#flights.run(key, async () => {
+        if (!(await orNull(this.#registry.manifests.get(route.local, reference, false)))) await this.#fetchManifest(route, reference, accept);
+      });
+    } catch (err) {
+      throw this.#failure(err, route, reference);
+    }
+    return read();
+  }
+
+  /** A blob through the cache: `cached` once it is (or was just) stored in `route.local`, else its upstream stream. */
+  async blob(route: MirrorRoute, digest: Digest, method: 'GET' | 'HEAD'): Promise<MirrorBlob> {
+    const key = `blob ${route.local}@${digest}`;
+    for (let attempt = 0; ; attempt++) {
+      const running = this.#flights.current(key);
+      // Someone is fetching it: wait, then serve it from the cache. Should their fetch fail, one more try of our own.
+      if (running && attempt < 2) {
+        await running;
+        continue;
+      }
+      try {
+        if (await this.#cachedBlob(route, digest)) return { kind: 'cached' };
+        if (method === 'HEAD') {
+          const head = await route.upstream.blob(route.remote, digest, 'HEAD');
+          return { kind: 'upstream', size: head.size, body: head.body };
+        }
+        // A fetch started while we looked in the cache: join it. The check and the claim below are one synchronous
+        // step, so two requests can never both become the fetcher.
+        if (this.#flights.current(key) && attempt < 2) continue;
+        return await this.#streamAndStore(route, digest, key);
+      } catch (err) {
+        throw this.#failure(err, route, { kind: 'digest', digest }, 'blob');
+      }
+    }
+  }
+
+  /**
+   * Fetches the blob and tees it: one branch into an upload of `route.local` (verified and committed by
+   * UploadService), the other to the client, whose final chunk waits for that commit.
+   */
+  async #streamAndStore(route: MirrorRoute, digest: Digest, key: string): Promise<MirrorBlob> {
+    // Claimed before the first await: from here on others wait for this fetch (see blob()).
+    let settle!: (outcome: Promise<unknown>) => void;
+    this.#flights.track(key, new Promise<unknown>((resolve) => { settle = resolve; }).then((outcome) => outcome));
+    let size: number | null;
+    let body: Readable;
+    try {
+      ({ size, body } = await route.upstream.blob(route.remote, digest));
+    } catch (err) {
+      settle(Promise.reject(err));
+      throw err;
+    }
+    const toStore = new PassThrough();
+    let committed!: Promise<unknown>;
+    const toClient = holdLastChunk(() => committed);
+    body.on('error', (err) => {
+      toStore.destroy(err);
+      toClient.destroy(err);
+    });
+    // pipe(): the slower branch sets the pace; a client that goes away unpipes its branch and the store goes on.
+    body.pipe(toStore);
+    body.pipe(toClient);
+    committed = this.#registry.uploads.putMonolithic(route.local, digest, toStore, null);
+    committed.catch((err: unknown) => {
+      this.#log.warn({ err, upstream: route.upstream.settings.url, repository: route.remote, digest }, 'blob from the upstream not cached');
+      toClient.destroy(err instanceof Error ? err : new Error(String(err)));
+      body.destroy();
+    });
+    settle(committed);
+    return { kind: 'upstream', size, body: toClient };
+  }
+
+  /**
+   * Linked in the cache's repository already, or made so: a cached manifest there references it, we hold its bytes
+   * (cached through another repository), and the upstream confirms with a HEAD that this repository has it. The
+   * HEAD matters: anyone can publish a manifest upstream naming any digest, and a link must never expose bytes that
+   * only a private package of this registry holds.
+   */
+  async #cachedBlob(route: MirrorRoute, digest: Digest): Promise<boolean> {
+    if (await orNull(this.#registry.blobs.stat(route.local, digest))) return true;
+    const referenced = await this.#db.selectFrom('manifestReferences as mr')
+      .innerJoin('manifests as m', 'm.id', 'mr.manifestId')
+      .innerJoin('repositories as r', 'r.id', 'm.repositoryId')
+      .innerJoin('blobs as b', 'b.digest', 'mr.digest')
+      .select('r.id')
+      .where('r.name', '=', route.local).where('mr.digest', '=', digest).where('b.quarantinedAt', 'is', null)
+      .executeTakeFirst();
+    if (!referenced) return false;
+    await route.upstream.blob(route.remote, digest, 'HEAD');
+    await this.#registry.blobs.link(referenced.id, digest);
+    return true;
+  }
+
+  async #revalidate(route: MirrorRoute, tag: string, cachedDigest: Digest, accept: readonly string[]): Promise<void> {
+    const head = await route.upstream.manifest(route.remote, tag, accept, 'HEAD', this.#manifestMaxBytes);
+    if (head === null) throw new UpstreamError('not-found', `${route.upstream.settings.url} has no tag ${tag} in ${route.remote}`);
+    if (head.digest === cachedDigest) {
+      await this.#touchTag(route.local, tag);
+      return;
+    }
+    await this.#fetchManifest(route, { kind: 'tag', tag: tag as never }, accept);
+  }
+
+  async #fetchManifest(route: MirrorRoute, reference: Reference, accept: readonly string[]): Promise<void> {
+    const ref = reference.kind === 'tag' ? reference.tag : reference.digest;
+    const got = await route.upstream.manifest(route.remote, ref, accept, 'GET', this.#manifestMaxBytes);
+    if (got === null || got.body === null) throw new UpstreamError('not-found', `${route.upstream.settings.url} has no manifest ${ref} in ${route.remote}`);
+    await this.#registry.manifests.put(route.local, reference, got.body, got.mediaType || undefined, null, { fromUpstream: true });
+    if (reference.kind === 'tag') await this.#touchTag(route.local, reference.tag);
+  }
+
+  async #checkedAt(local: RepoName, tag: string): Promise<number> {
+    const row = await this.#db.selectFrom('mirrorTags as mt').innerJoin('repositories as r', 'r.id', 'mt.repositoryId')
+      .select('mt.checkedAt').where('r.name', '=', local).where('mt.name', '=', tag).executeTakeFirst();
+    return row?.checkedAt ?? 0;
+  }
+
+  async #touchTag(local: RepoName, tag: string): Promise<void> {
+    const repo = await this.#registry.repos.get(local);
+    const now = this.#clock.now();
+    await this.#db.insertInto('mirrorTags').values({ repositoryId: repo.id, name: tag, checkedAt: now })
+      .onConflict((oc) => oc.columns(['repositoryId', 'name']).doUpdateSet({ checkedAt: now })).execute();
+  }
+
+  /** An upstream failure as the client sees it. */
+  #failure(err: unknown, route: MirrorRoute, reference: Reference, what: 'manifest' | 'blob' = 'manifest'): BerthError | unknown {
+    if (!(err instanceof UpstreamError)) return err;
+    const ref = reference.kind === 'tag' ? reference.tag : reference.digest;
+    switch (err.kind) {
+      case 'not-found':
+        return what === 'blob' ? blobUnknown(ref) : manifestUnknown(ref);
+      case 'denied':
+        return upstreamDenied(route.local, err.message);
+      case 'invalid':
+        return upstreamInvalid(err.message);
+      case 'unavailable':
+      case 'throttled':
+        return upstreamUnavailable(`${route.local}${reference.kind === 'tag' ? ':' : '@'}${ref}`, route.upstream.settings.url, err.message,
+          err.retryAfterMs === null ? RETRY_SECONDS : Math.max(1, Math.ceil(err.retryAfterMs / 1000)));
+    }
+  }
+}
+
+/** Docker Hub keeps official images under `library/`: `dockerhub/alpine` is its `library/alpine`, as docker does. */
+function remoteName(upstream: UpstreamClient, rest: string): string {
+  return !rest.includes('/') && DOCKER_HUB_HOSTS.has(new URL(upstream.settings.url).hostname) ? `library/${rest}` : rest;
+}
+
+/** The value, or null when it failed with NAME_UNKNOWN / MANIFEST_UNKNOWN / BLOB_UNKNOWN (not cached). */
+async function orNull<T>(p: Promise<T>): Promise<T | null> {
+  try {
+    return await p;
+  } catch (err) {
+    if (isBerthError(err) && ['NAME_UNKNOWN', 'MANIFEST_UNKNOWN', 'BLOB_UNKNOWN'].includes(err.code)) return null;
+    throw err;
+  }
+}
+
+/**
+ * Passes chunks on one behind, and the last only once `ready()` resolves (the blob is verified and committed); if
+ * it rejects, the stream fails instead and the client never receives a complete body.
+ */
+function holdLastChunk(ready: () => Promise<unknown>): Transform {
+  let held: Buffer | null = null;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      const previous = held;
+      held = chunk;
+      done(null, previous ?? undefined);
+    },
+    flush(done) {
+      ready().then(() => done(null, held ?? undefined), (err: unknown) => done(err instanceof Error ? err : new Error(String(err))));
+    },
+  });
+}

@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+
+function berth(args: string[], env: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BERTH_')));
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), ...args], { cwd: ROOT, encoding: 'utf8', env: { ...clean, ...env } });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('berth mirror list shows each namespace, its upstream, how Berth signs in and the default, never a password', () => {
+  const env = {
+    BERTH_MIRROR_UPSTREAMS_DOCKERHUB_URL: 'https://registry-1.docker.io', BERTH_MIRROR_UPSTREAMS_DOCKERHUB_DEFAULT: 'true',
+    BERTH_MIRROR_UPSTREAMS_GHCR_URL: 'https://ghcr.io', BERTH_MIRROR_UPSTREAMS_GHCR_USERNAME: 'bot', BERTH_MIRROR_UPSTREAMS_GHCR_PASSWORD: 'hunter2-secret',
+  };
+  const text = berth(['mirror', 'list'], env);
+  assert.equal(text.status, 0, text.stderr);
+  assert.match(text.stdout, /^dockerhub\s+https:\/\/registry-1\.docker\.io\s+anonymous\s+yes$/m);
+  assert.match(text.stdout, /^ghcr\s+https:\/\/ghcr\.io\s+user bot$/m);
+  const json = berth(['mirror', 'list', '--json'], env);
+  assert.equal(json.status, 0, json.stderr);
+  assert.deepEqual((JSON.parse(json.stdout) as { upstreams: unknown[] }).upstreams, [
+    { namespace: 'dockerhub', upstream: 'https://registry-1.docker.io', auth: 'anonymous', default: true },
+    { namespace: 'ghcr', upstream: 'https://ghcr.io', auth: 'user bot', default: false },
+  ]);
+  assert.doesNotMatch(text.stdout + json.stdout, /hunter2/);
+});
+
+test('berth mirror list: a bad upstream is a configuration error (exit 2) naming the key', () => {
+  const r = berth(['mirror', 'list'], { BERTH_MIRROR_UPSTREAMS_HUB_URL: 'not a url' });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /mirror\.upstreams\.hub\.url/);
+  assert.match(berth(['mirror', 'list'], {}).stdout, /no mirrors configured/);
+});
