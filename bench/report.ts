@@ -16,6 +16,15 @@ export interface VerifyFigures {
   readonly defaultOn: boolean;
 }
 
+/** Manifest GET rates (req/s, one per run) of Berth at log.level info (one line per request) and at warn. */
+export interface LogCostFigures {
+  readonly info: readonly number[];
+  readonly warn: readonly number[];
+  /** Server CPU milliseconds per 1000 requests, per run. */
+  readonly infoCpuMsPerThousand: readonly number[];
+  readonly warnCpuMsPerThousand: readonly number[];
+}
+
 /** wrk's figures plus the server CPU-seconds spent during the run (one core's worth = the run's duration). */
 export interface ManifestGetFigures extends WrkResult {
   readonly serverCpuSeconds: number;
@@ -83,6 +92,7 @@ export interface Results {
   readonly cncf: RegistryFigures;
   readonly nginxBlobGet: BlobGetFigures;
   readonly blobGetVerify: VerifyFigures;
+  readonly logCost: LogCostFigures;
   readonly ingest: { readonly berth: IngestFigures; readonly bare: IngestFigures; readonly bytesPerRound: number };
   /** Only with `--postgres-s3`. */
   readonly postgresS3?: ScaleOutFigures;
@@ -111,6 +121,7 @@ export function evaluate(r: Results): Check[] {
   const ingestSlowdown = berthIngest / bareIngest;
   const getRatio = berthGet / nginxGet;
   const rpsRatio = r.berth.manifestGet.requestsPerSecond / r.cncf.manifestGet.requestsPerSecond;
+  const logRatio = median(r.logCost.info) / median(r.logCost.warn);
   return [
     {
       name: 'skopeo push vs CNCF registry',
@@ -133,6 +144,12 @@ export function evaluate(r: Results): Check[] {
       ratio: rpsRatio, target: '≥ 5.00×',
       // Error responses are fast; a rate with any of them counts for nothing.
       pass: rpsRatio >= 5 && r.berth.manifestGet.non2xx === 0,
+    },
+    {
+      // Issue 16: the default level's request log may cost at most 5% of the manifest GET rate.
+      name: 'manifest GET at log.level info vs warn',
+      measured: `${fmt(median(r.logCost.info), 0)} vs ${fmt(median(r.logCost.warn), 0)} req/s`,
+      ratio: logRatio, target: '≥ 0.95×', pass: logRatio >= 0.95,
     },
     {
       name: 'Berth peak RSS during pushes',
@@ -185,6 +202,12 @@ export function render(r: Results, checks: readonly Check[]): string {
     ['  server CPU per 1000 requests (ms)', perThousand(r.berth.manifestGet), perThousand(r.cncf.manifestGet), ''],
     ['  latency p50 / p99', `${r.berth.manifestGet.latencyP50} / ${r.berth.manifestGet.latencyP99}`,
       `${r.cncf.manifestGet.latencyP50} / ${r.cncf.manifestGet.latencyP99}`, ''],
+    ['  Berth at log.level info / warn (req/s, median)', `${fmt(median(r.logCost.info), 0)} / ${fmt(median(r.logCost.warn), 0)}`, '',
+      `info/warn ${fmt(median(r.logCost.info) / median(r.logCost.warn), 3)}×`],
+    ['  all runs at info / at warn (req/s)', `${runs(r.logCost.info, 0)} / ${runs(r.logCost.warn, 0)}`, '', ''],
+    ['  server CPU per 1000 requests at info / warn (ms, median)',
+      `${fmt(median(r.logCost.infoCpuMsPerThousand), 0)} / ${fmt(median(r.logCost.warnCpuMsPerThousand), 0)}`, '',
+      `info/warn ${fmt(median(r.logCost.infoCpuMsPerThousand) / median(r.logCost.warnCpuMsPerThousand), 3)}×`],
     [`ingest ${n}×${layerMiB} MiB, node client (MB/s, best)`, ingestRate(r.ingest.berth), '', `bare ${ingestRate(r.ingest.bare)}`],
     ['  all ingest rounds (s)', runs(r.ingest.berth.roundSeconds, 2), '', `bare ${runs(r.ingest.bare.roundSeconds, 2)}`],
     ['  server CPU per round (s)', runs(r.ingest.berth.roundCpuSeconds, 2), '', `bare ${runs(r.ingest.bare.roundCpuSeconds, 2)}`],

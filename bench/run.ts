@@ -6,6 +6,10 @@
  * `--ui-pages` then measures the web UI's render times at 1,000 packages / 10,000 versions (bench/ui-pages.ts).
  * `--blob-get` (also with `--quick`) runs only the blob GET comparison: Berth with storage.verifyOnRead off and on,
  * and nginx, on one pushed layer; it prints its own table and writes .bench/blob-get.json.
+ * `--seed [--scale F]` runs only the registry-size part (bench/listings.ts): seeds SQLite and PostgreSQL with 100,000
+ * repositories, 1,000,000 manifests and 2,000,000 tags (times F), prints the seeding times and the listings' latencies
+ * (`--sqlite` or `--postgres`: that backend only). `--pull-storm` (also with `--quick`) runs only the pull storm
+ * (bench/pull-storm.ts): 100 concurrent pulls of one image from Berth and the same files from nginx.
  */
 import { spawnSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
@@ -16,10 +20,12 @@ import { curlGet, run, skopeoPull, skopeoPush, uploadFile, wrk } from './clients
 import { buildRandomImage, MANIFEST_MEDIA_TYPE, type BenchImage, type BlobFile } from './image.js';
 import { mbPerSecond, measurePhase, settleDisk, timed } from './measure.js';
 import {
-  evaluate, render, renderBlobGet, type BlobGetFigures, type IngestFigures, type ManifestGetFigures, type PushRun, type RegistryFigures,
-  type Results, type VerifyFigures,
+  evaluate, render, renderBlobGet, type BlobGetFigures, type IngestFigures, type LogCostFigures, type ManifestGetFigures, type PushRun,
+  type RegistryFigures, type Results, type VerifyFigures,
 } from './report.js';
 import { SCHEMA } from '../src/config/schema.js';
+import { benchListings } from './listings.js';
+import { benchPullStorm } from './pull-storm.js';
 import { measureScaleOut } from './scale-out.js';
 import { authorization, startBerth, startCncfRegistry, startIngestServer, startNginx, verifyManifest, type Server } from './servers.js';
 
@@ -60,8 +66,10 @@ function progress(message: string): void {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
+  if (args[0] === '--seed') return seedOnly(args.slice(1));
+  if (args.includes('--pull-storm')) return pullStormOnly(args);
   if (args.some((a) => a !== '--quick' && a !== '--postgres-s3' && a !== '--ui-pages' && a !== '--blob-get')) {
-    process.stderr.write('usage: npm run bench [-- [--quick] [--postgres-s3] [--ui-pages] | [--quick] --blob-get]\n');
+    process.stderr.write(`${USAGE}\n`);
     process.exit(2);
   }
   const mode = args.includes('--quick') ? MODES.quick : MODES.full;
@@ -93,6 +101,45 @@ async function main(): Promise<void> {
   if (args.includes('--ui-pages') && process.exitCode !== 1) {
     const pages = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/ui-pages.ts')], { stdio: 'inherit' });
     if (pages.status !== 0) process.exitCode = 1;
+  }
+}
+
+const USAGE = 'usage: npm run bench [-- [--quick] [--postgres-s3] [--ui-pages] | [--quick] --blob-get | --seed [--scale F] [--sqlite | --postgres] | [--quick] --pull-storm]';
+
+/** `--seed [--scale F]`: the registry-size bench alone (bench/listings.ts). */
+async function seedOnly(args: string[]): Promise<void> {
+  const only = args.includes('--sqlite') ? 'sqlite' : args.includes('--postgres') ? 'postgres' : null;
+  const rest = args.filter((a) => a !== '--sqlite' && a !== '--postgres');
+  const scale = rest[0] === '--scale' && rest.length === 2 ? Number(rest[1]) : rest.length === 0 ? 1 : NaN;
+  if (!(scale > 0 && scale <= 1)) {
+    process.stderr.write(`${USAGE}\n(--scale takes a number in (0, 1])\n`);
+    process.exit(2);
+  }
+  await alone((cleanup) => benchListings(scale, only, cleanup, progress));
+}
+
+/** `--pull-storm [--quick]`: 100 concurrent pulls from Berth and from nginx (bench/pull-storm.ts). */
+async function pullStormOnly(args: string[]): Promise<void> {
+  if (args.some((a) => a !== '--quick' && a !== '--pull-storm')) {
+    process.stderr.write(`${USAGE}\n`);
+    process.exit(2);
+  }
+  await alone((cleanup) => benchPullStorm(args.includes('--quick'), cleanup, progress));
+}
+
+/** A part of the bench run on its own: tools ready, everything it starts stopped and removed however it ends. */
+async function alone(task: (cleanup: Cleanup) => Promise<unknown>): Promise<void> {
+  const cleanup = new Cleanup();
+  cleanup.installHandlers();
+  try {
+    await prepareTools();
+    await task(cleanup);
+  } catch (err) {
+    if (!cleanup.interrupted) process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  } finally {
+    progress('stopping servers, removing temp files');
+    await cleanup.run();
   }
 }
 
@@ -131,6 +178,7 @@ async function bench(mode: Mode, cleanup: Cleanup, postgresS3: boolean): Promise
   ]);
   await otherVerify.stop();
   const rates = await measureManifestRates(mode, registries);
+  const logCost = await measureLogCost(mode, berth, cleanup);
   const ingest = await measureIngest(mode, image, berth, bare);
   // The embedded servers are done; stopping them leaves the machine to the postgres-s3 clusters.
   if (postgresS3) await Promise.all([berth.stop(), cncf.stop(), nginx.stop(), bare.stop()]);
@@ -151,6 +199,7 @@ async function bench(mode: Mode, cleanup: Cleanup, postgresS3: boolean): Promise
     cncf: figures(1),
     nginxBlobGet: gets[2]!,
     blobGetVerify: verifyFigures(gets[0]!, gets[3]!),
+    logCost,
     ingest: { ...ingest, bytesPerRound: image.layers.reduce((sum, l) => sum + l.size, 0) },
     ...(scaleOut ? { postgresS3: scaleOut } : {}),
   };
@@ -291,6 +340,36 @@ async function measureManifestRates(mode: Mode, registries: readonly Server[]): 
     rates.push({ ...phase.value, serverCpuSeconds: phase.cpuSeconds });
   }
   return rates;
+}
+
+/**
+ * The cost of the request log: manifest GETs (as measureManifestRates) from Berth at log.level warn (the bench's
+ * Berth: no request lines) and from a second Berth on the same data at info (the default: one line per request,
+ * to a pipe the bench drains, as journald or a container runtime would), in alternating runs.
+ */
+async function measureLogCost(mode: Mode, warnBerth: Server, cleanup: Cleanup): Promise<LogCostFigures> {
+  const infoBerth = await startBerth(warnBerth.dataDir, cleanup, { env: { BERTH_LOG_LEVEL: 'info' }, credentials: warnBerth.credentials, name: 'Berth (log.level info)' });
+  const figures = { info: [] as number[], warn: [] as number[], infoCpuMsPerThousand: [] as number[], warnCpuMsPerThousand: [] as number[] };
+  try {
+    for (let run = 1; run <= 3; run++) {
+      const order: ['info' | 'warn', Server][] = run % 2 === 1 ? [['info', infoBerth], ['warn', warnBerth]] : [['warn', warnBerth], ['info', infoBerth]];
+      for (const [level, server] of order) {
+        progress(`manifest GET with wrk → Berth at log.level ${level} (run ${run}/3, ${mode.wrkSeconds} s)`);
+        const auth = await authorization(server, `repository:${REPO}:pull`);
+        const phase = await measurePhase(server.pid, () => wrk(`${server.url}/v2/${REPO}/manifests/${TAG}`, {
+          threads: 2, connections: 32, seconds: mode.wrkSeconds, headers: { Accept: MANIFEST_MEDIA_TYPE, ...auth },
+        }));
+        const result = phase.value;
+        if (result.non2xx > 0) throw new Error(`manifest GET at log.level ${level}: ${result.non2xx} non-2xx responses`);
+        figures[level].push(result.requestsPerSecond);
+        // The server's CPU per request: what logging costs even when other load on the machine skews the rates.
+        figures[level === 'info' ? 'infoCpuMsPerThousand' : 'warnCpuMsPerThousand'].push((phase.cpuSeconds / result.requests) * 1e6);
+      }
+    }
+  } finally {
+    await infoBerth.stop();
+  }
+  return figures;
 }
 
 /**

@@ -17,6 +17,7 @@ want=(
   openssl:openssl          # self-signed certificate for that HTTPS test
   initdb:postgresql        # throwaway PostgreSQL clusters for the postgres-* test passes (test/helpers/postgres.ts)
   chromium:chromium        # headless browser for the web UI tests (test/ui, via playwright-core)
+  prometheus:prometheus    # scrapes Berth in test/observability (with promtool for the alert rules)
 )
 missing=()
 for entry in "${want[@]}"; do

@@ -25,6 +25,8 @@ import { BlobScrubber } from '../maintenance/blob-scrubber.js';
 import { JobLeases } from '../maintenance/job-leases.js';
 import { Scheduler } from '../maintenance/scheduler.js';
 import type { Logger } from '../observability/logger.js';
+import { Metrics } from '../observability/metrics.js';
+import { listenForMetrics } from '../http/metrics-endpoint.js';
 import { MirrorService } from '../mirror/mirror-service.js';
 import { OwnerDirectory } from '../packages/owner-directory.js';
 import { PackageService } from '../packages/package-service.js';
@@ -38,6 +40,7 @@ import { createRegistry, type Registry } from '../registry/registry.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { warnAboutOpenPermissions } from './open-permissions.js';
 import { FsBlobStore } from '../storage/fs/fs-blob-store.js';
+import { measuredBlobStore } from '../storage/measured-blob-store.js';
 import { systemClock, type Clock } from '../util/clock.js';
 
 export interface App {
@@ -56,7 +59,10 @@ export interface App {
  * closes them in reverse order. The only place that names concrete drivers.
  */
 export async function createApp(config: Config, log: Logger, opts: { onFatal?: (err: Error) => void } = {}): Promise<App> {
+  const metrics = new Metrics({ ownersRefreshMs: config.metrics.ownersRefreshMs });
   const db = connect(config.metadata.url, {
+    // Called for statements only, never while connect() runs: `db` is set by then.
+    onQueryError: (reason) => metrics.databaseError(db.dialect, reason),
     onUnreachable: throttle(10_000, (err) => {
       log.warn({ err }, 'metadata database unreachable: requests answer 503 until it is back');
     }),
@@ -69,7 +75,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   });
   if (applied.length > 0) log.info({ migrations: applied }, 'database migrated');
 
-  const blobs = await openBlobStore(config.storage);
+  const blobs = measuredBlobStore(await openBlobStore(config.storage), config.storage.driver, metrics);
   await warnAboutOpenPermissions(dataPaths(config), log);
 
   const clock = systemClock;
@@ -104,7 +110,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
 
   // Cluster-wide jobs take a lease in the database (one replica at a time); flushing this process's buffered
   // download counts is per process and runs everywhere.
-  const scheduler = new Scheduler({ log: log.child({ module: 'maintenance' }), leases: new JobLeases({ db: db.db, dialect: db.dialect, clock }) });
+  const scheduler = new Scheduler({ log: log.child({ module: 'maintenance' }), leases: new JobLeases({ db: db.db, dialect: db.dialect, clock }), metrics });
   const disk = new DiskSpace({ paths: watchedPaths(config), thresholdBytes: config.storage.freeSpaceWarning, log: log.child({ module: 'disk-space' }) });
   await disk.check();
   scheduler.every({ name: 'disk-space', everyMs: 60_000, run: async () => { await disk.check(); } });
@@ -140,6 +146,15 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   });
   const versions = new VersionService({ db: db.db, clock, downloads: registry.downloads, rules });
   const stats = new PackageStats({ db: db.db, downloads: registry.downloads });
+  const usage = new UsageService({ db: db.db, downloads: registry.downloads });
+  metrics.setSources({
+    openUploads: () => registry.uploads.countOpen(),
+    databasePing: async () => { await sql`select 1`.execute(db.db); },
+    databasePool: () => db.pool(),
+    disks: () => disk.usage(),
+    storageByOwner: async () => (config.metrics.ownersTop === 0 ? [] : (await usage.ownerSizes(config.metrics.ownersTop))
+      .map((o) => ({ owner: o.owner, bytes: o.sizeBytes }))),
+  });
   const { app: server, https } = buildServer({
     log,
     tls,
@@ -149,6 +164,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       idleTimeoutMs: config.server.idleTimeoutMs, maxConnectionsPerClient: config.server.maxConnectionsPerClient,
     },
     ready: async () => { await sql`select 1`.execute(db.db); },
+    metrics: { metrics, token: config.metrics.token },
     warnings: () => disk.check(),
     oci: {
       registry,
@@ -160,9 +176,10 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       credentials, policy, registryTokens, clock, publicUrl,
     },
     github: {
-      accounts, credentials, packages, clock, publicUrl,
+      accounts, credentials, policy, packages, clock, publicUrl,
       versions,
       stats,
+      usage,
       rateLimiter: new RateLimiter({ windowMs: config.api.rateLimit.windowMs }),
       rateLimits: { authenticated: config.api.rateLimit.authenticated, anonymous: config.api.rateLimit.anonymous },
     },
@@ -172,10 +189,11 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       summaries: new PackageSummaries({ db: db.db, downloads: registry.downloads }),
       details: new VersionDetails({ db: db.db, blobs: registry.blobs, downloads: registry.downloads }),
       directory: new OwnerDirectory({ db: db.db }),
-      usage: new UsageService({ db: db.db, downloads: registry.downloads }),
+      usage,
     },
   });
 
+  let metricsListener: Awaited<ReturnType<typeof listenForMetrics>> | null = null;
   return {
     server,
     registry,
@@ -195,6 +213,10 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
         const bound = https.address() as AddressInfo;
         addresses.push(`https://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`);
       }
+      if (config.metrics.listen) {
+        metricsListener = await listenForMetrics(metrics, config.metrics.listen);
+        log.info({ url: metricsListener.url }, 'metrics listening');
+      }
       if (publicUrl === null && !isLoopback(config.server.host)) {
         log.warn({ host: config.server.host }, 'server.publicUrl is not set: token realms, registry token audiences and URLs in responses '
           + 'follow each request\'s Host header (or X-Forwarded-Host from a trusted proxy); set it in production');
@@ -202,6 +224,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       return addresses;
     },
     async close() {
+      await metricsListener?.close();
       await server.close();
       await registry.blobs.settled();
       await scheduler.stop();

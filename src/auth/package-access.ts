@@ -1,5 +1,6 @@
-import type { Db } from '../db/schema.js';
-import { maxRole, type Namespace, type Role, type Target, type Visibility } from './permissions.js';
+import { expressionBuilder, type Expression, type SqlBool } from 'kysely';
+import type { Database, Db, RepositoriesTable } from '../db/schema.js';
+import { maxRole, type Namespace, type Role, type Subject, type Target, type Visibility } from './permissions.js';
 
 /** A package row as the permission model needs it. */
 export interface PackageRow {
@@ -96,4 +97,55 @@ async function targetsOf(db: Db, facts: Facts, repos: readonly PackageRow[]): Pr
     out.set(repo.id, { exists: true, name: repo.name, visibility: repo.visibility, role, internalReader });
   }
   return out;
+}
+
+/** A condition on `repositories as r`: see `readableRepositories`. */
+export type ReadableFilter = Expression<SqlBool>;
+
+/**
+ * The packages `subject` may read (pull), as one SQL condition on `repositories as r`, so listings filter, count and
+ * page in the database. The same decision as `allowedActions(subject, target).has('pull')` over `loadTarget`
+ * (test/scale/listings.test.ts compares the two on seeded data): public packages are readable by anyone; any other
+ * needs a credential with read:packages (write:packages alone reads through a write or admin role only) within its
+ * repository limit, and an active user who is an instance admin, the namespace's own user, an owner of the
+ * organization, holds a role on the package (directly or through a team), or, for an internal package, is a
+ * member of the organization (any signed-in user, in a namespace that is no organization).
+ *
+ * The user's facts are subqueries that do not depend on the row (the user's account, the organizations they own or
+ * belong to, the packages they hold a role on: `package_permissions_principal`, migration 0012), which both
+ * databases evaluate once per statement; a row then costs a few lookups in those sets, so the condition needs no
+ * query of its own and can be built anywhere. Deleted packages are the caller's to exclude.
+ */
+export function readableRepositories(subject: Subject): ReadableFilter {
+  const eb = expressionBuilder<Database & { r: RepositoriesTable }, 'r'>();
+  const isPublic = eb('r.visibility', '=', 'public');
+  const userId = subject.userId;
+  const read = subject.scopes.has('read:packages');
+  if (userId === null || (!read && !subject.scopes.has('write:packages'))) return isPublic;
+  const grantRoles: Role[] = read ? ['read', 'write', 'admin'] : ['write', 'admin'];
+  const active = eb.selectFrom('accounts as u').where('u.id', '=', userId).where('u.disabledAt', 'is', null);
+  const orgs = (role: 'owner' | 'any') => eb.selectFrom('orgMembers as om').innerJoin('accounts as o', 'o.id', 'om.orgId')
+    .select('o.lowerLogin').where('om.userId', '=', userId).$if(role === 'owner', (q) => q.where('om.role', '=', 'owner'));
+  const granted = eb.selectFrom('packagePermissions as pp').select('pp.repositoryId').where('pp.role', 'in', grantRoles)
+    .where((w) => w.or([
+      w.and([w('pp.principalType', '=', 'user'), w('pp.principalId', '=', userId)]),
+      w.and([w('pp.principalType', '=', 'team'), w('pp.principalId', 'in', w.selectFrom('teamMembers').select('teamId').where('userId', '=', userId))]),
+    ]));
+  // Internal: members of the owning organization; outside organizations, any signed-in user of the instance.
+  const internalReader = read ? [eb.and([eb('r.visibility', '=', 'internal'), eb.or([
+    eb('r.owner', 'in', orgs('any')),
+    eb.not(eb.exists(eb.selectFrom('accounts as o').select(eb.lit(1).as('one')).whereRef('o.lowerLogin', '=', 'r.owner').where('o.type', '=', 'org'))),
+  ])])] : [];
+  const withinLimit = subject.repositoryLimit === null ? [] : [eb('r.name', '=', subject.repositoryLimit)];
+  return eb.or([isPublic, eb.and([
+    ...withinLimit,
+    eb.exists(active.select(eb.lit(1).as('one'))),
+    eb.or([
+      eb.exists(active.select(eb.lit(1).as('one')).where('u.isAdmin', '<>', 0)),
+      eb('r.owner', '=', active.select('u.lowerLogin')),
+      eb('r.owner', 'in', orgs('owner')),
+      ...internalReader,
+      eb('r.id', 'in', granted),
+    ]),
+  ])]);
 }

@@ -21,6 +21,11 @@ Examples:
         overrides: { 'server.host': opts.host, 'server.port': opts.port, dataDir: opts.data },
       });
       const log = createLogger(config.log.level);
+      // A crash: the error at fatal, which also writes out the lines still buffered (see createLogger), then exit.
+      process.on('uncaughtException', (err) => {
+        log.fatal({ err }, 'uncaught exception: stopping');
+        process.exit(1);
+      });
       const app = await createApp(config, log, {
         // The database cannot safely take more writes (its WAL was lost and could not be recovered; logged): stop at
         // once, without the orderly close, so a supervisor restarts Berth on the database as it is on disk.

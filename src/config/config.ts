@@ -53,6 +53,8 @@ export interface Config {
   /** Background scrub: `intervalMs` null when off. */
   readonly scrub: { readonly intervalMs: number | null; readonly rateBytesPerSecond: number };
   readonly log: { readonly level: string };
+  /** `token`: /metrics on the main port behind it (null: not there); `listen`: a separate /metrics listener. */
+  readonly metrics: { readonly token: string | null; readonly listen: { readonly host: string; readonly port: number } | null; readonly ownersTop: number; readonly ownersRefreshMs: number };
   readonly mirror: MirrorConfig;
 }
 
@@ -164,12 +166,34 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     // 0 is off too, as a YAML file or variable can say it.
     scrub: { intervalMs: get<number | null>('scrub.interval') || null, rateBytesPerSecond: get('scrub.rate') },
     log: { level: get('log.level') },
+    metrics: {
+      token: metricsToken(get<string | null>('metrics.token')),
+      listen: listenAddress(get<string | null>('metrics.listen'), 'metrics.listen'),
+      ownersTop: get('metrics.ownersTop'),
+      ownersRefreshMs: get('metrics.ownersRefresh'),
+    },
     mirror: {
       tagTtlMs: get('mirror.tagTtl'), access: get('mirror.access'), timeoutMs: positive(get('mirror.timeout'), 'mirror.timeout'),
       upstreams: loadUpstreams(fileValues, file, env),
     },
   };
   return deepFreeze(config);
+}
+
+function metricsToken(token: string | null): string | null {
+  if (token !== null && token.length < 16) {
+    throw new ConfigError(`metrics.token must be at least 16 characters (e.g. openssl rand -hex 24; ${envName('metrics.token')}_FILE reads it from a file)`);
+  }
+  return token;
+}
+
+/** `host:port`, `[v6]:port` or `:port` (all interfaces). */
+function listenAddress(value: string | null, key: string): { host: string; port: number } | null {
+  if (value === null) return null;
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value.trim());
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) throw new ConfigError(`${key}: "${value}" is not host:port (e.g. 127.0.0.1:9464, [::1]:9464, :9464)`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
 }
 
 function s3Storage(get: <T>(key: ConfigKey) => T): S3StorageConfig {

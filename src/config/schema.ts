@@ -132,6 +132,20 @@ export const SCHEMA = {
     type: 'bytes', default: '50MiB', min: 0,
     help: 'Bytes per second the scrub reads at most (scheduled and `berth scrub`), so it does not starve pulls; 0: unlimited.',
   },
+  'metrics.token': {
+    type: 'string', default: null,
+    help: 'Bearer token (at least 16 characters; use the _FILE variable) that Prometheus sends for /metrics on the main port. Default: /metrics is not served on the main port.',
+  },
+  'metrics.listen': {
+    type: 'string', default: null,
+    help: 'host:port of a separate listener serving /metrics without a token (e.g. 127.0.0.1:9464, or an internal interface). Default: none.',
+  },
+  'metrics.ownersTop': {
+    type: 'integer', default: 20, min: 0, help: 'berth_storage_owner_bytes covers the owners using the most storage, this many of them (0: none).',
+  },
+  'metrics.ownersRefresh': {
+    type: 'duration', default: '5m', help: 'berth_storage_owner_bytes is one aggregate over all references: recomputed at most this often, whatever the scrape rate.',
+  },
   'log.level': {
     type: 'string', default: 'info', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
     help: 'Log level; one JSON line per request at info.',

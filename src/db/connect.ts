@@ -4,6 +4,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, type Driver, type SqliteDatabase, type SqliteStatement } from 'kysely';
 import pg from 'pg';
 import type { Logger } from '../observability/logger.js';
+import { MeasuredDriver, type DatabaseErrorReason } from './measured-driver.js';
 import { OutageAwareDriver } from './outage-driver.js';
 import type { Database, Db } from './schema.js';
 import { sqliteFiles, WalGuard } from './wal-guard.js';
@@ -13,11 +14,22 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface Connection {
   readonly db: Db;
   readonly dialect: Dialect;
+  /** The PostgreSQL pool's connections now; null on SQLite (one connection). */
+  pool(): PoolState | null;
   close(): Promise<void>;
+}
+
+export interface PoolState {
+  readonly total: number;
+  readonly idle: number;
+  /** Checkouts queued for a connection. */
+  readonly waiting: number;
+  readonly max: number;
 }
 
 /** Longest wait for a PostgreSQL connection (a free pool slot, or a new connection) before a request gives up. */
 const PG_CONNECT_TIMEOUT_MS = 10_000;
+const PG_POOL_MAX = 10;
 
 export interface ConnectOptions {
   /** Hears of each error meaning PostgreSQL is unreachable (for a log line); the caller gets a 503 BerthError. */
@@ -29,6 +41,8 @@ export interface ConnectOptions {
    * the process must stop. Default: nothing beyond failing every later write.
    */
   readonly onFatal?: (err: Error) => void;
+  /** Hears of each failed statement, checkout or transaction step, with its reason (for metrics). */
+  readonly onQueryError?: (reason: DatabaseErrorReason) => void;
 }
 
 /**
@@ -40,9 +54,10 @@ export function connect(url: string, opts: ConnectOptions = {}): Connection {
     // int8 (ids, sizes, ms timestamps) would come back as strings; every value Berth stores fits a double.
     pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
     const onUnreachable = opts.onUnreachable ?? (() => undefined);
+    const onQueryError = opts.onQueryError ?? (() => undefined);
     // While the server is away a request waits at most this long for a connection, then answers 503 (see
     // OutageAwareDriver) instead of hanging. Keepalive notices a server gone without a word (network partition).
-    const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS, keepAlive: true });
+    const pool = new pg.Pool({ connectionString: url, max: PG_POOL_MAX, connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS, keepAlive: true });
     // A server that closes connections (restart, failover, pg_terminate_backend) makes their clients emit `error`,
     // idle ones through the pool: with no listener that event would end the process. The pool drops such clients;
     // the requests using them fail with 503.
@@ -50,11 +65,14 @@ export function connect(url: string, opts: ConnectOptions = {}): Connection {
     pool.on('connect', (client) => client.on('error', onUnreachable));
     const dialect = new (class extends PostgresDialect {
       override createDriver(): Driver {
-        return new OutageAwareDriver(super.createDriver(), onUnreachable);
+        return new MeasuredDriver(new OutageAwareDriver(super.createDriver(), onUnreachable), onQueryError);
       }
     })({ pool });
     const db = new Kysely<Database>({ dialect, plugins: [new CamelCasePlugin()] });
-    return { db, dialect: 'postgres', close: () => db.destroy() };
+    return {
+      db, dialect: 'postgres', close: () => db.destroy(),
+      pool: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: PG_POOL_MAX }),
+    };
   }
   const path = sqlitePath(url);
   if (path !== ':memory:') {
@@ -72,10 +90,19 @@ export function connect(url: string, opts: ConnectOptions = {}): Connection {
   sqlite.pragma('busy_timeout = 5000');
   const guard = path === ':memory:' ? null : new WalGuard({ sqlite, files: sqliteFiles(path), log: opts.log ?? null, onFatal: opts.onFatal ?? (() => {}) });
   const database = withStatementCache(sqlite, guard);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }), plugins: [new CamelCasePlugin()] });
+  const onQueryError = opts.onQueryError;
+  const dialect = onQueryError
+    ? new (class extends SqliteDialect {
+      override createDriver(): Driver {
+        return new MeasuredDriver(super.createDriver(), onQueryError);
+      }
+    })({ database })
+    : new SqliteDialect({ database });
+  const db = new Kysely<Database>({ dialect, plugins: [new CamelCasePlugin()] });
   return {
     db,
     dialect: 'sqlite',
+    pool: () => null,
     close: async () => {
       guard?.stop();
       await db.destroy();

@@ -12,6 +12,7 @@ import * as m0008 from './migrations/0008-upload-sha256.js';
 import * as m0009 from './migrations/0009-manifest-pusher.js';
 import * as m0010 from './migrations/0010-upload-owner.js';
 import * as m0011 from './migrations/0011-blob-quarantine.js';
+import * as m0012 from './migrations/0012-listing-indexes.js';
 import * as m0017 from './migrations/0017-mirror.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
@@ -29,6 +30,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '0009-manifest-pusher': m0009,
   '0010-upload-owner': m0010,
   '0011-blob-quarantine': m0011,
+  '0012-listing-indexes': m0012,
   '0017-mirror': m0017,
 };
 

@@ -10,6 +10,7 @@ import { clientError, DOCS_ROOT, sendGithubError } from './github/github-errors.
 import { ociApi } from './oci/oci-api.js';
 import { sendOciError } from './oci/oci-errors.js';
 import { tokenEndpoint, type TokenEndpointDeps } from './oci/token-endpoint.js';
+import { registerMetrics, type MetricsExposure } from './metrics-endpoint.js';
 import { routeLabel } from './route-label.js';
 import type { UiDeps } from './ui/ui-context.js';
 import { sendBareErrorPage, uiPlugin } from './ui/ui-plugin.js';
@@ -37,6 +38,8 @@ export interface ServerDeps {
   readonly trustedProxies: readonly string[];
   /** Timeouts and the per-client connection cap (src/http/connection-guard.ts). */
   readonly connections: ConnectionLimits;
+  /** Request metrics, and /metrics on this port when a token is configured. */
+  readonly metrics: MetricsExposure;
 }
 
 export interface HealthWarning {
@@ -108,6 +111,7 @@ export function buildServer(deps: ServerDeps): BuiltServer {
       bytesOut: Number(reply.getHeader('content-length') ?? 0),
     }, 'request');
   });
+  registerMetrics(app, deps.metrics);
 
   // Readiness (load balancers, Kubernetes): 503 while the database does not answer, so traffic goes elsewhere;
   // liveness stays 200, since the process recovers by itself when the database is back. Low disk space is a warning,

@@ -33,15 +33,24 @@ export class DiskSpace {
     this.#log = deps.log;
   }
 
+  /**
+   * Free and total bytes of each watched filesystem (for `berth_disk_*`), whatever the threshold. A directory that
+   * cannot be read is left out: the requests that use it report it.
+   */
+  async usage(): Promise<{ what: string; path: string; freeBytes: number; sizeBytes: number }[]> {
+    const result = [];
+    for (const { what, path } of await this.#byFilesystem()) {
+      const s = await statfs(path).catch(() => null);
+      if (s) result.push({ what, path, freeBytes: s.bavail * s.bsize, sizeBytes: s.blocks * s.bsize });
+    }
+    return result;
+  }
+
   /** The watched filesystems now under the threshold; logs changes since the last check. */
   async check(): Promise<LowSpace[]> {
     if (this.#thresholdBytes === 0) return [];
     const low: LowSpace[] = [];
-    for (const { what, path } of await this.#byFilesystem()) {
-      // A directory that cannot be read is reported by the requests that use it, not here.
-      const s = await statfs(path).catch(() => null);
-      if (!s) continue;
-      const freeBytes = s.bavail * s.bsize;
+    for (const { what, path, freeBytes } of await this.usage()) {
       const thresholdBytes = this.#thresholdBytes;
       if (freeBytes < thresholdBytes) {
         low.push({ check: 'disk-space', what, freeBytes, thresholdBytes, message: `low disk space for ${what}: ${mib(freeBytes)} free, under the storage.freeSpaceWarning of ${mib(thresholdBytes)}` });

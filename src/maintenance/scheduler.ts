@@ -1,4 +1,5 @@
 import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { JobLeases } from './job-leases.js';
 
 export interface Job {
@@ -36,9 +37,11 @@ export class Scheduler {
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #running = new Set<Promise<void>>();
   readonly #stopping = new AbortController();
+  readonly #metrics: Metrics | null;
 
-  constructor(deps: { log: Logger; leases?: JobLeases; leaseTiming?: LeaseTiming }) {
+  constructor(deps: { log: Logger; leases?: JobLeases; leaseTiming?: LeaseTiming; metrics?: Metrics }) {
     this.#log = deps.log;
+    this.#metrics = deps.metrics ?? null;
     this.#leases = deps.leases ?? null;
     this.#timing = deps.leaseTiming ?? DEFAULT_LEASE;
   }
@@ -49,7 +52,7 @@ export class Scheduler {
     const tick = (): void => {
       if (busy || this.#stopping.signal.aborted) return;
       busy = true;
-      const run = (job.lease ? this.#runLeased(job) : job.run(this.#stopping.signal))
+      const run = (job.lease ? this.#runLeased(job) : this.#runMeasured(job, this.#stopping.signal))
         .catch((err: unknown) => this.#log.error({ err, job: job.name }, 'background job failed'))
         .finally(() => { busy = false; this.#running.delete(run); });
       this.#running.add(run);
@@ -65,6 +68,18 @@ export class Scheduler {
     await Promise.all(this.#running);
     if (this.#leases) {
       await this.#leases.releaseAll().catch((err: unknown) => this.#log.warn({ err }, 'could not free job leases; they expire on their own'));
+    }
+  }
+
+  /** One run, counted in the job metrics (a leased job only when this replica got the lease). */
+  async #runMeasured(job: Job, signal: AbortSignal): Promise<void> {
+    const done = this.#metrics?.jobStarted(job.name);
+    try {
+      await job.run(signal);
+      done?.('success');
+    } catch (err) {
+      done?.('failure');
+      throw err;
     }
   }
 
@@ -85,7 +100,7 @@ export class Scheduler {
     }, renewEveryMs);
     renew.unref();
     try {
-      await job.run(signal);
+      await this.#runMeasured(job, signal);
     } finally {
       clearInterval(renew);
       // A renewal still in flight would otherwise extend the lease after it was released.

@@ -1,10 +1,13 @@
 import { isUniqueViolation } from '../db/constraint-errors.js';
 import type { Db } from '../db/schema.js';
 import { transaction } from '../db/transaction.js';
+import { sql } from 'kysely';
+import { readableRepositories } from '../auth/package-access.js';
 import type { PackageOperation, Subject, Visibility } from '../auth/permissions.js';
-import type { PackageRow, Policy } from '../auth/policy.js';
+import type { Policy } from '../auth/policy.js';
 import type { DownloadCounter } from '../registry/download-counter.js';
 import type { Clock } from '../util/clock.js';
+import { countUpTo } from './listing-count.js';
 import { downloadLimit, nameReused } from './package-errors.js';
 
 /** The user or organization owning a namespace (an account, as the accounts module returns it). */
@@ -75,20 +78,24 @@ export class PackageService {
   }
 
   /**
-   * One page of the owner's live packages the subject may read, ordered by name, and how many there are;
-   * `nameContains` (the web UI's filter) keeps the packages whose name contains it, case-insensitively.
+   * One page of the owner's live packages the subject may read, ordered by name, and how many there are (counted up
+   * to COUNT_LIMIT + 1, see listing-count.ts); `nameContains` (the web UI's filter) keeps the packages whose name
+   * contains it, case-insensitively. Filter, permission check and paging run in the database: a page reads the
+   * rows before it in the owner's index (`repositories_owner_live`, migration 0012), never the whole owner.
    */
   async list(owner: Owner, subject: Subject, opts: { visibility?: Visibility; nameContains?: string; page: number; perPage: number }): Promise<{ packages: PackageInfo[]; total: number }> {
-    let q = this.#db.selectFrom('repositories').select(['id', 'name', 'visibility'])
-      .where('owner', '=', owner.login.toLowerCase()).where('deletedAt', 'is', null).orderBy('name');
-    if (opts.visibility) q = q.where('visibility', '=', opts.visibility);
+    const ownerName = owner.login.toLowerCase();
+    let q = this.#db.selectFrom('repositories as r').where('r.owner', '=', ownerName).where('r.deletedAt', 'is', null)
+      .where(readableRepositories(subject));
+    if (opts.visibility) q = q.where('r.visibility', '=', opts.visibility);
     const needle = opts.nameContains?.toLowerCase();
-    const prefix = owner.login.length + 1;
-    const rows = ((await q.execute()) as PackageRow[]).filter((r) => !needle || r.name.slice(prefix).includes(needle));
-    const operations = await this.#policy.packageOperations(subject, owner.login, rows);
-    const readable = rows.filter((r) => operations.get(r.id)!.has('read'));
-    const page = readable.slice((opts.page - 1) * opts.perPage, opts.page * opts.perPage);
-    return { packages: await this.#load(page.map((r) => r.id), owner), total: readable.length };
+    // Names are lowercase; the owner's prefix is excluded from the match, as on GitHub (`acme` finds no `acme/x`).
+    if (needle) q = q.where(sql<boolean>`${sql.ref('r.name')} like ${`${likeEscape(ownerName)}/%${likeEscape(needle)}%`} escape '!'`);
+    const [rows, count] = await Promise.all([
+      q.select('r.id').orderBy('r.name').limit(opts.perPage).offset((opts.page - 1) * opts.perPage).execute(),
+      countUpTo(this.#db, q.select(sql.lit(1).as('one'))),
+    ]);
+    return { packages: await this.#load(rows.map((r) => r.id), owner), total: count };
   }
 
   /** The live package `owner/name` and what the subject may do with it; null when there is none. */
@@ -191,6 +198,11 @@ export class PackageService {
       };
     });
   }
+}
+
+/** `text` matched literally by LIKE … ESCAPE '!'. */
+function likeEscape(text: string): string {
+  return text.replace(/[!%_]/g, (c) => `!${c}`);
 }
 
 /** `acme/app` for owner `Acme` and name `app`: repository names are lowercase, logins keep their case. */

@@ -27,6 +27,15 @@ export interface OwnerUsage {
   readonly downloads: DownloadSummary;
 }
 
+/** How many packages "top packages by downloads" lists, on the usage page and in the REST stats. */
+export const TOP_PACKAGES = 10;
+
+/** The most downloaded packages of an owner's usage, most first (ties by name); packages never downloaded are left out. */
+export function topByDownloads(usage: OwnerUsage, limit: number = TOP_PACKAGES): PackageUsage[] {
+  return usage.packages.filter((p) => p.downloads > 0)
+    .sort((a, b) => b.downloads - a.downloads || a.name.localeCompare(b.name)).slice(0, limit);
+}
+
 /** One manifest push, newest first, for the instance overview. */
 export interface RecentPush {
   readonly repository: string;
@@ -145,7 +154,7 @@ export class UsageService {
         .select([(eb) => eb.fn.countAll().as('n'), (eb) => eb.fn.sum('m.size').as('bytes')])
         .where('m.deletedAt', 'is', null).where('p.deletedAt', 'is', null).executeTakeFirst(),
       db.selectFrom('blobs').select([(eb) => eb.fn.countAll().as('n'), (eb) => eb.fn.sum('size').as('bytes')]).executeTakeFirst(),
-      this.#ownerSizes(opts.owners),
+      this.ownerSizes(opts.owners),
       db.selectFrom('manifests as m').innerJoin('repositories as p', 'p.id', 'm.repositoryId')
         .leftJoin('accounts as a', 'a.id', 'm.pushedBy')
         .select(['m.id', 'm.digest', 'm.mediaType', 'm.createdAt', 'p.name', 'p.owner', 'a.login'])
@@ -183,8 +192,11 @@ export class UsageService {
     };
   }
 
-  /** The owners using the most storage: distinct blobs of their live versions plus the manifests' bytes. */
-  async #ownerSizes(limit: number): Promise<InstanceOverview['owners']> {
+  /**
+   * The owners using the most storage: distinct blobs of their live versions plus the manifests' bytes (the admin
+   * overview, and `berth_storage_owner_bytes`).
+   */
+  async ownerSizes(limit: number): Promise<InstanceOverview['owners']> {
     const db = this.#db;
     const live = db.selectFrom('manifests as m').innerJoin('repositories as p', 'p.id', 'm.repositoryId')
       .where('m.deletedAt', 'is', null).where('p.deletedAt', 'is', null);

@@ -2,6 +2,7 @@ import type { Db } from '../db/schema.js';
 import { lockRepository, transaction } from '../db/transaction.js';
 import type { DownloadCounter } from '../registry/download-counter.js';
 import type { Clock } from '../util/clock.js';
+import { countUpTo } from './listing-count.js';
 import { downloadLimit, lastVersion, versionNotFound } from './package-errors.js';
 import type { DeletionRules, PackageInfo } from './package-service.js';
 
@@ -41,15 +42,15 @@ export class VersionService {
     this.#rules = deps.rules;
   }
 
-  /** One page of the package's versions in `state`, newest first, and how many there are. */
+  /** One page of the package's versions in `state`, newest first, and how many there are (up to COUNT_LIMIT + 1). */
   async list(pkg: PackageInfo, state: VersionState, page: number, perPage: number): Promise<{ versions: VersionInfo[]; total: number }> {
     const base = this.#db.selectFrom('manifests').where('repositoryId', '=', pkg.id)
       .where('deletedAt', state === 'active' ? 'is' : 'is not', null);
     const [rows, count] = await Promise.all([
       base.select(COLUMNS).orderBy('createdAt', 'desc').orderBy('id', 'desc').limit(perPage).offset((page - 1) * perPage).execute(),
-      base.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
+      countUpTo(this.#db, base.select('id')),
     ]);
-    return { versions: await this.#withTags(rows), total: Number(count.n) };
+    return { versions: await this.#withTags(rows), total: count };
   }
 
   /** An active version of the package, or null. */

@@ -1,3 +1,4 @@
+import type { Expression, SqlBool } from 'kysely';
 import type { Db } from '../db/schema.js';
 import { transaction } from '../db/transaction.js';
 import { nameUnknown } from '../oci/errors.js';
@@ -59,11 +60,16 @@ export class RepositoryStore {
     return this.get(name);
   }
 
-  /** Repository names in lexical order after `last` (the `_catalog` endpoint). */
-  async list(limit: number, last: string | undefined): Promise<string[]> {
+  /**
+   * Names of the repositories matching `readable` (a condition on `repositories as r`: the caller's read permission),
+   * in lexical order after `last` (the `_catalog` endpoint). Read in name order from `repositories_live_name`
+   * (migration 0012), stopping after `limit` matches.
+   */
+  async list(limit: number, last: string | undefined, readable: Expression<SqlBool>): Promise<string[]> {
     // Deleted packages keep their rows under tombstone names until purged; they are no repositories for /v2.
-    let q = this.#db.selectFrom('repositories').select('name').where('deletedAt', 'is', null).orderBy('name').limit(limit);
-    if (last !== undefined) q = q.where('name', '>', last);
+    let q = this.#db.selectFrom('repositories as r').select('r.name').where('r.deletedAt', 'is', null).where(readable)
+      .orderBy('r.name').limit(limit);
+    if (last !== undefined) q = q.where('r.name', '>', last);
     return (await q.execute()).map((r) => r.name);
   }
 }

@@ -96,6 +96,12 @@ export class UploadService {
     return { id, size: 0 };
   }
 
+  /** Upload sessions open in the whole cluster (for the metrics). */
+  async countOpen(): Promise<number> {
+    const row = await this.#db.selectFrom('uploads').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
   async #count(column: 'createdBy' | 'repositoryId', value: number): Promise<number> {
     const row = await this.#db.selectFrom('uploads').select((eb) => eb.fn.countAll<number>().as('n')).where(column, '=', value).executeTakeFirstOrThrow();
     return Number(row.n);

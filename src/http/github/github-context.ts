@@ -2,8 +2,10 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AccountService } from '../../accounts/account-service.js';
 import type { CredentialRefusal, CredentialResolver } from '../../auth/credentials.js';
 import type { Scope, Subject } from '../../auth/permissions.js';
+import type { Policy } from '../../auth/policy.js';
 import type { PackageService } from '../../packages/package-service.js';
 import type { PackageStats } from '../../packages/package-stats.js';
+import type { UsageService } from '../../packages/usage-service.js';
 import type { VersionService } from '../../packages/version-service.js';
 import type { Clock } from '../../util/clock.js';
 import type { RateLimiter } from './rate-limiter.js';
@@ -11,9 +13,13 @@ import type { RateLimiter } from './rate-limiter.js';
 export interface GithubDeps {
   readonly accounts: AccountService;
   readonly credentials: CredentialResolver;
+  /** Who administers a namespace (the organization stats). */
+  readonly policy: Policy;
   readonly packages: PackageService;
   readonly versions: VersionService;
   readonly stats: PackageStats;
+  /** Storage and downloads per owner: the usage pages' numbers. */
+  readonly usage: UsageService;
   readonly rateLimiter: RateLimiter;
   /** Requests per window: per token, and per client address for anonymous callers. */
   readonly rateLimits: { readonly authenticated: number; readonly anonymous: number };

@@ -27,3 +27,16 @@ test('Link: none on a single page; prev, next, last, first otherwise, echoing th
   assert.equal(linkHeader(BASE, request('/api/v3/orgs/a/packages/container/team%2Fapi/versions'), { page: 1, perPage: 30 }, 31),
     `<${BASE}/api/v3/orgs/a/packages/container/team%2Fapi/versions?page=2>; rel="next", <${BASE}/api/v3/orgs/a/packages/container/team%2Fapi/versions?page=2>; rel="last"`);
 });
+
+test('Link: last is the last page GitHub serves (10,000 items), also when the count stopped above that', () => {
+  const url = '/api/v3/orgs/a/packages?package_type=container';
+  // 10,001 = "more than 10,000" (packages/listing-count.ts); 30 × 333 = 9,990 is the last full page allowed.
+  assert.equal(linkHeader(BASE, request(url), { page: 1, perPage: 30 }, 10_001),
+    `<${BASE}${url}&page=2>; rel="next", <${BASE}${url}&page=333>; rel="last"`);
+  assert.equal(linkHeader(BASE, request(url), { page: 1, perPage: 30 }, 10_000),
+    `<${BASE}${url}&page=2>; rel="next", <${BASE}${url}&page=333>; rel="last"`);
+  assert.equal(linkHeader(BASE, request(`${url}&per_page=100`), { page: 1, perPage: 100 }, 10_001),
+    `<${BASE}${url}&per_page=100&page=2>; rel="next", <${BASE}${url}&per_page=100&page=100>; rel="last"`);
+  assert.doesNotThrow(() => readPage(request(`${url}&page=333`)));
+  assert.throws(() => readPage(request(`${url}&page=334`)));
+});

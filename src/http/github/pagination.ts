@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import { COUNT_LIMIT } from '../../packages/listing-count.js';
 import { badRequest } from './github-errors.js';
 
 export interface Page {
@@ -15,17 +16,18 @@ export function readPage(request: FastifyRequest): Page {
   const int = (value: string | null, fallback: number): number => (value !== null && /^\d+$/.test(value) && Number(value) >= 1 ? Number(value) : fallback);
   const page = int(query.get('page'), 1);
   const perPage = Math.min(int(query.get('per_page'), 30), 100);
-  if (page * perPage > 10_000) throw badRequest('The value of `per_page` multiplied by `page` cannot be greater than 10000.');
+  if (page * perPage > COUNT_LIMIT) throw badRequest('The value of `per_page` multiplied by `page` cannot be greater than 10000.');
   return { page, perPage };
 }
 
 /**
  * GitHub's `Link` header (docs "Using pagination in the REST API"): `<url>; rel="prev"`, `"next"`, `"last"`,
  * `"first"` in that order, each the request's own URL with `page` set (other parameters, `per_page` included,
- * echoed). Null when everything fits one page.
+ * echoed). Null when everything fits one page. `last` is the last page `readPage` accepts: listings count up to
+ * COUNT_LIMIT + 1 (packages/listing-count.ts), and GitHub pages no further than the 10,000th item.
  */
 export function linkHeader(base: string, request: FastifyRequest, page: Page, total: number): string | null {
-  const last = Math.max(1, Math.ceil(total / page.perPage));
+  const last = Math.max(1, Math.min(Math.ceil(total / page.perPage), Math.floor(COUNT_LIMIT / page.perPage)));
   if (last === 1 && page.page === 1) return null;
   const [path, search = ''] = request.url.split('?', 2) as [string, string?];
   const link = (n: number, rel: string): string => {

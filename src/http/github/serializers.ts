@@ -1,6 +1,7 @@
 import type { Account } from '../../accounts/account-service.js';
 import { profileView } from '../../accounts/profile-view.js';
-import type { PackageInfo } from '../../packages/package-service.js';
+import type { Owner, PackageInfo } from '../../packages/package-service.js';
+import type { OwnerUsage, PackageUsage } from '../../packages/usage-service.js';
 import type { DownloadSummary, UsageStats } from '../../packages/package-stats.js';
 import type { VersionInfo } from '../../packages/version-service.js';
 import type { RateLimitState } from './rate-limiter.js';
@@ -197,5 +198,24 @@ export function versionStatsJson(pkg: PackageInfo, version: VersionInfo, stats: 
     media_type: version.mediaType,
     size_in_bytes: stats.sizeBytes,
     downloads: downloadsJson(stats.downloads),
+  };
+}
+
+/** `GET /api/v3/berth/orgs/{org}/stats`: the organization's usage page in JSON. */
+export function ownerStatsJson(owner: Owner, usage: OwnerUsage, top: readonly PackageUsage[]) {
+  return {
+    login: owner.login,
+    package_count: usage.packages.length,
+    size_in_bytes: usage.totalBytes,
+    downloads: downloadsJson(usage.downloads),
+    top_packages: top.map((p) => ({
+      id: p.id,
+      name: p.name,
+      package_type: 'container',
+      visibility: p.visibility,
+      version_count: p.versionCount,
+      size_in_bytes: p.sizeBytes,
+      downloads: p.downloads,
+    })),
   };
 }

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { Action } from '../../auth/actions.js';
 import { ANONYMOUS, CREDENTIAL_HINTS, isCaller, type Caller, type CredentialRefusal, type CredentialResolver } from '../../auth/credentials.js';
+import type { Subject } from '../../auth/permissions.js';
 import type { Policy } from '../../auth/policy.js';
 import { denied, nameUnknown, tooManyRequests, unauthorized } from '../../oci/errors.js';
 import type { RepoName } from '../../oci/names.js';
@@ -20,8 +21,10 @@ export interface AccessControl {
   require(request: FastifyRequest, name: RepoName, actions: readonly Action[]): Promise<void>;
   /** The signed-in user behind the request (null when anonymous): a first push makes them the package's creator. */
   userId(request: FastifyRequest): Promise<number | null>;
-  /** For mounts and the catalog: may the caller read `name`? Never throws for a plain "no". */
+  /** For mounts: may the caller read `name`? Never throws for a plain "no". */
   canRead(request: FastifyRequest, name: RepoName): Promise<boolean>;
+  /** Who the caller is for the permission model (anonymous when no usable credentials): the catalog filters by it. */
+  subject(request: FastifyRequest): Promise<Subject>;
 }
 
 export interface OciAccessDeps {
@@ -71,6 +74,11 @@ export class OciAccess implements AccessControl {
   async canRead(request: FastifyRequest, name: RepoName): Promise<boolean> {
     const caller = await this.#callerOf(request);
     return this.#deps.policy.canPull(isCaller(caller) ? caller : ANONYMOUS, name);
+  }
+
+  async subject(request: FastifyRequest): Promise<Subject> {
+    const caller = await this.#callerOf(request);
+    return (isCaller(caller) ? caller : ANONYMOUS).subject;
   }
 
   /** The request's caller, resolved once per request, or why its credentials were refused. */

@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import { readableRepositories } from '../../auth/package-access.js';
 import type { Digest } from '../../oci/digest.js';
 import { paginationInvalid } from '../../oci/errors.js';
 import { MediaType } from '../../oci/media-types.js';
@@ -16,18 +17,10 @@ export const listTags: OciHandler<{ name: RepoName }> = async (deps, route, requ
   return reply.code(200).type('application/json').send({ name: route.name, tags: page.tags });
 };
 
-/** GET /v2/_catalog?n=&last= — the repositories the caller can read, paginated like tags. */
+/** GET /v2/_catalog?n=&last= — the repositories the caller can read, paginated like tags, filtered in SQL. */
 export const listCatalog: OciHandler<object> = async (deps, _route, request, reply) => {
   const { limit, last } = pageParams(deps, request);
-  const names: string[] = [];
-  let cursor = last;
-  // Filter by access page by page, so callers see full pages of what they can read.
-  while (names.length < limit + 1) {
-    const batch = await deps.registry.repos.list(limit + 1, cursor);
-    for (const name of batch) if (await deps.access.canRead(request, name as RepoName)) names.push(name);
-    if (batch.length < limit + 1) break;
-    cursor = batch.at(-1);
-  }
+  const names = await deps.registry.repos.list(limit + 1, last, readableRepositories(await deps.access.subject(request)));
   const repositories = names.slice(0, limit);
   const lastName = repositories.at(-1);
   if (names.length > limit && lastName !== undefined) {

@@ -1,3 +1,4 @@
+import { COUNT_LIMIT } from '../../packages/listing-count.js';
 import { html, type Html } from './html.js';
 
 /** Display helpers shared by the pages: sizes, dates, short digests. */
@@ -48,4 +49,9 @@ export function shortDigest(digest: string): string {
 /** "1 version", "3 versions" */
 export function plural(n: number, word: string, many = `${word}s`): string {
   return `${formatCount(n)} ${n === 1 ? word : many}`;
+}
+
+/** A listing's total as the services count it (packages/listing-count.ts): above COUNT_LIMIT, "More than 10,000 …". */
+export function listingTotal(n: number, word: string, many = `${word}s`): string {
+  return n > COUNT_LIMIT ? `More than ${formatCount(COUNT_LIMIT)} ${many}` : plural(n, word, many);
 }

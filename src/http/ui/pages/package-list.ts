@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Visibility } from '../../../auth/permissions.js';
 import { pageParam, pager, tagChip, visibilityBadge } from '../components.js';
-import { formatBytes, formatCount, plural, timeAgo } from '../format.js';
+import { formatBytes, formatCount, listingTotal, plural, timeAgo } from '../format.js';
 import { html } from '../html.js';
 import { OWNER_KINDS, ownerOf, type OwnerKind } from '../package-context.js';
 import { queryOf, registryHost, sendPage, viewerOf, type UiDeps } from '../ui-context.js';
@@ -62,7 +62,7 @@ async function listPackages(deps: UiDeps, request: FastifyRequest, reply: Fastif
   <button type="submit" class="btn">Filter</button>
   ${filtered ? html`<a href="${request.url.split('?')[0]}">Clear</a>` : null}
 </form>
-<p class="muted">${plural(total, 'package')}${filtered ? ' match' : ''}</p>
+<p class="muted">${listingTotal(total, 'package')}${filtered ? ' match' : ''}</p>
 ${packages.length === 0
   ? html`<div class="card"><p>${filtered ? 'No packages match this filter.' : html`${owner.login} has no packages you can see yet.`}</p>
   <p class="muted">Push one with <code>docker push ${registryHost(request, deps.publicUrl)}/${owner.login.toLowerCase()}/IMAGE:TAG</code>.</p></div>`

@@ -5,7 +5,7 @@ import type { Attachment, VersionSummary } from '../../../packages/version-detai
 import type { VersionInfo } from '../../../packages/version-service.js';
 import { epochDay } from '../../../util/clock.js';
 import { copyBox, downloadsChart, pageParam, pager, platformLabel, tagChip, visibilityBadge } from '../components.js';
-import { formatBytes, formatCount, formatDate, plural, shortDigest, timeAgo } from '../format.js';
+import { formatBytes, formatCount, formatDate, listingTotal, plural, shortDigest, timeAgo } from '../format.js';
 import { html, safeUrl, type Html } from '../html.js';
 import { isPackageAdmin, OWNER_KINDS, readablePackage, type OwnerKind } from '../package-context.js';
 import { csrfField, queryOf, registryHost, sendPage, type UiDeps } from '../ui-context.js';
@@ -86,7 +86,7 @@ async function showPackage(deps: UiDeps, request: FastifyRequest, reply: Fastify
   </aside>
 </div>
 <section aria-labelledby="versions">
-  <h2 id="versions">${state === 'deleted' ? plural(list.total, 'deleted version') : plural(list.total, 'version')}</h2>
+  <h2 id="versions">${state === 'deleted' ? listingTotal(list.total, 'deleted version') : listingTotal(list.total, 'version')}</h2>
   ${admin ? html`<p>${state === 'deleted'
     ? html`<a href="${packageUrl(owner, pkg.name)}">Show active versions</a>`
     : html`<a href="${packageUrl(owner, pkg.name)}?state=deleted">Show deleted versions</a>`}</p>` : null}

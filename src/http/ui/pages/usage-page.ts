@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Account } from '../../../accounts/account-service.js';
-import type { OwnerUsage } from '../../../packages/usage-service.js';
+import { topByDownloads, type OwnerUsage } from '../../../packages/usage-service.js';
 import { epochDay } from '../../../util/clock.js';
 import { downloadsChart, visibilityBadge } from '../components.js';
 import { formatBytes, formatCount } from '../format.js';
@@ -14,7 +14,6 @@ import { ownerPath, packageUrl } from '../urls.js';
 const CHART_PACKAGES = 15;
 /** Days in the downloads chart, today included. */
 const CHART_DAYS = 30;
-const TOP_DOWNLOADS = 10;
 
 /**
  * Usage: storage used and downloads per owner and per package. `/usage` lists the namespaces the signed-in user
@@ -62,7 +61,7 @@ export function usagePath(owner: { login: string; type: 'user' | 'org' }): strin
 }
 
 function ownerUsageBody(owner: Account, usage: OwnerUsage, now: number): Html {
-  const topDownloads = [...usage.packages].filter((p) => p.downloads > 0).sort((a, b) => b.downloads - a.downloads || a.name.localeCompare(b.name)).slice(0, TOP_DOWNLOADS);
+  const topDownloads = topByDownloads(usage);
   const last = epochDay(now);
   const recent = usage.downloads.daily.filter((d) => d.day > last - CHART_DAYS).reduce((sum, d) => sum + d.count, 0);
   return html`${stylesheet()}

@@ -1,0 +1,106 @@
+import type { CompiledQuery, DatabaseConnection, Driver, QueryCompiler, QueryResult, TransactionSettings } from 'kysely';
+import { isUnavailable } from '../util/errors.js';
+import { isForeignKeyViolation, isUniqueViolation } from './constraint-errors.js';
+
+export type DatabaseErrorReason = 'unreachable' | 'constraint' | 'other';
+
+/**
+ * A Kysely driver around either dialect's that reports each failed statement, connection checkout or transaction
+ * step to `onError` with a reason (for `berth_database_errors_total`); the error itself passes unchanged. On
+ * PostgreSQL it wraps OutageAwareDriver, so "unreachable" is the 503 that one made of it.
+ */
+export class MeasuredDriver implements Driver {
+  readonly #inner: Driver;
+  readonly #onError: (reason: DatabaseErrorReason) => void;
+
+  constructor(inner: Driver, onError: (reason: DatabaseErrorReason) => void) {
+    this.#inner = inner;
+    this.#onError = onError;
+  }
+
+  init(): Promise<void> {
+    return this.#inner.init();
+  }
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    return new MeasuredConnection(await this.#watch(() => this.#inner.acquireConnection()), (err) => this.#report(err));
+  }
+
+  // The wrapped driver gets its own connection object back: its methods reach into it.
+  beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    return this.#watch(() => this.#inner.beginTransaction(innerOf(connection), settings));
+  }
+
+  commitTransaction(connection: DatabaseConnection): Promise<void> {
+    return this.#watch(() => this.#inner.commitTransaction(innerOf(connection)));
+  }
+
+  rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    return this.#watch(() => this.#inner.rollbackTransaction(innerOf(connection)));
+  }
+
+  async savepoint(connection: DatabaseConnection, name: string, compile: QueryCompiler['compileQuery']): Promise<void> {
+    await this.#watch(() => this.#inner.savepoint!(innerOf(connection), name, compile));
+  }
+
+  async rollbackToSavepoint(connection: DatabaseConnection, name: string, compile: QueryCompiler['compileQuery']): Promise<void> {
+    await this.#watch(() => this.#inner.rollbackToSavepoint!(innerOf(connection), name, compile));
+  }
+
+  async releaseSavepoint(connection: DatabaseConnection, name: string, compile: QueryCompiler['compileQuery']): Promise<void> {
+    await this.#watch(() => this.#inner.releaseSavepoint!(innerOf(connection), name, compile));
+  }
+
+  releaseConnection(connection: DatabaseConnection): Promise<void> {
+    return this.#inner.releaseConnection(innerOf(connection));
+  }
+
+  destroy(): Promise<void> {
+    return this.#inner.destroy();
+  }
+
+  async #watch<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      this.#report(err);
+      throw err;
+    }
+  }
+
+  #report(err: unknown): void {
+    this.#onError(isUnavailable(err) ? 'unreachable' : isUniqueViolation(err) || isForeignKeyViolation(err) ? 'constraint' : 'other');
+  }
+}
+
+class MeasuredConnection implements DatabaseConnection {
+  readonly inner: DatabaseConnection;
+  readonly #report: (err: unknown) => void;
+
+  constructor(inner: DatabaseConnection, report: (err: unknown) => void) {
+    this.inner = inner;
+    this.#report = report;
+  }
+
+  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    try {
+      return await this.inner.executeQuery<R>(query);
+    } catch (err) {
+      this.#report(err);
+      throw err;
+    }
+  }
+
+  async *streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
+    try {
+      yield* this.inner.streamQuery<R>(query, chunkSize);
+    } catch (err) {
+      this.#report(err);
+      throw err;
+    }
+  }
+}
+
+function innerOf(connection: DatabaseConnection): DatabaseConnection {
+  return connection instanceof MeasuredConnection ? connection.inner : connection;
+}

@@ -1,0 +1,280 @@
+// Listings at scale (issue 14): on a seeded registry (bench/seed.ts, 2,600 repositories, 2,001 of them in one
+// organization, a package with 10,050 versions), the SQL permission filter (auth/package-access.ts
+// `readableRepositories`) lets exactly the packages through that the in-memory decision (`loadTargets` +
+// `allowedOperations`) allows, for a member who can read only part of the organization and every other kind of
+// caller; the REST listing, versions, _catalog and tags/list serve the right pages over HTTP; and their queries read
+// pages in order from an index, never the whole owner or registry: on PostgreSQL EXPLAIN ANALYZE counts the rows
+// each scan read, on SQLite EXPLAIN QUERY PLAN shows the index and no sort.
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { CompiledQuery, createQueryId, sql, type KyselyPlugin, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode, type UnknownRow } from 'kysely';
+import { TokenService } from '../../src/accounts/token-service.js';
+import { loadTargets, readableRepositories } from '../../src/auth/package-access.js';
+import { allowedOperations, type Subject, type Scope } from '../../src/auth/permissions.js';
+import { Policy } from '../../src/auth/policy.js';
+import { connect, type Connection } from '../../src/db/connect.js';
+import { migrate } from '../../src/db/migrate.js';
+import type { Db } from '../../src/db/schema.js';
+import { COUNT_LIMIT } from '../../src/packages/listing-count.js';
+import { PackageService, type Owner } from '../../src/packages/package-service.js';
+import { VersionService } from '../../src/packages/version-service.js';
+import { RepositoryStore } from '../../src/registry/repositories.js';
+import { TagService } from '../../src/registry/tag-service.js';
+import type { RepoName } from '../../src/oci/names.js';
+import { systemClock } from '../../src/util/clock.js';
+import { BIG_ORG, HUGE_REPO, MEMBER, seed, type SeedResult, type SeedShape } from '../../bench/seed.js';
+import { backendEnv, startBerth, testBackend, type RunningBerth } from '../helpers/berth.js';
+
+const SHAPE: SeedShape = {
+  users: 200, owners: 6, repositories: 2_600, bigOrgRepositories: 2_000, hugeTags: COUNT_LIMIT + 50,
+  manifestsPerRepository: 2, tagsPerRepository: 3, memberRoles: 40,
+};
+// Ids as bench/seed.ts assigns them: users 1…U (user 1 owns bigorg, users 1…U/10 are its members), member U + 1.
+const U = SHAPE.users;
+const MEMBER_ID = U + 1;
+const READ = new Set<Scope>(['read:packages']);
+const ALL = new Set<Scope>(['read:packages', 'write:packages', 'delete:packages']);
+const subjects: Record<string, Subject> = {
+  anonymous: { userId: null, scopes: new Set(), repositoryLimit: null },
+  'member (partial reader)': { userId: MEMBER_ID, scopes: READ, repositoryLimit: null },
+  'member without read:packages': { userId: MEMBER_ID, scopes: new Set(['delete:packages']), repositoryLimit: null },
+  "member's CI token for one private package": { userId: MEMBER_ID, scopes: new Set(['read:packages', 'write:packages']), repositoryLimit: `${BIG_ORG}/pkg-000005` },
+  'organization owner': { userId: 1, scopes: ALL, repositoryLimit: null },
+  'plain member': { userId: 2, scopes: READ, repositoryLimit: null },
+  'team member with write:packages only': { userId: 3, scopes: new Set(['write:packages']), repositoryLimit: null },
+  'disabled member': { userId: 4, scopes: ALL, repositoryLimit: null },
+  'instance admin': { userId: 5, scopes: READ, repositoryLimit: null },
+  outsider: { userId: U, scopes: READ, repositoryLimit: null },
+};
+
+let conn: Connection;
+let seeded: SeedResult;
+let berth: RunningBerth;
+let bigOrg: Owner;
+
+before(async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'berth-test-'));
+  const env = await backendEnv(dataDir);
+  conn = connect(env.BERTH_METADATA_URL ?? `sqlite:${join(dataDir, 'berth.db')}`);
+  await migrate(conn);
+  seeded = await seed(conn, SHAPE);
+  const { db } = conn;
+  await db.updateTable('accounts').set({ disabledAt: Date.now() }).where('id', '=', 4).execute();
+  await db.updateTable('accounts').set({ isAdmin: 1 }).where('id', '=', 5).execute();
+  // User 3 joins bigorg's `devs` team (write on every seventh package); a deleted package is listed to no one.
+  const devs = await db.selectFrom('teams as t').innerJoin('accounts as a', 'a.id', 't.orgId').select('t.id')
+    .where('a.lowerLogin', '=', BIG_ORG).where('t.lowerName', '=', 'devs').executeTakeFirstOrThrow();
+  await db.insertInto('teamMembers').values({ teamId: devs.id, userId: 3 }).execute();
+  await db.updateTable('repositories').set({ name: `${BIG_ORG}/pkg-000000~deleted-2`, deletedName: `${BIG_ORG}/pkg-000000`, deletedAt: Date.now() })
+    .where('name', '=', `${BIG_ORG}/pkg-000000`).execute();
+  if (conn.dialect === 'postgres') await sql`analyze`.execute(db);
+  const org = await db.selectFrom('accounts').select(['id', 'login']).where('lowerLogin', '=', BIG_ORG).executeTakeFirstOrThrow();
+  bigOrg = { id: org.id, login: org.login, type: 'org' };
+  berth = await startBerth({ dataDir });
+});
+after(async () => {
+  await berth?.stop();
+  await conn?.close();
+});
+
+/** The live packages `subject` may read, decided in memory per package as before (sorted by name). */
+async function expected(db: Db, subject: Subject, owner?: string): Promise<string[]> {
+  let q = db.selectFrom('repositories').select(['id', 'name', 'visibility', 'owner']).where('deletedAt', 'is', null);
+  if (owner) q = q.where('owner', '=', owner);
+  const rows = await q.execute();
+  const out: string[] = [];
+  for (const login of new Set(rows.map((r) => r.owner))) {
+    const mine = rows.filter((r) => r.owner === login);
+    const targets = await loadTargets(db, subject.userId, login, mine);
+    for (const r of mine) if (allowedOperations(subject, targets.get(r.id)!).has('read')) out.push(r.name);
+  }
+  return out.sort();
+}
+
+describe(`listings on a seeded registry (${testBackend()})`, () => {
+  it('the SQL filter lets through exactly what the in-memory decision allows, for every kind of caller', async () => {
+    const { db } = conn;
+    const counts: Record<string, number> = {};
+    for (const [label, subject] of Object.entries(subjects)) {
+      const want = await expected(db, subject);
+      const got = (await db.selectFrom('repositories as r').select('r.name').where('r.deletedAt', 'is', null)
+        .where(readableRepositories(subject)).orderBy('r.name').execute()).map((r) => r.name);
+      assert.deepEqual(got, want, label);
+      counts[label] = (await expected(db, subject, BIG_ORG)).length;
+    }
+    // The cases differ as they should: the member reads part of bigorg, its owner and the admin all of it.
+    const all = SHAPE.bigOrgRepositories; // bigorg/huge + pkg-000001… (pkg-000000 is deleted)
+    assert.equal(counts['organization owner'], all);
+    assert.equal(counts['instance admin'], all);
+    assert.ok(counts['member (partial reader)']! > counts.outsider! && counts['member (partial reader)']! < all, JSON.stringify(counts));
+    assert.equal(counts['disabled member'], counts.anonymous);
+    assert.equal(counts["member's CI token for one private package"], counts.anonymous! + 1);
+  });
+
+  it('PackageService.list pages, filters and counts in SQL, as the in-memory listing did', async () => {
+    const packages = new PackageService({ db: conn.db, clock: systemClock, downloads: null as never, rules: null as never, policy: new Policy({ db: conn.db }) });
+    for (const label of ['member (partial reader)', 'plain member', 'organization owner', 'anonymous']) {
+      const subject = subjects[label]!;
+      const want = await expected(conn.db, subject, BIG_ORG);
+      for (const [page, perPage] of [[1, 30], [7, 100], [Math.ceil(want.length / 100), 100]] as const) {
+        const got = await packages.list(bigOrg, subject, { page, perPage });
+        assert.deepEqual(got.packages.map((p) => p.repository), want.slice((page - 1) * perPage, page * perPage), `${label} page ${page}`);
+        assert.equal(got.total, want.length);
+      }
+      const internal = await packages.list(bigOrg, subject, { visibility: 'internal', nameContains: '0012', page: 1, perPage: 100 });
+      const wantInternal = (await expected(conn.db, subject, BIG_ORG)).filter((n) => n.slice(BIG_ORG.length + 1).includes('0012'));
+      const visibilities = new Map((await conn.db.selectFrom('repositories').select(['name', 'visibility']).where('name', 'in', wantInternal.length ? wantInternal : ['-']).execute()).map((r) => [r.name, r.visibility]));
+      assert.deepEqual(internal.packages.map((p) => p.repository), wantInternal.filter((n) => visibilities.get(n) === 'internal'), `${label} filtered`);
+    }
+    // LIKE wildcards in the filter are literal.
+    assert.equal((await packages.list(bigOrg, subjects['organization owner']!, { nameContains: '%', page: 1, perPage: 10 })).total, 0);
+    assert.equal((await packages.list(bigOrg, subjects['organization owner']!, { nameContains: 'pkg_0', page: 1, perPage: 10 })).total, 0);
+  });
+
+  it('the versions of a package with more than 10,000 are counted up to 10,001 and paged from the index', async () => {
+    const versions = new VersionService({ db: conn.db, clock: systemClock, downloads: null as never, rules: null as never });
+    const huge = await conn.db.selectFrom('repositories').select('id').where('name', '=', HUGE_REPO).executeTakeFirstOrThrow();
+    const page = await versions.list({ id: huge.id } as never, 'active', 100, 100);
+    assert.equal(page.total, COUNT_LIMIT + 1);
+    assert.equal(page.versions.length, 100);
+    assert.deepEqual(page.versions[0]!.tags, [`1.0.${String(9_900).padStart(6, '0')}`]);
+  });
+
+  it('over HTTP: REST packages and versions with Link, _catalog and tags/list serve the right pages', async () => {
+    const member = `Basic ${Buffer.from(`${MEMBER}:${seeded.memberToken}`).toString('base64')}`;
+    const want = await expected(conn.db, subjects['member (partial reader)']!, BIG_ORG);
+    const res = await berth.fetch(`/api/v3/orgs/${BIG_ORG}/packages?package_type=container&per_page=100&page=3`, { auth: `token ${seeded.memberToken}` });
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { name: string }[];
+    assert.deepEqual(body.map((p) => `${BIG_ORG}/${p.name}`), want.slice(200, 300));
+    assert.match(res.headers.get('link') ?? '', new RegExp(`page=${Math.ceil(want.length / 100)}>; rel="last"`));
+
+    const { token: ownerToken } = await new TokenService({ db: conn.db, clock: systemClock })
+      .create({ userId: 1, note: 'test', scopes: ['read:packages'], expiresAt: null });
+    const versions = await berth.fetch(`/api/v3/orgs/${BIG_ORG}/packages/container/huge/versions?per_page=100&page=2`, { auth: `token ${ownerToken}` });
+    assert.equal(versions.status, 200);
+    assert.equal(((await versions.json()) as unknown[]).length, 100);
+    // More than 10,000 versions: the last page is the last one GitHub serves.
+    assert.match(versions.headers.get('link') ?? '', /[?&]page=100>; rel="last"/);
+
+    const catalogWant = await expected(conn.db, subjects['member (partial reader)']!);
+    const from = catalogWant[1000]!;
+    const catalog = await berth.fetch(`/v2/_catalog?n=50&last=${encodeURIComponent(from)}`, { auth: member });
+    assert.equal(catalog.status, 200);
+    assert.deepEqual(((await catalog.json()) as { repositories: string[] }).repositories, catalogWant.slice(1001, 1051));
+    assert.match(catalog.headers.get('link') ?? '', /rel="next"/);
+    const anonymousWant = await expected(conn.db, subjects.anonymous!);
+    const anonymous = await berth.fetch('/v2/_catalog?n=20', { auth: null });
+    if (anonymous.status === 200) assert.deepEqual(((await anonymous.json()) as { repositories: string[] }).repositories, anonymousWant.slice(0, 20));
+    else assert.equal(anonymous.status, 401);
+
+    const tags = await berth.fetch(`/v2/${HUGE_REPO}/tags/list?n=100&last=1.0.009000`, { auth: `Basic ${Buffer.from(`owner:${ownerToken}`).toString('base64')}` });
+    assert.equal(tags.status, 200);
+    const tagList = ((await tags.json()) as { tags: string[] }).tags;
+    assert.equal(tagList.length, 100);
+    assert.equal(tagList[0], '1.0.009001');
+  });
+
+  it('the listing queries read pages in order from an index: never the whole owner or registry', async () => {
+    const member = subjects['member (partial reader)']!;
+    const memberList = await expected(conn.db, member, BIG_ORG);
+    const ownerRows = (await conn.db.selectFrom('repositories').select('name').where('owner', '=', BIG_ORG).where('deletedAt', 'is', null).orderBy('name').execute()).map((r) => r.name);
+    const recorded = async <T>(run: (db: Db) => Promise<T>): Promise<CompiledQuery[]> => {
+      const recorder = new QueryRecorder();
+      await run(conn.db.withPlugin(recorder));
+      return recorder.nodes.map((node) => conn.db.getExecutor().compileQuery(node, createQueryId()));
+    };
+    const service = (db: Db) => new PackageService({ db, clock: systemClock, downloads: null as never, rules: null as never, policy: new Policy({ db }) });
+    const huge = await conn.db.selectFrom('repositories').select('id').where('name', '=', HUGE_REPO).executeTakeFirstOrThrow();
+    const repos = (db: Db) => new RepositoryStore({ db, clock: systemClock });
+    const cases: { label: string; queries: CompiledQuery[]; index: RegExp; maxRead: number }[] = [];
+    for (const [page, perPage] of [[1, 30], [10, 100]] as const) {
+      const queries = await recorded((db) => service(db).list(bigOrg, member, { page, perPage }));
+      const list = queries.find((q) => /from "repositories" as "r"/.test(q.sql) && /offset/i.test(q.sql))!;
+      const count = queries.find((q) => /count\(\*\) as n from \(/.test(q.sql))!;
+      // A page reads the owner's rows up to its last item (its offset is skipped inside the index), not the rest.
+      const lastItem = memberList[page * perPage - 1]!;
+      cases.push({ label: `org packages page ${page}`, queries: [list], index: /repositories_owner_live/, maxRead: ownerRows.indexOf(lastItem) + 2 });
+      // The count reads the owner's rows (up to 10,001 readable ones) in any order: either owner index will do.
+      cases.push({ label: `org packages count (page ${page})`, queries: [count], index: /repositories_owner/, maxRead: ownerRows.length + 1 });
+    }
+    const catalogWant = await expected(conn.db, member);
+    const allNames = (await conn.db.selectFrom('repositories').select('name').where('deletedAt', 'is', null).orderBy('name').execute()).map((r) => r.name);
+    const catalog = await recorded((db) => repos(db).list(51, catalogWant[500], readableRepositories(member)));
+    cases.push({ label: '_catalog', queries: catalog, index: /repositories_live_name/, maxRead: allNames.indexOf(catalogWant[551]!) - allNames.indexOf(catalogWant[500]!) + 2 });
+    const versions = await recorded((db) => new VersionService({ db, clock: systemClock, downloads: null as never, rules: null as never }).list({ id: huge.id } as never, 'active', 50, 100));
+    const vlist = versions.find((q) => /from "manifests"/.test(q.sql) && /offset/i.test(q.sql))!;
+    const vcount = versions.find((q) => /count\(\*\) as n from \(/.test(q.sql))!;
+    cases.push({ label: 'versions page 50', queries: [vlist], index: /manifests_live_versions/, maxRead: 50 * 100 + 1 });
+    cases.push({ label: 'versions count', queries: [vcount], index: /manifests_live_versions/, maxRead: COUNT_LIMIT + 1 });
+    const tags = await recorded((db) => new TagService({ db, repos: repos(db) }).list(HUGE_REPO as RepoName, 100, '1.0.009000'));
+    cases.push({ label: 'tags/list after 1.0.009000', queries: tags.filter((q) => /from "tags"/.test(q.sql)), index: /tags_pk|sqlite_autoindex_tags_1/, maxRead: 101 });
+
+    for (const { label, queries, index, maxRead } of cases) {
+      assert.equal(queries.length, 1, `${label}: ${queries.map((q) => q.sql).join('\n')}`);
+      const query = queries[0]!;
+      if (conn.dialect === 'sqlite') {
+        const plan = (await conn.db.executeQuery<{ detail: string }>(CompiledQuery.raw(`explain query plan ${query.sql}`, [...query.parameters]))).rows.map((r) => r.detail).join('\n');
+        assert.match(plan, index, `${label}: ${query.sql}\n${plan}`);
+        assert.doesNotMatch(plan, /TEMP B-TREE/, `${label}: no sort:\n${plan}`);
+        assert.doesNotMatch(plan, /^SCAN (r|repositories|manifests|tags)$/m, `${label}: no full table scan:\n${plan}`);
+      } else {
+        const table = /from "(repositories|manifests|tags)"/.exec(query.sql)![1]!;
+        const { plan, read } = await explainAnalyze(conn, query, table);
+        assert.match(plan, index, `${label}: ${query.sql}\n${plan}`);
+        assert.doesNotMatch(plan, /"Node Type": "Sort"/, `${label}: no sort:\n${plan}`);
+        assert.ok(read > 0, `${label}: no scan of the table found in the plan:\n${plan}`);
+        assert.ok(read <= maxRead, `${label}: read ${read} rows of the table, at most ${maxRead} expected:\n${plan}`);
+      }
+    }
+  });
+});
+
+/** Records every query a Kysely instance runs (after the other plugins, so with the database's column names). */
+class QueryRecorder implements KyselyPlugin {
+  readonly nodes: RootOperationNode[] = [];
+  transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+    this.nodes.push(args.node);
+    return args.node;
+  }
+  async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    return args.result;
+  }
+}
+
+/**
+ * PostgreSQL's plan of `query`, run (EXPLAIN ANALYZE, sequential scans off: small tables are cheaper to scan whole,
+ * and the question is which index the query can use), and the rows its scans of the listed `table` read: rows
+ * returned plus rows removed by the filter (the permission condition's subqueries, on other tables, aside).
+ */
+async function explainAnalyze(c: Connection, query: CompiledQuery, table: string): Promise<{ plan: string; read: number }> {
+  return c.db.transaction().execute(async (tx) => {
+    await sql`set local enable_seqscan = off`.execute(tx);
+    const res = await tx.executeQuery<Record<string, unknown>>(CompiledQuery.raw(`explain (analyze, format json) ${query.sql}`, [...query.parameters]));
+    const json = Object.values(res.rows[0]!)[0];
+    const tree = (typeof json === 'string' ? JSON.parse(json) : json) as [{ Plan: PlanNode }];
+    let read = 0;
+    const walk = (node: PlanNode, inSubplan: boolean): void => {
+      const sub = inSubplan || node['Parent Relationship'] === 'SubPlan' || node['Parent Relationship'] === 'InitPlan';
+      if (!sub && /Scan/.test(node['Node Type']) && node['Relation Name'] === table) {
+        read += (node['Actual Rows'] + (node['Rows Removed by Filter'] ?? 0)) * (node['Actual Loops'] ?? 1);
+      }
+      for (const child of node.Plans ?? []) walk(child, sub);
+    };
+    walk(tree[0].Plan, false);
+    return { plan: JSON.stringify(tree, null, 1), read };
+  });
+}
+
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Parent Relationship'?: string;
+  'Actual Rows': number;
+  'Actual Loops'?: number;
+  'Rows Removed by Filter'?: number;
+  Plans?: PlanNode[];
+}
