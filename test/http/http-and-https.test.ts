@@ -42,9 +42,12 @@ function overTls(path: string, headers: Record<string, string> = {}): Promise<{ 
   });
 }
 
-test('the server prints both addresses; plain HTTP stays on server.port', () => {
+test('the server prints both addresses; plain HTTP stays on server.port', async () => {
   assert.match(berth.url, /^http:\/\/127\.0\.0\.1:\d+$/);
-  assert.match(berth.serverLog(), new RegExp(`berth listening on https://127\\.0\\.0\\.1:${tlsPort}`));
+  // startBerth returns at the first line; the second may reach the log in a later chunk.
+  const https = new RegExp(`^berth listening on https://127\\.0\\.0\\.1:${tlsPort}$`, 'm');
+  for (let i = 0; i < 300 && !https.test(berth.serverLog()); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.match(berth.serverLog(), https);
 });
 
 test('both ports answer /v2, /api/v3 and the UI; realms and HSTS follow each socket\'s scheme', async () => {
