@@ -4,7 +4,7 @@
 # (SQLite + files) everything lives in the /data volume and only one replica may use it.
 
 # Build: compile TypeScript to dist/.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 # Compilers only for the case that better-sqlite3 has no prebuilt binary for this platform.
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
@@ -15,13 +15,13 @@ COPY src ./src
 RUN npm run build
 
 # Production dependencies only (native better-sqlite3 built or fetched here, not in the runtime image).
-FROM node:20-bookworm-slim AS deps
+FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production \
     BERTH_SERVER_HOST=0.0.0.0 \
@@ -32,8 +32,9 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY web ./web
 COPY docs ./docs
-# The image's `node` user (uid 1000) owns the data directory; Berth never needs root.
-RUN mkdir -p /data && chown node:node /data
+# `berth` on PATH for the admin commands (`docker exec <container> berth user create alice`); BERTH_DATA_DIR points
+# them at the server's /data. The image's `node` user (uid 1000) owns the data directory; Berth never needs root.
+RUN chmod 0755 dist/main.js && ln -s /app/dist/main.js /usr/local/bin/berth && mkdir -p /data && chown node:node /data
 USER node
 VOLUME /data
 EXPOSE 5000

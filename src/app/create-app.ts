@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import type { Config } from '../config/config.js';
@@ -51,8 +52,8 @@ export interface App {
   readonly db: Connection;
   /** Set on the very first start: the generated password of the `admin` account, shown once. */
   readonly initialAdminPassword: string | null;
-  /** Listens on the configured address; returns the base URL. */
-  listen(): Promise<string>;
+  /** Listens on the configured address (and `server.tls.port`); returns the base URLs, plain HTTP's first. */
+  listen(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -113,7 +114,9 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   const publicUrl = config.server.publicUrl;
   const rules = { restoreWindowMs: config.packages.restoreWindowMs, deleteDownloadLimit: config.packages.deleteDownloadLimit };
   const packages = new PackageService({ db: db.db, policy, clock, downloads: registry.downloads, rules, protection: policies });
-  const tls = config.server.tls ? { cert: readFileSync(config.server.tls.cert), key: readFileSync(config.server.tls.key) } : null;
+  const tls = config.server.tls
+    ? { cert: readFileSync(config.server.tls.cert), key: readFileSync(config.server.tls.key), besideHttp: config.server.tls.port !== null }
+    : null;
 
   // Cluster-wide jobs take a lease in the database (one replica at a time); flushing this process's buffered
   // download counts is per process and runs everywhere.
@@ -177,7 +180,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       .map((o) => ({ owner: o.owner, bytes: o.sizeBytes }))),
   });
   const lifecycle = { policies, access: new LifecycleAccess({ db: db.db, policy }), retention };
-  const server = buildServer({
+  const { app: server, https } = buildServer({
     log,
     tls,
     trustedProxies: config.server.trustedProxies,
@@ -224,7 +227,19 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
     db,
     initialAdminPassword,
     async listen() {
-      const address = await server.listen({ host: config.server.host, port: config.server.port });
+      const addresses = [await server.listen({ host: config.server.host, port: config.server.port })];
+      if (https && config.server.tls?.port != null) {
+        const port = config.server.tls.port;
+        await new Promise<void>((resolve, reject) => {
+          https.once('error', reject);
+          https.listen(port, config.server.host, () => {
+            https.off('error', reject);
+            resolve();
+          });
+        });
+        const bound = https.address() as AddressInfo;
+        addresses.push(`https://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`);
+      }
       if (metrics && config.metrics.listen) {
         metricsListener = await listenForMetrics(metrics, config.metrics.listen);
         log.info({ url: metricsListener.url }, 'metrics listening');
@@ -233,7 +248,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
         log.warn({ host: config.server.host }, 'server.publicUrl is not set: token realms, registry token audiences and URLs in responses '
           + 'follow each request\'s Host header (or X-Forwarded-Host from a trusted proxy); set it in production');
       }
-      return address;
+      return addresses;
     },
     async close() {
       await metricsListener?.close();

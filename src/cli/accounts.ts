@@ -1,8 +1,9 @@
 import { Command } from 'commander';
 import { parseDuration } from '../util/duration.js';
-import { askPassword, printTable, readStdin, withDataOptions, withServices } from './admin-context.js';
+import { askPassword, printTable, readStdin, withDataOptions, withServices, type DataOptions } from './admin-context.js';
+import { parseFlag, UsageError } from './usage-error.js';
 
-type DataOpts = { data?: string; config?: string };
+type DataOpts = DataOptions;
 
 export function userCommand(): Command {
   const user = new Command('user').description('Manage user accounts');
@@ -134,8 +135,8 @@ export function tokenCommand(): Command {
     .addHelpText('after', '\nExamples:\n  TOKEN=$(berth token create --user alice --scopes read:packages,write:packages --expires 90d --note "CI")\n'
       + '  berth token create --user ci-bot --scopes write:packages --ci-package acme/api --expires 1h')
     .action(async (opts: DataOpts & { user: string; scopes: string; expires: string; note: string; ciPackage?: string; allowDelete?: boolean }) => {
-      if (opts.allowDelete && !opts.ciPackage) throw new Error('--allow-delete is for CI tokens (--ci-package); give a personal token delete:packages in --scopes');
-      const expiresAt = parseExpiry(opts.expires);
+      if (opts.allowDelete && !opts.ciPackage) throw new UsageError('--allow-delete is for CI tokens (--ci-package); give a personal token delete:packages in --scopes');
+      const expiresAt = parseFlag('--expires', () => parseExpiry(opts.expires));
       const scopes = opts.scopes.split(',').map((x) => x.trim()).filter(Boolean);
       if (opts.allowDelete && !scopes.includes('delete:packages')) scopes.push('delete:packages');
       if (expiresAt === null) process.stderr.write('warning: this token never expires; prefer an expiry and rotate it\n');
@@ -157,6 +158,7 @@ export function tokenCommand(): Command {
     });
   withDataOptions(token.command('revoke <id>')).description('Revoke a token').requiredOption('--user <name>', 'owner')
     .action(async (id: string, opts: DataOpts & { user: string }) => {
+      if (!/^\d+$/.test(id)) throw new UsageError(`"${id}" is not a token id: use the number in the ID column of \`berth token list\``);
       await withServices(opts, async (s) => s.tokens.revoke((await s.accounts.getUser(opts.user)).id, Number(id)));
       process.stderr.write(`revoked token ${id}\n`);
     });
@@ -201,7 +203,7 @@ async function principal(s: Parameters<Parameters<typeof withServices>[1]>[0], o
     const [org, team] = opts.team.split('/') as [string, string];
     return { type: 'team', id: await s.accounts.teamId(org, team) };
   }
-  throw new Error('name a --user LOGIN or a --team ORG/TEAM');
+  throw new UsageError('name a --user LOGIN or a --team ORG/TEAM');
 }
 
 /** `never`, a duration (`30d`), or a date (`2027-01-31`). */

@@ -1,11 +1,30 @@
 import type { Command } from 'commander';
+import { withServices as withAppServices, type AdminServices, type AdminServicesOptions } from '../app/admin-services.js';
 import { invalid } from '../util/errors.js';
 
-export { withServices, type AdminServices } from '../app/admin-services.js';
+export type { AdminServices } from '../app/admin-services.js';
 
-/** `--data` and `--config` on every admin command, so it works on the same data as `berth serve`. */
+/**
+ * `--data`, `--config` and `--init` on every admin command, so it works on the same data as `berth serve`, and
+ * never starts a second, empty registry by accident (a command run from another directory without `--data`).
+ */
 export function withDataOptions(cmd: Command): Command {
-  return cmd.option('--data <dir>', 'data directory (default ./data)').option('--config <file>', 'YAML configuration file (or BERTH_CONFIG)');
+  return cmd.option('--data <dir>', 'data directory (default ./data)').option('--config <file>', 'YAML configuration file (or BERTH_CONFIG)')
+    .option('--init', 'create the Berth database when there is none yet (otherwise the command refuses)');
+}
+
+export type DataOptions = Omit<AdminServicesOptions, 'announce'> & {
+  /** Say on stderr which data directory and database the command uses (default; tests seeding a server do not). */
+  announce?: boolean;
+};
+
+/**
+ * The admin services on the configured data (app/admin-services.ts), announcing on stderr which data directory and
+ * database the command uses. Without `init` (`--init`) a data directory holding no Berth database is refused.
+ */
+export function withServices<T>(opts: DataOptions, fn: (s: AdminServices) => Promise<T>): Promise<T> {
+  const { announce = true, ...rest } = opts;
+  return withAppServices({ ...rest, ...(announce ? { announce: (where: string) => process.stderr.write(`berth: using ${where}\n`) } : {}) }, fn);
 }
 
 /** Reads all of standard input (for --password-stdin). */

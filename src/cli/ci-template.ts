@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { UsageError } from './usage-error.js';
 
 /**
  * `berth ci-template`: a GitHub Actions workflow that builds and pushes one image per service to this Berth,
@@ -24,8 +25,12 @@ Example:
 }
 
 export function renderWorkflow(opts: { registry: string; org: string; services: string[]; path: string }): string {
-  if (opts.services.length === 0) throw new Error('name at least one service');
-  for (const s of opts.services) if (!/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/.test(s)) throw new Error(`"${s}" is not a valid image name`);
+  if (opts.services.length === 0) throw new UsageError('--services: name at least one service');
+  for (const s of opts.services) {
+    if (!/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/.test(s)) {
+      throw new UsageError(`--services: "${s}" is not a valid image name (lowercase letters, digits and . _ - between them, e.g. auth-api)`);
+    }
+  }
   const paths = opts.services.map((s) => `      - '${opts.path}/${s}/**'`).join('\n');
   const choices = ['all', ...opts.services].map((s) => `          - ${s}`).join('\n');
   const list = JSON.stringify(opts.services);

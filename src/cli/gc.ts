@@ -2,7 +2,8 @@ import { rename, writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import type { JobRunFile } from '../observability/metrics.js';
 import { parseDuration } from '../util/duration.js';
-import { withDataOptions, withServices } from './admin-context.js';
+import { withDataOptions, withServices, type DataOptions } from './admin-context.js';
+import { parseFlag } from './usage-error.js';
 
 /** `berth gc`: dry run by default; `--delete` frees unreferenced blobs and expired upload sessions, online. */
 export function gcCommand(): Command {
@@ -16,9 +17,9 @@ Examples:
   berth gc                       # dry run: what would be freed
   berth gc --delete --grace 2h   # free it, sparing anything touched in the last 2 hours
   berth gc --delete --metrics-file /var/lib/node_exporter/textfile/berth-gc.prom   # from cron or a systemd timer`)
-    .action(async (opts: { delete?: boolean; grace: string; metricsFile?: string; data?: string; config?: string }) => {
+    .action(async (opts: DataOptions & { delete?: boolean; grace: string; metricsFile?: string }) => {
       const dryRun = !opts.delete;
-      const graceMs = parseDuration(opts.grace);
+      const graceMs = parseFlag('--grace', () => parseDuration(opts.grace));
       const tty = process.stderr.isTTY;
       // prom-client is loaded only for a run that writes metrics.
       const metrics = opts.metricsFile ? new (await import('../observability/metrics.js')).JobRunFile() : null;

@@ -2,7 +2,8 @@ import { Command } from 'commander';
 import { loadConfig } from '../config/config.js';
 import { connect } from '../db/connect.js';
 import { migrate, migrationStatus } from '../db/migrate.js';
-import { printTable, withDataOptions } from './admin-context.js';
+import { describeData } from '../app/admin-services.js';
+import { printTable } from './admin-context.js';
 
 /**
  * `berth migrate`: brings the metadata database's schema up to date, for operators who set
@@ -10,7 +11,9 @@ import { printTable, withDataOptions } from './admin-context.js';
  * as a starting replica, so running it while replicas start is safe.
  */
 export function migrateCommand(): Command {
-  return withDataOptions(new Command('migrate'))
+  // No --init: creating the schema of a new database is what this command is for.
+  return new Command('migrate')
+    .option('--data <dir>', 'data directory (default ./data)').option('--config <file>', 'YAML configuration file (or BERTH_CONFIG)')
     .description('Apply pending database migrations (or with --status, list applied and pending ones)')
     .option('--status', 'only list the migrations, applied and pending; change nothing')
     .addHelpText('after', `
@@ -19,6 +22,7 @@ Examples:
   BERTH_METADATA_URL=postgres://… berth migrate`)
     .action(async (opts: { status?: boolean; data?: string; config?: string }) => {
       const config = loadConfig({ file: opts.config, overrides: { dataDir: opts.data } });
+      process.stderr.write(`berth: using ${describeData(config)}\n`);
       const conn = connect(config.metadata.url);
       try {
         if (opts.status) {

@@ -1,7 +1,8 @@
 import { Command } from 'commander';
 import type { ScrubReport } from '../app/admin-services.js';
 import { parseDuration } from '../util/duration.js';
-import { withDataOptions, withServices } from './admin-context.js';
+import { withDataOptions, withServices, type DataOptions } from './admin-context.js';
+import { parseFlag } from './usage-error.js';
 
 /** Exit code when corrupt or missing blobs were found (README "Exit codes"); 1 stays "the command failed". */
 const EXIT_PROBLEMS = 3;
@@ -22,8 +23,8 @@ Examples:
   berth scrub                          # everything, at scrub.rate (default 50 MiB/s)
   berth scrub --rate 0 --json          # full speed, machine-readable report
   berth scrub --older-than 7d          # what no scrub verified in the last week`)
-    .action(async (opts: { rate?: string; olderThan?: string; dryRun?: boolean; json?: boolean; data?: string; config?: string }) => {
-      const olderThanMs = opts.olderThan === undefined ? 0 : parseDuration(opts.olderThan);
+    .action(async (opts: DataOptions & { rate?: string; olderThan?: string; dryRun?: boolean; json?: boolean }) => {
+      const olderThanMs = opts.olderThan === undefined ? 0 : parseFlag('--older-than', () => parseDuration(opts.olderThan!));
       const tty = process.stderr.isTTY && !opts.json;
       // Ctrl-C stops after the current blob; what was checked is recorded, and --older-than continues from there.
       const stop = new AbortController();

@@ -31,14 +31,14 @@ Examples:
         // once, without the orderly close, so a supervisor restarts Berth on the database as it is on disk.
         onFatal: () => process.exit(1),
       });
-      const url = await app.listen();
+      const urls = await app.listen();
       if (app.initialAdminPassword) {
         // Shown once: only its hash is stored. Sign in as admin and create a token (or: berth token create --user admin).
         process.stderr.write(`\nberth: first start: created the instance admin "admin" with password ${app.initialAdminPassword}\n`
           + 'berth: it is shown only now; change it after signing in.\n\n');
       }
-      // A fixed, parseable line: scripts and tests wait for it to learn the address.
-      process.stdout.write(`berth listening on ${url}\n`);
+      // Fixed, parseable lines, plain HTTP's first: scripts and tests wait for them to learn the addresses.
+      for (const url of urls) process.stdout.write(`berth listening on ${url}\n`);
       let closing = false;
       const shutdown = (signal: string): void => {
         if (closing) return;

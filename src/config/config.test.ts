@@ -62,7 +62,10 @@ test('TLS needs both files; trusted proxies are a comma list', () => {
   assert.equal(loadConfig({ env: {} }).server.tls, null);
   assert.deepEqual(loadConfig({ env: {} }).server.trustedProxies, []);
   const c = loadConfig({ env: { BERTH_SERVER_TLS_CERT: '/etc/berth/cert.pem', BERTH_SERVER_TLS_KEY: '/etc/berth/key.pem', BERTH_SERVER_TRUSTED_PROXIES: '10.0.0.1, 192.168.0.0/16,' } });
-  assert.deepEqual(c.server.tls, { cert: '/etc/berth/cert.pem', key: '/etc/berth/key.pem' });
+  assert.deepEqual(c.server.tls, { cert: '/etc/berth/cert.pem', key: '/etc/berth/key.pem', port: null });
+  const both = loadConfig({ env: { BERTH_SERVER_TLS_CERT: '/c.pem', BERTH_SERVER_TLS_KEY: '/k.pem', BERTH_SERVER_TLS_PORT: '443', BERTH_SERVER_PORT: '5000' } });
+  assert.deepEqual([both.server.port, both.server.tls?.port], [5000, 443], 'HTTP on server.port, HTTPS on server.tls.port');
+  assert.throws(() => loadConfig({ env: { BERTH_SERVER_TLS_PORT: '443' } }), /server\.tls\.port needs server\.tls\.cert and server\.tls\.key/);
   assert.deepEqual(c.server.trustedProxies, ['10.0.0.1', '192.168.0.0/16']);
   assert.throws(() => loadConfig({ env: { BERTH_SERVER_TLS_CERT: '/etc/berth/cert.pem' } }), /server\.tls\.cert and server\.tls\.key/);
 });

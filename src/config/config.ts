@@ -10,8 +10,11 @@ export interface Config {
     readonly host: string;
     readonly port: number;
     readonly publicUrl: string | null;
-    /** Certificate and key file paths; null serves plain HTTP. */
-    readonly tls: { readonly cert: string; readonly key: string } | null;
+    /**
+     * Certificate and key file paths; null serves plain HTTP. `port` null: `port` serves HTTPS only; else HTTPS is
+     * served on it and plain HTTP on `port`.
+     */
+    readonly tls: { readonly cert: string; readonly key: string; readonly port: number | null } | null;
     /** Addresses/CIDRs whose X-Forwarded-* headers are believed (Fastify `trustProxy`); empty: none. */
     readonly trustedProxies: readonly string[];
     readonly headersTimeoutMs: number;
@@ -130,7 +133,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const config: Config = {
     server: {
       host: get('server.host'), port: get('server.port'), publicUrl: normaliseUrl(get<string | null>('server.publicUrl')),
-      tls: tlsFiles(get<string | null>('server.tls.cert'), get<string | null>('server.tls.key')),
+      tls: tlsFiles(get<string | null>('server.tls.cert'), get<string | null>('server.tls.key'), get<number | null>('server.tls.port')),
       trustedProxies: (get<string | null>('server.trustedProxies') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
       headersTimeoutMs: positive(get('server.headersTimeout'), 'server.headersTimeout'),
       requestTimeoutMs: positive(get('server.requestTimeout'), 'server.requestTimeout'),
@@ -402,10 +405,13 @@ function keyEncryptionKey(secret: string | null): string | null {
 }
 
 /** Both files or neither: half a TLS configuration is a mistake to report, not to ignore. */
-function tlsFiles(cert: string | null, key: string | null): { cert: string; key: string } | null {
-  if (cert === null && key === null) return null;
+function tlsFiles(cert: string | null, key: string | null, port: number | null): { cert: string; key: string; port: number | null } | null {
+  if (cert === null && key === null) {
+    if (port !== null) throw new ConfigError('server.tls.port needs server.tls.cert and server.tls.key');
+    return null;
+  }
   if (cert === null || key === null) throw new ConfigError('server.tls.cert and server.tls.key must be set together');
-  return { cert: resolve(cert), key: resolve(key) };
+  return { cert: resolve(cert), key: resolve(key), port };
 }
 
 function deepFreeze<T>(obj: T): T {

@@ -22,6 +22,10 @@ export const SCHEMA = {
     help: 'PEM certificate chain file: Berth serves HTTPS itself when this and server.tls.key are set (gh needs https).',
   },
   'server.tls.key': { type: 'string', default: null, help: 'PEM private key file for server.tls.cert.' },
+  'server.tls.port': {
+    type: 'integer', default: null, min: 0,
+    help: 'Serve HTTPS on this port and plain HTTP on server.port, from one process (e.g. 443 for gh, 5000 for docker on a trusted network). Unset: with server.tls.cert, server.port serves HTTPS only.',
+  },
   'server.trustedProxies': {
     type: 'string', default: null,
     help: 'Comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-Proto/Host/For are believed. Default: none.',

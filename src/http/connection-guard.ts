@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerOptions, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server as NodeServer, ServerOptions, ServerResponse } from 'node:http';
 import { BlockList, isIPv6, type Socket } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from '../observability/logger.js';
@@ -107,13 +107,21 @@ export class ConnectionGuard {
    * (`secureConnection` under TLS, so a socket here is the one requests arrive on).
    */
   attach(app: FastifyInstance, connectionEvent: 'connection' | 'secureConnection'): void {
-    app.server.on(connectionEvent, (socket: Socket) => this.#connected(socket));
-    app.server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#request(req, res));
+    this.watch(app.server, connectionEvent);
     app.addHook('onRequest', async (request) => {
       if (this.#overCap.has(request.raw.socket)) throw tooManyConnections(this.#limits.maxConnectionsPerClient);
     });
     const timer = setInterval(() => this.#sweep(), this.#sweepMs).unref();
     app.addHook('onClose', async () => clearInterval(timer));
+  }
+
+  /**
+   * Watches one more server whose requests go to the app attached (`app.routing`): HTTPS beside the app's HTTP.
+   * Its 'request' listener must come after the one handing requests to the app, as on the app's own server.
+   */
+  watch(server: NodeServer, connectionEvent: 'connection' | 'secureConnection'): void {
+    server.on(connectionEvent, (socket: Socket) => this.#connected(socket));
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#request(req, res));
   }
 
   /**

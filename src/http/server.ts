@@ -1,3 +1,4 @@
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from '../observability/logger.js';
 import type { OciDeps } from './oci/context.js';
@@ -26,8 +27,11 @@ export interface ServerDeps {
   readonly ready: () => Promise<void>;
   /** Conditions an operator should look at that do not stop serving (low disk space), for /healthz. */
   readonly warnings: () => Promise<readonly HealthWarning[]>;
-  /** PEM certificate and key: serve HTTPS (gh talks to enterprise hosts over https only). */
-  readonly tls: { readonly cert: Buffer; readonly key: Buffer } | null;
+  /**
+   * PEM certificate and key: serve HTTPS (gh talks to enterprise hosts over https only). `besideHttp`: the app
+   * serves plain HTTP and a second server HTTPS, both from the same routes (config `server.tls.port`).
+   */
+  readonly tls: { readonly cert: Buffer; readonly key: Buffer; readonly besideHttp: boolean } | null;
   /**
    * Reverse proxies whose X-Forwarded-Proto/Host/For Fastify believes (its `trustProxy`: addresses and CIDRs);
    * empty: none, the socket's own address and the Host header count.
@@ -44,12 +48,19 @@ export interface HealthWarning {
   readonly message: string;
 }
 
+export interface BuiltServer {
+  readonly app: FastifyInstance;
+  /** With `tls.besideHttp`: the HTTPS server handing its requests to `app` (the caller listens on it); else null. */
+  readonly https: HttpsServer | null;
+}
+
 /** Builds the HTTP server: one encapsulated plugin per API surface, plus health endpoints. */
-export function buildServer(deps: ServerDeps): FastifyInstance {
+export function buildServer(deps: ServerDeps): BuiltServer {
   const guard = new ConnectionGuard({ limits: deps.connections, trustedProxies: deps.trustedProxies, log: deps.log });
+  const httpsOnly = deps.tls !== null && !deps.tls.besideHttp;
   // Fastify's types make an HTTPS instance a different type; every route and hook here works the same on both.
   const app = Fastify({
-    ...(deps.tls ? { https: { cert: deps.tls.cert, key: deps.tls.key, ...guard.serverOptions() } } : { http: guard.serverOptions() }),
+    ...(deps.tls && httpsOnly ? { https: { cert: deps.tls.cert, key: deps.tls.key, ...guard.serverOptions() } } : { http: guard.serverOptions() }),
     trustProxy: deps.trustedProxies.length > 0 ? [...deps.trustedProxies] : false,
     loggerInstance: deps.log as FastifyBaseLogger,
     // Fastify's own request lines are replaced by the single line per request below.
@@ -80,7 +91,8 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     },
   }) as unknown as FastifyInstance;
 
-  guard.attach(app, deps.tls ? 'secureConnection' : 'connection');
+  guard.attach(app, httpsOnly ? 'secureConnection' : 'connection');
+  const https = deps.tls?.besideHttp ? httpsBeside(app, guard, deps.tls) : null;
 
   // Browsers must not second-guess a Content-Type (a blob served as octet-stream is never run as a page), and once
   // they reached Berth over HTTPS (directly, or through a trusted proxy that says so) they must never use plain HTTP.
@@ -124,5 +136,26 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   void app.register(tokenEndpoint(deps.token));
   // The web UI at the root: its not-found handler answers every path no other surface claims, as an HTML page.
   void app.register(uiPlugin(deps.ui));
-  return app;
+  return { app, https };
+}
+
+/**
+ * HTTPS beside the app's plain HTTP, from one process: `gh` needs https on 443 while docker on a trusted network
+ * uses HTTP. Requests go through `app.routing`, so every route, hook and error handler is the same; a request's
+ * protocol (HSTS, Secure cookies, URLs) follows its socket. The guard watches its connections too, and the app's
+ * close closes it (idle keep-alive connections at once, as Fastify does with its own).
+ */
+function httpsBeside(app: FastifyInstance, guard: ConnectionGuard, tls: { cert: Buffer; key: Buffer }): HttpsServer {
+  const server = createHttpsServer({ cert: tls.cert, key: tls.key, ...guard.serverOptions() }, (req, res) => app.routing(req, res));
+  server.keepAliveTimeout = 75_000;
+  server.on('clientError', (error, socket) => guard.onClientError(error, socket as Parameters<ConnectionGuard['onClientError']>[1]));
+  guard.watch(server, 'secureConnection');
+  app.addHook('onClose', async () => {
+    if (!server.listening) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+  });
+  return server;
 }

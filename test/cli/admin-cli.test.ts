@@ -38,7 +38,7 @@ test('the first start creates the admin and prints a one-time password', async (
 });
 
 test('admin commands manage users, orgs, teams and tokens; token create prints only the token', async () => {
-  assert.equal(berth(['user', 'create', 'alice', '--email', 'alice@example.com', '--password-stdin'], 'a long password\n').status, 0);
+  assert.equal(berth(['user', 'create', 'alice', '--email', 'alice@example.com', '--password-stdin', '--init'], 'a long password\n').status, 0);
   assert.equal(berth(['user', 'create', 'bob']).status, 0);
   const dup = berth(['user', 'create', 'Alice']);
   assert.equal(dup.status, 1);

@@ -74,7 +74,10 @@ test('metadata.autoMigrate false: serve refuses a database with pending migratio
   // The same from a config file; an admin command refuses too (it would otherwise migrate behind the operator's back).
   const file = join(dir, 'berth.yaml');
   writeFileSync(file, 'metadata:\n  autoMigrate: false\n');
-  const admin = await berth(['user', 'list', '--data', dir, '--config', file], env);
+  const none = await berth(['user', 'list', '--data', dir, '--config', file], env);
+  assert.equal(none.status, 2, none.stderr);
+  assert.match(none.stderr, /^berth: no Berth database in .*--init to create a new one here\n$/);
+  const admin = await berth(['user', 'list', '--data', dir, '--config', file, '--init'], env);
   assert.equal(admin.status, 1, admin.stderr);
   assert.match(admin.stderr, /metadata\.autoMigrate is false/);
 

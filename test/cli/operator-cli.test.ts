@@ -44,8 +44,8 @@ test('kube-secret prints a dockerconfigjson Secret that pulls a private image (u
     const raw = await skopeoInspect(`docker://${server.host}/acme/private:1`, { raw: true, authfile });
     assert.equal(raw, image.manifestBytes.toString());
 
-    const missing = berth(['kube-secret', '--server', server.host, '--username', 'x'], { env: { BERTH_TOKEN: '' } });
-    assert.equal(missing.status, 1);
+    const missing = berth(['kube-secret', '--server', server.host, '--username', 'x'], { env: { BERTH_TOKEN: '', GITHUB_TOKEN: '' } });
+    assert.equal(missing.status, 2);
     assert.match(missing.stderr, /no token/);
   } finally {
     await server.stop();
@@ -74,7 +74,7 @@ test('ci-template prints a valid workflow: a matrix of services, manual choice o
   assert.equal(push.with!.context, 'services/${{ matrix.service }}');
   assert.equal(String(push.with!.push), 'true');
   assert.match(out.stdout, /REGISTRY: registry.example.com\n\s+ORG: acme/);
-  assert.equal(berth(['ci-template', '--registry', 'r', '--org', 'acme', '--services', 'Bad Name']).status, 1);
+  assert.equal(berth(['ci-template', '--registry', 'r', '--org', 'acme', '--services', 'Bad Name']).status, 2);
 });
 
 test('config check says OK for a good configuration and names the problem otherwise', () => {

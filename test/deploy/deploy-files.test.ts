@@ -176,10 +176,10 @@ describe('deploy/ files', () => {
 });
 
 describe('Dockerfile', () => {
-  it('multi-stage on node:20-bookworm-slim: npm ci + build, production dependencies only at runtime', () => {
+  it('multi-stage on node:24-bookworm-slim (the current LTS): npm ci + build, production dependencies only at runtime', () => {
     const from = instruction('FROM');
     assert.ok(from.length >= 2, 'multi-stage');
-    for (const f of from) assert.match(f, /^node:20-bookworm-slim\b/);
+    for (const f of from) assert.match(f, /^node:24-bookworm-slim\b/);
     assert.ok(instruction('RUN').some((r) => /\bnpm ci\b(?! --omit)/.test(r)) && instruction('RUN').some((r) => /npm run build/.test(r)));
     assert.ok(instruction('RUN').some((r) => /npm ci --omit=dev/.test(r)));
   });
@@ -188,6 +188,8 @@ describe('Dockerfile', () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
     assert.deepEqual(JSON.parse(instruction('ENTRYPOINT').at(-1)!), ['node', pkg.bin.berth]);
     assert.deepEqual(JSON.parse(instruction('CMD').at(-1)!), ['serve']);
+    // The admin commands as the README writes them (`berth user create …`) work inside the container too.
+    assert.ok(instruction('RUN').some((r) => new RegExp(`ln -s /app/${pkg.bin.berth} /usr/local/bin/berth`).test(r)), 'berth on PATH');
     const user = instruction('USER').at(-1);
     assert.ok(user && !/^(root|0)$/.test(user), `USER ${user}`);
 

@@ -71,6 +71,15 @@ describe('gh', () => {
     assert.match(status.stdout + status.stderr, /Logged in to berth\.test as tester/);
   });
 
+  it('works from GH_HOST and GH_ENTERPRISE_TOKEN alone, as the README says (no login, no --hostname)', async () => {
+    const fresh = { ...env, GH_CONFIG_DIR: join(work, 'gh-env-only'), GH_HOST: HOST, GH_ENTERPRISE_TOKEN: berth.token, GITHUB_TOKEN: 'ghp_for_github_com_only' };
+    const names = await runTool('gh', ['api', '/orgs/acme/packages?package_type=container', '--jq', '.[].name'], { env: fresh, timeoutMs: 60_000 });
+    assert.equal(names.stdout.trim(), 'app');
+    // The guide's GITHUB_TOKEN is github.com's: gh checks it there and fails `gh auth status`, so ask about this host.
+    const status = await runTool('gh', ['auth', 'status', '--hostname', HOST], { env: fresh, timeoutMs: 60_000 });
+    assert.match(status.stdout + status.stderr, /Logged in to berth\.test as tester \(GH_ENTERPRISE_TOKEN\)/);
+  });
+
   it('lists an organization\'s packages', async () => {
     assert.equal(await ghApi('/orgs/acme/packages?package_type=container', '--jq', '.[].name'), 'app');
   });

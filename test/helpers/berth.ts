@@ -194,7 +194,7 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
   });
 
   // Seed before the first start, as an operator would with the CLI: user `tester`, org `acme`, a full token.
-  const admin = <T>(fn: (s: AdminServices) => Promise<T>): Promise<T> => withServices({ data: dataDir, env: { ...process.env, ...metaEnv, ...opts.env } }, fn);
+  const admin = <T>(fn: (s: AdminServices) => Promise<T>): Promise<T> => withServices({ data: dataDir, init: true, announce: false, env: { ...process.env, ...metaEnv, ...opts.env } }, fn);
   const user = 'tester';
   const token = await admin(async (s) => {
     const existing = await s.accounts.find(user);

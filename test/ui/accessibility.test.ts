@@ -18,7 +18,8 @@ import { pushImage, useAuthorization } from '../helpers/http.js';
 const AUDIT = `(() => {
   const problems = [];
   const describe = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + (el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
-  const visible = (el) => { const s = getComputedStyle(el); return s.visibility !== 'hidden' && s.display !== 'none' && el.getClientRects().length > 0; };
+  // checkVisibility: also false inside a closed <details> (its content is not rendered, so innerText is empty).
+  const visible = (el) => { const s = getComputedStyle(el); return s.visibility !== 'hidden' && s.display !== 'none' && el.getClientRects().length > 0 && el.checkVisibility(); };
   if (!document.documentElement.lang) problems.push('<html> has no lang');
   const h1s = [...document.querySelectorAll('h1')].filter(visible);
   if (h1s.length !== 1) problems.push('expected one visible h1, found ' + h1s.length);

@@ -15,6 +15,7 @@ import * as tokensPage from './pages/tokens-page.js';
 import * as usagePage from './pages/usage-page.js';
 import * as adminPage from './pages/admin-page.js';
 import * as orgSettingsPage from './pages/org-settings-page.js';
+import { answerMisplacedApiCall } from './api-path-hint.js';
 import { STATIC_ASSETS } from './static-assets.js';
 import {
   ANONYMOUS_VIEWER, formOf, localPath, sameOrigin, sendPage, setViewer, viewerOf, type UiDeps, type UiPage,
@@ -56,6 +57,7 @@ export function uiPlugin(deps: UiDeps) {
     });
 
     app.addHook('onRequest', async (request, reply) => {
+      if (answerMisplacedApiCall(request, reply, deps.publicUrl)) return reply;
       reply.header('Content-Security-Policy', CSP)
         .header('X-Content-Type-Options', 'nosniff')
         .header('Referrer-Policy', 'same-origin')

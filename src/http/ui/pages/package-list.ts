@@ -4,7 +4,7 @@ import { pageParam, pager, tagChip, visibilityBadge } from '../components.js';
 import { formatBytes, formatCount, listingTotal, plural, timeAgo } from '../format.js';
 import { html } from '../html.js';
 import { OWNER_KINDS, ownerOf, type OwnerKind } from '../package-context.js';
-import { queryOf, sendPage, viewerOf, type UiDeps } from '../ui-context.js';
+import { queryOf, registryHost, sendPage, viewerOf, type UiDeps } from '../ui-context.js';
 import { ownerPackagesUrl, packageSettingsUrl, packageUrl } from '../urls.js';
 
 const PER_PAGE = 30;
@@ -65,7 +65,7 @@ async function listPackages(deps: UiDeps, request: FastifyRequest, reply: Fastif
 <p class="muted">${listingTotal(total, 'package')}${filtered ? ' match' : ''}</p>
 ${packages.length === 0
   ? html`<div class="card"><p>${filtered ? 'No packages match this filter.' : html`${owner.login} has no packages you can see yet.`}</p>
-  <p class="muted">Push one with <code>docker push HOST/${owner.login.toLowerCase()}/IMAGE:TAG</code>.</p></div>`
+  <p class="muted">Push one with <code>docker push ${registryHost(request, deps.publicUrl)}/${owner.login.toLowerCase()}/IMAGE:TAG</code>.</p></div>`
   : html`<ul class="package-list">${packages.map((p) => {
     const s = summaries.get(p.id)!;
     return html`<li>

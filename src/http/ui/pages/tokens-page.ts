@@ -78,7 +78,7 @@ async function newTokenForm(_deps: UiDeps, request: FastifyRequest, reply: Fasti
   <p class="hint" id="note-hint">What is this token for? (e.g. "CI pushes for acme/app")</p>
   <input id="note" name="note" type="text" maxlength="100" required value="${note}" aria-describedby="note-hint">
   <label for="expiration">Expiration</label>
-  <div class="form-row">
+  <div class="form-row expiry-row">
     <select id="expiration" name="expiration">${EXPIRY_CHOICES.map((c) => html`<option value="${c.value}"${c.value === expiry ? html` selected` : null}>${c.label}</option>`)}</select>
     <label for="expires_on" class="visually-hidden">Custom expiry date</label>
     <input id="expires_on" name="expires_on" type="date" value="${form.get('expires_on') ?? ''}" aria-describedby="expiry-hint">

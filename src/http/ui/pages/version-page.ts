@@ -72,7 +72,10 @@ async function showVersion(deps: UiDeps, request: FastifyRequest, reply: Fastify
       ? jsonBlock(detail.config) : html`<p class="muted">The configuration (${parsed.config.mediaType}, ${formatBytes(parsed.config.size)}) is not a JSON document this page can show.</p>`}</details>` : null}
     ${isPackageAdmin(access) ? html`<section class="danger-zone" aria-labelledby="delete-h"><h2 id="delete-h">Delete this version</h2>
       <p>The version and its tags disappear from the registry at once; it can be restored for a while from the package's deleted versions.</p>
-      <form method="post" action="${versionUrl(owner, pkg.name, version.id)}/delete">${csrfField(request)}<button type="submit" class="btn btn-danger">Delete version</button></form>
+      <details class="confirm-step"><summary class="btn btn-danger">Delete version…</summary>
+        <p>Delete <code>${shortDigest(version.digest)}</code>${version.tags.length > 0 ? html` and its tag${version.tags.length > 1 ? 's' : ''} ${version.tags.map(tagChip)}` : null}? Pulls of it fail at once.</p>
+        <form method="post" action="${versionUrl(owner, pkg.name, version.id)}/delete">${csrfField(request)}<button type="submit" class="btn btn-danger">Yes, delete this version</button></form>
+      </details>
     </section>` : null}
   </div>
   <aside class="sidebar card" aria-label="About this version">
