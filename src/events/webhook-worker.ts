@@ -15,6 +15,9 @@ export interface WebhookTiming {
 /** The first retry waits this long; each further one twice as long, up to maxBackoffMs. */
 const FIRST_BACKOFF_MS = 1000;
 const BATCH = 100;
+/** The delivery log keeps finished deliveries this long (GitHub keeps 3 days; Berth a month). */
+const LOG_KEEP_MS = 30 * 24 * 3600_000;
+const PRUNE_EVERY_MS = 10 * 60_000;
 /** Hooks delivered to at once in one run: a slow receiver holds up only its own queue. */
 const PARALLEL_HOOKS = 8;
 
@@ -39,6 +42,7 @@ export class WebhookWorker {
   readonly #secrets: HookSecrets;
   readonly #timing: WebhookTiming;
   readonly #onResult: (result: Attempt['result']) => void;
+  #prunedAt = 0;
 
   constructor(deps: { db: Db; clock: Clock; secrets: HookSecrets; timing: WebhookTiming; onResult?: (result: Attempt['result']) => void }) {
     this.#db = deps.db;
@@ -51,6 +55,20 @@ export class WebhookWorker {
   async run(signal: AbortSignal): Promise<void> {
     await this.fanOut();
     await this.#deliverDue(signal);
+    await this.#prune();
+  }
+
+  /**
+   * Fanned-out events are kept as long as their deliveries may be retried (each delivery holds its own copy of the
+   * payload), finished deliveries for LOG_KEEP_MS; pending ones always.
+   */
+  async #prune(): Promise<void> {
+    const now = this.#clock.now();
+    // Two scans of small tables, but not on every tick.
+    if (now - this.#prunedAt < PRUNE_EVERY_MS) return;
+    this.#prunedAt = now;
+    await this.#db.deleteFrom('webhookEvents').where('fannedOut', '=', 1).where('createdAt', '<', now - this.#timing.retryPeriodMs).execute();
+    await this.#db.deleteFrom('hookDeliveries').where('status', '!=', 'pending').where('createdAt', '<', now - LOG_KEEP_MS).execute();
   }
 
   /** Turns new events into deliveries; returns how many events it handled. */
