@@ -81,7 +81,9 @@ export class WebhookWorker {
       const now = this.#clock.now();
       await transaction(this.#db, async (tx) => {
         for (const e of events) {
-          let q = tx.selectFrom('hooks').select(['id', 'events']).where('active', '=', 1);
+          // A hook Berth disabled after failures (a reason is set) still queues: its events wait for it to be
+          // enabled again. One its admin turned off gets nothing, as on GitHub.
+          let q = tx.selectFrom('hooks').select(['id', 'events']).where((eb) => eb.or([eb('active', '=', 1), eb('disabledReason', 'is not', null)]));
           q = e.ownerId === null ? q.where('ownerId', 'is', null) : q.where((eb) => eb.or([eb('ownerId', '=', e.ownerId), eb('ownerId', 'is', null)]));
           const hooks = (await q.execute()).filter((h) => wants(JSON.parse(h.events) as string[], e.event));
           if (hooks.length > 0) {

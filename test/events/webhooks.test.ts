@@ -304,3 +304,44 @@ describe('webhooks without webhooks.allowPrivateTargets', () => {
     }
   });
 });
+
+describe('webhooks failing past webhooks.retryPeriod', () => {
+  it('disable the hook with the reason; enabled again, it delivers the events that waited', async () => {
+    const short = await startBerth({
+      env: { BERTH_WEBHOOKS_ALLOW_PRIVATE_TARGETS: 'true', BERTH_WEBHOOKS_POLL_INTERVAL: '200ms', BERTH_WEBHOOKS_RETRY_PERIOD: '2s', BERTH_WEBHOOKS_MAX_BACKOFF: '500ms' },
+    });
+    const main = berth;
+    berth = short;
+    try {
+      const rx = await receiver();
+      let failing = true;
+      rx.answer = () => ({ status: failing ? 500 : 200 });
+      const hook = await createHook(rx.url);
+      await push('acme/doomed', '1', 128);
+      const disabled = await until('the hook disabled', async () => {
+        const h = await api<{ active: boolean; last_response: { status: string; message: string | null } }>(berth, `/v3/orgs/acme/hooks/${hook.id}`);
+        return h.body.active === false ? h.body : undefined;
+      });
+      assert.equal(disabled.last_response.status, 'disabled');
+      assert.match(disabled.last_response.message ?? '', /^delivery [0-9a-f-]{36} failed for \d+ s: HTTP 500/);
+      const [failed] = await deliveries(hook.id);
+      assert.match(failed!.status, /^failed: HTTP 500/);
+
+      // While disabled, new events wait; enabled again, they go.
+      await push('acme/doomed', '2', 129);
+      await until('the second event queued', async () => ((await deliveries(hook.id)).length === 2 ? true : undefined));
+      const sent = rx.received.length;
+      failing = false;
+      const enabled = await api<{ active: boolean; last_response: { status: string } }>(berth, `/v3/orgs/acme/hooks/${hook.id}`, {
+        method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ active: true }),
+      });
+      assert.equal(enabled.body.last_response.status, 'active');
+      const next = await until('the waiting event', () => rx.received.slice(sent).find((r) => r.headers['x-github-event'] === 'package'));
+      const tags = ((next.body.package as Record<string, unknown>).package_version as { metadata: { container: { tags: string[] } } }).metadata.container.tags;
+      assert.deepEqual(tags, ['2']);
+    } finally {
+      berth = main;
+      await short.stop();
+    }
+  });
+});
