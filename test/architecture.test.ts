@@ -13,11 +13,11 @@ const ALLOWED: Record<string, string[]> = {
   cli: ['app', 'config', 'client', 'db', 'storage'],
   app: ['config', 'db', 'storage', 'http', 'registry', 'packages', 'accounts', 'auth', 'maintenance', 'events', 'mirror', 'lifecycle'],
   config: [],
-  http: ['registry', 'packages', 'accounts', 'auth', 'mirror', 'lifecycle'],
+  http: ['registry', 'packages', 'accounts', 'auth', 'mirror', 'lifecycle', 'events'],
   mirror: ['db', 'registry'],
   registry: ['db', 'storage', 'events'],
   // Listings show only what the caller may see: the policy (auth/policy.ts) decides.
-  packages: ['db', 'registry', 'auth'],
+  packages: ['db', 'registry', 'auth', 'events'],
   accounts: ['db', 'auth'],
   auth: ['db'],
   maintenance: ['db', 'storage', 'registry'],

@@ -16,7 +16,7 @@ import { FailureLimiter } from '../auth/failure-limiter.js';
 import { generatePassword } from '../auth/password.js';
 import { Policy } from '../auth/policy.js';
 import { RegistryTokens } from '../auth/registry-token.js';
-import { SigningKeys } from '../auth/signing-keys.js';
+import { KeySeal, SigningKeys } from '../auth/signing-keys.js';
 import { RateLimiter } from '../http/github/rate-limiter.js';
 import { OciAccess } from '../http/oci/access.js';
 import { buildServer } from '../http/server.js';
@@ -27,6 +27,9 @@ import { LifecyclePolicies } from '../lifecycle/lifecycle-policies.js';
 import { RetentionService } from '../lifecycle/retention-service.js';
 import { JobLeases } from '../maintenance/job-leases.js';
 import { Scheduler } from '../maintenance/scheduler.js';
+import { HookSecrets } from '../events/hook-secrets.js';
+import { HookService } from '../events/hook-service.js';
+import { WebhookWorker } from '../events/webhook-worker.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { listenForMetrics } from '../http/metrics-endpoint.js';
@@ -158,6 +161,18 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       },
     });
   }
+  // Webhooks: secrets sealed with auth.keyEncryptionKey when set (a secret stored before the key was set is read
+  // as stored); the outbox delivered by one replica at a time.
+  const hookSeal = config.auth.keyEncryptionKey ? new KeySeal(config.auth.keyEncryptionKey, 'webhook secrets') : null;
+  const hookSecrets = new HookSecrets(hookSeal && {
+    seal: (context, plaintext) => hookSeal.seal(context, plaintext),
+    open: (context, stored) => (KeySeal.isSealed(stored) ? hookSeal.open(context, stored) : stored),
+  });
+  const hooks = new HookService({ db: db.db, clock, secrets: hookSecrets, allowPrivateTargets: config.webhooks.allowPrivateTargets });
+  const webhooks = new WebhookWorker({
+    db: db.db, clock, secrets: hookSecrets, timing: config.webhooks, ...(metrics ? { onResult: (r) => metrics.webhookDelivery(r) } : {}),
+  });
+  scheduler.every({ name: 'webhooks', everyMs: config.webhooks.pollIntervalMs, lease: true, run: (signal) => webhooks.run(signal) });
   if (config.scrub.intervalMs !== null) scheduleScrub(scheduler, { db: db.db, blobs, clock, log }, config.scrub.intervalMs, config.scrub.rateBytesPerSecond);
 
   // One count of failed authentications for /token, Basic on /v2 and the web UI's sign-in form.
@@ -206,6 +221,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       stats,
       usage,
       lifecycle,
+      hooks,
       rateLimiter: new RateLimiter({ windowMs: config.api.rateLimit.windowMs }),
       rateLimits: { authenticated: config.api.rateLimit.authenticated, anonymous: config.api.rateLimit.anonymous },
     },

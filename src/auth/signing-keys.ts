@@ -106,14 +106,15 @@ export class SigningKeys {
 const SEALED = 'enc:v1:';
 
 /**
- * AES-256-GCM under a key derived (HKDF-SHA256) from the configured secret. The kid is authenticated with the
- * ciphertext, so a sealed key cannot be moved to another row. Stored as `enc:v1:<iv>.<ciphertext>.<tag>` (base64url).
+ * AES-256-GCM under a key derived (HKDF-SHA256) from the configured secret. The kid (or another context string)
+ * is authenticated with the ciphertext, so a sealed value cannot be moved to another row. Stored as `enc:v1:<iv>.<ciphertext>.<tag>` (base64url).
  */
-class KeySeal {
+export class KeySeal {
   readonly #key: Buffer;
 
-  constructor(secret: string) {
-    this.#key = Buffer.from(hkdfSync('sha256', secret, 'berth', 'registry-token signing keys', 32));
+  /** `purpose` separates the keys derived for each kind of secret (signing keys, webhook secrets). */
+  constructor(secret: string, purpose = 'registry-token signing keys') {
+    this.#key = Buffer.from(hkdfSync('sha256', secret, 'berth', purpose, 32));
   }
 
   static isSealed(stored: string): boolean {

@@ -5,6 +5,15 @@ import { parseDuration } from '../util/duration.js';
 import { envName, MIRROR_NAMESPACE, SCHEMA, UPSTREAM_SCHEMA, type ConfigKey, type KeySpec, type UpstreamKey } from './schema.js';
 
 /** The typed, frozen configuration handed to createApp. Modules receive only their slice. */
+/** The webhook worker's timing and its SSRF guard (src/events/). */
+export interface WebhookSettings {
+  readonly pollIntervalMs: number;
+  readonly timeoutMs: number;
+  readonly retryPeriodMs: number;
+  readonly maxBackoffMs: number;
+  readonly allowPrivateTargets: boolean;
+}
+
 export interface Config {
   readonly server: {
     readonly host: string;
@@ -54,6 +63,7 @@ export interface Config {
   readonly scrub: { readonly intervalMs: number | null; readonly rateBytesPerSecond: number };
   /** Scheduled retention runs: `intervalMs` null when off. */
   readonly retention: { readonly intervalMs: number | null };
+  readonly webhooks: WebhookSettings;
   readonly log: { readonly level: string };
   /** `token`: /metrics on the main port behind it (null: not there); `listen`: a separate /metrics listener. */
   readonly metrics: { readonly token: string | null; readonly listen: { readonly host: string; readonly port: number } | null; readonly ownersTop: number; readonly ownersRefreshMs: number };
@@ -168,6 +178,11 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     // 0 is off too, as a YAML file or variable can say it.
     scrub: { intervalMs: get<number | null>('scrub.interval') || null, rateBytesPerSecond: get('scrub.rate') },
     retention: { intervalMs: get<number | null>('retention.interval') || null },
+    webhooks: {
+      pollIntervalMs: get<number>('webhooks.pollInterval'), timeoutMs: get<number>('webhooks.timeout'),
+      retryPeriodMs: get<number>('webhooks.retryPeriod'), maxBackoffMs: get<number>('webhooks.maxBackoff'),
+      allowPrivateTargets: get<boolean>('webhooks.allowPrivateTargets'),
+    },
     log: { level: get('log.level') },
     metrics: {
       token: metricsToken(get<string | null>('metrics.token')),

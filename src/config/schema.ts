@@ -150,6 +150,21 @@ export const SCHEMA = {
     type: 'duration', default: '1d',
     help: 'How often the retention rules of every organization and package are applied in the background (one replica at a time); 0: never (run `berth retention run`).',
   },
+  'webhooks.pollInterval': {
+    type: 'duration', default: '2s', help: 'How often the webhook worker (one replica at a time) looks for new events and deliveries due.',
+  },
+  'webhooks.timeout': {
+    type: 'duration', default: '10s', help: 'A receiver must answer a delivery within this (GitHub: 10 s), else the attempt fails and is retried.',
+  },
+  'webhooks.retryPeriod': {
+    type: 'duration', default: '1d',
+    help: 'A failing delivery is retried with exponential backoff for this long; then the hook is disabled with the reason (its later events wait).',
+  },
+  'webhooks.maxBackoff': { type: 'duration', default: '10m', help: 'The longest wait between two attempts of one delivery.' },
+  'webhooks.allowPrivateTargets': {
+    type: 'boolean', default: false,
+    help: 'Allow hook URLs resolving to loopback, link-local and private addresses (refused by default: a hook must not reach inside your network).',
+  },
   'log.level': {
     type: 'string', default: 'info', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
     help: 'Log level; one JSON line per request at info.',

@@ -13,8 +13,9 @@ import * as m0009 from './migrations/0009-manifest-pusher.js';
 import * as m0010 from './migrations/0010-upload-owner.js';
 import * as m0011 from './migrations/0011-blob-quarantine.js';
 import * as m0012 from './migrations/0012-listing-indexes.js';
-import * as m0017 from './migrations/0017-mirror.js';
 import * as m0013 from './migrations/0013-lifecycle.js';
+import * as m0014 from './migrations/0014-webhooks.js';
+import * as m0017 from './migrations/0017-mirror.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -32,8 +33,9 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '0010-upload-owner': m0010,
   '0011-blob-quarantine': m0011,
   '0012-listing-indexes': m0012,
-  '0017-mirror': m0017,
   '0013-lifecycle': m0013,
+  '0014-webhooks': m0014,
+  '0017-mirror': m0017,
 };
 
 export interface MigrationStatus {

@@ -26,6 +26,9 @@ export interface Database {
   sessions: SessionsTable;
   mirrorTags: MirrorTagsTable;
   lifecyclePolicies: LifecyclePoliciesTable;
+  hooks: HooksTable;
+  webhookEvents: WebhookEventsTable;
+  hookDeliveries: HookDeliveriesTable;
 }
 
 export interface RepositoriesTable {
@@ -245,6 +248,55 @@ export interface LifecyclePoliciesTable {
   retention: string | null;
   updatedBy: number | null;
   updatedAt: number;
+}
+
+/** A webhook of a namespace, or of the instance (`ownerId` null) (migration 0014). */
+export interface HooksTable {
+  id: Generated<number>;
+  ownerId: number | null;
+  url: string;
+  contentType: Generated<string>;
+  /** The HMAC key: sealed (`enc:v1:`) with auth.keyEncryptionKey when configured, else as given; null for none. */
+  secret: string | null;
+  /** JSON array of event names. */
+  events: string;
+  active: Generated<number>;
+  disabledReason: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** The outbox: an event written in the transaction of the change that caused it (migration 0014). */
+export interface WebhookEventsTable {
+  id: Generated<number>;
+  ownerId: number | null;
+  event: string;
+  action: string;
+  /** The JSON body sent to receivers. */
+  payload: string;
+  fannedOut: Generated<number>;
+  createdAt: number;
+}
+
+/** One event (or ping) to one hook, with the outcome of its last attempt (migration 0014). */
+export interface HookDeliveriesTable {
+  id: Generated<number>;
+  hookId: number;
+  eventId: number | null;
+  /** `X-GitHub-Delivery`: the same on every attempt. */
+  guid: string;
+  event: string;
+  action: string | null;
+  payload: string;
+  status: Generated<'pending' | 'delivered' | 'failed'>;
+  attempts: Generated<number>;
+  nextAttemptAt: number;
+  statusCode: number | null;
+  durationMs: number | null;
+  response: string | null;
+  redelivery: Generated<number>;
+  createdAt: number;
+  deliveredAt: number | null;
 }
 
 export type Db = Kysely<Database>;

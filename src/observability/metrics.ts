@@ -50,6 +50,7 @@ export class Metrics {
   readonly #jobRuns: Counter<'job' | 'result'>;
   readonly #jobDuration: Histogram<'job'>;
   readonly #jobLastSuccess: Gauge<'job'>;
+  readonly #webhookDeliveries: Counter<'result'>;
   #sources: MetricSources | null = null;
   #ownerUsage: { at: number; rows: readonly { owner: string; bytes: number }[] } | null = null;
   readonly #ownersRefreshMs: number;
@@ -80,6 +81,10 @@ export class Metrics {
     this.#dbErrors = new Counter({
       name: 'berth_database_errors_total', registers, labelNames: ['dialect', 'reason'],
       help: 'Failed database statements by dialect and reason: unreachable (the server is away), constraint (a uniqueness race Berth handles), other.',
+    });
+    this.#webhookDeliveries = new Counter({
+      name: 'berth_webhook_deliveries_total', registers, labelNames: ['result'],
+      help: 'Webhook delivery attempts by result: success (2xx), failure (another status or no connection), timeout, refused (a private target).',
     });
     ({ runs: this.#jobRuns, duration: this.#jobDuration, lastSuccess: this.#jobLastSuccess } = jobMetrics(this.registry));
 
@@ -159,6 +164,11 @@ export class Metrics {
 
   databaseError(dialect: string, reason: 'unreachable' | 'constraint' | 'other'): void {
     this.#dbErrors.inc({ dialect, reason });
+  }
+
+  /** One webhook delivery attempt and how it ended. */
+  webhookDelivery(result: 'success' | 'failure' | 'timeout' | 'refused'): void {
+    this.#webhookDeliveries.inc({ result });
   }
 
   /**

@@ -1,5 +1,6 @@
 import { isUniqueViolation } from '../db/constraint-errors.js';
 import type { Db } from '../db/schema.js';
+import { outbox } from '../events/outbox.js';
 import { lockRepository, transaction } from '../db/transaction.js';
 import { sql } from 'kysely';
 import { readableRepositories } from '../auth/package-access.js';
@@ -139,6 +140,7 @@ export class PackageService {
       await tx.updateTable('repositories')
         .set({ name: `${pkg.repository}~deleted-${pkg.id}`, deletedName: pkg.repository, deletedAt: now, updatedAt: now })
         .where('id', '=', pkg.id).where('deletedAt', 'is', null).execute();
+      await outbox.packageChanged(tx, { repositoryId: pkg.id, action: 'deleted', senderId: null, at: now });
     });
   }
 
@@ -151,6 +153,7 @@ export class PackageService {
       if (taken) throw nameReused(pkg.repository);
       await tx.updateTable('repositories').set({ name: pkg.repository, deletedName: null, deletedAt: null, updatedAt: now })
         .where('id', '=', pkg.id).execute();
+      await outbox.packageChanged(tx, { repositoryId: pkg.id, action: 'restored', senderId: null, at: now });
     }).catch((err: unknown) => {
       // A first push of the same name committed between our check and our update (PostgreSQL, READ COMMITTED).
       if (isUniqueViolation(err)) throw nameReused(pkg.repository);

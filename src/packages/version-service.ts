@@ -1,4 +1,5 @@
 import type { Db } from '../db/schema.js';
+import { outbox } from '../events/outbox.js';
 import { lockRepository, transaction } from '../db/transaction.js';
 import type { DownloadCounter } from '../registry/download-counter.js';
 import { refuseProtectedDeletion, type TagProtection } from '../registry/tag-protection.js';
@@ -106,6 +107,7 @@ export class VersionService {
       }
       await tx.deleteFrom('deletedTags').where('manifestId', '=', id).execute();
       await tx.updateTable('manifests').set({ deletedAt: null, updatedAt: now }).where('id', '=', id).execute();
+      await outbox.versionChanged(tx, { manifestId: id, action: 'restored', senderId: null, at: now });
     });
   }
 
@@ -140,5 +142,7 @@ export async function softDeleteVersions(tx: Db, ids: readonly number[], now: nu
       await tx.deleteFrom('tags').where('manifestId', 'in', part).execute();
     }
     await tx.updateTable('manifests').set({ deletedAt: now, updatedAt: now }).where('id', 'in', part).execute();
+    // The outbox, in the deleting transaction; the payload lists the tags just moved aside.
+    for (const id of part) await outbox.versionChanged(tx, { manifestId: id, action: 'deleted', senderId: null, at: now });
   }
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { preparedQuery } from '../db/prepared-query.js';
 import type { Db } from '../db/schema.js';
 import { lockRepository, transaction } from '../db/transaction.js';
+import { outbox } from '../events/outbox.js';
 import { digestAlgorithm, makeDigest, type Digest } from '../oci/digest.js';
 import { digestInvalid, manifestBlobUnknown, manifestUnknown, nameUnknown, tagImmutable } from '../oci/errors.js';
 import { parseManifest, type ParsedManifest } from '../oci/manifest.js';
@@ -99,7 +100,7 @@ export class ManifestService {
       await tx.updateTable('repositories').set({ updatedAt: now }).where('id', '=', repo.id).execute();
       // Checked inside the transaction that writes the references, so GC cannot unlink a blob in between.
       if (!opts.fromUpstream) await this.#checkReferences(tx, repo.id, parsed);
-      await tx.insertInto('manifests').values({
+      const inserted = await tx.insertInto('manifests').values({
         repositoryId: repo.id,
         digest,
         mediaType: parsed.mediaType,
@@ -114,12 +115,15 @@ export class ManifestService {
         pushedBy: pusher,
         createdAt: now,
         updatedAt: now,
-      }).onConflict((oc) => oc.columns(['repositoryId', 'digest']).doNothing()).execute();
+      }).onConflict((oc) => oc.columns(['repositoryId', 'digest']).doNothing()).executeTakeFirst();
+      let published = Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0;
+      let tagMoved = false;
       const row = await tx.selectFrom('manifests').select(['id', 'deletedAt']).where('repositoryId', '=', repo.id).where('digest', '=', digest).executeTakeFirstOrThrow();
       if (row.deletedAt !== null) {
         // Pushing a deleted version again brings it back as a new version would be (GHCR); its old tags stay gone.
         await tx.updateTable('manifests').set({ deletedAt: null, updatedAt: now }).where('id', '=', row.id).execute();
         await tx.deleteFrom('deletedTags').where('manifestId', '=', row.id).execute();
+        published = true;
       }
       const refs = [
         ...parsed.blobs.map((d) => ({ manifestId: row.id, digest: d.digest, kind: 'blob' as const })),
@@ -137,6 +141,7 @@ export class ManifestService {
           const rule = (await this.#protection.protectedTags(tx, repo.id, [reference.tag])).get(reference.tag);
           if (rule) throw tagImmutable(reference.tag, name, rule, 'move');
         }
+        tagMoved = current?.manifestId !== row.id;
         await tx.insertInto('tags').values({ repositoryId: repo.id, name: reference.tag, manifestId: row.id, updatedAt: now })
           .onConflict((oc) => oc.columns(['repositoryId', 'name']).doUpdateSet({ manifestId: row.id, updatedAt: now }))
           .execute();
@@ -145,6 +150,13 @@ export class ManifestService {
       if (sourceUrl) {
         // The first push that names a source links the package to it (ghcr.io does the same); later ones do not move it.
         await tx.updateTable('repositories').set({ sourceUrl }).where('id', '=', repo.id).where('sourceUrl', 'is', null).execute();
+      }
+      // The outbox, in this transaction (src/events/): a new version is `published`, a tag moved onto a version
+      // already there `updated` (GitHub's actions). A mirror filling its cache publishes nothing.
+      if (!opts.fromUpstream && (published || tagMoved)) {
+        await outbox.versionPushed(tx, {
+          manifestId: row.id, tag: reference.kind === 'tag' ? reference.tag : null, action: published ? 'published' : 'updated', senderId: pusher, at: now,
+        });
       }
       return row.id;
     });
@@ -187,6 +199,8 @@ export class ManifestService {
         .where('deletedAt', 'is', null).executeTakeFirst();
       if (!row) throw manifestUnknown(reference.digest);
       await refuseProtectedDeletion(tx, this.#protection, { id: repo.id, name }, [row.id]);
+      // Written before the row goes: the payload is read from it.
+      await outbox.versionChanged(tx, { manifestId: row.id, action: 'deleted', senderId: null, at: this.#clock.now() });
       await tx.deleteFrom('manifests').where('id', '=', row.id).execute();
     });
   }

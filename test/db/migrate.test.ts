@@ -152,7 +152,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
   describe(`0017-mirror on ${dialect}`, { skip: dialect === 'postgres' && noPostgres }, () => {
     it('adds mirror_tags: one row per repository and tag, upserted, gone with its repository', async () => {
       const conn = open(dialect === 'postgres' ? await createDatabase() : ':memory:');
-      await migrate(conn, '0013-lifecycle');
+      await migrate(conn, '0014-webhooks');
       await sql`insert into repositories (name, owner, created_at, updated_at) values ('hub/library/alpine', 'hub', 1, 1)`.execute(conn.db);
       assert.deepEqual(await migrate(conn), ['0017-mirror']);
       const repo = await conn.db.selectFrom('repositories').select('id').executeTakeFirstOrThrow();
@@ -163,6 +163,34 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       assert.deepEqual(await conn.db.selectFrom('mirrorTags').selectAll().execute(), [{ repositoryId: repo.id, name: '3.20', checkedAt: 2000 }]);
       await conn.db.deleteFrom('repositories').execute();
       assert.deepEqual(await conn.db.selectFrom('mirrorTags').selectAll().execute(), []);
+    });
+  });
+}
+
+for (const dialect of ['sqlite', 'postgres'] as const) {
+  describe(`0014-webhooks on ${dialect}`, { skip: dialect === 'postgres' && noPostgres }, () => {
+    it('adds hooks, the webhook_events outbox and hook_deliveries; deliveries go with their hook, hooks with their owner', async () => {
+      const conn = open(dialect === 'postgres' ? await createDatabase() : ':memory:');
+      await migrate(conn, '0013-lifecycle');
+      const org = await conn.db.insertInto('accounts').values({ login: 'acme', lowerLogin: 'acme', type: 'org', displayName: null, email: null, passwordHash: null, disabledAt: null, createdAt: 1, updatedAt: 1 })
+        .returning('id').executeTakeFirstOrThrow();
+      assert.deepEqual(await migrate(conn, '0014-webhooks'), ['0014-webhooks']);
+      const hook = await conn.db.insertInto('hooks').values({ ownerId: org.id, url: 'http://127.0.0.1:9/', secret: 's', events: '["*"]', disabledReason: null, createdAt: 1, updatedAt: 1 })
+        .returning('id').executeTakeFirstOrThrow();
+      const event = await conn.db.insertInto('webhookEvents').values({ ownerId: org.id, event: 'package', action: 'published', payload: '{}', createdAt: 1 })
+        .returning('id').executeTakeFirstOrThrow();
+      await conn.db.insertInto('hookDeliveries').values({
+        hookId: hook.id, eventId: event.id, guid: 'g-1', event: 'package', action: 'published', payload: '{}', nextAttemptAt: 1,
+        statusCode: null, durationMs: null, response: null, createdAt: 1, deliveredAt: null,
+      }).execute();
+      const d = await conn.db.selectFrom('hookDeliveries').selectAll().executeTakeFirstOrThrow();
+      assert.equal(d.status, 'pending');
+      assert.equal(d.attempts, 0);
+      assert.equal(typeof d.hookId, 'number');
+      await conn.db.deleteFrom('hooks').execute();
+      assert.deepEqual(await conn.db.selectFrom('hookDeliveries').selectAll().execute(), []);
+      await conn.db.deleteFrom('accounts').execute();
+      assert.deepEqual(await conn.db.selectFrom('webhookEvents').selectAll().execute(), []);
     });
   });
 }

@@ -7,6 +7,7 @@ import {
   badCredentials, clientError, DOCS_ROOT, notFound, problemsParsingJson, RATE_LIMIT_DOCS, RATE_LIMITED, rateLimited, sendGithubError,
   unsupportedApiVersion,
 } from './github-errors.js';
+import { hookRoutes } from './hook-routes.js';
 import { lifecycleRoutes } from './lifecycle-routes.js';
 import { metaRoutes } from './meta-routes.js';
 import { packageRoutes } from './package-routes.js';
@@ -65,7 +66,7 @@ export function githubApi(deps: GithubDeps) {
       if (typeof version === 'string' && !API_VERSIONS.includes(version)) throw unsupportedApiVersion(version, API_VERSIONS);
     });
 
-    const endpoints: Endpoint[] = [...metaRoutes(), ...packageRoutes(), ...versionRoutes(), ...statsRoutes(), ...lifecycleRoutes()];
+    const endpoints: Endpoint[] = [...metaRoutes(), ...packageRoutes(), ...versionRoutes(), ...statsRoutes(), ...lifecycleRoutes(), ...hookRoutes()];
     for (const endpoint of endpoints) {
       app.route({
         method: endpoint.method,

@@ -1,3 +1,4 @@
+import type { HookService } from '../../events/hook-service.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AccountService } from '../../accounts/account-service.js';
 import type { CredentialRefusal, CredentialResolver } from '../../auth/credentials.js';
@@ -23,6 +24,8 @@ export interface GithubDeps {
   readonly usage: UsageService;
   /** Immutable-tag and retention rules, and who may change them (/api/v3/berth). */
   readonly lifecycle: LifecycleServices;
+  /** Webhooks of the namespaces (/orgs/{org}/hooks); who may manage them: Policy.administers. */
+  readonly hooks: HookService;
   readonly rateLimiter: RateLimiter;
   /** Requests per window: per token, and per client address for anonymous callers. */
   readonly rateLimits: { readonly authenticated: number; readonly anonymous: number };
@@ -65,7 +68,7 @@ export type EndpointAccess = 'public' | 'user' | readonly Scope[];
 
 /** One REST endpoint: method, path under /api, the GitHub docs section it implements, who may call it, handler. */
 export interface Endpoint {
-  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   readonly url: string;
   readonly docs: string;
   readonly access: EndpointAccess;

@@ -1,3 +1,4 @@
+import type { DeliveryRow, Hook } from '../../events/hook-service.js';
 import type { Account } from '../../accounts/account-service.js';
 import { profileView } from '../../accounts/profile-view.js';
 import type { Owner, PackageInfo } from '../../packages/package-service.js';
@@ -217,5 +218,57 @@ export function ownerStatsJson(owner: Owner, usage: OwnerUsage, top: readonly Pa
       size_in_bytes: p.sizeBytes,
       downloads: p.downloads,
     })),
+  };
+}
+
+/** GitHub's org webhook (docs "REST API endpoints for organization webhooks"); the secret is never sent back. */
+export function hookJson(hook: Hook, base: string): Record<string, unknown> {
+  const url = `${base}/hooks/${hook.id}`;
+  return {
+    type: hook.ownerId === null ? 'Instance' : 'Organization',
+    id: hook.id,
+    name: 'web',
+    active: hook.active === 1,
+    events: JSON.parse(hook.events) as unknown,
+    config: { url: hook.url, content_type: hook.contentType, insecure_ssl: '0', ...(hook.hasSecret ? { secret: '********' } : {}) },
+    updated_at: new Date(hook.updatedAt).toISOString(),
+    created_at: new Date(hook.createdAt).toISOString(),
+    url,
+    ping_url: `${url}/pings`,
+    deliveries_url: `${url}/deliveries`,
+    // Why Berth disabled the hook after repeated failures (GitHub's `last_response` shape).
+    last_response: hook.disabledReason === null
+      ? { code: null, status: hook.active === 1 ? 'active' : 'inactive', message: null }
+      : { code: null, status: 'disabled', message: hook.disabledReason },
+  };
+}
+
+/** One entry of a hook's delivery log (docs "List deliveries for an organization webhook"). */
+export function hookDeliveryJson(d: DeliveryRow): Record<string, unknown> {
+  const message = d.response === null ? null : (JSON.parse(d.response) as { message: string }).message;
+  return {
+    id: d.id,
+    guid: d.guid,
+    delivered_at: new Date(d.deliveredAt ?? d.createdAt).toISOString(),
+    redelivery: d.redelivery === 1,
+    duration: (d.durationMs ?? 0) / 1000,
+    status: d.status === 'delivered' ? 'OK' : d.status === 'failed' ? `failed: ${message ?? ''}` : d.attempts === 0 ? 'pending' : `retrying: ${message ?? ''}`,
+    status_code: d.statusCode ?? 0,
+    event: d.event,
+    action: d.action,
+    installation_id: null,
+    repository_id: null,
+    attempts: d.attempts,
+  };
+}
+
+/** One delivery with its request and response (docs "Get a webhook delivery for an organization webhook"). */
+export function hookDeliveryDetailJson(d: DeliveryRow, requestHeaders: Record<string, string>): Record<string, unknown> {
+  const response = d.response === null ? null : JSON.parse(d.response) as { message: string; body: string };
+  return {
+    ...hookDeliveryJson(d),
+    url: null,
+    request: { headers: requestHeaders, payload: JSON.parse(d.payload) as unknown },
+    response: { headers: {}, payload: response?.body ?? null, message: response?.message ?? null },
   };
 }

@@ -1,0 +1,27 @@
+/** Encrypts a value at rest, bound to a context string (auth's KeySeal, given by the composition root). */
+export interface SecretSeal {
+  seal(context: string, plaintext: string): string;
+  open(context: string, stored: string): string;
+}
+
+/**
+ * Hook secrets are HMAC keys Berth must use on every delivery, so they cannot be hashed: with auth.keyEncryptionKey
+ * they are sealed (AES-256-GCM, bound to the hook id); without it they are stored as given (README "Webhooks").
+ */
+export class HookSecrets {
+  readonly #seal: SecretSeal | null;
+
+  constructor(seal: SecretSeal | null) {
+    this.#seal = seal;
+  }
+
+  toStored(hookId: number, secret: string | null): string | null {
+    if (secret === null || secret === '') return null;
+    return this.#seal ? this.#seal.seal(`hook:${hookId}`, secret) : secret;
+  }
+
+  open(hookId: number, stored: string | null): string | null {
+    if (stored === null) return null;
+    return this.#seal ? this.#seal.open(`hook:${hookId}`, stored) : stored;
+  }
+}
