@@ -1,6 +1,7 @@
 import { AccountService } from '../accounts/account-service.js';
 import { TokenService } from '../accounts/token-service.js';
 import { SigningKeys } from '../auth/signing-keys.js';
+import { TrustPolicies } from '../auth/trust-policies.js';
 import { loadConfig, type LoadOptions } from '../config/config.js';
 import { connect } from '../db/connect.js';
 import { prepareSchema } from '../db/migrate.js';
@@ -16,6 +17,7 @@ import { UploadService } from '../registry/upload-service.js';
 import { systemClock } from '../util/clock.js';
 import { openBlobStore } from './create-app.js';
 
+export { parseTrustPolicy, type TrustPolicy } from '../auth/trust-policy.js';
 export type { ScrubReport } from '../maintenance/blob-scrubber.js';
 export { parseImmutableTagRules } from '../lifecycle/immutable-tags.js';
 export type { PolicyScope } from '../lifecycle/lifecycle-policies.js';
@@ -36,6 +38,8 @@ export interface AdminServices {
   /** Bytes per second a scrub may read (config `scrub.rate`; 0: unlimited). */
   readonly scrubRate: number;
   /** Lifecycle rules and retention runs (berth retention, berth immutable-tags). */
+  /** Organizations' OIDC trust policies (berth trust). */
+  readonly trust: TrustPolicies;
   readonly lifecycle: { readonly policies: LifecyclePolicies; readonly retention: RetentionService; packageId(name: string): Promise<number | null> };
 }
 
@@ -63,6 +67,7 @@ export async function withServices<T>(
         retention: new RetentionService({ db: conn.db, clock, policies }),
         packageId: async (name) => (isRepoName(name) ? (await repos.find(parseRepoName(name)))?.id ?? null : null),
       },
+      trust: new TrustPolicies({ db: conn.db, clock }),
       gc: new GarbageCollector({ db: conn.db, blobs, clock }),
       uploads: new UploadService({ db: conn.db, blobs, repos, clock }),
       uploadExpiryMs: config.uploads.expireAfterMs,

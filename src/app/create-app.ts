@@ -21,6 +21,7 @@ import { OciAccess } from '../http/oci/access.js';
 import { buildServer } from '../http/server.js';
 import { DiskSpace, type WatchedPath } from '../maintenance/disk-space.js';
 import { BlobScrubber } from '../maintenance/blob-scrubber.js';
+import { TrustPolicies } from '../auth/trust-policies.js';
 import { LifecycleAccess } from '../lifecycle/lifecycle-access.js';
 import { LifecyclePolicies } from '../lifecycle/lifecycle-policies.js';
 import { RetentionService } from '../lifecycle/retention-service.js';
@@ -109,6 +110,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   const mirror = config.mirror.upstreams.length === 0 ? null : new MirrorService({
     db: db.db, registry, clock, log: log.child({ module: 'mirror' }), settings: config.mirror, manifestMaxBytes: config.registry.manifestMaxBytes,
   });
+  const trust = new TrustPolicies({ db: db.db, clock });
   const policy = new Policy({ db: db.db, ...(mirror ? { mirrorOf: mirror.readersOf } : {}) });
   const publicUrl = config.server.publicUrl;
   const rules = { restoreWindowMs: config.packages.restoreWindowMs, deleteDownloadLimit: config.packages.deleteDownloadLimit };
@@ -203,6 +205,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       stats,
       usage,
       lifecycle,
+      trust,
       rateLimiter: new RateLimiter({ windowMs: config.api.rateLimit.windowMs }),
       rateLimits: { authenticated: config.api.rateLimit.authenticated, anonymous: config.api.rateLimit.anonymous },
     },

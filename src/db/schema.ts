@@ -26,6 +26,7 @@ export interface Database {
   sessions: SessionsTable;
   mirrorTags: MirrorTagsTable;
   lifecyclePolicies: LifecyclePoliciesTable;
+  trustPolicies: TrustPoliciesTable;
 }
 
 export interface RepositoriesTable {
@@ -245,6 +246,23 @@ export interface LifecyclePoliciesTable {
   retention: string | null;
   updatedBy: number | null;
   updatedAt: number;
+}
+
+/** An organization's OIDC trust policy (migration 0015). */
+export interface TrustPoliciesTable {
+  id: Generated<number>;
+  orgId: number;
+  issuer: string;
+  audience: string;
+  /** JSON object: claim name → exact value or glob. */
+  conditions: string;
+  /** JSON array of package names or globs within the organization. */
+  packages: string;
+  /** Comma-separated subset of pull,push,delete. */
+  actions: string;
+  tokenLifetimeMs: number;
+  createdBy: number | null;
+  createdAt: number;
 }
 
 export type Db = Kysely<Database>;

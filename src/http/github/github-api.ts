@@ -8,6 +8,7 @@ import {
   unsupportedApiVersion,
 } from './github-errors.js';
 import { lifecycleRoutes } from './lifecycle-routes.js';
+import { trustRoutes } from './trust-routes.js';
 import { metaRoutes } from './meta-routes.js';
 import { packageRoutes } from './package-routes.js';
 import type { RateLimitState } from './rate-limiter.js';
@@ -65,7 +66,7 @@ export function githubApi(deps: GithubDeps) {
       if (typeof version === 'string' && !API_VERSIONS.includes(version)) throw unsupportedApiVersion(version, API_VERSIONS);
     });
 
-    const endpoints: Endpoint[] = [...metaRoutes(), ...packageRoutes(), ...versionRoutes(), ...statsRoutes(), ...lifecycleRoutes()];
+    const endpoints: Endpoint[] = [...metaRoutes(), ...packageRoutes(), ...versionRoutes(), ...statsRoutes(), ...lifecycleRoutes(), ...trustRoutes()];
     for (const endpoint of endpoints) {
       app.route({
         method: endpoint.method,

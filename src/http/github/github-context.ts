@@ -1,3 +1,4 @@
+import type { TrustPolicies } from '../../auth/trust-policies.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AccountService } from '../../accounts/account-service.js';
 import type { CredentialRefusal, CredentialResolver } from '../../auth/credentials.js';
@@ -23,6 +24,8 @@ export interface GithubDeps {
   readonly usage: UsageService;
   /** Immutable-tag and retention rules, and who may change them (/api/v3/berth). */
   readonly lifecycle: LifecycleServices;
+  /** Organizations' OIDC trust policies (/api/v3/berth/orgs/{org}/trust-policies). */
+  readonly trust: TrustPolicies;
   readonly rateLimiter: RateLimiter;
   /** Requests per window: per token, and per client address for anonymous callers. */
   readonly rateLimits: { readonly authenticated: number; readonly anonymous: number };
