@@ -21,6 +21,7 @@ import { OciAccess } from '../http/oci/access.js';
 import { buildServer } from '../http/server.js';
 import { DiskSpace, type WatchedPath } from '../maintenance/disk-space.js';
 import { BlobScrubber } from '../maintenance/blob-scrubber.js';
+import { OidcVerifier } from '../auth/oidc-verifier.js';
 import { TrustPolicies } from '../auth/trust-policies.js';
 import { LifecycleAccess } from '../lifecycle/lifecycle-access.js';
 import { LifecyclePolicies } from '../lifecycle/lifecycle-policies.js';
@@ -164,7 +165,10 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   const sessions = new SessionService({ db: db.db, clock });
   // Every surface's one way to learn who is calling (auth/credentials.ts); the stores it asks live in accounts/.
   const credentials = new CredentialResolver({
-    stores: { accessTokens: tokens, liveness: new TokenLiveness({ db: db.db, clock, ttlMs: 5000 }), sessions, users: accounts },
+    stores: {
+      accessTokens: tokens, liveness: new TokenLiveness({ db: db.db, clock, ttlMs: 5000 }), sessions, users: accounts,
+      oidc: new OidcVerifier({ policies: trust, clock }),
+    },
     registryTokens, limiter, clock,
   });
   const versions = new VersionService({ db: db.db, clock, downloads: registry.downloads, rules, protection: policies });

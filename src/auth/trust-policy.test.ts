@@ -38,9 +38,8 @@ test('parse: each bad field is named', () => {
 test('conditions: exact or glob, missing or non-string claims fail, each failure named', () => {
   const p = { audience: 'a', conditions: { repository: 'acme/*', ref: 'refs/heads/main', environment: 'prod' } };
   assert.deepEqual(unmetConditions(p, { repository: 'acme/api', ref: 'refs/heads/main', environment: 'prod' }), []);
-  assert.deepEqual(unmetConditions(p, { repository: 'evil/api', ref: 'refs/heads/main-x', environment: ['prod'] }), [
-    'repository (expected acme/*)', 'ref (expected refs/heads/main)', 'environment (expected prod)',
-  ]);
+  assert.deepEqual(unmetConditions(p, { repository: 'evil/api', ref: 'refs/heads/main-x', environment: ['prod'] }), ['repository', 'ref', 'environment']);
+  assert.deepEqual(unmetConditions(p, { repository: 'acme/api', ref: 'refs/heads/main' }), ['environment']);
   assert.deepEqual(unmetConditions({ audience: 'a', conditions: { sub: 'repo:acme/a?i:*' } }, { sub: 'repo:acme/api:ref:refs/tags/v1' }), []);
 });
 

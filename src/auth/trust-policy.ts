@@ -88,14 +88,14 @@ export function globMatch(glob: string, value: string): boolean {
 }
 
 /**
- * The conditions a token's claims fail (empty: the policy matches). Only string claims can match; a missing claim
- * fails. The result names claims and the expected patterns, never the token.
+ * The claims whose conditions a token fails (empty: the policy matches). Only string claims can match; a missing
+ * claim fails. Names only: the expected patterns are the organization's business, not every token holder's.
  */
 export function unmetConditions(policy: Pick<TrustPolicy, 'conditions' | 'audience'>, claims: Readonly<Record<string, unknown>>): string[] {
   const unmet: string[] = [];
   for (const [claim, expected] of Object.entries(policy.conditions)) {
     const value = claims[claim];
-    if (typeof value !== 'string' || !globMatch(expected, value)) unmet.push(`${claim} (expected ${expected})`);
+    if (typeof value !== 'string' || !globMatch(expected, value)) unmet.push(claim);
   }
   return unmet;
 }
@@ -109,4 +109,9 @@ export function trustedActions(policies: readonly TrustPolicy[], name: string): 
     if (p.packages.some((g) => globMatch(g, inner))) for (const a of p.actions) out.add(a);
   }
   return out;
+}
+
+/** `repository:ORG/NAME:ACTIONS` for each package a policy names without a glob: a token exchange's default scope. */
+export function literalScopes(policies: readonly TrustPolicy[]): string[] {
+  return policies.flatMap((p) => p.packages.filter((g) => !/[*?]/.test(g)).map((g) => `repository:${p.org}/${g}:${p.actions.join(',')}`));
 }
