@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { AccountService } from '../accounts/account-service.js';
 import { TokenService } from '../accounts/token-service.js';
 import { SigningKeys } from '../auth/signing-keys.js';
+import { TrustPolicies } from '../auth/trust-policies.js';
 import { loadConfig, type Config, type LoadOptions } from '../config/config.js';
 import { connect, sqlitePath, type Connection } from '../db/connect.js';
 import { migrationStatus, prepareSchema } from '../db/migrate.js';
@@ -18,6 +19,7 @@ import { systemClock } from '../util/clock.js';
 import { BerthError } from '../util/errors.js';
 import { openBlobStore } from './create-app.js';
 
+export { parseTrustPolicy, type TrustPolicy } from '../auth/trust-policy.js';
 export type { ScrubReport } from '../maintenance/blob-scrubber.js';
 export { parseImmutableTagRules } from '../lifecycle/immutable-tags.js';
 export type { PolicyScope } from '../lifecycle/lifecycle-policies.js';
@@ -38,6 +40,8 @@ export interface AdminServices {
   /** Bytes per second a scrub may read (config `scrub.rate`; 0: unlimited). */
   readonly scrubRate: number;
   /** Lifecycle rules and retention runs (berth retention, berth immutable-tags). */
+  /** Organizations' OIDC trust policies (berth trust). */
+  readonly trust: TrustPolicies;
   readonly lifecycle: { readonly policies: LifecyclePolicies; readonly retention: RetentionService; packageId(name: string): Promise<number | null> };
 }
 
@@ -80,6 +84,7 @@ export async function withServices<T>(opts: AdminServicesOptions, fn: (s: AdminS
         retention: new RetentionService({ db: conn.db, clock, policies }),
         packageId: async (name) => (isRepoName(name) ? (await repos.find(parseRepoName(name)))?.id ?? null : null),
       },
+      trust: new TrustPolicies({ db: conn.db, clock }),
       gc: new GarbageCollector({ db: conn.db, blobs, clock }),
       uploads: new UploadService({ db: conn.db, blobs, repos, clock }),
       uploadExpiryMs: config.uploads.expireAfterMs,

@@ -22,6 +22,8 @@ import { OciAccess } from '../http/oci/access.js';
 import { buildServer } from '../http/server.js';
 import { DiskSpace, type WatchedPath } from '../maintenance/disk-space.js';
 import { BlobScrubber } from '../maintenance/blob-scrubber.js';
+import { OidcVerifier } from '../auth/oidc-verifier.js';
+import { TrustPolicies } from '../auth/trust-policies.js';
 import { LifecycleAccess } from '../lifecycle/lifecycle-access.js';
 import { LifecyclePolicies } from '../lifecycle/lifecycle-policies.js';
 import { RetentionService } from '../lifecycle/retention-service.js';
@@ -113,6 +115,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   const mirror = config.mirror.upstreams.length === 0 ? null : new MirrorService({
     db: db.db, registry, clock, log: log.child({ module: 'mirror' }), settings: config.mirror, manifestMaxBytes: config.registry.manifestMaxBytes,
   });
+  const trust = new TrustPolicies({ db: db.db, clock });
   const policy = new Policy({ db: db.db, ...(mirror ? { mirrorOf: mirror.readersOf } : {}) });
   const publicUrl = config.server.publicUrl;
   const rules = { restoreWindowMs: config.packages.restoreWindowMs, deleteDownloadLimit: config.packages.deleteDownloadLimit };
@@ -180,7 +183,10 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   const sessions = new SessionService({ db: db.db, clock });
   // Every surface's one way to learn who is calling (auth/credentials.ts); the stores it asks live in accounts/.
   const credentials = new CredentialResolver({
-    stores: { accessTokens: tokens, liveness: new TokenLiveness({ db: db.db, clock, ttlMs: 5000 }), sessions, users: accounts },
+    stores: {
+      accessTokens: tokens, liveness: new TokenLiveness({ db: db.db, clock, ttlMs: 5000 }), sessions, users: accounts,
+      oidc: new OidcVerifier({ policies: trust, clock }),
+    },
     registryTokens, limiter, clock,
   });
   const versions = new VersionService({ db: db.db, clock, downloads: registry.downloads, rules, protection: policies });
@@ -222,6 +228,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       usage,
       lifecycle,
       hooks,
+      trust,
       rateLimiter: new RateLimiter({ windowMs: config.api.rateLimit.windowMs }),
       rateLimits: { authenticated: config.api.rateLimit.authenticated, anonymous: config.api.rateLimit.anonymous },
     },

@@ -1,4 +1,5 @@
 import { failureKeys, type FailureLimiter } from './failure-limiter.js';
+import { OidcVerifier, type OidcIdentity, type OidcRefusal } from './oidc-verifier.js';
 import { effectiveScopes, SCOPES, type Scope, type Subject } from './permissions.js';
 import type { AccessEntry, RegistryTokens } from './registry-token.js';
 import type { Clock } from '../util/clock.js';
@@ -12,6 +13,7 @@ export type Caller<U extends SessionUser = SessionUser> =
   | AnonymousCaller
   | AccessTokenCaller
   | RegistryTokenCaller
+  | OidcCaller
   | SessionCaller<U>;
 
 interface CallerBase {
@@ -36,6 +38,16 @@ export interface RegistryTokenCaller extends CallerBase {
   readonly tokenId: number | null;
   readonly access: readonly AccessEntry[];
 }
+/**
+ * An OIDC ID token (trusted publishing: a CI job's workload identity). No user: what it may do comes only from the
+ * trust policies it meets (Policy asks `trust`), on those policies' packages.
+ */
+export interface OidcCaller extends CallerBase {
+  readonly via: 'oidc';
+  readonly login: null;
+  readonly tokenId: null;
+  readonly trust: OidcIdentity;
+}
 /** A web UI session: the user acts with every package scope (a browser session is the user). */
 export interface SessionCaller<U extends SessionUser = SessionUser> extends CallerBase {
   readonly via: 'session';
@@ -53,8 +65,10 @@ export interface SessionCaller<U extends SessionUser = SessionUser> extends Call
  * `retryAfter` (seconds) is set when the client address has failed too often: answer 429.
  */
 export interface CredentialRefusal {
-  readonly refused: TokenRefusal | 'github-token' | 'invalid-registry-token';
+  readonly refused: TokenRefusal | 'github-token' | 'invalid-registry-token' | OidcRefusal['refused'];
   readonly retryAfter: number;
+  /** For an ID token: which check failed (names claims, never quotes the token). */
+  readonly reason?: string;
 }
 
 /** What a valid access token speaks for (the access-token store's answer). */
@@ -92,6 +106,8 @@ export interface CredentialStores<U extends SessionUser> {
   readonly liveness: { isActive(tokenId: number): Promise<boolean> };
   readonly sessions: { resolve(id: string): Promise<SessionGrant | null> };
   readonly users: { findById(id: number): Promise<U | null> };
+  /** OIDC ID tokens against the organizations' trust policies (auth/oidc-verifier.ts); absent: JWTs are malformed. */
+  readonly oidc?: { verify(token: string): Promise<OidcIdentity | OidcRefusal> };
 }
 
 /** What a request carried. */
@@ -143,7 +159,13 @@ export const CREDENTIAL_HINTS: Readonly<Record<CredentialRefusal['refused'], str
   revoked: 'unauthenticated: the token was revoked; create a new one and log in again',
   disabled: 'unauthenticated: the account is disabled',
   'invalid-registry-token': 'unauthenticated: the registry token is not valid here or has expired; log in again',
+  'oidc-token': 'unauthenticated: the OIDC ID token was refused',
 };
+
+/** The hint for a refusal, with the reason when there is one (an ID token's failed check). */
+export function credentialHint(refusal: CredentialRefusal): string {
+  return refusal.reason === undefined ? CREDENTIAL_HINTS[refusal.refused] : `${CREDENTIAL_HINTS[refusal.refused]}: ${refusal.reason}`;
+}
 
 export function isCaller<U extends SessionUser>(r: Caller<U> | CredentialRefusal): r is Caller<U> {
   return 'via' in r;
@@ -191,8 +213,13 @@ export class CredentialResolver<U extends SessionUser = SessionUser> {
     return accept.strictScheme ? this.#refuse('malformed', presented, accept) : ANONYMOUS;
   }
 
-  /** An access token (personal or CI); later also an OIDC ID token or a bot token, told apart by their shape. */
+  /** An access token (personal or CI) or an OIDC ID token (a JWT); later also a bot token, told apart by their shape. */
   async #secret(secret: string, presented: Presented, accept: Acceptance): Promise<Caller<U> | CredentialRefusal> {
+    if (this.#stores.oidc && OidcVerifier.looksLikeJwt(secret)) {
+      const trust = await this.#stores.oidc.verify(secret);
+      if ('refused' in trust) return this.#refuse(trust.refused, presented, accept, trust.reason);
+      return { via: 'oidc', login: null, tokenId: null, trust, subject: { userId: null, scopes: new Set(), repositoryLimit: null } };
+    }
     const identity = await this.#stores.accessTokens.authenticate(secret);
     if (typeof identity === 'string') {
       return this.#refuse(identity === 'malformed' && GITHUB_TOKEN.test(secret) ? 'github-token' : identity, presented, accept);
@@ -232,12 +259,13 @@ export class CredentialResolver<U extends SessionUser = SessionUser> {
    * token is hopeless anyway, the limit stops log floods and password-spraying scripts. Failures are charged to the
    * address only (auth/failure-limiter.ts `failureKeys`).
    */
-  #refuse(refused: CredentialRefusal['refused'], presented: Presented, accept: Acceptance): CredentialRefusal {
-    if (!accept.limitFailures) return { refused, retryAfter: 0 };
+  #refuse(refused: CredentialRefusal['refused'], presented: Presented, accept: Acceptance, reason?: string): CredentialRefusal {
+    const why = reason === undefined ? {} : { reason };
+    if (!accept.limitFailures) return { refused, retryAfter: 0, ...why };
     const now = this.#clock.now();
     const keys = failureKeys(presented.address);
     const retryAfter = Math.max(...keys.map((k) => this.#limiter.retryAfter(k, now)));
     for (const k of keys) this.#limiter.fail(k, now);
-    return { refused, retryAfter };
+    return { refused, retryAfter, ...why };
   }
 }

@@ -5,6 +5,7 @@ import { mirrorActions, type MirrorReaders } from './mirror-access.js';
 import { loadNamespace, loadTarget, loadTargets, type PackageRow } from './package-access.js';
 import { allowedActions, allowedOperations, type PackageOperation, type Subject } from './permissions.js';
 import { refusal, type Refusal } from './refusal.js';
+import { trustedActions } from './trust-policy.js';
 import type { AccessEntry } from './registry-token.js';
 
 export type { PackageRow };
@@ -56,10 +57,10 @@ export class Policy {
    * A registry token's access (`/token`): for each repository asked for, the actions asked for that the subject may
    * do — a subset, never a failure (distribution's token spec).
    */
-  async grant(subject: Subject, requested: readonly { name: string; actions: readonly Action[] }[]): Promise<AccessEntry[]> {
+  async grant(caller: Caller, requested: readonly { name: string; actions: readonly Action[] }[]): Promise<AccessEntry[]> {
     const out: AccessEntry[] = [];
     for (const r of requested) {
-      const { actions } = await this.packageActions(subject, r.name);
+      const actions = await this.#callerActions(caller, r.name);
       out.push({ type: 'repository', name: r.name, actions: ACTIONS.filter((a) => r.actions.includes(a) && actions.has(a)) });
     }
     return out;
@@ -72,6 +73,17 @@ export class Policy {
    */
   async registryRefusal(caller: Caller, name: string, requested: readonly Action[]): Promise<Refusal | null> {
     if (caller.via === 'anonymous' || caller.via === 'session') return { kind: 'login' };
+    if (caller.via === 'oidc') {
+      const granted = await this.#callerActions(caller, name);
+      const missing = requested.filter((a) => !granted.has(a));
+      if (missing.length === 0) return null;
+      // Only the policies' own packages are named: nothing is said of whether `name` exists.
+      return {
+        kind: 'denied',
+        message: `permission_denied: the trust policies this ID token meets do not grant ${missing.join(', ')} on ${name}`
+          + ' (a trust policy names the packages and actions: berth trust list ORG)',
+      };
+    }
     let now: { actions: Set<Action>; exists: boolean } | null = null;
     let granted: readonly Action[];
     if (caller.via === 'registry-token') {
@@ -96,7 +108,17 @@ export class Policy {
   /** For mounts and the catalog: may the caller pull `name`? */
   async canPull(caller: Caller, name: string): Promise<boolean> {
     if (caller.via === 'registry-token' && caller.access.some((e) => e.name === name && e.actions.includes('pull'))) return true;
-    return (await this.packageActions(caller.subject, name)).actions.has('pull');
+    return (await this.#callerActions(caller, name)).has('pull');
+  }
+
+  /**
+   * What the caller may do with `name` now: its subject's rights, and for an OIDC ID token (no user, no scopes: as
+   * anonymous, so public packages stay pullable) also what the trust policies it meets grant on their packages.
+   */
+  async #callerActions(caller: Caller, name: string): Promise<Set<Action>> {
+    const { actions } = await this.packageActions(caller.subject, name);
+    if (caller.via === 'oidc') for (const a of trustedActions(caller.trust.policies, name)) actions.add(a);
+    return actions;
   }
 
   /** The user's role in the organization, or null when they are not a member. */

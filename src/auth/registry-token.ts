@@ -38,7 +38,7 @@ export class RegistryTokens {
     this.ttlSeconds = deps.ttlSeconds;
   }
 
-  async issue(claims: RegistryClaims, audience: string, nowMs: number): Promise<string> {
+  async issue(claims: RegistryClaims, audience: string, nowMs: number, ttlSeconds = this.ttlSeconds): Promise<string> {
     const key = await this.#keys.current();
     const iat = Math.floor(nowMs / 1000);
     return new SignJWT({ access: claims.access, uid: claims.userId, tid: claims.tokenId, scp: claims.scopes, lim: claims.repositoryLimit })
@@ -49,7 +49,7 @@ export class RegistryTokens {
       .setJti(randomUUID())
       .setIssuedAt(iat)
       .setNotBefore(iat - 5)
-      .setExpirationTime(iat + this.ttlSeconds)
+      .setExpirationTime(iat + ttlSeconds)
       .sign(key.privateKey);
   }
 

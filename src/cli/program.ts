@@ -15,6 +15,7 @@ import { scrubCommand } from './scrub.js';
 import { serveCommand } from './serve.js';
 import { storageCommand } from './storage.js';
 import { UsageError } from './usage-error.js';
+import { trustCommand } from './trust.js';
 
 /** Exit codes, documented in the README: 0 ok, 1 failure, 2 bad usage or configuration. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -37,6 +38,7 @@ export async function runCli(argv: string[]): Promise<void> {
   program.addCommand(ciTemplateCommand());
   program.addCommand(doctorCommand());
   program.addCommand(mirrorCommand());
+  program.addCommand(trustCommand());
   for (const cmd of [userCommand(), orgCommand(), teamCommand(), tokenCommand(), packageCommand(), keysCommand()]) program.addCommand(cmd);
   forEachCommand(program, oneLineUsageErrors);
   try {

@@ -29,6 +29,7 @@ export interface Database {
   hooks: HooksTable;
   webhookEvents: WebhookEventsTable;
   hookDeliveries: HookDeliveriesTable;
+  trustPolicies: TrustPoliciesTable;
 }
 
 export interface RepositoriesTable {
@@ -297,6 +298,23 @@ export interface HookDeliveriesTable {
   redelivery: Generated<number>;
   createdAt: number;
   deliveredAt: number | null;
+}
+
+/** An organization's OIDC trust policy (migration 0015). */
+export interface TrustPoliciesTable {
+  id: Generated<number>;
+  orgId: number;
+  issuer: string;
+  audience: string;
+  /** JSON object: claim name → exact value or glob. */
+  conditions: string;
+  /** JSON array of package names or globs within the organization. */
+  packages: string;
+  /** Comma-separated subset of pull,push,delete. */
+  actions: string;
+  tokenLifetimeMs: number;
+  createdBy: number | null;
+  createdAt: number;
 }
 
 export type Db = Kysely<Database>;

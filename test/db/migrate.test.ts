@@ -152,7 +152,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
   describe(`0017-mirror on ${dialect}`, { skip: dialect === 'postgres' && noPostgres }, () => {
     it('adds mirror_tags: one row per repository and tag, upserted, gone with its repository', async () => {
       const conn = open(dialect === 'postgres' ? await createDatabase() : ':memory:');
-      await migrate(conn, '0014-webhooks');
+      await migrate(conn, '0015-trust-policies');
       await sql`insert into repositories (name, owner, created_at, updated_at) values ('hub/library/alpine', 'hub', 1, 1)`.execute(conn.db);
       assert.deepEqual(await migrate(conn), ['0017-mirror']);
       const repo = await conn.db.selectFrom('repositories').select('id').executeTakeFirstOrThrow();
@@ -191,6 +191,29 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       assert.deepEqual(await conn.db.selectFrom('hookDeliveries').selectAll().execute(), []);
       await conn.db.deleteFrom('accounts').execute();
       assert.deepEqual(await conn.db.selectFrom('webhookEvents').selectAll().execute(), []);
+    });
+  });
+}
+
+for (const dialect of ['sqlite', 'postgres'] as const) {
+  describe(`0015-trust-policies on ${dialect}`, { skip: dialect === 'postgres' && noPostgres }, () => {
+    it('adds trust_policies: rows per organization, found by issuer, gone with their organization', async () => {
+      const conn = open(dialect === 'postgres' ? await createDatabase() : ':memory:');
+      await migrate(conn, '0014-webhooks');
+      assert.deepEqual(await migrate(conn, '0015-trust-policies'), ['0015-trust-policies']);
+      const org = await conn.db.insertInto('accounts').values({ login: 'acme', lowerLogin: 'acme', type: 'org', displayName: null, email: null, passwordHash: null, disabledAt: null, createdAt: 1, updatedAt: 1 })
+        .returning('id').executeTakeFirstOrThrow();
+      const row = {
+        orgId: org.id, issuer: 'https://token.actions.githubusercontent.com', audience: 'registry.example.com', conditions: '{"repository":"acme/*"}',
+        packages: '["api"]', actions: 'pull,push', tokenLifetimeMs: 900_000, createdBy: null, createdAt: 1,
+      };
+      await conn.db.insertInto('trustPolicies').values([row, { ...row, audience: 'other' }]).execute();
+      const found = await conn.db.selectFrom('trustPolicies').select(['orgId', 'tokenLifetimeMs']).where('issuer', '=', row.issuer).execute();
+      assert.deepEqual(found, [{ orgId: org.id, tokenLifetimeMs: 900_000 }, { orgId: org.id, tokenLifetimeMs: 900_000 }]);
+      await assert.rejects(conn.db.insertInto('trustPolicies').values({ ...row, orgId: org.id + 1000 }).execute());
+      await conn.db.deleteFrom('accounts').where('id', '=', org.id).execute();
+      assert.deepEqual(await conn.db.selectFrom('trustPolicies').select('id').execute(), []);
+      assert.deepEqual(await migrate(conn), ['0017-mirror']);
     });
   });
 }

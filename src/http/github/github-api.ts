@@ -9,6 +9,7 @@ import {
 } from './github-errors.js';
 import { hookRoutes } from './hook-routes.js';
 import { lifecycleRoutes } from './lifecycle-routes.js';
+import { trustRoutes } from './trust-routes.js';
 import { metaRoutes } from './meta-routes.js';
 import { packageRoutes } from './package-routes.js';
 import type { RateLimitState } from './rate-limiter.js';
@@ -66,7 +67,9 @@ export function githubApi(deps: GithubDeps) {
       if (typeof version === 'string' && !API_VERSIONS.includes(version)) throw unsupportedApiVersion(version, API_VERSIONS);
     });
 
-    const endpoints: Endpoint[] = [...metaRoutes(), ...packageRoutes(), ...versionRoutes(), ...statsRoutes(), ...lifecycleRoutes(), ...hookRoutes()];
+    const endpoints: Endpoint[] = [
+      ...metaRoutes(), ...packageRoutes(), ...versionRoutes(), ...statsRoutes(), ...lifecycleRoutes(), ...hookRoutes(), ...trustRoutes(),
+    ];
     for (const endpoint of endpoints) {
       app.route({
         method: endpoint.method,

@@ -1,4 +1,5 @@
 import type { HookService } from '../../events/hook-service.js';
+import type { TrustPolicies } from '../../auth/trust-policies.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AccountService } from '../../accounts/account-service.js';
 import type { CredentialRefusal, CredentialResolver } from '../../auth/credentials.js';
@@ -26,6 +27,8 @@ export interface GithubDeps {
   readonly lifecycle: LifecycleServices;
   /** Webhooks of the namespaces (/orgs/{org}/hooks); who may manage them: Policy.administers. */
   readonly hooks: HookService;
+  /** Organizations' OIDC trust policies (/api/v3/berth/orgs/{org}/trust-policies). */
+  readonly trust: TrustPolicies;
   readonly rateLimiter: RateLimiter;
   /** Requests per window: per token, and per client address for anonymous callers. */
   readonly rateLimits: { readonly authenticated: number; readonly anonymous: number };

@@ -1,7 +1,7 @@
 import { noteCaller } from '../request-facts.js';
 import type { FastifyRequest } from 'fastify';
 import type { Action } from '../../auth/actions.js';
-import { ANONYMOUS, CREDENTIAL_HINTS, isCaller, type Caller, type CredentialRefusal, type CredentialResolver } from '../../auth/credentials.js';
+import { ANONYMOUS, credentialHint, isCaller, type Caller, type CredentialRefusal, type CredentialResolver } from '../../auth/credentials.js';
 import type { Subject } from '../../auth/permissions.js';
 import type { Policy } from '../../auth/policy.js';
 import { denied, nameUnknown, tooManyRequests, unauthorized } from '../../oci/errors.js';
@@ -108,7 +108,7 @@ export class OciAccess implements AccessControl {
  * registry token), the command that gets some. Clients show it (`docker pull`, skopeo); the challenge does the rest.
  */
 function loginMessage(request: FastifyRequest, publicUrl: string | null, resolved: Caller | CredentialRefusal): string {
-  if (!isCaller(resolved)) return CREDENTIAL_HINTS[resolved.refused];
+  if (!isCaller(resolved)) return credentialHint(resolved);
   if (resolved.subject.userId !== null) return 'authentication required';
   return `authentication required: log in with docker login ${serviceName(request, publicUrl)}`;
 }

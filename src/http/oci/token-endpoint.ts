@@ -1,11 +1,12 @@
 import { noteCaller } from '../request-facts.js';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ACTIONS, type Action } from '../../auth/actions.js';
-import { CREDENTIAL_HINTS, isCaller, type Acceptance, type Caller, type CredentialRefusal, type CredentialResolver } from '../../auth/credentials.js';
+import { credentialHint, isCaller, type Acceptance, type Caller, type CredentialRefusal, type CredentialResolver } from '../../auth/credentials.js';
 import type { Policy } from '../../auth/policy.js';
 import type { RegistryTokens } from '../../auth/registry-token.js';
 import { requestInvalid, tooManyRequests, unauthorized } from '../../oci/errors.js';
 import { isRepoName } from '../../oci/names.js';
+import { literalScopes } from '../../auth/trust-policy.js';
 import { isBerthError, type BerthError } from '../../util/errors.js';
 import type { Clock } from '../../util/clock.js';
 import { challenge } from './challenge.js';
@@ -48,6 +49,7 @@ export function tokenEndpoint(deps: TokenEndpointDeps) {
 
     app.post('/token', async (request, reply) => {
       const form = (request.body ?? {}) as Record<string, string>;
+      if (form.grant_type === TOKEN_EXCHANGE) return exchange(deps, request, reply, form);
       const secret = form.grant_type === 'refresh_token' ? form.refresh_token : form.grant_type === 'password' ? form.password : undefined;
       if (secret === undefined) {
         return sendOciError(reply, unauthorized('grant_type must be password or refresh_token, with credentials', challenge(deps.publicUrl, request)));
@@ -93,6 +95,27 @@ function malformedBody(error: unknown): BerthError | null {
   }
 }
 
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ID_TOKEN_TYPES = ['urn:ietf:params:oauth:token-type:id_token', 'urn:ietf:params:oauth:token-type:jwt'];
+
+/**
+ * RFC 8693 token exchange: an OIDC ID token (`subject_token`, `subject_token_type` id_token or jwt) for a short-lived
+ * registry token (§2.2.1 response, plus `token` for Docker clients). `scope` as for the other grants; without one, the
+ * token covers the packages the matched trust policies name literally, with their actions.
+ */
+async function exchange(deps: TokenEndpointDeps, request: FastifyRequest, reply: FastifyReply, form: Record<string, string>): Promise<FastifyReply> {
+  if (typeof form.subject_token !== 'string' || form.subject_token === '' || !ID_TOKEN_TYPES.includes(form.subject_token_type ?? '')) {
+    return sendOciError(reply, requestInvalid(`token exchange takes subject_token and subject_token_type=${ID_TOKEN_TYPES[0]}`));
+  }
+  const caller = await deps.credentials.resolve({ secret: form.subject_token, address: request.ip }, ACCEPTS);
+  if (isCaller(caller) && caller.via !== 'oidc') {
+    return sendOciError(reply, requestInvalid('subject_token must be an OIDC ID token; exchange Berth tokens with grant_type=password'));
+  }
+  let scopes = (form.scope ?? '').split(' ').filter(Boolean);
+  if (isCaller(caller) && caller.via === 'oidc' && scopes.length === 0) scopes = literalScopes(caller.trust.policies);
+  return issue(deps, request, reply, caller, scopes, true);
+}
+
 async function issue(
   deps: TokenEndpointDeps, request: FastifyRequest, reply: FastifyReply,
   caller: Caller | CredentialRefusal, scopes: string[], oauth: boolean,
@@ -107,11 +130,17 @@ async function issue(
     return sendOciError(reply, unauthorized('credentials required', challenge(deps.publicUrl, request)));
   }
   const { subject } = caller;
-  const access = await deps.policy.grant(subject, parseScopes(scopes));
+  const access = await deps.policy.grant(caller, parseScopes(scopes));
+  // An ID token's registry token lives as long as its trust policies say (the shortest of those it meets).
+  const ttlSeconds = caller.via === 'oidc' ? caller.trust.lifetimeSeconds : deps.registryTokens.ttlSeconds;
   const token = await deps.registryTokens.issue({
     subject: caller.login ?? '', userId: subject.userId, tokenId: caller.tokenId, access, scopes: [...subject.scopes], repositoryLimit: subject.repositoryLimit,
-  }, serviceName(request, deps.publicUrl), now);
-  const body = { token, access_token: token, expires_in: deps.registryTokens.ttlSeconds, issued_at: new Date(now).toISOString() };
+  }, serviceName(request, deps.publicUrl), now, ttlSeconds);
+  const body = {
+    token, access_token: token, expires_in: ttlSeconds, issued_at: new Date(now).toISOString(),
+    // RFC 8693 §2.2.1 for an exchanged ID token.
+    ...(caller.via === 'oidc' ? { issued_token_type: 'urn:ietf:params:oauth:token-type:access_token', token_type: 'Bearer' } : {}),
+  };
   return reply.code(200).header('Cache-Control', 'no-store').send(body);
 }
 
@@ -136,5 +165,5 @@ function parseScopes(scopes: string[]): { name: string; actions: Action[] }[] {
 }
 
 function refused(refusal: CredentialRefusal, challengeHeader: string): BerthError {
-  return unauthorized(CREDENTIAL_HINTS[refusal.refused], challengeHeader);
+  return unauthorized(credentialHint(refusal), challengeHeader);
 }
