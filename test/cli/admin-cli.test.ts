@@ -1,3 +1,4 @@
+import { builtCli } from '../helpers/built-cli.js';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,14 +14,14 @@ after(() => rmSync(data, { recursive: true, force: true }));
 const dataEnv = { ...process.env, ...await backendEnv(data) };
 
 function berth(args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), ...args, '--data', data], { cwd: ROOT, encoding: 'utf8', input, env: dataEnv });
+  const r = spawnSync(process.execPath, [builtCli(), ...args, '--data', data], { cwd: ROOT, encoding: 'utf8', input, env: dataEnv });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 test('the first start creates the admin and prints a one-time password', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-first-'));
   const dirEnv = { ...process.env, ...await backendEnv(dir) };
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), 'serve', '--port', '0', '--data', dir], {
+  const child = spawn(process.execPath, [builtCli(), 'serve', '--port', '0', '--data', dir], {
     cwd: ROOT, env: { ...dirEnv, BERTH_LOG_LEVEL: 'warn' },
   });
   let stderr = '';
@@ -32,7 +33,7 @@ test('the first start creates the admin and prints a one-time password', async (
   assert.ok(m, stderr);
   assert.ok(m[1]!.length >= 20, 'a long random password');
   // A second start prints nothing of the kind, and the two instances got different passwords.
-  const again = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), 'user', 'list', '--data', dir], { cwd: ROOT, encoding: 'utf8', env: dirEnv });
+  const again = spawnSync(process.execPath, [builtCli(), 'user', 'list', '--data', dir], { cwd: ROOT, encoding: 'utf8', env: dirEnv });
   assert.match(again.stdout, /admin\s+yes/);
   rmSync(dir, { recursive: true, force: true });
 });
@@ -81,7 +82,7 @@ test('admin commands manage users, orgs, teams and tokens; token create prints o
 });
 
 test('bad configuration exits 2 naming the key', () => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), 'user', 'list', '--data', data], {
+  const r = spawnSync(process.execPath, [builtCli(), 'user', 'list', '--data', data], {
     cwd: ROOT, encoding: 'utf8', env: { ...dataEnv, BERTH_LOG_LEVEL: 'loud' },
   });
   assert.equal(r.status, 2);

@@ -1,5 +1,6 @@
 // Operator commands for scale-out: `berth migrate` (and metadata.autoMigrate: false), `berth storage check`.
 // Run once per backend set: on PostgreSQL a fresh database per data directory, on the postgres-s3 set the bucket.
+import { builtCli } from '../helpers/built-cli.js';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +18,7 @@ interface CliResult { status: number | null; stdout: string; stderr: string }
 /** Runs the CLI asynchronously (the test process keeps serving PostgreSQL's exit hooks meanwhile). */
 function berth(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), ...args], {
+    const child = spawn(process.execPath, [builtCli(), ...args], {
       cwd: ROOT, env: { ...process.env, BERTH_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

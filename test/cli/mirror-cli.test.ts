@@ -1,3 +1,4 @@
+import { builtCli } from '../helpers/built-cli.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -7,7 +8,7 @@ const ROOT = new URL('../..', import.meta.url).pathname;
 
 function berth(args: string[], env: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BERTH_')));
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), ...args], { cwd: ROOT, encoding: 'utf8', env: { ...clean, ...env } });
+  const r = spawnSync(process.execPath, [builtCli(), ...args], { cwd: ROOT, encoding: 'utf8', env: { ...clean, ...env } });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

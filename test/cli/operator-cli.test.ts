@@ -1,3 +1,4 @@
+import { builtCli } from '../helpers/built-cli.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,7 +15,7 @@ const work = mkdtempSync(join(tmpdir(), 'berth-opcli-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
 function berth(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), ...args], {
+  const r = spawnSync(process.execPath, [builtCli(), ...args], {
     cwd: ROOT, encoding: 'utf8', input: opts.input, env: { ...process.env, ...opts.env },
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };

@@ -1,6 +1,7 @@
 // Removing an organization member (`berth org remove-member`, the settings page): the member loses every access
 // they had through the organization — its teams, the roles given to them on its packages, the admin role on the
 // packages they created — unless the roles are kept explicitly; and an organization keeps at least one owner.
+import { builtCli } from '../helpers/built-cli.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -15,7 +16,7 @@ const basic = (user: string, secret: string): string => `Basic ${Buffer.from(`${
 
 /** `berth …` in its own process, on the server's data (and database), as an operator runs it. */
 function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), ...args, '--data', berth.dataDir], {
+  const r = spawnSync(process.execPath, [builtCli(), ...args, '--data', berth.dataDir], {
     cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...berth.metadataEnv, BERTH_LOG_LEVEL: 'warn' },
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };

@@ -1,6 +1,7 @@
 // `berth user passwd NAME [--password-stdin]` (issue 13 §3): a user created without a password (as the README
 // shows) can be given one and sign in to the web UI with it; a change ends the user's sessions; bad input is refused
 // with a message and changes nothing.
+import { builtCli } from '../helpers/built-cli.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ let berth: RunningBerth;
 
 /** `berth …` in its own process, on the server's data, as an operator runs it; `input` is piped to stdin. */
 function cli(args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), ...args, '--data', berth.dataDir], {
+  const r = spawnSync(process.execPath, [builtCli(), ...args, '--data', berth.dataDir], {
     cwd: ROOT, encoding: 'utf8', input: input ?? '', env: { ...process.env, ...berth.metadataEnv, BERTH_LOG_LEVEL: 'warn' },
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };

@@ -1,3 +1,4 @@
+import { builtCli } from '../helpers/built-cli.js';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,7 +32,7 @@ interface Run { status: number | null; stdout: string; stderr: string }
 /** Runs `berth doctor` as a user would; stdout is a pipe, so the output is the plain ASCII form. */
 function doctor(args: string[], env: Record<string, string>): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), 'doctor', ...args], {
+    const child = spawn(process.execPath, [builtCli(), 'doctor', ...args], {
       cwd: ROOT,
       // Only what the test sets: a developer's own BERTH_*/GITHUB_* variables must not leak into the run.
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },

@@ -1,5 +1,6 @@
 // Deleting and restoring packages and versions (docs "Deleting and restoring a package"): soft deletion hidden from
 // /v2 at once, restore within the window (tags given back unless re-used), name reuse, GitHub's rules, the purge.
+import { builtCli } from '../helpers/built-cli.js';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnSync } from 'node:child_process';
@@ -256,7 +257,7 @@ describe('who may delete and restore', () => {
 describe('CI tokens', () => {
   /** `berth token create` as the operator runs it, on the server's data. */
   const cli = (...args: string[]): { status: number | null; stdout: string; stderr: string } => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), ...args, '--data', berth.dataDir], {
+    const r = spawnSync(process.execPath, [builtCli(), ...args, '--data', berth.dataDir], {
       cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...berth.metadataEnv, BERTH_LOG_LEVEL: 'warn' },
     });
     return { status: r.status, stdout: r.stdout.trim(), stderr: r.stderr };

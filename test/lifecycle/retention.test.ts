@@ -2,6 +2,7 @@
 // `unknown/unknown` attestation manifest, an SBOM artifact with a `subject`, cosign-style `.sig` tags, an immutable
 // tag. A dry run lists every version with its decision and rule; the real run soft-deletes exactly that; every kept
 // tag then pulls with skopeo and podman, nothing kept is dangling, and a deleted version restores like a REST delete.
+import { builtCli } from '../helpers/built-cli.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -76,7 +77,7 @@ async function pushCosignSignature(name: string, subject: string, seed: string):
 }
 
 function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), ...args, '--data', berth.dataDir], {
+  const r = spawnSync(process.execPath, [builtCli(), ...args, '--data', berth.dataDir], {
     cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...berth.metadataEnv, BERTH_LOG_LEVEL: 'warn' },
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };

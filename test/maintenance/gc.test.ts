@@ -1,4 +1,5 @@
 // berth gc: frees exactly the blobs nothing references, dry run first, and never what a concurrent push needs.
+import { builtCli } from '../helpers/built-cli.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -18,7 +19,7 @@ before(async () => {
 after(async () => berth.stop());
 
 function gc(...args: string[]): string {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), 'gc', '--data', berth.dataDir, ...args], {
+  const r = spawnSync(process.execPath, [builtCli(), 'gc', '--data', berth.dataDir, ...args], {
     cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...berth.metadataEnv },
   });
   assert.equal(r.status, 0, r.stderr);

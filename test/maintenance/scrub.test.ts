@@ -1,6 +1,7 @@
 // berth scrub: stored blobs damaged behind Berth's back (bytes overwritten, file or object deleted) are found,
 // reported with the repositories using them, quarantined (404 for GET/HEAD, no mount, no manifest referencing them),
 // and repaired by a push of the image; a scrub resumes from what earlier ones verified, and keeps to its rate.
+import { builtCli } from '../helpers/built-cli.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -40,7 +41,7 @@ interface ScrubRun {
 
 /** `berth scrub` as an operator runs it: a separate process on the server's data directory (and database, bucket). */
 function scrub(...args: string[]): ScrubRun {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), 'scrub', '--data', berth.dataDir, ...args], {
+  const r = spawnSync(process.execPath, [builtCli(), 'scrub', '--data', berth.dataDir, ...args], {
     cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...berth.metadataEnv },
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };

@@ -1,6 +1,7 @@
 // `berth gc --metrics-file`: a command run from cron is never scraped, so it writes its run's berth_job_* metrics
 // for node_exporter's textfile collector. The file must be valid Prometheus text (promtool check metrics) with the
 // server's names and labels, for a successful run and for a failed one.
+import { builtCli } from '../helpers/built-cli.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -22,7 +23,7 @@ after(async () => {
 });
 
 function gc(env: Record<string, string>, ...args: string[]): { status: number | null; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), 'gc', '--data', berth.dataDir, ...args], {
+  const r = spawnSync(process.execPath, [builtCli(), 'gc', '--data', berth.dataDir, ...args], {
     cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...berth.metadataEnv, ...env },
   });
   return { status: r.status, stderr: r.stderr };

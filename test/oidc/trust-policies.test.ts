@@ -1,4 +1,5 @@
 // Trust policies of an organization through REST (/api/v3/berth/orgs/{org}/trust-policies) and the CLI (berth trust).
+import { builtCli } from '../helpers/built-cli.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -16,7 +17,7 @@ after(async () => {
 });
 
 function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), ...args, '--data', berth.dataDir], {
+  const r = spawnSync(process.execPath, [builtCli(), ...args, '--data', berth.dataDir], {
     cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...berth.metadataEnv },
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
