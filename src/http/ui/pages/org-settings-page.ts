@@ -4,6 +4,7 @@ import { html, type Html } from '../html.js';
 import { lifecycleSection, registerLifecycleForms, type LifecyclePageScope } from '../lifecycle-forms.js';
 import type { Flash } from '../layout.js';
 import { assetUrl } from '../static-assets.js';
+import { registerTrustForms, trustSection } from '../trust-forms.js';
 import { csrfField, formOf, paramOf, queryOf, redirect, requireAccount, sendPage, type UiDeps } from '../ui-context.js';
 import { formInvalid, pageNotFound } from '../ui-errors.js';
 
@@ -25,6 +26,7 @@ const DONE: Record<string, string> = {
   'team-deleted': 'Team deleted.',
   policy: 'Package policy saved.',
   lifecycle: 'Lifecycle rules saved.',
+  trust: 'Trust policies saved.',
 };
 
 /**
@@ -57,11 +59,12 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
 <section class="org-settings">
   <p class="breadcrumb"><a href="/orgs/${org.login}/packages">${org.login}</a> / settings</p>
   <h1>Organization settings</h1>
-  <nav class="subnav" aria-label="Sections"><a href="#members">Members</a> · <a href="#teams">Teams</a> · <a href="#policy">Package policy</a> · <a href="#lifecycle">Lifecycle</a> · <a href="/orgs/${org.login}/usage">Usage</a></nav>
+  <nav class="subnav" aria-label="Sections"><a href="#members">Members</a> · <a href="#teams">Teams</a> · <a href="#policy">Package policy</a> · <a href="#lifecycle">Lifecycle</a> · <a href="#trust">Trusted publishing</a> · <a href="/orgs/${org.login}/usage">Usage</a></nav>
   ${membersSection(request, org, members)}
   ${teamsSection(request, org, members, teams)}
   ${policySection(request, org, policy)}
   ${await lifecycleSection(deps, request, lifecycleScope(org))}
+  ${await trustSection(deps, request, org)}
 </section>`,
     });
   });
@@ -128,6 +131,8 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
     if (!org || org.type !== 'org') throw pageNotFound();
     return lifecycleScope(org);
   });
+
+  registerTrustForms(app, deps, administered, (org) => back(org, 'trust', 'trust'));
 
   app.post('/orgs/:org/settings/policy', async (request, reply) => {
     const { org } = await administered(request);
