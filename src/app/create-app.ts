@@ -114,6 +114,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   const registryTokens = new RegistryTokens({ keys, ttlSeconds: Math.round(config.auth.registryTokenTtlMs / 1000) });
   const mirror = config.mirror.upstreams.length === 0 ? null : new MirrorService({
     db: db.db, registry, clock, log: log.child({ module: 'mirror' }), settings: config.mirror, manifestMaxBytes: config.registry.manifestMaxBytes,
+    ...(metrics ? { onResult: (upstream: string, kind: 'manifest' | 'blob', result: string) => metrics.mirrorRequest(upstream, kind, result) } : {}),
   });
   const trust = new TrustPolicies({ db: db.db, clock });
   const policy = new Policy({ db: db.db, ...(mirror ? { mirrorOf: mirror.readersOf } : {}) });

@@ -54,6 +54,10 @@ const RETRY_SECONDS = 5;
  * - Single flight: concurrent first pulls of one manifest or blob in this process make one upstream request; the
  *   others wait for it and are served from the cache. (Replicas each fetch once at most.)
  */
+/** How a request through the cache was answered (metrics: berth_mirror_requests_total). */
+export type MirrorResult = 'hit' | 'miss' | 'revalidated' | 'stale' | 'not_found' | 'error';
+export type MirrorObserver = (upstream: string, kind: 'manifest' | 'blob', result: MirrorResult) => void;
+
 export class MirrorService {
   readonly #db: Db;
   readonly #registry: Registry;
@@ -64,8 +68,12 @@ export class MirrorService {
   readonly #upstreams = new Map<string, UpstreamClient>();
   readonly #default: UpstreamClient | null;
   readonly #flights = new SingleFlight();
+  readonly #observe: MirrorObserver;
 
-  constructor(deps: { db: Db; registry: Registry; clock: Clock; log: Logger; settings: MirrorSettings; manifestMaxBytes: number }) {
+  constructor(deps: {
+    db: Db; registry: Registry; clock: Clock; log: Logger; settings: MirrorSettings; manifestMaxBytes: number; onResult?: MirrorObserver;
+  }) {
+    this.#observe = deps.onResult ?? (() => {});
     this.#db = deps.db;
     this.#registry = deps.registry;
     this.#clock = deps.clock;
@@ -113,22 +121,31 @@ export class MirrorService {
 
   /** A manifest through the cache; `accept` is the client's Accept list. */
   async manifest(route: MirrorRoute, reference: Reference, accept: readonly string[], withBody: boolean): Promise<ManifestHead | StoredManifest> {
+    const note = (result: MirrorResult): void => this.#observe(route.upstream.settings.namespace, 'manifest', result);
     const read = (): Promise<ManifestHead | StoredManifest> =>
       withBody ? this.#registry.manifests.get(route.local, reference, true) : this.#registry.manifests.get(route.local, reference, false);
     const cached = await orNull(read());
     const key = `manifest ${route.local}@${reference.kind === 'tag' ? reference.tag : reference.digest}`;
-    if (cached && reference.kind === 'digest') return cached;
+    if (cached && reference.kind === 'digest') {
+      note('hit');
+      return cached;
+    }
     if (cached && reference.kind === 'tag') {
-      if (this.#clock.now() - (await this.#checkedAt(route.local, reference.tag)) < this.#settings.tagTtlMs) return cached;
+      if (this.#clock.now() - (await this.#checkedAt(route.local, reference.tag)) < this.#settings.tagTtlMs) {
+        note('hit');
+        return cached;
+      }
       try {
         await this.#flights.run(key, () => this.#revalidate(route, reference.tag, cached.digest, accept));
       } catch (err) {
-        if (!(err instanceof UpstreamError) || err.kind === 'not-found' || err.kind === 'invalid') throw this.#failure(err, route, reference);
+        if (!(err instanceof UpstreamError) || err.kind === 'not-found' || err.kind === 'invalid') throw this.#failed(err, route, reference, 'manifest');
         // Stale-if-error: the upstream cannot be asked; what we have is what the tag last was.
         this.#log.warn({ upstream: route.upstream.settings.url, repository: route.remote, tag: reference.tag, reason: err.message },
           'upstream unavailable: serving the cached tag without revalidation');
+        note('stale');
         return cached;
       }
+      note('revalidated');
       return read();
     }
     try {
@@ -137,8 +154,9 @@ export class MirrorService {
         if (!(await orNull(this.#registry.manifests.get(route.local, reference, false)))) await this.#fetchManifest(route, reference, accept);
       });
     } catch (err) {
-      throw this.#failure(err, route, reference);
+      throw this.#failed(err, route, reference, 'manifest');
     }
+    note('miss');
     return read();
   }
 
@@ -153,17 +171,23 @@ export class MirrorService {
         continue;
       }
       try {
-        if (await this.#cachedBlob(route, digest)) return { kind: 'cached' };
+        if (await this.#cachedBlob(route, digest)) {
+          this.#observe(route.upstream.settings.namespace, 'blob', 'hit');
+          return { kind: 'cached' };
+        }
         if (method === 'HEAD') {
           const head = await route.upstream.blob(route.remote, digest, 'HEAD');
+          this.#observe(route.upstream.settings.namespace, 'blob', 'miss');
           return { kind: 'upstream', size: head.size, body: head.body };
         }
         // A fetch started while we looked in the cache: join it. The check and the claim below are one synchronous
         // step, so two requests can never both become the fetcher.
         if (this.#flights.current(key) && attempt < 2) continue;
-        return await this.#streamAndStore(route, digest, key);
+        const fetched = await this.#streamAndStore(route, digest, key);
+        this.#observe(route.upstream.settings.namespace, 'blob', 'miss');
+        return fetched;
       } catch (err) {
-        throw this.#failure(err, route, { kind: 'digest', digest }, 'blob');
+        throw this.#failed(err, route, { kind: 'digest', digest }, 'blob');
       }
     }
   }
@@ -257,7 +281,13 @@ export class MirrorService {
   }
 
   /** An upstream failure as the client sees it. */
-  #failure(err: unknown, route: MirrorRoute, reference: Reference, what: 'manifest' | 'blob' = 'manifest'): BerthError | unknown {
+  /** The client's error for a failed fetch, counted as the upstream not having it or as an error. */
+  #failed(err: unknown, route: MirrorRoute, reference: Reference, kind: 'manifest' | 'blob'): unknown {
+    this.#observe(route.upstream.settings.namespace, kind, err instanceof UpstreamError && err.kind === 'not-found' ? 'not_found' : 'error');
+    return this.#failure(err, route, reference, kind);
+  }
+
+  #failure(err: unknown, route: MirrorRoute, reference: Reference, what: 'manifest' | 'blob'): BerthError | unknown {
     if (!(err instanceof UpstreamError)) return err;
     const ref = reference.kind === 'tag' ? reference.tag : reference.digest;
     switch (err.kind) {

@@ -51,6 +51,7 @@ export class Metrics {
   readonly #jobDuration: Histogram<'job'>;
   readonly #jobLastSuccess: Gauge<'job'>;
   readonly #webhookDeliveries: Counter<'result'>;
+  readonly #mirrorRequests: Counter<'upstream' | 'kind' | 'result'>;
   #sources: MetricSources | null = null;
   #ownerUsage: { at: number; rows: readonly { owner: string; bytes: number }[] } | null = null;
   readonly #ownersRefreshMs: number;
@@ -85,6 +86,11 @@ export class Metrics {
     this.#webhookDeliveries = new Counter({
       name: 'berth_webhook_deliveries_total', registers, labelNames: ['result'],
       help: 'Webhook delivery attempts by result: success (2xx), failure (another status or no connection), timeout, refused (a private target).',
+    });
+    this.#mirrorRequests = new Counter({
+      name: 'berth_mirror_requests_total', registers, labelNames: ['upstream', 'kind', 'result'],
+      help: 'Pull-through cache requests by upstream namespace, kind (manifest, blob) and result: hit, miss (fetched from the upstream), '
+        + 'revalidated (a tag checked with a HEAD), stale (served cached while the upstream failed), not_found, error.',
     });
     ({ runs: this.#jobRuns, duration: this.#jobDuration, lastSuccess: this.#jobLastSuccess } = jobMetrics(this.registry));
 
@@ -169,6 +175,11 @@ export class Metrics {
   /** One webhook delivery attempt and how it ended. */
   webhookDelivery(result: 'success' | 'failure' | 'timeout' | 'refused'): void {
     this.#webhookDeliveries.inc({ result });
+  }
+
+  /** One request through the pull-through cache and how it was answered. */
+  mirrorRequest(upstream: string, kind: 'manifest' | 'blob', result: string): void {
+    this.#mirrorRequests.inc({ upstream, kind, result });
   }
 
   /**

@@ -40,6 +40,7 @@ before(async () => {
       // when it is gone.
       BERTH_MIRROR_TAG_TTL: '0s',
       BERTH_MIRROR_TIMEOUT: '10s',
+      BERTH_METRICS_TOKEN: 'mirror-metrics-token-for-tests',
     },
   });
   creds = `${berth.user}:${berth.token}`;
@@ -220,4 +221,22 @@ test('with the upstream stopped, cached images still pull; uncached ones fail sa
   } finally {
     await upstream.start();
   }
+});
+
+test('berth_mirror_requests_total counted every answer above: hits, misses, revalidations, stale tags, unknown and failed fetches', async () => {
+  const res = await berth.fetch('/metrics', { auth: 'Bearer mirror-metrics-token-for-tests' });
+  assert.equal(res.status, 200);
+  const text = await res.text();
+  const count = (kind: string, result: string): number => {
+    const line = text.split('\n').find((l) => l.startsWith(`berth_mirror_requests_total{upstream="cncf",kind="${kind}",result="${result}"}`));
+    return line ? Number(line.split(' ').pop()) : 0;
+  };
+  assert.ok(count('blob', 'miss') > 0, 'blobs fetched from the upstream');
+  assert.ok(count('blob', 'hit') > 0, 'blobs served from the cache (the second pull)');
+  assert.ok(count('manifest', 'miss') > 0);
+  assert.ok(count('manifest', 'hit') > 0, 'manifests by digest from the cache');
+  assert.ok(count('manifest', 'revalidated') > 0, 'tags checked with a HEAD (tag TTL 0)');
+  assert.ok(count('manifest', 'stale') > 0, 'tags served while the upstream was stopped');
+  assert.ok(count('manifest', 'not_found') > 0, 'the unknown tag');
+  assert.ok(count('manifest', 'error') + count('blob', 'error') > 0, 'uncached content while the upstream was stopped');
 });
