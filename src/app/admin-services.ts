@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { AccountService } from '../accounts/account-service.js';
 import { TokenService } from '../accounts/token-service.js';
+import { AuditLog } from '../audit/audit-log.js';
 import { SigningKeys } from '../auth/signing-keys.js';
 import { TrustPolicies } from '../auth/trust-policies.js';
 import { loadConfig, type Config, type LoadOptions } from '../config/config.js';
@@ -74,14 +75,15 @@ export async function withServices<T>(opts: AdminServicesOptions, fn: (s: AdminS
   try {
     await prepareSchema(conn, config.metadata.autoMigrate);
     const clock = systemClock;
+    const audit = new AuditLog({ db: conn.db, clock });
     blobs = await openBlobStore(config.storage);
     const repos = new RepositoryStore({ db: conn.db, clock });
-    const policies = new LifecyclePolicies({ db: conn.db, clock });
+    const policies = new LifecyclePolicies({ db: conn.db, clock, audit });
     return await fn({
       lifecycle: {
         policies,
         // Pull counts buffered in a serving process reach the database within stats.flushInterval.
-        retention: new RetentionService({ db: conn.db, clock, policies }),
+        retention: new RetentionService({ db: conn.db, clock, audit, policies }),
         packageId: async (name) => (isRepoName(name) ? (await repos.find(parseRepoName(name)))?.id ?? null : null),
       },
       trust: new TrustPolicies({ db: conn.db, clock }),
@@ -90,9 +92,9 @@ export async function withServices<T>(opts: AdminServicesOptions, fn: (s: AdminS
       uploadExpiryMs: config.uploads.expireAfterMs,
       scrubber: new BlobScrubber({ db: conn.db, blobs, clock }),
       scrubRate: config.scrub.rateBytesPerSecond,
-      accounts: new AccountService({ db: conn.db, clock }),
-      tokens: new TokenService({ db: conn.db, clock }),
-      packages: new PackageSettings({ db: conn.db, clock }),
+      accounts: new AccountService({ db: conn.db, clock, audit }),
+      tokens: new TokenService({ db: conn.db, clock, audit }),
+      packages: new PackageSettings({ db: conn.db, clock, audit }),
       keys: new SigningKeys({ db: conn.db, clock, keyEncryptionKey: config.auth.keyEncryptionKey }),
     });
   } finally {

@@ -14,7 +14,7 @@ export type AuditAction =
   | 'team.create' | 'team.destroy' | 'team.add_member' | 'team.remove_member'
   | 'package.push' | 'package.delete' | 'package.restore' | 'package.visibility_change' | 'package.grant' | 'package.revoke_grant'
   | 'package.update_policy'
-  | 'package_version.delete' | 'package_version.restore' | 'tag.move'
+  | 'package.retention_run' | 'package_version.delete' | 'package_version.restore' | 'tag.move' | 'tag.delete'
   | 'hook.create' | 'hook.config_changed' | 'hook.destroy';
 
 /**
@@ -33,8 +33,8 @@ export interface AuditScope {
 /** One record as a service describes it; actor, address and time come from the scope and the clock. */
 export interface AuditEntry {
   readonly action: AuditAction;
-  /** The organization (or user namespace) the action belongs to: an account, or an owner login to look up. */
-  readonly org?: { readonly id: number; readonly login: string } | string | null;
+  /** The organization (or user namespace) the action belongs to: an account, or its login or id to look up. */
+  readonly org?: { readonly id: number; readonly login: string } | string | number | null;
   readonly target?: string | null;
   /** `owner/name` of the package acted on (what `repo:` matches). */
   readonly repository?: string | null;
@@ -42,6 +42,8 @@ export interface AuditEntry {
   readonly after?: Record<string, unknown> | null;
   /** Overrides the scope's actor (a sign-in is the user's own, known only once the password checked out). */
   readonly actor?: { readonly id: number | null; readonly login: string | null };
+  /** Overrides the scope's address (credentials refused before the request's scope is entered). */
+  readonly address?: string | null;
 }
 
 export type AuditRecord = Selectable<AuditLogTable>;
@@ -74,7 +76,9 @@ export class AuditLog {
     const scope = this.#scope.getStore();
     const org = typeof e.org === 'string'
       ? await tx.selectFrom('accounts').select(['id', 'login']).where('lowerLogin', '=', e.org.toLowerCase()).executeTakeFirst() ?? null
-      : e.org ?? null;
+      : typeof e.org === 'number'
+        ? await tx.selectFrom('accounts').select(['id', 'login']).where('id', '=', e.org).executeTakeFirst() ?? null
+        : e.org ?? null;
     await tx.insertInto('auditLog').values({
       action: e.action,
       orgId: org?.id ?? null,
@@ -86,7 +90,7 @@ export class AuditLog {
       repository: e.repository?.toLowerCase() ?? null,
       before: e.before ? JSON.stringify(e.before) : null,
       after: e.after ? JSON.stringify(e.after) : null,
-      address: scope?.address ?? null,
+      address: e.address !== undefined ? e.address : scope?.address ?? null,
       userAgent: scope?.userAgent?.slice(0, 512) ?? null,
       createdAt: this.#clock.now(),
     }).execute();
