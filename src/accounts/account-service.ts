@@ -129,8 +129,8 @@ export class AccountService {
   async checkPassword(login: string, password: string): Promise<Account | null> {
     const row = await this.#db.selectFrom('accounts').selectAll().where('lowerLogin', '=', login.toLowerCase()).where('type', '=', 'user').executeTakeFirst();
     const failed = async (why: string): Promise<null> => {
-      const named = /^[a-zA-Z0-9-]{1,39}$/.test(login) ? login : null;
-      await this.#audit.recordAlone({ action: 'user.failed_login', actor: { id: row?.id ?? null, login: row?.login ?? named }, target: row?.login ?? named, after: { reason: why } });
+      // An unknown login is not kept: it is often a password typed into the wrong field.
+      await this.#audit.recordAlone({ action: 'user.failed_login', actor: { id: row?.id ?? null, login: row?.login ?? null }, target: row?.login ?? null, after: { reason: why } });
       return null;
     };
     if (!row?.passwordHash || row.disabledAt !== null) {

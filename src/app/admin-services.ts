@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { AccountService } from '../accounts/account-service.js';
 import { TokenService } from '../accounts/token-service.js';
-import { AuditLog } from '../audit/audit-log.js';
+import { userInfo } from 'node:os';
+import { AuditLog, type AuditScope } from '../audit/audit-log.js';
 import { SigningKeys } from '../auth/signing-keys.js';
 import { TrustPolicies } from '../auth/trust-policies.js';
 import { loadConfig, type Config, type LoadOptions } from '../config/config.js';
@@ -76,10 +77,12 @@ export async function withServices<T>(opts: AdminServicesOptions, fn: (s: AdminS
     await prepareSchema(conn, config.metadata.autoMigrate);
     const clock = systemClock;
     const audit = new AuditLog({ db: conn.db, clock });
-    blobs = await openBlobStore(config.storage);
+    const store = await openBlobStore(config.storage);
+    blobs = store;
     const repos = new RepositoryStore({ db: conn.db, clock });
     const policies = new LifecyclePolicies({ db: conn.db, clock, audit });
-    return await fn({
+    // The operator's commands record as the CLI (no Berth account), naming the OS user who ran them.
+    return await audit.run(cliScope(), () => fn({
       lifecycle: {
         policies,
         // Pull counts buffered in a serving process reach the database within stats.flushInterval.
@@ -87,20 +90,30 @@ export async function withServices<T>(opts: AdminServicesOptions, fn: (s: AdminS
         packageId: async (name) => (isRepoName(name) ? (await repos.find(parseRepoName(name)))?.id ?? null : null),
       },
       trust: new TrustPolicies({ db: conn.db, clock }),
-      gc: new GarbageCollector({ db: conn.db, blobs, clock }),
-      uploads: new UploadService({ db: conn.db, blobs, repos, clock }),
+      gc: new GarbageCollector({ db: conn.db, blobs: store, clock }),
+      uploads: new UploadService({ db: conn.db, blobs: store, repos, clock }),
       uploadExpiryMs: config.uploads.expireAfterMs,
-      scrubber: new BlobScrubber({ db: conn.db, blobs, clock }),
+      scrubber: new BlobScrubber({ db: conn.db, blobs: store, clock }),
       scrubRate: config.scrub.rateBytesPerSecond,
       accounts: new AccountService({ db: conn.db, clock, audit }),
       tokens: new TokenService({ db: conn.db, clock, audit }),
       packages: new PackageSettings({ db: conn.db, clock, audit }),
       keys: new SigningKeys({ db: conn.db, clock, keyEncryptionKey: config.auth.keyEncryptionKey }),
-    });
+    }));
   } finally {
     blobs?.close?.();
     await conn.close();
   }
+}
+
+function cliScope(): AuditScope {
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // No passwd entry (a container running as a bare uid): the records still say it was the CLI.
+  }
+  return { actorId: null, actorLogin: null, tokenId: null, address: null, userAgent: `berth-cli (os user ${user})` };
 }
 
 /**

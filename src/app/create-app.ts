@@ -232,6 +232,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       usage,
       lifecycle,
       hooks,
+      audit,
       trust,
       rateLimiter: new RateLimiter({ windowMs: config.api.rateLimit.windowMs }),
       rateLimits: { authenticated: config.api.rateLimit.authenticated, anonymous: config.api.rateLimit.anonymous },
