@@ -21,6 +21,7 @@ import { systemClock } from '../util/clock.js';
 import { BerthError } from '../util/errors.js';
 import { openBlobStore } from './create-app.js';
 
+export type { AuditRecord } from '../audit/audit-log.js';
 export { parseTrustPolicy, type TrustPolicy } from '../auth/trust-policy.js';
 export type { ScrubReport } from '../maintenance/blob-scrubber.js';
 export { parseImmutableTagRules } from '../lifecycle/immutable-tags.js';
@@ -32,6 +33,8 @@ export type { RetentionRun } from '../lifecycle/retention-service.js';
 export interface AdminServices {
   readonly accounts: AccountService;
   readonly tokens: TokenService;
+  /** The audit log, for `berth audit`. */
+  readonly audit: AuditLog;
   readonly packages: PackageSettings;
   readonly keys: SigningKeys;
   readonly gc: GarbageCollector;
@@ -83,6 +86,7 @@ export async function withServices<T>(opts: AdminServicesOptions, fn: (s: AdminS
     const policies = new LifecyclePolicies({ db: conn.db, clock, audit });
     // The operator's commands record as the CLI (no Berth account), naming the OS user who ran them.
     return await audit.run(cliScope(), () => fn({
+      audit,
       lifecycle: {
         policies,
         // Pull counts buffered in a serving process reach the database within stats.flushInterval.

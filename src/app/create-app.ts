@@ -179,6 +179,19 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
     db: db.db, clock, secrets: hookSecrets, timing: config.webhooks, ...(metrics ? { onResult: (r) => metrics.webhookDelivery(r) } : {}),
   });
   scheduler.every({ name: 'webhooks', everyMs: config.webhooks.pollIntervalMs, lease: true, run: (signal) => webhooks.run(signal) });
+  // Audit records past audit.retention go, hourly, on one replica at a time.
+  const auditRetention = config.audit.retentionMs;
+  if (auditRetention !== null) {
+    scheduler.every({
+      name: 'audit-retention',
+      everyMs: Math.min(auditRetention, 3_600_000),
+      lease: true,
+      run: async (signal) => {
+        const pruned = await audit.prune(clock.now() - auditRetention, signal);
+        if (pruned > 0) log.info({ pruned }, 'audit records past audit.retention deleted');
+      },
+    });
+  }
   if (config.scrub.intervalMs !== null) scheduleScrub(scheduler, { db: db.db, blobs, clock, log }, config.scrub.intervalMs, config.scrub.rateBytesPerSecond);
 
   // One count of failed authentications for /token, Basic on /v2 and the web UI's sign-in form.
