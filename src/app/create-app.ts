@@ -258,6 +258,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       directory: new OwnerDirectory({ db: db.db }),
       usage,
       lifecycle,
+      audit,
     },
   });
 
