@@ -45,7 +45,7 @@ function links(header: string | null): Record<string, string> {
 }
 
 before(async () => {
-  berth = await startBerth({ env: { BERTH_AUTH_FAILED_LOGIN_LIMIT: '1000', BERTH_AUTH_FAILED_LOGIN_WINDOW: '1h' } });
+  berth = await startBerth({ env: { BERTH_AUTH_FAILED_LOGIN_LIMIT: '1000', BERTH_AUTH_FAILED_LOGIN_WINDOW: '1h', BERTH_WEBHOOKS_ALLOW_PRIVATE_TARGETS: 'true' } });
   secrets.push(berth.token, 'tester-password');
   work = mkdtempSync(join(tmpdir(), 'berth-audit-'));
   await writeImageLayout(join(work, 'one'), { layers: [1024], tag: 'x' });
@@ -81,6 +81,16 @@ before(async () => {
   assert.equal((await api(berth, `/v3/orgs/acme/packages/container/api/versions/${old.id}`, { method: 'DELETE' })).status, 204);
   assert.equal((await api(berth, `/v3/orgs/acme/packages/container/api/versions/${old.id}/restore`, { method: 'POST' })).status, 204);
 
+  // A visibility change with the CLI; a hook whose URL and secret must not reach the log.
+  const visible = cli('package', 'visibility', 'acme/api', 'public');
+  assert.equal(visible.status, 0, visible.stderr);
+  secrets.push('hook-secret-value', 'path-secret-value');
+  const hook = await api(berth, '/v3/orgs/acme/hooks', {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'web', config: { url: 'http://127.0.0.1:9/hooks/path-secret-value', content_type: 'json', secret: 'hook-secret-value' }, events: ['package'] }),
+  });
+  assert.equal(hook.status, 201, hook.text);
+
   // Sign-ins: a wrong password, then the right one; a bogus token on /v2.
   secrets.push('wrong-password-x');
   assert.equal((await signInForm(berth, 'tester', 'wrong-password-x')).status, 401);
@@ -105,6 +115,7 @@ describe('the organization audit log (GET /api/v3/orgs/{org}/audit-log)', () => 
       'org.add_member', 'org.update_member', 'org.add_member',
       'token.create', 'token.revoke',
       'package_version.delete', 'package_version.restore',
+      'package.visibility_change', 'hook.create',
     ]);
     const [push] = res.body.filter((e) => e.action === 'package.push');
     assert.equal(push!.actor, 'tester');
@@ -131,6 +142,8 @@ describe('the organization audit log (GET /api/v3/orgs/{org}/audit-log)', () => 
     assert.equal(del.actor, 'tester');
     assert.deepEqual(del.data.before, { tags: ['stable'] });
     assert.equal(res.body.find((e) => e.action === 'token.create')!.target?.startsWith('alice:token:'), true);
+    assert.deepEqual(res.body.find((e) => e.action === 'package.visibility_change')!.data, { before: { visibility: 'private' }, after: { visibility: 'public' } });
+    assert.deepEqual(res.body.find((e) => e.action === 'hook.create')!.data.after, { url: 'http://127.0.0.1:9', events: ['package'], active: true, secret: true });
   });
 
   it('filters by phrase: action (name or category), actor, repo/package and created', async () => {
