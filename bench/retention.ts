@@ -15,6 +15,7 @@ import { LifecyclePolicies } from '../src/lifecycle/lifecycle-policies.js';
 import { parseImmutableTagRules } from '../src/lifecycle/immutable-tags.js';
 import { parseRetentionPolicy } from '../src/lifecycle/retention-policy.js';
 import { RetentionService } from '../src/lifecycle/retention-service.js';
+import { AuditLog } from '../src/audit/audit-log.js';
 import { systemClock } from '../src/util/clock.js';
 
 const VERSIONS = Number(process.argv[2] ?? 100_000);
@@ -62,12 +63,12 @@ try {
   }
   const seedS = (performance.now() - started) / 1000;
 
-  const policies = new LifecyclePolicies({ db, clock: systemClock });
+  const policies = new LifecyclePolicies({ db, clock: systemClock, audit: new AuditLog({ db, clock: systemClock }) });
   await policies.setImmutableTags({ ownerId: org.id, repositoryId: null }, parseImmutableTagRules({ patterns: ['1.1*'] }), null);
   await policies.setRetention({ ownerId: org.id, repositoryId: repo.id }, parseRetentionPolicy({
     keep_most_recent: 50, keep_tags: ['semver:>=1.5000 <1.6000', '/^1\\.9[0-9]*\\.0$/'], keep_pulled_within: '14d', delete_untagged_after: '7d', delete_not_pulled_for: '30d',
   }), null);
-  const retention = new RetentionService({ db, clock: systemClock, policies });
+  const retention = new RetentionService({ db, clock: systemClock, audit: new AuditLog({ db, clock: systemClock }), policies });
 
   const times: number[] = [];
   let last = null as Awaited<ReturnType<RetentionService['runPackage']>> | null;

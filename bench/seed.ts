@@ -21,6 +21,7 @@ import { performance } from 'node:perf_hooks';
 import { sql } from 'kysely';
 import type { Connection, Dialect } from '../src/db/connect.js';
 import { TokenService } from '../src/accounts/token-service.js';
+import { AuditLog } from '../src/audit/audit-log.js';
 import { systemClock } from '../src/util/clock.js';
 
 export const BIG_ORG = 'bigorg';
@@ -163,7 +164,7 @@ export async function seed(conn: Connection, shape: SeedShape, progress: (messag
     await sql`vacuum analyze`.execute(db);
   }
   const seconds = (performance.now() - t0) / 1000;
-  const tokens = new TokenService({ db, clock: systemClock });
+  const tokens = new TokenService({ db, clock: systemClock, audit: new AuditLog({ db, clock: systemClock }) });
   const pat = async (userId: number): Promise<string> =>
     (await tokens.create({ userId, note: 'bench', scopes: ['read:packages'], expiresAt: now + 86_400_000 })).token;
   const memberToken = await pat(member);

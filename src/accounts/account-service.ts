@@ -4,6 +4,7 @@ import { hashPassword, needsRehash, passwordProblem, spendPasswordCheck, verifyP
 import { conflict, invalid, notFound } from '../util/errors.js';
 import { lastOwnerRefusal, type OrgRole } from './org-rules.js';
 import type { Clock } from '../util/clock.js';
+import type { AuditLog } from '../audit/audit-log.js';
 
 export interface Account {
   readonly id: number;
@@ -36,10 +37,12 @@ const LOGIN = /^[a-zA-Z0-9](?:[a-zA-Z0-9]|-(?=[a-zA-Z0-9])){0,38}$/;
 export class AccountService {
   readonly #db: Db;
   readonly #clock: Clock;
+  readonly #audit: AuditLog;
 
-  constructor(deps: { db: Db; clock: Clock }) {
+  constructor(deps: { db: Db; clock: Clock; audit: AuditLog }) {
     this.#db = deps.db;
     this.#clock = deps.clock;
+    this.#audit = deps.audit;
   }
 
   async createUser(input: { login: string; password?: string; email?: string; displayName?: string; isAdmin?: boolean }): Promise<Account> {
@@ -54,9 +57,10 @@ export class AccountService {
 
   async createOrg(login: string, owner: string, displayName?: string): Promise<Account> {
     const ownerAccount = await this.getUser(owner);
-    const org = await this.#create('org', login, { displayName: displayName ?? null, email: null, passwordHash: null, isAdmin: 0 });
-    await this.#db.insertInto('orgMembers').values({ orgId: org.id, userId: ownerAccount.id, role: 'owner' }).execute();
-    return org;
+    return this.#create('org', login, { displayName: displayName ?? null, email: null, passwordHash: null, isAdmin: 0 }, async (tx, org) => {
+      await tx.insertInto('orgMembers').values({ orgId: org.id, userId: ownerAccount.id, role: 'owner' }).execute();
+      await this.#audit.record(tx, { action: 'org.create', org, target: org.login, after: { owner: ownerAccount.login } });
+    });
   }
 
   async find(login: string): Promise<Account | null> {
@@ -95,7 +99,10 @@ export class AccountService {
 
   async setDisabled(login: string, disabled: boolean): Promise<void> {
     const user = await this.getUser(login);
-    await this.#db.updateTable('accounts').set({ disabledAt: disabled ? this.#clock.now() : null, updatedAt: this.#clock.now() }).where('id', '=', user.id).execute();
+    await transaction(this.#db, async (tx) => {
+      await tx.updateTable('accounts').set({ disabledAt: disabled ? this.#clock.now() : null, updatedAt: this.#clock.now() }).where('id', '=', user.id).execute();
+      await this.#audit.record(tx, { action: disabled ? 'user.disable' : 'user.enable', target: user.login, before: { disabled: user.disabled }, after: { disabled } });
+    });
   }
 
   /**
@@ -109,26 +116,34 @@ export class AccountService {
     await transaction(this.#db, async (tx) => {
       await tx.updateTable('accounts').set({ passwordHash: hash, updatedAt: this.#clock.now() }).where('id', '=', user.id).execute();
       await tx.deleteFrom('sessions').where('userId', '=', user.id).execute();
+      await this.#audit.record(tx, { action: 'user.change_password', target: user.login });
     });
   }
 
   /**
    * The user if the password is right and the account enabled; null otherwise (never says which, not even by taking
    * less time: without a hash to check, the same scrypt work is done on a dummy). A hash made with older scrypt
-   * parameters is replaced by one with today's, now that the password is known.
+   * parameters is replaced by one with today's, now that the password is known. This is the sign-in check: it
+   * records `user.login` or `user.failed_login` (the caller limits failures per address and login first).
    */
   async checkPassword(login: string, password: string): Promise<Account | null> {
     const row = await this.#db.selectFrom('accounts').selectAll().where('lowerLogin', '=', login.toLowerCase()).where('type', '=', 'user').executeTakeFirst();
+    const failed = async (why: string): Promise<null> => {
+      // An unknown login is not kept: it is often a password typed into the wrong field.
+      await this.#audit.recordAlone({ action: 'user.failed_login', actor: { id: row?.id ?? null, login: row?.login ?? null }, target: row?.login ?? null, after: { reason: why } });
+      return null;
+    };
     if (!row?.passwordHash || row.disabledAt !== null) {
       await spendPasswordCheck(password);
-      return null;
+      return failed(!row ? 'unknown login' : row.disabledAt !== null ? 'account disabled' : 'no password set');
     }
-    if (!(await verifyPassword(password, row.passwordHash))) return null;
+    if (!(await verifyPassword(password, row.passwordHash))) return failed('wrong password');
     if (needsRehash(row.passwordHash)) {
       // Only over the hash just verified: a password changed meanwhile is not overwritten.
       await this.#db.updateTable('accounts').set({ passwordHash: await hashPassword(password), updatedAt: this.#clock.now() })
         .where('id', '=', row.id).where('passwordHash', '=', row.passwordHash).execute();
     }
+    await this.#audit.recordAlone({ action: 'user.login', actor: { id: row.id, login: row.login }, target: row.login });
     return toAccount(row);
   }
 
@@ -136,10 +151,18 @@ export class AccountService {
   async addMember(org: string, user: string, role: OrgRole): Promise<void> {
     const [o, u] = await Promise.all([this.getOrg(org), this.getUser(user)]);
     await transaction(this.#db, async (tx) => {
-      const refused = lastOwnerRefusal(o.login, await lockedMembers(tx, o.id), u.login, role);
+      const members = await lockedMembers(tx, o.id);
+      const refused = lastOwnerRefusal(o.login, members, u.login, role);
       if (refused) throw invalid(refused);
       await tx.insertInto('orgMembers').values({ orgId: o.id, userId: u.id, role })
         .onConflict((oc) => oc.columns(['orgId', 'userId']).doUpdateSet({ role })).execute();
+      const was = members.find((m) => m.userId === u.id)?.role ?? null;
+      if (was !== role) {
+        await this.#audit.record(tx, {
+          action: was === null ? 'org.add_member' : 'org.update_member', org: o, target: u.login,
+          ...(was === null ? {} : { before: { role: was } }), after: { role },
+        });
+      }
     });
   }
 
@@ -171,6 +194,11 @@ export class AccountService {
         await tx.deleteFrom('packagePermissions').where('principalType', '=', 'user').where('principalId', '=', u.id)
           .where('repositoryId', 'in', packages).execute();
       }
+      await this.#audit.record(tx, {
+        action: 'org.remove_member', org: o, target: u.login,
+        before: { role: members.find((m) => m.userId === u.id)!.role, teams: teamNames.map((t) => t.name) },
+        ...(opts.keepPackageRoles ? { after: { kept_package_roles: true } } : {}),
+      });
       return {
         teams: teamNames.map((t) => t.name),
         packageRoles: roles.map((r) => ({ package: r.deletedName ?? r.name, role: r.role })),
@@ -199,12 +227,19 @@ export class AccountService {
       throw invalid('allowed visibilities must be some of public, private, internal');
     }
     if (wanted === undefined || !allowed.includes(wanted)) throw invalid(`the default visibility must be one of the allowed ones (${allowed.join(', ')})`);
-    await this.#db.updateTable('accounts').set({
-      ...(policy.membersCanCreate === undefined ? {} : { membersCanCreate: policy.membersCanCreate ? 1 : 0 }),
-      allowedVisibilities: allowed.join(','),
-      defaultVisibility: wanted as 'public' | 'private' | 'internal',
-      updatedAt: this.#clock.now(),
-    }).where('id', '=', o.id).execute();
+    const before = await this.orgPolicy(o.login);
+    await transaction(this.#db, async (tx) => {
+      await tx.updateTable('accounts').set({
+        ...(policy.membersCanCreate === undefined ? {} : { membersCanCreate: policy.membersCanCreate ? 1 : 0 }),
+        allowedVisibilities: allowed.join(','),
+        defaultVisibility: wanted as 'public' | 'private' | 'internal',
+        updatedAt: this.#clock.now(),
+      }).where('id', '=', o.id).execute();
+      const after = {
+        membersCanCreate: policy.membersCanCreate ?? before.membersCanCreate, allowedVisibilities: allowed, defaultVisibility: wanted,
+      };
+      await this.#audit.record(tx, { action: 'org.update_package_policy', org: o, target: o.login, before: policyJson(before), after: policyJson(after) });
+    });
   }
 
   /** The organization's package policy, as `setOrgPolicy` sets it. */
@@ -221,8 +256,11 @@ export class AccountService {
   async createTeam(org: string, name: string): Promise<void> {
     const o = await this.getOrg(org);
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/.test(name)) throw invalid(`"${name}" is not a valid team name`);
-    await this.#db.insertInto('teams').values({ orgId: o.id, name, lowerName: name.toLowerCase(), createdAt: this.#clock.now() })
-      .onConflict((oc) => oc.columns(['orgId', 'lowerName']).doNothing()).execute();
+    await transaction(this.#db, async (tx) => {
+      const added = await tx.insertInto('teams').values({ orgId: o.id, name, lowerName: name.toLowerCase(), createdAt: this.#clock.now() })
+        .onConflict((oc) => oc.columns(['orgId', 'lowerName']).doNothing()).executeTakeFirst();
+      if (Number(added.numInsertedOrUpdatedRows ?? 0) > 0) await this.#audit.record(tx, { action: 'team.create', org: o, target: `${o.login}/${name}` });
+    });
   }
 
   async teamId(org: string, team: string): Promise<number> {
@@ -233,26 +271,33 @@ export class AccountService {
   }
 
   async addTeamMember(org: string, team: string, user: string): Promise<void> {
-    const [teamId, u] = await Promise.all([this.teamId(org, team), this.getUser(user)]);
+    const [teamId, u, o] = await Promise.all([this.teamId(org, team), this.getUser(user), this.getOrg(org)]);
     const member = await this.#db.selectFrom('orgMembers').select('userId').where('userId', '=', u.id)
-      .where('orgId', '=', (await this.getOrg(org)).id).executeTakeFirst();
+      .where('orgId', '=', o.id).executeTakeFirst();
     if (!member) throw invalid(`${user} must be a member of ${org} before joining one of its teams`);
-    await this.#db.insertInto('teamMembers').values({ teamId, userId: u.id }).onConflict((oc) => oc.columns(['teamId', 'userId']).doNothing()).execute();
+    await transaction(this.#db, async (tx) => {
+      const added = await tx.insertInto('teamMembers').values({ teamId, userId: u.id }).onConflict((oc) => oc.columns(['teamId', 'userId']).doNothing()).executeTakeFirst();
+      if (Number(added.numInsertedOrUpdatedRows ?? 0) > 0) await this.#audit.record(tx, { action: 'team.add_member', org: o, target: `${o.login}/${team}`, after: { user: u.login } });
+    });
   }
 
   async removeTeamMember(org: string, team: string, user: string): Promise<void> {
-    const [teamId, u] = await Promise.all([this.teamId(org, team), this.getUser(user)]);
-    await this.#db.deleteFrom('teamMembers').where('teamId', '=', teamId).where('userId', '=', u.id).execute();
+    const [teamId, u, o] = await Promise.all([this.teamId(org, team), this.getUser(user), this.getOrg(org)]);
+    await transaction(this.#db, async (tx) => {
+      const gone = await tx.deleteFrom('teamMembers').where('teamId', '=', teamId).where('userId', '=', u.id).executeTakeFirst();
+      if (Number(gone.numDeletedRows) > 0) await this.#audit.record(tx, { action: 'team.remove_member', org: o, target: `${o.login}/${team}`, before: { user: u.login } });
+    });
   }
 
   /** Deletes a team: its memberships go with it, and so do the package roles it was given (they name the team by id). */
   async deleteTeam(org: string, team: string): Promise<void> {
-    const id = await this.teamId(org, team);
+    const [id, o] = await Promise.all([this.teamId(org, team), this.getOrg(org)]);
     // READ COMMITTED: a role granted to the team while this runs may outlive it as a row naming a team id that is
     // never reused (ids are not recycled on either dialect), so it grants nothing.
     await transaction(this.#db, async (tx) => {
       await tx.deleteFrom('packagePermissions').where('principalType', '=', 'team').where('principalId', '=', id).execute();
       await tx.deleteFrom('teams').where('id', '=', id).execute();
+      await this.#audit.record(tx, { action: 'team.destroy', org: o, target: `${o.login}/${team}` });
     });
   }
 
@@ -269,14 +314,22 @@ export class AccountService {
     return [...out].map(([name, members]) => ({ name, members }));
   }
 
-  async #create(type: 'user' | 'org', login: string, fields: { email: string | null; displayName: string | null; passwordHash: string | null; isAdmin: number }): Promise<Account> {
+  /** Creates the account and, in the same transaction, what `then` adds (an organization's owner) and the record. */
+  async #create(
+    type: 'user' | 'org', login: string, fields: { email: string | null; displayName: string | null; passwordHash: string | null; isAdmin: number },
+    then?: (tx: Db, account: { id: number; login: string }) => Promise<void>,
+  ): Promise<Account> {
     // Registry owners must also be valid repository path components, hence lowercase-compatible logins.
     if (!LOGIN.test(login)) throw invalid(`"${login}" is not a valid name (letters, digits and single hyphens, at most 39)`);
     if (await this.find(login)) throw conflict(`the name "${login}" is already taken by a user or organization`);
     const now = this.#clock.now();
-    await this.#db.insertInto('accounts').values({
-      login, lowerLogin: login.toLowerCase(), type, ...fields, createdAt: now, updatedAt: now,
-    }).execute();
+    await transaction(this.#db, async (tx) => {
+      const { id } = await tx.insertInto('accounts').values({
+        login, lowerLogin: login.toLowerCase(), type, ...fields, createdAt: now, updatedAt: now,
+      }).returning('id').executeTakeFirstOrThrow();
+      if (then) await then(tx, { id, login });
+      else await this.#audit.record(tx, { action: 'user.create', target: login, after: { is_admin: fields.isAdmin === 1 } });
+    });
     return (await this.find(login))!;
   }
 }
@@ -290,6 +343,10 @@ async function lockedMembers(tx: Db, orgId: number): Promise<{ userId: number; l
   await tx.updateTable('accounts').set((eb) => ({ updatedAt: eb.ref('updatedAt') })).where('id', '=', orgId).execute();
   return tx.selectFrom('orgMembers as m').innerJoin('accounts as a', 'a.id', 'm.userId')
     .select(['m.userId', 'a.login', 'm.role']).where('m.orgId', '=', orgId).execute();
+}
+
+function policyJson(p: { membersCanCreate: boolean; allowedVisibilities: readonly string[]; defaultVisibility: string }): Record<string, unknown> {
+  return { members_can_create_packages: p.membersCanCreate, allowed_visibilities: p.allowedVisibilities, default_visibility: p.defaultVisibility };
 }
 
 function toAccount(row: { id: number; login: string; type: 'user' | 'org'; displayName: string | null; email: string | null; isAdmin: number; disabledAt: number | null; createdAt: number }): Account {

@@ -4,6 +4,8 @@ import { effectiveScopes, SCOPES, type Scope } from '../auth/permissions.js';
 import { generateToken, hashToken, looksLikeToken, tokenHint, type TokenKind } from '../auth/personal-token.js';
 import { invalid, notFound, unlessStorageFull } from '../util/errors.js';
 import type { Clock } from '../util/clock.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import { transaction } from '../db/transaction.js';
 
 export interface TokenInfo {
   readonly id: number;
@@ -31,10 +33,12 @@ export const CI_TOKEN_MAX_MS = 24 * 3_600_000;
 export class TokenService {
   readonly #db: Db;
   readonly #clock: Clock;
+  readonly #audit: AuditLog;
 
-  constructor(deps: { db: Db; clock: Clock }) {
+  constructor(deps: { db: Db; clock: Clock; audit: AuditLog }) {
     this.#db = deps.db;
     this.#clock = deps.clock;
+    this.#audit = deps.audit;
   }
 
   async create(input: {
@@ -59,11 +63,14 @@ export class TokenService {
     }
     const token = generateToken(kind);
     const scopes = [...new Set(input.scopes)].sort().join(',');
-    await this.#db.insertInto('accessTokens').values({
-      userId: input.userId, kind, note: input.note, tokenHash: hashToken(token), hint: tokenHint(token), scopes,
-      repositoryLimit: input.repositoryLimit ?? null, expiresAt: input.expiresAt, lastUsedAt: null, revokedAt: null, createdAt: now,
-    }).execute();
-    const row = await this.#db.selectFrom('accessTokens').selectAll().where('tokenHash', '=', hashToken(token)).executeTakeFirstOrThrow();
+    const row = await transaction(this.#db, async (tx) => {
+      const row = await tx.insertInto('accessTokens').values({
+        userId: input.userId, kind, note: input.note, tokenHash: hashToken(token), hint: tokenHint(token), scopes,
+        repositoryLimit: input.repositoryLimit ?? null, expiresAt: input.expiresAt, lastUsedAt: null, revokedAt: null, createdAt: now,
+      }).returningAll().executeTakeFirstOrThrow();
+      await this.#audit.record(tx, { action: 'token.create', ...await tokenRecord(tx, row), after: { kind, note: input.note, scopes: scopes.split(','), expires_at: input.expiresAt } });
+      return row;
+    });
     return { token, info: toInfo(row) };
   }
 
@@ -73,9 +80,12 @@ export class TokenService {
   }
 
   async revoke(userId: number, tokenId: number): Promise<void> {
-    const res = await this.#db.updateTable('accessTokens').set({ revokedAt: this.#clock.now() })
-      .where('id', '=', tokenId).where('userId', '=', userId).where('revokedAt', 'is', null).executeTakeFirst();
-    if (Number(res.numUpdatedRows) === 0) throw notFound(`no active token ${tokenId} for this user`);
+    await transaction(this.#db, async (tx) => {
+      const row = await tx.updateTable('accessTokens').set({ revokedAt: this.#clock.now() })
+        .where('id', '=', tokenId).where('userId', '=', userId).where('revokedAt', 'is', null).returningAll().executeTakeFirst();
+      if (!row) throw notFound(`no active token ${tokenId} for this user`);
+      await this.#audit.record(tx, { action: 'token.revoke', ...await tokenRecord(tx, row) });
+    });
   }
 
   /** Resolves a presented token to its identity, or says why it is refused (the credential resolver's store). */
@@ -99,6 +109,17 @@ export class TokenService {
       scopes: effectiveScopes(row.scopes.split(',')), repositoryLimit: row.repositoryLimit,
     };
   }
+}
+
+/**
+ * What a token record names: the token (by id, never the secret nor its hint), its user, and, for a token limited to one
+ * package, that package and its organization (so the organization's audit log shows the CI tokens made for it).
+ */
+async function tokenRecord(tx: Db, row: { id: number; userId: number; repositoryLimit: string | null }): Promise<{ target: string; org?: string; repository?: string }> {
+  const user = await tx.selectFrom('accounts').select('login').where('id', '=', row.userId).executeTakeFirst();
+  const target = `${user?.login ?? row.userId}:token:${row.id}`;
+  if (!row.repositoryLimit) return { target };
+  return { target, org: row.repositoryLimit.split('/')[0]!, repository: row.repositoryLimit };
 }
 
 function toInfo(row: { id: number; kind: TokenKind; note: string; hint: string; scopes: string; repositoryLimit: string | null; expiresAt: number | null; lastUsedAt: number | null; createdAt: number }): TokenInfo {

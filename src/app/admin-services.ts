@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { AccountService } from '../accounts/account-service.js';
 import { TokenService } from '../accounts/token-service.js';
+import { userInfo } from 'node:os';
+import { AuditLog, type AuditScope } from '../audit/audit-log.js';
 import { SigningKeys } from '../auth/signing-keys.js';
 import { TrustPolicies } from '../auth/trust-policies.js';
 import { loadConfig, type Config, type LoadOptions } from '../config/config.js';
@@ -19,6 +21,7 @@ import { systemClock } from '../util/clock.js';
 import { BerthError } from '../util/errors.js';
 import { openBlobStore } from './create-app.js';
 
+export type { AuditRecord } from '../audit/audit-log.js';
 export { parseTrustPolicy, type TrustPolicy } from '../auth/trust-policy.js';
 export type { ScrubReport } from '../maintenance/blob-scrubber.js';
 export { parseImmutableTagRules } from '../lifecycle/immutable-tags.js';
@@ -30,6 +33,8 @@ export type { RetentionRun } from '../lifecycle/retention-service.js';
 export interface AdminServices {
   readonly accounts: AccountService;
   readonly tokens: TokenService;
+  /** The audit log, for `berth audit`. */
+  readonly audit: AuditLog;
   readonly packages: PackageSettings;
   readonly keys: SigningKeys;
   readonly gc: GarbageCollector;
@@ -74,31 +79,45 @@ export async function withServices<T>(opts: AdminServicesOptions, fn: (s: AdminS
   try {
     await prepareSchema(conn, config.metadata.autoMigrate);
     const clock = systemClock;
-    blobs = await openBlobStore(config.storage);
+    const audit = new AuditLog({ db: conn.db, clock });
+    const store = await openBlobStore(config.storage);
+    blobs = store;
     const repos = new RepositoryStore({ db: conn.db, clock });
-    const policies = new LifecyclePolicies({ db: conn.db, clock });
-    return await fn({
+    const policies = new LifecyclePolicies({ db: conn.db, clock, audit });
+    // The operator's commands record as the CLI (no Berth account), naming the OS user who ran them.
+    return await audit.run(cliScope(), () => fn({
+      audit,
       lifecycle: {
         policies,
         // Pull counts buffered in a serving process reach the database within stats.flushInterval.
-        retention: new RetentionService({ db: conn.db, clock, policies }),
+        retention: new RetentionService({ db: conn.db, clock, audit, policies }),
         packageId: async (name) => (isRepoName(name) ? (await repos.find(parseRepoName(name)))?.id ?? null : null),
       },
-      trust: new TrustPolicies({ db: conn.db, clock }),
-      gc: new GarbageCollector({ db: conn.db, blobs, clock }),
-      uploads: new UploadService({ db: conn.db, blobs, repos, clock }),
+      trust: new TrustPolicies({ db: conn.db, clock, audit }),
+      gc: new GarbageCollector({ db: conn.db, blobs: store, clock }),
+      uploads: new UploadService({ db: conn.db, blobs: store, repos, clock }),
       uploadExpiryMs: config.uploads.expireAfterMs,
-      scrubber: new BlobScrubber({ db: conn.db, blobs, clock }),
+      scrubber: new BlobScrubber({ db: conn.db, blobs: store, clock }),
       scrubRate: config.scrub.rateBytesPerSecond,
-      accounts: new AccountService({ db: conn.db, clock }),
-      tokens: new TokenService({ db: conn.db, clock }),
-      packages: new PackageSettings({ db: conn.db, clock }),
+      accounts: new AccountService({ db: conn.db, clock, audit }),
+      tokens: new TokenService({ db: conn.db, clock, audit }),
+      packages: new PackageSettings({ db: conn.db, clock, audit }),
       keys: new SigningKeys({ db: conn.db, clock, keyEncryptionKey: config.auth.keyEncryptionKey }),
-    });
+    }));
   } finally {
     blobs?.close?.();
     await conn.close();
   }
+}
+
+function cliScope(): AuditScope {
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // No passwd entry (a container running as a bare uid): the records still say it was the CLI.
+  }
+  return { actorId: null, actorLogin: null, tokenId: null, address: null, userAgent: `berth-cli (os user ${user})` };
 }
 
 /**

@@ -29,6 +29,7 @@ import { LifecyclePolicies } from '../lifecycle/lifecycle-policies.js';
 import { RetentionService } from '../lifecycle/retention-service.js';
 import { JobLeases } from '../maintenance/job-leases.js';
 import { Scheduler } from '../maintenance/scheduler.js';
+import { AuditLog } from '../audit/audit-log.js';
 import { HookSecrets } from '../events/hook-secrets.js';
 import { HookService } from '../events/hook-service.js';
 import { WebhookWorker } from '../events/webhook-worker.js';
@@ -92,14 +93,16 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   await warnAboutOpenPermissions(dataPaths(config), log);
 
   const clock = systemClock;
+  // Audit records are written by the services, in the transaction of each change (src/audit/).
+  const audit = new AuditLog({ db: db.db, clock });
   const uploadLimits = {
     perUser: config.uploads.maxSessionsPerUser, perRepository: config.uploads.maxSessionsPerRepository, expireAfterMs: config.uploads.expireAfterMs,
   };
   // Immutable-tag rules: the registry and the package services ask them before moving or deleting a tag.
-  const policies = new LifecyclePolicies({ db: db.db, clock });
-  const registry = createRegistry({ db: db.db, blobs, clock, log, uploadLimits, verifyOnRead: config.storage.verifyOnRead, protection: policies });
-  const accounts = new AccountService({ db: db.db, clock });
-  const tokens = new TokenService({ db: db.db, clock });
+  const policies = new LifecyclePolicies({ db: db.db, clock, audit });
+  const registry = createRegistry({ db: db.db, blobs, clock, audit, log, uploadLimits, verifyOnRead: config.storage.verifyOnRead, protection: policies });
+  const accounts = new AccountService({ db: db.db, clock, audit });
+  const tokens = new TokenService({ db: db.db, clock, audit });
   const initialAdminPassword = await bootstrapAdmin(accounts);
   const keys = new SigningKeys({ db: db.db, clock, keyEncryptionKey: config.auth.keyEncryptionKey });
   const sealed = await keys.sealStored();
@@ -116,11 +119,11 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
     db: db.db, registry, clock, log: log.child({ module: 'mirror' }), settings: config.mirror, manifestMaxBytes: config.registry.manifestMaxBytes,
     ...(metrics ? { onResult: (upstream: string, kind: 'manifest' | 'blob', result: string) => metrics.mirrorRequest(upstream, kind, result) } : {}),
   });
-  const trust = new TrustPolicies({ db: db.db, clock });
+  const trust = new TrustPolicies({ db: db.db, clock, audit });
   const policy = new Policy({ db: db.db, ...(mirror ? { mirrorOf: mirror.readersOf } : {}) });
   const publicUrl = config.server.publicUrl;
   const rules = { restoreWindowMs: config.packages.restoreWindowMs, deleteDownloadLimit: config.packages.deleteDownloadLimit };
-  const packages = new PackageService({ db: db.db, policy, clock, downloads: registry.downloads, rules, protection: policies });
+  const packages = new PackageService({ db: db.db, policy, clock, audit, downloads: registry.downloads, rules, protection: policies });
   const tls = config.server.tls
     ? { cert: readFileSync(config.server.tls.cert), key: readFileSync(config.server.tls.key), besideHttp: config.server.tls.port !== null }
     : null;
@@ -151,7 +154,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       if (purged.packages + purged.versions > 0) log.info(purged, 'deleted packages and versions purged');
     },
   });
-  const retention = new RetentionService({ db: db.db, clock, policies, downloads: registry.downloads });
+  const retention = new RetentionService({ db: db.db, clock, audit, policies, downloads: registry.downloads });
   const retentionEvery = config.retention.intervalMs;
   if (retentionEvery !== null) {
     scheduler.every({
@@ -172,11 +175,24 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
     seal: (context, plaintext) => hookSeal.seal(context, plaintext),
     open: (context, stored) => (KeySeal.isSealed(stored) ? hookSeal.open(context, stored) : stored),
   });
-  const hooks = new HookService({ db: db.db, clock, secrets: hookSecrets, allowPrivateTargets: config.webhooks.allowPrivateTargets });
+  const hooks = new HookService({ db: db.db, clock, audit, secrets: hookSecrets, allowPrivateTargets: config.webhooks.allowPrivateTargets });
   const webhooks = new WebhookWorker({
     db: db.db, clock, secrets: hookSecrets, timing: config.webhooks, ...(metrics ? { onResult: (r) => metrics.webhookDelivery(r) } : {}),
   });
   scheduler.every({ name: 'webhooks', everyMs: config.webhooks.pollIntervalMs, lease: true, run: (signal) => webhooks.run(signal) });
+  // Audit records past audit.retention go, hourly, on one replica at a time.
+  const auditRetention = config.audit.retentionMs;
+  if (auditRetention !== null) {
+    scheduler.every({
+      name: 'audit-retention',
+      everyMs: Math.min(auditRetention, 3_600_000),
+      lease: true,
+      run: async (signal) => {
+        const pruned = await audit.prune(clock.now() - auditRetention, signal);
+        if (pruned > 0) log.info({ pruned }, 'audit records past audit.retention deleted');
+      },
+    });
+  }
   if (config.scrub.intervalMs !== null) scheduleScrub(scheduler, { db: db.db, blobs, clock, log }, config.scrub.intervalMs, config.scrub.rateBytesPerSecond);
 
   // One count of failed authentications for /token, Basic on /v2 and the web UI's sign-in form.
@@ -188,9 +204,9 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       accessTokens: tokens, liveness: new TokenLiveness({ db: db.db, clock, ttlMs: 5000 }), sessions, users: accounts,
       oidc: new OidcVerifier({ policies: trust, clock }),
     },
-    registryTokens, limiter, clock,
+    registryTokens, limiter, clock, audit,
   });
-  const versions = new VersionService({ db: db.db, clock, downloads: registry.downloads, rules, protection: policies });
+  const versions = new VersionService({ db: db.db, clock, audit, downloads: registry.downloads, rules, protection: policies });
   const stats = new PackageStats({ db: db.db, downloads: registry.downloads });
   const usage = new UsageService({ db: db.db, downloads: registry.downloads });
   metrics?.setSources({
@@ -204,6 +220,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   const lifecycle = { policies, access: new LifecycleAccess({ db: db.db, policy }), retention };
   const { app: server, https } = buildServer({
     log,
+    audit,
     tls,
     trustedProxies: config.server.trustedProxies,
     connections: {
@@ -229,19 +246,21 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       usage,
       lifecycle,
       hooks,
+      audit,
       trust,
       rateLimiter: new RateLimiter({ windowMs: config.api.rateLimit.windowMs }),
       rateLimits: { authenticated: config.api.rateLimit.authenticated, anonymous: config.api.rateLimit.anonymous },
     },
     ui: {
       accounts, tokens, packages, versions, stats, limiter, clock, publicUrl, sessions, credentials, policy,
-      settings: new PackageSettings({ db: db.db, clock }),
+      settings: new PackageSettings({ db: db.db, clock, audit }),
       summaries: new PackageSummaries({ db: db.db, downloads: registry.downloads }),
       details: new VersionDetails({ db: db.db, blobs: registry.blobs, downloads: registry.downloads }),
       directory: new OwnerDirectory({ db: db.db }),
       usage,
       lifecycle,
       trust,
+      audit,
     },
   });
 

@@ -3,6 +3,7 @@ import { OidcVerifier, type OidcIdentity, type OidcRefusal } from './oidc-verifi
 import { effectiveScopes, SCOPES, type Scope, type Subject } from './permissions.js';
 import type { AccessEntry, RegistryTokens } from './registry-token.js';
 import type { Clock } from '../util/clock.js';
+import type { AuditLog } from '../audit/audit-log.js';
 
 /**
  * Who is calling, whatever the surface: the one answer of the credential resolver. `via` says which credential
@@ -171,6 +172,19 @@ export function isCaller<U extends SessionUser>(r: Caller<U> | CredentialRefusal
   return 'via' in r;
 }
 
+/**
+ * The record of refused credentials: why, and the login a Basic header named when it is shaped like one (a token
+ * pasted as the user name has underscores, so it never is); never the secret.
+ */
+function failedUse(refused: CredentialRefusal['refused'], presented: Presented, reason: string | undefined): Parameters<AuditLog['recordAlone']>[0] {
+  const user = parseBasic(presented.authorization)?.username ?? '';
+  const login = /^[a-zA-Z0-9-]{1,39}$/.test(user) ? user : null;
+  return {
+    action: 'token.failed_use', target: login, actor: { id: null, login }, address: presented.address,
+    after: { reason: refused, ...(reason === undefined ? {} : { detail: reason }) },
+  };
+}
+
 /** `Basic base64(user:password)` → its parts; null for any other header. Decoded here only. */
 export function parseBasic(header: string | undefined): { username: string; password: string } | null {
   const m = /^Basic\s+(\S+)\s*$/i.exec(header ?? '');
@@ -190,9 +204,12 @@ export class CredentialResolver<U extends SessionUser = SessionUser> {
   readonly #registryTokens: RegistryTokens;
   readonly #limiter: FailureLimiter;
   readonly #clock: Clock;
+  readonly #audit: AuditLog | null;
 
-  constructor(deps: { stores: CredentialStores<U>; registryTokens: RegistryTokens; limiter: FailureLimiter; clock: Clock }) {
+  /** `audit`: where refused credentials on the surfaces that limit failures are recorded (`token.failed_use`). */
+  constructor(deps: { stores: CredentialStores<U>; registryTokens: RegistryTokens; limiter: FailureLimiter; clock: Clock; audit?: AuditLog }) {
     this.#stores = deps.stores;
+    this.#audit = deps.audit ?? null;
     this.#registryTokens = deps.registryTokens;
     this.#limiter = deps.limiter;
     this.#clock = deps.clock;
@@ -259,13 +276,15 @@ export class CredentialResolver<U extends SessionUser = SessionUser> {
    * token is hopeless anyway, the limit stops log floods and password-spraying scripts. Failures are charged to the
    * address only (auth/failure-limiter.ts `failureKeys`).
    */
-  #refuse(refused: CredentialRefusal['refused'], presented: Presented, accept: Acceptance, reason?: string): CredentialRefusal {
+  async #refuse(refused: CredentialRefusal['refused'], presented: Presented, accept: Acceptance, reason?: string): Promise<CredentialRefusal> {
     const why = reason === undefined ? {} : { reason };
     if (!accept.limitFailures) return { refused, retryAfter: 0, ...why };
     const now = this.#clock.now();
     const keys = failureKeys(presented.address);
     const retryAfter = Math.max(...keys.map((k) => this.#limiter.retryAfter(k, now)));
     for (const k of keys) this.#limiter.fail(k, now);
+    // Recorded until the address is blocked: the limiter bounds how many records a flood of bad tokens writes.
+    if (retryAfter === 0 && this.#audit) await this.#audit.recordAlone(failedUse(refused, presented, reason));
     return { refused, retryAfter, ...why };
   }
 }

@@ -1,4 +1,6 @@
+import type { AuditLog } from '../audit/audit-log.js';
 import type { Db } from '../db/schema.js';
+import { transaction } from '../db/transaction.js';
 import type { Clock } from '../util/clock.js';
 import { notFound } from '../util/errors.js';
 import type { Action } from './actions.js';
@@ -8,10 +10,12 @@ import { sameIssuer, type TrustPolicy, type TrustPolicyInput } from './trust-pol
 export class TrustPolicies {
   readonly #db: Db;
   readonly #clock: Clock;
+  readonly #audit: AuditLog;
 
-  constructor(deps: { db: Db; clock: Clock }) {
+  constructor(deps: { db: Db; clock: Clock; audit: AuditLog }) {
     this.#db = deps.db;
     this.#clock = deps.clock;
+    this.#audit = deps.audit;
   }
 
   async list(orgId: number): Promise<TrustPolicy[]> {
@@ -31,17 +35,24 @@ export class TrustPolicies {
   }
 
   async add(orgId: number, input: TrustPolicyInput, createdBy: number | null): Promise<TrustPolicy> {
-    const row = await this.#db.insertInto('trustPolicies').values({
-      orgId, issuer: input.issuer, audience: input.audience, conditions: JSON.stringify(input.conditions), packages: JSON.stringify(input.packages),
-      actions: input.actions.join(','), tokenLifetimeMs: input.tokenLifetimeSeconds * 1000, createdBy, createdAt: this.#clock.now(),
-    }).returning('id').executeTakeFirstOrThrow();
+    const row = await transaction(this.#db, async (tx) => {
+      const added = await tx.insertInto('trustPolicies').values({
+        orgId, issuer: input.issuer, audience: input.audience, conditions: JSON.stringify(input.conditions), packages: JSON.stringify(input.packages),
+        actions: input.actions.join(','), tokenLifetimeMs: input.tokenLifetimeSeconds * 1000, createdBy, createdAt: this.#clock.now(),
+      }).returning('id').executeTakeFirstOrThrow();
+      await this.#audit.record(tx, { action: 'trust_policy.create', org: orgId, target: `trust_policy:${added.id}`, after: { ...input } });
+      return added;
+    });
     return (await this.list(orgId)).find((p) => p.id === row.id)!;
   }
 
   /** 404 when the organization has no policy `id`. */
   async remove(orgId: number, id: number): Promise<void> {
-    const r = await this.#db.deleteFrom('trustPolicies').where('orgId', '=', orgId).where('id', '=', id).executeTakeFirst();
-    if (Number(r.numDeletedRows) === 0) throw notFound(`there is no trust policy ${id} in this organization`);
+    await transaction(this.#db, async (tx) => {
+      const r = await tx.deleteFrom('trustPolicies').where('orgId', '=', orgId).where('id', '=', id).executeTakeFirst();
+      if (Number(r.numDeletedRows) === 0) throw notFound(`there is no trust policy ${id} in this organization`);
+      await this.#audit.record(tx, { action: 'trust_policy.destroy', org: orgId, target: `trust_policy:${id}` });
+    });
   }
 
   #select() {

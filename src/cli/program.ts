@@ -3,6 +3,7 @@ import { NO_BERTH_DATABASE } from '../app/admin-services.js';
 import { ConfigError } from '../config/config.js';
 import { isBerthError } from '../util/errors.js';
 import { keysCommand, orgCommand, packageCommand, teamCommand, tokenCommand, userCommand } from './accounts.js';
+import { auditCommand } from './audit.js';
 import { ciTemplateCommand } from './ci-template.js';
 import { configCommand } from './config.js';
 import { gcCommand } from './gc.js';
@@ -39,6 +40,7 @@ export async function runCli(argv: string[]): Promise<void> {
   program.addCommand(doctorCommand());
   program.addCommand(mirrorCommand());
   program.addCommand(trustCommand());
+  program.addCommand(auditCommand());
   for (const cmd of [userCommand(), orgCommand(), teamCommand(), tokenCommand(), packageCommand(), keysCommand()]) program.addCommand(cmd);
   forEachCommand(program, oneLineUsageErrors);
   try {

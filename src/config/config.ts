@@ -64,6 +64,8 @@ export interface Config {
   /** Scheduled retention runs: `intervalMs` null when off. */
   readonly retention: { readonly intervalMs: number | null };
   readonly webhooks: WebhookSettings;
+  /** How long audit records are kept: `retentionMs` null keeps them forever. */
+  readonly audit: { readonly retentionMs: number | null };
   readonly log: { readonly level: string };
   /** `token`: /metrics on the main port behind it (null: not there); `listen`: a separate /metrics listener. */
   readonly metrics: { readonly token: string | null; readonly listen: { readonly host: string; readonly port: number } | null; readonly ownersTop: number; readonly ownersRefreshMs: number };
@@ -183,6 +185,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       retryPeriodMs: get<number>('webhooks.retryPeriod'), maxBackoffMs: get<number>('webhooks.maxBackoff'),
       allowPrivateTargets: get<boolean>('webhooks.allowPrivateTargets'),
     },
+    audit: { retentionMs: get<number | null>('audit.retention') || null },
     log: { level: get('log.level') },
     metrics: {
       token: metricsToken(get<string | null>('metrics.token')),

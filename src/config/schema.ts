@@ -165,6 +165,10 @@ export const SCHEMA = {
     type: 'boolean', default: false,
     help: 'Allow hook URLs resolving to loopback, link-local and private addresses (refused by default: a hook must not reach inside your network).',
   },
+  'audit.retention': {
+    type: 'duration', default: '365d',
+    help: 'Audit records older than this are deleted by a background job (one replica at a time, hourly); 0 or null: keep them forever.',
+  },
   'log.level': {
     type: 'string', default: 'info', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
     help: 'Log level; one JSON line per request at info.',

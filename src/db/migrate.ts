@@ -16,6 +16,7 @@ import * as m0012 from './migrations/0012-listing-indexes.js';
 import * as m0013 from './migrations/0013-lifecycle.js';
 import * as m0014 from './migrations/0014-webhooks.js';
 import * as m0015 from './migrations/0015-trust-policies.js';
+import * as m0016 from './migrations/0016-audit-log.js';
 import * as m0017 from './migrations/0017-mirror.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
@@ -37,6 +38,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '0013-lifecycle': m0013,
   '0014-webhooks': m0014,
   '0015-trust-policies': m0015,
+  '0016-audit-log': m0016,
   '0017-mirror': m0017,
 };
 

@@ -30,6 +30,7 @@ export interface Database {
   webhookEvents: WebhookEventsTable;
   hookDeliveries: HookDeliveriesTable;
   trustPolicies: TrustPoliciesTable;
+  auditLog: AuditLogTable;
 }
 
 export interface RepositoriesTable {
@@ -318,3 +319,21 @@ export interface TrustPoliciesTable {
 }
 
 export type Db = Kysely<Database>;
+
+/** Append-only audit records (migration 0016); no foreign keys, names copied in so a record outlives its subjects. */
+export interface AuditLogTable {
+  id: Generated<number>;
+  action: string;
+  orgId: number | null;
+  orgLogin: string | null;
+  actorId: number | null;
+  actorLogin: string | null;
+  tokenId: number | null;
+  target: string | null;
+  repository: string | null;
+  before: string | null;
+  after: string | null;
+  address: string | null;
+  userAgent: string | null;
+  createdAt: number;
+}

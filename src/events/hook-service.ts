@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Db, HookDeliveriesTable, HooksTable } from '../db/schema.js';
 import { transaction } from '../db/transaction.js';
 import type { Clock } from '../util/clock.js';
+import type { AuditLog } from '../audit/audit-log.js';
 import { BerthError, invalid } from '../util/errors.js';
 import type { Selectable } from 'kysely';
 import { deliveryHeaders } from './hook-sender.js';
@@ -33,9 +34,11 @@ export class HookService {
   readonly #clock: Clock;
   readonly #secrets: HookSecrets;
   readonly #allowPrivate: boolean;
+  readonly #audit: AuditLog;
 
-  constructor(deps: { db: Db; clock: Clock; secrets: HookSecrets; allowPrivateTargets: boolean }) {
+  constructor(deps: { db: Db; clock: Clock; secrets: HookSecrets; allowPrivateTargets: boolean; audit: AuditLog }) {
     this.#db = deps.db;
+    this.#audit = deps.audit;
     this.#clock = deps.clock;
     this.#secrets = deps.secrets;
     this.#allowPrivate = deps.allowPrivateTargets;
@@ -54,6 +57,7 @@ export class HookService {
       }).returning('id').executeTakeFirstOrThrow();
       // Sealed bound to the id, known only now (hook-secrets.ts).
       if (secret !== null) await tx.updateTable('hooks').set({ secret: this.#secrets.toStored(row.id, secret) }).where('id', '=', row.id).execute();
+      await this.#audit.record(tx, { action: 'hook.create', org: ownerId, target: `hook:${row.id}`, after: { url: targetOrigin(url), events, active, secret: secret !== null } });
       return row.id;
     });
     return (await this.get(ownerId, id))!;
@@ -85,13 +89,30 @@ export class HookService {
       set.active = active ? 1 : 0;
       if (active) set.disabledReason = null;
     }
-    await this.#db.updateTable('hooks').set(set).where('id', '=', id).execute();
+    await transaction(this.#db, async (tx) => {
+      await tx.updateTable('hooks').set(set).where('id', '=', id).execute();
+      // The secret by whether there is one, never by value.
+      const { secret, updatedAt: _at, ...changed } = set;
+      await this.#audit.record(tx, {
+        action: 'hook.config_changed', org: ownerId, target: `hook:${id}`,
+        before: { url: targetOrigin(hook.url), events: JSON.parse(hook.events) as unknown, active: hook.active === 1, secret: hook.hasSecret },
+        after: {
+          ...(changed.url ? { url: targetOrigin(changed.url) } : {}), ...(changed.events ? { events: JSON.parse(changed.events) as unknown } : {}),
+          ...(changed.active === undefined ? {} : { active: changed.active === 1 }), ...(secret === undefined ? {} : { secret: secret !== null }),
+          ...(changed.contentType ? { content_type: changed.contentType } : {}),
+        },
+      });
+    });
     return (await this.get(ownerId, id))!;
   }
 
   async delete(ownerId: number | null, id: number): Promise<void> {
-    if (!(await this.get(ownerId, id))) throw hookNotFound();
-    await this.#db.deleteFrom('hooks').where('id', '=', id).execute();
+    const hook = await this.get(ownerId, id);
+    if (!hook) throw hookNotFound();
+    await transaction(this.#db, async (tx) => {
+      await tx.deleteFrom('hooks').where('id', '=', id).execute();
+      await this.#audit.record(tx, { action: 'hook.destroy', org: ownerId, target: `hook:${id}`, before: { url: targetOrigin(hook.url) } });
+    });
   }
 
   /** Queues GitHub's `ping` event for the hook; the worker sends it in the hook's order. */
@@ -143,6 +164,11 @@ export class HookService {
     const q = this.#db.selectFrom('hooks');
     return ownerId === null ? q.where('ownerId', 'is', null) : q.where('ownerId', '=', ownerId);
   }
+}
+
+/** A hook URL as the audit log keeps it: scheme, host and port; paths and queries often carry a receiver's secret. */
+function targetOrigin(url: string): string {
+  return new URL(url).origin;
 }
 
 function view(row: Selectable<HooksTable>): Hook {

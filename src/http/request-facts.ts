@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import type { AuditScope } from '../audit/audit-log.js';
 import { isCaller, type Caller, type CredentialRefusal } from '../auth/credentials.js';
 
 /**
@@ -15,6 +16,21 @@ export interface RequestFacts {
 }
 
 const facts = new WeakMap<FastifyRequest, RequestFacts>();
+const scopes = new WeakMap<FastifyRequest, AuditScope>();
+
+/**
+ * Who the audit records written while serving the request name (src/audit/): the client address (as trustProxy
+ * resolved it), the User-Agent, and the actor once the credential resolver answered (`noteCaller`).
+ */
+export function auditScope(request: FastifyRequest): AuditScope {
+  let scope = scopes.get(request);
+  if (!scope) {
+    const ua = request.headers['user-agent'];
+    scope = { actorId: null, actorLogin: null, tokenId: null, address: request.ip ?? null, userAgent: typeof ua === 'string' ? ua : null };
+    scopes.set(request, scope);
+  }
+  return scope;
+}
 
 export function noteRepository(request: FastifyRequest, repository: string): void {
   facts.set(request, { ...facts.get(request), repository });
@@ -27,6 +43,10 @@ export function noteCaller(request: FastifyRequest, resolved: Caller | Credentia
     facts.set(request, { ...known, auth: `refused:${resolved.refused}` });
     return;
   }
+  const scope = auditScope(request);
+  scope.actorId = resolved.subject.userId;
+  scope.actorLogin = resolved.login;
+  scope.tokenId = resolved.tokenId;
   facts.set(request, {
     ...known,
     auth: resolved.via,

@@ -12,12 +12,15 @@ import { sendOciError } from './oci/oci-errors.js';
 import { tokenEndpoint, type TokenEndpointDeps } from './oci/token-endpoint.js';
 import { registerMetrics, type MetricsExposure } from './metrics-endpoint.js';
 import { routeLabel } from './route-label.js';
-import { requestFacts } from './request-facts.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import { auditScope, requestFacts } from './request-facts.js';
 import type { UiDeps } from './ui/ui-context.js';
 import { sendBareErrorPage, uiPlugin } from './ui/ui-plugin.js';
 
 export interface ServerDeps {
   readonly log: Logger;
+  /** Audit records written while a request is served name its actor, address and User-Agent. */
+  readonly audit: AuditLog;
   readonly oci: OciDeps;
   readonly token: TokenEndpointDeps;
   readonly github: GithubDeps;
@@ -99,6 +102,13 @@ export function buildServer(deps: ServerDeps): BuiltServer {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('X-Content-Type-Options', 'nosniff');
     if (request.protocol === 'https') reply.header('Strict-Transport-Security', 'max-age=31536000');
+  });
+
+  // The audit scope of the request, entered before any handler (and after body parsing, whose stream events run
+  // outside the request's async context): services called from here on record its actor, address and User-Agent.
+  // The surfaces fill in the actor when they resolve the credentials (request-facts.ts noteCaller), before or after.
+  app.addHook('preHandler', (request, _reply, done) => {
+    deps.audit.run(auditScope(request), done);
   });
 
   // One line per request: method, route template (never the raw URL with its tokens), status, time, bytes.

@@ -3,6 +3,8 @@ import type { ExpressionBuilder } from 'kysely';
 import type { Database, Db } from '../db/schema.js';
 import type { TagProtection } from '../registry/tag-protection.js';
 import type { Clock } from '../util/clock.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import { transaction } from '../db/transaction.js';
 import { combineImmutableTagRules, immutableRuleFor, NO_IMMUTABLE_TAGS, parseImmutableTagRules, type ImmutableTagRules } from './immutable-tags.js';
 import { parseRetentionPolicy, type RetentionPolicy } from './retention-policy.js';
 
@@ -30,10 +32,12 @@ const NONE: ScopePolicies = { immutableTags: null, retention: null, updatedAt: n
 export class LifecyclePolicies implements TagProtection {
   readonly #db: Db;
   readonly #clock: Clock;
+  readonly #audit: AuditLog;
 
-  constructor(deps: { db: Db; clock: Clock }) {
+  constructor(deps: { db: Db; clock: Clock; audit: AuditLog }) {
     this.#db = deps.db;
     this.#clock = deps.clock;
+    this.#audit = deps.audit;
   }
 
   async get(scope: PolicyScope, db: Db = this.#db): Promise<ScopePolicies> {
@@ -83,17 +87,37 @@ export class LifecyclePolicies implements TagProtection {
 
   async #write(scope: PolicyScope, values: { immutableTags?: string | null; retention?: string | null }, by: number | null): Promise<void> {
     const now = this.#clock.now();
-    const update = () => this.#db.updateTable('lifecyclePolicies').set({ ...values, updatedBy: by, updatedAt: now }).where(inScope(scope)).executeTakeFirst();
-    if (Number((await update()).numUpdatedRows) > 0) return;
-    try {
-      await this.#db.insertInto('lifecyclePolicies').values({
-        ownerId: scope.ownerId, repositoryId: scope.repositoryId, immutableTags: null, retention: null, ...values, updatedBy: by, updatedAt: now,
-      }).execute();
-    } catch (err) {
-      // Another writer inserted the scope's row first: ours is the later write.
+    const update = (tx: Db) => tx.updateTable('lifecyclePolicies').set({ ...values, updatedBy: by, updatedAt: now }).where(inScope(scope)).executeTakeFirst();
+    const record = async (tx: Db, before: ScopePolicies) => {
+      const repo = scope.repositoryId === null ? null
+        : await tx.selectFrom('repositories').select('name').where('id', '=', scope.repositoryId).executeTakeFirst();
+      const of = (p: ScopePolicies) => ({
+        ...('immutableTags' in values ? { immutable_tags: p.immutableTags } : {}), ...('retention' in values ? { retention: p.retention } : {}),
+      });
+      const after = { immutableTags: 'immutableTags' in values ? JSON.parse(values.immutableTags ?? 'null') as ImmutableTagRules | null : null,
+        retention: 'retention' in values ? JSON.parse(values.retention ?? 'null') as RetentionPolicy | null : null, updatedAt: now };
+      await this.#audit.record(tx, {
+        action: 'package.update_policy', org: scope.ownerId, target: repo?.name ?? `namespace:${scope.ownerId}`, repository: repo?.name ?? null,
+        before: of(before), after: of(after),
+      });
+    };
+    await transaction(this.#db, async (tx) => {
+      const before = await this.get(scope, tx);
+      if (Number((await update(tx)).numUpdatedRows) === 0) {
+        await tx.insertInto('lifecyclePolicies').values({
+          ownerId: scope.ownerId, repositoryId: scope.repositoryId, immutableTags: null, retention: null, ...values, updatedBy: by, updatedAt: now,
+        }).execute();
+      }
+      await record(tx, before);
+    }).catch(async (err: unknown) => {
+      // Another writer inserted the scope's row first (that rolled ours back, record included): ours is the later write.
       if (!isUniqueViolation(err)) throw err;
-      await update();
-    }
+      await transaction(this.#db, async (tx) => {
+        const before = await this.get(scope, tx);
+        await update(tx);
+        await record(tx, before);
+      });
+    });
   }
 }
 

@@ -3,6 +3,7 @@ import { lockRepository, transaction } from '../db/transaction.js';
 import { softDeleteVersions } from '../packages/version-service.js';
 import type { DownloadCounter } from '../registry/download-counter.js';
 import type { Clock } from '../util/clock.js';
+import type { AuditLog } from '../audit/audit-log.js';
 import type { LifecyclePolicies } from './lifecycle-policies.js';
 import { effectiveRetention, type RetentionPolicy } from './retention-policy.js';
 import { planRetention, type Candidate, type VersionDecision } from './retention-plan.js';
@@ -34,10 +35,12 @@ export class RetentionService {
   readonly #clock: Clock;
   readonly #policies: LifecyclePolicies;
   readonly #downloads: DownloadCounter | null;
+  readonly #audit: AuditLog;
 
   /** `downloads`: this process's buffered pull counts, flushed before a run so recent pulls count. */
-  constructor(deps: { db: Db; clock: Clock; policies: LifecyclePolicies; downloads?: DownloadCounter }) {
+  constructor(deps: { db: Db; clock: Clock; policies: LifecyclePolicies; audit: AuditLog; downloads?: DownloadCounter }) {
     this.#db = deps.db;
+    this.#audit = deps.audit;
     this.#clock = deps.clock;
     this.#policies = deps.policies;
     this.#downloads = deps.downloads ?? null;
@@ -60,7 +63,16 @@ export class RetentionService {
       const current = await tx.selectFrom('repositories').select('updatedAt').where('id', '=', repo.id).executeTakeFirstOrThrow();
       let run = planned;
       if (current.updatedAt !== repo.updatedAt || (await this.#protects(tx, repo.id, doomedOf(planned)))) run = await this.#plan(tx, repo, {});
-      await softDeleteVersions(tx, doomedOf(run), this.#clock.now());
+      const doomed = doomedOf(run);
+      await softDeleteVersions(tx, doomed, this.#clock.now());
+      if (doomed.length > 0) {
+        // One record per run, not per version: a first run over a large package deletes thousands.
+        const digests = run.versions.filter((v) => v.decision === 'delete').map((v) => v.digest);
+        await this.#audit.record(tx, {
+          action: 'package.retention_run', org: repo.ownerId, target: repo.name, repository: repo.name,
+          after: { deleted: doomed.length, digests: digests.slice(0, 100) },
+        });
+      }
       return { ...run, dryRun: false };
     });
   }

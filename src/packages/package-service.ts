@@ -10,6 +10,7 @@ import type { DownloadCounter } from '../registry/download-counter.js';
 import { type TagProtection } from '../registry/tag-protection.js';
 import { tagImmutable } from '../oci/errors.js';
 import type { Clock } from '../util/clock.js';
+import type { AuditLog } from '../audit/audit-log.js';
 import { countUpTo } from './listing-count.js';
 import { downloadLimit, nameReused } from './package-errors.js';
 
@@ -58,6 +59,7 @@ interface Deps {
   readonly downloads: DownloadCounter;
   readonly rules: DeletionRules;
   readonly protection: TagProtection;
+  readonly audit: AuditLog;
 }
 
 /**
@@ -73,9 +75,11 @@ export class PackageService {
   readonly #downloads: DownloadCounter;
   readonly #rules: DeletionRules;
   readonly #protection: TagProtection;
+  readonly #audit: AuditLog;
 
   constructor(deps: Deps) {
     this.#db = deps.db;
+    this.#audit = deps.audit;
     this.#protection = deps.protection;
     this.#policy = deps.policy;
     this.#clock = deps.clock;
@@ -141,6 +145,7 @@ export class PackageService {
         .set({ name: `${pkg.repository}~deleted-${pkg.id}`, deletedName: pkg.repository, deletedAt: now, updatedAt: now })
         .where('id', '=', pkg.id).where('deletedAt', 'is', null).execute();
       await outbox.packageChanged(tx, { repositoryId: pkg.id, action: 'deleted', senderId: null, at: now });
+      await this.#audit.record(tx, { action: 'package.delete', org: pkg.repository.split('/')[0]!, target: pkg.repository, repository: pkg.repository });
     });
   }
 
@@ -154,6 +159,7 @@ export class PackageService {
       await tx.updateTable('repositories').set({ name: pkg.repository, deletedName: null, deletedAt: null, updatedAt: now })
         .where('id', '=', pkg.id).execute();
       await outbox.packageChanged(tx, { repositoryId: pkg.id, action: 'restored', senderId: null, at: now });
+      await this.#audit.record(tx, { action: 'package.restore', org: pkg.repository.split('/')[0]!, target: pkg.repository, repository: pkg.repository });
     }).catch((err: unknown) => {
       // A first push of the same name committed between our check and our update (PostgreSQL, READ COMMITTED).
       if (isUniqueViolation(err)) throw nameReused(pkg.repository);

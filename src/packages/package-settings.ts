@@ -2,6 +2,8 @@ import type { Db } from '../db/schema.js';
 import type { Role, Visibility } from '../auth/permissions.js';
 import { invalid, notFound } from '../util/errors.js';
 import type { Clock } from '../util/clock.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import { transaction } from '../db/transaction.js';
 
 const VISIBILITIES: readonly Visibility[] = ['public', 'private', 'internal'];
 const ROLES: readonly Role[] = ['read', 'write', 'admin'];
@@ -10,10 +12,12 @@ const ROLES: readonly Role[] = ['read', 'write', 'admin'];
 export class PackageSettings {
   readonly #db: Db;
   readonly #clock: Clock;
+  readonly #audit: AuditLog;
 
-  constructor(deps: { db: Db; clock: Clock }) {
+  constructor(deps: { db: Db; clock: Clock; audit: AuditLog }) {
     this.#db = deps.db;
     this.#clock = deps.clock;
+    this.#audit = deps.audit;
   }
 
   /**
@@ -31,22 +35,36 @@ export class PackageSettings {
         throw invalid(`the organization ${owner!.login} allows only ${allowed.join(', ')} packages; an owner of ${owner!.login} can change that policy`);
       }
     }
-    await this.#db.updateTable('repositories').set({ visibility: visibility as Visibility, updatedAt: this.#clock.now() }).where('id', '=', repo.id).execute();
+    if (repo.visibility === visibility) return;
+    await transaction(this.#db, async (tx) => {
+      await tx.updateTable('repositories').set({ visibility: visibility as Visibility, updatedAt: this.#clock.now() }).where('id', '=', repo.id).execute();
+      await this.#audit.record(tx, {
+        action: 'package.visibility_change', org: repo.owner, target: name, repository: name, before: { visibility: repo.visibility }, after: { visibility },
+      });
+    });
   }
 
   async grant(name: string, principal: { type: 'user' | 'team'; id: number }, role: string): Promise<void> {
     if (!(ROLES as readonly string[]).includes(role)) throw invalid(`role must be one of ${ROLES.join(', ')}`);
     const repo = await this.#repo(name);
-    await this.#db.insertInto('packagePermissions')
-      .values({ repositoryId: repo.id, principalType: principal.type, principalId: principal.id, role: role as Role })
-      .onConflict((oc) => oc.columns(['repositoryId', 'principalType', 'principalId']).doUpdateSet({ role: role as Role }))
-      .execute();
+    await transaction(this.#db, async (tx) => {
+      await tx.insertInto('packagePermissions')
+        .values({ repositoryId: repo.id, principalType: principal.type, principalId: principal.id, role: role as Role })
+        .onConflict((oc) => oc.columns(['repositoryId', 'principalType', 'principalId']).doUpdateSet({ role: role as Role }))
+        .execute();
+      await this.#audit.record(tx, { action: 'package.grant', org: repo.owner, target: name, repository: name, after: { [principal.type]: principal.id, role } });
+    });
   }
 
   async revoke(name: string, principal: { type: 'user' | 'team'; id: number }): Promise<void> {
     const repo = await this.#repo(name);
-    await this.#db.deleteFrom('packagePermissions').where('repositoryId', '=', repo.id)
-      .where('principalType', '=', principal.type).where('principalId', '=', principal.id).execute();
+    await transaction(this.#db, async (tx) => {
+      const gone = await tx.deleteFrom('packagePermissions').where('repositoryId', '=', repo.id)
+        .where('principalType', '=', principal.type).where('principalId', '=', principal.id).executeTakeFirst();
+      if (Number(gone.numDeletedRows) > 0) {
+        await this.#audit.record(tx, { action: 'package.revoke_grant', org: repo.owner, target: name, repository: name, before: { [principal.type]: principal.id } });
+      }
+    });
   }
 
   /** Who has a role on the package (direct grants to users and teams), by kind and name. */
@@ -66,8 +84,8 @@ export class PackageSettings {
     ];
   }
 
-  async #repo(name: string): Promise<{ id: number; ownerId: number | null }> {
-    const repo = await this.#db.selectFrom('repositories').select(['id', 'ownerId']).where('name', '=', name).executeTakeFirst();
+  async #repo(name: string): Promise<{ id: number; ownerId: number | null; owner: string; visibility: string }> {
+    const repo = await this.#db.selectFrom('repositories').select(['id', 'ownerId', 'owner', 'visibility']).where('name', '=', name).executeTakeFirst();
     if (!repo) throw notFound(`no package named "${name}"`);
     return repo;
   }

@@ -4,6 +4,7 @@ import { lockRepository, transaction } from '../db/transaction.js';
 import type { DownloadCounter } from '../registry/download-counter.js';
 import { refuseProtectedDeletion, type TagProtection } from '../registry/tag-protection.js';
 import type { Clock } from '../util/clock.js';
+import type { AuditLog } from '../audit/audit-log.js';
 import { countUpTo } from './listing-count.js';
 import { downloadLimit, lastVersion, versionNotFound } from './package-errors.js';
 import type { DeletionRules, PackageInfo } from './package-service.js';
@@ -37,9 +38,11 @@ export class VersionService {
   readonly #downloads: DownloadCounter;
   readonly #rules: DeletionRules;
   readonly #protection: TagProtection;
+  readonly #audit: AuditLog;
 
-  constructor(deps: { db: Db; clock: Clock; downloads: DownloadCounter; rules: DeletionRules; protection: TagProtection }) {
+  constructor(deps: { db: Db; clock: Clock; downloads: DownloadCounter; rules: DeletionRules; protection: TagProtection; audit: AuditLog }) {
     this.#db = deps.db;
+    this.#audit = deps.audit;
     this.#protection = deps.protection;
     this.#clock = deps.clock;
     this.#downloads = deps.downloads;
@@ -85,6 +88,10 @@ export class VersionService {
       await lockRepository(tx, pkg.id);
       await refuseProtectedDeletion(tx, this.#protection, { id: pkg.id, name: pkg.repository }, [version.id]);
       await softDeleteVersions(tx, [version.id], now);
+      await this.#audit.record(tx, {
+        action: 'package_version.delete', org: pkg.repository.split('/')[0]!, target: `${pkg.repository}@${version.digest}`, repository: pkg.repository,
+        before: { tags: version.tags },
+      });
     });
   }
 
@@ -108,6 +115,12 @@ export class VersionService {
       await tx.deleteFrom('deletedTags').where('manifestId', '=', id).execute();
       await tx.updateTable('manifests').set({ deletedAt: null, updatedAt: now }).where('id', '=', id).execute();
       await outbox.versionChanged(tx, { manifestId: id, action: 'restored', senderId: null, at: now });
+      const restored = await tx.selectFrom('manifests').select('digest').where('id', '=', id).executeTakeFirstOrThrow();
+      const back = await tx.selectFrom('tags').select('name').where('manifestId', '=', id).orderBy('name').execute();
+      await this.#audit.record(tx, {
+        action: 'package_version.restore', org: pkg.repository.split('/')[0]!, target: `${pkg.repository}@${restored.digest}`, repository: pkg.repository,
+        after: { tags: back.map((t) => t.name) },
+      });
     });
   }
 

@@ -3,10 +3,11 @@ import { preparedQuery } from '../db/prepared-query.js';
 import type { Db } from '../db/schema.js';
 import { lockRepository, transaction } from '../db/transaction.js';
 import { outbox } from '../events/outbox.js';
+import type { AuditLog } from '../audit/audit-log.js';
 import { digestAlgorithm, makeDigest, type Digest } from '../oci/digest.js';
 import { digestInvalid, manifestBlobUnknown, manifestUnknown, nameUnknown, tagImmutable } from '../oci/errors.js';
 import { parseManifest, type ParsedManifest } from '../oci/manifest.js';
-import type { Reference, RepoName } from '../oci/names.js';
+import { repoOwner, type Reference, type RepoName } from '../oci/names.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
 import { readLimited } from '../util/read-limited.js';
@@ -47,11 +48,13 @@ export class ManifestService {
   readonly #downloads: DownloadCounter;
   readonly #blobs: BlobStore;
   readonly #protection: TagProtection;
+  readonly #audit: AuditLog;
   /** The manifest GET/HEAD lookups, compiled once: they are the registry's hottest queries. */
   readonly #lookups: Record<`${'tag' | 'digest'}:${'body' | 'head'}`, (name: string, reference: string) => Promise<(ManifestHead & { body?: Buffer })[]>>;
 
-  constructor(deps: { db: Db; repos: RepositoryStore; clock: Clock; downloads: DownloadCounter; blobs: BlobStore; protection: TagProtection }) {
+  constructor(deps: { db: Db; repos: RepositoryStore; clock: Clock; downloads: DownloadCounter; blobs: BlobStore; protection: TagProtection; audit: AuditLog }) {
     this.#db = deps.db;
+    this.#audit = deps.audit;
     this.#blobs = deps.blobs;
     this.#protection = deps.protection;
     const lookup = (by: 'tag' | 'digest', withBody: boolean) => preparedQuery(this.#db as never, 2, (name, reference) => {
@@ -118,6 +121,7 @@ export class ManifestService {
       }).onConflict((oc) => oc.columns(['repositoryId', 'digest']).doNothing()).executeTakeFirst();
       let published = Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0;
       let tagMoved = false;
+      let tagWas: number | null = null;
       const row = await tx.selectFrom('manifests').select(['id', 'deletedAt']).where('repositoryId', '=', repo.id).where('digest', '=', digest).executeTakeFirstOrThrow();
       if (row.deletedAt !== null) {
         // Pushing a deleted version again brings it back as a new version would be (GHCR); its old tags stay gone.
@@ -142,6 +146,7 @@ export class ManifestService {
           if (rule) throw tagImmutable(reference.tag, name, rule, 'move');
         }
         tagMoved = current?.manifestId !== row.id;
+        tagWas = current && current.manifestId !== row.id ? current.manifestId : null;
         await tx.insertInto('tags').values({ repositoryId: repo.id, name: reference.tag, manifestId: row.id, updatedAt: now })
           .onConflict((oc) => oc.columns(['repositoryId', 'name']).doUpdateSet({ manifestId: row.id, updatedAt: now }))
           .execute();
@@ -156,6 +161,13 @@ export class ManifestService {
       if (!opts.fromUpstream && (published || tagMoved)) {
         await outbox.versionPushed(tx, {
           manifestId: row.id, tag: reference.kind === 'tag' ? reference.tag : null, action: published ? 'published' : 'updated', senderId: pusher, at: now,
+        });
+        // The audit record, once per manifest PUT (never per blob): a new version, or a tag moved onto one there.
+        const tag = reference.kind === 'tag' ? reference.tag : null;
+        const was = tagWas === null ? null : (await tx.selectFrom('manifests').select('digest').where('id', '=', tagWas).executeTakeFirst())?.digest ?? null;
+        await this.#audit.record(tx, {
+          action: published ? 'package.push' : 'tag.move', org: repoOwner(name), target: `${name}${tag ? `:${tag}` : `@${digest}`}`, repository: name,
+          ...(was ? { before: { tag, digest: was } } : {}), after: { tag, digest, media_type: parsed.mediaType },
         });
       }
       return row.id;
@@ -193,6 +205,7 @@ export class ManifestService {
         if (!tag) throw manifestUnknown(reference.tag);
         if (rule) throw tagImmutable(reference.tag, name, rule, 'delete-tag');
         await tx.deleteFrom('tags').where('repositoryId', '=', repo.id).where('name', '=', reference.tag).execute();
+        await this.#audit.record(tx, { action: 'tag.delete', org: repoOwner(name), target: `${name}:${reference.tag}`, repository: name });
         return;
       }
       const row = await tx.selectFrom('manifests').select('id').where('repositoryId', '=', repo.id).where('digest', '=', reference.digest)
@@ -202,6 +215,7 @@ export class ManifestService {
       // Written before the row goes: the payload is read from it.
       await outbox.versionChanged(tx, { manifestId: row.id, action: 'deleted', senderId: null, at: this.#clock.now() });
       await tx.deleteFrom('manifests').where('id', '=', row.id).execute();
+      await this.#audit.record(tx, { action: 'package_version.delete', org: repoOwner(name), target: `${name}@${reference.digest}`, repository: name, after: { permanent: true } });
     });
   }
 

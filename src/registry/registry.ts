@@ -2,6 +2,7 @@ import type { Db } from '../db/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
+import type { AuditLog } from '../audit/audit-log.js';
 import { BlobService } from './blob-service.js';
 import { DownloadCounter } from './download-counter.js';
 import { ManifestService } from './manifest-service.js';
@@ -26,7 +27,7 @@ export interface Registry {
 
 /** `verifyOnRead`: config `storage.verifyOnRead` (see BlobService). */
 export function createRegistry(deps: {
-  db: Db; blobs: BlobStore; clock: Clock; log: Logger; uploadLimits?: UploadLimits; verifyOnRead?: boolean; protection?: TagProtection;
+  db: Db; blobs: BlobStore; clock: Clock; log: Logger; audit: AuditLog; uploadLimits?: UploadLimits; verifyOnRead?: boolean; protection?: TagProtection;
 }): Registry {
   const { db, clock } = deps;
   const repos = new RepositoryStore({ db, clock });
@@ -37,7 +38,7 @@ export function createRegistry(deps: {
       db, blobs: deps.blobs, repos, clock, log: deps.log.child({ module: 'registry.blobs' }), verifyOnRead: deps.verifyOnRead ?? false,
     }),
     uploads: new UploadService({ db, blobs: deps.blobs, repos, clock, ...(deps.uploadLimits ? { limits: deps.uploadLimits } : {}) }),
-    manifests: new ManifestService({ db, repos, clock, downloads, blobs: deps.blobs, protection: deps.protection ?? NO_TAG_PROTECTION }),
+    manifests: new ManifestService({ db, repos, clock, downloads, blobs: deps.blobs, protection: deps.protection ?? NO_TAG_PROTECTION, audit: deps.audit }),
     tags: new TagService({ db, repos }),
     referrers: new ReferrersService({ db }),
     downloads,

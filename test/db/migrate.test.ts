@@ -152,7 +152,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
   describe(`0017-mirror on ${dialect}`, { skip: dialect === 'postgres' && noPostgres }, () => {
     it('adds mirror_tags: one row per repository and tag, upserted, gone with its repository', async () => {
       const conn = open(dialect === 'postgres' ? await createDatabase() : ':memory:');
-      await migrate(conn, '0015-trust-policies');
+      await migrate(conn, '0016-audit-log');
       await sql`insert into repositories (name, owner, created_at, updated_at) values ('hub/library/alpine', 'hub', 1, 1)`.execute(conn.db);
       assert.deepEqual(await migrate(conn), ['0017-mirror']);
       const repo = await conn.db.selectFrom('repositories').select('id').executeTakeFirstOrThrow();
@@ -213,6 +213,29 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       await assert.rejects(conn.db.insertInto('trustPolicies').values({ ...row, orgId: org.id + 1000 }).execute());
       await conn.db.deleteFrom('accounts').where('id', '=', org.id).execute();
       assert.deepEqual(await conn.db.selectFrom('trustPolicies').select('id').execute(), []);
+      assert.deepEqual(await migrate(conn, '0016-audit-log'), ['0016-audit-log']);
+    });
+  });
+}
+
+for (const dialect of ['sqlite', 'postgres'] as const) {
+  describe(`0016-audit-log on ${dialect}`, { skip: dialect === 'postgres' && noPostgres }, () => {
+    it('adds audit_log: records outlive the accounts they name, read newest first per organization, pruned by time', async () => {
+      const conn = open(dialect === 'postgres' ? await createDatabase() : ':memory:');
+      await migrate(conn, '0015-trust-policies');
+      const org = await conn.db.insertInto('accounts').values({ login: 'acme', lowerLogin: 'acme', type: 'org', displayName: null, email: null, passwordHash: null, disabledAt: null, createdAt: 1, updatedAt: 1 })
+        .returning('id').executeTakeFirstOrThrow();
+      assert.deepEqual(await migrate(conn, '0016-audit-log'), ['0016-audit-log']);
+      const row = (action: string, createdAt: number) => ({
+        action, orgId: org.id, orgLogin: 'acme', actorId: 7, actorLogin: 'alice', tokenId: 2 ** 40, target: 'acme/api', repository: 'acme/api',
+        before: null, after: '{"visibility":"public"}', address: '127.0.0.1', userAgent: 'skopeo/1.13', createdAt,
+      });
+      await conn.db.insertInto('auditLog').values([row('package.push', 1000), row('package.delete', 2000), { ...row('user.login', 3000), orgId: null, orgLogin: null }]).execute();
+      await conn.db.deleteFrom('accounts').execute();
+      const newest = await conn.db.selectFrom('auditLog').select(['action', 'tokenId', 'createdAt']).where('orgId', '=', org.id).orderBy('id', 'desc').execute();
+      assert.deepEqual(newest, [{ action: 'package.delete', tokenId: 2 ** 40, createdAt: 2000 }, { action: 'package.push', tokenId: 2 ** 40, createdAt: 1000 }]);
+      await conn.db.deleteFrom('auditLog').where('createdAt', '<', 2500).execute();
+      assert.deepEqual((await conn.db.selectFrom('auditLog').select('action').execute()).map((r) => r.action), ['user.login']);
       assert.deepEqual(await migrate(conn), ['0017-mirror']);
     });
   });

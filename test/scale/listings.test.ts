@@ -24,6 +24,7 @@ import { VersionService } from '../../src/packages/version-service.js';
 import { RepositoryStore } from '../../src/registry/repositories.js';
 import { TagService } from '../../src/registry/tag-service.js';
 import type { RepoName } from '../../src/oci/names.js';
+import { AuditLog } from '../../src/audit/audit-log.js';
 import { systemClock } from '../../src/util/clock.js';
 import { BIG_ORG, HUGE_REPO, MEMBER, seed, type SeedResult, type SeedShape } from '../../bench/seed.js';
 import { backendEnv, startBerth, testBackend, type RunningBerth } from '../helpers/berth.js';
@@ -115,7 +116,7 @@ describe(`listings on a seeded registry (${testBackend()})`, () => {
   });
 
   it('PackageService.list pages, filters and counts in SQL, as the in-memory listing did', async () => {
-    const packages = new PackageService({ db: conn.db, clock: systemClock, downloads: null as never, rules: null as never, protection: null as never, policy: new Policy({ db: conn.db }) });
+    const packages = new PackageService({ db: conn.db, clock: systemClock, audit: new AuditLog({ db: conn.db, clock: systemClock }), downloads: null as never, rules: null as never, protection: null as never, policy: new Policy({ db: conn.db }) });
     for (const label of ['member (partial reader)', 'plain member', 'organization owner', 'anonymous']) {
       const subject = subjects[label]!;
       const want = await expected(conn.db, subject, BIG_ORG);
@@ -135,7 +136,7 @@ describe(`listings on a seeded registry (${testBackend()})`, () => {
   });
 
   it('the versions of a package with more than 10,000 are counted up to 10,001 and paged from the index', async () => {
-    const versions = new VersionService({ db: conn.db, clock: systemClock, downloads: null as never, rules: null as never, protection: null as never });
+    const versions = new VersionService({ db: conn.db, clock: systemClock, audit: new AuditLog({ db: conn.db, clock: systemClock }), downloads: null as never, rules: null as never, protection: null as never });
     const huge = await conn.db.selectFrom('repositories').select('id').where('name', '=', HUGE_REPO).executeTakeFirstOrThrow();
     const page = await versions.list({ id: huge.id } as never, 'active', 100, 100);
     assert.equal(page.total, COUNT_LIMIT + 1);
@@ -152,7 +153,7 @@ describe(`listings on a seeded registry (${testBackend()})`, () => {
     assert.deepEqual(body.map((p) => `${BIG_ORG}/${p.name}`), want.slice(200, 300));
     assert.match(res.headers.get('link') ?? '', new RegExp(`page=${Math.ceil(want.length / 100)}>; rel="last"`));
 
-    const { token: ownerToken } = await new TokenService({ db: conn.db, clock: systemClock })
+    const { token: ownerToken } = await new TokenService({ db: conn.db, clock: systemClock, audit: new AuditLog({ db: conn.db, clock: systemClock }) })
       .create({ userId: 1, note: 'test', scopes: ['read:packages'], expiresAt: null });
     const versions = await berth.fetch(`/api/v3/orgs/${BIG_ORG}/packages/container/huge/versions?per_page=100&page=2`, { auth: `token ${ownerToken}` });
     assert.equal(versions.status, 200);
@@ -187,7 +188,7 @@ describe(`listings on a seeded registry (${testBackend()})`, () => {
       await run(conn.db.withPlugin(recorder));
       return recorder.nodes.map((node) => conn.db.getExecutor().compileQuery(node, createQueryId()));
     };
-    const service = (db: Db) => new PackageService({ db, clock: systemClock, downloads: null as never, rules: null as never, protection: null as never, policy: new Policy({ db }) });
+    const service = (db: Db) => new PackageService({ db, clock: systemClock, audit: new AuditLog({ db, clock: systemClock }), downloads: null as never, rules: null as never, protection: null as never, policy: new Policy({ db }) });
     const huge = await conn.db.selectFrom('repositories').select('id').where('name', '=', HUGE_REPO).executeTakeFirstOrThrow();
     const repos = (db: Db) => new RepositoryStore({ db, clock: systemClock });
     const cases: { label: string; queries: CompiledQuery[]; index: RegExp; maxRead: number }[] = [];
@@ -205,7 +206,7 @@ describe(`listings on a seeded registry (${testBackend()})`, () => {
     const allNames = (await conn.db.selectFrom('repositories').select('name').where('deletedAt', 'is', null).orderBy('name').execute()).map((r) => r.name);
     const catalog = await recorded((db) => repos(db).list(51, catalogWant[500], readableRepositories(member)));
     cases.push({ label: '_catalog', queries: catalog, index: /repositories_live_name/, maxRead: allNames.indexOf(catalogWant[551]!) - allNames.indexOf(catalogWant[500]!) + 2 });
-    const versions = await recorded((db) => new VersionService({ db, clock: systemClock, downloads: null as never, rules: null as never, protection: null as never }).list({ id: huge.id } as never, 'active', 50, 100));
+    const versions = await recorded((db) => new VersionService({ db, clock: systemClock, audit: new AuditLog({ db, clock: systemClock }), downloads: null as never, rules: null as never, protection: null as never }).list({ id: huge.id } as never, 'active', 50, 100));
     const vlist = versions.find((q) => /from "manifests"/.test(q.sql) && /offset/i.test(q.sql))!;
     const vcount = versions.find((q) => /count\(\*\) as n from \(/.test(q.sql))!;
     cases.push({ label: 'versions page 50', queries: [vlist], index: /manifests_live_versions/, maxRead: 50 * 100 + 1 });

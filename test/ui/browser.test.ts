@@ -345,6 +345,11 @@ describe('web UI in a browser', () => {
         await Promise.all([ui.page.waitForNavigation(), ui.page.getByRole('button', { name: `Remove trust policy ${policy!.id}` }).click()]);
         assert.deepEqual(await listed(), []);
       });
+      // Both changes are in the organization's audit log, by the owner who made them.
+      const audit = await berth.fetch('/api/v3/orgs/acme/audit-log?phrase=action:trust_policy');
+      assert.equal(audit.status, 200);
+      const records = (await audit.json()) as { action: string; actor: string }[];
+      assert.deepEqual(records.map((r) => [r.action, r.actor]), [['trust_policy.destroy', 'tester'], ['trust_policy.create', 'tester']]);
     });
 
     it('works with JavaScript turned off', async () => {

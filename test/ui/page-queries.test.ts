@@ -8,6 +8,7 @@ import { connect, type Connection } from '../../src/db/connect.js';
 import { migrate } from '../../src/db/migrate.js';
 import type { PackageInfo } from '../../src/packages/package-service.js';
 import { VersionService } from '../../src/packages/version-service.js';
+import { AuditLog } from '../../src/audit/audit-log.js';
 import { systemClock } from '../../src/util/clock.js';
 import { createDatabase, postgresBinDir } from '../helpers/postgres.js';
 
@@ -55,7 +56,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       // package's live rows) to as many random heap reads, so there page 1 is what is checked.
       for (const n of [1, 40]) {
         const recorder = new QueryRecorder();
-        const versions = new VersionService({ db: db.withPlugin(recorder), clock: systemClock, downloads: null as never, rules: null as never, protection: null as never });
+        const versions = new VersionService({ db: db.withPlugin(recorder), clock: systemClock, audit: new AuditLog({ db: db.withPlugin(recorder), clock: systemClock }), downloads: null as never, rules: null as never, protection: null as never });
         const page = await versions.list({ id: Number(repo.id) } as PackageInfo, 'active', n, 30);
         assert.equal(page.versions.length, 30);
         assert.ok(page.total > 1000);

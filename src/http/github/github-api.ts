@@ -7,6 +7,7 @@ import {
   badCredentials, clientError, DOCS_ROOT, notFound, problemsParsingJson, RATE_LIMIT_DOCS, RATE_LIMITED, rateLimited, sendGithubError,
   unsupportedApiVersion,
 } from './github-errors.js';
+import { auditRoutes } from './audit-routes.js';
 import { hookRoutes } from './hook-routes.js';
 import { lifecycleRoutes } from './lifecycle-routes.js';
 import { trustRoutes } from './trust-routes.js';
@@ -68,7 +69,7 @@ export function githubApi(deps: GithubDeps) {
     });
 
     const endpoints: Endpoint[] = [
-      ...metaRoutes(), ...packageRoutes(), ...versionRoutes(), ...statsRoutes(), ...lifecycleRoutes(), ...hookRoutes(), ...trustRoutes(),
+      ...metaRoutes(), ...packageRoutes(), ...versionRoutes(), ...statsRoutes(), ...lifecycleRoutes(), ...hookRoutes(), ...auditRoutes(), ...trustRoutes(),
     ];
     for (const endpoint of endpoints) {
       app.route({

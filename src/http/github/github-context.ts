@@ -1,3 +1,4 @@
+import type { AuditLog } from '../../audit/audit-log.js';
 import type { HookService } from '../../events/hook-service.js';
 import type { TrustPolicies } from '../../auth/trust-policies.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -27,6 +28,8 @@ export interface GithubDeps {
   readonly lifecycle: LifecycleServices;
   /** Webhooks of the namespaces (/orgs/{org}/hooks); who may manage them: Policy.administers. */
   readonly hooks: HookService;
+  /** The audit log (/orgs/{org}/audit-log); who may read it: Policy.administers. */
+  readonly audit: AuditLog;
   /** Organizations' OIDC trust policies (/api/v3/berth/orgs/{org}/trust-policies). */
   readonly trust: TrustPolicies;
   readonly rateLimiter: RateLimiter;

@@ -1,3 +1,4 @@
+import type { AuditRecord } from '../../audit/audit-log.js';
 import type { DeliveryRow, Hook } from '../../events/hook-service.js';
 import type { Account } from '../../accounts/account-service.js';
 import { profileView } from '../../accounts/profile-view.js';
@@ -270,5 +271,53 @@ export function hookDeliveryDetailJson(d: DeliveryRow, requestHeaders: Record<st
     url: null,
     request: { headers: requestHeaders, payload: JSON.parse(d.payload) as unknown },
     response: { headers: {}, payload: response?.body ?? null, message: response?.message ?? null },
+  };
+}
+
+/** An audit record's `_document_id`, which is also the pagination cursor (`after`, `before`): opaque to clients. */
+export function auditCursor(id: number): string {
+  return Buffer.from(`audit:${id}`).toString('base64url');
+}
+
+export function parseAuditCursor(raw: string): number | null {
+  const m = /^audit:(\d{1,15})$/.exec(Buffer.from(raw, 'base64url').toString('utf8'));
+  return m ? Number(m[1]) : null;
+}
+
+/** GitHub's operation types, from the action's verb. */
+function operationType(action: string): string {
+  const verb = action.slice(action.indexOf('.') + 1);
+  if (/login|failed_use/.test(verb)) return 'authentication';
+  if (/^(create|push|add_member)$/.test(verb)) return 'create';
+  if (/^(delete|destroy|remove_member|revoke|revoke_grant|retention_run)$/.test(verb)) return 'remove';
+  return 'modify';
+}
+
+/**
+ * One audit record as GitHub's org audit-log API has it (docs "Get the audit log for an organization"): `@timestamp`
+ * and `created_at` in ms, `_document_id`, `action`, `actor`, `org`, `user_agent`; Berth's own fields beside them
+ * (`token_id`, `repo`/`package`, `target`, `data.before`/`data.after`).
+ */
+export function auditEntryJson(r: AuditRecord): Record<string, unknown> {
+  const repo = r.repository;
+  return {
+    '@timestamp': r.createdAt,
+    _document_id: auditCursor(r.id),
+    action: r.action,
+    operation_type: operationType(r.action),
+    actor: r.actorLogin,
+    actor_id: r.actorId,
+    actor_ip: r.address,
+    user_agent: r.userAgent,
+    ...(r.tokenId !== null ? { token_id: r.tokenId, programmatic_access_type: 'personal access token' } : {}),
+    created_at: r.createdAt,
+    org: r.orgLogin,
+    org_id: r.orgId,
+    ...(repo ? { repo, package: repo.slice(repo.indexOf('/') + 1) } : {}),
+    target: r.target,
+    data: {
+      ...(r.before !== null ? { before: JSON.parse(r.before) as unknown } : {}),
+      ...(r.after !== null ? { after: JSON.parse(r.after) as unknown } : {}),
+    },
   };
 }

@@ -59,7 +59,7 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
 <section class="org-settings">
   <p class="breadcrumb"><a href="/orgs/${org.login}/packages">${org.login}</a> / settings</p>
   <h1>Organization settings</h1>
-  <nav class="subnav" aria-label="Sections"><a href="#members">Members</a> · <a href="#teams">Teams</a> · <a href="#policy">Package policy</a> · <a href="#lifecycle">Lifecycle</a> · <a href="#trust">Trusted publishing</a> · <a href="/orgs/${org.login}/usage">Usage</a></nav>
+  <nav class="subnav" aria-label="Sections"><a href="#members">Members</a> · <a href="#teams">Teams</a> · <a href="#policy">Package policy</a> · <a href="#lifecycle">Lifecycle</a> · <a href="#trust">Trusted publishing</a> · <a href="/orgs/${org.login}/usage">Usage</a> · <a href="/orgs/${org.login}/audit-log">Audit log</a></nav>
   ${membersSection(request, org, members)}
   ${teamsSection(request, org, members, teams)}
   ${policySection(request, org, policy)}
