@@ -16,7 +16,7 @@ async function ociCode(res: Response): Promise<string> {
 }
 
 before(async () => {
-  berth = await startBerth({ env: { BERTH_SERVER_TRUSTED_PROXIES: '127.0.0.1', BERTH_AUTH_FAILED_LOGIN_LIMIT: '5', BERTH_AUTH_FAILED_LOGIN_WINDOW: '1m' } });
+  berth = await startBerth({ env: { BERTH_SERVER_TRUSTED_PROXIES: '127.0.0.1', BERTH_AUTH_FAILED_LOGIN_LIMIT: '5', BERTH_AUTH_FAILED_LOGIN_WINDOW: '1h' } });
   await berth.admin((s) => s.accounts.createUser({ login: 'victim', password: 'victim-password' }));
 });
 after(() => berth.stop());

@@ -2,6 +2,7 @@
 // https://berth.test (gh speaks only https to enterprise hosts and refuses host:port), with a self-signed
 // certificate made here. Port 443 is shared machine-wide, so every test needing it lives in this one file.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -39,6 +40,7 @@ before(async () => {
     '-subj', `/CN=${HOST}`, '-addext', `subjectAltName=DNS:${HOST}`,
   ]);
   ensureHostsEntry();
+  port443 = await holdPort443();
   berth = await startBerth({
     port: 443,
     env: { BERTH_SERVER_TLS_CERT: cert, BERTH_SERVER_TLS_KEY: key, BERTH_SERVER_PUBLIC_URL: `https://${HOST}` },
@@ -61,8 +63,22 @@ before(async () => {
 
 after(async () => {
   await berth?.stop();
+  port443?.release();
   await rm(work, { recursive: true, force: true });
 });
+
+let port443: { release(): void } | undefined;
+/**
+ * Port 443 for this file alone, machine-wide: with BERTH_TEST_PARALLEL=1 both backends' passes run this file, maybe
+ * at once. A `flock` child holds the lock until its stdin closes (also when this process dies).
+ */
+function holdPort443(): Promise<{ release(): void }> {
+  return new Promise((resolve, reject) => {
+    const holder = spawn('flock', [join(tmpdir(), 'berth-test-port-443.lock'), '-c', 'echo locked; cat >/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    holder.once('error', reject);
+    holder.stdout.once('data', () => resolve({ release: () => holder.stdin.end() }));
+  });
+}
 
 describe('gh', () => {
   it('logs in to berth.test with a Berth token (GET /api/v3/ and the viewer GraphQL query)', async () => {
