@@ -6,7 +6,11 @@ import { blobBytesByPackage } from './package-sizes.js';
 
 /** What a package list row shows besides the package itself. */
 export interface PackageSummary {
-  /** The tag moved most recently (artifact tags, `sha256-<hex>[.sig|.att|…]`, left out). */
+  /**
+   * The tag a list shows: `latest` when the package has it, else the tag of the most recently pushed version
+   * (artifact tags, `sha256-<hex>[.sig|.att|…]`, left out): a tag moved onto an old version, or a restore, does
+   * not make it the newest.
+   */
   readonly latestTag: string | null;
   /** When the newest live version was pushed. */
   readonly lastPublishedAt: number | null;
@@ -59,10 +63,13 @@ export class PackageSummaries {
     if (ids.length === 0) return out;
     await this.#downloads.flush();
     const [tags, published, downloads, sizes] = await Promise.all([
-      // Per package, its most recently moved image tag: ranked in the database (a package may have 10,000 tags).
-      this.#db.selectFrom((qb) => qb.selectFrom('tags').select(['repositoryId', 'name',
-        (eb) => eb.fn.agg<number>('row_number').over((o) => o.partitionBy('repositoryId').orderBy('updatedAt', 'desc').orderBy('name')).as('rank')])
-        .where('repositoryId', 'in', ids).where(sql<boolean>`not ${MAYBE_ARTIFACT_TAG}`).as('t'))
+      // Per package, `latest` or else the tag of its newest version: ranked in the database (a package may have
+      // 10,000 tags).
+      this.#db.selectFrom((qb) => qb.selectFrom('tags').innerJoin('manifests', 'manifests.id', 'tags.manifestId')
+        .select(['tags.repositoryId', 'tags.name', (eb) => eb.fn.agg<number>('row_number').over((o) => o.partitionBy('tags.repositoryId')
+          .orderBy(sql`case when tags.name = 'latest' then 0 else 1 end`).orderBy('manifests.createdAt', 'desc')
+          .orderBy('tags.updatedAt', 'desc').orderBy('tags.name')).as('rank')])
+        .where('tags.repositoryId', 'in', ids).where(sql<boolean>`not ${MAYBE_ARTIFACT_TAG}`).as('t'))
         .select(['repositoryId', 'name']).where('rank', '=', 1).execute(),
       this.#db.selectFrom('manifests').select(['repositoryId', (eb) => eb.fn.max('createdAt').as('at')])
         .where('repositoryId', 'in', ids).where('deletedAt', 'is', null).groupBy('repositoryId').execute(),

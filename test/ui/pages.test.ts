@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { startBerth, type RunningBerth } from '../helpers/berth.js';
 import { api, pushIndex, pushLabelledImage } from '../helpers/github.js';
-import { pushImage, rawRequest, useAuthorization } from '../helpers/http.js';
+import { MEDIA, pushImage, pushManifest, rawRequest, useAuthorization } from '../helpers/http.js';
 import { csrfOf, Visitor, type Page } from '../helpers/visitor.js';
 
 const CSP = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -211,11 +211,27 @@ describe('package pages', () => {
     assert.match(page.text, /Package settings/, 'the org owner administers it');
   });
 
+  it('lists `latest` when a package has it, else the tag of its newest version (a tag moved onto an old one does not count), and says which', async () => {
+    const old = await pushImage(berth.url, 'acme/order', 'order-old', '1.0.0');
+    await pushImage(berth.url, 'acme/order', 'order-new', 'ci-1');
+    await pushManifest(berth.url, 'acme/order', 'rc', old.bytes, MEDIA.ociManifest);
+    const shown = async (): Promise<string> => {
+      const list = await signedIn.get('/orgs/acme/packages?q=order');
+      assertHtml(list);
+      const m = /(Tag|Newest tag) <span class="tag" title="([^"]+)">/.exec(list.text);
+      assert.ok(m, 'the list shows a tag');
+      return `${m[1]} ${m[2]}`;
+    };
+    assert.equal(await shown(), 'Newest tag ci-1');
+    await pushManifest(berth.url, 'acme/order', 'latest', old.bytes, MEDIA.ociManifest);
+    assert.equal(await shown(), 'Tag latest');
+  });
+
   it('keeps artifact tags (sha256-<hex>.sig, referrers fallback) out of the latest tag, recent tags and pull command', async () => {
     const sigTag = `sha256-${signedHex}.sig`;
     const list = await signedIn.get('/orgs/acme/packages?q=signed');
     assertHtml(list);
-    assert.match(list.text, /Latest tag <span class="tag" title="1.0">1.0<\/span>/);
+    assert.match(list.text, /Newest tag <span class="tag" title="1.0">1.0<\/span>/);
     assert.ok(!list.text.includes('sha256-'), 'no artifact tag in the list');
 
     const page = await signedIn.get('/orgs/acme/packages/container/package/signed');

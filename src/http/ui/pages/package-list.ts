@@ -72,7 +72,7 @@ ${packages.length === 0
   <div>
     <h3><a href="${packageUrl(owner, p.name)}">${p.name}</a> ${visibilityBadge(p.visibility)}</h3>
     <div class="package-meta">
-      <span>${s.latestTag ? html`Latest tag ${tagChip(s.latestTag)}` : html`No tags`}</span>
+      <span>${s.latestTag === 'latest' ? html`Tag ${tagChip('latest')}` : s.latestTag ? html`Newest tag ${tagChip(s.latestTag)}` : html`No tags`}</span>
       <span>Published ${timeAgo(s.lastPublishedAt, now)}</span>
       <span>${plural(p.versionCount, 'version')}</span>
     </div>
