@@ -24,6 +24,7 @@ import { DiskSpace, type WatchedPath } from '../maintenance/disk-space.js';
 import { BlobScrubber } from '../maintenance/blob-scrubber.js';
 import { OidcVerifier } from '../auth/oidc-verifier.js';
 import { TrustPolicies } from '../auth/trust-policies.js';
+import { BotService } from '../accounts/bot-service.js';
 import { LifecycleAccess } from '../lifecycle/lifecycle-access.js';
 import { LifecyclePolicies } from '../lifecycle/lifecycle-policies.js';
 import { RetentionService } from '../lifecycle/retention-service.js';
@@ -116,6 +117,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
     db: db.db, registry, clock, log: log.child({ module: 'mirror' }), settings: config.mirror, manifestMaxBytes: config.registry.manifestMaxBytes,
   });
   const trust = new TrustPolicies({ db: db.db, clock });
+  const bots = new BotService({ db: db.db, clock });
   const policy = new Policy({ db: db.db, ...(mirror ? { mirrorOf: mirror.readersOf } : {}) });
   const publicUrl = config.server.publicUrl;
   const rules = { restoreWindowMs: config.packages.restoreWindowMs, deleteDownloadLimit: config.packages.deleteDownloadLimit };
@@ -186,6 +188,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
     stores: {
       accessTokens: tokens, liveness: new TokenLiveness({ db: db.db, clock, ttlMs: 5000 }), sessions, users: accounts,
       oidc: new OidcVerifier({ policies: trust, clock }),
+      bots,
     },
     registryTokens, limiter, clock,
   });
@@ -229,6 +232,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       lifecycle,
       hooks,
       trust,
+      bots,
       rateLimiter: new RateLimiter({ windowMs: config.api.rateLimit.windowMs }),
       rateLimits: { authenticated: config.api.rateLimit.authenticated, anonymous: config.api.rateLimit.anonymous },
     },

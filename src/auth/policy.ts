@@ -1,5 +1,6 @@
 import type { Db } from '../db/schema.js';
 import { ACTIONS, type Action } from './actions.js';
+import { botActions, botDenial } from './bot-grant.js';
 import type { Caller } from './credentials.js';
 import { mirrorActions, type MirrorReaders } from './mirror-access.js';
 import { loadNamespace, loadTarget, loadTargets, type PackageRow } from './package-access.js';
@@ -73,6 +74,13 @@ export class Policy {
    */
   async registryRefusal(caller: Caller, name: string, requested: readonly Action[]): Promise<Refusal | null> {
     if (caller.via === 'anonymous' || caller.via === 'session') return { kind: 'login' };
+    if (caller.via === 'bot') {
+      const missing = requested.filter((a) => !botActions(caller.bot, name).has(a));
+      if (missing.length === 0) return null;
+      // Public packages stay pullable (as anonymous); anything else is told in terms of the bot's own grant.
+      const granted = await this.#callerActions(caller, name);
+      return requested.every((a) => granted.has(a)) ? null : { kind: 'denied', message: botDenial(caller.bot, name, missing) };
+    }
     if (caller.via === 'oidc') {
       const granted = await this.#callerActions(caller, name);
       const missing = requested.filter((a) => !granted.has(a));
@@ -90,6 +98,11 @@ export class Policy {
       const entry = caller.access.find((e) => e.name === name);
       if (!entry) return { kind: 'login' };
       granted = entry.actions;
+      if (caller.bot) {
+        // A bot's registry token lacks what its grant lacks: say so (a new token would not help).
+        const missing = requested.filter((a) => !granted.includes(a));
+        return missing.length === 0 ? null : { kind: 'denied', message: botDenial(caller.bot, name, missing) };
+      }
     } else {
       now = await this.packageActions(caller.subject, name);
       granted = [...now.actions];
@@ -112,12 +125,14 @@ export class Policy {
   }
 
   /**
-   * What the caller may do with `name` now: its subject's rights, and for an OIDC ID token (no user, no scopes: as
-   * anonymous, so public packages stay pullable) also what the trust policies it meets grant on their packages.
+   * What the caller may do with `name` now: its subject's rights, and for an OIDC ID token or a bot (no user, no
+   * scopes: as anonymous, so public packages stay pullable) also what the trust policies it meets, or the bot's
+   * grant, give on their packages.
    */
   async #callerActions(caller: Caller, name: string): Promise<Set<Action>> {
     const { actions } = await this.packageActions(caller.subject, name);
     if (caller.via === 'oidc') for (const a of trustedActions(caller.trust.policies, name)) actions.add(a);
+    if (caller.via === 'bot') for (const a of botActions(caller.bot, name)) actions.add(a);
     return actions;
   }
 

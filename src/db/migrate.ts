@@ -17,6 +17,7 @@ import * as m0013 from './migrations/0013-lifecycle.js';
 import * as m0014 from './migrations/0014-webhooks.js';
 import * as m0015 from './migrations/0015-trust-policies.js';
 import * as m0017 from './migrations/0017-mirror.js';
+import * as m0018 from './migrations/0018-bot-accounts.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -38,6 +39,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '0014-webhooks': m0014,
   '0015-trust-policies': m0015,
   '0017-mirror': m0017,
+  '0018-bot-accounts': m0018,
 };
 
 export interface MigrationStatus {

@@ -10,6 +10,7 @@ import {
 import { hookRoutes } from './hook-routes.js';
 import { lifecycleRoutes } from './lifecycle-routes.js';
 import { trustRoutes } from './trust-routes.js';
+import { botRoutes } from './bot-routes.js';
 import { metaRoutes } from './meta-routes.js';
 import { packageRoutes } from './package-routes.js';
 import type { RateLimitState } from './rate-limiter.js';
@@ -68,7 +69,7 @@ export function githubApi(deps: GithubDeps) {
     });
 
     const endpoints: Endpoint[] = [
-      ...metaRoutes(), ...packageRoutes(), ...versionRoutes(), ...statsRoutes(), ...lifecycleRoutes(), ...hookRoutes(), ...trustRoutes(),
+      ...metaRoutes(), ...packageRoutes(), ...versionRoutes(), ...statsRoutes(), ...lifecycleRoutes(), ...hookRoutes(), ...trustRoutes(), ...botRoutes(),
     ];
     for (const endpoint of endpoints) {
       app.route({

@@ -2,6 +2,7 @@ import type { HookService } from '../../events/hook-service.js';
 import type { TrustPolicies } from '../../auth/trust-policies.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AccountService } from '../../accounts/account-service.js';
+import type { BotService } from '../../accounts/bot-service.js';
 import type { CredentialRefusal, CredentialResolver } from '../../auth/credentials.js';
 import type { Scope, Subject } from '../../auth/permissions.js';
 import type { Policy } from '../../auth/policy.js';
@@ -29,6 +30,8 @@ export interface GithubDeps {
   readonly hooks: HookService;
   /** Organizations' OIDC trust policies (/api/v3/berth/orgs/{org}/trust-policies). */
   readonly trust: TrustPolicies;
+  /** Organizations' bot accounts (/api/v3/berth/orgs/{org}/bots). */
+  readonly bots: BotService;
   readonly rateLimiter: RateLimiter;
   /** Requests per window: per token, and per client address for anonymous callers. */
   readonly rateLimits: { readonly authenticated: number; readonly anonymous: number };
