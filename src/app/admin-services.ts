@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { AccountService } from '../accounts/account-service.js';
 import { TokenService } from '../accounts/token-service.js';
+import { BotService } from '../accounts/bot-service.js';
 import { SigningKeys } from '../auth/signing-keys.js';
 import { TrustPolicies } from '../auth/trust-policies.js';
 import { loadConfig, type Config, type LoadOptions } from '../config/config.js';
@@ -20,6 +21,8 @@ import { BerthError } from '../util/errors.js';
 import { openBlobStore } from './create-app.js';
 
 export { parseTrustPolicy, type TrustPolicy } from '../auth/trust-policy.js';
+export { botLogin, parseBot, parseBotRef, parseExpiry } from '../auth/bot-grant.js';
+export type { BotInfo } from '../accounts/bot-service.js';
 export type { ScrubReport } from '../maintenance/blob-scrubber.js';
 export { parseImmutableTagRules } from '../lifecycle/immutable-tags.js';
 export type { PolicyScope } from '../lifecycle/lifecycle-policies.js';
@@ -42,6 +45,8 @@ export interface AdminServices {
   /** Lifecycle rules and retention runs (berth retention, berth immutable-tags). */
   /** Organizations' OIDC trust policies (berth trust). */
   readonly trust: TrustPolicies;
+  /** Organizations' bot accounts (berth bot). */
+  readonly bots: BotService;
   readonly lifecycle: { readonly policies: LifecyclePolicies; readonly retention: RetentionService; packageId(name: string): Promise<number | null> };
 }
 
@@ -85,6 +90,7 @@ export async function withServices<T>(opts: AdminServicesOptions, fn: (s: AdminS
         packageId: async (name) => (isRepoName(name) ? (await repos.find(parseRepoName(name)))?.id ?? null : null),
       },
       trust: new TrustPolicies({ db: conn.db, clock }),
+      bots: new BotService({ db: conn.db, clock }),
       gc: new GarbageCollector({ db: conn.db, blobs, clock }),
       uploads: new UploadService({ db: conn.db, blobs, repos, clock }),
       uploadExpiryMs: config.uploads.expireAfterMs,

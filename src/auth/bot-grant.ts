@@ -96,7 +96,8 @@ export function botActions(bot: PackageGrant, name: string): Set<Action> {
  * web-*". Only the bot's own grant is told, never whether `name` exists; the fix is its organization owners'.
  */
 export function botDenial(bot: Bot, name: string, missing: readonly Action[]): string {
-  const action = missing[0]!;
+  // A push asks for pull too: name the write, the thing the client was doing.
+  const action = (['push', 'delete', 'pull'] as const).find((a) => missing.includes(a)) ?? missing[0]!;
   const packages = `${bot.packages.join(', ')} in ${bot.org}`;
   const what = bot.actions.includes(action)
     ? `may only ${action} ${packages}`
