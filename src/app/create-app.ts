@@ -237,7 +237,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       rateLimits: { authenticated: config.api.rateLimit.authenticated, anonymous: config.api.rateLimit.anonymous },
     },
     ui: {
-      accounts, tokens, packages, versions, stats, limiter, clock, publicUrl, sessions, credentials, policy,
+      accounts, tokens, bots, packages, versions, stats, limiter, clock, publicUrl, sessions, credentials, policy,
       settings: new PackageSettings({ db: db.db, clock }),
       summaries: new PackageSummaries({ db: db.db, downloads: registry.downloads }),
       details: new VersionDetails({ db: db.db, blobs: registry.blobs, downloads: registry.downloads }),
