@@ -55,7 +55,7 @@ export interface OidcCaller extends CallerBase {
 }
 /**
  * A bot account's secret (`berth_bot_…`): an organization's machine identity, no user. What it may do comes only from
- * its grant (Policy asks `bot`), on its organization's packages; like anonymous elsewhere (public packages).
+ * its grant (the subject's `grant`), on its organization's packages; like anonymous elsewhere (public packages).
  */
 export interface BotCaller extends CallerBase {
   readonly via: 'bot';
@@ -250,7 +250,7 @@ export class CredentialResolver<U extends SessionUser = SessionUser> {
       if (typeof bot === 'string') {
         return this.#refuse(bot === 'unknown' ? 'unknown-bot' : bot === 'expired' ? 'expired-bot' : bot, presented, accept);
       }
-      return { via: 'bot', login: botLogin(bot), tokenId: null, bot, subject: { userId: null, scopes: new Set(), repositoryLimit: null } };
+      return { via: 'bot', login: botLogin(bot), tokenId: null, bot, subject: { userId: null, scopes: new Set(), repositoryLimit: null, grant: bot } };
     }
     if (this.#stores.oidc && OidcVerifier.looksLikeJwt(secret)) {
       const trust = await this.#stores.oidc.verify(secret);
@@ -276,7 +276,7 @@ export class CredentialResolver<U extends SessionUser = SessionUser> {
     }
     return {
       via: 'registry-token', login: claims.userId === null && !bot ? null : claims.subject, tokenId: claims.tokenId, access: claims.access,
-      subject: { userId: claims.userId, scopes: effectiveScopes(claims.scopes), repositoryLimit: claims.repositoryLimit },
+      subject: { userId: claims.userId, scopes: effectiveScopes(claims.scopes), repositoryLimit: claims.repositoryLimit, ...(bot ? { grant: bot } : {}) },
       ...(bot ? { bot } : {}),
     };
   }

@@ -132,14 +132,13 @@ export class Policy {
   }
 
   /**
-   * What the caller may do with `name` now: its subject's rights, and for an OIDC ID token or a bot (no user, no
-   * scopes: as anonymous, so public packages stay pullable) also what the trust policies it meets, or the bot's
-   * grant, give on their packages.
+   * What the caller may do with `name` now: its subject's rights (a bot's grant among them), and for an OIDC ID token
+   * (no user, no scopes: as anonymous, so public packages stay pullable) also what the trust policies it meets give
+   * on their packages.
    */
   async #callerActions(caller: Caller, name: string): Promise<Set<Action>> {
     const { actions } = await this.packageActions(caller.subject, name);
     if (caller.via === 'oidc') for (const a of trustedActions(caller.trust.policies, name)) actions.add(a);
-    if (caller.via === 'bot') for (const a of botActions(caller.bot, name)) actions.add(a);
     return actions;
   }
 

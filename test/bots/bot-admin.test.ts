@@ -90,7 +90,7 @@ describe('REST /api/v3/berth/orgs/{org}/bots', () => {
     assert.equal((await berth.fetch(`/api/v3/berth/orgs/${berth.user}/bots`)).status, 404, 'a user has no bots');
   });
 
-  it('only owners: anonymous 401, a member 403, a CI token 403, a bot 401 (it is no user)', async () => {
+  it('only owners: anonymous 401, a member 403, a CI token 403, a bot 403 (it only reads packages)', async () => {
     assert.equal((await berth.fetch(BOTS, { auth: null })).status, 401);
     const { member, ci } = await berth.admin(async (s) => {
       const u = await s.accounts.createUser({ login: 'member' });
@@ -109,7 +109,10 @@ describe('REST /api/v3/berth/orgs/{org}/bots', () => {
     assert.equal(byCi.status, 403);
     assert.match(((await byCi.json()) as { message: string }).message, /A CI token cannot manage bots/);
     const bot = (await (await post(BOTS, { name: 'maker', packages: ['api'], actions: ['pull'] })).json()) as { token: string };
-    assert.equal((await post(BOTS, { name: 'child', packages: ['*'], actions: ['push'] }, `Bearer ${bot.token}`)).status, 401);
+    const byBot = await post(BOTS, { name: 'child', packages: ['*'], actions: ['push'] }, `Bearer ${bot.token}`);
+    assert.equal(byBot.status, 403);
+    assert.match(((await byBot.json()) as { message: string }).message, /Bot acme\+maker may only read packages through the REST API \(it cannot create bots\)/);
+    assert.equal((await berth.fetch(BOTS, { auth: `Bearer ${bot.token}` })).status, 403);
   });
 });
 

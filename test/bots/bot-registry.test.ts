@@ -178,3 +178,27 @@ describe('rotated, revoked and expired bot tokens', () => {
     assert.match(message, /not a valid Berth token/);
   });
 });
+
+describe('the REST API with a bot token', () => {
+  it('lists and reads the packages its grant names (globs included), nothing else; changes nothing', async () => {
+    const token = await createBot({ name: 'lister', packages: ['api', 'web-*'], actions: ['pull'] });
+    const auth = `Bearer ${token}`;
+    const list = await berth.fetch('/api/v3/orgs/acme/packages?package_type=container', { auth });
+    assert.equal(list.status, 200);
+    assert.deepEqual(((await list.json()) as { name: string }[]).map((p) => p.name).sort(), ['api', 'web-app']);
+    const one = await berth.fetch('/api/v3/orgs/acme/packages/container/web-app', { auth: `token ${token}` });
+    assert.equal(one.status, 200);
+    const versions = await berth.fetch('/api/v3/orgs/acme/packages/container/api/versions', { auth: basic('acme+lister', token) });
+    assert.equal(versions.status, 200);
+    assert.ok(((await versions.json()) as unknown[]).length >= 1);
+    assert.equal((await berth.fetch('/api/v3/orgs/acme/packages/container/secret', { auth })).status, 404);
+    const del = await berth.fetch('/api/v3/orgs/acme/packages/container/api', { method: 'DELETE', auth });
+    assert.equal(del.status, 403);
+    assert.match(((await del.json()) as { message: string }).message, /Bot acme\+lister may only read packages through the REST API \(it cannot delete packages\)/);
+    assert.equal((await berth.fetch('/api/v3/user', { auth })).status, 403);
+    // A pull-less bot reads only what anyone may.
+    const pusher = await createBot({ name: 'pusher', packages: ['api'], actions: ['push'] });
+    const none = await berth.fetch('/api/v3/orgs/acme/packages?package_type=container', { auth: `Bearer ${pusher}` });
+    assert.deepEqual(await none.json(), []);
+  });
+});

@@ -79,7 +79,7 @@ export function githubApi(deps: GithubDeps) {
           docsOf.set(request, endpoint.docs);
           if (endpoint.access !== 'public') reply.header('X-Accepted-OAuth-Scopes', endpoint.access === 'user' ? '' : [...endpoint.access].sort().join(', '));
           const ctx = { request, reply, caller: callers.get(request)!, urls: urlsFor(request, deps.publicUrl) };
-          checkAccess(ctx, endpoint.access, endpoint.what ?? 'use this endpoint');
+          checkAccess(ctx, endpoint.access, endpoint.what ?? 'use this endpoint', endpoint.bots);
           return endpoint.handle(deps, ctx);
         },
       });

@@ -47,6 +47,8 @@ export interface Caller {
     readonly scopes: ReadonlySet<Scope>; readonly repositoryLimit: string | null;
   } | null;
   readonly refusal: CredentialRefusal['refused'] | null;
+  /** A bot's login (`acme+deployer`) when a bot token was presented: no identity, its grant in `subject`. */
+  readonly bot: string | null;
   /** What the permission model decides on (auth/policy.ts). */
   readonly subject: Subject;
 }
@@ -80,6 +82,8 @@ export interface Endpoint {
   readonly access: EndpointAccess;
   /** What the caller is doing, for messages about missing scopes ("list packages"). */
   readonly what?: string;
+  /** Whether a bot token may call it: reads of packages and versions, which its grant then filters. */
+  readonly bots?: boolean;
   readonly handle: (deps: GithubDeps, ctx: RequestContext) => Promise<unknown>;
 }
 
