@@ -64,8 +64,10 @@ describe('Bots on the organization settings page', () => {
       assert.match(text, /pull, push/);
       assert.ok(!(await ui.page.content()).includes(first.slice(14)), 'no token on the settings page');
 
+      await row.getByLabel('Expiry of the new token of acme+deployer').selectOption('90');
       await Promise.all([ui.page.waitForNavigation(), row.getByRole('button', { name: 'Rotate the token of acme+deployer' }).click()]);
       assert.match(await ui.page.locator('h1').innerText(), /Bot acme\+deployer has a new token/);
+      assert.match(await ui.page.locator('main').innerText(), /expires \d/);
       const second = (await ui.page.getByLabel('Token of acme+deployer').innerText()).trim();
       assert.notEqual(second, first);
       assert.equal(await tokenStatus(first), 401);

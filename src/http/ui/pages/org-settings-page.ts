@@ -166,7 +166,12 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
 
   app.post('/orgs/:org/settings/bots/rotate', async (request, reply) => {
     const { org } = await administered(request);
-    const { token, bot } = await deps.bots.rotate(org.id, botNameOf(request));
+    // The new token's expiry: kept, or chosen afresh (an expired bot gets a working token only with a new one).
+    const choice = formOf(request).get('expires') ?? 'keep';
+    const days = Number(choice);
+    if (choice !== 'keep' && choice !== 'never' && ![30, 90, 365].includes(days)) throw formInvalid('Choose the new token\'s expiry.');
+    const expiresAt = choice === 'keep' ? undefined : choice === 'never' ? null : deps.clock.now() + days * 86_400_000;
+    const { token, bot } = await deps.bots.rotate(org.id, botNameOf(request), expiresAt);
     return showToken(request, reply, org, bot, token, 'has a new token');
   });
 
@@ -221,6 +226,14 @@ function botsSection(request: FastifyRequest, org: Account, bots: readonly BotIn
       <td>${b.lastUsedAt === null ? 'never' : timeAgo(b.lastUsedAt, now)}</td>
       <td><form method="post" action="${action}/rotate" class="inline-form">${csrfField(request)}
         <input type="hidden" name="name" value="${b.name}">
+        <label class="visually-hidden" for="bot-rotate-${b.name}">Expiry of the new token of ${botLogin(b)}</label>
+        <select id="bot-rotate-${b.name}" name="expires">
+          <option value="keep" selected>${b.expiresAt === null ? 'Never expires' : 'Same expiry'}</option>
+          <option value="never">Never expires</option>
+          <option value="30">30 days</option>
+          <option value="90">90 days</option>
+          <option value="365">1 year</option>
+        </select>
         <button type="submit" class="btn btn-small" aria-label="Rotate the token of ${botLogin(b)}">Rotate token</button>
       </form>
       <form method="post" action="${action}/revoke" class="inline-form">${csrfField(request)}
