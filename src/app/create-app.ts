@@ -244,6 +244,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       directory: new OwnerDirectory({ db: db.db }),
       usage,
       lifecycle,
+      trust,
     },
   });
 

@@ -11,6 +11,11 @@ import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWT
  */
 export interface OidcIssuer {
   readonly url: string;
+  /**
+   * What a GitHub Actions job with `id-token: write` finds in ACTIONS_ID_TOKEN_REQUEST_URL and
+   * ACTIONS_ID_TOKEN_REQUEST_TOKEN: `GET url&audience=AUD` with `Authorization: bearer TOKEN` answers `{"value": <ID token>}`.
+   */
+  readonly actionsRequest: { readonly url: string; readonly token: string };
   /** Key ids published now. */
   published(): string[];
   /** An ID token with GitHub Actions' claims (overridable), signed by the key `kid` (default: the first published). */
@@ -25,6 +30,8 @@ export interface OidcIssuer {
   setDown(down: boolean): void;
   stop(): Promise<void>;
 }
+
+const ACTIONS_REQUEST_TOKEN = 'actions-request-token';
 
 interface Key { kid: string; privateKey: CryptoKey; jwk: JWK; alg: string }
 
@@ -53,6 +60,14 @@ export async function startOidcIssuer(opts: { alg?: string } = {}): Promise<Oidc
       }));
       return;
     }
+    if (path === '/actions-token') {
+      if (req.headers.authorization !== `bearer ${ACTIONS_REQUEST_TOKEN}`) return void res.writeHead(401).end();
+      const audience = new URL(req.url ?? '/', 'http://x').searchParams.get('audience');
+      void issuer.token(audience ? { aud: audience } : {}).then((value) => {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ count: value.length, value }));
+      });
+      return;
+    }
     if (path === '/.well-known/jwks') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: keys.map((k) => k.jwk) }));
       return;
@@ -61,8 +76,9 @@ export async function startOidcIssuer(opts: { alg?: string } = {}): Promise<Oidc
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
+  const issuer: OidcIssuer = {
     url,
+    actionsRequest: { url: `${url}/actions-token?api-version=2.0`, token: ACTIONS_REQUEST_TOKEN },
     published: () => keys.map((k) => k.kid),
     async token(claims = {}, o = {}) {
       const kid = o.kid ?? keys[0]!.kid;
@@ -91,4 +107,5 @@ export async function startOidcIssuer(opts: { alg?: string } = {}): Promise<Oidc
     setDown: (d) => { down = d; },
     stop: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
+  return issuer;
 }

@@ -1,14 +1,17 @@
 // Tokenless CI: a GitHub-Actions-shaped ID token from a real issuer on loopback logs in with `-u oidc` (skopeo
 // login, /token Basic, /v2 Basic), is exchanged for a registry token (RFC 8693), and bad tokens are refused saying why.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
+import { parse } from 'yaml';
 import { startBerth, type RunningBerth } from '../helpers/berth.js';
-import { ClientError, skopeoCopy, skopeoInspect, skopeoLogin } from '../helpers/clients.js';
+import { builtCli } from '../helpers/built-cli.js';
+import { ClientError, runTool, skopeoCopy, skopeoInspect, skopeoLogin } from '../helpers/clients.js';
 import { writeImageLayout } from '../helpers/oci-image.js';
 import { startOidcIssuer, type OidcIssuer } from '../helpers/oidc-issuer.js';
 
@@ -116,6 +119,38 @@ describe('logging in with an ID token', () => {
     assert.equal(pat.status, 400);
     assert.match(await pat.text(), /subject_token must be an OIDC ID token/);
   });
+
+  it('the workflow from berth ci-template logs in with the job ID token (no secret) and the push works', async () => {
+    // The organization trusts the workflow for the audience the template asks for: the registry host.
+    const trust = await berth.fetch('/api/v3/berth/orgs/acme/trust-policies', {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ issuer: issuer.url, audience: berth.host, conditions: { repository: 'acme/api' }, packages: ['api'], actions: ['pull', 'push'] }),
+    });
+    assert.equal(trust.status, 201, await trust.text());
+    const generated = spawnSync(process.execPath, [builtCli(), 'ci-template', '--registry', berth.host, '--org', 'acme', '--services', 'api'], { encoding: 'utf8' });
+    assert.equal(generated.status, 0, generated.stderr);
+    const wf = parse(generated.stdout) as { permissions: Record<string, string>; jobs: { build: { steps: { name?: string; run?: string }[] } } };
+    assert.deepEqual(wf.permissions, { contents: 'read', 'id-token': 'write' });
+    const login = wf.jobs.build.steps.find((s) => s.name?.startsWith('Log in'))!;
+    // The step as the runner would run it: bash, the job's token request variables; `docker login` is skopeo's
+    // (same flags) writing to an auth file, as no Docker engine runs here.
+    const bin = join(work, 'bin');
+    const authfile = join(work, 'ci-auth.json');
+    spawnSync('mkdir', ['-p', bin]);
+    writeFileSync(join(bin, 'docker'), `#!/bin/sh\nexec skopeo "$@" --tls-verify=false --authfile ${authfile}\n`);
+    chmodSync(join(bin, 'docker'), 0o755);
+    // Asynchronously: the issuer answering the token request runs in this process.
+    const ran = await runTool('bash', ['-eo', 'pipefail', '-c', login.run!], {
+      env: {
+        PATH: `${bin}:${process.env.PATH}`, REGISTRY: berth.host,
+        ACTIONS_ID_TOKEN_REQUEST_URL: issuer.actionsRequest.url, ACTIONS_ID_TOKEN_REQUEST_TOKEN: issuer.actionsRequest.token,
+      },
+    });
+    assert.match(ran.stdout, /Login Succeeded/);
+    await skopeoCopy(`oci:${join(work, 'img')}:x`, `docker://${berth.host}/acme/api:from-ci`, [], { authfile });
+    const tags = await berth.fetch('/v2/acme/api/tags/list');
+    assert.ok(((await tags.json()) as { tags: string[] }).tags.includes('from-ci'));
+  });
 });
 
 describe('refused ID tokens say why', () => {
@@ -157,4 +192,5 @@ describe('refused ID tokens say why', () => {
       issuer.setDown(false);
     }
   });
+
 });

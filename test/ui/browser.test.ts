@@ -316,6 +316,37 @@ describe('web UI in a browser', () => {
       await berth.admin((s) => s.accounts.setOrgPolicy('acme', { membersCanCreate: true, allowedVisibilities: ['private', 'internal', 'public'], defaultVisibility: 'private' }));
     });
 
+    it('adds a trust policy for tokenless CI, says what is wrong in one, and removes it', async () => {
+      const listed = async (): Promise<{ id: number; conditions: Record<string, string>; packages: string[]; actions: string[]; token_lifetime_seconds: number }[]> =>
+        (await berth.fetch('/api/v3/berth/orgs/acme/trust-policies')).json() as never;
+      await withSession('tester', async (ui) => {
+        await ui.goto('/orgs/acme/settings#trust');
+        assert.match(await ui.page.locator('#trust-empty').innerText(), /No trust policies/);
+        await ui.page.getByLabel('Audience').fill('registry.example.com');
+        await ui.page.getByLabel('Claim conditions').fill('repository=acme/app\nnot a condition');
+        await ui.page.getByLabel('Packages', { exact: true }).fill('app, app-*');
+        await Promise.all([ui.page.waitForNavigation(), ui.page.getByRole('button', { name: 'Add trust policy' }).click()]);
+        assert.match(await ui.page.locator('main').innerText(), /"not a condition" is not a condition: write claim=value/);
+        ui.assertClean([/status of 422/]);
+
+        await ui.goto('/orgs/acme/settings#trust');
+        await ui.page.getByLabel('Audience').fill('registry.example.com');
+        await ui.page.getByLabel('Claim conditions').fill('repository=acme/app\nref=refs/heads/main');
+        await ui.page.getByLabel('Packages', { exact: true }).fill('app, app-*');
+        await ui.page.locator('input[name="actions"][value="delete"]').check();
+        await ui.page.getByLabel('Token lifetime (seconds)').fill('600');
+        await Promise.all([ui.page.waitForNavigation(), ui.page.getByRole('button', { name: 'Add trust policy' }).click()]);
+        assert.match(await ui.page.locator('.flash').innerText(), /Trust policies saved/);
+        const [policy] = await listed();
+        assert.deepEqual(policy && { conditions: policy.conditions, packages: policy.packages, actions: policy.actions, lifetime: policy.token_lifetime_seconds }, {
+          conditions: { repository: 'acme/app', ref: 'refs/heads/main' }, packages: ['app', 'app-*'], actions: ['pull', 'push', 'delete'], lifetime: 600,
+        });
+        assert.match(await ui.page.locator('#trust-policies').innerText(), /repository=acme\/app/);
+        await Promise.all([ui.page.waitForNavigation(), ui.page.getByRole('button', { name: `Remove trust policy ${policy!.id}` }).click()]);
+        assert.deepEqual(await listed(), []);
+      });
+    });
+
     it('works with JavaScript turned off', async () => {
       await createUser('erin');
       await withSession('tester', async (ui) => {

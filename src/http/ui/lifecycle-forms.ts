@@ -3,11 +3,10 @@ import { parseImmutableTagRules, type ImmutableTagRules } from '../../lifecycle/
 import type { PolicyScope } from '../../lifecycle/lifecycle-policies.js';
 import { parseRetentionPolicy, type RetentionPolicy } from '../../lifecycle/retention-policy.js';
 import type { RetentionRun } from '../../lifecycle/retention-service.js';
-import { isBerthError } from '../../util/errors.js';
 import { tagChip } from './components.js';
 import { html, type Html } from './html.js';
 import { csrfField, formOf, redirect, requireAccount, sendPage, type UiDeps } from './ui-context.js';
-import { formInvalid } from './ui-errors.js';
+import { asFormError } from './ui-errors.js';
 
 /** The scope a settings page's lifecycle forms act on, resolved (and access-checked for viewing) by the page. */
 export interface LifecyclePageScope {
@@ -140,14 +139,4 @@ ${retentionForm(request, base, policy, 'save')}
 
 function list(value: string | null): string[] {
   return (value ?? '').split(',').map((t) => t.trim()).filter((t) => t !== '');
-}
-
-/** A rule the user can fix, shown as a form error (422) rather than the API's wording. */
-function asFormError<T>(parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    if (isBerthError(err) && err.status === 422) throw formInvalid(err.message);
-    throw err;
-  }
 }

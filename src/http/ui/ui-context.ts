@@ -7,6 +7,7 @@ import type { FailureLimiter } from '../../auth/failure-limiter.js';
 import { ANONYMOUS, type CredentialResolver } from '../../auth/credentials.js';
 import type { Subject } from '../../auth/permissions.js';
 import type { Policy } from '../../auth/policy.js';
+import type { TrustPolicies } from '../../auth/trust-policies.js';
 import type { OwnerDirectory } from '../../packages/owner-directory.js';
 import type { PackageService } from '../../packages/package-service.js';
 import type { PackageSettings } from '../../packages/package-settings.js';
@@ -42,6 +43,8 @@ export interface UiDeps {
   readonly usage: UsageService;
   /** Immutable-tag and retention rules (the settings pages' Lifecycle section). */
   readonly lifecycle: LifecycleServices;
+  /** Organizations' OIDC trust policies (the organization settings page's Trusted publishing section). */
+  readonly trust: TrustPolicies;
   /** Failed sign-ins per client address and per login (the same limiter as /token). */
   readonly limiter: FailureLimiter;
   readonly clock: Clock;

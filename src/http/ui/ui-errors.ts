@@ -1,4 +1,4 @@
-import { BerthError } from '../../util/errors.js';
+import { BerthError, isBerthError } from '../../util/errors.js';
 
 /**
  * The web UI's refusals. Each situation's status is decided here; the UI error handler renders them as HTML
@@ -24,3 +24,13 @@ export const tooManyAttempts = (seconds: number): BerthError => new BerthError({
 });
 
 export const formInvalid = (message: string): BerthError => new BerthError({ status: 422, code: 'FORM_INVALID', message });
+
+/** Input the user can fix, refused by a parser with 422: shown as the form's error rather than the API's wording. */
+export function asFormError<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (isBerthError(err) && err.status === 422) throw formInvalid(err.message);
+    throw err;
+  }
+}

@@ -9,8 +9,9 @@ import { html, type Html } from '../html.js';
 import { lifecycleSection, registerLifecycleForms, type LifecyclePageScope } from '../lifecycle-forms.js';
 import type { Flash } from '../layout.js';
 import { assetUrl } from '../static-assets.js';
+import { registerTrustForms, trustSection } from '../trust-forms.js';
 import { csrfField, formOf, paramOf, queryOf, redirect, registryHost, requireAccount, sendPage, type UiDeps } from '../ui-context.js';
-import { formInvalid, pageNotFound } from '../ui-errors.js';
+import { asFormError, formInvalid, pageNotFound } from '../ui-errors.js';
 
 type Visibility = 'public' | 'private' | 'internal';
 const VISIBILITIES: readonly Visibility[] = ['private', 'internal', 'public'];
@@ -30,13 +31,14 @@ const DONE: Record<string, string> = {
   'team-deleted': 'Team deleted.',
   policy: 'Package policy saved.',
   lifecycle: 'Lifecycle rules saved.',
+  trust: 'Trust policies saved.',
   'bot-revoked': 'Bot revoked: its token no longer works anywhere.',
 };
 
 /**
  * `/orgs/{org}/settings`: an organization's owners manage members and their roles, teams, the package-creation
- * policy and bot accounts (the operations of `berth org`, `berth team` and `berth bot`). Instance admins may too. Anyone else gets the same 404
- * as for an organization that does not exist. Every change is a plain form POST with the session's CSRF token,
+ * policy, lifecycle rules, trust policies and bot accounts (the operations of `berth org`, `berth team`, `berth trust`
+ * and `berth bot`). Instance admins may too. Anyone else gets the same 404 as for an organization that does not exist. Every change is a plain form POST with the session's CSRF token,
  * answered by a redirect back to the page (303), so it all works without JavaScript.
  */
 export function register(app: FastifyInstance, deps: UiDeps): void {
@@ -63,12 +65,13 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
 <section class="org-settings">
   <p class="breadcrumb"><a href="/orgs/${org.login}/packages">${org.login}</a> / settings</p>
   <h1>Organization settings</h1>
-  <nav class="subnav" aria-label="Sections"><a href="#members">Members</a> · <a href="#teams">Teams</a> · <a href="#policy">Package policy</a> · <a href="#bots">Bots</a> · <a href="#lifecycle">Lifecycle</a> · <a href="/orgs/${org.login}/usage">Usage</a></nav>
+  <nav class="subnav" aria-label="Sections"><a href="#members">Members</a> · <a href="#teams">Teams</a> · <a href="#policy">Package policy</a> · <a href="#lifecycle">Lifecycle</a> · <a href="#trust">Trusted publishing</a> · <a href="#bots">Bots</a> · <a href="/orgs/${org.login}/usage">Usage</a></nav>
   ${membersSection(request, org, members)}
   ${teamsSection(request, org, members, teams)}
   ${policySection(request, org, policy)}
-  ${botsSection(request, org, bots, deps.clock.now())}
   ${await lifecycleSection(deps, request, lifecycleScope(org))}
+  ${await trustSection(deps, request, org)}
+  ${botsSection(request, org, bots, deps.clock.now())}
 </section>`,
     });
   });
@@ -136,6 +139,8 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
     return lifecycleScope(org);
   });
 
+  registerTrustForms(app, deps, administered, (org) => back(org, 'trust', 'trust'));
+
   // Bots: a new token (create, rotate) is shown once, on the page answering the POST; it is never stored to show later.
   const showToken = (request: FastifyRequest, reply: FastifyReply, org: Account, bot: BotInfo, token: string, what: string) => sendPage(request, reply, {
     title: `Settings · ${org.login}`, nav: 'settings',
@@ -154,12 +159,12 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
     const { org, actor } = await administered(request);
     const form = formOf(request);
     const expiresOn = (form.get('expires_on') ?? '').trim();
-    const input = parseBot({
+    const input = asFormError(() => parseBot({
       name: (form.get('name') ?? '').trim(), description: (form.get('description') ?? '').trim(),
       packages: (form.get('packages') ?? '').split(',').map((p) => p.trim()).filter((p) => p !== ''), actions: form.getAll('actions'),
       // The token works through the chosen day (UTC).
       expires_at: expiresOn === '' ? null : /^\d{4}-\d\d-\d\d$/.test(expiresOn) ? new Date(Date.parse(`${expiresOn}T00:00:00Z`) + 86_400_000).toISOString() : expiresOn,
-    }, deps.clock.now());
+    }, deps.clock.now()));
     const { token, bot } = await deps.bots.create(org.id, input, actor.id);
     return showToken(request, reply, org, bot, token, 'created');
   });
