@@ -44,8 +44,8 @@ describe('Bots on the organization settings page', () => {
       assert.equal(await ui.goto('/orgs/acme/settings'), 200);
       const bots = ui.page.locator('section[aria-labelledby="bots"]');
       assert.match(await bots.innerText(), /acme has no bots/);
-      await bots.getByLabel('Name', { exact: true }).fill('deployer');
-      await bots.getByLabel('Packages').fill('api, web-*');
+      await bots.getByLabel('Bot name').fill('deployer');
+      await bots.getByLabel('Bot packages').fill('api, web-*');
       await bots.getByLabel('push').check();
       await bots.getByLabel('Description (optional)').fill('prod cluster');
       await Promise.all([ui.page.waitForNavigation(), bots.getByRole('button', { name: 'Create bot' }).click()]);
@@ -85,8 +85,8 @@ describe('Bots on the organization settings page', () => {
     await withSession('tester', async (ui) => {
       await ui.goto('/orgs/acme/settings');
       const bots = ui.page.locator('section[aria-labelledby="bots"]');
-      await bots.getByLabel('Name', { exact: true }).fill('builder');
-      await bots.getByLabel('Packages').fill('API');
+      await bots.getByLabel('Bot name').fill('builder');
+      await bots.getByLabel('Bot packages').fill('API');
       await Promise.all([ui.page.waitForNavigation(), bots.getByRole('button', { name: 'Create bot' }).click()]);
       assert.match(await ui.page.locator('main').innerText(), /packages: "API" is not a package name or glob/);
     }, [/status of 422/]);

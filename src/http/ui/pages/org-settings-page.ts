@@ -250,9 +250,9 @@ function botsSection(request: FastifyRequest, org: Account, bots: readonly BotIn
   <form method="post" action="${action}" class="add-form">${csrfField(request)}
     <h3>Create a bot</h3>
     <div class="form-row">
-      <div><label for="bot-name">Name</label>
+      <div><label for="bot-name">Bot name</label>
       <input type="text" id="bot-name" name="name" required autocomplete="off" spellcheck="false" maxlength="40" placeholder="deployer"></div>
-      <div><label for="bot-packages">Packages</label>
+      <div><label for="bot-packages">Bot packages</label>
       <input type="text" id="bot-packages" name="packages" required autocomplete="off" spellcheck="false" placeholder="api, web-*" aria-describedby="bot-packages-hint"></div>
       <div><label for="bot-expires">Expires on (empty: never)</label>
       <input type="date" id="bot-expires" name="expires_on"></div>
