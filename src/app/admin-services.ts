@@ -3,6 +3,7 @@ import { AccountService } from '../accounts/account-service.js';
 import { TokenService } from '../accounts/token-service.js';
 import { userInfo } from 'node:os';
 import { AuditLog, type AuditScope } from '../audit/audit-log.js';
+import { BotService } from '../accounts/bot-service.js';
 import { SigningKeys } from '../auth/signing-keys.js';
 import { TrustPolicies } from '../auth/trust-policies.js';
 import { loadConfig, type Config, type LoadOptions } from '../config/config.js';
@@ -23,6 +24,8 @@ import { openBlobStore } from './create-app.js';
 
 export type { AuditRecord } from '../audit/audit-log.js';
 export { parseTrustPolicy, type TrustPolicy } from '../auth/trust-policy.js';
+export { botLogin, parseBot, parseBotRef, parseExpiry } from '../auth/bot-grant.js';
+export type { BotInfo } from '../accounts/bot-service.js';
 export type { ScrubReport } from '../maintenance/blob-scrubber.js';
 export { parseImmutableTagRules } from '../lifecycle/immutable-tags.js';
 export type { PolicyScope } from '../lifecycle/lifecycle-policies.js';
@@ -47,6 +50,8 @@ export interface AdminServices {
   /** Lifecycle rules and retention runs (berth retention, berth immutable-tags). */
   /** Organizations' OIDC trust policies (berth trust). */
   readonly trust: TrustPolicies;
+  /** Organizations' bot accounts (berth bot). */
+  readonly bots: BotService;
   readonly lifecycle: { readonly policies: LifecyclePolicies; readonly retention: RetentionService; packageId(name: string): Promise<number | null> };
 }
 
@@ -94,6 +99,7 @@ export async function withServices<T>(opts: AdminServicesOptions, fn: (s: AdminS
         packageId: async (name) => (isRepoName(name) ? (await repos.find(parseRepoName(name)))?.id ?? null : null),
       },
       trust: new TrustPolicies({ db: conn.db, clock, audit }),
+      bots: new BotService({ db: conn.db, clock }),
       gc: new GarbageCollector({ db: conn.db, blobs: store, clock }),
       uploads: new UploadService({ db: conn.db, blobs: store, repos, clock }),
       uploadExpiryMs: config.uploads.expireAfterMs,

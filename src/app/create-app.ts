@@ -24,6 +24,7 @@ import { DiskSpace, type WatchedPath } from '../maintenance/disk-space.js';
 import { BlobScrubber } from '../maintenance/blob-scrubber.js';
 import { OidcVerifier } from '../auth/oidc-verifier.js';
 import { TrustPolicies } from '../auth/trust-policies.js';
+import { BotService } from '../accounts/bot-service.js';
 import { LifecycleAccess } from '../lifecycle/lifecycle-access.js';
 import { LifecyclePolicies } from '../lifecycle/lifecycle-policies.js';
 import { RetentionService } from '../lifecycle/retention-service.js';
@@ -120,6 +121,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
     ...(metrics ? { onResult: (upstream: string, kind: 'manifest' | 'blob', result: string) => metrics.mirrorRequest(upstream, kind, result) } : {}),
   });
   const trust = new TrustPolicies({ db: db.db, clock, audit });
+  const bots = new BotService({ db: db.db, clock });
   const policy = new Policy({ db: db.db, ...(mirror ? { mirrorOf: mirror.readersOf } : {}) });
   const publicUrl = config.server.publicUrl;
   const rules = { restoreWindowMs: config.packages.restoreWindowMs, deleteDownloadLimit: config.packages.deleteDownloadLimit };
@@ -203,6 +205,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
     stores: {
       accessTokens: tokens, liveness: new TokenLiveness({ db: db.db, clock, ttlMs: 5000 }), sessions, users: accounts,
       oidc: new OidcVerifier({ policies: trust, clock }),
+      bots,
     },
     registryTokens, limiter, clock, audit,
   });
@@ -248,11 +251,12 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       hooks,
       audit,
       trust,
+      bots,
       rateLimiter: new RateLimiter({ windowMs: config.api.rateLimit.windowMs }),
       rateLimits: { authenticated: config.api.rateLimit.authenticated, anonymous: config.api.rateLimit.anonymous },
     },
     ui: {
-      accounts, tokens, packages, versions, stats, limiter, clock, publicUrl, sessions, credentials, policy,
+      accounts, tokens, bots, packages, versions, stats, limiter, clock, publicUrl, sessions, credentials, policy,
       settings: new PackageSettings({ db: db.db, clock, audit }),
       summaries: new PackageSummaries({ db: db.db, downloads: registry.downloads }),
       details: new VersionDetails({ db: db.db, blobs: registry.blobs, downloads: registry.downloads }),

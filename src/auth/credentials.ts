@@ -1,6 +1,8 @@
+import { botLogin, type Bot } from './bot-grant.js';
 import { failureKeys, type FailureLimiter } from './failure-limiter.js';
 import { OidcVerifier, type OidcIdentity, type OidcRefusal } from './oidc-verifier.js';
 import { effectiveScopes, SCOPES, type Scope, type Subject } from './permissions.js';
+import { BOT_TOKEN_PREFIX } from './personal-token.js';
 import type { AccessEntry, RegistryTokens } from './registry-token.js';
 import type { Clock } from '../util/clock.js';
 import type { AuditLog } from '../audit/audit-log.js';
@@ -15,6 +17,7 @@ export type Caller<U extends SessionUser = SessionUser> =
   | AccessTokenCaller
   | RegistryTokenCaller
   | OidcCaller
+  | BotCaller
   | SessionCaller<U>;
 
 interface CallerBase {
@@ -38,6 +41,8 @@ export interface RegistryTokenCaller extends CallerBase {
   readonly login: string | null;
   readonly tokenId: number | null;
   readonly access: readonly AccessEntry[];
+  /** The bot the registry token was issued to (still live, with the same secret), for the words of a refusal. */
+  readonly bot?: Bot;
 }
 /**
  * An OIDC ID token (trusted publishing: a CI job's workload identity). No user: what it may do comes only from the
@@ -48,6 +53,17 @@ export interface OidcCaller extends CallerBase {
   readonly login: null;
   readonly tokenId: null;
   readonly trust: OidcIdentity;
+}
+/**
+ * A bot account's secret (`berth_bot_…`): an organization's machine identity, no user. What it may do comes only from
+ * its grant (the subject's `grant`), on its organization's packages; like anonymous elsewhere (public packages).
+ */
+export interface BotCaller extends CallerBase {
+  readonly via: 'bot';
+  /** `org+name`. */
+  readonly login: string;
+  readonly tokenId: null;
+  readonly bot: Bot;
 }
 /** A web UI session: the user acts with every package scope (a browser session is the user). */
 export interface SessionCaller<U extends SessionUser = SessionUser> extends CallerBase {
@@ -66,7 +82,7 @@ export interface SessionCaller<U extends SessionUser = SessionUser> extends Call
  * `retryAfter` (seconds) is set when the client address has failed too often: answer 429.
  */
 export interface CredentialRefusal {
-  readonly refused: TokenRefusal | 'github-token' | 'invalid-registry-token' | OidcRefusal['refused'];
+  readonly refused: TokenRefusal | 'github-token' | 'invalid-registry-token' | OidcRefusal['refused'] | 'unknown-bot' | 'expired-bot';
   readonly retryAfter: number;
   /** For an ID token: which check failed (names claims, never quotes the token). */
   readonly reason?: string;
@@ -81,6 +97,8 @@ export interface TokenIdentity {
   readonly repositoryLimit: string | null;
 }
 export type TokenRefusal = 'malformed' | 'unknown' | 'expired' | 'revoked' | 'disabled';
+/** Why a bot secret is refused (the bot store's answer): a revoked bot's or a rotated-out secret is `unknown`. */
+export type BotRefusal = 'malformed' | 'unknown' | 'expired' | 'disabled';
 
 /** A live UI session as the session store reports it. */
 export interface SessionGrant {
@@ -109,6 +127,14 @@ export interface CredentialStores<U extends SessionUser> {
   readonly users: { findById(id: number): Promise<U | null> };
   /** OIDC ID tokens against the organizations' trust policies (auth/oidc-verifier.ts); absent: JWTs are malformed. */
   readonly oidc?: { verify(token: string): Promise<OidcIdentity | OidcRefusal> };
+  /**
+   * Bot accounts (accounts/bot-service.ts): a `berth_bot_…` secret, and whether the bot a registry token was issued
+   * to still has the secret it was issued from. Absent: bot secrets are malformed.
+   */
+  readonly bots?: {
+    authenticate(secret: string): Promise<Bot | BotRefusal>;
+    live(botId: number, secretVersion: number): Promise<Bot | null>;
+  };
 }
 
 /** What a request carried. */
@@ -152,7 +178,7 @@ const CREATE_TOKEN = 'create one with "berth token create" or on the web UI (Set
  * `/v2` and (for a GitHub token) `/api/v3`; the prefix is ghcr.io's.
  */
 export const CREDENTIAL_HINTS: Readonly<Record<CredentialRefusal['refused'], string>> = {
-  malformed: 'unauthenticated: this is not a valid Berth token (a Berth token starts with berth_pat_ or berth_ci_ and ends in a checksum: '
+  malformed: 'unauthenticated: this is not a valid Berth token (a Berth token starts with berth_pat_, berth_ci_ or berth_bot_ and ends in a checksum: '
     + `check that it was copied whole); ${CREATE_TOKEN} — account passwords are not accepted here`,
   'github-token': `unauthenticated: this looks like a GitHub token, not a Berth token; GitHub tokens do not work on Berth: ${CREATE_TOKEN}`,
   unknown: 'unauthenticated: User cannot be authenticated with the token provided.',
@@ -161,6 +187,10 @@ export const CREDENTIAL_HINTS: Readonly<Record<CredentialRefusal['refused'], str
   disabled: 'unauthenticated: the account is disabled',
   'invalid-registry-token': 'unauthenticated: the registry token is not valid here or has expired; log in again',
   'oidc-token': 'unauthenticated: the OIDC ID token was refused',
+  'unknown-bot': 'unauthenticated: this bot token is not valid: the bot was revoked or its token rotated; '
+    + 'ask an owner of the organization for the current token (berth bot rotate ORG/NAME, or the organization\'s settings page)',
+  'expired-bot': 'unauthenticated: this bot token has expired; an owner of the organization can rotate it with a new expiry '
+    + '(berth bot rotate ORG/NAME --expires …, or the organization\'s settings page)',
 };
 
 /** The hint for a refusal, with the reason when there is one (an ID token's failed check). */
@@ -230,8 +260,15 @@ export class CredentialResolver<U extends SessionUser = SessionUser> {
     return accept.strictScheme ? this.#refuse('malformed', presented, accept) : ANONYMOUS;
   }
 
-  /** An access token (personal or CI) or an OIDC ID token (a JWT); later also a bot token, told apart by their shape. */
+  /** An access token (personal or CI), an OIDC ID token (a JWT) or a bot's secret, told apart by their shape. */
   async #secret(secret: string, presented: Presented, accept: Acceptance): Promise<Caller<U> | CredentialRefusal> {
+    if (this.#stores.bots && secret.startsWith(BOT_TOKEN_PREFIX)) {
+      const bot = await this.#stores.bots.authenticate(secret);
+      if (typeof bot === 'string') {
+        return this.#refuse(bot === 'unknown' ? 'unknown-bot' : bot === 'expired' ? 'expired-bot' : bot, presented, accept);
+      }
+      return { via: 'bot', login: botLogin(bot), tokenId: null, bot, subject: { userId: null, scopes: new Set(), repositoryLimit: null, grant: bot } };
+    }
     if (this.#stores.oidc && OidcVerifier.looksLikeJwt(secret)) {
       const trust = await this.#stores.oidc.verify(secret);
       if ('refused' in trust) return this.#refuse(trust.refused, presented, accept, trust.reason);
@@ -249,13 +286,15 @@ export class CredentialResolver<U extends SessionUser = SessionUser> {
 
   async #registryToken(token: string, audience: string): Promise<Caller<U> | CredentialRefusal> {
     const claims = await this.#registryTokens.verify(token, audience, this.#clock.now());
-    if (!claims || (claims.tokenId !== null && !(await this.#stores.liveness.isActive(claims.tokenId)))) {
+    const bot = claims?.bot && this.#stores.bots ? await this.#stores.bots.live(claims.bot.id, claims.bot.secretVersion) : null;
+    if (!claims || (claims.tokenId !== null && !(await this.#stores.liveness.isActive(claims.tokenId))) || (claims.bot && !bot)) {
       // Not charged to the address: an expired registry token is routine (the client fetches a new one).
       return { refused: 'invalid-registry-token', retryAfter: 0 };
     }
     return {
-      via: 'registry-token', login: claims.userId === null ? null : claims.subject, tokenId: claims.tokenId, access: claims.access,
-      subject: { userId: claims.userId, scopes: effectiveScopes(claims.scopes), repositoryLimit: claims.repositoryLimit },
+      via: 'registry-token', login: claims.userId === null && !bot ? null : claims.subject, tokenId: claims.tokenId, access: claims.access,
+      subject: { userId: claims.userId, scopes: effectiveScopes(claims.scopes), repositoryLimit: claims.repositoryLimit, ...(bot ? { grant: bot } : {}) },
+      ...(bot ? { bot } : {}),
     };
   }
 

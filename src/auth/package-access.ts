@@ -1,4 +1,4 @@
-import { expressionBuilder, type Expression, type SqlBool } from 'kysely';
+import { expressionBuilder, sql, type Expression, type SqlBool } from 'kysely';
 import type { Database, Db, RepositoriesTable } from '../db/schema.js';
 import { maxRole, type Namespace, type Role, type Subject, type Target, type Visibility } from './permissions.js';
 
@@ -121,6 +121,13 @@ export function readableRepositories(subject: Subject): ReadableFilter {
   const isPublic = eb('r.visibility', '=', 'public');
   const userId = subject.userId;
   const read = subject.scopes.has('read:packages');
+  // A bot (no user): public packages and those its grant lets it pull, by the same globs (`*` → `%`, `?` → `_`).
+  if (subject.grant) {
+    const { grant } = subject;
+    if (!grant.actions.includes('pull')) return isPublic;
+    const like = (glob: string): string => `${grant.org}/${glob}`.replace(/[!%_]/g, '!$&').replace(/\*/g, '%').replace(/\?/g, '_');
+    return eb.or([isPublic, ...grant.packages.map((g) => sql<SqlBool>`${sql.ref('r.name')} like ${like(g)} escape '!'`)]);
+  }
   if (userId === null || (!read && !subject.scopes.has('write:packages'))) return isPublic;
   const grantRoles: Role[] = read ? ['read', 'write', 'admin'] : ['write', 'admin'];
   const active = eb.selectFrom('accounts as u').where('u.id', '=', userId).where('u.disabledAt', 'is', null);

@@ -1,4 +1,5 @@
 import type { Action } from './actions.js';
+import { trustedActions, type PackageGrant } from './trust-policy.js';
 
 export type Scope = 'read:packages' | 'write:packages' | 'delete:packages';
 export const SCOPES: readonly Scope[] = ['read:packages', 'write:packages', 'delete:packages'];
@@ -12,6 +13,11 @@ export interface Subject {
   readonly scopes: ReadonlySet<Scope>;
   /** A CI token is limited to one repository name. */
   readonly repositoryLimit: string | null;
+  /**
+   * A bot's grant (auth/bot-grant.ts): actions on some packages of its organization, which it has whatever roles
+   * and scopes say (it has neither: no user). Absent for everyone else.
+   */
+  readonly grant?: PackageGrant;
 }
 
 /** What is known about the package the subject asks for. */
@@ -50,6 +56,13 @@ export function effectiveScopes(scopes: Iterable<string>): Set<Scope> {
  * anyone; internal ones by `internalReader`s (members); private ones need a role.
  */
 export function allowedActions(subject: Subject, target: Target): Set<Action> {
+  const allowed = roleActions(subject, target);
+  if (subject.grant) for (const a of trustedActions([subject.grant], target.name)) allowed.add(a);
+  return allowed;
+}
+
+/** What the subject's user may do through its roles, within its credential's scopes and limit. */
+function roleActions(subject: Subject, target: Target): Set<Action> {
   const allowed = new Set<Action>();
   const signedIn = subject.userId !== null;
   const outOfLimit = subject.repositoryLimit !== null && subject.repositoryLimit !== target.name;

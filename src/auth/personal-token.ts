@@ -7,19 +7,25 @@ import { createHash, randomBytes } from 'node:crypto';
  */
 export const TOKEN_PREFIXES = { personal: 'berth_pat_', ci: 'berth_ci_' } as const;
 export type TokenKind = keyof typeof TOKEN_PREFIXES;
+/** A bot account's secret (accounts/bot-service.ts): the same format, its own prefix, its own store. */
+export const BOT_TOKEN_PREFIX = 'berth_bot_';
+const PREFIXES = { ...TOKEN_PREFIXES, bot: BOT_TOKEN_PREFIX } as const;
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
-export function generateToken(kind: TokenKind): string {
+export function generateToken(kind: keyof typeof PREFIXES): string {
   const bytes = randomBytes(30);
   let body = '';
   for (const b of bytes) body += BASE62[b % 62];
-  return `${TOKEN_PREFIXES[kind]}${body}${checksum(body)}`;
+  return `${PREFIXES[kind]}${body}${checksum(body)}`;
 }
 
-/** True when `text` has a Berth prefix and a valid checksum; a cheap filter before any database lookup. */
-export function looksLikeToken(text: string): boolean {
-  const prefix = Object.values(TOKEN_PREFIXES).find((p) => text.startsWith(p));
+/**
+ * True when `text` has one of `prefixes` (an access token's by default) and a valid checksum; a cheap filter before
+ * any database lookup.
+ */
+export function looksLikeToken(text: string, prefixes: readonly string[] = Object.values(TOKEN_PREFIXES)): boolean {
+  const prefix = prefixes.find((p) => text.startsWith(p));
   if (!prefix) return false;
   const rest = text.slice(prefix.length);
   if (rest.length !== 36 || !/^[0-9A-Za-z]+$/.test(rest)) return false;

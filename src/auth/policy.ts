@@ -1,5 +1,6 @@
 import type { Db } from '../db/schema.js';
 import { ACTIONS, type Action } from './actions.js';
+import { botActions, botDenial, type Bot } from './bot-grant.js';
 import type { Caller } from './credentials.js';
 import { mirrorActions, type MirrorReaders } from './mirror-access.js';
 import { loadNamespace, loadTarget, loadTargets, type PackageRow } from './package-access.js';
@@ -9,6 +10,18 @@ import { trustedActions } from './trust-policy.js';
 import type { AccessEntry } from './registry-token.js';
 
 export type { PackageRow };
+
+/**
+ * A bot refused `requested` on `name` (null: `granted` covers it). A read of what it cannot read is answered as for a
+ * package that does not exist (404, as refusal.ts does for everyone; HEAD has no body to carry words anyway); a push,
+ * or a delete of what it can read, is DENIED naming the bot's grant.
+ */
+function botRefusal(bot: Bot, name: string, requested: readonly Action[], granted: readonly Action[]): Refusal | null {
+  const missing = requested.filter((a) => !granted.includes(a));
+  if (missing.length === 0) return null;
+  if (!requested.includes('push') && !granted.includes('pull')) return { kind: 'unknown' };
+  return { kind: 'denied', message: botDenial(bot, name, missing) };
+}
 
 /** Tells whether a repository name is served by a pull-through mirror (src/mirror/), and who may pull there. */
 export type MirrorLookup = (name: string) => Promise<MirrorReaders | null>;
@@ -73,6 +86,11 @@ export class Policy {
    */
   async registryRefusal(caller: Caller, name: string, requested: readonly Action[]): Promise<Refusal | null> {
     if (caller.via === 'anonymous' || caller.via === 'session') return { kind: 'login' };
+    if (caller.via === 'bot') {
+      // Public packages stay pullable (as anonymous); anything else is told in terms of the bot's own grant.
+      if (requested.every((a) => botActions(caller.bot, name).has(a))) return null;
+      return botRefusal(caller.bot, name, requested, [...(await this.#callerActions(caller, name))]);
+    }
     if (caller.via === 'oidc') {
       const granted = await this.#callerActions(caller, name);
       const missing = requested.filter((a) => !granted.has(a));
@@ -90,6 +108,8 @@ export class Policy {
       const entry = caller.access.find((e) => e.name === name);
       if (!entry) return { kind: 'login' };
       granted = entry.actions;
+      // A bot's registry token lacks what its grant lacks: say so (a new token would not help).
+      if (caller.bot) return botRefusal(caller.bot, name, requested, granted);
     } else {
       now = await this.packageActions(caller.subject, name);
       granted = [...now.actions];
@@ -112,8 +132,9 @@ export class Policy {
   }
 
   /**
-   * What the caller may do with `name` now: its subject's rights, and for an OIDC ID token (no user, no scopes: as
-   * anonymous, so public packages stay pullable) also what the trust policies it meets grant on their packages.
+   * What the caller may do with `name` now: its subject's rights (a bot's grant among them), and for an OIDC ID token
+   * (no user, no scopes: as anonymous, so public packages stay pullable) also what the trust policies it meets give
+   * on their packages.
    */
   async #callerActions(caller: Caller, name: string): Promise<Set<Action>> {
     const { actions } = await this.packageActions(caller.subject, name);

@@ -21,6 +21,8 @@ export interface RegistryClaims {
   /** The credential's scopes and package limit, so later checks (mount sources, catalog) need no new token. */
   readonly scopes: string[];
   readonly repositoryLimit: string | null;
+  /** The bot it was issued to and the version of the secret presented: rotating or revoking the bot ends it. */
+  readonly bot?: { readonly id: number; readonly secretVersion: number };
   /** When the registry token expires (set on verification). */
   readonly expiresMs?: number;
 }
@@ -41,7 +43,8 @@ export class RegistryTokens {
   async issue(claims: RegistryClaims, audience: string, nowMs: number, ttlSeconds = this.ttlSeconds): Promise<string> {
     const key = await this.#keys.current();
     const iat = Math.floor(nowMs / 1000);
-    return new SignJWT({ access: claims.access, uid: claims.userId, tid: claims.tokenId, scp: claims.scopes, lim: claims.repositoryLimit })
+    const bot = claims.bot ? { bid: claims.bot.id, bsv: claims.bot.secretVersion } : {};
+    return new SignJWT({ access: claims.access, uid: claims.userId, tid: claims.tokenId, scp: claims.scopes, lim: claims.repositoryLimit, ...bot })
       .setProtectedHeader({ alg: REGISTRY_TOKEN_ALG, kid: key.kid, typ: 'JWT' })
       .setIssuer(ISSUER)
       .setSubject(claims.subject)
@@ -88,6 +91,7 @@ export class RegistryTokens {
         scopes: Array.isArray(payload.scp) ? (payload.scp as string[]) : [],
         repositoryLimit: typeof payload.lim === 'string' ? payload.lim : null,
         expiresMs: (payload.exp ?? 0) * 1000,
+        ...(typeof payload.bid === 'number' && typeof payload.bsv === 'number' ? { bot: { id: payload.bid, secretVersion: payload.bsv } } : {}),
       };
     } catch (err) {
       // A bad token is no token; a database that cannot be asked for the key is a 503, not a 401.

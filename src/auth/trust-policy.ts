@@ -25,7 +25,7 @@ export const DEFAULT_TOKEN_LIFETIME_SECONDS = 900;
 export const MAX_TOKEN_LIFETIME_SECONDS = 3600;
 
 const CLAIM = /^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/;
-const PACKAGE_GLOB = /^[a-z0-9._*?/-]{1,200}$/;
+export const PACKAGE_GLOB = /^[a-z0-9._*?/-]{1,200}$/;
 /** Claims checked by the verifier itself: a condition on them would be meaningless or misleading. */
 const RESERVED = new Set(['iss', 'aud', 'exp', 'nbf', 'iat', 'jti']);
 
@@ -100,8 +100,15 @@ export function unmetConditions(policy: Pick<TrustPolicy, 'conditions' | 'audien
   return unmet;
 }
 
-/** The actions a set of matched policies grant on the package `name` (`org/…`). */
-export function trustedActions(policies: readonly TrustPolicy[], name: string): Set<Action> {
+/** Actions on an organization's packages named by globs: a trust policy's grant, and a bot's (auth/bot-grant.ts). */
+export interface PackageGrant {
+  readonly org: string;
+  readonly packages: readonly string[];
+  readonly actions: readonly Action[];
+}
+
+/** The actions a set of grants (matched policies, a bot) give on the package `name` (`org/…`). */
+export function trustedActions(policies: readonly PackageGrant[], name: string): Set<Action> {
   const out = new Set<Action>();
   for (const p of policies) {
     if (!name.startsWith(`${p.org}/`)) continue;

@@ -17,6 +17,7 @@ import { serveCommand } from './serve.js';
 import { storageCommand } from './storage.js';
 import { UsageError } from './usage-error.js';
 import { trustCommand } from './trust.js';
+import { botCommand } from './bot.js';
 
 /** Exit codes, documented in the README: 0 ok, 1 failure, 2 bad usage or configuration. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -41,6 +42,7 @@ export async function runCli(argv: string[]): Promise<void> {
   program.addCommand(mirrorCommand());
   program.addCommand(trustCommand());
   program.addCommand(auditCommand());
+  program.addCommand(botCommand());
   for (const cmd of [userCommand(), orgCommand(), teamCommand(), tokenCommand(), packageCommand(), keysCommand()]) program.addCommand(cmd);
   forEachCommand(program, oneLineUsageErrors);
   try {

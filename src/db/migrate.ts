@@ -18,6 +18,7 @@ import * as m0014 from './migrations/0014-webhooks.js';
 import * as m0015 from './migrations/0015-trust-policies.js';
 import * as m0016 from './migrations/0016-audit-log.js';
 import * as m0017 from './migrations/0017-mirror.js';
+import * as m0018 from './migrations/0018-bot-accounts.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -40,6 +41,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '0015-trust-policies': m0015,
   '0016-audit-log': m0016,
   '0017-mirror': m0017,
+  '0018-bot-accounts': m0018,
 };
 
 export interface MigrationStatus {

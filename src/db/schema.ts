@@ -31,6 +31,7 @@ export interface Database {
   hookDeliveries: HookDeliveriesTable;
   trustPolicies: TrustPoliciesTable;
   auditLog: AuditLogTable;
+  bots: BotsTable;
 }
 
 export interface RepositoriesTable {
@@ -316,6 +317,27 @@ export interface TrustPoliciesTable {
   tokenLifetimeMs: number;
   createdBy: number | null;
   createdAt: number;
+}
+
+/** An organization's bot account (migration 0018). */
+export interface BotsTable {
+  id: Generated<number>;
+  orgId: number;
+  name: string;
+  lowerName: string;
+  description: Generated<string>;
+  /** JSON array of package names or globs within the organization. */
+  packages: string;
+  /** Comma-separated subset of pull,push,delete. */
+  actions: string;
+  tokenHash: string;
+  hint: string;
+  secretVersion: Generated<number>;
+  expiresAt: number | null;
+  lastUsedAt: number | null;
+  createdBy: number | null;
+  createdAt: number;
+  rotatedAt: number | null;
 }
 
 export type Db = Kysely<Database>;

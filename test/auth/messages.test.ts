@@ -82,7 +82,7 @@ test('docker login with a GitHub token is told it is a GitHub token; a mistyped 
   const github = await refused(t, 'docker login with a GitHub token', dockerLogin(daemon, berth.host, 'stranger', GITHUB_TOKEN));
   const typo = await refused(t, 'docker login with a mistyped token', dockerLogin(daemon, berth.host, 'stranger', mistyped));
   assert.match(github, /unauthorized: unauthenticated: this looks like a GitHub token, not a Berth token; GitHub tokens do not work on Berth: create one with "berth token create"/);
-  assert.match(typo, /unauthorized: unauthenticated: this is not a valid Berth token \(a Berth token starts with berth_pat_ or berth_ci_/);
+  assert.match(typo, /unauthorized: unauthenticated: this is not a valid Berth token \(a Berth token starts with berth_pat_, berth_ci_ or berth_bot_/);
   assert.ok(!github.includes('not a valid Berth token') && !typo.includes('GitHub token'), 'each is told its own case');
 });
 

@@ -154,7 +154,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const conn = open(dialect === 'postgres' ? await createDatabase() : ':memory:');
       await migrate(conn, '0016-audit-log');
       await sql`insert into repositories (name, owner, created_at, updated_at) values ('hub/library/alpine', 'hub', 1, 1)`.execute(conn.db);
-      assert.deepEqual(await migrate(conn), ['0017-mirror']);
+      assert.deepEqual(await migrate(conn, '0017-mirror'), ['0017-mirror']);
       const repo = await conn.db.selectFrom('repositories').select('id').executeTakeFirstOrThrow();
       const touch = (at: number) => conn.db.insertInto('mirrorTags').values({ repositoryId: repo.id, name: '3.20', checkedAt: at })
         .onConflict((oc) => oc.columns(['repositoryId', 'name']).doUpdateSet({ checkedAt: at })).execute();
@@ -236,7 +236,33 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       assert.deepEqual(newest, [{ action: 'package.delete', tokenId: 2 ** 40, createdAt: 2000 }, { action: 'package.push', tokenId: 2 ** 40, createdAt: 1000 }]);
       await conn.db.deleteFrom('auditLog').where('createdAt', '<', 2500).execute();
       assert.deepEqual((await conn.db.selectFrom('auditLog').select('action').execute()).map((r) => r.action), ['user.login']);
-      assert.deepEqual(await migrate(conn), ['0017-mirror']);
+      assert.deepEqual(await migrate(conn, '0017-mirror'), ['0017-mirror']);
+    });
+  });
+}
+
+for (const dialect of ['sqlite', 'postgres'] as const) {
+  describe(`0018-bot-accounts on ${dialect}`, { skip: dialect === 'postgres' && noPostgres }, () => {
+    it('adds bots: one name per organization (case-insensitive), unique token hashes, gone with their organization', async () => {
+      const conn = open(dialect === 'postgres' ? await createDatabase() : ':memory:');
+      await migrate(conn, '0017-mirror');
+      const org = await conn.db.insertInto('accounts').values({ login: 'acme', lowerLogin: 'acme', type: 'org', displayName: null, email: null, passwordHash: null, disabledAt: null, createdAt: 1, updatedAt: 1 })
+        .returning('id').executeTakeFirstOrThrow();
+      assert.deepEqual(await migrate(conn, '0018-bot-accounts'), ['0018-bot-accounts']);
+      const row = {
+        orgId: org.id, name: 'Deployer', lowerName: 'deployer', packages: '["api","web-*"]', actions: 'pull', tokenHash: 'h1', hint: 'berth_bot_abcd…',
+        expiresAt: null, lastUsedAt: null, createdBy: null, createdAt: 1, rotatedAt: null,
+      };
+      await conn.db.insertInto('bots').values(row).execute();
+      const bot = await conn.db.selectFrom('bots').selectAll().executeTakeFirstOrThrow();
+      assert.equal(bot.secretVersion, 1);
+      assert.equal(bot.description, '');
+      assert.equal(typeof bot.orgId, 'number');
+      await assert.rejects(conn.db.insertInto('bots').values({ ...row, name: 'deployer', tokenHash: 'h2' }).execute());
+      await assert.rejects(conn.db.insertInto('bots').values({ ...row, name: 'other', lowerName: 'other' }).execute());
+      await assert.rejects(conn.db.insertInto('bots').values({ ...row, orgId: org.id + 1000, tokenHash: 'h3' }).execute());
+      await conn.db.deleteFrom('accounts').where('id', '=', org.id).execute();
+      assert.deepEqual(await conn.db.selectFrom('bots').select('id').execute(), []);
     });
   });
 }

@@ -49,6 +49,12 @@ const subjects: Record<string, Subject> = {
   'disabled member': { userId: 4, scopes: ALL, repositoryLimit: null },
   'instance admin': { userId: 5, scopes: READ, repositoryLimit: null },
   outsider: { userId: U, scopes: READ, repositoryLimit: null },
+  // Bots (auth/bot-grant.ts): globs become LIKE patterns; `_` must stay literal (it would match the `-` of pkg-…).
+  'bot pulling some packages by glob': {
+    userId: null, scopes: new Set(), repositoryLimit: null,
+    grant: { org: BIG_ORG, packages: ['pkg-00001?', 'pkg-0002*', 'pkg_0*', 'huge'], actions: ['pull'] },
+  },
+  'bot that may only push': { userId: null, scopes: new Set(), repositoryLimit: null, grant: { org: BIG_ORG, packages: ['*'], actions: ['push'] } },
 };
 
 let conn: Connection;
@@ -113,6 +119,8 @@ describe(`listings on a seeded registry (${testBackend()})`, () => {
     assert.ok(counts['member (partial reader)']! > counts.outsider! && counts['member (partial reader)']! < all, JSON.stringify(counts));
     assert.equal(counts['disabled member'], counts.anonymous);
     assert.equal(counts["member's CI token for one private package"], counts.anonymous! + 1);
+    assert.ok(counts['bot pulling some packages by glob']! > counts.anonymous!, JSON.stringify(counts));
+    assert.equal(counts['bot that may only push'], counts.anonymous);
   });
 
   it('PackageService.list pages, filters and counts in SQL, as the in-memory listing did', async () => {

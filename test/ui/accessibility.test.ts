@@ -81,6 +81,10 @@ describe('accessibility of the main pages', () => {
     await berth.admin(async (s) => {
       await s.accounts.createUser({ login: 'root', password: 'root-password', isAdmin: true });
       await s.packages.setVisibility('acme/web', 'public');
+      // The organization settings page's Bots table is audited with a row in it.
+      await s.bots.create((await s.accounts.find('acme'))!.id, {
+        name: 'deployer', description: 'prod cluster', packages: ['web', 'worker-*'], actions: ['pull'], expiresAt: Date.now() + 86_400_000,
+      }, null);
     });
     const res = await berth.fetch('/api/v3/orgs/acme/packages/container/web/versions');
     versionId = ((await res.json()) as { id: number }[])[0]!.id;

@@ -333,7 +333,7 @@ describe('web UI in a browser', () => {
         await ui.page.getByLabel('Audience').fill('registry.example.com');
         await ui.page.getByLabel('Claim conditions').fill('repository=acme/app\nref=refs/heads/main');
         await ui.page.getByLabel('Packages', { exact: true }).fill('app, app-*');
-        await ui.page.locator('input[name="actions"][value="delete"]').check();
+        await ui.page.getByRole('region', { name: 'Trusted publishing' }).locator('input[name="actions"][value="delete"]').check();
         await ui.page.getByLabel('Token lifetime (seconds)').fill('600');
         await Promise.all([ui.page.waitForNavigation(), ui.page.getByRole('button', { name: 'Add trust policy' }).click()]);
         assert.match(await ui.page.locator('.flash').innerText(), /Trust policies saved/);

@@ -11,6 +11,7 @@ import { auditRoutes } from './audit-routes.js';
 import { hookRoutes } from './hook-routes.js';
 import { lifecycleRoutes } from './lifecycle-routes.js';
 import { trustRoutes } from './trust-routes.js';
+import { botRoutes } from './bot-routes.js';
 import { metaRoutes } from './meta-routes.js';
 import { packageRoutes } from './package-routes.js';
 import type { RateLimitState } from './rate-limiter.js';
@@ -69,7 +70,7 @@ export function githubApi(deps: GithubDeps) {
     });
 
     const endpoints: Endpoint[] = [
-      ...metaRoutes(), ...packageRoutes(), ...versionRoutes(), ...statsRoutes(), ...lifecycleRoutes(), ...hookRoutes(), ...auditRoutes(), ...trustRoutes(),
+      ...metaRoutes(), ...packageRoutes(), ...versionRoutes(), ...statsRoutes(), ...lifecycleRoutes(), ...hookRoutes(), ...auditRoutes(), ...trustRoutes(), ...botRoutes(),
     ];
     for (const endpoint of endpoints) {
       app.route({
@@ -79,7 +80,7 @@ export function githubApi(deps: GithubDeps) {
           docsOf.set(request, endpoint.docs);
           if (endpoint.access !== 'public') reply.header('X-Accepted-OAuth-Scopes', endpoint.access === 'user' ? '' : [...endpoint.access].sort().join(', '));
           const ctx = { request, reply, caller: callers.get(request)!, urls: urlsFor(request, deps.publicUrl) };
-          checkAccess(ctx, endpoint.access, endpoint.what ?? 'use this endpoint');
+          checkAccess(ctx, endpoint.access, endpoint.what ?? 'use this endpoint', endpoint.bots);
           return endpoint.handle(deps, ctx);
         },
       });

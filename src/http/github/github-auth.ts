@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { ANONYMOUS, isCaller, type CredentialResolver } from '../../auth/credentials.js';
 import type { Scope } from '../../auth/permissions.js';
 import type { Caller, EndpointAccess, RequestContext } from './github-context.js';
+import { BerthError } from '../../util/errors.js';
 import { missingScopes, requiresAuthentication } from './github-errors.js';
 
 /**
@@ -15,18 +16,31 @@ export async function resolveCaller(credentials: CredentialResolver, request: Fa
     { authorization: request.headers.authorization, address: request.ip }, { bearer: 'access-token', basic: true, strictScheme: true },
   );
   noteCaller(request, resolved);
-  if (!isCaller(resolved)) return { identity: null, refusal: resolved.refused, subject: ANONYMOUS.subject };
-  if (resolved.via !== 'access-token') return { identity: null, refusal: null, subject: ANONYMOUS.subject };
+  if (!isCaller(resolved)) return { identity: null, refusal: resolved.refused, subject: ANONYMOUS.subject, bot: null };
+  // A bot reads its organization's packages its grant names (its subject carries the grant); it is nobody's identity.
+  if (resolved.via === 'bot') return { identity: null, refusal: null, subject: resolved.subject, bot: resolved.login };
+  if (resolved.via !== 'access-token') return { identity: null, refusal: null, subject: ANONYMOUS.subject, bot: null };
   const { subject } = resolved;
   return {
     identity: { tokenId: resolved.tokenId, userId: resolved.userId, login: resolved.login, scopes: subject.scopes, repositoryLimit: subject.repositoryLimit },
-    refusal: null, subject,
+    refusal: null, subject, bot: null,
   };
 }
 
-/** Throws 401 unless signed in, and 403 when the token lacks a scope the endpoint needs. */
-export function checkAccess(ctx: RequestContext, access: EndpointAccess, what: string): void {
+/**
+ * Throws 401 unless signed in, and 403 when the token lacks a scope the endpoint needs. A bot token passes only the
+ * endpoints that read packages and versions (`bots`), where its grant decides what it sees; it changes nothing here.
+ */
+export function checkAccess(ctx: RequestContext, access: EndpointAccess, what: string, bots = false): void {
   if (access === 'public') return;
+  const { bot } = ctx.caller;
+  if (bot !== null) {
+    if (bots) return;
+    throw new BerthError({
+      status: 403, code: 'BOT_READ_ONLY',
+      message: `Bot ${bot} may only read packages through the REST API (it cannot ${what}); it pushes and deletes through the registry (/v2), as its grant allows.`,
+    });
+  }
   const identity = ctx.caller.identity;
   if (!identity) throw requiresAuthentication();
   if (access === 'user') return;

@@ -3,6 +3,7 @@ import type { HookService } from '../../events/hook-service.js';
 import type { TrustPolicies } from '../../auth/trust-policies.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AccountService } from '../../accounts/account-service.js';
+import type { BotService } from '../../accounts/bot-service.js';
 import type { CredentialRefusal, CredentialResolver } from '../../auth/credentials.js';
 import type { Scope, Subject } from '../../auth/permissions.js';
 import type { Policy } from '../../auth/policy.js';
@@ -32,6 +33,8 @@ export interface GithubDeps {
   readonly audit: AuditLog;
   /** Organizations' OIDC trust policies (/api/v3/berth/orgs/{org}/trust-policies). */
   readonly trust: TrustPolicies;
+  /** Organizations' bot accounts (/api/v3/berth/orgs/{org}/bots). */
+  readonly bots: BotService;
   readonly rateLimiter: RateLimiter;
   /** Requests per window: per token, and per client address for anonymous callers. */
   readonly rateLimits: { readonly authenticated: number; readonly anonymous: number };
@@ -47,6 +50,8 @@ export interface Caller {
     readonly scopes: ReadonlySet<Scope>; readonly repositoryLimit: string | null;
   } | null;
   readonly refusal: CredentialRefusal['refused'] | null;
+  /** A bot's login (`acme+deployer`) when a bot token was presented: no identity, its grant in `subject`. */
+  readonly bot: string | null;
   /** What the permission model decides on (auth/policy.ts). */
   readonly subject: Subject;
 }
@@ -80,6 +85,8 @@ export interface Endpoint {
   readonly access: EndpointAccess;
   /** What the caller is doing, for messages about missing scopes ("list packages"). */
   readonly what?: string;
+  /** Whether a bot token may call it: reads of packages and versions, which its grant then filters. */
+  readonly bots?: boolean;
   readonly handle: (deps: GithubDeps, ctx: RequestContext) => Promise<unknown>;
 }
 

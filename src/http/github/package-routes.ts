@@ -18,11 +18,11 @@ export function packageRoutes(): Endpoint[] {
   return OWNER_SCOPES.flatMap((scope) => [
     {
       method: 'GET', url: `${scope.prefix}/packages`, docs: `${DOCS}#list-packages-${listAnchor(scope)}`,
-      access: ['read:packages'], what: 'list packages', handle: (deps, ctx) => listPackages(deps, ctx, scope),
+      access: ['read:packages'], bots: true, what: 'list packages', handle: (deps, ctx) => listPackages(deps, ctx, scope),
     },
     {
       method: 'GET', url: `${scope.prefix}/packages/:type/:name`, docs: `${DOCS}#get-a-package-${scope.docs}`,
-      access: ['read:packages'], what: 'read packages', handle: (deps, ctx) => getPackage(deps, ctx, scope),
+      access: ['read:packages'], bots: true, what: 'read packages', handle: (deps, ctx) => getPackage(deps, ctx, scope),
     },
     {
       method: 'DELETE', url: `${scope.prefix}/packages/:type/:name`, docs: `${DOCS}#delete-a-package-${scope.docs}`,

@@ -21,11 +21,11 @@ export function versionRoutes(): Endpoint[] {
     return [
       {
         method: 'GET', url: versions, docs: `${DOCS}#list-package-versions-for-a-package-owned-by-${owned}`,
-        access: ['read:packages'], what: 'list package versions', handle: (deps, ctx) => listVersions(deps, ctx, scope),
+        access: ['read:packages'], bots: true, what: 'list package versions', handle: (deps, ctx) => listVersions(deps, ctx, scope),
       },
       {
         method: 'GET', url: `${versions}/:id`, docs: `${DOCS}#get-a-package-version-${scope.docs}`,
-        access: ['read:packages'], what: 'read package versions', handle: (deps, ctx) => getVersion(deps, ctx, scope),
+        access: ['read:packages'], bots: true, what: 'read package versions', handle: (deps, ctx) => getVersion(deps, ctx, scope),
       },
       {
         method: 'DELETE', url: `${versions}/:id`, docs: `${DOCS}#delete-${article}package-version-${scope.docs}`,

@@ -30,7 +30,8 @@ const FORM_LIMIT = 64 * 1024;
 /**
  * The Docker token endpoint (distribution "Token Authentication Specification"): `GET /token` with Basic
  * credentials and `scope=` parameters, and the OAuth2 `POST /token` form (grant_type=password|refresh_token) that
- * containerd tries first. Credentials are personal access tokens; account passwords are refused, as on ghcr.io.
+ * containerd tries first. Credentials are personal access tokens, bot tokens or OIDC ID tokens; account passwords are
+ * refused, as on ghcr.io.
  * Granted actions are the intersection of what was asked and what the identity may do: a subset, never a failure.
  */
 export function tokenEndpoint(deps: TokenEndpointDeps) {
@@ -135,6 +136,8 @@ async function issue(
   const ttlSeconds = caller.via === 'oidc' ? caller.trust.lifetimeSeconds : deps.registryTokens.ttlSeconds;
   const token = await deps.registryTokens.issue({
     subject: caller.login ?? '', userId: subject.userId, tokenId: caller.tokenId, access, scopes: [...subject.scopes], repositoryLimit: subject.repositoryLimit,
+    // A bot's registry token dies with the secret it was issued from (rotation, revocation).
+    ...(caller.via === 'bot' ? { bot: { id: caller.bot.id, secretVersion: caller.bot.secretVersion } } : {}),
   }, serviceName(request, deps.publicUrl), now, ttlSeconds);
   const body = {
     token, access_token: token, expires_in: ttlSeconds, issued_at: new Date(now).toISOString(),

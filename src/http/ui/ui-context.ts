@@ -2,6 +2,7 @@ import type { AuditLog } from '../../audit/audit-log.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Account, AccountService } from '../../accounts/account-service.js';
 import type { Session, SessionService } from '../../accounts/session-service.js';
+import type { BotService } from '../../accounts/bot-service.js';
 import type { TokenService } from '../../accounts/token-service.js';
 import type { FailureLimiter } from '../../auth/failure-limiter.js';
 import { ANONYMOUS, type CredentialResolver } from '../../auth/credentials.js';
@@ -26,6 +27,8 @@ import { signInRequired } from './ui-errors.js';
 export interface UiDeps {
   readonly accounts: AccountService;
   readonly tokens: TokenService;
+  /** Organizations' bot accounts (the org settings page's Bots section). */
+  readonly bots: BotService;
   readonly sessions: SessionService;
   /** Who is calling (the session cookie) and what they may do: auth/'s resolver and policy, as on every surface. */
   readonly credentials: CredentialResolver<Account>;

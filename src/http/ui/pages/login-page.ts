@@ -1,9 +1,10 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { failureKeys } from '../../../auth/failure-limiter.js';
+import { BOT_TOKEN_PREFIX } from '../../../auth/personal-token.js';
 import { cookieOf, LOGIN_CSRF_COOKIE, SESSION_COOKIE, setCookie } from '../cookies.js';
 import { html } from '../html.js';
-import { formOf, localPath, queryOf, redirect, sameOrigin, sendPage, viewerOf, type UiDeps } from '../ui-context.js';
+import { formOf, localPath, queryOf, redirect, registryHost, sameOrigin, sendPage, viewerOf, type UiDeps } from '../ui-context.js';
 import { csrfRejected, tooManyAttempts } from '../ui-errors.js';
 
 /** Sign in with login and password (GitHub "Sign in"), sign out. */
@@ -52,6 +53,17 @@ async function signIn(deps: UiDeps, request: FastifyRequest, reply: FastifyReply
   const keys = failureKeys(request.ip, login);
   const wait = Math.max(...keys.map((k) => deps.limiter.retryAfter(k, now)));
   if (wait > 0) throw tooManyAttempts(wait);
+  if (login.includes('+') || password.startsWith(BOT_TOKEN_PREFIX)) {
+    // A bot (`org+name`, a berth_bot_ secret) is not a person: no session, whatever the secret (nothing is checked,
+    // so nothing is learnt about the bot; the same words whether it exists or not).
+    const who = login.includes('+') ? login : 'a bot account';
+    return showLogin(deps, request, reply, {
+      error: `${who} is a bot account: bots are not people and cannot sign in to the web UI. A bot logs in with its token from `
+        + `registry clients (docker login ${registryHost(request, deps.publicUrl)} -u ORG+NAME --password-stdin) and the API; `
+        + 'an owner of its organization manages it on the organization\'s settings page.',
+      login, status: 403,
+    });
+  }
   const account = login && password ? await deps.accounts.checkPassword(login, password) : null;
   if (!account) {
     for (const k of keys) deps.limiter.fail(k, now);

@@ -1,12 +1,17 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Account } from '../../../accounts/account-service.js';
+import type { BotInfo } from '../../../accounts/bot-service.js';
+import { ACTIONS } from '../../../auth/actions.js';
+import { botLogin, checkBotName, parseBot } from '../../../auth/bot-grant.js';
+import { copyBox } from '../components.js';
+import { formatDate, timeAgo } from '../format.js';
 import { html, type Html } from '../html.js';
 import { lifecycleSection, registerLifecycleForms, type LifecyclePageScope } from '../lifecycle-forms.js';
 import type { Flash } from '../layout.js';
 import { assetUrl } from '../static-assets.js';
 import { registerTrustForms, trustSection } from '../trust-forms.js';
-import { csrfField, formOf, paramOf, queryOf, redirect, requireAccount, sendPage, type UiDeps } from '../ui-context.js';
-import { formInvalid, pageNotFound } from '../ui-errors.js';
+import { csrfField, formOf, paramOf, queryOf, redirect, registryHost, requireAccount, sendPage, type UiDeps } from '../ui-context.js';
+import { asFormError, formInvalid, pageNotFound } from '../ui-errors.js';
 
 type Visibility = 'public' | 'private' | 'internal';
 const VISIBILITIES: readonly Visibility[] = ['private', 'internal', 'public'];
@@ -27,12 +32,13 @@ const DONE: Record<string, string> = {
   policy: 'Package policy saved.',
   lifecycle: 'Lifecycle rules saved.',
   trust: 'Trust policies saved.',
+  'bot-revoked': 'Bot revoked: its token no longer works anywhere.',
 };
 
 /**
- * `/orgs/{org}/settings`: an organization's owners manage members and their roles, teams, and the package-creation
- * policy (the operations of `berth org` and `berth team`). Instance admins may too. Anyone else gets the same 404
- * as for an organization that does not exist. Every change is a plain form POST with the session's CSRF token,
+ * `/orgs/{org}/settings`: an organization's owners manage members and their roles, teams, the package-creation
+ * policy, lifecycle rules, trust policies and bot accounts (the operations of `berth org`, `berth team`, `berth trust`
+ * and `berth bot`). Instance admins may too. Anyone else gets the same 404 as for an organization that does not exist. Every change is a plain form POST with the session's CSRF token,
  * answered by a redirect back to the page (303), so it all works without JavaScript.
  */
 export function register(app: FastifyInstance, deps: UiDeps): void {
@@ -48,8 +54,8 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
 
   app.get('/orgs/:org/settings', async (request, reply) => {
     const { org } = await administered(request);
-    const [members, teams, policy] = await Promise.all([
-      deps.accounts.members(org.login), deps.accounts.teams(org.login), deps.accounts.orgPolicy(org.login),
+    const [members, teams, policy, bots] = await Promise.all([
+      deps.accounts.members(org.login), deps.accounts.teams(org.login), deps.accounts.orgPolicy(org.login), deps.bots.list(org.id),
     ]);
     const done = DONE[queryOf(request, 'done') ?? ''];
     const flash: Flash | null = done ? { kind: 'success', message: done } : null;
@@ -59,12 +65,13 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
 <section class="org-settings">
   <p class="breadcrumb"><a href="/orgs/${org.login}/packages">${org.login}</a> / settings</p>
   <h1>Organization settings</h1>
-  <nav class="subnav" aria-label="Sections"><a href="#members">Members</a> · <a href="#teams">Teams</a> · <a href="#policy">Package policy</a> · <a href="#lifecycle">Lifecycle</a> · <a href="#trust">Trusted publishing</a> · <a href="/orgs/${org.login}/usage">Usage</a> · <a href="/orgs/${org.login}/audit-log">Audit log</a></nav>
+  <nav class="subnav" aria-label="Sections"><a href="#members">Members</a> · <a href="#teams">Teams</a> · <a href="#policy">Package policy</a> · <a href="#lifecycle">Lifecycle</a> · <a href="#trust">Trusted publishing</a> · <a href="#bots">Bots</a> · <a href="/orgs/${org.login}/usage">Usage</a> · <a href="/orgs/${org.login}/audit-log">Audit log</a></nav>
   ${membersSection(request, org, members)}
   ${teamsSection(request, org, members, teams)}
   ${policySection(request, org, policy)}
   ${await lifecycleSection(deps, request, lifecycleScope(org))}
   ${await trustSection(deps, request, org)}
+  ${botsSection(request, org, bots, deps.clock.now())}
 </section>`,
     });
   });
@@ -134,6 +141,51 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
 
   registerTrustForms(app, deps, administered, (org) => back(org, 'trust', 'trust'));
 
+  // Bots: a new token (create, rotate) is shown once, on the page answering the POST; it is never stored to show later.
+  const showToken = (request: FastifyRequest, reply: FastifyReply, org: Account, bot: BotInfo, token: string, what: string) => sendPage(request, reply, {
+    title: `Settings · ${org.login}`, nav: 'settings',
+    body: html`<section class="org-settings">
+  <p class="breadcrumb"><a href="/orgs/${org.login}/packages">${org.login}</a> / <a href="/orgs/${org.login}/settings#bots">settings</a> / bots</p>
+  <h1>Bot ${botLogin(bot)} ${what}</h1>
+  <div class="warning" role="alert"><strong>Copy the bot's token now.</strong> You won't be able to see it again.</div>
+  ${copyBox(token, `Token of ${botLogin(bot)}`)}
+  <p>It may ${bot.actions.join(', ')} ${bot.packages.join(', ')} in ${org.login} · ${bot.expiresAt === null ? 'never expires' : html`expires ${formatDate(bot.expiresAt)}`}</p>
+  <p>Use it as the password: <code>echo TOKEN | docker login ${registryHost(request, deps.publicUrl)} -u ${botLogin(bot)} --password-stdin</code></p>
+  <p><a href="/orgs/${org.login}/settings#bots">Back to the organization's settings</a></p>
+</section>`,
+  });
+
+  app.post('/orgs/:org/settings/bots', async (request, reply) => {
+    const { org, actor } = await administered(request);
+    const form = formOf(request);
+    const expiresOn = (form.get('expires_on') ?? '').trim();
+    const input = asFormError(() => parseBot({
+      name: (form.get('name') ?? '').trim(), description: (form.get('description') ?? '').trim(),
+      packages: (form.get('packages') ?? '').split(',').map((p) => p.trim()).filter((p) => p !== ''), actions: form.getAll('actions'),
+      // The token works through the chosen day (UTC).
+      expires_at: expiresOn === '' ? null : /^\d{4}-\d\d-\d\d$/.test(expiresOn) ? new Date(Date.parse(`${expiresOn}T00:00:00Z`) + 86_400_000).toISOString() : expiresOn,
+    }, deps.clock.now()));
+    const { token, bot } = await deps.bots.create(org.id, input, actor.id);
+    return showToken(request, reply, org, bot, token, 'created');
+  });
+
+  app.post('/orgs/:org/settings/bots/rotate', async (request, reply) => {
+    const { org } = await administered(request);
+    // The new token's expiry: kept, or chosen afresh (an expired bot gets a working token only with a new one).
+    const choice = formOf(request).get('expires') ?? 'keep';
+    const days = Number(choice);
+    if (choice !== 'keep' && choice !== 'never' && ![30, 90, 365].includes(days)) throw formInvalid('Choose the new token\'s expiry.');
+    const expiresAt = choice === 'keep' ? undefined : choice === 'never' ? null : deps.clock.now() + days * 86_400_000;
+    const { token, bot } = await deps.bots.rotate(org.id, botNameOf(request), expiresAt);
+    return showToken(request, reply, org, bot, token, 'has a new token');
+  });
+
+  app.post('/orgs/:org/settings/bots/revoke', async (request, reply) => {
+    const { org } = await administered(request);
+    await deps.bots.revoke(org.id, botNameOf(request));
+    return redirect(reply, back(org, 'bot-revoked', 'bots'));
+  });
+
   app.post('/orgs/:org/settings/policy', async (request, reply) => {
     const { org } = await administered(request);
     const form = formOf(request);
@@ -153,6 +205,68 @@ function lifecycleScope(org: Account): LifecyclePageScope {
 }
 
 type Member = { login: string; role: 'owner' | 'member' };
+
+/** The bot a rotate or revoke form names (404 for a name no bot could have). */
+function botNameOf(request: FastifyRequest): string {
+  try {
+    return checkBotName((formOf(request).get('name') ?? '').trim());
+  } catch {
+    throw pageNotFound();
+  }
+}
+
+function botsSection(request: FastifyRequest, org: Account, bots: readonly BotInfo[], now: number): Html {
+  const action = `/orgs/${org.login}/settings/bots`;
+  return html`<section class="settings-section card" aria-labelledby="bots">
+  <h2 id="bots">Bots</h2>
+  <p class="muted">Bot accounts are tokens for machines (deployments, CI without OIDC): each may do some actions on some of ${org.login}'s packages, and nothing else. They are not people: they cannot sign in here.</p>
+  ${bots.length === 0 ? html`<p class="empty">${org.login} has no bots.</p>` : html`<table class="table">
+    <thead><tr><th scope="col">Bot</th><th scope="col">Packages</th><th scope="col">Actions</th><th scope="col">Token</th><th scope="col">Expires</th><th scope="col">Last used</th><th scope="col"><span class="visually-hidden">Manage</span></th></tr></thead>
+    <tbody>${bots.map((b) => html`<tr data-bot="${b.name}">
+      <th scope="row">${botLogin(b)}${b.description === '' ? null : html`<br><span class="muted">${b.description}</span>`}</th>
+      <td>${b.packages.map((p) => html`<code>${p}</code> `)}</td>
+      <td>${b.actions.join(', ')}</td>
+      <td><code>${b.hint}</code></td>
+      <td>${b.expiresAt === null ? 'never' : html`${b.expiresAt <= now ? 'expired ' : ''}${formatDate(b.expiresAt)}`}</td>
+      <td>${b.lastUsedAt === null ? 'never' : timeAgo(b.lastUsedAt, now)}</td>
+      <td><form method="post" action="${action}/rotate" class="inline-form">${csrfField(request)}
+        <input type="hidden" name="name" value="${b.name}">
+        <label class="visually-hidden" for="bot-rotate-${b.name}">Expiry of the new token of ${botLogin(b)}</label>
+        <select id="bot-rotate-${b.name}" name="expires">
+          <option value="keep" selected>${b.expiresAt === null ? 'Never expires' : 'Same expiry'}</option>
+          <option value="never">Never expires</option>
+          <option value="30">30 days</option>
+          <option value="90">90 days</option>
+          <option value="365">1 year</option>
+        </select>
+        <button type="submit" class="btn btn-small" aria-label="Rotate the token of ${botLogin(b)}">Rotate token</button>
+      </form>
+      <form method="post" action="${action}/revoke" class="inline-form">${csrfField(request)}
+        <input type="hidden" name="name" value="${b.name}">
+        <button type="submit" class="btn btn-small btn-danger" aria-label="Revoke ${botLogin(b)}">Revoke</button>
+      </form></td>
+    </tr>`)}</tbody>
+  </table>`}
+  <form method="post" action="${action}" class="add-form">${csrfField(request)}
+    <h3>Create a bot</h3>
+    <div class="form-row">
+      <div><label for="bot-name">Bot name</label>
+      <input type="text" id="bot-name" name="name" required autocomplete="off" spellcheck="false" maxlength="40" placeholder="deployer"></div>
+      <div><label for="bot-packages">Bot packages</label>
+      <input type="text" id="bot-packages" name="packages" required autocomplete="off" spellcheck="false" placeholder="api, web-*" aria-describedby="bot-packages-hint"></div>
+      <div><label for="bot-expires">Expires on (empty: never)</label>
+      <input type="date" id="bot-expires" name="expires_on"></div>
+    </div>
+    <p class="hint" id="bot-packages-hint">Package names or patterns in ${org.login}, separated by commas: <code>*</code> matches any characters.</p>
+    <fieldset><legend>Actions</legend>
+      ${ACTIONS.map((a) => html`<label><input type="checkbox" name="actions" value="${a}"${a === 'pull' ? html` checked` : null}> ${a}</label> `)}
+    </fieldset>
+    <div><label for="bot-description">Description (optional)</label>
+    <input type="text" id="bot-description" name="description" maxlength="200" autocomplete="off"></div>
+    <button type="submit" class="btn btn-primary">Create bot</button>
+  </form>
+</section>`;
+}
 
 function membersSection(request: FastifyRequest, org: Account, members: readonly Member[]): Html {
   const action = `/orgs/${org.login}/settings/members`;
