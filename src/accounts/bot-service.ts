@@ -1,4 +1,6 @@
+import type { AuditLog } from '../audit/audit-log.js';
 import type { Db } from '../db/schema.js';
+import { transaction } from '../db/transaction.js';
 import type { Action } from '../auth/actions.js';
 import { checkBotName, type Bot, type BotInput } from '../auth/bot-grant.js';
 import type { BotRefusal } from '../auth/credentials.js';
@@ -41,10 +43,12 @@ export class BotService {
   readonly #db: Db;
   readonly #clock: Clock;
   readonly #live = new Map<string, { bot: Bot | null; until: number }>();
+  readonly #audit: AuditLog;
 
-  constructor(deps: { db: Db; clock: Clock }) {
+  constructor(deps: { db: Db; clock: Clock; audit: AuditLog }) {
     this.#db = deps.db;
     this.#clock = deps.clock;
+    this.#audit = deps.audit;
   }
 
   async create(orgId: number, input: BotInput, createdBy: number | null): Promise<{ token: string; bot: BotInfo }> {
@@ -54,10 +58,15 @@ export class BotService {
     const taken = await this.#db.selectFrom('bots').select('id').where('orgId', '=', orgId).where('lowerName', '=', lowerName).executeTakeFirst();
     if (taken) throw conflict(`the organization already has a bot named ${lowerName}: rotate its secret or revoke it first`);
     try {
-      await this.#db.insertInto('bots').values({
-        orgId, name: lowerName, lowerName, description: input.description, packages: JSON.stringify(input.packages), actions: input.actions.join(','),
-        tokenHash: hashToken(token), hint: tokenHint(token), expiresAt: input.expiresAt, lastUsedAt: null, createdBy, createdAt: now, rotatedAt: null,
-      }).execute();
+      await transaction(this.#db, async (tx) => {
+        await tx.insertInto('bots').values({
+          orgId, name: lowerName, lowerName, description: input.description, packages: JSON.stringify(input.packages), actions: input.actions.join(','),
+          tokenHash: hashToken(token), hint: tokenHint(token), expiresAt: input.expiresAt, lastUsedAt: null, createdBy, createdAt: now, rotatedAt: null,
+        }).execute();
+        await this.#audit.record(tx, {
+          action: 'bot.create', org: orgId, target: `bot:${lowerName}`, after: { packages: input.packages, actions: input.actions, expiresAt: input.expiresAt },
+        });
+      });
     } catch (err) {
       // Two creates of one name at once: the unique index decides.
       if (await this.#db.selectFrom('bots').select('id').where('orgId', '=', orgId).where('lowerName', '=', lowerName).executeTakeFirst()) {
@@ -84,21 +93,27 @@ export class BotService {
   async rotate(orgId: number, name: string, expiresAt?: number | null): Promise<{ token: string; bot: BotInfo }> {
     const token = generateToken('bot');
     const now = this.#clock.now();
-    const res = await this.#db.updateTable('bots')
-      .set((eb) => ({
-        tokenHash: hashToken(token), hint: tokenHint(token), secretVersion: eb('secretVersion', '+', 1), rotatedAt: now, lastUsedAt: null,
-        ...(expiresAt === undefined ? {} : { expiresAt }),
-      }))
-      .where('orgId', '=', orgId).where('lowerName', '=', name.toLowerCase()).executeTakeFirst();
-    if (Number(res.numUpdatedRows) === 0) throw notFound(`there is no bot ${name} in this organization`);
+    await transaction(this.#db, async (tx) => {
+      const res = await tx.updateTable('bots')
+        .set((eb) => ({
+          tokenHash: hashToken(token), hint: tokenHint(token), secretVersion: eb('secretVersion', '+', 1), rotatedAt: now, lastUsedAt: null,
+          ...(expiresAt === undefined ? {} : { expiresAt }),
+        }))
+        .where('orgId', '=', orgId).where('lowerName', '=', name.toLowerCase()).executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 0) throw notFound(`there is no bot ${name} in this organization`);
+      await this.#audit.record(tx, { action: 'bot.rotate', org: orgId, target: `bot:${name.toLowerCase()}`, ...(expiresAt === undefined ? {} : { after: { expiresAt } }) });
+    });
     this.#live.clear();
     return { token, bot: (await this.find(orgId, name))! };
   }
 
   /** Deletes the bot: its secret and the registry tokens issued from it stop working. */
   async revoke(orgId: number, name: string): Promise<void> {
-    const res = await this.#db.deleteFrom('bots').where('orgId', '=', orgId).where('lowerName', '=', name.toLowerCase()).executeTakeFirst();
-    if (Number(res.numDeletedRows) === 0) throw notFound(`there is no bot ${name} in this organization`);
+    await transaction(this.#db, async (tx) => {
+      const res = await tx.deleteFrom('bots').where('orgId', '=', orgId).where('lowerName', '=', name.toLowerCase()).executeTakeFirst();
+      if (Number(res.numDeletedRows) === 0) throw notFound(`there is no bot ${name} in this organization`);
+      await this.#audit.record(tx, { action: 'bot.destroy', org: orgId, target: `bot:${name.toLowerCase()}` });
+    });
     this.#live.clear();
   }
 

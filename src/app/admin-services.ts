@@ -99,7 +99,7 @@ export async function withServices<T>(opts: AdminServicesOptions, fn: (s: AdminS
         packageId: async (name) => (isRepoName(name) ? (await repos.find(parseRepoName(name)))?.id ?? null : null),
       },
       trust: new TrustPolicies({ db: conn.db, clock, audit }),
-      bots: new BotService({ db: conn.db, clock }),
+      bots: new BotService({ db: conn.db, clock, audit }),
       gc: new GarbageCollector({ db: conn.db, blobs: store, clock }),
       uploads: new UploadService({ db: conn.db, blobs: store, repos, clock }),
       uploadExpiryMs: config.uploads.expireAfterMs,

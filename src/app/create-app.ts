@@ -121,7 +121,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
     ...(metrics ? { onResult: (upstream: string, kind: 'manifest' | 'blob', result: string) => metrics.mirrorRequest(upstream, kind, result) } : {}),
   });
   const trust = new TrustPolicies({ db: db.db, clock, audit });
-  const bots = new BotService({ db: db.db, clock });
+  const bots = new BotService({ db: db.db, clock, audit });
   const policy = new Policy({ db: db.db, ...(mirror ? { mirrorOf: mirror.readersOf } : {}) });
   const publicUrl = config.server.publicUrl;
   const rules = { restoreWindowMs: config.packages.restoreWindowMs, deleteDownloadLimit: config.packages.deleteDownloadLimit };

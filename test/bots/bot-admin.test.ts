@@ -63,6 +63,14 @@ describe('REST /api/v3/berth/orgs/{org}/bots', () => {
     assert.equal((await berth.fetch(`${BOTS}/deployer`, { method: 'DELETE' })).status, 404);
     assert.equal((await post(`${BOTS}/deployer/rotate`, {})).status, 404);
     assert.deepEqual(await (await berth.fetch(BOTS)).json(), []);
+    // The organization's audit log has each change (and never a token).
+    const audit = await berth.fetch('/api/v3/orgs/acme/audit-log?phrase=action:bot');
+    assert.equal(audit.status, 200);
+    const text = await audit.text();
+    assert.ok(!text.includes('berth_bot_'), 'no token in the audit log');
+    const records = JSON.parse(text) as { action: string }[];
+    assert.equal(records[0]?.action, 'bot.destroy', 'newest first');
+    assert.ok(records.some((a) => a.action === 'bot.create') && records.some((a) => a.action === 'bot.rotate'));
   });
 
   it('bad input is 422 naming the field; a name taken 409; unknown org 404', async () => {
