@@ -49,6 +49,27 @@ export interface UiSession {
   close(): Promise<void>;
 }
 
+/**
+ * Runs `fn` in a fresh browser context signed in as `login` (password `<login>-password`; null: a visitor), then
+ * checks it for page problems and closes it; on a failure a screenshot lands in `shots`.
+ */
+export async function inSession<T>(
+  browser: Browser, baseUrl: string, shots: string, login: string | null, fn: (ui: UiSession) => Promise<T>, opts: SessionOptions = {},
+): Promise<T> {
+  const ui = await openSession(browser, baseUrl, opts);
+  try {
+    if (login) await ui.signIn(login, `${login}-password`);
+    const result = await fn(ui);
+    ui.assertClean();
+    return result;
+  } catch (err) {
+    await ui.screenshot(shots, `failed-${Date.now()}`).catch(() => undefined);
+    throw err;
+  } finally {
+    await ui.close();
+  }
+}
+
 export async function openSession(browser: Browser, baseUrl: string, opts: SessionOptions = {}): Promise<UiSession> {
   const context = await browser.newContext({
     baseURL: baseUrl,

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { startBerth, type RunningBerth } from '../helpers/berth.js';
-import { launchBrowser, openSession, type UiSession } from '../helpers/browser.js';
+import { inSession, launchBrowser, type UiSession } from '../helpers/browser.js';
 import { ClientError, skopeoCopy } from '../helpers/clients.js';
 import { MEDIA, pushBlob, pushImage, pushManifest, useAuthorization } from '../helpers/http.js';
 import { writeImageLayout } from '../helpers/oci-image.js';
@@ -34,18 +34,7 @@ describe('web UI in a browser', () => {
 
   /** A fresh browser context signed in as `login`; closed and checked for page problems at the end. */
   async function withSession<T>(login: string | null, fn: (ui: UiSession) => Promise<T>, opts: { clipboard?: boolean; javaScript?: boolean } = {}): Promise<T> {
-    const ui = await openSession(browser, berth.url, opts);
-    try {
-      if (login) await ui.signIn(login, `${login}-password`);
-      const result = await fn(ui);
-      ui.assertClean();
-      return result;
-    } catch (err) {
-      await ui.screenshot(shots, `failed-${Date.now()}`).catch(() => undefined);
-      throw err;
-    } finally {
-      await ui.close();
-    }
+    return inSession(browser, berth.url, shots, login, fn, opts);
   }
 
   async function createUser(login: string, opts: { admin?: boolean } = {}): Promise<void> {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { startBerth, type RunningBerth } from '../helpers/berth.js';
-import { launchBrowser, openSession, type UiSession } from '../helpers/browser.js';
+import { inSession, launchBrowser, type UiSession } from '../helpers/browser.js';
 import { api } from '../helpers/github.js';
 import { pushImage, useAuthorization } from '../helpers/http.js';
 
@@ -32,18 +32,7 @@ after(async () => {
 });
 
 async function withSession<T>(login: string, fn: (ui: UiSession) => Promise<T>, opts: { javaScript?: boolean; viewport?: { width: number; height: number } } = {}): Promise<T> {
-  const ui = await openSession(browser, berth.url, opts);
-  try {
-    await ui.signIn(login, `${login}-password`);
-    const result = await fn(ui);
-    ui.assertClean();
-    return result;
-  } catch (err) {
-    await ui.screenshot(shots, `failed-${Date.now()}`).catch(() => undefined);
-    throw err;
-  } finally {
-    await ui.close();
-  }
+  return inSession(browser, berth.url, shots, login, fn, opts);
 }
 
 test('the empty package list shows the push command with the real host and namespace', async () => {
