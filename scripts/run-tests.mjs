@@ -71,12 +71,14 @@ function runPass(pass, i) {
   if (!parallel) console.log(heading);
   const tap = join(tapDir, `${i}.tap`);
   const report = join(tapDir, `${i}.txt`);
+  const times = join(tapDir, `${i}.times`);
   const started = Date.now();
   const child = spawn(nodeBin, [
     '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`,
     // A hung server or client (e.g. an S3 server that stopped answering) fails its test instead of holding CI.
     '--test-timeout=600000',
     '--test-reporter=spec', `--test-reporter-destination=${parallel ? report : 'stdout'}`, '--test-reporter=tap', `--test-reporter-destination=${tap}`,
+    `--test-reporter=${join(root, 'scripts/test-file-times.mjs')}`, `--test-reporter-destination=${times}`,
     ...pass.files,
   ], { cwd: root, stdio: ['ignore', parallel ? 'ignore' : 'inherit', 'inherit'], env: { ...process.env, ...s3Env, ...nodeEnv, BERTH_TEST_BACKEND: pass.backend } });
   return new Promise((resolve) => {
@@ -89,7 +91,12 @@ function runPass(pass, i) {
       try {
         for (const m of readFileSync(tap, 'utf8').matchAll(/^# (tests|pass|fail|skipped|todo|cancelled) (\d+)$/gm)) counts[m[1]] = Number(m[2]);
       } catch { /* no TAP output: the run itself failed */ }
-      resolve({ label, status: code ?? 1, seconds: ((Date.now() - started) / 1000).toFixed(1), counts });
+      let slowest = [];
+      try {
+        slowest = readFileSync(times, 'utf8').trim().split('\n').map((line) => line.split('\t'))
+          .map(([seconds, file]) => ({ seconds: Number(seconds), file: relative(root, file) })).sort((a, b) => b.seconds - a.seconds).slice(0, 10);
+      } catch { /* no timings: the run itself failed */ }
+      resolve({ label, status: code ?? 1, seconds: ((Date.now() - started) / 1000).toFixed(1), counts, slowest });
     });
   });
 }
@@ -99,6 +106,8 @@ console.log('\n=== summary ===');
 for (const s of summary) {
   const c = s.counts;
   console.log(`${s.status === 0 ? 'ok  ' : 'FAIL'} ${s.label}: tests ${c.tests ?? '?'}, pass ${c.pass ?? '?'}, fail ${c.fail ?? '?'}, skipped ${c.skipped ?? 0}, cancelled ${c.cancelled ?? 0} (${s.seconds} s)`);
+  // Where the time goes, so the suite can be kept well under CI's budget (first to last event of each file).
+  if (s.slowest.length > 0) console.log(`     slowest files: ${s.slowest.map((f) => `${f.file} ${f.seconds.toFixed(0)} s`).join(', ')}`);
 }
 process.exit(summary.every((s) => s.status === 0) ? 0 : 1);
 
