@@ -12,6 +12,8 @@ export interface UpstreamSettings {
   readonly url: string;
   readonly credentials: { readonly username: string; readonly password: string } | null;
   readonly isDefault: boolean;
+  /** Cached versions not pulled for this long are evicted (lifecycle/mirror-eviction.ts); null: kept. */
+  readonly evictAfterMs: number | null;
 }
 
 /**
