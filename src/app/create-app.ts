@@ -38,6 +38,7 @@ import { WebhookWorker } from '../events/webhook-worker.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { listenForMetrics } from '../http/metrics-endpoint.js';
+import { ClusterFlight } from '../mirror/cluster-flight.js';
 import { MirrorService } from '../mirror/mirror-service.js';
 import { MirrorPackages } from '../packages/mirror-packages.js';
 import { OwnerDirectory } from '../packages/owner-directory.js';
@@ -121,6 +122,11 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   const mirror = config.mirror.upstreams.length === 0 ? null : new MirrorService({
     db: db.db, registry, clock, log: log.child({ module: 'mirror' }), settings: config.mirror, manifestMaxBytes: config.registry.manifestMaxBytes,
     ...(metrics ? { onResult: (upstream: string, kind: 'manifest' | 'blob', result: string) => metrics.mirrorRequest(upstream, kind, result) } : {}),
+    // Replicas share PostgreSQL: one of them fetches each uncached manifest or blob, the others wait for its copy.
+    // The lease outlives a stalled upstream (mirror.timeout) and is renewed while a large blob streams.
+    ...(db.dialect === 'postgres'
+      ? { cluster: new ClusterFlight({ leases: new JobLeases({ db: db.db, dialect: db.dialect, clock }), ttlMs: Math.max(2 * config.mirror.timeoutMs, 10_000) }) }
+      : {}),
   });
   const trust = new TrustPolicies({ db: db.db, clock, audit });
   const bots = new BotService({ db: db.db, clock, audit });

@@ -8,6 +8,7 @@ import type { ManifestHead, StoredManifest } from '../registry/manifest-service.
 import type { Registry } from '../registry/registry.js';
 import type { Clock } from '../util/clock.js';
 import { isBerthError, type BerthError } from '../util/errors.js';
+import type { ClusterFlight, FetchClaim } from './cluster-flight.js';
 import { SingleFlight } from './single-flight.js';
 import { UpstreamClient, UpstreamError, type UpstreamSettings } from './upstream-client.js';
 
@@ -73,7 +74,8 @@ const RETRY_SECONDS = 5;
  *   verified against its digest, committed, then linked), and the client's last bytes are held back until that
  *   commit: a client never completes a blob the cache refused, and an upstream dying mid-blob leaves nothing.
  * - Single flight: concurrent first pulls of one manifest or blob in this process make one upstream request; the
- *   others wait for it and are served from the cache. (Replicas each fetch once at most.)
+ *   others wait for it and are served from the cache. With `cluster` (replicas on PostgreSQL) a lease in the
+ *   database extends that to all replicas: one fetches, the others wait and serve its copy (cluster-flight.ts).
  */
 /** How a request through the cache was answered (metrics: berth_mirror_requests_total). */
 export type MirrorResult = 'hit' | 'miss' | 'revalidated' | 'stale' | 'not_found' | 'error';
@@ -89,6 +91,7 @@ export class MirrorService {
   readonly #upstreams = new Map<string, UpstreamClient>();
   readonly #default: UpstreamClient | null;
   readonly #flights = new SingleFlight();
+  readonly #cluster: ClusterFlight | null;
   readonly #observe: MirrorObserver;
   readonly #counts = new Map<string, MirrorCounts>();
   /** Manifest id → when this process last recorded its pull. */
@@ -96,7 +99,9 @@ export class MirrorService {
 
   constructor(deps: {
     db: Db; registry: Registry; clock: Clock; log: Logger; settings: MirrorSettings; manifestMaxBytes: number; onResult?: MirrorObserver;
+    cluster?: ClusterFlight;
   }) {
+    this.#cluster = deps.cluster ?? null;
     const onResult = deps.onResult ?? (() => {});
     this.#observe = (upstream, kind, result) => {
       const counts = this.#counts.get(upstream);
@@ -209,7 +214,15 @@ export class MirrorService {
     try {
       // Looked for again inside the flight: a fetch that finished since our look above needs no second one.
       await this.#flights.run(key, async () => {
-        if (!(await orNull(this.#registry.manifests.get(route.local, reference, false)))) await this.#fetchManifest(route, reference, accept);
+        const isCached = async (): Promise<boolean> => (await orNull(this.#registry.manifests.get(route.local, reference, false))) !== null;
+        if (await isCached()) return;
+        const claim = this.#cluster ? await this.#cluster.claim(key, isCached) : null;
+        if (this.#cluster && claim === null) return;
+        try {
+          await this.#fetchManifest(route, reference, accept);
+        } finally {
+          await claim?.release();
+        }
       });
     } catch (err) {
       throw this.#failed(err, route, reference, 'manifest');
@@ -265,7 +278,8 @@ export class MirrorService {
         // step, so two requests can never both become the fetcher.
         if (this.#flights.current(key) && attempt < 2) continue;
         const fetched = await this.#streamAndStore(route, digest, key);
-        this.#observe(route.upstream.settings.namespace, 'blob', 'miss');
+        // Cached after all when another replica fetched it while we waited for its lease.
+        this.#observe(route.upstream.settings.namespace, 'blob', fetched.kind === 'cached' ? 'hit' : 'miss');
         return fetched;
       } catch (err) {
         throw this.#failed(err, route, { kind: 'digest', digest }, 'blob');
@@ -283,9 +297,19 @@ export class MirrorService {
     this.#flights.track(key, new Promise<unknown>((resolve) => { settle = resolve; }).then((outcome) => outcome));
     let size: number | null;
     let body: Readable;
+    let claim: FetchClaim | null = null;
     try {
+      // Another replica may be fetching it: then wait for its copy (cluster-flight.ts).
+      if (this.#cluster) {
+        claim = await this.#cluster.claim(key, () => this.#cachedBlob(route, digest));
+        if (claim === null) {
+          settle(Promise.resolve());
+          return { kind: 'cached' };
+        }
+      }
       ({ size, body } = await route.upstream.blob(route.remote, digest));
     } catch (err) {
+      await claim?.release();
       settle(Promise.reject(err));
       throw err;
     }
@@ -300,6 +324,8 @@ export class MirrorService {
     body.pipe(toStore);
     body.pipe(toClient);
     committed = this.#registry.uploads.putMonolithic(route.local, digest, toStore, null);
+    const held = claim;
+    void committed.then(() => held?.release(), () => held?.release());
     committed.catch((err: unknown) => {
       this.#log.warn({ err, upstream: route.upstream.settings.url, repository: route.remote, digest }, 'blob from the upstream not cached');
       toClient.destroy(err instanceof Error ? err : new Error(String(err)));
