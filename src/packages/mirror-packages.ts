@@ -49,7 +49,9 @@ export class MirrorPackages {
         .groupBy('p.owner').execute(),
       live.select(['p.id', 'p.owner']).distinct().execute(),
     ]);
-    const bytes = await blobBytesByPackage(this.#db, ids.map((r) => r.id));
+    // A subquery rather than a list of ids: a large cache holds more repositories than a statement takes parameters.
+    const bytes = await blobBytesByPackage(this.#db, this.#db.selectFrom('repositories').select('id')
+      .where('owner', 'in', namespaces).where('deletedAt', 'is', null));
     const byOwner = new Map(rows.map((r) => [r.owner, r]));
     return namespaces.map((namespace) => {
       const r = byOwner.get(namespace);
