@@ -104,6 +104,9 @@ test('cached repositories are listed with their upstream, size and last pull, fo
   assert.equal(shown.status, 0, shown.stderr);
   const cached = (JSON.parse(shown.stdout) as { cached: { name: string; versions: number; sizeBytes: number }[] }).cached;
   assert.deepEqual(cached.map((c) => [c.name, c.versions, c.sizeBytes]), [['kept/library/app', 1, size]]);
+  const all = cli(['show']);
+  assert.equal(all.status, 0, all.stderr);
+  assert.match(all.stdout, new RegExp(`^kept\\s+1\\s+1\\s+${size}\\s+\\d{4}-`, 'm'));
 });
 
 test('berth mirror evict --dry-run lists cached versions unpulled for evictAfter and changes nothing', async () => {
@@ -146,5 +149,13 @@ test('berth mirror remove empties a cached repository; the next pull fetches it 
   const fetchedBefore = manifestFetches();
   await pull('kept/library/app:v1', 'kept-2');
   assert.equal(manifestFetches(), fetchedBefore + 1);
+  assert.equal((await cachedPackages('kept')).length, 1);
+  // A whole namespace at once (previewed here).
+  const purge = cli(['remove', 'kept', '--dry-run', '--json']);
+  assert.equal(purge.status, 0, purge.stderr);
+  const runs = JSON.parse(purge.stdout) as { repository: string; dryRun: boolean; evicted: { digest: string; tags: string[] }[] }[];
+  assert.deepEqual(runs.map((r) => [r.repository, r.dryRun, r.evicted.map((v) => [v.digest, v.tags])]), [
+    ['kept/library/app', true, [[image.manifest.digest, ['v1']]]],
+  ]);
   assert.equal((await cachedPackages('kept')).length, 1);
 });
