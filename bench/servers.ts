@@ -44,7 +44,8 @@ export async function startBerth(dir: string, cleanup: Cleanup, opts: {
   };
   let credentials = opts.credentials ?? null;
   if (!credentials) {
-    cli('user', 'create', 'bench');
+    // --init: the data directory is new; admin commands refuse to create a database otherwise.
+    cli('user', 'create', 'bench', '--init');
     credentials = { user: 'bench', token: cli('token', 'create', '--user', 'bench', '--scopes', 'write:packages,delete:packages', '--expires', '1d', '--note', 'bench') };
   }
   const child = await launch('berth', process.execPath,

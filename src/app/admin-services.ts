@@ -11,6 +11,8 @@ import { connect, sqlitePath, type Connection } from '../db/connect.js';
 import { migrationStatus, prepareSchema } from '../db/migrate.js';
 import { LifecyclePolicies } from '../lifecycle/lifecycle-policies.js';
 import { RetentionService } from '../lifecycle/retention-service.js';
+import { MirrorEviction } from '../lifecycle/mirror-eviction.js';
+import { MirrorPackages } from '../packages/mirror-packages.js';
 import { BlobScrubber } from '../maintenance/blob-scrubber.js';
 import { GarbageCollector } from '../maintenance/garbage-collector.js';
 import { PackageSettings } from '../packages/package-settings.js';
@@ -31,6 +33,7 @@ export { parseImmutableTagRules } from '../lifecycle/immutable-tags.js';
 export type { PolicyScope } from '../lifecycle/lifecycle-policies.js';
 export { parseRetentionPolicy, type RetentionPolicy } from '../lifecycle/retention-policy.js';
 export type { RetentionRun } from '../lifecycle/retention-service.js';
+export type { EvictionRun } from '../lifecycle/mirror-eviction.js';
 
 /** The services the operator's commands (`berth user|org|token|gc|scrub …`) use: the second composition root. */
 export interface AdminServices {
@@ -53,6 +56,8 @@ export interface AdminServices {
   /** Organizations' bot accounts (berth bot). */
   readonly bots: BotService;
   readonly lifecycle: { readonly policies: LifecyclePolicies; readonly retention: RetentionService; packageId(name: string): Promise<number | null> };
+  /** Pull-through caches (berth mirror): what they hold, and eviction by last pull or on demand. */
+  readonly mirror: { readonly packages: MirrorPackages; readonly eviction: MirrorEviction };
 }
 
 export interface AdminServicesOptions {
@@ -97,6 +102,10 @@ export async function withServices<T>(opts: AdminServicesOptions, fn: (s: AdminS
         // Pull counts buffered in a serving process reach the database within stats.flushInterval.
         retention: new RetentionService({ db: conn.db, clock, audit, policies }),
         packageId: async (name) => (isRepoName(name) ? (await repos.find(parseRepoName(name)))?.id ?? null : null),
+      },
+      mirror: {
+        packages: new MirrorPackages({ db: conn.db }),
+        eviction: new MirrorEviction({ db: conn.db, clock, audit, rules: config.mirror.upstreams }),
       },
       trust: new TrustPolicies({ db: conn.db, clock, audit }),
       bots: new BotService({ db: conn.db, clock, audit }),

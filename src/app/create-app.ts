@@ -27,6 +27,7 @@ import { TrustPolicies } from '../auth/trust-policies.js';
 import { BotService } from '../accounts/bot-service.js';
 import { LifecycleAccess } from '../lifecycle/lifecycle-access.js';
 import { LifecyclePolicies } from '../lifecycle/lifecycle-policies.js';
+import { MirrorEviction } from '../lifecycle/mirror-eviction.js';
 import { RetentionService } from '../lifecycle/retention-service.js';
 import { JobLeases } from '../maintenance/job-leases.js';
 import { Scheduler } from '../maintenance/scheduler.js';
@@ -37,7 +38,9 @@ import { WebhookWorker } from '../events/webhook-worker.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { listenForMetrics } from '../http/metrics-endpoint.js';
+import { ClusterFlight } from '../mirror/cluster-flight.js';
 import { MirrorService } from '../mirror/mirror-service.js';
+import { MirrorPackages } from '../packages/mirror-packages.js';
 import { OwnerDirectory } from '../packages/owner-directory.js';
 import { PackageService } from '../packages/package-service.js';
 import { PackageSettings } from '../packages/package-settings.js';
@@ -119,6 +122,11 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   const mirror = config.mirror.upstreams.length === 0 ? null : new MirrorService({
     db: db.db, registry, clock, log: log.child({ module: 'mirror' }), settings: config.mirror, manifestMaxBytes: config.registry.manifestMaxBytes,
     ...(metrics ? { onResult: (upstream: string, kind: 'manifest' | 'blob', result: string) => metrics.mirrorRequest(upstream, kind, result) } : {}),
+    // Replicas share PostgreSQL: one of them fetches each uncached manifest or blob, the others wait for its copy.
+    // The lease outlives a stalled upstream (mirror.timeout) and is renewed while a large blob streams.
+    ...(db.dialect === 'postgres'
+      ? { cluster: new ClusterFlight({ leases: new JobLeases({ db: db.db, dialect: db.dialect, clock }), ttlMs: Math.max(2 * config.mirror.timeoutMs, 10_000) }) }
+      : {}),
   });
   const trust = new TrustPolicies({ db: db.db, clock, audit });
   const bots = new BotService({ db: db.db, clock, audit });
@@ -157,6 +165,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
     },
   });
   const retention = new RetentionService({ db: db.db, clock, audit, policies, downloads: registry.downloads });
+  const eviction = new MirrorEviction({ db: db.db, clock, audit, rules: config.mirror.upstreams });
   const retentionEvery = config.retention.intervalMs;
   if (retentionEvery !== null) {
     scheduler.every({
@@ -167,6 +176,11 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
         // Soft deletes, as a REST delete: restorable for packages.restoreWindow, bytes left to GC.
         const r = await retention.runAll(signal);
         if (r.deleted > 0) log.info(r, 'retention run deleted versions');
+        // Pull-through caches: versions not pulled for their namespace's evictAfter, the same way.
+        if (!eviction.enabled || signal.aborted) return;
+        const evicted = await eviction.run({ dryRun: false, signal });
+        const versions = evicted.reduce((n, e) => n + e.evicted.length, 0);
+        if (versions > 0) log.info({ repositories: evicted.length, versions }, 'mirror eviction deleted cached versions not pulled for evictAfter');
       },
     });
   }
@@ -221,6 +235,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       .map((o) => ({ owner: o.owner, bytes: o.sizeBytes }))),
   });
   const lifecycle = { policies, access: new LifecycleAccess({ db: db.db, policy }), retention };
+  const mirrorViews = mirror && { service: mirror, packages: new MirrorPackages({ db: db.db }) };
   const { app: server, https } = buildServer({
     log,
     audit,
@@ -252,6 +267,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       audit,
       trust,
       bots,
+      mirror: mirrorViews,
       rateLimiter: new RateLimiter({ windowMs: config.api.rateLimit.windowMs }),
       rateLimits: { authenticated: config.api.rateLimit.authenticated, anonymous: config.api.rateLimit.anonymous },
     },
@@ -265,6 +281,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       lifecycle,
       trust,
       audit,
+      mirror: mirrorViews,
     },
   });
 

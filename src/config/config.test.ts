@@ -103,7 +103,7 @@ test('mirror upstreams: any number of namespaces from the file and the environme
   const file = join(dir, 'mirrors.yaml');
   writeFileSync(file, [
     'mirror:', '  tagTtl: 10m', '  access: public', '  upstreams:',
-    '    dockerhub:', '      url: https://registry-1.docker.io/', '      default: true',
+    '    dockerhub:', '      url: https://registry-1.docker.io/', '      default: true', '      evictAfter: 30d',
     '    ghcr:', '      url: https://ghcr.io', '      username: bot', '      password: from-file', '',
   ].join('\n'));
   const secret = join(dir, 'quay-password');
@@ -115,6 +115,7 @@ test('mirror upstreams: any number of namespaces from the file and the environme
       BERTH_MIRROR_UPSTREAMS_MY_QUAY_URL: 'http://127.0.0.1:9000',
       BERTH_MIRROR_UPSTREAMS_MY_QUAY_USERNAME: 'robot',
       BERTH_MIRROR_UPSTREAMS_MY_QUAY_PASSWORD_FILE: secret,
+      BERTH_MIRROR_UPSTREAMS_MY_QUAY_EVICT_AFTER: '12h',
     },
   });
   assert.equal(c.mirror.tagTtlMs, 600_000);
@@ -124,6 +125,7 @@ test('mirror upstreams: any number of namespaces from the file and the environme
     ['ghcr', 'https://ghcr.io', { username: 'bot', password: 'from-env' }, false],
     ['my-quay', 'http://127.0.0.1:9000', { username: 'robot', password: 's3cret' }, false],
   ]);
+  assert.deepEqual(c.mirror.upstreams.map((u) => u.evictAfterMs), [30 * 86_400_000, null, 12 * 3_600_000]);
   assert.deepEqual(loadConfig({ env: {} }).mirror.upstreams, []);
   assert.equal(loadConfig({ env: {} }).mirror.access, 'signed-in');
 });

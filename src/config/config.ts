@@ -90,6 +90,8 @@ export interface UpstreamConfig {
   readonly credentials: { readonly username: string; readonly password: string } | null;
   /** Docker `registry-mirrors` mode maps un-namespaced names to this one. */
   readonly isDefault: boolean;
+  /** Cached versions not pulled for this long are evicted; null: kept forever. */
+  readonly evictAfterMs: number | null;
 }
 
 export interface S3StorageConfig {
@@ -238,7 +240,7 @@ function s3Storage(get: <T>(key: ConfigKey) => T): S3StorageConfig {
   };
 }
 
-const UPSTREAM_ENV = /^BERTH_MIRROR_UPSTREAMS_([A-Z0-9_]+?)_(URL|USERNAME|PASSWORD|DEFAULT)(_FILE)?$/;
+const UPSTREAM_ENV = /^BERTH_MIRROR_UPSTREAMS_([A-Z0-9_]+?)_(URL|USERNAME|PASSWORD|DEFAULT|EVICT_AFTER)(_FILE)?$/;
 
 /**
  * `mirror.upstreams.<namespace>.<key>` from the file, overridden per key by `BERTH_MIRROR_UPSTREAMS_<NS>_<KEY>`
@@ -269,7 +271,7 @@ function loadUpstreams(fileValues: Record<string, unknown>, file: string | undef
     const m = UPSTREAM_ENV.exec(name);
     if (!m || value === undefined) continue;
     const ns = m[1]!.toLowerCase().replace(/_/g, '-');
-    const key = m[2]!.toLowerCase() as UpstreamKey;
+    const key = (m[2] === 'EVICT_AFTER' ? 'evictAfter' : m[2]!.toLowerCase()) as UpstreamKey;
     set(ns, key, m[3] ? readSecretFile(value, name)! : value, `environment ${name}`);
   }
   const upstreams: UpstreamConfig[] = [];
@@ -298,6 +300,7 @@ function loadUpstreams(fileValues: Record<string, unknown>, file: string | undef
       namespace: ns, url: parsed.toString().replace(/\/+$/, ''),
       credentials: username !== null && password !== null ? { username, password } : null,
       isDefault: get('default') as boolean,
+      evictAfterMs: (get('evictAfter') as number | null) || null,
     });
   }
   const defaults = upstreams.filter((u) => u.isDefault);

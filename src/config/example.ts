@@ -34,7 +34,7 @@ export function renderExampleConfig(): string {
   lines.push('  #   dockerhub:');
   for (const [key, spec] of Object.entries(UPSTREAM_SCHEMA) as [string, KeySpec][]) {
     lines.push(`  #     # ${spec.help} (${envName(`mirror.upstreams.dockerhub.${key}`)})`);
-    const sample: Record<string, string> = { url: '"https://registry-1.docker.io"', username: '"alice"', password: '"…"', default: 'true' };
+    const sample: Record<string, string> = { url: '"https://registry-1.docker.io"', username: '"alice"', password: '"…"', default: 'true', evictAfter: '30d' };
     lines.push(`  #     ${key}: ${sample[key] ?? ''}`);
   }
   return `${lines.join('\n')}\n`;

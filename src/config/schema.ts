@@ -201,6 +201,10 @@ export const UPSTREAM_SCHEMA = {
     type: 'boolean', default: false,
     help: 'Docker registry-mirrors mode: names outside every namespace and account (/v2/library/alpine/...) are pulled through this upstream. At most one.',
   },
+  evictAfter: {
+    type: 'duration', default: null,
+    help: 'Cached versions not pulled through the mirror for this long are deleted (restorable for packages.restoreWindow; GC frees the bytes), by the retention job (retention.interval); a later pull fetches them again. Default: kept forever.',
+  },
 } as const satisfies Record<string, KeySpec>;
 
 export type UpstreamKey = keyof typeof UPSTREAM_SCHEMA;

@@ -25,6 +25,7 @@ export interface Database {
   jobLeases: JobLeasesTable;
   sessions: SessionsTable;
   mirrorTags: MirrorTagsTable;
+  mirrorPulls: MirrorPullsTable;
   lifecyclePolicies: LifecyclePoliciesTable;
   hooks: HooksTable;
   webhookEvents: WebhookEventsTable;
@@ -238,6 +239,12 @@ export interface MirrorTagsTable {
   repositoryId: number;
   name: string;
   checkedAt: number;
+}
+
+/** When a cached version of a pull-through mirror was last pulled through the cache (migration 0021). */
+export interface MirrorPullsTable {
+  manifestId: number;
+  pulledAt: number;
 }
 
 /** Immutable-tag and retention rules of a namespace (`repositoryId` null) or of one package (migration 0013). */

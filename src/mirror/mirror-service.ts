@@ -8,6 +8,7 @@ import type { ManifestHead, StoredManifest } from '../registry/manifest-service.
 import type { Registry } from '../registry/registry.js';
 import type { Clock } from '../util/clock.js';
 import { isBerthError, type BerthError } from '../util/errors.js';
+import type { ClusterFlight, FetchClaim } from './cluster-flight.js';
 import { SingleFlight } from './single-flight.js';
 import { UpstreamClient, UpstreamError, type UpstreamSettings } from './upstream-client.js';
 
@@ -33,6 +34,27 @@ export type MirrorBlob =
   | { readonly kind: 'cached' }
   | { readonly kind: 'upstream'; readonly size: number | null; readonly body: Readable };
 
+/** What the mirror pages and `GET /api/v3/berth/mirrors` show of an upstream: never its credentials. */
+export interface UpstreamSummary {
+  readonly namespace: string;
+  readonly url: string;
+  readonly isDefault: boolean;
+  /** `anonymous`, or the user name Berth signs in with. */
+  readonly auth: string;
+  readonly evictAfterMs: number | null;
+}
+
+/** Requests answered per result since this process started (the metric berth_mirror_requests_total, summed). */
+export type MirrorCounts = Record<MirrorResult, number>;
+
+const RESULTS: readonly MirrorResult[] = ['hit', 'miss', 'revalidated', 'stale', 'not_found', 'error'];
+/**
+ * A cache hit records its pull (mirror_pulls, for evictAfter and the last-pull column) at most this often per
+ * version and process: a write per pull would serialise SQLite's writers. A fetch or revalidation always records.
+ */
+const PULL_RECORD_MS = 60_000;
+/** Versions whose last recorded pull this process remembers, at most (then it forgets them all). */
+const PULL_MEMORY = 10_000;
 const DOCKER_HUB_HOSTS = new Set(['registry-1.docker.io', 'index.docker.io', 'docker.io', 'registry.hub.docker.com']);
 /** When the upstream gave no Retry-After, clients are asked to come back after this. */
 const RETRY_SECONDS = 5;
@@ -52,7 +74,8 @@ const RETRY_SECONDS = 5;
  *   verified against its digest, committed, then linked), and the client's last bytes are held back until that
  *   commit: a client never completes a blob the cache refused, and an upstream dying mid-blob leaves nothing.
  * - Single flight: concurrent first pulls of one manifest or blob in this process make one upstream request; the
- *   others wait for it and are served from the cache. (Replicas each fetch once at most.)
+ *   others wait for it and are served from the cache. With `cluster` (replicas on PostgreSQL) a lease in the
+ *   database extends that to all replicas: one fetches, the others wait and serve its copy (cluster-flight.ts).
  */
 /** How a request through the cache was answered (metrics: berth_mirror_requests_total). */
 export type MirrorResult = 'hit' | 'miss' | 'revalidated' | 'stale' | 'not_found' | 'error';
@@ -68,12 +91,23 @@ export class MirrorService {
   readonly #upstreams = new Map<string, UpstreamClient>();
   readonly #default: UpstreamClient | null;
   readonly #flights = new SingleFlight();
+  readonly #cluster: ClusterFlight | null;
   readonly #observe: MirrorObserver;
+  readonly #counts = new Map<string, MirrorCounts>();
+  /** Manifest id → when this process last recorded its pull. */
+  readonly #recorded = new Map<number, number>();
 
   constructor(deps: {
     db: Db; registry: Registry; clock: Clock; log: Logger; settings: MirrorSettings; manifestMaxBytes: number; onResult?: MirrorObserver;
+    cluster?: ClusterFlight;
   }) {
-    this.#observe = deps.onResult ?? (() => {});
+    this.#cluster = deps.cluster ?? null;
+    const onResult = deps.onResult ?? (() => {});
+    this.#observe = (upstream, kind, result) => {
+      const counts = this.#counts.get(upstream);
+      if (counts) counts[result]++;
+      onResult(upstream, kind, result);
+    };
     this.#db = deps.db;
     this.#registry = deps.registry;
     this.#clock = deps.clock;
@@ -85,6 +119,7 @@ export class MirrorService {
       const client = new UpstreamClient(u, { clock: deps.clock, timeoutMs: deps.settings.timeoutMs });
       this.#upstreams.set(u.namespace, client);
       if (u.isDefault) fallback = client;
+      this.#counts.set(u.namespace, Object.fromEntries(RESULTS.map((r) => [r, 0])) as MirrorCounts);
     }
     this.#default = fallback;
   }
@@ -114,6 +149,31 @@ export class MirrorService {
     return { upstream: this.#default, local: local as RepoName, remote: remoteName(this.#default, name) };
   }
 
+  /** Who may see and pull through the mirrors (config `mirror.access`). */
+  get access(): 'public' | 'signed-in' {
+    return this.#settings.access;
+  }
+
+  /** The upstreams in namespace order. */
+  upstreams(): UpstreamSummary[] {
+    return this.#settings.upstreams.map((u) => ({
+      namespace: u.namespace, url: u.url, isDefault: u.isDefault, auth: u.credentials ? u.credentials.username : 'anonymous', evictAfterMs: u.evictAfterMs,
+    }));
+  }
+
+  /** Manifest and blob requests through the namespace's cache since this process started, by result. */
+  counts(namespace: string): MirrorCounts | null {
+    const counts = this.#counts.get(namespace);
+    return counts ? { ...counts } : null;
+  }
+
+  /** What the upstream calls a cached repository (`dockerhub/alpine` → `library/alpine`), null for other names. */
+  remoteOf(local: string): string | null {
+    const slash = local.indexOf('/');
+    const upstream = slash > 0 ? this.#upstreams.get(local.slice(0, slash)) : undefined;
+    return upstream ? remoteName(upstream, local.slice(slash + 1)) : null;
+  }
+
   /** The namespace's upstream, for messages (a push refused). */
   upstreamOf(route: MirrorRoute): { namespace: string; url: string } {
     return { namespace: route.upstream.settings.namespace, url: route.upstream.settings.url };
@@ -128,11 +188,13 @@ export class MirrorService {
     const key = `manifest ${route.local}@${reference.kind === 'tag' ? reference.tag : reference.digest}`;
     if (cached && reference.kind === 'digest') {
       note('hit');
+      await this.#recordPull(cached, false);
       return cached;
     }
     if (cached && reference.kind === 'tag') {
       if (this.#clock.now() - (await this.#checkedAt(route.local, reference.tag)) < this.#settings.tagTtlMs) {
         note('hit');
+        await this.#recordPull(cached, false);
         return cached;
       }
       try {
@@ -143,21 +205,53 @@ export class MirrorService {
         this.#log.warn({ upstream: route.upstream.settings.url, repository: route.remote, tag: reference.tag, reason: err.message },
           'upstream unavailable: serving the cached tag without revalidation');
         note('stale');
+        await this.#recordPull(cached, false);
         return cached;
       }
       note('revalidated');
-      return read();
+      return this.#pulled(read());
     }
     try {
       // Looked for again inside the flight: a fetch that finished since our look above needs no second one.
       await this.#flights.run(key, async () => {
-        if (!(await orNull(this.#registry.manifests.get(route.local, reference, false)))) await this.#fetchManifest(route, reference, accept);
+        const isCached = async (): Promise<boolean> => (await orNull(this.#registry.manifests.get(route.local, reference, false))) !== null;
+        if (await isCached()) return;
+        const claim = this.#cluster ? await this.#cluster.claim(key, isCached) : null;
+        if (this.#cluster && claim === null) return;
+        try {
+          await this.#fetchManifest(route, reference, accept);
+        } finally {
+          await claim?.release();
+        }
       });
     } catch (err) {
       throw this.#failed(err, route, reference, 'manifest');
     }
     note('miss');
-    return read();
+    return this.#pulled(read());
+  }
+
+  async #pulled<T extends ManifestHead>(read: Promise<T>): Promise<T> {
+    const manifest = await read;
+    await this.#recordPull(manifest, true);
+    return manifest;
+  }
+
+  /**
+   * Notes that a cached version was pulled now (mirror_pulls): what evictAfter and the last-pull columns go by.
+   * Best effort: a pull is never refused because its bookkeeping failed.
+   */
+  async #recordPull(version: ManifestHead, always: boolean): Promise<void> {
+    const now = this.#clock.now();
+    if (!always && now - (this.#recorded.get(version.id) ?? -Infinity) < PULL_RECORD_MS) return;
+    if (this.#recorded.size >= PULL_MEMORY) this.#recorded.clear();
+    this.#recorded.set(version.id, now);
+    try {
+      await this.#db.insertInto('mirrorPulls').values({ manifestId: version.id, pulledAt: now })
+        .onConflict((oc) => oc.column('manifestId').doUpdateSet({ pulledAt: now })).execute();
+    } catch (err) {
+      this.#log.warn({ err, digest: version.digest }, 'could not record a pull through the mirror');
+    }
   }
 
   /** A blob through the cache: `cached` once it is (or was just) stored in `route.local`, else its upstream stream. */
@@ -184,7 +278,8 @@ export class MirrorService {
         // step, so two requests can never both become the fetcher.
         if (this.#flights.current(key) && attempt < 2) continue;
         const fetched = await this.#streamAndStore(route, digest, key);
-        this.#observe(route.upstream.settings.namespace, 'blob', 'miss');
+        // Cached after all when another replica fetched it while we waited for its lease.
+        this.#observe(route.upstream.settings.namespace, 'blob', fetched.kind === 'cached' ? 'hit' : 'miss');
         return fetched;
       } catch (err) {
         throw this.#failed(err, route, { kind: 'digest', digest }, 'blob');
@@ -202,9 +297,19 @@ export class MirrorService {
     this.#flights.track(key, new Promise<unknown>((resolve) => { settle = resolve; }).then((outcome) => outcome));
     let size: number | null;
     let body: Readable;
+    let claim: FetchClaim | null = null;
     try {
+      // Another replica may be fetching it: then wait for its copy (cluster-flight.ts).
+      if (this.#cluster) {
+        claim = await this.#cluster.claim(key, () => this.#cachedBlob(route, digest));
+        if (claim === null) {
+          settle(Promise.resolve());
+          return { kind: 'cached' };
+        }
+      }
       ({ size, body } = await route.upstream.blob(route.remote, digest));
     } catch (err) {
+      await claim?.release();
       settle(Promise.reject(err));
       throw err;
     }
@@ -219,6 +324,8 @@ export class MirrorService {
     body.pipe(toStore);
     body.pipe(toClient);
     committed = this.#registry.uploads.putMonolithic(route.local, digest, toStore, null);
+    const held = claim;
+    void committed.then(() => held?.release(), () => held?.release());
     committed.catch((err: unknown) => {
       this.#log.warn({ err, upstream: route.upstream.settings.url, repository: route.remote, digest }, 'blob from the upstream not cached');
       toClient.destroy(err instanceof Error ? err : new Error(String(err)));

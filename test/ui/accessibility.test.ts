@@ -70,7 +70,8 @@ describe('accessibility of the main pages', () => {
   let versionId = 0;
 
   before(async () => {
-    berth = await startBerth();
+    // A mirror, so its pages are audited too; they render without asking the upstream (nothing is pulled here).
+    berth = await startBerth({ env: { BERTH_MIRROR_UPSTREAMS_HUB_URL: 'http://127.0.0.1:9', BERTH_MIRROR_UPSTREAMS_HUB_EVICT_AFTER: '30d' } });
     useAuthorization(berth.authorization);
     const amd = await pushLabelledImage(berth.url, 'acme/web', 'web-amd64', {
       labels: { 'org.opencontainers.image.description': 'The web front end', 'org.opencontainers.image.source': 'https://github.com/acme/web' },
@@ -100,7 +101,7 @@ describe('accessibility of the main pages', () => {
       const pages = [
         '/orgs/acme/packages', '/orgs/acme/packages/container/package/web', `/orgs/acme/packages/container/web/${versionId}`,
         '/orgs/acme/packages/container/web/settings', '/settings/tokens', '/settings/tokens/new', '/orgs/acme/settings',
-        '/orgs/acme/usage', '/admin', '/',
+        '/orgs/acme/usage', '/admin', '/', '/mirrors', '/mirrors/hub', '/admin/mirrors',
       ];
       const failures: string[] = [];
       const anonymous = await openSession(browser, berth.url, { colorScheme });

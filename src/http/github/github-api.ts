@@ -13,6 +13,7 @@ import { lifecycleRoutes } from './lifecycle-routes.js';
 import { trustRoutes } from './trust-routes.js';
 import { botRoutes } from './bot-routes.js';
 import { metaRoutes } from './meta-routes.js';
+import { mirrorRoutes } from './mirror-routes.js';
 import { packageRoutes } from './package-routes.js';
 import type { RateLimitState } from './rate-limiter.js';
 import { statsRoutes } from './stats-routes.js';
@@ -70,7 +71,7 @@ export function githubApi(deps: GithubDeps) {
     });
 
     const endpoints: Endpoint[] = [
-      ...metaRoutes(), ...packageRoutes(), ...versionRoutes(), ...statsRoutes(), ...lifecycleRoutes(), ...hookRoutes(), ...auditRoutes(), ...trustRoutes(), ...botRoutes(),
+      ...metaRoutes(), ...packageRoutes(), ...versionRoutes(), ...statsRoutes(), ...lifecycleRoutes(), ...hookRoutes(), ...auditRoutes(), ...trustRoutes(), ...botRoutes(), ...mirrorRoutes(),
     ];
     for (const endpoint of endpoints) {
       app.route({

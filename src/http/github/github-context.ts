@@ -8,6 +8,8 @@ import type { CredentialRefusal, CredentialResolver } from '../../auth/credentia
 import type { Scope, Subject } from '../../auth/permissions.js';
 import type { Policy } from '../../auth/policy.js';
 import type { LifecycleServices } from '../../lifecycle/lifecycle-services.js';
+import type { MirrorService } from '../../mirror/mirror-service.js';
+import type { MirrorPackages } from '../../packages/mirror-packages.js';
 import type { PackageService } from '../../packages/package-service.js';
 import type { PackageStats } from '../../packages/package-stats.js';
 import type { UsageService } from '../../packages/usage-service.js';
@@ -35,6 +37,8 @@ export interface GithubDeps {
   readonly trust: TrustPolicies;
   /** Organizations' bot accounts (/api/v3/berth/orgs/{org}/bots). */
   readonly bots: BotService;
+  /** The pull-through caches and their cached repositories (/api/v3/berth/mirrors); null when none is configured. */
+  readonly mirror: { readonly service: MirrorService; readonly packages: MirrorPackages } | null;
   readonly rateLimiter: RateLimiter;
   /** Requests per window: per token, and per client address for anonymous callers. */
   readonly rateLimits: { readonly authenticated: number; readonly anonymous: number };

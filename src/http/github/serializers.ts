@@ -6,6 +6,8 @@ import type { Owner, PackageInfo } from '../../packages/package-service.js';
 import type { OwnerUsage, PackageUsage } from '../../packages/usage-service.js';
 import type { DownloadSummary, UsageStats } from '../../packages/package-stats.js';
 import type { VersionInfo } from '../../packages/version-service.js';
+import type { MirrorCounts, UpstreamSummary } from '../../mirror/mirror-service.js';
+import type { CachedRepository, MirrorNamespaceSummary } from '../../packages/mirror-packages.js';
 import type { RateLimitState } from './rate-limiter.js';
 import type { Urls } from './github-context.js';
 
@@ -319,5 +321,42 @@ export function auditEntryJson(r: AuditRecord): Record<string, unknown> {
       ...(r.before !== null ? { before: JSON.parse(r.before) as unknown } : {}),
       ...(r.after !== null ? { after: JSON.parse(r.after) as unknown } : {}),
     },
+  };
+}
+
+/**
+ * A pull-through mirror (`GET /api/v3/berth/mirrors`, Berth-only): its upstream, who may pull, eviction, the cache
+ * in numbers, and `requests` answered by this process since it started, by result (berth_mirror_requests_total).
+ */
+export function mirrorJson(urls: Urls, upstream: UpstreamSummary, access: 'public' | 'signed-in', summary: MirrorNamespaceSummary, requests: MirrorCounts | null): unknown {
+  return {
+    namespace: upstream.namespace,
+    upstream_url: upstream.url,
+    default: upstream.isDefault,
+    authenticated: upstream.auth !== 'anonymous',
+    access,
+    evict_after_seconds: upstream.evictAfterMs === null ? null : Math.round(upstream.evictAfterMs / 1000),
+    package_count: summary.packages,
+    version_count: summary.versions,
+    size_in_bytes: summary.sizeBytes,
+    last_pulled_at: summary.lastPulledAt === null ? null : isoSeconds(summary.lastPulledAt),
+    requests,
+    url: `${urls.api}/berth/mirrors/${upstream.namespace}`,
+    packages_url: `${urls.api}/berth/mirrors/${upstream.namespace}/packages`,
+    html_url: `${urls.web}/mirrors/${upstream.namespace}`,
+  };
+}
+
+/** A cached repository of a mirror namespace, with what the upstream calls it. */
+export function cachedPackageJson(upstreamUrl: string, remote: string, repo: CachedRepository): unknown {
+  return {
+    id: repo.id,
+    name: repo.name,
+    package_type: 'container',
+    upstream: { url: upstreamUrl, repository: remote },
+    version_count: repo.versions,
+    size_in_bytes: repo.sizeBytes,
+    created_at: isoSeconds(repo.createdAt),
+    last_pulled_at: repo.lastPulledAt === null ? null : isoSeconds(repo.lastPulledAt),
   };
 }

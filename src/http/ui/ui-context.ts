@@ -18,6 +18,8 @@ import type { UsageService } from '../../packages/usage-service.js';
 import type { VersionDetails } from '../../packages/version-details.js';
 import type { VersionService } from '../../packages/version-service.js';
 import type { LifecycleServices } from '../../lifecycle/lifecycle-services.js';
+import type { MirrorService } from '../../mirror/mirror-service.js';
+import type { MirrorPackages } from '../../packages/mirror-packages.js';
 import type { Clock } from '../../util/clock.js';
 import { html, type Html } from './html.js';
 import { page, type Flash, type NavItem } from './layout.js';
@@ -48,6 +50,8 @@ export interface UiDeps {
   readonly trust: TrustPolicies;
   /** The organizations' audit records (the audit-log page). */
   readonly audit: AuditLog;
+  /** The pull-through caches and their cached repositories (the mirror pages); null when none is configured. */
+  readonly mirror: { readonly service: MirrorService; readonly packages: MirrorPackages } | null;
   /** Failed sign-ins per client address and per login (the same limiter as /token). */
   readonly limiter: FailureLimiter;
   readonly clock: Clock;

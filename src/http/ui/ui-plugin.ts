@@ -14,6 +14,7 @@ import * as packageSettingsPage from './pages/package-settings-page.js';
 import * as tokensPage from './pages/tokens-page.js';
 import * as usagePage from './pages/usage-page.js';
 import * as adminPage from './pages/admin-page.js';
+import * as mirrorsPage from './pages/mirrors-page.js';
 import * as orgSettingsPage from './pages/org-settings-page.js';
 import * as orgAuditPage from './pages/org-audit-page.js';
 import { answerMisplacedApiCall } from './api-path-hint.js';
@@ -28,7 +29,7 @@ import { csrfRejected, pageNotFound, SIGN_IN_REQUIRED } from './ui-errors.js';
  */
 const PAGES: readonly UiPage[] = [
   loginPage, homePage, packageList, packagePage, versionPage, packageSettingsPage, tokensPage,
-  usagePage, adminPage, orgSettingsPage, orgAuditPage,
+  usagePage, adminPage, orgSettingsPage, orgAuditPage, mirrorsPage,
 ];
 
 /** The UI's Content-Security-Policy: no inline script or style anywhere, nothing from other sites, forms post here only. */

@@ -1,0 +1,113 @@
+/**
+ * `npm run bench -- --mirror [--quick]`: Berth as a pull-through cache of the CNCF registry (issue 17), on loopback.
+ * One image of two random layers (2 × 64 MiB; 2 × 16 MiB with --quick) is pushed to the CNCF registry; then, with
+ * skopeo, median of three runs each:
+ *   - direct: a pull from the CNCF registry itself;
+ *   - first pull through Berth: an empty cache each run (a fresh Berth mirroring the registry), so every blob
+ *     streams from the upstream while it is stored; target within 1.15× the direct pull;
+ *   - cached pull through Berth (everything already cached), against a pull of the same image pushed to Berth;
+ *     target: as fast (within 1.10×, the spread of runs on a shared machine).
+ * Prints a table with PASS/MISS and writes .bench/mirror.json.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Cleanup } from './cleanup.js';
+import { skopeoPull, skopeoPush } from './clients.js';
+import { buildRandomImage, type BenchImage } from './image.js';
+import { median, settleDisk, timed } from './measure.js';
+import { startBerth, startCncfRegistry, verifyManifest, type Server } from './servers.js';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const MiB = 1024 * 1024;
+const RUNS = 3;
+const UPSTREAM_REPO = 'library/big';
+const TAG = '1';
+const FIRST_PULL_TARGET = 1.15;
+const CACHED_PULL_TARGET = 1.1;
+
+export interface MirrorFigures {
+  readonly imageBytes: number;
+  /** Median seconds of each kind of pull. */
+  readonly directSeconds: number;
+  readonly firstThroughBerthSeconds: number;
+  readonly cachedThroughBerthSeconds: number;
+  readonly pushedOnBerthSeconds: number;
+}
+
+export async function benchMirror(quick: boolean, cleanup: Cleanup, progress: (message: string) => void): Promise<MirrorFigures> {
+  const loadBefore = loadavg()[0]!;
+  const work = await mkdtemp(join(tmpdir(), 'berth-bench-mirror-'));
+  cleanup.add('remove mirror bench data', () => rm(work, { recursive: true, force: true }));
+  const layerBytes = (quick ? 16 : 64) * MiB;
+  progress(`generating 2 × ${layerBytes / MiB} MiB random layers`);
+  const image = await buildRandomImage(join(work, 'image'), { layerCount: 2, layerBytes, tag: 'mirror' });
+
+  const upstream = await startCncfRegistry(join(work, 'cncf'), cleanup);
+  await skopeoPush(image.dir, image.tag, `${upstream.host}/${UPSTREAM_REPO}:${TAG}`, null);
+  await verifyManifest(upstream, UPSTREAM_REPO, TAG, image.manifestDigest);
+  const mirrorEnv = { BERTH_MIRROR_UPSTREAMS_CNCF_URL: upstream.url };
+  let pulls = 0;
+  /** One skopeo pull of `ref` into a fresh layout, timed; the layout goes right after. */
+  const pull = async (ref: string, creds: Server['credentials']): Promise<number> => {
+    const out = join(work, `pull-${pulls++}`);
+    settleDisk();
+    const { seconds } = await timed(() => skopeoPull(ref, out, TAG, creds));
+    await rm(out, { recursive: true, force: true });
+    return seconds;
+  };
+
+  const direct: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    progress(`direct pull ← CNCF registry (${i + 1}/${RUNS})`);
+    direct.push(await pull(`${upstream.host}/${UPSTREAM_REPO}:${TAG}`, null));
+  }
+  const first: number[] = [];
+  let berth: Server | null = null;
+  for (let i = 0; i < RUNS; i++) {
+    // A fresh Berth each run: its cache is empty, as on the first pull of an image.
+    await berth?.stop();
+    berth = await startBerth(join(work, `berth-${i}`), cleanup, { env: mirrorEnv });
+    progress(`first pull through Berth ← CNCF registry (${i + 1}/${RUNS})`);
+    first.push(await pull(`${berth.host}/cncf/${UPSTREAM_REPO}:${TAG}`, berth.credentials));
+  }
+  const mirror = berth!;
+  await skopeoPush(image.dir, image.tag, `${mirror.host}/bench/pushed:${TAG}`, mirror.credentials);
+  await verifyManifest(mirror, 'bench/pushed', TAG, image.manifestDigest);
+  const cached: number[] = [];
+  const pushed: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    // Interleaved, so both see the same machine.
+    progress(`cached pull through Berth, and pull of the pushed copy (${i + 1}/${RUNS})`);
+    cached.push(await pull(`${mirror.host}/cncf/${UPSTREAM_REPO}:${TAG}`, mirror.credentials));
+    pushed.push(await pull(`${mirror.host}/bench/pushed:${TAG}`, mirror.credentials));
+  }
+  const figures: MirrorFigures = {
+    imageBytes: image.totalBytes,
+    directSeconds: median(direct), firstThroughBerthSeconds: median(first),
+    cachedThroughBerthSeconds: median(cached), pushedOnBerthSeconds: median(pushed),
+  };
+  process.stdout.write(renderMirror(figures, image, loadBefore, loadavg()[0]!));
+  await mkdir(join(ROOT, '.bench'), { recursive: true });
+  await writeFile(join(ROOT, '.bench/mirror.json'), `${JSON.stringify({ ...figures, runs: { direct, first, cached, pushed } }, null, 2)}\n`);
+  progress('results written to .bench/mirror.json');
+  return figures;
+}
+
+function renderMirror(f: MirrorFigures, image: BenchImage, loadBefore: number, loadAfter: number): string {
+  const mb = f.imageBytes / 1e6;
+  const row = (label: string, seconds: number): string => `  ${label.padEnd(34)} ${seconds.toFixed(2).padStart(7)} s  ${(mb / seconds).toFixed(0).padStart(5)} MB/s`;
+  const firstRatio = f.firstThroughBerthSeconds / f.directSeconds;
+  const cachedRatio = f.cachedThroughBerthSeconds / f.pushedOnBerthSeconds;
+  return [
+    '',
+    `Pull-through cache: skopeo pulls of one ${mb.toFixed(0)} MB image (${image.layers.length} layers), median of ${RUNS}; load ${loadBefore.toFixed(2)} → ${loadAfter.toFixed(2)}`,
+    row('direct from the CNCF registry', f.directSeconds),
+    row('first pull through Berth (miss)', f.firstThroughBerthSeconds),
+    row('cached pull through Berth (hit)', f.cachedThroughBerthSeconds),
+    row('pull of the image pushed to Berth', f.pushedOnBerthSeconds),
+    `  first pull ${firstRatio.toFixed(2)}× direct (target ≤ ${FIRST_PULL_TARGET}): ${firstRatio <= FIRST_PULL_TARGET ? 'PASS' : 'MISS'}; `
+      + `cached pull ${cachedRatio.toFixed(2)}× a pushed image's (target ≤ ${CACHED_PULL_TARGET}): ${cachedRatio <= CACHED_PULL_TARGET ? 'PASS' : 'MISS'}`,
+    '',
+  ].join('\n');
+}
