@@ -1,4 +1,4 @@
-import type { Account } from '../../accounts/account-service.js';
+import type { HookScope } from '../../events/hook-service.js';
 import { param, queryParam, type Endpoint, type GithubDeps, type RequestContext } from './github-context.js';
 import { notFound } from './github-errors.js';
 import { readPage } from './pagination.js';
@@ -32,13 +32,13 @@ export function hookRoutes(): Endpoint[] {
 }
 
 /** The organization, when the caller administers it (a CI token limited to one package never does). */
-async function org(deps: GithubDeps, ctx: RequestContext): Promise<{ org: Account; base: string }> {
+async function org(deps: GithubDeps, ctx: RequestContext): Promise<{ scope: HookScope; base: string }> {
   const found = await deps.accounts.find(param(ctx.request, 'org'));
   if (!found || found.type !== 'org') throw notFound();
   const identity = ctx.caller.identity!;
   const viewer = identity.repositoryLimit === null ? await deps.accounts.findById(identity.userId) : null;
   if (!viewer || !(await deps.policy.administers(viewer, found))) throw notFound();
-  return { org: found, base: `${ctx.urls.api}/orgs/${found.login}` };
+  return { scope: { kind: 'org', ownerId: found.id }, base: `${ctx.urls.api}/orgs/${found.login}` };
 }
 
 function id(ctx: RequestContext, key: string): number {
@@ -68,38 +68,38 @@ function input(body: unknown): { url?: unknown; contentType?: unknown; secret?: 
 async function listHooks(deps: GithubDeps, ctx: RequestContext): Promise<unknown> {
   const o = await org(deps, ctx);
   const page = readPage(ctx.request);
-  const hooks = await deps.hooks.list(o.org.id, page.page, page.perPage);
+  const hooks = await deps.hooks.list(o.scope, page.page, page.perPage);
   return ctx.reply.send(hooks.map((h) => hookJson(h, o.base)));
 }
 
 async function createHook(deps: GithubDeps, ctx: RequestContext): Promise<unknown> {
   const o = await org(deps, ctx);
-  const hook = await deps.hooks.create(o.org.id, input(ctx.request.body));
+  const hook = await deps.hooks.create(o.scope, input(ctx.request.body));
   return ctx.reply.code(201).header('Location', `${o.base}/hooks/${hook.id}`).send(hookJson(hook, o.base));
 }
 
 async function getHook(deps: GithubDeps, ctx: RequestContext): Promise<unknown> {
   const o = await org(deps, ctx);
-  const hook = await deps.hooks.get(o.org.id, id(ctx, 'id'));
+  const hook = await deps.hooks.get(o.scope, id(ctx, 'id'));
   if (!hook) throw notFound();
   return ctx.reply.send(hookJson(hook, o.base));
 }
 
 async function updateHook(deps: GithubDeps, ctx: RequestContext): Promise<unknown> {
   const o = await org(deps, ctx);
-  const hook = await deps.hooks.update(o.org.id, id(ctx, 'id'), input(ctx.request.body));
+  const hook = await deps.hooks.update(o.scope, id(ctx, 'id'), input(ctx.request.body));
   return ctx.reply.send(hookJson(hook, o.base));
 }
 
 async function deleteHook(deps: GithubDeps, ctx: RequestContext): Promise<unknown> {
   const o = await org(deps, ctx);
-  await deps.hooks.delete(o.org.id, id(ctx, 'id'));
+  await deps.hooks.delete(o.scope, id(ctx, 'id'));
   return ctx.reply.code(204).send();
 }
 
 async function pingHook(deps: GithubDeps, ctx: RequestContext): Promise<unknown> {
   const o = await org(deps, ctx);
-  await deps.hooks.ping(o.org.id, id(ctx, 'id'));
+  await deps.hooks.ping(o.scope, id(ctx, 'id'));
   return ctx.reply.code(204).send();
 }
 
@@ -109,7 +109,7 @@ async function listDeliveries(deps: GithubDeps, ctx: RequestContext): Promise<un
   const { perPage } = readPage(ctx.request);
   const cursor = queryParam(ctx.request, 'cursor');
   const before = cursor !== null && /^\d{1,15}$/.test(cursor) ? Number(cursor) : null;
-  const rows = await deps.hooks.deliveries(o.org.id, id(ctx, 'id'), perPage, before);
+  const rows = await deps.hooks.deliveries(o.scope, id(ctx, 'id'), perPage, before);
   if (rows.length === perPage) {
     const next = new URL(ctx.request.url, ctx.urls.web);
     next.searchParams.set('cursor', String(rows[rows.length - 1]!.id));
@@ -120,13 +120,13 @@ async function listDeliveries(deps: GithubDeps, ctx: RequestContext): Promise<un
 
 async function getDelivery(deps: GithubDeps, ctx: RequestContext): Promise<unknown> {
   const o = await org(deps, ctx);
-  const found = await deps.hooks.delivery(o.org.id, id(ctx, 'id'), id(ctx, 'delivery'));
+  const found = await deps.hooks.delivery(o.scope, id(ctx, 'id'), id(ctx, 'delivery'));
   if (!found) throw notFound();
   return ctx.reply.send(hookDeliveryDetailJson(found.row, found.requestHeaders));
 }
 
 async function redeliver(deps: GithubDeps, ctx: RequestContext): Promise<unknown> {
   const o = await org(deps, ctx);
-  await deps.hooks.redeliver(o.org.id, id(ctx, 'id'), id(ctx, 'delivery'));
+  await deps.hooks.redeliver(o.scope, id(ctx, 'id'), id(ctx, 'delivery'));
   return ctx.reply.code(202).send({});
 }
