@@ -265,6 +265,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       lifecycle,
       trust,
       audit,
+      hooks,
     },
   });
 
