@@ -22,7 +22,7 @@ const ALLOWED: Record<string, string[]> = {
   // Failed sign-ins and token uses are recorded where credentials are refused.
   auth: ['db', 'audit'],
   maintenance: ['db', 'storage', 'registry'],
-  lifecycle: ['db', 'registry', 'packages', 'auth', 'audit'],
+  lifecycle: ['db', 'registry', 'packages', 'auth', 'events', 'audit'],
   events: ['db', 'audit'],
   // Append-only records written in the transaction of the change they record (the outbox way).
   audit: ['db'],
