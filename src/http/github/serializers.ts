@@ -289,7 +289,7 @@ function operationType(action: string): string {
   const verb = action.slice(action.indexOf('.') + 1);
   if (/login|failed_use/.test(verb)) return 'authentication';
   if (/^(create|push|add_member)$/.test(verb)) return 'create';
-  if (/^(delete|destroy|remove_member|revoke|revoke_grant|retention_run)$/.test(verb)) return 'remove';
+  if (/^(delete|destroy|remove_member|revoke|revoke_grant|retention_run|run)$/.test(verb)) return 'remove';
   return 'modify';
 }
 
