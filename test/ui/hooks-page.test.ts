@@ -142,3 +142,53 @@ test('a member who is not an owner gets 404 for the webhook pages; a form posted
     assert.equal((await ui.page.request.get('/orgs/acme/settings/hooks')).status(), 200);
   });
 });
+
+test('a package\'s webhooks get its events only; a user\'s those of their namespace (the same pages)', async () => {
+  const own = await new Receiver().start();
+  const pkgRx = await new Receiver().start();
+  try {
+    await pushImage(berth.url, 'acme/scoped-ui', 's1', 'v1');
+    await inSession(browser, berth.url, shots, 'tester', async (ui) => {
+      assert.equal(await ui.goto('/orgs/acme/packages/container/scoped-ui/settings'), 200);
+      await ui.page.getByRole('link', { name: 'manage webhooks' }).click();
+      assert.equal(new URL(ui.page.url()).pathname, '/orgs/acme/packages/container/scoped-ui/settings/hooks');
+      await ui.page.getByLabel('Payload URL').fill(pkgRx.url);
+      await ui.page.getByRole('button', { name: 'Add webhook' }).click();
+      assert.match(await ui.page.locator('main').innerText(), /Webhook created/);
+
+      assert.equal(await ui.goto('/settings/tokens'), 200);
+      await ui.page.getByRole('link', { name: 'Webhooks' }).click();
+      assert.equal(new URL(ui.page.url()).pathname, '/settings/hooks');
+      await ui.page.getByLabel('Payload URL').fill(own.url);
+      await ui.page.getByRole('button', { name: 'Add webhook' }).click();
+      assert.match(await ui.page.locator('main').innerText(), /Webhook created/);
+
+      await pushImage(berth.url, 'acme/scoped-ui', 's2', 'v2');
+      await pushImage(berth.url, 'acme/elsewhere-ui', 'e1', 'v1');
+      await pushImage(berth.url, `${berth.user}/mine-ui`, 'm1', 'v1');
+      const mine = await until('the user hook\'s event', () => own.of('package')[0]);
+      assert.equal((mine.body.package as { name: string }).name, 'mine-ui');
+      const scoped = await until('the package hook\'s event', () => pkgRx.of('package')[0]);
+      assert.equal((scoped.body.package as { name: string }).name, 'scoped-ui');
+      // Both shown in their hook's log.
+      const items = await until('the user hook\'s log', async () => {
+        const l = await log(ui);
+        return l.some((i) => i.status === 'delivered' && /package\.published/.test(i.text)) ? l : undefined;
+      });
+      assert.ok(items.some((i) => i.guid === mine.headers['x-github-delivery']));
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.deepEqual(pkgRx.of('package').map((r) => (r.body.package as { name: string }).name), ['scoped-ui']);
+      assert.deepEqual(own.of('package').map((r) => (r.body.package as { name: string }).name), ['mine-ui']);
+    }, { javaScript: false });
+    // bob cannot see the package's webhooks (nor the package), nor anyone's but his own.
+    await inSession(browser, berth.url, shots, 'bob', async (ui) => {
+      assert.equal(await ui.goto('/orgs/acme/packages/container/scoped-ui/settings/hooks'), 404);
+      assert.equal(await ui.goto('/settings/hooks'), 200);
+      assert.match(await ui.page.locator('#hooks-empty').innerText(), /No webhooks yet/);
+      ui.assertClean([NOT_FOUND_LOG]);
+    }, { javaScript: false });
+  } finally {
+    await own.stop();
+    await pkgRx.stop();
+  }
+});
