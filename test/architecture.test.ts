@@ -21,8 +21,8 @@ const ALLOWED: Record<string, string[]> = {
   accounts: ['db', 'auth', 'audit'],
   // Failed sign-ins and token uses are recorded where credentials are refused.
   auth: ['db', 'audit'],
-  maintenance: ['db', 'storage', 'registry'],
-  lifecycle: ['db', 'registry', 'packages', 'auth', 'audit'],
+  maintenance: ['db', 'storage', 'registry', 'audit'],
+  lifecycle: ['db', 'registry', 'packages', 'auth', 'events', 'audit'],
   events: ['db', 'audit'],
   // Append-only records written in the transaction of the change they record (the outbox way).
   audit: ['db'],

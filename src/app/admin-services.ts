@@ -109,7 +109,7 @@ export async function withServices<T>(opts: AdminServicesOptions, fn: (s: AdminS
       },
       trust: new TrustPolicies({ db: conn.db, clock, audit }),
       bots: new BotService({ db: conn.db, clock, audit }),
-      gc: new GarbageCollector({ db: conn.db, blobs: store, clock }),
+      gc: new GarbageCollector({ db: conn.db, blobs: store, clock, audit }),
       uploads: new UploadService({ db: conn.db, blobs: store, repos, clock }),
       uploadExpiryMs: config.uploads.expireAfterMs,
       scrubber: new BlobScrubber({ db: conn.db, blobs: store, clock }),

@@ -282,6 +282,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       trust,
       audit,
       mirror: mirrorViews,
+      hooks,
     },
   });
 

@@ -263,7 +263,12 @@ export interface LifecyclePoliciesTable {
 /** A webhook of a namespace, or of the instance (`ownerId` null) (migration 0014). */
 export interface HooksTable {
   id: Generated<number>;
+  /** Whose hook (migration 0022): the instance's, an organization's, a user's or one package's. */
+  scope: Generated<'instance' | 'org' | 'user' | 'package'>;
+  /** The account; null for the instance's hooks. */
   ownerId: number | null;
+  /** The package of a `package` hook. */
+  repositoryId: Generated<number | null>;
   url: string;
   contentType: Generated<string>;
   /** The HMAC key: sealed (`enc:v1:`) with auth.keyEncryptionKey when configured, else as given; null for none. */
@@ -280,6 +285,8 @@ export interface HooksTable {
 export interface WebhookEventsTable {
   id: Generated<number>;
   ownerId: number | null;
+  /** The package the event is about, for its package hooks (migration 0022). */
+  repositoryId: Generated<number | null>;
   event: string;
   action: string;
   /** The JSON body sent to receivers. */

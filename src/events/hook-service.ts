@@ -21,12 +21,23 @@ export interface HookInput {
 }
 
 /** What a hook can subscribe to (README "Webhooks"); `*` is every one of them. */
-export const HOOK_EVENTS = ['package', 'registry_package', 'berth_package_version', 'berth_package', '*'] as const;
+export const HOOK_EVENTS = ['package', 'registry_package', 'berth_package_version', 'berth_package', 'berth_retention', '*'] as const;
+
+/**
+ * Whose hooks: the instance's (every event; admins), an organization's or a user's (events of the account's
+ * packages; `ownerId`), or one package's (`repositoryId`; its owner as `ownerId`, for the audit log).
+ */
+export type HookScope =
+  | { readonly kind: 'instance' }
+  | { readonly kind: 'org' | 'user'; readonly ownerId: number }
+  | { readonly kind: 'package'; readonly ownerId: number; readonly repositoryId: number };
+
+export const INSTANCE_HOOKS: HookScope = { kind: 'instance' };
 
 export const hookNotFound = (): BerthError => new BerthError({ status: 404, code: 'NOT_FOUND', message: 'Not Found' });
 
 /**
- * Hooks of a namespace (`ownerId`) or of the instance (null): their settings, pings, delivery log and redelivery.
+ * Hooks of a scope (HookScope): their settings, pings, delivery log and redelivery.
  * Who may call this is decided by the caller (auth's Policy.administers), not here.
  */
 export class HookService {
@@ -44,7 +55,7 @@ export class HookService {
     this.#allowPrivate = deps.allowPrivateTargets;
   }
 
-  async create(ownerId: number | null, input: HookInput): Promise<Hook> {
+  async create(scope: HookScope, input: HookInput): Promise<Hook> {
     const url = parseHookUrl(input.url, this.#allowPrivate).toString();
     const events = parseEvents(input.events ?? ['*']);
     const contentType = parseContentType(input.contentType ?? 'json');
@@ -53,29 +64,30 @@ export class HookService {
     const now = this.#clock.now();
     const id = await transaction(this.#db, async (tx) => {
       const row = await tx.insertInto('hooks').values({
-        ownerId, url, contentType, secret: null, events: JSON.stringify(events), active: active ? 1 : 0, disabledReason: null, createdAt: now, updatedAt: now,
+        scope: scope.kind, ownerId: ownerOf(scope), repositoryId: scope.kind === 'package' ? scope.repositoryId : null,
+        url, contentType, secret: null, events: JSON.stringify(events), active: active ? 1 : 0, disabledReason: null, createdAt: now, updatedAt: now,
       }).returning('id').executeTakeFirstOrThrow();
       // Sealed bound to the id, known only now (hook-secrets.ts).
       if (secret !== null) await tx.updateTable('hooks').set({ secret: this.#secrets.toStored(row.id, secret) }).where('id', '=', row.id).execute();
-      await this.#audit.record(tx, { action: 'hook.create', org: ownerId, target: `hook:${row.id}`, after: { url: targetOrigin(url), events, active, secret: secret !== null } });
+      await this.#audit.record(tx, { action: 'hook.create', org: ownerOf(scope), target: `hook:${row.id}`, after: { url: targetOrigin(url), events, active, secret: secret !== null } });
       return row.id;
     });
-    return (await this.get(ownerId, id))!;
+    return (await this.get(scope, id))!;
   }
 
-  async list(ownerId: number | null, page: number, perPage: number): Promise<Hook[]> {
-    const rows = await this.#scope(ownerId).selectAll().orderBy('id').limit(perPage).offset((page - 1) * perPage).execute();
+  async list(scope: HookScope, page: number, perPage: number): Promise<Hook[]> {
+    const rows = await this.#scope(scope).selectAll().orderBy('id').limit(perPage).offset((page - 1) * perPage).execute();
     return rows.map(view);
   }
 
-  async get(ownerId: number | null, id: number): Promise<Hook | null> {
-    const row = await this.#scope(ownerId).selectAll().where('id', '=', id).executeTakeFirst();
+  async get(scope: HookScope, id: number): Promise<Hook | null> {
+    const row = await this.#scope(scope).selectAll().where('id', '=', id).executeTakeFirst();
     return row ? view(row) : null;
   }
 
   /** PATCH semantics: absent fields stay; `active: true` clears the reason a failing hook was disabled for. */
-  async update(ownerId: number | null, id: number, input: HookInput): Promise<Hook> {
-    const hook = await this.get(ownerId, id);
+  async update(scope: HookScope, id: number, input: HookInput): Promise<Hook> {
+    const hook = await this.get(scope, id);
     if (!hook) throw hookNotFound();
     const set: Partial<{ url: string; contentType: string; secret: string | null; events: string; active: number; disabledReason: string | null; updatedAt: number }> = {
       updatedAt: this.#clock.now(),
@@ -94,7 +106,7 @@ export class HookService {
       // The secret by whether there is one, never by value.
       const { secret, updatedAt: _at, ...changed } = set;
       await this.#audit.record(tx, {
-        action: 'hook.config_changed', org: ownerId, target: `hook:${id}`,
+        action: 'hook.config_changed', org: ownerOf(scope), target: `hook:${id}`,
         before: { url: targetOrigin(hook.url), events: JSON.parse(hook.events) as unknown, active: hook.active === 1, secret: hook.hasSecret },
         after: {
           ...(changed.url ? { url: targetOrigin(changed.url) } : {}), ...(changed.events ? { events: JSON.parse(changed.events) as unknown } : {}),
@@ -103,26 +115,26 @@ export class HookService {
         },
       });
     });
-    return (await this.get(ownerId, id))!;
+    return (await this.get(scope, id))!;
   }
 
-  async delete(ownerId: number | null, id: number): Promise<void> {
-    const hook = await this.get(ownerId, id);
+  async delete(scope: HookScope, id: number): Promise<void> {
+    const hook = await this.get(scope, id);
     if (!hook) throw hookNotFound();
     await transaction(this.#db, async (tx) => {
       await tx.deleteFrom('hooks').where('id', '=', id).execute();
-      await this.#audit.record(tx, { action: 'hook.destroy', org: ownerId, target: `hook:${id}`, before: { url: targetOrigin(hook.url) } });
+      await this.#audit.record(tx, { action: 'hook.destroy', org: ownerOf(scope), target: `hook:${id}`, before: { url: targetOrigin(hook.url) } });
     });
   }
 
   /** Queues GitHub's `ping` event for the hook; the worker sends it in the hook's order. */
-  async ping(ownerId: number | null, id: number): Promise<void> {
-    const hook = await this.get(ownerId, id);
+  async ping(scope: HookScope, id: number): Promise<void> {
+    const hook = await this.get(scope, id);
     if (!hook) throw hookNotFound();
     const now = this.#clock.now();
     const payload = JSON.stringify({
       zen: 'Deliveries are at least once; drop duplicates by X-GitHub-Delivery.', hook_id: id,
-      hook: { type: ownerId === null ? 'Instance' : 'Organization', id, active: hook.active === 1, events: JSON.parse(hook.events) as unknown },
+      hook: { type: hookType(scope.kind), id, active: hook.active === 1, events: JSON.parse(hook.events) as unknown },
     });
     await this.#db.insertInto('hookDeliveries').values({
       hookId: id, eventId: null, guid: randomUUID(), event: 'ping', action: null, payload, nextAttemptAt: now,
@@ -131,26 +143,31 @@ export class HookService {
   }
 
   /** The hook's delivery log, newest first, paged by id (`cursor`: below this id). */
-  async deliveries(ownerId: number | null, id: number, perPage: number, before: number | null): Promise<DeliveryRow[]> {
-    if (!(await this.get(ownerId, id))) throw hookNotFound();
+  async deliveries(scope: HookScope, id: number, perPage: number, before: number | null): Promise<DeliveryRow[]> {
+    if (!(await this.get(scope, id))) throw hookNotFound();
     let q = this.#db.selectFrom('hookDeliveries').selectAll().where('hookId', '=', id);
     if (before !== null) q = q.where('id', '<', before);
     return q.orderBy('id', 'desc').limit(perPage).execute();
   }
 
-  async delivery(ownerId: number | null, hookId: number, deliveryId: number): Promise<{ row: DeliveryRow; requestHeaders: Record<string, string> } | null> {
-    const hook = await this.#scope(ownerId).select(['id', 'secret', 'url']).where('id', '=', hookId).executeTakeFirst();
+  async delivery(scope: HookScope, hookId: number, deliveryId: number): Promise<{ row: DeliveryRow; requestHeaders: Record<string, string> } | null> {
+    const hook = await this.#scope(scope).select(['id', 'secret', 'url']).where('id', '=', hookId).executeTakeFirst();
     if (!hook) return null;
     const row = await this.#db.selectFrom('hookDeliveries').selectAll().where('hookId', '=', hookId).where('id', '=', deliveryId).executeTakeFirst();
-    if (!row) return null;
-    const headers = deliveryHeaders({ url: hook.url, guid: row.guid, event: row.event, hookId, payload: row.payload, secret: null });
-    if (hook.secret !== null) headers['x-hub-signature-256'] = 'sha256=…';
-    return { row, requestHeaders: headers };
+    return row ? { row, requestHeaders: requestHeaders(hook, row) } : null;
+  }
+
+  /** The delivery log with each request's headers, as the settings page shows it (newest first). */
+  async deliveryLog(scope: HookScope, hookId: number, perPage: number): Promise<{ row: DeliveryRow; requestHeaders: Record<string, string> }[]> {
+    const hook = await this.#scope(scope).select(['id', 'secret', 'url']).where('id', '=', hookId).executeTakeFirst();
+    if (!hook) throw hookNotFound();
+    const rows = await this.deliveries(scope, hookId, perPage, null);
+    return rows.map((row) => ({ row, requestHeaders: requestHeaders(hook, row) }));
   }
 
   /** A new attempt of a past delivery, with its id (`X-GitHub-Delivery`) and payload; queued after the hook's others. */
-  async redeliver(ownerId: number | null, hookId: number, deliveryId: number): Promise<void> {
-    const found = await this.delivery(ownerId, hookId, deliveryId);
+  async redeliver(scope: HookScope, hookId: number, deliveryId: number): Promise<void> {
+    const found = await this.delivery(scope, hookId, deliveryId);
     if (!found) throw hookNotFound();
     const now = this.#clock.now();
     const r = found.row;
@@ -160,10 +177,28 @@ export class HookService {
     }).execute();
   }
 
-  #scope(ownerId: number | null) {
-    const q = this.#db.selectFrom('hooks');
-    return ownerId === null ? q.where('ownerId', 'is', null) : q.where('ownerId', '=', ownerId);
+  #scope(scope: HookScope) {
+    const q = this.#db.selectFrom('hooks').where('scope', '=', scope.kind);
+    if (scope.kind === 'instance') return q;
+    if (scope.kind === 'package') return q.where('repositoryId', '=', scope.repositoryId);
+    return q.where('ownerId', '=', scope.ownerId);
   }
+}
+
+/** The headers a delivery was sent with; the signature shown elided (it is the secret's HMAC, but no one needs it). */
+function requestHeaders(hook: { id: number; url: string; secret: string | null }, row: DeliveryRow): Record<string, string> {
+  const headers = deliveryHeaders({ url: hook.url, guid: row.guid, event: row.event, hookId: hook.id, payload: row.payload, secret: null });
+  if (hook.secret !== null) headers['x-hub-signature-256'] = 'sha256=…';
+  return headers;
+}
+
+function ownerOf(scope: HookScope): number | null {
+  return scope.kind === 'instance' ? null : scope.ownerId;
+}
+
+/** GitHub's `type` of a hook (`Organization`, `Repository`…), Berth's scopes in the same words. */
+export function hookType(kind: HookScope['kind']): string {
+  return { instance: 'Instance', org: 'Organization', user: 'User', package: 'Package' }[kind];
 }
 
 /** A hook URL as the audit log keeps it: scheme, host and port; paths and queries often carry a receiver's secret. */

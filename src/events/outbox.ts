@@ -7,6 +7,7 @@ export type BerthAction = 'deleted' | 'restored';
 /** Berth's events for what GitHub does not announce (README "Webhooks"). */
 export const BERTH_VERSION_EVENT = 'berth_package_version';
 export const BERTH_PACKAGE_EVENT = 'berth_package';
+export const BERTH_RETENTION_EVENT = 'berth_retention';
 
 /**
  * The outbox: events written inside the transaction of the change that caused them (`tx`), so a change is never
@@ -19,30 +20,61 @@ export const outbox = {
     const body = await versionBody(tx, e.manifestId, e.senderId, e.tag);
     if (!body) return;
     for (const event of ['package', 'registry_package'] as const) {
-      await write(tx, body.ownerId, event, e.action, { action: e.action, [event]: body.pkg, ...body.common }, e.at);
+      await write(tx, body.about, event, e.action, { action: e.action, [event]: body.pkg, ...body.common }, e.at);
     }
   },
 
   /** A version deleted or restored (REST, retention). */
   async versionChanged(tx: Db, e: { manifestId: number; action: BerthAction; senderId: number | null; at: number }): Promise<void> {
     const body = await versionBody(tx, e.manifestId, e.senderId, null);
-    if (body) await write(tx, body.ownerId, BERTH_VERSION_EVENT, e.action, { action: e.action, package: body.pkg, ...body.common }, e.at);
+    if (body) await write(tx, body.about, BERTH_VERSION_EVENT, e.action, { action: e.action, package: body.pkg, ...body.common }, e.at);
   },
 
   /** A whole package deleted or restored. */
   async packageChanged(tx: Db, e: { repositoryId: number; action: BerthAction; senderId: number | null; at: number }): Promise<void> {
-    const repo = await tx.selectFrom('repositories').select(['id', 'name', 'deletedName', 'owner', 'createdAt', 'updatedAt', 'visibility'])
-      .where('id', '=', e.repositoryId).executeTakeFirst();
-    if (!repo) return;
-    const name = repo.deletedName ?? repo.name;
-    const ctx = await context(tx, repo.owner, e.senderId);
-    const pkg = packageJson({ ...repo, name }, ctx.owner);
-    await write(tx, ctx.ownerId, BERTH_PACKAGE_EVENT, e.action, { action: e.action, package: pkg, ...ctx.common }, e.at);
+    await packageEvent(tx, e.repositoryId, BERTH_PACKAGE_EVENT, e.action, {}, e.senderId, e.at);
+  },
+
+  /** A package's visibility changed: `changes` as in GitHub's `edited` events, the value it had `from`. */
+  async visibilityChanged(tx: Db, e: { repositoryId: number; from: string; senderId: number | null; at: number }): Promise<void> {
+    await packageEvent(tx, e.repositoryId, BERTH_PACKAGE_EVENT, 'visibility_changed', { changes: { visibility: { from: e.from } } }, e.senderId, e.at);
+  },
+
+  /**
+   * A tag that pointed at another version now points at this one (`tag_moved`, `changes.tag.from` the digest it
+   * left), or was removed from this one (`tag_deleted`). A push onto a new tag is `published`/`updated` only.
+   */
+  async tagChanged(tx: Db, e: { manifestId: number; tag: string; action: 'tag_moved' | 'tag_deleted'; fromDigest: string | null; senderId: number | null; at: number }): Promise<void> {
+    const body = await versionBody(tx, e.manifestId, e.senderId, e.tag);
+    if (!body) return;
+    const changes = e.action === 'tag_moved' ? { changes: { tag: { name: e.tag, from: e.fromDigest } } } : {};
+    await write(tx, body.about, BERTH_VERSION_EVENT, e.action, { action: e.action, package: body.pkg, ...changes, ...body.common }, e.at);
+  },
+
+  /**
+   * A retention run that deleted versions of a package: one summary (`completed`), beside the `deleted` event of each
+   * version, so a receiver can report a run without counting them.
+   */
+  async retentionRun(tx: Db, e: { repositoryId: number; versions: readonly { id: number; digest: string }[]; at: number }): Promise<void> {
+    await packageEvent(tx, e.repositoryId, BERTH_RETENTION_EVENT, 'completed', {
+      retention: { deleted: e.versions.length, versions: e.versions.slice(0, 100), truncated: e.versions.length > 100 },
+    }, null, e.at);
   },
 };
 
-async function write(tx: Db, ownerId: number | null, event: string, action: string, payload: object, at: number): Promise<void> {
-  await tx.insertInto('webhookEvents').values({ ownerId, event, action, payload: JSON.stringify(payload), createdAt: at }).execute();
+/** `about`: the account and the package the event concerns, whose hooks get it (the instance's get them all). */
+async function write(tx: Db, about: { ownerId: number | null; repositoryId: number | null }, event: string, action: string, payload: object, at: number): Promise<void> {
+  await tx.insertInto('webhookEvents').values({ ...about, event, action, payload: JSON.stringify(payload), createdAt: at }).execute();
+}
+
+async function packageEvent(tx: Db, repositoryId: number, event: string, action: string, extra: object, senderId: number | null, at: number): Promise<void> {
+  const repo = await tx.selectFrom('repositories').select(['id', 'name', 'deletedName', 'owner', 'createdAt', 'updatedAt', 'visibility'])
+    .where('id', '=', repositoryId).executeTakeFirst();
+  if (!repo) return;
+  const name = repo.deletedName ?? repo.name;
+  const ctx = await context(tx, repo.owner, senderId);
+  const pkg = packageJson({ ...repo, name }, ctx.owner);
+  await write(tx, { ownerId: ctx.ownerId, repositoryId: repo.id }, event, action, { action, package: pkg, ...extra, ...ctx.common }, at);
 }
 
 interface AccountJson { readonly login: string; readonly id: number; readonly type: 'User' | 'Organization' }
@@ -98,5 +130,5 @@ async function versionBody(tx: Db, manifestId: number, senderId: number | null, 
     container_metadata: { tag: { name: tag ?? '', digest: m.digest }, manifest: { media_type: m.mediaType }, tags },
     metadata: { package_type: 'container', container: { tags } },
   };
-  return { ownerId: ctx.ownerId, pkg, common: ctx.common };
+  return { about: { ownerId: ctx.ownerId, repositoryId: m.repositoryId }, pkg, common: ctx.common };
 }

@@ -75,7 +75,7 @@ export class WebhookWorker {
   async fanOut(): Promise<number> {
     let handled = 0;
     for (;;) {
-      const events = await this.#db.selectFrom('webhookEvents').select(['id', 'ownerId', 'event', 'action', 'payload'])
+      const events = await this.#db.selectFrom('webhookEvents').select(['id', 'ownerId', 'repositoryId', 'event', 'action', 'payload'])
         .where('fannedOut', '=', 0).orderBy('id').limit(BATCH).execute();
       if (events.length === 0) return handled;
       const now = this.#clock.now();
@@ -83,8 +83,13 @@ export class WebhookWorker {
         for (const e of events) {
           // A hook Berth disabled after failures (a reason is set) still queues: its events wait for it to be
           // enabled again. One its admin turned off gets nothing, as on GitHub.
-          let q = tx.selectFrom('hooks').select(['id', 'events']).where((eb) => eb.or([eb('active', '=', 1), eb('disabledReason', 'is not', null)]));
-          q = e.ownerId === null ? q.where('ownerId', 'is', null) : q.where((eb) => eb.or([eb('ownerId', '=', e.ownerId), eb('ownerId', 'is', null)]));
+          // The instance's hooks get every event, an account's those of its packages, a package's its own.
+          const q = tx.selectFrom('hooks').select(['id', 'events']).where((eb) => eb.or([eb('active', '=', 1), eb('disabledReason', 'is not', null)]))
+            .where((eb) => eb.or([
+              eb('scope', '=', 'instance'),
+              ...(e.ownerId === null ? [] : [eb.and([eb('scope', 'in', ['org', 'user']), eb('ownerId', '=', e.ownerId)])]),
+              ...(e.repositoryId === null ? [] : [eb.and([eb('scope', '=', 'package'), eb('repositoryId', '=', e.repositoryId)])]),
+            ]));
           const hooks = (await q.execute()).filter((h) => wants(JSON.parse(h.events) as string[], e.event));
           if (hooks.length > 0) {
             await tx.insertInto('hookDeliveries').values(hooks.map((h) => ({

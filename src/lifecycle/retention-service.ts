@@ -1,5 +1,6 @@
 import type { Db } from '../db/schema.js';
 import { lockRepository, transaction } from '../db/transaction.js';
+import { outbox } from '../events/outbox.js';
 import { softDeleteVersions } from '../packages/version-service.js';
 import type { DownloadCounter } from '../registry/download-counter.js';
 import type { Clock } from '../util/clock.js';
@@ -67,7 +68,9 @@ export class RetentionService {
       await softDeleteVersions(tx, doomed, this.#clock.now());
       if (doomed.length > 0) {
         // One record per run, not per version: a first run over a large package deletes thousands.
-        const digests = run.versions.filter((v) => v.decision === 'delete').map((v) => v.digest);
+        const removed = run.versions.filter((v) => v.decision === 'delete');
+        const digests = removed.map((v) => v.digest);
+        await outbox.retentionRun(tx, { repositoryId: repo.id, versions: removed.map((v) => ({ id: v.id, digest: v.digest })), at: this.#clock.now() });
         await this.#audit.record(tx, {
           action: 'package.retention_run', org: repo.ownerId, target: repo.name, repository: repo.name,
           after: { deleted: doomed.length, digests: digests.slice(0, 100) },

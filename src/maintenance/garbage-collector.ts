@@ -1,3 +1,4 @@
+import type { AuditLog } from '../audit/audit-log.js';
 import { isForeignKeyViolation } from '../db/constraint-errors.js';
 import type { Db } from '../db/schema.js';
 import { lockRepository, transaction } from '../db/transaction.js';
@@ -43,11 +44,13 @@ export class GarbageCollector {
   readonly #db: Db;
   readonly #blobs: BlobStore;
   readonly #clock: Clock;
+  readonly #audit: AuditLog;
 
-  constructor(deps: { db: Db; blobs: BlobStore; clock: Clock }) {
+  constructor(deps: { db: Db; blobs: BlobStore; clock: Clock; audit: AuditLog }) {
     this.#db = deps.db;
     this.#blobs = deps.blobs;
     this.#clock = deps.clock;
+    this.#audit = deps.audit;
   }
 
   async run(opts: GcOptions): Promise<GcReport> {
@@ -56,7 +59,14 @@ export class GarbageCollector {
     const links = await this.#unreferencedLinks(cutoff);
     const { blobs, bytes } = await this.#unlinkedBlobs(opts);
     const orphans = await this.#orphanFiles(cutoff, opts.dryRun);
-    return { links, blobs, bytes, orphanFiles: orphans.files, orphanBytes: orphans.bytes };
+    const report = { links, blobs, bytes, orphanFiles: orphans.files, orphanBytes: orphans.bytes };
+    // One record per run, after it: its deletions span many small transactions (one per link and blob), and what the
+    // log needs is what went, not each digest. The actor is Berth itself; the scope still says who started it.
+    await this.#audit.recordAlone({
+      action: 'gc.run', actor: { id: null, login: 'system' },
+      after: { links, blobs, bytes, orphan_files: orphans.files, orphan_bytes: orphans.bytes, grace_ms: opts.graceMs },
+    });
+    return report;
   }
 
   /** What a run would delete, without deleting: links as found, blobs whose every link would go. */

@@ -1,4 +1,5 @@
 import type { Db } from '../db/schema.js';
+import { outbox } from '../events/outbox.js';
 import type { Role, Visibility } from '../auth/permissions.js';
 import { invalid, notFound } from '../util/errors.js';
 import type { Clock } from '../util/clock.js';
@@ -37,7 +38,9 @@ export class PackageSettings {
     }
     if (repo.visibility === visibility) return;
     await transaction(this.#db, async (tx) => {
-      await tx.updateTable('repositories').set({ visibility: visibility as Visibility, updatedAt: this.#clock.now() }).where('id', '=', repo.id).execute();
+      const now = this.#clock.now();
+      await tx.updateTable('repositories').set({ visibility: visibility as Visibility, updatedAt: now }).where('id', '=', repo.id).execute();
+      await outbox.visibilityChanged(tx, { repositoryId: repo.id, from: repo.visibility, senderId: this.#audit.current()?.actorId ?? null, at: now });
       await this.#audit.record(tx, {
         action: 'package.visibility_change', org: repo.owner, target: name, repository: name, before: { visibility: repo.visibility }, after: { visibility },
       });

@@ -165,6 +165,9 @@ export class ManifestService {
         // The audit record, once per manifest PUT (never per blob): a new version, or a tag moved onto one there.
         const tag = reference.kind === 'tag' ? reference.tag : null;
         const was = tagWas === null ? null : (await tx.selectFrom('manifests').select('digest').where('id', '=', tagWas).executeTakeFirst())?.digest ?? null;
+        if (tag !== null && tagWas !== null) {
+          await outbox.tagChanged(tx, { manifestId: row.id, tag, action: 'tag_moved', fromDigest: was, senderId: pusher, at: now });
+        }
         await this.#audit.record(tx, {
           action: published ? 'package.push' : 'tag.move', org: repoOwner(name), target: `${name}${tag ? `:${tag}` : `@${digest}`}`, repository: name,
           ...(was ? { before: { tag, digest: was } } : {}), after: { tag, digest, media_type: parsed.mediaType },
@@ -205,6 +208,9 @@ export class ManifestService {
         if (!tag) throw manifestUnknown(reference.tag);
         if (rule) throw tagImmutable(reference.tag, name, rule, 'delete-tag');
         await tx.deleteFrom('tags').where('repositoryId', '=', repo.id).where('name', '=', reference.tag).execute();
+        await outbox.tagChanged(tx, {
+          manifestId: tag.manifestId, tag: reference.tag, action: 'tag_deleted', fromDigest: null, senderId: this.#audit.current()?.actorId ?? null, at: this.#clock.now(),
+        });
         await this.#audit.record(tx, { action: 'tag.delete', org: repoOwner(name), target: `${name}:${reference.tag}`, repository: name });
         return;
       }

@@ -266,3 +266,32 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     });
   });
 }
+
+for (const dialect of ['sqlite', 'postgres'] as const) {
+  describe(`0022-hook-scopes on ${dialect}`, { skip: dialect === 'postgres' && noPostgres }, () => {
+    it('gives hooks a scope (the instance\'s for hooks without owner, else the organization\'s) and a package, gone with it', async () => {
+      const conn = open(dialect === 'postgres' ? await createDatabase() : ':memory:');
+      await migrate(conn, '0018-bot-accounts');
+      const org = await conn.db.insertInto('accounts').values({ login: 'acme', lowerLogin: 'acme', type: 'org', displayName: null, email: null, passwordHash: null, disabledAt: null, createdAt: 1, updatedAt: 1 })
+        .returning('id').executeTakeFirstOrThrow();
+      const hook = (ownerId: number | null, url: string) => sql`insert into hooks (owner_id, url, events, created_at, updated_at) values (${ownerId}, ${url}, '["*"]', 1, 1)`.execute(conn.db);
+      await hook(org.id, 'https://org.example/');
+      await hook(null, 'https://instance.example/');
+      assert.deepEqual(await migrate(conn, '0022-hook-scopes'), ['0022-hook-scopes']);
+      const rows = await conn.db.selectFrom('hooks').select(['url', 'scope', 'ownerId', 'repositoryId']).orderBy('url').execute();
+      assert.deepEqual(rows, [
+        { url: 'https://instance.example/', scope: 'instance', ownerId: null, repositoryId: null },
+        { url: 'https://org.example/', scope: 'org', ownerId: org.id, repositoryId: null },
+      ]);
+      const repo = await conn.db.insertInto('repositories').values({ name: 'acme/api', owner: 'acme', ownerId: org.id, sourceUrl: null, createdBy: null, createdAt: 1, updatedAt: 1 })
+        .returning('id').executeTakeFirstOrThrow();
+      await conn.db.insertInto('hooks').values({
+        scope: 'package', ownerId: org.id, repositoryId: repo.id, url: 'https://pkg.example/', secret: null, events: '["*"]', disabledReason: null, createdAt: 1, updatedAt: 1,
+      }).execute();
+      await conn.db.insertInto('webhookEvents').values({ ownerId: org.id, repositoryId: repo.id, event: 'package', action: 'published', payload: '{}', createdAt: 1 }).execute();
+      assert.equal((await conn.db.selectFrom('webhookEvents').select('repositoryId').executeTakeFirstOrThrow()).repositoryId, repo.id);
+      await conn.db.deleteFrom('repositories').execute();
+      assert.deepEqual((await conn.db.selectFrom('hooks').select('url').orderBy('url').execute()).map((h) => h.url), ['https://instance.example/', 'https://org.example/']);
+    });
+  });
+}

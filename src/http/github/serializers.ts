@@ -1,5 +1,5 @@
 import type { AuditRecord } from '../../audit/audit-log.js';
-import type { DeliveryRow, Hook } from '../../events/hook-service.js';
+import { hookType, type DeliveryRow, type Hook } from '../../events/hook-service.js';
 import type { Account } from '../../accounts/account-service.js';
 import { profileView } from '../../accounts/profile-view.js';
 import type { Owner, PackageInfo } from '../../packages/package-service.js';
@@ -228,7 +228,7 @@ export function ownerStatsJson(owner: Owner, usage: OwnerUsage, top: readonly Pa
 export function hookJson(hook: Hook, base: string): Record<string, unknown> {
   const url = `${base}/hooks/${hook.id}`;
   return {
-    type: hook.ownerId === null ? 'Instance' : 'Organization',
+    type: hookType(hook.scope),
     id: hook.id,
     name: 'web',
     active: hook.active === 1,
@@ -291,7 +291,7 @@ function operationType(action: string): string {
   const verb = action.slice(action.indexOf('.') + 1);
   if (/login|failed_use/.test(verb)) return 'authentication';
   if (/^(create|push|add_member)$/.test(verb)) return 'create';
-  if (/^(delete|destroy|remove_member|revoke|revoke_grant|retention_run)$/.test(verb)) return 'remove';
+  if (/^(delete|destroy|remove_member|revoke|revoke_grant|retention_run|run)$/.test(verb)) return 'remove';
   return 'modify';
 }
 

@@ -1,4 +1,5 @@
 import type { AuditLog } from '../../audit/audit-log.js';
+import type { HookService } from '../../events/hook-service.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Account, AccountService } from '../../accounts/account-service.js';
 import type { Session, SessionService } from '../../accounts/session-service.js';
@@ -48,6 +49,8 @@ export interface UiDeps {
   readonly lifecycle: LifecycleServices;
   /** Organizations' OIDC trust policies (the organization settings page's Trusted publishing section). */
   readonly trust: TrustPolicies;
+  /** Webhooks of every scope (the webhook settings pages). */
+  readonly hooks: HookService;
   /** The organizations' audit records (the audit-log page). */
   readonly audit: AuditLog;
   /** The pull-through caches and their cached repositories (the mirror pages); null when none is configured. */

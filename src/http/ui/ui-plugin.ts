@@ -17,6 +17,7 @@ import * as adminPage from './pages/admin-page.js';
 import * as mirrorsPage from './pages/mirrors-page.js';
 import * as orgSettingsPage from './pages/org-settings-page.js';
 import * as orgAuditPage from './pages/org-audit-page.js';
+import * as userHooksPage from './pages/user-hooks-page.js';
 import { answerMisplacedApiCall } from './api-path-hint.js';
 import { STATIC_ASSETS } from './static-assets.js';
 import {
@@ -29,7 +30,7 @@ import { csrfRejected, pageNotFound, SIGN_IN_REQUIRED } from './ui-errors.js';
  */
 const PAGES: readonly UiPage[] = [
   loginPage, homePage, packageList, packagePage, versionPage, packageSettingsPage, tokensPage,
-  usagePage, adminPage, orgSettingsPage, orgAuditPage, mirrorsPage,
+  usagePage, adminPage, orgSettingsPage, orgAuditPage, mirrorsPage, userHooksPage,
 ];
 
 /** The UI's Content-Security-Policy: no inline script or style anywhere, nothing from other sites, forms post here only. */

@@ -9,6 +9,7 @@ import { html, type Html } from '../html.js';
 import { lifecycleSection, registerLifecycleForms, type LifecyclePageScope } from '../lifecycle-forms.js';
 import type { Flash } from '../layout.js';
 import { assetUrl } from '../static-assets.js';
+import { registerHookPages } from '../hook-pages.js';
 import { registerTrustForms, trustSection } from '../trust-forms.js';
 import { csrfField, formOf, paramOf, queryOf, redirect, registryHost, requireAccount, sendPage, type UiDeps } from '../ui-context.js';
 import { asFormError, formInvalid, pageNotFound } from '../ui-errors.js';
@@ -65,7 +66,7 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
 <section class="org-settings">
   <p class="breadcrumb"><a href="/orgs/${org.login}/packages">${org.login}</a> / settings</p>
   <h1>Organization settings</h1>
-  <nav class="subnav" aria-label="Sections"><a href="#members">Members</a> · <a href="#teams">Teams</a> · <a href="#policy">Package policy</a> · <a href="#lifecycle">Lifecycle</a> · <a href="#trust">Trusted publishing</a> · <a href="#bots">Bots</a> · <a href="/orgs/${org.login}/usage">Usage</a> · <a href="/orgs/${org.login}/audit-log">Audit log</a></nav>
+  <nav class="subnav" aria-label="Sections"><a href="#members">Members</a> · <a href="#teams">Teams</a> · <a href="#policy">Package policy</a> · <a href="#lifecycle">Lifecycle</a> · <a href="#trust">Trusted publishing</a> · <a href="#bots">Bots</a> · <a href="/orgs/${org.login}/settings/hooks">Webhooks</a> · <a href="/orgs/${org.login}/usage">Usage</a> · <a href="/orgs/${org.login}/audit-log">Audit log</a></nav>
   ${membersSection(request, org, members)}
   ${teamsSection(request, org, members, teams)}
   ${policySection(request, org, policy)}
@@ -140,6 +141,15 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
   });
 
   registerTrustForms(app, deps, administered, (org) => back(org, 'trust', 'trust'));
+
+  registerHookPages(app, deps, '/orgs/:org/settings/hooks', async (request) => {
+    const { org } = await administered(request);
+    const login = encodeURIComponent(org.login);
+    return {
+      scope: { kind: 'org', ownerId: org.id }, base: `/orgs/${login}/settings/hooks`, whose: org.login,
+      breadcrumb: html`<a href="/orgs/${login}/packages">${org.login}</a> / <a href="/orgs/${login}/settings">settings</a>`,
+    };
+  });
 
   // Bots: a new token (create, rotate) is shown once, on the page answering the POST; it is never stored to show later.
   const showToken = (request: FastifyRequest, reply: FastifyReply, org: Account, bot: BotInfo, token: string, what: string) => sendPage(request, reply, {

@@ -6,6 +6,7 @@ import { isBerthError, type BerthError } from '../../../util/errors.js';
 import { visibilityBadge } from '../components.js';
 import { formatDate } from '../format.js';
 import { html, safeUrl, type Html } from '../html.js';
+import { registerHookPages } from '../hook-pages.js';
 import { lifecycleSection, registerLifecycleForms, type LifecyclePageScope } from '../lifecycle-forms.js';
 import { isPackageAdmin, OWNER_KINDS, ownerOf, readablePackage, type OwnerKind } from '../package-context.js';
 import { csrfField, formOf, paramOf, queryOf, redirect, requireAccount, sendPage, viewerOf, type UiDeps } from '../ui-context.js';
@@ -40,6 +41,17 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
     app.post(`${base}/delete`, (request, reply) => deletePackage(deps, request, reply, kind));
     app.post(`${base}/restore`, (request, reply) => restorePackage(deps, request, reply, kind));
     registerLifecycleForms(app, deps, base, async (request) => lifecycleScope(await readablePackage(deps, request, kind)));
+    // The package's webhooks: managed, as over REST, by who administers its namespace.
+    registerHookPages(app, deps, `${base}/hooks`, async (request) => {
+      const actor = requireAccount(request);
+      const { owner, access } = await readablePackage(deps, request, kind);
+      if (!(await deps.policy.administers(actor, owner))) throw forbiddenPage(`Only admins of ${owner.login} manage a package's webhooks.`);
+      const pkg = access.package;
+      return {
+        scope: { kind: 'package', ownerId: owner.id, repositoryId: pkg.id }, base: `${packageSettingsUrl(owner, pkg.name)}/hooks`, whose: pkg.repository,
+        breadcrumb: html`<a href="${ownerPackagesUrl(owner)}">${owner.login}</a> / <a href="${packageUrl(owner, pkg.name)}">${pkg.name}</a> / <a href="${packageSettingsUrl(owner, pkg.name)}">settings</a>`,
+      };
+    });
   }
 }
 
@@ -113,6 +125,11 @@ async function showSettings(deps: UiDeps, request: FastifyRequest, reply: Fastif
 </section>
 
 ${await lifecycleSection(deps, request, lifecycleScope({ owner, access }))}
+
+${await deps.policy.administers(requireAccount(request), owner) ? html`<section class="card" aria-labelledby="hooks-h">
+  <h2 id="hooks-h">Webhooks</h2>
+  <p>Events of this package only, posted to URLs you choose: <a href="${action('/hooks')}">manage webhooks</a>.</p>
+</section>` : ''}
 
 <section class="danger-zone" aria-labelledby="danger-h">
   <h2 id="danger-h">Danger zone</h2>
