@@ -257,6 +257,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
     },
     ui: {
       accounts, tokens, bots, packages, versions, stats, limiter, clock, publicUrl, sessions, credentials, policy,
+      signIn: { localPasswords: true },
       settings: new PackageSettings({ db: db.db, clock, audit }),
       summaries: new PackageSummaries({ db: db.db, downloads: registry.downloads }),
       details: new VersionDetails({ db: db.db, blobs: registry.blobs, downloads: registry.downloads }),

@@ -50,6 +50,8 @@ export interface UiDeps {
   readonly audit: AuditLog;
   /** Failed sign-ins per client address and per login (the same limiter as /token). */
   readonly limiter: FailureLimiter;
+  /** How people sign in to the web UI (config `auth.sso`): local passwords (unless turned off). */
+  readonly signIn: { readonly localPasswords: boolean };
   readonly clock: Clock;
   readonly publicUrl: string | null;
 }

@@ -16,6 +16,8 @@ import * as usagePage from './pages/usage-page.js';
 import * as adminPage from './pages/admin-page.js';
 import * as orgSettingsPage from './pages/org-settings-page.js';
 import * as orgAuditPage from './pages/org-audit-page.js';
+import * as passwordPage from './pages/password-page.js';
+import * as adminUsersPage from './pages/admin-users-page.js';
 import { answerMisplacedApiCall } from './api-path-hint.js';
 import { STATIC_ASSETS } from './static-assets.js';
 import {
@@ -28,7 +30,7 @@ import { csrfRejected, pageNotFound, SIGN_IN_REQUIRED } from './ui-errors.js';
  */
 const PAGES: readonly UiPage[] = [
   loginPage, homePage, packageList, packagePage, versionPage, packageSettingsPage, tokensPage,
-  usagePage, adminPage, orgSettingsPage, orgAuditPage,
+  usagePage, adminPage, orgSettingsPage, orgAuditPage, passwordPage, adminUsersPage,
 ];
 
 /** The UI's Content-Security-Policy: no inline script or style anywhere, nothing from other sites, forms post here only. */

@@ -33,6 +33,7 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
       body: html`<link rel="stylesheet" href="${assetUrl('usage.css')}">
 <section class="admin usage">
   <h1>Site administration</h1>
+  <p><a href="/admin/users">Create users and organizations, set passwords</a></p>
   <dl class="usage-stats">
     <div><dt>Users</dt><dd data-admin="users">${overview.users}</dd>${overview.disabledUsers > 0 ? html`<dd class="hint">${overview.disabledUsers} disabled</dd>` : null}</div>
     <div><dt>Organizations</dt><dd data-admin="orgs">${overview.orgs}</dd></div>
