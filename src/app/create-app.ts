@@ -14,6 +14,7 @@ import { TokenLiveness, TokenService } from '../accounts/token-service.js';
 import { CredentialResolver } from '../auth/credentials.js';
 import { FailureLimiter } from '../auth/failure-limiter.js';
 import { generatePassword } from '../auth/password.js';
+import { forgetInitialAdminPassword, INITIAL_ADMIN, keepInitialAdminPassword } from './initial-admin-password.js';
 import { Policy } from '../auth/policy.js';
 import { RegistryTokens } from '../auth/registry-token.js';
 import { KeySeal, SigningKeys } from '../auth/signing-keys.js';
@@ -57,8 +58,8 @@ export interface App {
   readonly server: FastifyInstance;
   readonly registry: Registry;
   readonly db: Connection;
-  /** Set on the very first start: the generated password of the `admin` account, shown once. */
-  readonly initialAdminPassword: string | null;
+  /** Set on the very first start: the generated password of the `admin` account and the file keeping it. */
+  readonly initialAdminPassword: { readonly password: string; readonly file: string } | null;
   /** Listens on the configured address (and `server.tls.port`); returns the base URLs, plain HTTP's first. */
   listen(): Promise<string[]>;
   close(): Promise<void>;
@@ -102,9 +103,9 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   // Immutable-tag rules: the registry and the package services ask them before moving or deleting a tag.
   const policies = new LifecyclePolicies({ db: db.db, clock, audit });
   const registry = createRegistry({ db: db.db, blobs, clock, audit, log, uploadLimits, verifyOnRead: config.storage.verifyOnRead, protection: policies });
-  const accounts = new AccountService({ db: db.db, clock, audit });
+  const accounts = new AccountService({ db: db.db, clock, audit, onPasswordSet: forgetInitialAdminPassword(config.dataDir) });
   const tokens = new TokenService({ db: db.db, clock, audit });
-  const initialAdminPassword = await bootstrapAdmin(accounts);
+  const initialAdminPassword = await bootstrapAdmin(accounts, config.dataDir);
   const keys = new SigningKeys({ db: db.db, clock, keyEncryptionKey: config.auth.keyEncryptionKey });
   const sealed = await keys.sealStored();
   if (sealed > 0) {
@@ -368,12 +369,16 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
-/** On an empty database, creates the instance admin with a random password (never a fixed default). */
-async function bootstrapAdmin(accounts: AccountService): Promise<string | null> {
+/**
+ * On an empty database, creates the instance admin with a random password (never a fixed default), kept in a 0600
+ * file in the data directory until the admin changes it.
+ */
+async function bootstrapAdmin(accounts: AccountService, dataDir: string): Promise<{ password: string; file: string } | null> {
   if ((await accounts.countUsers()) > 0) return null;
   const password = generatePassword();
-  await accounts.createUser({ login: 'admin', password, isAdmin: true });
-  return password;
+  const file = await keepInitialAdminPassword(dataDir, password);
+  await accounts.createUser({ login: INITIAL_ADMIN, password, isAdmin: true });
+  return { password, file };
 }
 
 /** The configured blob store driver, ready to use; `berth serve` and the operator commands share it. */
