@@ -59,6 +59,18 @@ export class AccountService {
     });
   }
 
+  /**
+   * A user made by a first single sign-on, without a password, and in the same transaction the record of which
+   * identity (issuer, subject) it is: later sign-ins find the user by that pair (sso-accounts.ts).
+   */
+  async createSsoUser(input: { login: string; email: string | null }, identity: { issuer: string; subject: string }): Promise<Account> {
+    return this.#create('user', input.login, { email: input.email, displayName: null, passwordHash: null, isAdmin: 0 }, async (tx, user) => {
+      const now = this.#clock.now();
+      await tx.insertInto('ssoIdentities').values({ issuer: identity.issuer, subject: identity.subject, userId: user.id, createdAt: now, lastLoginAt: now }).execute();
+      await this.#audit.record(tx, { action: 'user.create', target: user.login, after: { is_admin: false, sso_issuer: identity.issuer } });
+    });
+  }
+
   async createOrg(login: string, owner: string, displayName?: string): Promise<Account> {
     const ownerAccount = await this.getUser(owner);
     return this.#create('org', login, { displayName: displayName ?? null, email: null, passwordHash: null, isAdmin: 0 }, async (tx, org) => {

@@ -14,6 +14,9 @@ import { TokenLiveness, TokenService } from '../accounts/token-service.js';
 import { CredentialResolver } from '../auth/credentials.js';
 import { FailureLimiter } from '../auth/failure-limiter.js';
 import { generatePassword } from '../auth/password.js';
+import { OidcIssuers } from '../auth/oidc-issuers.js';
+import { OidcSignIn } from '../auth/oidc-sign-in.js';
+import { SsoAccounts } from '../accounts/sso-accounts.js';
 import { forgetInitialAdminPassword, INITIAL_ADMIN, keepInitialAdminPassword } from './initial-admin-password.js';
 import { Policy } from '../auth/policy.js';
 import { RegistryTokens } from '../auth/registry-token.js';
@@ -201,11 +204,14 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   // One count of failed authentications for /token, Basic on /v2 and the web UI's sign-in form.
   const limiter = new FailureLimiter({ max: config.auth.failedLoginLimit, windowMs: config.auth.failedLoginWindowMs });
   const sessions = new SessionService({ db: db.db, clock });
+  // Discovery documents and key sets of OpenID issuers, for CI ID tokens and the web UI's single sign-on alike.
+  const issuers = new OidcIssuers({ clock });
+  const sso = config.auth.sso;
   // Every surface's one way to learn who is calling (auth/credentials.ts); the stores it asks live in accounts/.
   const credentials = new CredentialResolver({
     stores: {
       accessTokens: tokens, liveness: new TokenLiveness({ db: db.db, clock, ttlMs: 5000 }), sessions, users: accounts,
-      oidc: new OidcVerifier({ policies: trust, clock }),
+      oidc: new OidcVerifier({ policies: trust, clock, issuers }),
       bots,
     },
     registryTokens, limiter, clock, audit,
@@ -258,7 +264,13 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
     },
     ui: {
       accounts, tokens, bots, packages, versions, stats, limiter, clock, publicUrl, sessions, credentials, policy,
-      signIn: { localPasswords: true },
+      signIn: {
+        localPasswords: config.auth.localPasswords,
+        sso: sso && {
+          client: new OidcSignIn({ settings: sso, issuers, clock }), accounts: new SsoAccounts({ db: db.db, clock, audit, accounts }),
+          usernameClaim: sso.usernameClaim, teamMap: sso.teamMap,
+        },
+      },
       settings: new PackageSettings({ db: db.db, clock, audit }),
       summaries: new PackageSummaries({ db: db.db, downloads: registry.downloads }),
       details: new VersionDetails({ db: db.db, blobs: registry.blobs, downloads: registry.downloads }),
