@@ -123,7 +123,7 @@ export class OidcSignIn {
         currentDate: new Date(this.#clock.now()), clockTolerance: SKEW_SECONDS, requiredClaims: ['sub', 'exp', 'iat'],
       }));
     } catch (err) {
-      throw ssoRefused(`the ID token was refused: ${err instanceof errors.JOSEError ? err.code : 'it does not verify'}`);
+      throw ssoRefused(`the ID token was refused: ${verifyFailure(err)}`);
     }
     // Core §3.1.3.7: several audiences need azp to be this client; the nonce binds the token to this browser's attempt.
     if (Array.isArray(payload.aud) && payload.aud.length > 1 && payload.azp !== this.#settings.clientId) throw ssoRefused('the ID token was issued to another client (azp)');
@@ -143,6 +143,19 @@ export class OidcSignIn {
       throw ssoRefused(`the identity provider ${this.#settings.issuer} could not be reached (${(err as Error).message}); try again later, or tell your administrator`, 502);
     }
   }
+}
+
+/** jose's failure in words (the token itself is never quoted). */
+function verifyFailure(err: unknown): string {
+  if (err instanceof errors.JWTExpired) return 'it has expired (exp)';
+  if (err instanceof errors.JWKSNoMatchingKey) return 'it is signed with a key the provider does not publish (kid)';
+  if (err instanceof errors.JWSSignatureVerificationFailed) return 'its signature does not verify';
+  if (err instanceof errors.JOSEAlgNotAllowed) return 'its algorithm is not accepted (asymmetric signatures only)';
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    const what: Record<string, string> = { iss: 'it was issued by another issuer (iss)', aud: 'it was issued to another client (aud)' };
+    return what[err.claim] ?? `its ${err.claim} claim is not valid`;
+  }
+  return 'it does not verify';
 }
 
 function random(): string {
