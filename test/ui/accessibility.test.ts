@@ -100,7 +100,7 @@ describe('accessibility of the main pages', () => {
       const pages = [
         '/orgs/acme/packages', '/orgs/acme/packages/container/package/web', `/orgs/acme/packages/container/web/${versionId}`,
         '/orgs/acme/packages/container/web/settings', '/settings/tokens', '/settings/tokens/new', '/orgs/acme/settings',
-        '/orgs/acme/usage', '/admin', '/',
+        '/orgs/acme/usage', '/admin', '/admin/users', '/settings/password', '/',
       ];
       const failures: string[] = [];
       const anonymous = await openSession(browser, berth.url, { colorScheme });
