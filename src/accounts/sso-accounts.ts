@@ -3,6 +3,7 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { SsoIdentity } from '../auth/oidc-sign-in.js';
 import { ssoRefused } from '../auth/oidc-sign-in.js';
 import type { Clock } from '../util/clock.js';
+import { isBerthError } from '../util/errors.js';
 import type { Account, AccountService } from './account-service.js';
 
 /** A group of the identity provider standing for a team of an organization (config auth.sso.teamMap). */
@@ -51,7 +52,13 @@ export class SsoAccounts {
       if (await this.#accounts.find(identity.username)) {
         throw ssoRefused(`a Berth account named ${identity.username} already exists and is not linked to your single sign-on identity; sign in with its password, or ask an administrator`, 409);
       }
-      account = await this.#accounts.createSsoUser({ login: identity.username, email: identity.email }, identity);
+      account = await this.#accounts.createSsoUser({ login: identity.username, email: identity.email }, identity).catch((err: unknown) => {
+        // Not a valid login (an e-mail address, a space): the mapping is the administrator's to fix.
+        if (isBerthError(err) && err.status === 422) {
+          throw ssoRefused(`the ${usernameClaim} claim (${JSON.stringify(identity.username!.slice(0, 60))}) is not a valid Berth username (letters, digits and single hyphens, at most 39); tell your administrator (auth.sso.usernameClaim)`, 403);
+        }
+        throw err;
+      });
     }
     if (account.disabled) throw ssoRefused(`the account ${account.login} is disabled`, 403);
     const teams = await this.#syncTeams(account, identity.groups, teamMap);

@@ -26,6 +26,7 @@ describe('single sign-on through an OpenID provider', () => {
     provider = await startOidcProvider({ redirectUris: [`http://127.0.0.1:${port}/login/sso/callback`] });
     provider.people.set('frank-sub', { preferred_username: 'frank', email: 'frank@example.com', groups: ['platform', 'unrelated'] });
     provider.people.set('tester-sub', { preferred_username: 'tester', email: 'someone-else@example.com' });
+    provider.people.set('mail-sub', { preferred_username: 'gina@example.com' });
     berth = await startBerth({
       port,
       env: {
@@ -104,6 +105,16 @@ describe('single sign-on through an OpenID provider', () => {
       assert.equal(await ui.page.locator('.nav-login').count(), 0, 'not signed in');
       berthProblems(ui);
     });
+  });
+
+  it('a username claim that is not a valid login is refused with what the administrator must fix', async () => {
+    await inSession(browser, berth.url, shots, null, async (ui) => {
+      await signInThroughProvider(ui, 'mail-sub');
+      await ui.page.waitForURL(`${berth.url}/login/sso/callback**`);
+      assert.match(await ui.page.locator('main').innerText(), /the preferred_username claim \("gina@example\.com"\) is not a valid Berth username.*auth\.sso\.usernameClaim/s);
+      berthProblems(ui);
+    });
+    assert.deepEqual(await berth.query('select subject from sso_identities where subject = ?', 'mail-sub'), []);
   });
 
   it('over HTTP: a return with another state, or without the pending cookie, is refused; a code is redeemed once', async () => {

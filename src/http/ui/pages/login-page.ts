@@ -37,8 +37,8 @@ async function showLogin(deps: UiDeps, request: FastifyRequest, reply: FastifyRe
     <label for="password">Password</label>
     <input id="password" name="password" type="password" autocomplete="current-password" required>
     <button type="submit" class="btn ${deps.signIn.sso ? '' : 'btn-primary '}btn-block">Sign in</button>
-  </form>` : null}
-  <p class="muted">Registry clients (docker, podman, skopeo) sign in with a personal access token, not this password.</p>
+  </form>
+  <p class="muted">Registry clients (docker, podman, skopeo) sign in with a personal access token, not this password.</p>` : null}
 </section>`,
   });
 }
