@@ -5,6 +5,7 @@ import { conflict, invalid, notFound } from '../util/errors.js';
 import { lastOwnerRefusal, type OrgRole } from './org-rules.js';
 import type { Clock } from '../util/clock.js';
 import type { AuditLog } from '../audit/audit-log.js';
+import { hashId } from './session-service.js';
 
 export interface Account {
   readonly id: number;
@@ -38,11 +39,14 @@ export class AccountService {
   readonly #db: Db;
   readonly #clock: Clock;
   readonly #audit: AuditLog;
+  readonly #onPasswordSet: (account: Account) => Promise<void>;
 
-  constructor(deps: { db: Db; clock: Clock; audit: AuditLog }) {
+  /** `onPasswordSet`: told after a password change is committed (the first-start admin password file goes then). */
+  constructor(deps: { db: Db; clock: Clock; audit: AuditLog; onPasswordSet?: (account: Account) => Promise<void> }) {
     this.#db = deps.db;
     this.#clock = deps.clock;
     this.#audit = deps.audit;
+    this.#onPasswordSet = deps.onPasswordSet ?? (async () => {});
   }
 
   async createUser(input: { login: string; password?: string; email?: string; displayName?: string; isAdmin?: boolean }): Promise<Account> {
@@ -52,6 +56,18 @@ export class AccountService {
       displayName: input.displayName ?? null,
       passwordHash: input.password ? await hashPassword(input.password) : null,
       isAdmin: input.isAdmin ? 1 : 0,
+    });
+  }
+
+  /**
+   * A user made by a first single sign-on, without a password, and in the same transaction the record of which
+   * identity (issuer, subject) it is: later sign-ins find the user by that pair (sso-accounts.ts).
+   */
+  async createSsoUser(input: { login: string; email: string | null }, identity: { issuer: string; subject: string }): Promise<Account> {
+    return this.#create('user', input.login, { email: input.email, displayName: null, passwordHash: null, isAdmin: 0 }, async (tx, user) => {
+      const now = this.#clock.now();
+      await tx.insertInto('ssoIdentities').values({ issuer: identity.issuer, subject: identity.subject, userId: user.id, createdAt: now, lastLoginAt: now }).execute();
+      await this.#audit.record(tx, { action: 'user.create', target: user.login, after: { is_admin: false, sso_issuer: identity.issuer } });
     });
   }
 
@@ -106,18 +122,45 @@ export class AccountService {
   }
 
   /**
-   * Sets (or, for a user created without one, gives) the web UI password. The user's sessions end with the old
-   * password, on every replica: whoever signed in with it (perhaps someone who should not have) must sign in again.
+   * Sets (or, for a user created without one, gives) the web UI password: the CLI's `user passwd` and an admin's
+   * reset. The user's sessions end with the old password, on every replica: whoever signed in with it (perhaps
+   * someone who should not have) must sign in again.
    */
   async setPassword(login: string, password: string): Promise<void> {
     checkNewPassword(password);
+    await this.#storePassword(await this.getUser(login), password, null);
+  }
+
+  /**
+   * The user's own change from the settings page: the current password must be right (else a 422 saying so, and
+   * nothing changes). Every other session of the user ends; `keepSessionId`, the one making the change, stays.
+   */
+  async changePassword(login: string, current: string, password: string, keepSessionId: string): Promise<void> {
+    checkNewPassword(password);
     const user = await this.getUser(login);
+    const row = await this.#db.selectFrom('accounts').select('passwordHash').where('id', '=', user.id).executeTakeFirstOrThrow();
+    if (!row.passwordHash) throw invalid('your account has no password to change (you sign in with single sign-on); an administrator can set one');
+    if (!(await verifyPassword(current, row.passwordHash))) throw invalid('the current password is not right');
+    await this.#storePassword(user, password, keepSessionId);
+  }
+
+  /** Whether the user has a web UI password (users made by single sign-on or `user create` without one do not). */
+  async hasPassword(login: string): Promise<boolean> {
+    const user = await this.getUser(login);
+    const row = await this.#db.selectFrom('accounts').select('passwordHash').where('id', '=', user.id).executeTakeFirstOrThrow();
+    return row.passwordHash !== null;
+  }
+
+  async #storePassword(user: Account, password: string, keepSessionId: string | null): Promise<void> {
     const hash = await hashPassword(password);
     await transaction(this.#db, async (tx) => {
       await tx.updateTable('accounts').set({ passwordHash: hash, updatedAt: this.#clock.now() }).where('id', '=', user.id).execute();
-      await tx.deleteFrom('sessions').where('userId', '=', user.id).execute();
+      let sessions = tx.deleteFrom('sessions').where('userId', '=', user.id);
+      if (keepSessionId !== null) sessions = sessions.where('idHash', '!=', hashId(keepSessionId));
+      await sessions.execute();
       await this.#audit.record(tx, { action: 'user.change_password', target: user.login });
     });
+    await this.#onPasswordSet(user);
   }
 
   /**

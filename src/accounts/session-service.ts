@@ -81,6 +81,7 @@ export class SessionService {
   }
 }
 
-function hashId(id: string): string {
+/** What the sessions table stores for a session id (its sha256): other services name a session by it. */
+export function hashId(id: string): string {
   return createHash('sha256').update(id).digest('hex');
 }

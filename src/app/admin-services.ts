@@ -23,6 +23,7 @@ import { UploadService } from '../registry/upload-service.js';
 import { systemClock } from '../util/clock.js';
 import { BerthError } from '../util/errors.js';
 import { openBlobStore } from './create-app.js';
+import { forgetInitialAdminPassword } from './initial-admin-password.js';
 
 export type { AuditRecord } from '../audit/audit-log.js';
 export { parseTrustPolicy, type TrustPolicy } from '../auth/trust-policy.js';
@@ -114,7 +115,7 @@ export async function withServices<T>(opts: AdminServicesOptions, fn: (s: AdminS
       uploadExpiryMs: config.uploads.expireAfterMs,
       scrubber: new BlobScrubber({ db: conn.db, blobs: store, clock }),
       scrubRate: config.scrub.rateBytesPerSecond,
-      accounts: new AccountService({ db: conn.db, clock, audit }),
+      accounts: new AccountService({ db: conn.db, clock, audit, onPasswordSet: forgetInitialAdminPassword(config.dataDir) }),
       tokens: new TokenService({ db: conn.db, clock, audit }),
       packages: new PackageSettings({ db: conn.db, clock, audit }),
       keys: new SigningKeys({ db: conn.db, clock, keyEncryptionKey: config.auth.keyEncryptionKey }),

@@ -14,6 +14,10 @@ import { TokenLiveness, TokenService } from '../accounts/token-service.js';
 import { CredentialResolver } from '../auth/credentials.js';
 import { FailureLimiter } from '../auth/failure-limiter.js';
 import { generatePassword } from '../auth/password.js';
+import { OidcIssuers } from '../auth/oidc-issuers.js';
+import { OidcSignIn } from '../auth/oidc-sign-in.js';
+import { SsoAccounts } from '../accounts/sso-accounts.js';
+import { forgetInitialAdminPassword, INITIAL_ADMIN, keepInitialAdminPassword } from './initial-admin-password.js';
 import { Policy } from '../auth/policy.js';
 import { RegistryTokens } from '../auth/registry-token.js';
 import { KeySeal, SigningKeys } from '../auth/signing-keys.js';
@@ -60,8 +64,8 @@ export interface App {
   readonly server: FastifyInstance;
   readonly registry: Registry;
   readonly db: Connection;
-  /** Set on the very first start: the generated password of the `admin` account, shown once. */
-  readonly initialAdminPassword: string | null;
+  /** Set on the very first start: the generated password of the `admin` account and the file keeping it. */
+  readonly initialAdminPassword: { readonly password: string; readonly file: string } | null;
   /** Listens on the configured address (and `server.tls.port`); returns the base URLs, plain HTTP's first. */
   listen(): Promise<string[]>;
   close(): Promise<void>;
@@ -105,9 +109,9 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   // Immutable-tag rules: the registry and the package services ask them before moving or deleting a tag.
   const policies = new LifecyclePolicies({ db: db.db, clock, audit });
   const registry = createRegistry({ db: db.db, blobs, clock, audit, log, uploadLimits, verifyOnRead: config.storage.verifyOnRead, protection: policies });
-  const accounts = new AccountService({ db: db.db, clock, audit });
+  const accounts = new AccountService({ db: db.db, clock, audit, onPasswordSet: forgetInitialAdminPassword(config.dataDir) });
   const tokens = new TokenService({ db: db.db, clock, audit });
-  const initialAdminPassword = await bootstrapAdmin(accounts);
+  const initialAdminPassword = await bootstrapAdmin(accounts, config.dataDir);
   const keys = new SigningKeys({ db: db.db, clock, keyEncryptionKey: config.auth.keyEncryptionKey });
   const sealed = await keys.sealStored();
   if (sealed > 0) {
@@ -214,11 +218,14 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   // One count of failed authentications for /token, Basic on /v2 and the web UI's sign-in form.
   const limiter = new FailureLimiter({ max: config.auth.failedLoginLimit, windowMs: config.auth.failedLoginWindowMs });
   const sessions = new SessionService({ db: db.db, clock });
+  // Discovery documents and key sets of OpenID issuers, for CI ID tokens and the web UI's single sign-on alike.
+  const issuers = new OidcIssuers({ clock });
+  const sso = config.auth.sso;
   // Every surface's one way to learn who is calling (auth/credentials.ts); the stores it asks live in accounts/.
   const credentials = new CredentialResolver({
     stores: {
       accessTokens: tokens, liveness: new TokenLiveness({ db: db.db, clock, ttlMs: 5000 }), sessions, users: accounts,
-      oidc: new OidcVerifier({ policies: trust, clock }),
+      oidc: new OidcVerifier({ policies: trust, clock, issuers }),
       bots,
     },
     registryTokens, limiter, clock, audit,
@@ -273,6 +280,13 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
     },
     ui: {
       accounts, tokens, bots, packages, versions, stats, limiter, clock, publicUrl, sessions, credentials, policy,
+      signIn: {
+        localPasswords: config.auth.localPasswords,
+        sso: sso && {
+          client: new OidcSignIn({ settings: sso, issuers, clock }), accounts: new SsoAccounts({ db: db.db, clock, audit, accounts }),
+          usernameClaim: sso.usernameClaim, teamMap: sso.teamMap,
+        },
+      },
       settings: new PackageSettings({ db: db.db, clock, audit }),
       summaries: new PackageSummaries({ db: db.db, downloads: registry.downloads }),
       details: new VersionDetails({ db: db.db, blobs: registry.blobs, downloads: registry.downloads }),
@@ -385,12 +399,16 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
-/** On an empty database, creates the instance admin with a random password (never a fixed default). */
-async function bootstrapAdmin(accounts: AccountService): Promise<string | null> {
+/**
+ * On an empty database, creates the instance admin with a random password (never a fixed default), kept in a 0600
+ * file in the data directory until the admin changes it.
+ */
+async function bootstrapAdmin(accounts: AccountService, dataDir: string): Promise<{ password: string; file: string } | null> {
   if ((await accounts.countUsers()) > 0) return null;
   const password = generatePassword();
-  await accounts.createUser({ login: 'admin', password, isAdmin: true });
-  return password;
+  const file = await keepInitialAdminPassword(dataDir, password);
+  await accounts.createUser({ login: INITIAL_ADMIN, password, isAdmin: true });
+  return { password, file };
 }
 
 /** The configured blob store driver, ready to use; `berth serve` and the operator commands share it. */

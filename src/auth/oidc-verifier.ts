@@ -1,5 +1,6 @@
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import type { Clock } from '../util/clock.js';
+import { OidcIssuers } from './oidc-issuers.js';
 import { sameIssuer, unmetConditions, type TrustPolicy } from './trust-policy.js';
 
 /**
@@ -13,12 +14,6 @@ const JWT_SHAPE = /^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 /** Clock skew tolerated on exp, nbf and iat (seconds): runners' clocks drift a little. */
 const SKEW_SECONDS = 60;
-/** Keys are re-fetched after this long (rotation followed); a failed fetch keeps the keys we have. */
-const KEYS_MAX_AGE_MS = 10 * 60_000;
-/** At most one fetch per issuer in this interval, whatever tokens arrive (an unknown `kid` must not flood the issuer). */
-const REFRESH_COOLDOWN_MS = 30_000;
-const FETCH_TIMEOUT_MS = 5_000;
-const DOCUMENT_LIMIT = 512 * 1024;
 
 /** A verified ID token whose claims meet at least one trust policy. */
 export interface OidcIdentity {
@@ -41,30 +36,22 @@ export interface TrustPolicySource {
   forIssuer(issuer: string): Promise<TrustPolicy[]>;
 }
 
-interface IssuerKeys {
-  jwks: JSONWebKeySet;
-  fetchedAt: number;
-  lastAttempt: number;
-}
-
 /**
  * Verifies OIDC ID tokens (GitHub Actions, GitLab, Kubernetes service accounts, any issuer) against the
  * organizations' trust policies. Only issuers some policy trusts are ever contacted (no fetches to URLs a caller
- * chooses). The issuer's discovery document (OpenID Connect Discovery 1.0 §4) gives `jwks_uri`; the key set is cached
- * and re-fetched when older than 10 minutes or when a token names an unknown `kid`, at most once per 30 s per issuer;
- * when the issuer is down, keys already fetched keep verifying.
+ * chooses). The issuer's discovery document and key set come from the shared cache (oidc-issuers.ts): refreshed on
+ * rotation, bounded on an unknown `kid`, and when the issuer is down, keys already fetched keep verifying.
  */
 export class OidcVerifier {
   readonly #policies: TrustPolicySource;
   readonly #clock: Clock;
-  readonly #fetch: typeof fetch;
-  readonly #keys = new Map<string, IssuerKeys>();
-  readonly #inflight = new Map<string, Promise<void>>();
+  readonly #issuers: OidcIssuers;
 
-  constructor(deps: { policies: TrustPolicySource; clock: Clock; fetch?: typeof fetch }) {
+  /** `issuers`: the cache shared with single sign-on (default: one of its own). */
+  constructor(deps: { policies: TrustPolicySource; clock: Clock; issuers?: OidcIssuers }) {
     this.#policies = deps.policies;
     this.#clock = deps.clock;
-    this.#fetch = deps.fetch ?? fetch;
+    this.#issuers = deps.issuers ?? new OidcIssuers({ clock: deps.clock });
   }
 
   /** Whether a secret is shaped like a JWT (then it is an ID token or nothing). */
@@ -88,9 +75,9 @@ export class OidcVerifier {
     const policies = issuer === '' ? [] : await this.#policies.forIssuer(issuer);
     if (policies.length === 0) return refuse('no organization trusts the ID token\'s issuer (iss): add a trust policy with berth trust add');
     const now = this.#clock.now();
-    let keys: IssuerKeys;
+    let keys: { jwks: JSONWebKeySet };
     try {
-      keys = await this.#keysFor(issuer, typeof header.kid === 'string' ? header.kid : null, now);
+      keys = await this.#issuers.get(issuer, typeof header.kid === 'string' ? header.kid : null);
     } catch (err) {
       return refuse(`the issuer's signing keys could not be fetched (${(err as Error).message}); try again later`);
     }
@@ -118,48 +105,6 @@ export class OidcVerifier {
       issuer, sub: typeof payload.sub === 'string' ? payload.sub : '', policies: matched,
       lifetimeSeconds: Math.min(...matched.map((p) => p.tokenLifetimeSeconds)),
     };
-  }
-
-  /** The issuer's keys: cached, refreshed when stale or when `kid` is unknown, within the cooldown. */
-  async #keysFor(issuer: string, kid: string | null, now: number): Promise<IssuerKeys> {
-    const have = this.#keys.get(issuer);
-    const unknownKid = kid !== null && !!have && !have.jwks.keys.some((k) => k.kid === kid);
-    const due = !have || now - have.fetchedAt > KEYS_MAX_AGE_MS || unknownKid;
-    if (due && (!have || now - have.lastAttempt >= REFRESH_COOLDOWN_MS)) {
-      let inflight = this.#inflight.get(issuer);
-      if (!inflight) {
-        inflight = this.#fetchKeys(issuer, now).finally(() => this.#inflight.delete(issuer));
-        this.#inflight.set(issuer, inflight);
-      }
-      try {
-        await inflight;
-      } catch (err) {
-        // Down or broken: the keys we have keep verifying (tokens signed by a key we never saw cannot be).
-        if (!have) throw err;
-        have.lastAttempt = now;
-      }
-    }
-    return this.#keys.get(issuer)!;
-  }
-
-  async #fetchKeys(issuer: string, now: number): Promise<void> {
-    const have = this.#keys.get(issuer);
-    if (have) have.lastAttempt = now;
-    const discovery = await this.#json(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`) as { issuer?: unknown; jwks_uri?: unknown };
-    // Discovery §4.3: the document's issuer must be the one the token names.
-    if (typeof discovery.issuer !== 'string' || !sameIssuer(discovery.issuer, issuer)) throw new Error('the discovery document names another issuer');
-    if (typeof discovery.jwks_uri !== 'string') throw new Error('the discovery document has no jwks_uri');
-    const jwks = await this.#json(discovery.jwks_uri) as JSONWebKeySet;
-    if (!jwks || !Array.isArray(jwks.keys)) throw new Error('jwks_uri did not return a key set');
-    this.#keys.set(issuer, { jwks, fetchedAt: now, lastAttempt: now });
-  }
-
-  async #json(url: string): Promise<unknown> {
-    const res = await this.#fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), headers: { accept: 'application/json' } });
-    if (!res.ok) throw new Error(`${new URL(url).host} answered ${res.status}`);
-    const text = await res.text();
-    if (text.length > DOCUMENT_LIMIT) throw new Error(`${new URL(url).host} sent an oversized document`);
-    return JSON.parse(text) as unknown;
   }
 }
 

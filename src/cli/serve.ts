@@ -33,9 +33,10 @@ Examples:
       });
       const urls = await app.listen();
       if (app.initialAdminPassword) {
-        // Shown once: only its hash is stored. Sign in as admin and create a token (or: berth token create --user admin).
-        process.stderr.write(`\nberth: first start: created the instance admin "admin" with password ${app.initialAdminPassword}\n`
-          + 'berth: it is shown only now; change it after signing in.\n\n');
+        // On stderr, apart from the JSON log on stdout (log shippers never see it); the database keeps only its hash.
+        const { password, file } = app.initialAdminPassword;
+        process.stderr.write(`\nberth: first start: created the instance admin "admin" with password ${password}\n`
+          + `berth: it is also in ${file} (mode 0600) until the admin changes it (Settings → Password, or berth user passwd admin).\n\n`);
       }
       // Fixed, parseable lines, plain HTTP's first: scripts and tests wait for them to learn the addresses.
       for (const url of urls) process.stdout.write(`berth listening on ${url}\n`);

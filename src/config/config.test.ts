@@ -144,3 +144,28 @@ test('mirror upstreams: mistakes are named', () => {
   writeFileSync(file, 'mirror:\n  upstreams:\n    Docker_Hub:\n      url: https://x\n');
   assert.throws(() => loadConfig({ file, env: {} }), /not a valid mirror namespace/);
 });
+
+test('auth.sso: settings from a file, the secret from a file, teams mapped; mistakes are named', () => {
+  const secret = join(dir, 'sso-secret');
+  writeFileSync(secret, 'from-a-file\n');
+  const file = join(dir, 'sso.yaml');
+  writeFileSync(file, `auth:\n  sso:\n    issuer: https://id.example.com/\n    clientId: berth\n    clientSecretFile: ${secret}\n    scopes: profile groups\n`
+    + '    groupsClaim: groups\n    teamMap: platform=acme/platform, Dev Team=acme/developers\n    localPasswords: false\n');
+  const { sso, localPasswords } = loadConfig({ file, env: {} }).auth;
+  assert.deepEqual(sso, {
+    issuer: 'https://id.example.com', clientId: 'berth', clientSecret: 'from-a-file', scopes: ['openid', 'profile', 'groups'],
+    usernameClaim: 'preferred_username', groupsClaim: 'groups',
+    teamMap: [{ group: 'platform', org: 'acme', team: 'platform' }, { group: 'Dev Team', org: 'acme', team: 'developers' }],
+  });
+  assert.equal(localPasswords, false);
+  assert.deepEqual(loadConfig({ env: {} }).auth, { ...loadConfig({ env: {} }).auth, sso: null, localPasswords: true });
+  const fails = (env: Record<string, string>, message: RegExp) => assert.throws(() => loadConfig({ env }), (e: unknown) => e instanceof ConfigError && message.test(e.message));
+  fails({ BERTH_AUTH_SSO_LOCAL_PASSWORDS: 'false' }, /localPasswords: false needs auth\.sso\.issuer/);
+  fails({ BERTH_AUTH_SSO_CLIENT_ID: 'x' }, /auth\.sso\.clientId needs auth\.sso\.issuer/);
+  fails({ BERTH_AUTH_SSO_ISSUER: 'https://id.example.com' }, /auth\.sso\.clientId must be set/);
+  fails({ BERTH_AUTH_SSO_ISSUER: 'id.example.com', BERTH_AUTH_SSO_CLIENT_ID: 'x' }, /not an absolute http\(s\) URL/);
+  const base = { BERTH_AUTH_SSO_ISSUER: 'https://id.example.com', BERTH_AUTH_SSO_CLIENT_ID: 'x', BERTH_AUTH_SSO_GROUPS_CLAIM: 'groups' };
+  fails({ ...base, BERTH_AUTH_SSO_TEAM_MAP: 'platform=acme' }, /"platform=acme" is not GROUP=ORG\/TEAM/);
+  fails({ BERTH_AUTH_SSO_ISSUER: 'https://id.example.com', BERTH_AUTH_SSO_CLIENT_ID: 'x', BERTH_AUTH_SSO_TEAM_MAP: 'a=b/c' }, /teamMap needs auth\.sso\.groupsClaim/);
+  fails({ ...base, BERTH_AUTH_SSO_CLIENT_SECRET: 's', BERTH_AUTH_SSO_CLIENT_SECRET_FILE: secret }, /not both/);
+});

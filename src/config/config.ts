@@ -56,6 +56,10 @@ export interface Config {
     readonly failedLoginWindowMs: number;
     /** Encrypts the signing keys at rest; null: stored in clear. */
     readonly keyEncryptionKey: string | null;
+    /** Single sign-on for the web UI; null: none. */
+    readonly sso: SsoConfig | null;
+    /** Whether the web UI's sign-in form takes Berth passwords (false only with `sso`). */
+    readonly localPasswords: boolean;
   };
   readonly api: { readonly rateLimit: { readonly authenticated: number; readonly anonymous: number; readonly windowMs: number } };
   readonly packages: { readonly restoreWindowMs: number; readonly purgeIntervalMs: number; readonly deleteDownloadLimit: number };
@@ -70,6 +74,18 @@ export interface Config {
   /** `token`: /metrics on the main port behind it (null: not there); `listen`: a separate /metrics listener. */
   readonly metrics: { readonly token: string | null; readonly listen: { readonly host: string; readonly port: number } | null; readonly ownersTop: number; readonly ownersRefreshMs: number };
   readonly mirror: MirrorConfig;
+}
+
+/** Single sign-on through an OpenID Connect provider (src/auth/oidc-sign-in.ts, src/accounts/sso-accounts.ts). */
+export interface SsoConfig {
+  readonly issuer: string;
+  readonly clientId: string;
+  /** null: a public client (PKCE only). */
+  readonly clientSecret: string | null;
+  readonly scopes: readonly string[];
+  readonly usernameClaim: string;
+  readonly groupsClaim: string | null;
+  readonly teamMap: readonly { readonly group: string; readonly org: string; readonly team: string }[];
 }
 
 /** Pull-through caches (see src/mirror/). */
@@ -172,6 +188,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     auth: {
       registryTokenTtlMs: get('auth.registryTokenTtl'), failedLoginLimit: get('auth.failedLoginLimit'), failedLoginWindowMs: get('auth.failedLoginWindow'),
       keyEncryptionKey: keyEncryptionKey(get<string | null>('auth.keyEncryptionKey')),
+      ...ssoSettings(get),
     },
     api: {
       rateLimit: { authenticated: get('api.rateLimit.authenticated'), anonymous: get('api.rateLimit.anonymous'), windowMs: get('api.rateLimit.window') },
@@ -201,6 +218,41 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     },
   };
   return deepFreeze(config);
+}
+
+/** auth.sso.*: all of it checked together (a secret without an issuer, passwords off without single sign-on). */
+function ssoSettings(get: <T>(key: ConfigKey) => T): { sso: SsoConfig | null; localPasswords: boolean } {
+  const issuer = get<string | null>('auth.sso.issuer');
+  const localPasswords = get<boolean>('auth.sso.localPasswords');
+  if (issuer === null) {
+    if (!localPasswords) throw new ConfigError('auth.sso.localPasswords: false needs auth.sso.issuer (else nobody could sign in to the web UI)');
+    for (const key of ['auth.sso.clientId', 'auth.sso.clientSecret', 'auth.sso.clientSecretFile', 'auth.sso.groupsClaim', 'auth.sso.teamMap'] as const) {
+      if (get(key) !== null) throw new ConfigError(`${key} needs auth.sso.issuer`);
+    }
+    return { sso: null, localPasswords };
+  }
+  if (!URL.canParse(issuer) || !/^https?:$/.test(new URL(issuer).protocol)) throw new ConfigError(`auth.sso.issuer: "${issuer}" is not an absolute http(s) URL`);
+  const clientId = get<string | null>('auth.sso.clientId');
+  if (!clientId) throw new ConfigError('auth.sso.clientId must be set with auth.sso.issuer (the client id registered at the provider)');
+  const secretFile = get<string | null>('auth.sso.clientSecretFile');
+  const secret = get<string | null>('auth.sso.clientSecret');
+  if (secret !== null && secretFile !== null) throw new ConfigError('set auth.sso.clientSecret or auth.sso.clientSecretFile, not both');
+  const clientSecret = secretFile !== null ? readSecretFile(secretFile, 'auth.sso.clientSecretFile')! : secret;
+  const scopes = (get<string>('auth.sso.scopes')).split(/[\s,]+/).filter(Boolean);
+  const teamMap = (get<string | null>('auth.sso.teamMap') ?? '').split(',').map((s) => s.trim()).filter(Boolean).map((entry) => {
+    const m = /^(.+?)\s*=\s*([A-Za-z0-9-]+)\/([A-Za-z0-9][A-Za-z0-9_.-]*)$/.exec(entry);
+    if (!m) throw new ConfigError(`auth.sso.teamMap: "${entry}" is not GROUP=ORG/TEAM (e.g. platform=acme/platform)`);
+    return { group: m[1]!, org: m[2]!, team: m[3]! };
+  });
+  const groupsClaim = get<string | null>('auth.sso.groupsClaim');
+  if (teamMap.length > 0 && groupsClaim === null) throw new ConfigError('auth.sso.teamMap needs auth.sso.groupsClaim (the claim listing the groups)');
+  return {
+    sso: {
+      issuer: issuer.replace(/\/$/, ''), clientId, clientSecret, scopes: scopes.includes('openid') ? scopes : ['openid', ...scopes],
+      usernameClaim: get('auth.sso.usernameClaim'), groupsClaim, teamMap,
+    },
+    localPasswords,
+  };
 }
 
 function metricsToken(token: string | null): string | null {

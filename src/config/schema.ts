@@ -109,6 +109,30 @@ export const SCHEMA = {
     type: 'integer', default: 10, min: 1, help: 'Failed authentications allowed per client address (and per account on the sign-in form) in the window; more get 429.',
   },
   'auth.failedLoginWindow': { type: 'duration', default: '1m', help: 'Window for auth.failedLoginLimit.' },
+  'auth.sso.issuer': {
+    type: 'string', default: null,
+    help: 'Single sign-on for the web UI: the OpenID Connect issuer URL (https://accounts.example.com, https://gitlab.com, https://keycloak.example.com/realms/acme); its discovery document is read at /.well-known/openid-configuration. Default: no single sign-on. Register the redirect URI <publicUrl>/login/sso/callback with the provider.',
+  },
+  'auth.sso.clientId': { type: 'string', default: null, help: 'The client id Berth has at the provider (required with auth.sso.issuer).' },
+  'auth.sso.clientSecret': {
+    type: 'string', default: null,
+    help: 'The client secret (sent with HTTP Basic to the token endpoint; use the _FILE variable or auth.sso.clientSecretFile). Default: a public client, protected by PKCE alone.',
+  },
+  'auth.sso.clientSecretFile': { type: 'string', default: null, help: 'A file holding auth.sso.clientSecret (read at start, surrounding whitespace trimmed).' },
+  'auth.sso.scopes': { type: 'string', default: 'openid profile email', help: 'Scopes asked for, space-separated (openid is always asked for); add groups if the provider needs it for auth.sso.groupsClaim.' },
+  'auth.sso.usernameClaim': {
+    type: 'string', default: 'preferred_username',
+    help: 'ID token claim that names the Berth user made at the first sign-in (a valid login: letters, digits, single hyphens). Later sign-ins find the user by the issuer and sub, whatever this claim says then.',
+  },
+  'auth.sso.groupsClaim': { type: 'string', default: null, help: 'ID token claim listing the user\'s groups (e.g. groups), for auth.sso.teamMap. Default: groups are not read.' },
+  'auth.sso.teamMap': {
+    type: 'string', default: null,
+    help: 'Groups to organization teams, comma-separated GROUP=ORG/TEAM (e.g. platform=acme/platform,dev=acme/developers): at each sign-in the user joins the mapped teams of the groups they are in (and the organization, as a member) and leaves the mapped teams of groups they left. Missing teams are created; a missing organization is skipped with a warning.',
+  },
+  'auth.sso.localPasswords': {
+    type: 'boolean', default: true,
+    help: 'Whether people may also sign in to the web UI with a Berth password. false (with auth.sso.issuer): the sign-in page offers single sign-on only; the CLI (berth user …) still manages accounts.',
+  },
   'api.rateLimit.authenticated': {
     type: 'integer', default: 5000, min: 1, help: 'REST API requests per token per window (GitHub: 5000 an hour); per process.',
   },

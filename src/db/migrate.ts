@@ -21,6 +21,7 @@ import * as m0017 from './migrations/0017-mirror.js';
 import * as m0018 from './migrations/0018-bot-accounts.js';
 import * as m0021 from './migrations/0021-mirror-pulls.js';
 import * as m0022 from './migrations/0022-hook-scopes.js';
+import * as m0023 from './migrations/0023-sso-identities.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -46,6 +47,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '0018-bot-accounts': m0018,
   '0021-mirror-pulls': m0021,
   '0022-hook-scopes': m0022,
+  '0023-sso-identities': m0023,
 };
 
 export interface MigrationStatus {

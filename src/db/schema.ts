@@ -33,6 +33,7 @@ export interface Database {
   trustPolicies: TrustPoliciesTable;
   auditLog: AuditLogTable;
   bots: BotsTable;
+  ssoIdentities: SsoIdentitiesTable;
 }
 
 export interface RepositoriesTable {
@@ -232,6 +233,15 @@ export interface SessionsTable {
   lastSeenAt: number;
   /** Sliding: moved forward as the session is used. */
   expiresAt: number;
+}
+
+/** Which user an identity provider's subject is (migration 0023): the pair (issuer, subject), never a name. */
+export interface SsoIdentitiesTable {
+  issuer: string;
+  subject: string;
+  userId: number;
+  createdAt: number;
+  lastLoginAt: number;
 }
 
 /** When a tag of a pull-through mirror was last confirmed upstream (migration 0017). */

@@ -294,4 +294,22 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       assert.deepEqual((await conn.db.selectFrom('hooks').select('url').orderBy('url').execute()).map((h) => h.url), ['https://instance.example/', 'https://org.example/']);
     });
   });
+
+  describe(`0023-sso-identities on ${dialect}`, { skip: dialect === 'postgres' && noPostgres }, () => {
+    it('links one (issuer, subject) to one user, gone with the user', async () => {
+      const conn = open(dialect === 'postgres' ? await createDatabase() : ':memory:');
+      await migrate(conn, '0018-bot-accounts');
+      const user = await conn.db.insertInto('accounts').values({ login: 'frank', lowerLogin: 'frank', type: 'user', displayName: null, email: null, passwordHash: null, disabledAt: null, createdAt: 1, updatedAt: 1 })
+        .returning('id').executeTakeFirstOrThrow();
+      assert.equal((await migrate(conn, '0023-sso-identities')).at(-1), '0023-sso-identities');
+      const row = { issuer: 'https://id.example.com', subject: 'abc', userId: user.id, createdAt: 1, lastLoginAt: 2 };
+      await conn.db.insertInto('ssoIdentities').values(row).execute();
+      assert.deepEqual(await conn.db.selectFrom('ssoIdentities').selectAll().execute(), [row]);
+      await assert.rejects(conn.db.insertInto('ssoIdentities').values(row).execute(), 'one user per subject of an issuer');
+      await conn.db.insertInto('ssoIdentities').values({ ...row, issuer: 'https://other.example.com' }).execute();
+      await assert.rejects(conn.db.insertInto('ssoIdentities').values({ ...row, subject: 'x', userId: user.id + 1000 }).execute());
+      await conn.db.deleteFrom('accounts').where('id', '=', user.id).execute();
+      assert.deepEqual(await conn.db.selectFrom('ssoIdentities').select('subject').execute(), []);
+    });
+  });
 }

@@ -28,6 +28,12 @@ export interface OidcIssuer {
   fetches(path: string): number;
   /** Answers 503 to everything while down. */
   setDown(down: boolean): void;
+  /**
+   * The authorization code flow's token endpoint (`POST /token`, named in discovery with an authorization endpoint
+   * nobody visits): answers `status` and `body` (an `id_token` chosen by the test) and keeps each request it got.
+   */
+  setTokenAnswer(status: number, body: Record<string, unknown>): void;
+  tokenRequests(): { form: URLSearchParams; authorization: string | null }[];
   stop(): Promise<void>;
 }
 
@@ -47,6 +53,8 @@ export async function startOidcIssuer(opts: { alg?: string } = {}): Promise<Oidc
   const counts = new Map<string, number>();
   let down = false;
   let n = 1;
+  let tokenAnswer: { status: number; body: Record<string, unknown> } = { status: 400, body: { error: 'invalid_grant' } };
+  const tokenRequests: { form: URLSearchParams; authorization: string | null }[] = [];
   let url = '';
   const server: Server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
@@ -54,7 +62,8 @@ export async function startOidcIssuer(opts: { alg?: string } = {}): Promise<Oidc
     if (down) return void res.writeHead(503).end();
     if (path === '/.well-known/openid-configuration') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
-        issuer: url, jwks_uri: `${url}/.well-known/jwks`, subject_types_supported: ['public', 'pairwise'],
+        issuer: url, jwks_uri: `${url}/.well-known/jwks`, authorization_endpoint: `${url}/authorize`, token_endpoint: `${url}/token`,
+        subject_types_supported: ['public', 'pairwise'],
         response_types_supported: ['id_token'], id_token_signing_alg_values_supported: [alg],
         claims_supported: ['sub', 'aud', 'exp', 'iat', 'iss', 'jti', 'nbf', 'ref', 'repository', 'repository_owner', 'environment', 'job_workflow_ref'],
       }));
@@ -65,6 +74,15 @@ export async function startOidcIssuer(opts: { alg?: string } = {}): Promise<Oidc
       const audience = new URL(req.url ?? '/', 'http://x').searchParams.get('audience');
       void issuer.token(audience ? { aud: audience } : {}).then((value) => {
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ count: value.length, value }));
+      });
+      return;
+    }
+    if (path === '/token' && req.method === 'POST') {
+      let body = '';
+      req.on('data', (c: Buffer) => { body += c.toString(); });
+      req.on('end', () => {
+        tokenRequests.push({ form: new URLSearchParams(body), authorization: req.headers.authorization ?? null });
+        res.writeHead(tokenAnswer.status, { 'content-type': 'application/json' }).end(JSON.stringify(tokenAnswer.body));
       });
       return;
     }
@@ -105,6 +123,8 @@ export async function startOidcIssuer(opts: { alg?: string } = {}): Promise<Oidc
     },
     fetches: (path) => counts.get(path) ?? 0,
     setDown: (d) => { down = d; },
+    setTokenAnswer: (status, body) => { tokenAnswer = { status, body }; },
+    tokenRequests: () => tokenRequests,
     stop: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
   return issuer;

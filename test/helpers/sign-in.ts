@@ -15,7 +15,7 @@ export interface SignInResult {
  * Signs in through the web UI's form as a browser does: GET /login for the form's CSRF token (and its cookie), then
  * POST the form. `headers` go with both requests (e.g. X-Forwarded-For through a trusted proxy).
  */
-export async function signInForm(berth: RunningBerth, login: string, password: string, headers: Record<string, string> = {}): Promise<SignInResult> {
+export async function signInForm(berth: Pick<RunningBerth, 'fetch'>, login: string, password: string, headers: Record<string, string> = {}): Promise<SignInResult> {
   const form = await berth.fetch('/login', { auth: null, headers });
   const token = /name="_csrf" value="([^"]+)"/.exec(await form.text())?.[1];
   const cookie = form.headers.getSetCookie().map((c) => c.split(';')[0]!).find((c) => c.startsWith('berth_login_csrf='));

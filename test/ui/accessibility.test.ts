@@ -101,7 +101,7 @@ describe('accessibility of the main pages', () => {
       const pages = [
         '/orgs/acme/packages', '/orgs/acme/packages/container/package/web', `/orgs/acme/packages/container/web/${versionId}`,
         '/orgs/acme/packages/container/web/settings', '/settings/tokens', '/settings/tokens/new', '/orgs/acme/settings',
-        '/orgs/acme/usage', '/admin', '/', '/mirrors', '/mirrors/hub', '/admin/mirrors',
+        '/orgs/acme/usage', '/admin', '/admin/users', '/settings/password', '/', '/mirrors', '/mirrors/hub', '/admin/mirrors',
       ];
       const failures: string[] = [];
       const anonymous = await openSession(browser, berth.url, { colorScheme });

@@ -10,6 +10,8 @@ import { ANONYMOUS, type CredentialResolver } from '../../auth/credentials.js';
 import type { Subject } from '../../auth/permissions.js';
 import type { Policy } from '../../auth/policy.js';
 import type { TrustPolicies } from '../../auth/trust-policies.js';
+import type { OidcSignIn } from '../../auth/oidc-sign-in.js';
+import type { SsoAccounts, TeamMapping } from '../../accounts/sso-accounts.js';
 import type { OwnerDirectory } from '../../packages/owner-directory.js';
 import type { PackageService } from '../../packages/package-service.js';
 import type { PackageSettings } from '../../packages/package-settings.js';
@@ -57,6 +59,16 @@ export interface UiDeps {
   readonly mirror: { readonly service: MirrorService; readonly packages: MirrorPackages } | null;
   /** Failed sign-ins per client address and per login (the same limiter as /token). */
   readonly limiter: FailureLimiter;
+  /** How people sign in to the web UI (config `auth.sso`): local passwords (unless turned off), single sign-on. */
+  readonly signIn: {
+    readonly localPasswords: boolean;
+    readonly sso: {
+      readonly client: OidcSignIn;
+      readonly accounts: SsoAccounts;
+      readonly usernameClaim: string;
+      readonly teamMap: readonly TeamMapping[];
+    } | null;
+  };
   readonly clock: Clock;
   readonly publicUrl: string | null;
 }

@@ -18,6 +18,9 @@ import * as mirrorsPage from './pages/mirrors-page.js';
 import * as orgSettingsPage from './pages/org-settings-page.js';
 import * as orgAuditPage from './pages/org-audit-page.js';
 import * as userHooksPage from './pages/user-hooks-page.js';
+import * as passwordPage from './pages/password-page.js';
+import * as adminUsersPage from './pages/admin-users-page.js';
+import * as ssoPage from './pages/sso-page.js';
 import { answerMisplacedApiCall } from './api-path-hint.js';
 import { STATIC_ASSETS } from './static-assets.js';
 import {
@@ -30,7 +33,7 @@ import { csrfRejected, pageNotFound, SIGN_IN_REQUIRED } from './ui-errors.js';
  */
 const PAGES: readonly UiPage[] = [
   loginPage, homePage, packageList, packagePage, versionPage, packageSettingsPage, tokensPage,
-  usagePage, adminPage, orgSettingsPage, orgAuditPage, mirrorsPage, userHooksPage,
+  usagePage, adminPage, orgSettingsPage, orgAuditPage, mirrorsPage, userHooksPage, passwordPage, adminUsersPage, ssoPage,
 ];
 
 /** The UI's Content-Security-Policy: no inline script or style anywhere, nothing from other sites, forms post here only. */
@@ -152,7 +155,7 @@ function sendError(request: FastifyRequest, reply: FastifyReply, error: BerthErr
     const back = request.method === 'GET' ? request.url : (request.headers.referer ? new URL(request.headers.referer, 'http://x').pathname : '/');
     return reply.code(303).header('Location', `/login?return_to=${encodeURIComponent(localPath(back))}`).send();
   }
-  const titles: Record<number, string> = { 400: 'Bad request', 403: 'Not allowed', 404: 'Page not found', 409: 'Conflict', 413: 'Too large', 422: 'Cannot do that', 429: 'Slow down', 503: 'Temporarily unavailable', 507: 'Storage full' };
+  const titles: Record<number, string> = { 400: 'Bad request', 401: 'Not signed in', 502: 'Sign-in provider unavailable', 403: 'Not allowed', 404: 'Page not found', 409: 'Conflict', 413: 'Too large', 422: 'Cannot do that', 429: 'Slow down', 503: 'Temporarily unavailable', 507: 'Storage full' };
   const title = titles[error.status] ?? 'Error';
   return sendPage(request, reply.headers(error.headers), {
     status: error.status, title,

@@ -15,7 +15,7 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
 }
 
 /** GET /login — the sign-in form; a signed-in visitor goes straight on. */
-async function showLogin(_deps: UiDeps, request: FastifyRequest, reply: FastifyReply, opts: { error?: string; login?: string; status?: number } = {}) {
+async function showLogin(deps: UiDeps, request: FastifyRequest, reply: FastifyReply, opts: { error?: string; login?: string; status?: number } = {}) {
   const returnTo = localPath(queryOf(request, 'return_to') ?? formOf(request).get('return_to'));
   if (viewerOf(request).account && !opts.error) return redirect(reply, returnTo);
   // No session yet: the form's CSRF token is a random value, also set as a cookie (double submit).
@@ -27,6 +27,8 @@ async function showLogin(_deps: UiDeps, request: FastifyRequest, reply: FastifyR
     flash: opts.error ? { kind: 'error', message: opts.error } : null,
     body: html`<section class="auth-box">
   <h1>Sign in to Berth</h1>
+  ${deps.signIn.sso ? html`<p><a class="btn btn-primary btn-block" href="/login/sso?return_to=${encodeURIComponent(returnTo)}">Sign in with single sign-on</a></p>` : null}
+  ${deps.signIn.localPasswords ? html`${deps.signIn.sso ? html`<p class="muted">Or with your Berth password:</p>` : null}
   <form method="post" action="/login" class="stack">
     <input type="hidden" name="_csrf" value="${token}">
     <input type="hidden" name="return_to" value="${returnTo}">
@@ -34,9 +36,9 @@ async function showLogin(_deps: UiDeps, request: FastifyRequest, reply: FastifyR
     <input id="login" name="login" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required value="${opts.login ?? ''}" autofocus>
     <label for="password">Password</label>
     <input id="password" name="password" type="password" autocomplete="current-password" required>
-    <button type="submit" class="btn btn-primary btn-block">Sign in</button>
+    <button type="submit" class="btn ${deps.signIn.sso ? '' : 'btn-primary '}btn-block">Sign in</button>
   </form>
-  <p class="muted">Registry clients (docker, podman, skopeo) sign in with a personal access token, not this password.</p>
+  <p class="muted">Registry clients (docker, podman, skopeo) sign in with a personal access token, not this password.</p>` : null}
 </section>`,
   });
 }
@@ -49,6 +51,9 @@ async function signIn(deps: UiDeps, request: FastifyRequest, reply: FastifyReply
   if (!cookie || !equal(cookie, sent) || !sameOrigin(request, deps.publicUrl)) throw csrfRejected();
   const login = (form.get('login') ?? '').trim();
   const password = form.get('password') ?? '';
+  if (!deps.signIn.localPasswords) {
+    return showLogin(deps, request, reply, { error: 'Passwords are turned off on this site: sign in with single sign-on.', login, status: 403 });
+  }
   const now = deps.clock.now();
   const keys = failureKeys(request.ip, login);
   const wait = Math.max(...keys.map((k) => deps.limiter.retryAfter(k, now)));

@@ -153,5 +153,5 @@ function sentence(text: string): string {
 }
 
 function settingsHead(): Html {
-  return html`<p class="breadcrumb">Settings / Developer settings · <a href="/settings/hooks">Webhooks</a></p>`;
+  return html`<p class="breadcrumb">Settings / Developer settings · <a href="/settings/hooks">Webhooks</a> · <a href="/settings/password">Password</a></p>`;
 }
