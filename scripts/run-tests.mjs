@@ -41,7 +41,7 @@ if (backends.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env.BERTH_TEST_CONCURRENCY ?? '2';
-const tapDir = mkdtempSync(join(tmpdir(), 'berth-test-run-'));
+const reportDir = mkdtempSync(join(tmpdir(), 'berth-test-run-'));
 
 const passes = backends.map((backend, i) => ({
   backend,
@@ -69,16 +69,14 @@ function runPass(pass, i) {
   const label = `${pass.backend}${i === 0 ? '' : ' (backend suites)'}`;
   const heading = `\n=== pass ${i + 1}/${passes.length}: BERTH_TEST_BACKEND=${label}, ${pass.files.length} files ===\n`;
   if (!parallel) console.log(heading);
-  const tap = join(tapDir, `${i}.tap`);
-  const report = join(tapDir, `${i}.txt`);
-  const times = join(tapDir, `${i}.times`);
+  const facts = join(reportDir, `${i}.facts`);
+  const report = join(reportDir, `${i}.txt`);
   const started = Date.now();
   const child = spawn(nodeBin, [
     '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`,
     // A hung server or client (e.g. an S3 server that stopped answering) fails its test instead of holding CI.
     '--test-timeout=600000',
-    '--test-reporter=spec', `--test-reporter-destination=${parallel ? report : 'stdout'}`, '--test-reporter=tap', `--test-reporter-destination=${tap}`,
-    `--test-reporter=${join(root, 'scripts/test-file-times.mjs')}`, `--test-reporter-destination=${times}`,
+    '--test-reporter=spec', `--test-reporter-destination=${parallel ? report : 'stdout'}`, `--test-reporter=${join(root, 'scripts/test-report-facts.mjs')}`, `--test-reporter-destination=${facts}`,
     ...pass.files,
   ], { cwd: root, stdio: ['ignore', parallel ? 'ignore' : 'inherit', 'inherit'], env: { ...process.env, ...s3Env, ...nodeEnv, BERTH_TEST_BACKEND: pass.backend } });
   return new Promise((resolve) => {
@@ -88,19 +86,19 @@ function runPass(pass, i) {
         try { process.stdout.write(readFileSync(report, 'utf8')); } catch { /* no report: the run itself failed */ }
       }
       const counts = {};
+      const files = [];
       try {
-        for (const m of readFileSync(tap, 'utf8').matchAll(/^# (tests|pass|fail|skipped|todo|cancelled) (\d+)$/gm)) counts[m[1]] = Number(m[2]);
-      } catch { /* no TAP output: the run itself failed */ }
-      let slowest = [];
-      try {
-        slowest = readFileSync(times, 'utf8').trim().split('\n').map((line) => line.split('\t'))
-          .map(([seconds, file]) => ({ seconds: Number(seconds), file: relative(root, file) })).sort((a, b) => b.seconds - a.seconds).slice(0, 10);
-      } catch { /* no timings: the run itself failed */ }
+        for (const [kind, a, b] of readFileSync(facts, 'utf8').trim().split('\n').map((line) => line.split('\t'))) {
+          if (kind === 'count') counts[a] = Number(b);
+          else if (kind === 'file') files.push({ seconds: Number(a), file: relative(root, b) });
+        }
+      } catch { /* no report: the run itself failed */ }
+      const slowest = files.sort((x, y) => y.seconds - x.seconds).slice(0, 10);
       resolve({ label, status: code ?? 1, seconds: ((Date.now() - started) / 1000).toFixed(1), counts, slowest });
     });
   });
 }
-rmSync(tapDir, { recursive: true, force: true });
+rmSync(reportDir, { recursive: true, force: true });
 
 console.log('\n=== summary ===');
 for (const s of summary) {
