@@ -277,7 +277,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const hook = (ownerId: number | null, url: string) => sql`insert into hooks (owner_id, url, events, created_at, updated_at) values (${ownerId}, ${url}, '["*"]', 1, 1)`.execute(conn.db);
       await hook(org.id, 'https://org.example/');
       await hook(null, 'https://instance.example/');
-      assert.deepEqual(await migrate(conn, '0022-hook-scopes'), ['0022-hook-scopes']);
+      assert.equal((await migrate(conn, '0022-hook-scopes')).at(-1), '0022-hook-scopes');
       const rows = await conn.db.selectFrom('hooks').select(['url', 'scope', 'ownerId', 'repositoryId']).orderBy('url').execute();
       assert.deepEqual(rows, [
         { url: 'https://instance.example/', scope: 'instance', ownerId: null, repositoryId: null },
