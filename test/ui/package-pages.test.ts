@@ -63,7 +63,7 @@ describe('package pages (issue 18)', () => {
         await Promise.all([ui.page.waitForNavigation(), ui.page.getByRole('navigation', { name: 'Package lists' }).getByRole('link', { name: /Deleted/ }).click()]);
         const row = ui.page.locator('tr[data-package="phoenix"]');
         assert.equal(await row.count(), 1);
-        assert.match(await row.innerText(), /phoenix\s+Private\s+1/);
+        assert.match(await row.innerText(), /phoenix\s+Private\s+1 version\s+(just now|\d+ minutes? ago)\s+restorable until \d{4}-\d\d-\d\d/);
         await ui.screenshot(shots, 'deleted-packages');
         await Promise.all([ui.page.waitForNavigation(), row.getByRole('button', { name: 'Restore phoenix' }).click()]);
         assert.equal(new URL(ui.page.url()).pathname, '/orgs/acme/packages/container/package/phoenix');

@@ -112,6 +112,7 @@ function tabs(owner: Account, current: 'live' | 'deleted', deletedCount: number)
  */
 async function listDeleted(deps: UiDeps, request: FastifyRequest, reply: FastifyReply, owner: Account, page: number) {
   const { packages, total } = await deps.packages.listDeleted(owner, viewerOf(request).subject, { page, perPage: PER_PAGE });
+  const now = deps.clock.now();
   return sendPage(request, reply, {
     title: `${owner.login} deleted packages`, nav: 'packages',
     body: html`<div class="page-head"><div>
@@ -121,14 +122,11 @@ async function listDeleted(deps: UiDeps, request: FastifyRequest, reply: Fastify
 ${tabs(owner, 'deleted', total)}
 <p class="muted">${listingTotal(total, 'deleted package')} you can restore. A deleted package is gone from the registry; restoring it brings back its versions and tags.</p>
 ${packages.length === 0 ? html`<div class="card"><p>No deleted packages that you can restore.</p></div>` : html`<div class="table-wrap"><table class="table">
-<thead><tr><th scope="col">Package</th><th scope="col">Visibility</th><th scope="col" class="num">Versions</th><th scope="col">Deleted</th><th scope="col">Restorable until</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
+<thead><tr><th scope="col">Package</th><th scope="col">Deleted</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
 <tbody>${packages.map(({ package: p, operations }) => html`<tr data-package="${p.name}">
-  <td><strong>${p.name}</strong></td>
-  <td>${visibilityBadge(p.visibility)}</td>
-  <td class="num">${formatCount(p.versionCount)}</td>
-  <td>${p.deletedAt === null ? null : formatDate(p.deletedAt)}</td>
-  <td>${p.deletedAt === null ? null : formatDate(deps.packages.restorableUntil(p.deletedAt))}</td>
-  <td>${operations.has('restore') ? html`<form method="post" action="${packageSettingsUrl(owner, p.name)}/restore" class="inline-form">${csrfField(request)}
+  <td><strong>${p.name}</strong> ${visibilityBadge(p.visibility)}<div class="muted">${plural(p.versionCount, 'version')}</div></td>
+  <td>${p.deletedAt === null ? null : html`${timeAgo(p.deletedAt, now)}<div class="muted">restorable until ${formatDate(deps.packages.restorableUntil(p.deletedAt)).slice(0, 10)}</div>`}</td>
+  <td class="num">${operations.has('restore') ? html`<form method="post" action="${packageSettingsUrl(owner, p.name)}/restore" class="inline-form">${csrfField(request)}
     <button type="submit" class="btn btn-small" aria-label="Restore ${p.name}">Restore</button></form>` : null}</td>
 </tr>`)}</tbody></table></div>`}
 ${pager(request, page, PER_PAGE, total)}`,
