@@ -113,9 +113,8 @@ async function seed(berth: RunningBerth): Promise<{ packages: string[]; versionP
 
   await push.image('acme/legacy-api', { base, layerSizes: [300_000], labels: labels('legacy-api', 'The old API, replaced by acme/api.'), tag: '0.9.0', created: iso(40) });
 
-  await backdate(berth, push.pushedAt);
-
-  // A package deleted through the REST API (the "Deleted" tab), and a README written in the package settings.
+  // A package deleted through the REST API (the "Deleted" tab), and a README written in the package settings; both
+  // before the backdating, which sets the packages' times from their pushes.
   const deleted = await berth.fetch('/api/v3/orgs/acme/packages/container/legacy-api', { method: 'DELETE' });
   if (deleted.status !== 204) throw new Error(`deleting acme/legacy-api: ${deleted.status}`);
   await berth.admin((s) => s.packages.setReadme('acme/api', [
@@ -124,6 +123,8 @@ async function seed(berth: RunningBerth): Promise<{ packages: string[]; versionP
     '## Configuration', '', '- `DATABASE_URL`: PostgreSQL connection string', '- `LOG_LEVEL`: `info` (default) or `debug`', '',
     '> Images are signed with cosign; verify before deploying.',
   ].join('\n')));
+
+  await backdate(berth, push.pushedAt);
 
   // Visibilities as a team would have them.
   await berth.admin(async (s) => {
