@@ -90,6 +90,20 @@ describe('package pages (issue 18)', () => {
       const refused = await member.post('/orgs/acme/packages/container/quiet/settings/restore', { _csrf: csrfOf(memberDeleted.text) });
       assert.ok(refused.status === 403 || refused.status === 404, `refused: ${refused.status}`);
 
+      // An admin grant on one package (here through a team) is enough to see and restore that one.
+      await pushImage(berth.url, 'acme/granted', 'granted', 'v1');
+      await berth.admin(async (s) => {
+        await s.accounts.createTeam('acme', 'keepers');
+        await s.accounts.addTeamMember('acme', 'keepers', 'member');
+        await s.packages.grant('acme/granted', { type: 'team', id: await s.accounts.teamId('acme', 'keepers') }, 'admin');
+      });
+      assert.equal((await berth.fetch('/api/v3/orgs/acme/packages/container/granted', { method: 'DELETE' })).status, 204);
+      const granted = await member.get('/orgs/acme/packages?tab=deleted');
+      assert.match(granted.text, /data-package="granted"/);
+      assert.doesNotMatch(granted.text, /quiet/);
+      assert.equal((await member.post('/orgs/acme/packages/container/granted/settings/restore', { _csrf: csrfOf(granted.text) })).status, 303);
+      assert.equal((await berth.fetch('/v2/acme/granted/manifests/v1', { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).status, 200);
+
       const visitor = await new Visitor(berth).get('/orgs/acme/packages?tab=deleted');
       assert.equal(visitor.status, 200);
       assert.doesNotMatch(visitor.text, /quiet|tab=deleted/);
