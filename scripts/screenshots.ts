@@ -111,6 +111,19 @@ async function seed(berth: RunningBerth): Promise<{ packages: string[]; versionP
   await push.image('tester/sandbox', { base, layerSizes: [400_000], labels: { 'org.opencontainers.image.description': 'Personal experiments.' }, tag: 'dev', created: iso(5) });
   await push.image('globex/billing', { base, layerSizes: [2_100_000], labels: labels('billing', 'Billing service of Globex.'), tag: '3.2.1', created: iso(6) });
 
+  await push.image('acme/legacy-api', { base, layerSizes: [300_000], labels: labels('legacy-api', 'The old API, replaced by acme/api.'), tag: '0.9.0', created: iso(40) });
+
+  // A package deleted through the REST API (the "Deleted" tab), and a README written in the package settings; both
+  // before the backdating, which sets the packages' times from their pushes.
+  const deleted = await berth.fetch('/api/v3/orgs/acme/packages/container/legacy-api', { method: 'DELETE' });
+  if (deleted.status !== 204) throw new Error(`deleting acme/legacy-api: ${deleted.status}`);
+  await berth.admin((s) => s.packages.setReadme('acme/api', [
+    '# Acme API', '', 'The public HTTP API of Acme: **orders**, **invoices** and webhooks. See the [API reference](https://docs.acme.example/api).', '',
+    '## Run it', '', '```sh', 'docker run --rm -p 8080:8080 -e DATABASE_URL=postgres://… registry.acme.example/acme/api:latest', '```', '',
+    '## Configuration', '', '- `DATABASE_URL`: PostgreSQL connection string', '- `LOG_LEVEL`: `info` (default) or `debug`', '',
+    '> Images are signed with cosign; verify before deploying.',
+  ].join('\n')));
+
   await backdate(berth, push.pushedAt);
 
   // Visibilities as a team would have them.
@@ -159,6 +172,8 @@ interface Shot {
   readonly path: string;
   readonly as: 'anonymous' | 'tester' | 'admin';
   readonly prepare?: (ui: UiSession) => Promise<void>;
+  /** Also taken at a phone's width (390 px, light): `NAME-phone.png`. */
+  readonly phone?: boolean;
 }
 
 async function versionPath(berth: RunningBerth, pkg: string): Promise<string> {
@@ -176,10 +191,12 @@ async function main(): Promise<void> {
     const version = await versionPath(berth, versionPackage);
     const shots: Shot[] = [
       { name: 'sign-in', path: '/login', as: 'anonymous' },
-      { name: 'org-packages', path: '/orgs/acme/packages', as: 'tester' },
-      { name: 'package', path: '/orgs/acme/packages/container/package/api', as: 'tester' },
+      { name: 'org-packages', path: '/orgs/acme/packages', as: 'tester', phone: true },
+      { name: 'deleted-packages', path: '/orgs/acme/packages?tab=deleted', as: 'tester', phone: true },
+      { name: 'package', path: '/orgs/acme/packages/container/package/api', as: 'tester', phone: true },
+      { name: 'versions', path: '/orgs/acme/packages/container/api/versions?filter=tagged', as: 'tester', phone: true },
       { name: 'version', path: version, as: 'tester' },
-      { name: 'package-settings', path: '/orgs/acme/packages/container/api/settings', as: 'tester' },
+      { name: 'package-settings', path: '/orgs/acme/packages/container/api/settings', as: 'tester', phone: true },
       {
         name: 'token-new', path: '/settings/tokens', as: 'tester',
         prepare: async (ui) => {
@@ -222,6 +239,16 @@ async function main(): Promise<void> {
       }
       for (const ui of sessions.values()) await ui.close();
     }
+    // Phones: the pages people open there, at 390 px.
+    const phone = await openSession(browser, berth.url, { viewport: { width: 390, height: 844 } });
+    await phone.signIn('tester', 'tester-password');
+    for (const shot of shots.filter((s) => s.phone)) {
+      const status = await phone.goto(shot.path);
+      if (status !== 200) throw new Error(`${shot.path} answered ${status}`);
+      phone.assertClean();
+      process.stdout.write(`${await phone.screenshot(OUT, `${shot.name}-phone`)}\n`);
+    }
+    await phone.close();
   } finally {
     await browser.close();
     await berth.stop();

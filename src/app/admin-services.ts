@@ -16,6 +16,10 @@ import { MirrorPackages } from '../packages/mirror-packages.js';
 import { BlobScrubber } from '../maintenance/blob-scrubber.js';
 import { GarbageCollector } from '../maintenance/garbage-collector.js';
 import { PackageSettings } from '../packages/package-settings.js';
+import { PackageService } from '../packages/package-service.js';
+import { Policy } from '../auth/policy.js';
+import { DownloadCounter } from '../registry/download-counter.js';
+import { createLogger } from '../observability/logger.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { isRepoName, parseRepoName } from '../oci/names.js';
 import { RepositoryStore } from '../registry/repositories.js';
@@ -43,6 +47,8 @@ export interface AdminServices {
   /** The audit log, for `berth audit`. */
   readonly audit: AuditLog;
   readonly packages: PackageSettings;
+  /** Packages as the REST API and the web UI delete and restore them (`berth package restore`). */
+  readonly packageService: PackageService;
   readonly keys: SigningKeys;
   readonly gc: GarbageCollector;
   /** How long idle upload sessions live (config `uploads.expireAfter`). */
@@ -118,6 +124,11 @@ export async function withServices<T>(opts: AdminServicesOptions, fn: (s: AdminS
       accounts: new AccountService({ db: conn.db, clock, audit, onPasswordSet: forgetInitialAdminPassword(config.dataDir) }),
       tokens: new TokenService({ db: conn.db, clock, audit }),
       packages: new PackageSettings({ db: conn.db, clock, audit }),
+      packageService: new PackageService({
+        db: conn.db, policy: new Policy({ db: conn.db }), clock, audit, protection: policies,
+        downloads: new DownloadCounter({ db: conn.db, clock, log: createLogger(config.log.level, process.stderr) }),
+        rules: { restoreWindowMs: config.packages.restoreWindowMs, deleteDownloadLimit: config.packages.deleteDownloadLimit },
+      }),
       keys: new SigningKeys({ db: conn.db, clock, keyEncryptionKey: config.auth.keyEncryptionKey }),
     }));
   } finally {

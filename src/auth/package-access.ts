@@ -156,3 +156,33 @@ export function readableRepositories(subject: Subject): ReadableFilter {
     ]),
   ])]);
 }
+
+/**
+ * The packages `subject` may restore once deleted, as one SQL condition on `repositories as r` (the deleted-packages
+ * listing pages in the database): `allowedOperations`' `restore`, i.e. an admin role with write:packages, which an
+ * active user has as an instance admin, the namespace's own user, an owner of the organization, or through an admin
+ * grant (directly or through a team). CI tokens (limited to one name, which a deleted package no longer has) and bots
+ * (no user, no role) restore nothing from a listing.
+ */
+export function restorableRepositories(subject: Subject): ReadableFilter {
+  const eb = expressionBuilder<Database & { r: RepositoriesTable }, 'r'>();
+  const userId = subject.userId;
+  if (userId === null || subject.grant || subject.repositoryLimit !== null || !subject.scopes.has('write:packages')) return sql<SqlBool>`1 = 0`;
+  const active = eb.selectFrom('accounts as u').where('u.id', '=', userId).where('u.disabledAt', 'is', null);
+  const ownedOrgs = eb.selectFrom('orgMembers as om').innerJoin('accounts as o', 'o.id', 'om.orgId')
+    .select('o.lowerLogin').where('om.userId', '=', userId).where('om.role', '=', 'owner');
+  const adminGrants = eb.selectFrom('packagePermissions as pp').select('pp.repositoryId').where('pp.role', '=', 'admin')
+    .where((w) => w.or([
+      w.and([w('pp.principalType', '=', 'user'), w('pp.principalId', '=', userId)]),
+      w.and([w('pp.principalType', '=', 'team'), w('pp.principalId', 'in', w.selectFrom('teamMembers').select('teamId').where('userId', '=', userId))]),
+    ]));
+  return eb.and([
+    eb.exists(active.select(eb.lit(1).as('one'))),
+    eb.or([
+      eb.exists(active.select(eb.lit(1).as('one')).where('u.isAdmin', '<>', 0)),
+      eb('r.owner', '=', active.select('u.lowerLogin')),
+      eb('r.owner', 'in', ownedOrgs),
+      eb('r.id', 'in', adminGrants),
+    ]),
+  ]);
+}

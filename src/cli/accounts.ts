@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { parseDuration } from '../util/duration.js';
 import { askPassword, printTable, readStdin, withDataOptions, withServices, type DataOptions } from './admin-context.js';
+import { notFound } from '../util/errors.js';
 import { parseFlag, UsageError } from './usage-error.js';
 
 type DataOpts = DataOptions;
@@ -166,7 +167,7 @@ export function tokenCommand(): Command {
 }
 
 export function packageCommand(): Command {
-  const pkg = new Command('package').description('Manage package visibility and access');
+  const pkg = new Command('package').description('Manage package visibility and access, restore deleted packages');
   withDataOptions(pkg.command('visibility <name> <visibility>')).description('Set public, private or internal')
     .action(async (name: string, visibility: string, opts: DataOpts) => {
       await withServices(opts, (s) => s.packages.setVisibility(name, visibility));
@@ -183,6 +184,23 @@ export function packageCommand(): Command {
     .action(async (name: string, opts: DataOpts & { user?: string; team?: string }) => {
       await withServices(opts, async (s) => s.packages.revoke(name, await principal(s, opts)));
       process.stderr.write(`revoked access to ${name} for ${opts.user ?? opts.team}\n`);
+    });
+  withDataOptions(pkg.command('restore <owner/name>'))
+    .description('Restore a deleted package (within packages.restoreWindow) with its versions and tags, as the REST API and web UI do')
+    .addHelpText('after', '\nExample:\n  berth package restore acme/api')
+    .action(async (ref: string, opts: DataOpts) => {
+      const slash = ref.indexOf('/');
+      if (slash <= 0 || slash === ref.length - 1) throw new UsageError(`"${ref}" is not a package: write OWNER/NAME, e.g. acme/api`);
+      const [login, name] = [ref.slice(0, slash), ref.slice(slash + 1).toLowerCase()];
+      const restored = await withServices(opts, async (s) => {
+        const owner = await s.accounts.find(login);
+        if (!owner) throw notFound(`there is no user or organization ${login}`);
+        const deleted = await s.packageService.lastDeleted(owner, name);
+        if (!deleted) throw notFound(`${owner.login.toLowerCase()}/${name} is not a deleted package that can still be restored (none, or deleted longer ago than packages.restoreWindow)`);
+        await s.packageService.restore(deleted);
+        return deleted;
+      });
+      process.stderr.write(`restored ${restored.repository} (${restored.versionCount} ${restored.versionCount === 1 ? 'version' : 'versions'}, ${restored.visibility}); it can be pulled again\n`);
     });
   return pkg;
 }

@@ -43,8 +43,10 @@ export interface RepositoriesTable {
   /** The user or organization owning the namespace; null for repositories pushed before accounts existed. */
   ownerId: number | null;
   visibility: Generated<'public' | 'private' | 'internal'>;
-  /** From the `org.opencontainers.image.source` label/annotation of the first push that had one. */
+  /** From the `org.opencontainers.image.source` label/annotation of the first push that had one, or set by an admin. */
   sourceUrl: string | null;
+  /** Markdown set by a package admin (migration 0020); null: none, the image's description stands in. */
+  readme: Generated<string | null>;
   createdBy: number | null;
   createdAt: number;
   updatedAt: number;

@@ -3,7 +3,7 @@ import type { Db } from '../db/schema.js';
 import { outbox } from '../events/outbox.js';
 import { lockRepository, transaction } from '../db/transaction.js';
 import { sql } from 'kysely';
-import { readableRepositories } from '../auth/package-access.js';
+import { readableRepositories, restorableRepositories } from '../auth/package-access.js';
 import type { PackageOperation, Subject, Visibility } from '../auth/permissions.js';
 import type { Policy } from '../auth/policy.js';
 import type { DownloadCounter } from '../registry/download-counter.js';
@@ -32,6 +32,8 @@ export interface PackageInfo {
   /** Versions not deleted. */
   readonly versionCount: number;
   readonly sourceUrl: string | null;
+  /** Markdown set by an admin (package settings); null when none is set. */
+  readonly readme: string | null;
   readonly createdAt: number;
   readonly updatedAt: number;
   readonly deletedAt: number | null;
@@ -118,10 +120,38 @@ export class PackageService {
 
   /** The most recently deleted package once named `owner/name`, while it can still be restored. */
   async findDeleted(owner: Owner, name: string, subject: Subject): Promise<PackageAccess | null> {
+    const pkg = await this.lastDeleted(owner, name);
+    return pkg ? this.#access(pkg.id, owner, subject) : null;
+  }
+
+  /** The same package without a subject: for the operator (`berth package restore`), who may restore anything. */
+  async lastDeleted(owner: Owner, name: string): Promise<PackageInfo | null> {
     const row = await this.#db.selectFrom('repositories').select('id')
       .where('deletedName', '=', fullName(owner, name)).where('deletedAt', '>', this.#cutoff())
-      .orderBy('deletedAt', 'desc').limit(1).executeTakeFirst();
-    return row ? this.#access(row.id, owner, subject) : null;
+      .orderBy('deletedAt', 'desc').orderBy('id', 'desc').limit(1).executeTakeFirst();
+    return row ? (await this.#load([row.id], owner))[0]! : null;
+  }
+
+  /**
+   * One page of the owner's deleted packages that can still be restored and that the subject may restore (the
+   * packages page's "Deleted" tab), most recently deleted first, and how many there are. Filtered and paged in the
+   * database (`restorableRepositories`); each comes with the subject's operations, as `find` gives them.
+   */
+  async listDeleted(owner: Owner, subject: Subject, opts: { page: number; perPage: number }): Promise<{ packages: PackageAccess[]; total: number }> {
+    const q = this.#db.selectFrom('repositories as r').where('r.owner', '=', owner.login.toLowerCase())
+      .where('r.deletedAt', '>', this.#cutoff()).where(restorableRepositories(subject));
+    const [rows, count] = await Promise.all([
+      q.select('r.id').orderBy('r.deletedAt', 'desc').orderBy('r.id', 'desc').limit(opts.perPage).offset((opts.page - 1) * opts.perPage).execute(),
+      countUpTo(this.#db, q.select(sql.lit(1).as('one'))),
+    ]);
+    const packages = await this.#load(rows.map((r) => r.id), owner);
+    const operations = await this.#policy.packageOperations(subject, owner.login, packages.map((p) => ({ id: p.id, name: p.repository, visibility: p.visibility })));
+    return { packages: packages.map((p) => ({ package: p, operations: operations.get(p.id)! })), total: count };
+  }
+
+  /** The end of the restore window of a package deleted at `deletedAt`: it is purged after that. */
+  restorableUntil(deletedAt: number): number {
+    return deletedAt + this.#rules.restoreWindowMs;
   }
 
   /** Soft-deletes the package: gone from /v2 and listings at once, restorable for the restore window. */
@@ -204,7 +234,7 @@ export class PackageService {
   async #load(ids: number[], owner: Owner): Promise<PackageInfo[]> {
     if (ids.length === 0) return [];
     const rows = await this.#db.selectFrom('repositories as r')
-      .select(['r.id', 'r.name', 'r.deletedName', 'r.visibility', 'r.sourceUrl', 'r.createdAt', 'r.updatedAt', 'r.deletedAt'])
+      .select(['r.id', 'r.name', 'r.deletedName', 'r.visibility', 'r.sourceUrl', 'r.readme', 'r.createdAt', 'r.updatedAt', 'r.deletedAt'])
       .select((eb) => eb.selectFrom('manifests as m').select((e) => e.fn.countAll().as('n'))
         .whereRef('m.repositoryId', '=', 'r.id').where('m.deletedAt', 'is', null).as('versionCount'))
       .where('r.id', 'in', ids).execute();
@@ -215,7 +245,7 @@ export class PackageService {
       const repository = r.deletedName ?? r.name;
       return {
         id: r.id, name: repository.slice(prefix), repository, visibility: r.visibility, versionCount: Number(r.versionCount ?? 0),
-        sourceUrl: r.sourceUrl, createdAt: r.createdAt, updatedAt: r.updatedAt, deletedAt: r.deletedAt,
+        sourceUrl: r.sourceUrl, readme: r.readme, createdAt: r.createdAt, updatedAt: r.updatedAt, deletedAt: r.deletedAt,
       };
     });
   }

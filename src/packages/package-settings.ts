@@ -8,8 +8,11 @@ import { transaction } from '../db/transaction.js';
 
 const VISIBILITIES: readonly Visibility[] = ['public', 'private', 'internal'];
 const ROLES: readonly Role[] = ['read', 'write', 'admin'];
+/** Longest README kept: a long one still fits the web UI's form body limit (64 KiB, URL-encoded). */
+export const README_MAX_CHARS = 20_000;
+const SOURCE_MAX_CHARS = 2048;
 
-/** A package's visibility and its per-package roles for users and teams. */
+/** A package's visibility, its per-package roles for users and teams, its source link and README. */
 export class PackageSettings {
   readonly #db: Db;
   readonly #clock: Clock;
@@ -70,6 +73,34 @@ export class PackageSettings {
     });
   }
 
+  /**
+   * Links the package to its source ("Connect repository"): an absolute http(s) URL, or '' to unlink. A link set
+   * here stays: a later push naming another source does not move it (manifest-service.ts links only unlinked ones).
+   */
+  async setSource(name: string, url: string): Promise<void> {
+    const sourceUrl = url.trim() === '' ? null : sourceLink(url.trim());
+    const repo = await this.#repo(name);
+    if (repo.sourceUrl === sourceUrl) return;
+    await transaction(this.#db, async (tx) => {
+      await tx.updateTable('repositories').set({ sourceUrl, updatedAt: this.#clock.now() }).where('id', '=', repo.id).execute();
+      await this.#audit.record(tx, {
+        action: 'package.update_source', org: repo.owner, target: name, repository: name, before: { source_url: repo.sourceUrl }, after: { source_url: sourceUrl },
+      });
+    });
+  }
+
+  /** Sets the package's README (Markdown, kept as written); '' (or only blanks) removes it. */
+  async setReadme(name: string, markdown: string): Promise<void> {
+    const readme = markdown.replace(/\r\n?/g, '\n');
+    if (readme.length > README_MAX_CHARS) throw invalid(`the README has ${readme.length} characters; at most ${README_MAX_CHARS} are kept`);
+    const repo = await this.#repo(name);
+    await transaction(this.#db, async (tx) => {
+      await tx.updateTable('repositories').set({ readme: readme.trim() === '' ? null : readme, updatedAt: this.#clock.now() }).where('id', '=', repo.id).execute();
+      // The text itself is not copied into the audit log: its size, so the record stays small.
+      await this.#audit.record(tx, { action: 'package.update_readme', org: repo.owner, target: name, repository: name, after: { characters: readme.trim() === '' ? 0 : readme.length } });
+    });
+  }
+
   /** Who has a role on the package (direct grants to users and teams), by kind and name. */
   async grants(name: string): Promise<{ type: 'user' | 'team'; id: number; name: string; role: Role }[]> {
     const repo = await this.#repo(name);
@@ -87,9 +118,22 @@ export class PackageSettings {
     ];
   }
 
-  async #repo(name: string): Promise<{ id: number; ownerId: number | null; owner: string; visibility: string }> {
-    const repo = await this.#db.selectFrom('repositories').select(['id', 'ownerId', 'owner', 'visibility']).where('name', '=', name).executeTakeFirst();
+  async #repo(name: string): Promise<{ id: number; ownerId: number | null; owner: string; visibility: string; sourceUrl: string | null }> {
+    const repo = await this.#db.selectFrom('repositories').select(['id', 'ownerId', 'owner', 'visibility', 'sourceUrl']).where('name', '=', name).executeTakeFirst();
     if (!repo) throw notFound(`no package named "${name}"`);
     return repo;
   }
+}
+
+/** An absolute http(s) URL with a host, as written (a `javascript:` or relative link is refused). */
+function sourceLink(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw invalid(`"${url.slice(0, 100)}" is not a URL: write it in full, e.g. https://github.com/acme/api`);
+  }
+  if ((parsed.protocol !== 'https:' && parsed.protocol !== 'http:') || parsed.host === '') throw invalid('the source link must be an http:// or https:// URL');
+  if (url.length > SOURCE_MAX_CHARS || /\s/.test(url)) throw invalid(`the source link must be one URL of at most ${SOURCE_MAX_CHARS} characters`);
+  return url;
 }

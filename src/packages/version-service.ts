@@ -1,4 +1,5 @@
-import type { Db } from '../db/schema.js';
+import type { ExpressionBuilder } from 'kysely';
+import type { Database, Db } from '../db/schema.js';
 import { outbox } from '../events/outbox.js';
 import { lockRepository, transaction } from '../db/transaction.js';
 import type { DownloadCounter } from '../registry/download-counter.js';
@@ -49,10 +50,15 @@ export class VersionService {
     this.#rules = deps.rules;
   }
 
-  /** One page of the package's versions in `state`, newest first, and how many there are (up to COUNT_LIMIT + 1). */
-  async list(pkg: PackageInfo, state: VersionState, page: number, perPage: number): Promise<{ versions: VersionInfo[]; total: number }> {
+  /**
+   * One page of the package's versions in `state`, newest first, and how many there are (up to COUNT_LIMIT + 1);
+   * `tagged` keeps only the versions that have a tag (true) or none (false), as GHCR's versions page filters.
+   */
+  async list(pkg: PackageInfo, state: VersionState, page: number, perPage: number, opts: { tagged?: boolean } = {}): Promise<{ versions: VersionInfo[]; total: number }> {
+    const hasTag = (eb: ExpressionBuilder<Database, 'manifests'>) => eb.exists(eb.selectFrom('tags as t').select('t.manifestId').whereRef('t.manifestId', '=', 'manifests.id'));
     const base = this.#db.selectFrom('manifests').where('repositoryId', '=', pkg.id)
-      .where('deletedAt', state === 'active' ? 'is' : 'is not', null);
+      .where('deletedAt', state === 'active' ? 'is' : 'is not', null)
+      .$if(opts.tagged !== undefined, (q) => q.where((eb) => (opts.tagged ? hasTag(eb) : eb.not(hasTag(eb)))));
     const [rows, count] = await Promise.all([
       base.select(COLUMNS).orderBy('createdAt', 'desc').orderBy('id', 'desc').limit(perPage).offset((page - 1) * perPage).execute(),
       countUpTo(this.#db, base.select('id')),

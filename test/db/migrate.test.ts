@@ -312,4 +312,18 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       assert.deepEqual(await conn.db.selectFrom('ssoIdentities').select('subject').execute(), []);
     });
   });
+
+  describe(`0020-package-readme on ${dialect}`, { skip: dialect === 'postgres' && noPostgres }, () => {
+    it('adds an optional README to packages, kept as written (a long Markdown text included)', async () => {
+      const conn = open(dialect === 'postgres' ? await createDatabase() : ':memory:');
+      await migrate(conn, '0018-bot-accounts');
+      const pkg = await conn.db.insertInto('repositories').values({ name: 'acme/api', owner: 'acme', ownerId: null, sourceUrl: null, createdBy: null, createdAt: 1, updatedAt: 1 })
+        .returning('id').executeTakeFirstOrThrow();
+      assert.deepEqual(await migrate(conn, '0020-package-readme'), ['0020-package-readme']);
+      assert.equal((await conn.db.selectFrom('repositories').select('readme').where('id', '=', pkg.id).executeTakeFirstOrThrow()).readme, null);
+      const readme = `# API\n\n${'Some *text* with ünïcode. '.repeat(800)}`;
+      await conn.db.updateTable('repositories').set({ readme }).where('id', '=', pkg.id).execute();
+      assert.equal((await conn.db.selectFrom('repositories').select('readme').where('id', '=', pkg.id).executeTakeFirstOrThrow()).readme, readme);
+    });
+  });
 }

@@ -10,6 +10,7 @@ import * as homePage from './pages/home-page.js';
 import * as packageList from './pages/package-list.js';
 import * as packagePage from './pages/package-page.js';
 import * as versionPage from './pages/version-page.js';
+import * as versionsPage from './pages/versions-page.js';
 import * as packageSettingsPage from './pages/package-settings-page.js';
 import * as tokensPage from './pages/tokens-page.js';
 import * as usagePage from './pages/usage-page.js';
@@ -32,7 +33,7 @@ import { csrfRejected, pageNotFound, SIGN_IN_REQUIRED } from './ui-errors.js';
  * Every page group of the web UI. A page file exports `register(app, deps)`; add yours here with one import.
  */
 const PAGES: readonly UiPage[] = [
-  loginPage, homePage, packageList, packagePage, versionPage, packageSettingsPage, tokensPage,
+  loginPage, homePage, packageList, packagePage, versionPage, versionsPage, packageSettingsPage, tokensPage,
   usagePage, adminPage, orgSettingsPage, orgAuditPage, mirrorsPage, userHooksPage, passwordPage, adminUsersPage, ssoPage,
 ];
 

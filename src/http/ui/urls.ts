@@ -23,3 +23,8 @@ export function versionUrl(owner: Pick<Owner, 'login' | 'type'>, name: string, v
 export function packageSettingsUrl(owner: Pick<Owner, 'login' | 'type'>, name: string): string {
   return `${ownerPath(owner)}/packages/container/${encodeURIComponent(name)}/settings`;
 }
+
+/** The versions page (GHCR's `/versions`): every version, filtered by `?filter=tagged|untagged`. */
+export function versionsUrl(owner: Pick<Owner, 'login' | 'type'>, name: string): string {
+  return `${ownerPath(owner)}/packages/container/${encodeURIComponent(name)}/versions`;
+}

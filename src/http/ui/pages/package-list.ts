@@ -1,10 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Visibility } from '../../../auth/permissions.js';
 import { pageParam, pager, tagChip, visibilityBadge } from '../components.js';
-import { formatBytes, formatCount, listingTotal, plural, timeAgo } from '../format.js';
-import { html } from '../html.js';
+import type { Account } from '../../../accounts/account-service.js';
+import { formatBytes, formatCount, formatDate, listingTotal, plural, timeAgo } from '../format.js';
+import { html, type Html } from '../html.js';
 import { OWNER_KINDS, ownerOf, type OwnerKind } from '../package-context.js';
-import { queryOf, registryHost, sendPage, viewerOf, type UiDeps } from '../ui-context.js';
+import { csrfField, queryOf, registryHost, sendPage, viewerOf, type UiDeps } from '../ui-context.js';
 import { ownerPackagesUrl, packageSettingsUrl, packageUrl } from '../urls.js';
 
 const PER_PAGE = 30;
@@ -13,7 +14,8 @@ const VISIBILITIES: readonly Visibility[] = ['public', 'private', 'internal'];
 /**
  * An owner's packages (`/orgs/{org}/packages`, `/users/{user}/packages`), as GitHub lists them: name, visibility,
  * latest tag, last published, downloads and size; filtered by name and visibility, 30 a page. What the viewer
- * sees follows the REST API's rules exactly (same service, same permission model).
+ * sees follows the REST API's rules exactly (same service, same permission model). A "Deleted" tab
+ * (`?tab=deleted`) lists the deleted packages the viewer may restore, each with a Restore button (a plain form).
  */
 export function register(app: FastifyInstance, deps: UiDeps): void {
   for (const { kind, prefix } of OWNER_KINDS) {
@@ -29,6 +31,10 @@ async function listPackages(deps: UiDeps, request: FastifyRequest, reply: Fastif
   const v = queryOf(request, 'visibility');
   const visibility = VISIBILITIES.find((x) => x === v);
   const page = pageParam(request);
+  // The deleted tab, and its count in the tab bar, only for those who may restore something here.
+  const signedIn = viewerOf(request).account !== null;
+  if (signedIn && queryOf(request, 'tab') === 'deleted') return listDeleted(deps, request, reply, owner, page);
+  const deletedCount = signedIn ? (await deps.packages.listDeleted(owner, viewerOf(request).subject, { page: 1, perPage: 1 })).total : 0;
   const { packages, total } = await deps.packages.list(owner, viewerOf(request).subject, {
     ...(visibility ? { visibility } : {}), ...(q ? { nameContains: q } : {}), page, perPage: PER_PAGE,
   });
@@ -51,6 +57,7 @@ async function listPackages(deps: UiDeps, request: FastifyRequest, reply: Fastif
   <p class="breadcrumb">${owner.type === 'org' ? 'Organization' : 'User'}</p>
   <h1>${owner.login} · Packages</h1>
 </div>${manages ? html`<div class="head-actions"><a class="btn" href="/orgs/${owner.login}/usage">Usage</a> <a class="btn" href="/orgs/${owner.login}/settings">Organization settings</a></div>` : null}</div>
+${deletedCount > 0 ? tabs(owner, 'live', deletedCount) : null}
 <form method="get" class="filter-bar" role="search" aria-label="Filter packages">
   <label class="visually-hidden" for="q">Find a package</label>
   <input id="q" type="search" name="q" value="${q}" placeholder="Find a package…">
@@ -83,6 +90,45 @@ ${packages.length === 0
   </div>
 </li>`;
   })}</ul>`}
+${pager(request, page, PER_PAGE, total)}`,
+  });
+}
+
+/** "Packages | Deleted (n)": shown when the viewer may restore deleted packages of this owner. */
+function tabs(owner: Account, current: 'live' | 'deleted', deletedCount: number): Html {
+  const tab = (which: 'live' | 'deleted', href: string, label: Html | string): Html => (which === current
+    ? html`<a href="${href}" aria-current="page">${label}</a>`
+    : html`<a href="${href}">${label}</a>`);
+  return html`<nav class="tabs" aria-label="Package lists">
+  ${tab('live', ownerPackagesUrl(owner), 'Packages')}
+  ${tab('deleted', `${ownerPackagesUrl(owner)}?tab=deleted`, html`Deleted <span class="badge">${formatCount(deletedCount)}</span>`)}
+</nav>`;
+}
+
+/**
+ * The owner's deleted packages the viewer may restore (GitHub shows them to organization owners in the settings),
+ * most recently deleted first: when each was deleted, until when it can be restored, and a Restore button that
+ * posts to the package's restore form (no JavaScript needed).
+ */
+async function listDeleted(deps: UiDeps, request: FastifyRequest, reply: FastifyReply, owner: Account, page: number) {
+  const { packages, total } = await deps.packages.listDeleted(owner, viewerOf(request).subject, { page, perPage: PER_PAGE });
+  const now = deps.clock.now();
+  return sendPage(request, reply, {
+    title: `${owner.login} deleted packages`, nav: 'packages',
+    body: html`<div class="page-head"><div>
+  <p class="breadcrumb">${owner.type === 'org' ? 'Organization' : 'User'}</p>
+  <h1>${owner.login} · Packages</h1>
+</div></div>
+${tabs(owner, 'deleted', total)}
+<p class="muted">${listingTotal(total, 'deleted package')} you can restore. A deleted package is gone from the registry; restoring it brings back its versions and tags.</p>
+${packages.length === 0 ? html`<div class="card"><p>No deleted packages that you can restore.</p></div>` : html`<div class="table-wrap"><table class="table">
+<thead><tr><th scope="col">Package</th><th scope="col">Deleted</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
+<tbody>${packages.map(({ package: p, operations }) => html`<tr data-package="${p.name}">
+  <td><strong>${p.name}</strong> ${visibilityBadge(p.visibility)}<div class="muted">${plural(p.versionCount, 'version')}</div></td>
+  <td>${p.deletedAt === null ? null : html`${timeAgo(p.deletedAt, now)}<div class="muted">restorable until ${formatDate(deps.packages.restorableUntil(p.deletedAt)).slice(0, 10)}</div>`}</td>
+  <td class="num">${operations.has('restore') ? html`<form method="post" action="${packageSettingsUrl(owner, p.name)}/restore" class="inline-form">${csrfField(request)}
+    <button type="submit" class="btn btn-small" aria-label="Restore ${p.name}">Restore</button></form>` : null}</td>
+</tr>`)}</tbody></table></div>`}
 ${pager(request, page, PER_PAGE, total)}`,
   });
 }

@@ -9,15 +9,17 @@ import { formatBytes, formatCount, formatDate, listingTotal, plural, shortDigest
 import { html, safeUrl, type Html } from '../html.js';
 import { isPackageAdmin, OWNER_KINDS, readablePackage, type OwnerKind } from '../package-context.js';
 import { csrfField, queryOf, registryHost, sendPage, type UiDeps } from '../ui-context.js';
-import { ownerPackagesUrl, packageSettingsUrl, packageUrl, versionUrl } from '../urls.js';
+import { renderMarkdown } from '../markdown.js';
+import { ownerPackagesUrl, packageSettingsUrl, packageUrl, versionsUrl, versionUrl } from '../urls.js';
 
 const VERSIONS_PER_PAGE = 30;
 const TAGS_SHOWN = 30;
 
 /**
  * A package's page at its REST `html_url` (`/orgs/{org}/packages/container/package/{name}`, user twin): the pull
- * command, description and source from the image's labels, recent tags, every version (paginated: fine for
- * 10,000), downloads over time, and signatures/attestations listed under the image they are about.
+ * command and a Dockerfile `FROM` line, the README (the admin's, else the image's description, as Markdown), the
+ * source link, recent tags, every version (paginated: fine for 10,000; the versions page filters them), downloads
+ * over time, and signatures/attestations listed under the image they are about.
  */
 export function register(app: FastifyInstance, deps: UiDeps): void {
   for (const { kind, prefix } of OWNER_KINDS) {
@@ -53,7 +55,7 @@ async function showPackage(deps: UiDeps, request: FastifyRequest, reply: Fastify
   <div>
     <p class="breadcrumb"><a href="${ownerPackagesUrl(owner)}">${owner.login}</a> / packages</p>
     <h1>${pkg.name} ${visibilityBadge(pkg.visibility)}</h1>
-    ${featured?.description ? html`<p class="description">${featured.description}</p>` : html`<p class="muted">No description. Add the <code>org.opencontainers.image.description</code> label or annotation to the image.</p>`}
+    ${pkg.readme && featured?.description ? html`<p class="description">${featured.description}</p>` : null}
   </div>
   ${admin ? html`<a class="btn" href="${packageSettingsUrl(owner, pkg.name)}">Package settings</a>` : null}
 </div>
@@ -61,12 +63,19 @@ async function showPackage(deps: UiDeps, request: FastifyRequest, reply: Fastify
   <div>
     <section aria-labelledby="install">
       <h2 id="install">Install from the command line</h2>
-      ${featured ? copyBox(`docker pull ${host}/${pkg.repository}${reference}`, 'Pull command') : html`<p class="muted">This package has no versions.</p>`}
+      ${featured ? html`${copyBox(`docker pull ${host}/${pkg.repository}${reference}`, 'Pull command')}
+      <p class="hint">Use as base image in a Dockerfile:</p>
+      ${copyBox(`FROM ${host}/${pkg.repository}${reference}`, 'Dockerfile FROM line')}` : html`<p class="muted">This package has no versions.</p>`}
+    </section>
+    <section aria-labelledby="readme" class="card">
+      <h2 id="readme">README</h2>
+      ${readme(pkg, featured, admin ? packageSettingsUrl(owner, pkg.name) : null)}
     </section>
     <section aria-labelledby="tags">
       <h2 id="tags">Recent tagged image versions</h2>
       ${imageTags.length === 0 ? html`<p class="muted">No tags.</p>` : html`<ul class="link-list">${imageTags.map((t) => html`<li><a href="${versionUrl(owner, pkg.name, t.versionId)}">${tagChip(t.name)}</a> <span class="muted">moved ${timeAgo(t.updatedAt, now)}</span></li>`)}</ul>
       ${tags.total > tags.tags.length ? html`<p class="muted">Older tags are listed with their versions below.</p>` : null}`}
+      <p><a href="${versionsUrl(owner, pkg.name)}?filter=tagged">View all tagged versions</a> · <a href="${versionsUrl(owner, pkg.name)}?filter=untagged">untagged</a></p>
     </section>
     <section aria-labelledby="downloads">
       <h2 id="downloads">Downloads</h2>
@@ -78,7 +87,7 @@ async function showPackage(deps: UiDeps, request: FastifyRequest, reply: Fastify
       <dt>Total downloads</dt><dd>${formatCount(stats.downloads.total)}</dd>
       <dt>Size</dt><dd>${formatBytes(stats.sizeBytes)}</dd>
       <dt>Versions</dt><dd>${formatCount(pkg.versionCount)}</dd>
-      <dt>Source</dt><dd>${pkg.sourceUrl ? html`<a href="${safeUrl(pkg.sourceUrl)}" rel="noopener noreferrer nofollow">${pkg.sourceUrl}</a>` : html`<span class="muted">none (label <code>org.opencontainers.image.source</code>)</span>`}</dd>
+      <dt>Source</dt><dd>${pkg.sourceUrl ? html`<a href="${safeUrl(pkg.sourceUrl)}" rel="noopener noreferrer nofollow">${pkg.sourceUrl}</a>` : html`<span class="muted">none (package settings, or the label <code>org.opencontainers.image.source</code>)</span>`}</dd>
       ${featured?.license ? html`<dt>License</dt><dd>${featured.license}</dd>` : null}
       <dt>Created</dt><dd>${formatDate(pkg.createdAt)}</dd>
       <dt>Last updated</dt><dd>${timeAgo(pkg.updatedAt, now)}</dd>
@@ -100,7 +109,14 @@ async function showPackage(deps: UiDeps, request: FastifyRequest, reply: Fastify
   });
 }
 
-function versionsTable(owner: Account, pkg: PackageInfo, versions: VersionInfo[], summaries: Map<number, VersionSummary>, now: number): Html {
+/** The README an admin set, else the featured version's description (both Markdown), else a hint. */
+function readme(pkg: PackageInfo, featured: VersionInfo | null, settingsUrl: string | null): Html {
+  const text = pkg.readme ?? featured?.description ?? null;
+  if (text) return renderMarkdown(text);
+  return html`<p class="muted">No README. ${settingsUrl ? html`<a href="${settingsUrl}#readme-h">Write one in the package settings</a>, or add` : 'Add'} the <code>org.opencontainers.image.description</code> label or annotation to the image.</p>`;
+}
+
+export function versionsTable(owner: Account, pkg: PackageInfo, versions: VersionInfo[], summaries: Map<number, VersionSummary>, now: number): Html {
   if (versions.length === 0) return html`<p class="muted">No versions on this page.</p>`;
   return html`<div class="table-wrap"><table class="table">
 <thead><tr><th scope="col">Version</th><th scope="col">Tags</th><th scope="col">Platforms</th><th scope="col" class="num">Size</th><th scope="col">Pushed</th><th scope="col" class="num">Downloads</th></tr></thead>

@@ -4,7 +4,8 @@ import type { Role, Visibility } from '../../../auth/permissions.js';
 import type { PackageAccess } from '../../../packages/package-service.js';
 import { isBerthError, type BerthError } from '../../../util/errors.js';
 import { visibilityBadge } from '../components.js';
-import { formatDate } from '../format.js';
+import { README_MAX_CHARS } from '../../../packages/package-settings.js';
+import { formatCount, formatDate } from '../format.js';
 import { html, safeUrl, type Html } from '../html.js';
 import { registerHookPages } from '../hook-pages.js';
 import { lifecycleSection, registerLifecycleForms, type LifecyclePageScope } from '../lifecycle-forms.js';
@@ -24,11 +25,14 @@ const DONE: Record<string, string> = {
   granted: 'Access updated.',
   removed: 'Access removed.',
   lifecycle: 'Lifecycle rules saved.',
+  source: 'Source link saved.',
+  readme: 'README saved.',
 };
 
 /**
  * Package settings for the package's admins (GitHub "Package settings"): visibility, manage access (users and
- * teams with read/write/admin), the source link, delete and restore with the package name typed as confirmation.
+ * teams with read/write/admin), the source link ("Connect repository") and README, delete with the package name
+ * typed as confirmation, and restore.
  * Every change is a plain form POST followed by a redirect.
  */
 export function register(app: FastifyInstance, deps: UiDeps): void {
@@ -38,6 +42,8 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
     app.post(`${base}/visibility`, (request, reply) => changeVisibility(deps, request, reply, kind));
     app.post(`${base}/access`, (request, reply) => grantAccess(deps, request, reply, kind));
     app.post(`${base}/access/remove`, (request, reply) => removeAccess(deps, request, reply, kind));
+    app.post(`${base}/source`, (request, reply) => setSource(deps, request, reply, kind));
+    app.post(`${base}/readme`, (request, reply) => setReadme(deps, request, reply, kind));
     app.post(`${base}/delete`, (request, reply) => deletePackage(deps, request, reply, kind));
     app.post(`${base}/restore`, (request, reply) => restorePackage(deps, request, reply, kind));
     registerLifecycleForms(app, deps, base, async (request) => lifecycleScope(await readablePackage(deps, request, kind)));
@@ -117,11 +123,26 @@ async function showSettings(deps: UiDeps, request: FastifyRequest, reply: Fastif
 </section>
 
 <section class="card" aria-labelledby="source-h">
-  <h2 id="source-h">Source</h2>
+  <h2 id="source-h">Connect repository</h2>
   ${pkg.sourceUrl
     ? html`<p>Linked to <a href="${safeUrl(pkg.sourceUrl)}" rel="noopener noreferrer nofollow">${pkg.sourceUrl}</a>.</p>`
     : html`<p class="muted">Not linked to a source repository.</p>`}
-  <p class="hint">The link comes from the first push whose image carries the <code>org.opencontainers.image.source</code> label or annotation (as on ghcr.io): add <code>LABEL org.opencontainers.image.source=https://…</code> to the Dockerfile.</p>
+  <form method="post" action="${action('/source')}" class="stack">${csrfField(request)}
+    <label for="source-url">Source repository URL</label>
+    <p class="hint" id="source-hint">An http:// or https:// address, e.g. https://github.com/${owner.login.toLowerCase()}/${pkg.name}. Leave it empty to unlink. Without one, the first push whose image carries the <code>org.opencontainers.image.source</code> label or annotation links it (as on ghcr.io).</p>
+    <input id="source-url" name="source_url" type="url" class="url-field" value="${pkg.sourceUrl ?? ''}" maxlength="2048" autocapitalize="none" spellcheck="false" aria-describedby="source-hint">
+    <div><button type="submit" class="btn">Save source link</button></div>
+  </form>
+</section>
+
+<section class="card" aria-labelledby="readme-h">
+  <h2 id="readme-h">README</h2>
+  <form method="post" action="${action('/readme')}" class="stack">${csrfField(request)}
+    <label for="readme">README (Markdown)</label>
+    <p class="hint" id="readme-hint">Shown on the package page. Headings, lists, code, emphasis and http(s) links; HTML is shown as text. Empty: the image's <code>org.opencontainers.image.description</code> is shown instead. At most ${formatCount(README_MAX_CHARS)} characters.</p>
+    <textarea id="readme" name="readme" class="readme-field" rows="14" maxlength="${README_MAX_CHARS}" aria-describedby="readme-hint">${pkg.readme ?? ''}</textarea>
+    <div><button type="submit" class="btn">Save README</button></div>
+  </form>
 </section>
 
 ${await lifecycleSection(deps, request, lifecycleScope({ owner, access }))}
@@ -158,11 +179,10 @@ async function showRestore(deps: UiDeps, request: FastifyRequest, reply: Fastify
     body: html`<p class="breadcrumb"><a href="${ownerPackagesUrl(owner)}">${owner.login}</a> / ${pkg.name}</p>
 <h1>Restore ${pkg.name}</h1>
 <p>This package was deleted ${pkg.deletedAt === null ? '' : formatDate(pkg.deletedAt)}. Restoring it brings back its versions and tags.</p>
-<form method="post" action="${packageSettingsUrl(owner, pkg.name)}/restore" class="stack card">${csrfField(request)}
-  <label for="confirm-restore">Type <strong>${pkg.name}</strong> to confirm</label>
-  <input id="confirm-restore" name="confirm" type="text" required autocomplete="off" autocapitalize="none" spellcheck="false" data-confirm="${pkg.name}">
-  <div><button type="submit" class="btn btn-primary">Restore this package</button></div>
-</form>`,
+<form method="post" action="${packageSettingsUrl(owner, pkg.name)}/restore" class="card">${csrfField(request)}
+  <button type="submit" class="btn btn-primary">Restore this package</button>
+</form>
+<p><a href="${ownerPackagesUrl(owner)}?tab=deleted">All deleted packages of ${owner.login}</a></p>`,
   });
 }
 
@@ -217,6 +237,22 @@ async function removeAccess(deps: UiDeps, request: FastifyRequest, reply: Fastif
   });
 }
 
+async function setSource(deps: UiDeps, request: FastifyRequest, reply: FastifyReply, kind: OwnerKind) {
+  const { owner, access } = await administered(deps, request, kind);
+  return applyChange(deps, request, reply, kind, async () => {
+    await deps.settings.setSource(access.package.repository, formOf(request).get('source_url') ?? '');
+    return `${packageSettingsUrl(owner, access.package.name)}?done=source`;
+  });
+}
+
+async function setReadme(deps: UiDeps, request: FastifyRequest, reply: FastifyReply, kind: OwnerKind) {
+  const { owner, access } = await administered(deps, request, kind);
+  return applyChange(deps, request, reply, kind, async () => {
+    await deps.settings.setReadme(access.package.repository, formOf(request).get('readme') ?? '');
+    return `${packageSettingsUrl(owner, access.package.name)}?done=readme`;
+  });
+}
+
 async function deletePackage(deps: UiDeps, request: FastifyRequest, reply: FastifyReply, kind: OwnerKind) {
   const { owner, access } = await administered(deps, request, kind);
   const pkg = access.package;
@@ -234,8 +270,8 @@ async function restorePackage(deps: UiDeps, request: FastifyRequest, reply: Fast
   if (!deleted?.operations.has('read')) throw pageNotFound();
   if (!deleted.operations.has('restore')) throw forbiddenPage('You must be an admin of this package to restore it.');
   const pkg = deleted.package;
+  // No typed confirmation: a restore destroys nothing (the package can be deleted again), unlike a delete.
   try {
-    if ((formOf(request).get('confirm') ?? '').trim() !== pkg.name) throw formInvalid(`Type the package name (${pkg.name}) to confirm the restore.`);
     await deps.packages.restore(pkg);
   } catch (err) {
     if (isBerthError(err) && err.status < 500) return showRestore(deps, request, reply, owner, err);
