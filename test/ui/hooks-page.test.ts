@@ -27,6 +27,7 @@ before(async () => {
   await berth.admin(async (s) => {
     await s.accounts.createUser({ login: 'bob', password: 'bob-password' });
     await s.accounts.addMember('acme', 'bob', 'member');
+    await s.accounts.createUser({ login: 'root', password: 'root-password', isAdmin: true });
   });
   browser = await launchBrowser();
 });
@@ -190,5 +191,43 @@ test('a package\'s webhooks get its events only; a user\'s those of their namesp
   } finally {
     await own.stop();
     await pkgRx.stop();
+  }
+});
+
+test('an instance admin\'s webhook at /admin/hooks gets every namespace\'s events; anyone else gets 404', async () => {
+  const instanceRx = await new Receiver().start();
+  try {
+    await inSession(browser, berth.url, shots, 'root', async (ui) => {
+      assert.equal(await ui.goto('/admin'), 200);
+      await ui.page.getByRole('link', { name: 'Webhooks' }).click();
+      assert.equal(new URL(ui.page.url()).pathname, '/admin/hooks');
+      await ui.page.getByLabel('Payload URL').fill(instanceRx.url);
+      await ui.page.getByLabel('Secret').fill(SECRET);
+      await ui.page.getByRole('button', { name: 'Add webhook' }).click();
+      assert.match(new URL(ui.page.url()).pathname, /^\/admin\/hooks\/\d+$/);
+      assert.match(await ui.page.locator('main').innerText(), /Webhook created/);
+
+      await pushImage(berth.url, 'acme/instance-ui', 'i1', 'v1');
+      await pushImage(berth.url, `${berth.user}/instance-mine-ui`, 'i2', 'v1');
+      const names = await until('both namespaces\' events', () => {
+        const got = instanceRx.of('package').map((r) => (r.body.package as { name: string }).name).sort();
+        return got.length >= 2 ? got : undefined;
+      });
+      assert.deepEqual(names, ['instance-mine-ui', 'instance-ui']);
+      assert.ok(instanceRx.of('package').every((r) => signedWith(r, SECRET)));
+      const items = await until('the delivery log', async () => {
+        const l = await log(ui);
+        return l.filter((i) => i.status === 'delivered' && /package\.published/.test(i.text)).length >= 2 ? l : undefined;
+      });
+      assert.ok(items.some((i) => /ping/.test(i.text)));
+    }, { javaScript: false });
+    for (const login of ['tester', 'bob']) {
+      await inSession(browser, berth.url, shots, login, async (ui) => {
+        assert.equal(await ui.goto('/admin/hooks'), 404);
+        ui.assertClean([NOT_FOUND_LOG]);
+      }, { javaScript: false });
+    }
+  } finally {
+    await instanceRx.stop();
   }
 });

@@ -19,6 +19,7 @@ import * as mirrorsPage from './pages/mirrors-page.js';
 import * as orgSettingsPage from './pages/org-settings-page.js';
 import * as orgAuditPage from './pages/org-audit-page.js';
 import * as userHooksPage from './pages/user-hooks-page.js';
+import * as adminHooksPage from './pages/admin-hooks-page.js';
 import * as passwordPage from './pages/password-page.js';
 import * as adminUsersPage from './pages/admin-users-page.js';
 import * as ssoPage from './pages/sso-page.js';
@@ -34,7 +35,7 @@ import { csrfRejected, pageNotFound, SIGN_IN_REQUIRED } from './ui-errors.js';
  */
 const PAGES: readonly UiPage[] = [
   loginPage, homePage, packageList, packagePage, versionPage, versionsPage, packageSettingsPage, tokensPage,
-  usagePage, adminPage, orgSettingsPage, orgAuditPage, mirrorsPage, userHooksPage, passwordPage, adminUsersPage, ssoPage,
+  usagePage, adminPage, orgSettingsPage, orgAuditPage, mirrorsPage, userHooksPage, adminHooksPage, passwordPage, adminUsersPage, ssoPage,
 ];
 
 /** The UI's Content-Security-Policy: no inline script or style anywhere, nothing from other sites, forms post here only. */

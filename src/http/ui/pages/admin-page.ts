@@ -35,6 +35,7 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
   <h1>Site administration</h1>
   <p><a href="/admin/mirrors">Pull-through mirrors</a></p>
   <p><a href="/admin/audit">Audit log</a></p>
+  <p><a href="/admin/hooks">Webhooks</a> (instance-wide: every namespace's events)</p>
   <p><a href="/admin/users">Create users and organizations, set passwords</a></p>
   <dl class="usage-stats">
     <div><dt>Users</dt><dd data-admin="users">${overview.users}</dd>${overview.disabledUsers > 0 ? html`<dd class="hint">${overview.disabledUsers} disabled</dd>` : null}</div>
