@@ -7,7 +7,7 @@
 // suites that do not depend on the backends run in the first pass only. Exit code: non-zero if any pass failed.
 //
 // S3 (the postgres-s3 set, the S3 driver's own tests): Ceph RGW is started once for the run with
-// scripts/s3-ceph.sh (needs root) and stopped at the end, also on failure; its endpoint and credentials reach the
+// scripts/s3-ceph.sh (needs root) and stopped at the end, also on failure, unless another run still uses it; its endpoint and credentials reach the
 // tests as S3_ENDPOINT + AWS_*. Already set S3_ENDPOINT, or an RGW already answering, is used as it is.
 //
 // Node.js version: the machine's `node` (Node 20), or with BERTH_TEST_NODE=24 Node 24 from the npm registry
@@ -147,9 +147,18 @@ function startS3IfNeeded() {
     console.error('cannot start Ceph RGW for the S3 tests (scripts/s3-ceph.sh start needs root and radosgw: bash scripts/install-test-deps.sh)');
     process.exit(1);
   }
+  // Every run using the RGW holds a shared lock on USERS while it runs (a `flock -s` child that lives as long as this
+  // process lives; -o: only flock holds it, so killing flock frees it). The run that started the RGW stops it at the end only if it can then take the lock
+  // exclusively within a few seconds: another run on this machine still using it (a helper's, one by hand) keeps it.
+  const USERS = '/tmp/berth-s3-users.lock';
+  const holder = spawn('flock', ['-o', '-s', USERS, 'cat'], { stdio: ['pipe', 'ignore', 'ignore'] });
+  holder.unref();
+  holder.stdin.unref?.();
   if (r.stdout.trim() !== 'reused') {
-    const stop = () => spawnSync('bash', ['scripts/s3-ceph.sh', 'stop'], { cwd: root, stdio: 'inherit' });
-    process.once('exit', stop);
+    process.once('exit', () => {
+      holder.kill('SIGKILL');
+      spawnSync('flock', ['-w', '5', '-x', USERS, 'bash', 'scripts/s3-ceph.sh', 'stop'], { cwd: root, stdio: 'inherit' });
+    });
     for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(130));
   } else {
     console.log(`using the Ceph RGW already running on port ${port}`);
