@@ -14,6 +14,7 @@ import { RetentionService } from '../lifecycle/retention-service.js';
 import { BlobScrubber } from '../maintenance/blob-scrubber.js';
 import { GarbageCollector } from '../maintenance/garbage-collector.js';
 import { PackageSettings } from '../packages/package-settings.js';
+import { StorageQuotas } from '../packages/storage-quotas.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { isRepoName, parseRepoName } from '../oci/names.js';
 import { RepositoryStore } from '../registry/repositories.js';
@@ -27,6 +28,7 @@ export { parseTrustPolicy, type TrustPolicy } from '../auth/trust-policy.js';
 export { botLogin, parseBot, parseBotRef, parseExpiry } from '../auth/bot-grant.js';
 export type { BotInfo } from '../accounts/bot-service.js';
 export type { ScrubReport } from '../maintenance/blob-scrubber.js';
+export { describeUsage, parseQuotaTarget, type OwnerStorage } from '../packages/storage-quotas.js';
 export { parseImmutableTagRules } from '../lifecycle/immutable-tags.js';
 export type { PolicyScope } from '../lifecycle/lifecycle-policies.js';
 export { parseRetentionPolicy, type RetentionPolicy } from '../lifecycle/retention-policy.js';
@@ -52,6 +54,8 @@ export interface AdminServices {
   readonly trust: TrustPolicies;
   /** Organizations' bot accounts (berth bot). */
   readonly bots: BotService;
+  /** Storage quotas and the storage figures (berth quota, berth usage). */
+  readonly quotas: StorageQuotas;
   readonly lifecycle: { readonly policies: LifecyclePolicies; readonly retention: RetentionService; packageId(name: string): Promise<number | null> };
 }
 
@@ -100,6 +104,7 @@ export async function withServices<T>(opts: AdminServicesOptions, fn: (s: AdminS
       },
       trust: new TrustPolicies({ db: conn.db, clock, audit }),
       bots: new BotService({ db: conn.db, clock, audit }),
+      quotas: new StorageQuotas({ db: conn.db, dialect: conn.dialect, audit, defaultQuota: config.quota.defaultBytes }),
       gc: new GarbageCollector({ db: conn.db, blobs: store, clock }),
       uploads: new UploadService({ db: conn.db, blobs: store, repos, clock }),
       uploadExpiryMs: config.uploads.expireAfterMs,
