@@ -35,18 +35,17 @@ const CHUNK = 400;
 
 /** Versions `manifestIds` of package `repositoryId` became live (+1: pushed, restored) or stopped being (-1). */
 export async function countVersions(tx: Db, repositoryId: number, manifestIds: readonly number[], sign: 1 | -1): Promise<StorageChange> {
-  const repo = await tx.selectFrom('repositories').select(['owner', 'deletedAt']).where('id', '=', repositoryId).executeTakeFirstOrThrow();
-  let manifestBytes = 0;
-  const refs = new Map<string, number>();
+  // Two reads: the package with the versions' manifest bytes, then their blob references with the blobs' sizes.
+  const repo = await tx.selectFrom('repositories').where('id', '=', repositoryId)
+    .select(['owner', 'deletedAt', (eb) => eb.selectFrom('manifests').select((e) => e.fn.sum('size').as('bytes')).where('id', 'in', manifestIds).as('bytes')])
+    .executeTakeFirstOrThrow();
+  const manifestBytes = Number(repo.bytes ?? 0);
+  const refs = new Map<string, { n: number; size: number }>();
   for (let i = 0; i < manifestIds.length; i += CHUNK) {
-    const part = manifestIds.slice(i, i + CHUNK);
-    const [size, rows] = await Promise.all([
-      tx.selectFrom('manifests').select((eb) => eb.fn.sum('size').as('bytes')).where('id', 'in', part).executeTakeFirst(),
-      tx.selectFrom('manifestReferences').select(['digest', (eb) => eb.fn.countAll().as('n')])
-        .where('manifestId', 'in', part).where('kind', '=', 'blob').groupBy('digest').execute(),
-    ]);
-    manifestBytes += Number(size?.bytes ?? 0);
-    for (const r of rows) refs.set(r.digest, (refs.get(r.digest) ?? 0) + Number(r.n));
+    const rows = await tx.selectFrom('manifestReferences as r').leftJoin('blobs as b', 'b.digest', 'r.digest')
+      .select(['r.digest', (eb) => eb.fn.countAll().as('n'), (eb) => eb.fn.max('b.size').as('size')])
+      .where('r.manifestId', 'in', manifestIds.slice(i, i + CHUNK)).where('r.kind', '=', 'blob').groupBy('r.digest').execute();
+    for (const r of rows) refs.set(r.digest, { n: (refs.get(r.digest)?.n ?? 0) + Number(r.n), size: Number(r.size ?? 0) });
   }
   const changed = await packageRefs(tx, repositoryId, refs, sign);
   const packageFigure = await addToPackage(tx, repositoryId, sign * (manifestBytes + total(changed)));
@@ -156,24 +155,23 @@ export async function recomputeUsage(db: Db, dialect: Dialect, owner: string | n
 }
 
 /** Adds `refs` (digest → references) to the package's counters; returns the blobs that came (+1) or went (-1), with their sizes. */
-async function packageRefs(tx: Db, repositoryId: number, refs: Map<string, number>, sign: 1 | -1): Promise<Map<string, number>> {
+async function packageRefs(tx: Db, repositoryId: number, refs: Map<string, { n: number; size: number }>, sign: 1 | -1): Promise<Map<string, number>> {
   const changed = new Map<string, number>();
   const digests = [...refs.keys()].sort();
   for (let i = 0; i < digests.length; i += CHUNK) {
     const part = digests.slice(i, i + CHUNK);
     if (sign > 0) {
-      const sizes = new Map((await tx.selectFrom('blobs').select(['digest', 'size']).where('digest', 'in', part).execute()).map((b) => [b.digest, Number(b.size)]));
       const rows = await tx.insertInto('packageBlobRefs')
-        .values(part.map((digest) => ({ repositoryId, digest, size: sizes.get(digest) ?? 0, refs: refs.get(digest)! })))
+        .values(part.map((digest) => ({ repositoryId, digest, size: refs.get(digest)!.size, refs: refs.get(digest)!.n })))
         .onConflict((oc) => oc.columns(['repositoryId', 'digest']).doUpdateSet((eb) => ({ refs: eb('packageBlobRefs.refs', '+', eb.ref('excluded.refs')) })))
         .returning(['digest', 'size', 'refs']).execute();
       // The counter equals what this change added: the blob was not referenced before.
-      for (const r of rows) if (Number(r.refs) === refs.get(r.digest)) changed.set(r.digest, Number(r.size));
+      for (const r of rows) if (Number(r.refs) === refs.get(r.digest)!.n) changed.set(r.digest, Number(r.size));
     } else {
       // Versions reference a blob once each, so the amounts are usually all 1: one UPDATE per distinct amount.
-      for (const n of new Set(part.map((d) => refs.get(d)!))) {
+      for (const n of new Set(part.map((d) => refs.get(d)!.n))) {
         const rows = await tx.updateTable('packageBlobRefs').set((eb) => ({ refs: eb('refs', '-', n) }))
-          .where('repositoryId', '=', repositoryId).where('digest', 'in', part.filter((d) => refs.get(d) === n))
+          .where('repositoryId', '=', repositoryId).where('digest', 'in', part.filter((d) => refs.get(d)!.n === n))
           .returning(['digest', 'size', 'refs']).execute();
         for (const r of rows) if (Number(r.refs) <= 0) changed.set(r.digest, Number(r.size));
       }

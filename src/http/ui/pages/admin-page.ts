@@ -52,7 +52,7 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
     <div><dt>Storage</dt><dd data-admin="storage-bytes" data-bytes="${overview.storageBytes}">${formatBytes(overview.storageBytes)}</dd><dd class="hint">all owners</dd></div>
     <div><dt>Blob store</dt><dd data-admin="blob-bytes" data-bytes="${overview.blobBytes}">${formatBytes(overview.blobBytes)}</dd><dd class="hint">${overview.blobCount} blobs</dd></div>
   </dl>
-  <p class="hint">Storage is the owners' figures added up, as their usage pages show them and quotas count them: each owner's distinct blobs plus manifests (a blob two owners use counts for both). The blob store holds every blob once, including blobs of deleted versions and blobs no manifest references any more; <code>berth gc</code> frees those.</p>
+  <p class="hint">Storage is the owners' figures added up, as their usage pages show them and quotas count them: each owner's distinct blobs plus manifests (a blob two owners use counts for both). The blob store holds every blob once (manifests live in the database), including blobs of deleted versions and blobs no manifest references any more; <code>berth gc</code> frees those.</p>
 
   <h2 id="recent-pushes">Recent pushes</h2>
   ${overview.recentPushes.length === 0 ? html`<p class="muted">Nothing pushed yet.</p>` : html`<table class="table" aria-labelledby="recent-pushes">
