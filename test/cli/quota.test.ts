@@ -1,5 +1,5 @@
 // Storage quotas and the one storage figure, through the built CLI (`berth quota`, `berth usage recompute`), the
-// REST stats and real skopeo pushes: the figure counts each blob once per package and once per owner plus the
+// REST stats and real skopeo and podman pushes: the figure counts each blob once per package and once per owner plus the
 // manifests; a push over quota is refused with a message skopeo prints and leaves nothing visible; concurrent pushes
 // near the limit (two replicas on PostgreSQL) never pass it, and a recompute finds the figure the pushes kept.
 import assert from 'node:assert/strict';
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startBerth, type RunningBerth } from '../helpers/berth.js';
 import { runBuilt, type CliResult } from '../helpers/built-cli.js';
-import { ClientError, skopeoCopy } from '../helpers/clients.js';
+import { ClientError, createPodman, skopeoCopy } from '../helpers/clients.js';
 import { MEDIA, pushBlob, pushManifest, registryFetch, sha256, useAuthorization, type Descriptor } from '../helpers/http.js';
 import { writeImageLayout } from '../helpers/oci-image.js';
 
@@ -103,7 +103,7 @@ test('one storage figure: distinct blobs plus manifests, a blob shared by two pa
   assert.doesNotMatch(recomputed, /was/, 'the incremental figure was already right');
 });
 
-test('a push over quota is refused with a message skopeo prints, and nothing of it becomes visible', async () => {
+test('a push over quota is refused with a message skopeo and podman print, and nothing of it becomes visible', async () => {
   const small = join(work, 'small');
   const big = join(work, 'big');
   const other = join(work, 'other');
@@ -144,6 +144,18 @@ test('a push over quota is refused with a message skopeo prints, and nothing of 
   // Tagging content already stored adds nothing: allowed even over quota.
   await push(small, 'limited/app:again');
   assert.equal(storageOf('limited').storage_bytes, overUsed);
+  // podman prints the refusal too (its blobs are mounted from limited/app; the new package's manifest is refused).
+  const podman = createPodman();
+  try {
+    await podman.login(berth.host, berth.user, berth.token);
+    await podman.run(['pull', '--tls-verify=false', `${berth.host}/limited/app:small`]);
+    await podman.run(['tag', `${berth.host}/limited/app:small`, `${berth.host}/limited/fourth:x`]);
+    const byPodman = await refusal(podman.run(['push', '--tls-verify=false', `${berth.host}/limited/fourth:x`]));
+    assert.match(byPodman, /limited is over its storage quota: .*delete versions or ask an admin to raise it/);
+    assert.equal(await tagDigest('limited/fourth', 'x'), null);
+  } finally {
+    await podman.cleanup();
+  }
 
   ok(cli('quota', 'clear', 'limited'));
   await push(other, 'limited/third:x');
