@@ -5,6 +5,8 @@
  * `--postgres-s3` then runs Berth on PostgreSQL + S3 as one and as two replicas (bench/scale-out.ts).
  * `--ui-pages` then measures the web UI's render times at 1,000 packages / 10,000 versions (bench/ui-pages.ts).
  * `--retention` then times a retention dry run over one package of 100,000 versions (bench/retention.ts).
+ * `--quota` runs only the quota part (bench/quota-check.ts): the server time storage accounting and the quota check
+ * add to a manifest push, for an owner holding 100,000 blobs (target: under 1 ms).
  * `--blob-get` (also with `--quick`) runs only the blob GET comparison: Berth with storage.verifyOnRead off and on,
  * and nginx, on one pushed layer; it prints its own table and writes .bench/blob-get.json.
  * `--seed [--scale F]` runs only the registry-size part (bench/listings.ts): seeds SQLite and PostgreSQL with 100,000
@@ -73,6 +75,7 @@ async function main(): Promise<void> {
   if (args[0] === '--seed') return seedOnly(args.slice(1));
   if (args.includes('--pull-storm')) return pullStormOnly(args);
   if (args.includes('--mirror')) return mirrorOnly(args);
+  if (args[0] === '--quota') return quotaOnly(args.slice(1));
   if (args.some((a) => a !== '--quick' && a !== '--postgres-s3' && a !== '--ui-pages' && a !== '--retention' && a !== '--blob-get')) {
     process.stderr.write(`${USAGE}\n`);
     process.exit(2);
@@ -113,7 +116,13 @@ async function main(): Promise<void> {
   }
 }
 
-const USAGE = 'usage: npm run bench [-- [--quick] [--postgres-s3] [--ui-pages] [--retention] | [--quick] --blob-get | --seed [--scale F] [--sqlite | --postgres] | [--quick] --pull-storm | [--quick] --mirror]';
+const USAGE = 'usage: npm run bench [-- [--quick] [--postgres-s3] [--ui-pages] [--retention] | [--quick] --blob-get | --seed [--scale F] [--sqlite | --postgres] | [--quick] --pull-storm | [--quick] --mirror | --quota [BLOBS]]';
+
+/** `--quota [BLOBS]`: the quota check's cost alone, in its own process (bench/quota-check.ts prints PASS/MISS). */
+function quotaOnly(args: string[]): void {
+  const quota = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/quota-check.ts'), ...args], { stdio: 'inherit' });
+  if (quota.status !== 0) process.exitCode = 1;
+}
 
 /** `--seed [--scale F]`: the registry-size bench alone (bench/listings.ts). */
 async function seedOnly(args: string[]): Promise<void> {

@@ -20,6 +20,7 @@ import { PackageService } from '../packages/package-service.js';
 import { Policy } from '../auth/policy.js';
 import { DownloadCounter } from '../registry/download-counter.js';
 import { createLogger } from '../observability/logger.js';
+import { StorageQuotas } from '../packages/storage-quotas.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { isRepoName, parseRepoName } from '../oci/names.js';
 import { RepositoryStore } from '../registry/repositories.js';
@@ -34,6 +35,7 @@ export { parseTrustPolicy, type TrustPolicy } from '../auth/trust-policy.js';
 export { botLogin, parseBot, parseBotRef, parseExpiry } from '../auth/bot-grant.js';
 export type { BotInfo } from '../accounts/bot-service.js';
 export type { ScrubReport } from '../maintenance/blob-scrubber.js';
+export { describeUsage, parseQuotaTarget, type OwnerStorage } from '../packages/storage-quotas.js';
 export { parseImmutableTagRules } from '../lifecycle/immutable-tags.js';
 export type { PolicyScope } from '../lifecycle/lifecycle-policies.js';
 export { parseRetentionPolicy, type RetentionPolicy } from '../lifecycle/retention-policy.js';
@@ -62,6 +64,8 @@ export interface AdminServices {
   readonly trust: TrustPolicies;
   /** Organizations' bot accounts (berth bot). */
   readonly bots: BotService;
+  /** Storage quotas and the storage figures (berth quota, berth usage). */
+  readonly quotas: StorageQuotas;
   readonly lifecycle: { readonly policies: LifecyclePolicies; readonly retention: RetentionService; packageId(name: string): Promise<number | null> };
   /** Pull-through caches (berth mirror): what they hold, and eviction by last pull or on demand. */
   readonly mirror: { readonly packages: MirrorPackages; readonly eviction: MirrorEviction };
@@ -116,6 +120,7 @@ export async function withServices<T>(opts: AdminServicesOptions, fn: (s: AdminS
       },
       trust: new TrustPolicies({ db: conn.db, clock, audit }),
       bots: new BotService({ db: conn.db, clock, audit }),
+      quotas: new StorageQuotas({ db: conn.db, dialect: conn.dialect, audit, defaultQuota: config.quota.defaultBytes }),
       gc: new GarbageCollector({ db: conn.db, blobs: store, clock, audit }),
       uploads: new UploadService({ db: conn.db, blobs: store, repos, clock }),
       uploadExpiryMs: config.uploads.expireAfterMs,

@@ -51,6 +51,7 @@ import { PackageSettings } from '../packages/package-settings.js';
 import { PackageStats } from '../packages/package-stats.js';
 import { PackageSummaries } from '../packages/package-summaries.js';
 import { UsageService } from '../packages/usage-service.js';
+import { StorageQuotas } from '../packages/storage-quotas.js';
 import { VersionDetails } from '../packages/version-details.js';
 import { VersionService } from '../packages/version-service.js';
 import { createRegistry, type Registry } from '../registry/registry.js';
@@ -108,7 +109,9 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   };
   // Immutable-tag rules: the registry and the package services ask them before moving or deleting a tag.
   const policies = new LifecyclePolicies({ db: db.db, clock, audit });
-  const registry = createRegistry({ db: db.db, blobs, clock, audit, log, uploadLimits, verifyOnRead: config.storage.verifyOnRead, protection: policies });
+  const registry = createRegistry({
+    db: db.db, blobs, clock, audit, log, uploadLimits, verifyOnRead: config.storage.verifyOnRead, protection: policies, defaultQuota: config.quota.defaultBytes,
+  });
   const accounts = new AccountService({ db: db.db, clock, audit, onPasswordSet: forgetInitialAdminPassword(config.dataDir) });
   const tokens = new TokenService({ db: db.db, clock, audit });
   const initialAdminPassword = await bootstrapAdmin(accounts, config.dataDir);
@@ -232,7 +235,8 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   });
   const versions = new VersionService({ db: db.db, clock, audit, downloads: registry.downloads, rules, protection: policies });
   const stats = new PackageStats({ db: db.db, downloads: registry.downloads });
-  const usage = new UsageService({ db: db.db, downloads: registry.downloads });
+  const usage = new UsageService({ db: db.db, downloads: registry.downloads, defaultQuota: config.quota.defaultBytes });
+  const quotas = new StorageQuotas({ db: db.db, dialect: db.dialect, audit, defaultQuota: config.quota.defaultBytes });
   metrics?.setSources({
     openUploads: () => registry.uploads.countOpen(),
     databasePing: async () => { await sql`select 1`.execute(db.db); },
@@ -292,6 +296,8 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       details: new VersionDetails({ db: db.db, blobs: registry.blobs, downloads: registry.downloads }),
       directory: new OwnerDirectory({ db: db.db }),
       usage,
+      quotas,
+      quotaWarningPercent: config.quota.warningPercent,
       lifecycle,
       trust,
       audit,

@@ -18,6 +18,7 @@ import { storageCommand } from './storage.js';
 import { UsageError } from './usage-error.js';
 import { trustCommand } from './trust.js';
 import { botCommand } from './bot.js';
+import { quotaCommand, usageCommand } from './quota.js';
 
 /** Exit codes, documented in the README: 0 ok, 1 failure, 2 bad usage or configuration. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -43,6 +44,8 @@ export async function runCli(argv: string[]): Promise<void> {
   program.addCommand(trustCommand());
   program.addCommand(auditCommand());
   program.addCommand(botCommand());
+  program.addCommand(quotaCommand());
+  program.addCommand(usageCommand());
   for (const cmd of [userCommand(), orgCommand(), teamCommand(), tokenCommand(), packageCommand(), keysCommand()]) program.addCommand(cmd);
   forEachCommand(program, oneLineUsageErrors);
   try {

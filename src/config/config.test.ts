@@ -75,6 +75,8 @@ test('REST API rate limits and package deletion rules have GitHub\'s defaults', 
   assert.deepEqual(c.api.rateLimit, { authenticated: 5000, anonymous: 60, windowMs: 3_600_000 });
   assert.deepEqual(c.packages, { restoreWindowMs: 30 * 86_400_000, purgeIntervalMs: 3_600_000, deleteDownloadLimit: 5000 });
   assert.equal(loadConfig({ env: { BERTH_PACKAGES_DELETE_DOWNLOAD_LIMIT: '0' } }).packages.deleteDownloadLimit, 0);
+  assert.deepEqual(c.quota, { defaultBytes: null, warningPercent: 80 });
+  assert.deepEqual(loadConfig({ env: { BERTH_QUOTA_DEFAULT: '1.5GiB' } }).quota.defaultBytes, 1.5 * 1024 ** 3);
   assert.throws(() => loadConfig({ env: { BERTH_API_RATE_LIMIT_ANONYMOUS: '0' } }), /at least 1/);
 });
 

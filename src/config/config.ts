@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { parseByteSize } from '../util/byte-size.js';
 import { parseDuration } from '../util/duration.js';
 import { envName, MIRROR_NAMESPACE, SCHEMA, UPSTREAM_SCHEMA, type ConfigKey, type KeySpec, type UpstreamKey } from './schema.js';
 
@@ -63,6 +64,8 @@ export interface Config {
   };
   readonly api: { readonly rateLimit: { readonly authenticated: number; readonly anonymous: number; readonly windowMs: number } };
   readonly packages: { readonly restoreWindowMs: number; readonly purgeIntervalMs: number; readonly deleteDownloadLimit: number };
+  /** Storage quotas (registry/storage-usage.ts): `defaultBytes` null when owners without their own have none. */
+  readonly quota: { readonly defaultBytes: number | null; readonly warningPercent: number };
   /** Background scrub: `intervalMs` null when off. */
   readonly scrub: { readonly intervalMs: number | null; readonly rateBytesPerSecond: number };
   /** Scheduled retention runs: `intervalMs` null when off. */
@@ -196,6 +199,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     packages: {
       restoreWindowMs: get('packages.restoreWindow'), purgeIntervalMs: get('packages.purgeInterval'), deleteDownloadLimit: get('packages.deleteDownloadLimit'),
     },
+    quota: { defaultBytes: get<number | null>('quota.default'), warningPercent: get('quota.warning') },
     // 0 is off too, as a YAML file or variable can say it.
     scrub: { intervalMs: get<number | null>('scrub.interval') || null, rateBytesPerSecond: get('scrub.rate') },
     retention: { intervalMs: get<number | null>('retention.interval') || null },
@@ -409,8 +413,6 @@ function lookup(obj: Record<string, unknown>, key: string): unknown {
   return cur;
 }
 
-const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
-
 function coerce(key: string, spec: KeySpec, value: Value, source: string): Value {
   if (value === null) return null;
   const fail = (want: string): never => {
@@ -434,13 +436,7 @@ function coerce(key: string, spec: KeySpec, value: Value, source: string): Value
       return n;
     }
     case 'bytes': {
-      let n: number;
-      if (typeof value === 'number') n = value;
-      else {
-        const m = /^(\d+)\s*([a-z]*)$/i.exec(String(value).trim());
-        const unit = BYTE_UNITS[m?.[2]?.toLowerCase() ?? 'x'];
-        n = m && unit !== undefined ? Number(m[1]) * unit : NaN;
-      }
+      const n = typeof value === 'number' ? value : parseByteSize(String(value));
       if (!Number.isSafeInteger(n)) fail('a size (e.g. 4MiB, 1048576)');
       if (spec.min !== undefined && n < spec.min) fail(`at least ${spec.min} bytes`);
       return n;

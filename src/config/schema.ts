@@ -148,6 +148,14 @@ export const SCHEMA = {
     type: 'integer', default: 5000, min: 0,
     help: 'A public package or version downloaded more than this many times cannot be deleted (GitHub: 5000); 0 = no limit.',
   },
+  'quota.default': {
+    type: 'bytes', default: null, min: 0,
+    help: 'Storage quota of every owner (user or organization) without one of its own (`berth quota set`), e.g. 10GiB. Default: no quota.',
+  },
+  'quota.warning': {
+    type: 'integer', default: 80, min: 1,
+    help: 'Percent of its quota at which an owner\'s usage page warns that the quota is nearly used.',
+  },
   'scrub.interval': {
     type: 'duration', default: null,
     help: 'Re-hash every stored blob this often in the background (one replica at a time), quarantining corrupt or missing ones, e.g. 7d. Default: off (run `berth scrub` instead).',

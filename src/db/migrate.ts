@@ -19,6 +19,7 @@ import * as m0015 from './migrations/0015-trust-policies.js';
 import * as m0016 from './migrations/0016-audit-log.js';
 import * as m0017 from './migrations/0017-mirror.js';
 import * as m0018 from './migrations/0018-bot-accounts.js';
+import * as m0019 from './migrations/0019-storage-quotas.js';
 import * as m0020 from './migrations/0020-package-readme.js';
 import * as m0021 from './migrations/0021-mirror-pulls.js';
 import * as m0022 from './migrations/0022-hook-scopes.js';
@@ -46,6 +47,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '0016-audit-log': m0016,
   '0017-mirror': m0017,
   '0018-bot-accounts': m0018,
+  '0019-storage-quotas': m0019,
   '0020-package-readme': m0020,
   '0021-mirror-pulls': m0021,
   '0022-hook-scopes': m0022,

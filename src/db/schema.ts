@@ -34,6 +34,10 @@ export interface Database {
   auditLog: AuditLogTable;
   bots: BotsTable;
   ssoIdentities: SsoIdentitiesTable;
+  packageBlobRefs: PackageBlobRefsTable;
+  ownerBlobRefs: OwnerBlobRefsTable;
+  packageStorage: PackageStorageTable;
+  ownerStorage: OwnerStorageTable;
 }
 
 export interface RepositoriesTable {
@@ -364,6 +368,38 @@ export interface BotsTable {
   createdBy: number | null;
   createdAt: number;
   rotatedAt: number | null;
+}
+
+/** A blob the live versions of a package reference, and how many of them do (migration 0019). */
+export interface PackageBlobRefsTable {
+  repositoryId: number;
+  digest: string;
+  /** The size counted for it (0 while a mirror has not fetched it). */
+  size: number;
+  refs: number;
+}
+
+/** A blob the live packages of an owner reference, and how many of them do (migration 0019). */
+export interface OwnerBlobRefsTable {
+  /** Lowercase login, as `repositories.owner`. */
+  owner: string;
+  digest: string;
+  size: number;
+  packages: number;
+}
+
+/** A package's storage figure and quota (migration 0019). */
+export interface PackageStorageTable {
+  repositoryId: number;
+  bytes: Generated<number>;
+  quotaBytes: number | null;
+}
+
+/** An owner's storage figure and quota (migration 0019). */
+export interface OwnerStorageTable {
+  owner: string;
+  bytes: Generated<number>;
+  quotaBytes: number | null;
 }
 
 export type Db = Kysely<Database>;

@@ -1,4 +1,5 @@
 import { BerthError } from '../util/errors.js';
+import { formatByteSize } from '../util/byte-size.js';
 
 /**
  * The OCI distribution error catalogue (spec "Error Codes"). Each situation's status is decided here, once;
@@ -48,6 +49,14 @@ const IMMUTABLE_HINT = {
   'delete-tag': 'it cannot be deleted',
   'delete-version': 'the image it points at cannot be deleted',
 } as const;
+/**
+ * A storage quota refuses a push (registry/storage-usage.ts). DENIED with 403, as for immutable tags: the OCI spec
+ * has no quota code (distribution has none either), and docker, podman and skopeo print a 403's message. `who` is
+ * the owner, or `owner/package` for a package quota; `used` is what the push would make it (or already is).
+ */
+export const quotaExceeded = (who: string, used: number, limit: number, attempt: 'push' | 'upload'): BerthError => oci(403, 'DENIED',
+  `${who} is over its storage quota: ${attempt === 'push' ? 'this push would make it ' : ''}${formatByteSize(used)} used of ${formatByteSize(limit)}; `
+  + 'delete versions or ask an admin to raise it', { who, used, limit });
 export const unsupported = (message: string): BerthError => oci(405, 'UNSUPPORTED', message);
 export const tooManyRequests = (retryAfterSeconds: number): BerthError =>
   oci(429, 'TOOMANYREQUESTS', 'too many requests', undefined, { 'Retry-After': String(retryAfterSeconds) });

@@ -1,5 +1,5 @@
 import type { Db } from '../db/schema.js';
-import { blobBytesByPackage } from './package-sizes.js';
+import { storageByPackage } from './package-sizes.js';
 
 /** A mirror namespace's cache in numbers. */
 export interface MirrorNamespaceSummary {
@@ -50,7 +50,7 @@ export class MirrorPackages {
       live.select(['p.id', 'p.owner']).distinct().execute(),
     ]);
     // A subquery rather than a list of ids: a large cache holds more repositories than a statement takes parameters.
-    const bytes = await blobBytesByPackage(this.#db, this.#db.selectFrom('repositories').select('id')
+    const bytes = await storageByPackage(this.#db, this.#db.selectFrom('repositories').select('id')
       .where('owner', 'in', namespaces).where('deletedAt', 'is', null));
     const byOwner = new Map(rows.map((r) => [r.owner, r]));
     return namespaces.map((namespace) => {
@@ -73,7 +73,7 @@ export class MirrorPackages {
         .select(['p.id', 'p.name', 'p.createdAt', (eb) => eb.fn.count<number>('m.id').distinct().as('versions'), (eb) => eb.fn.max('mp.pulledAt').as('lastPulledAt')])
         .groupBy(['p.id', 'p.name', 'p.createdAt']).orderBy('p.name').limit(page.perPage).offset((page.page - 1) * page.perPage).execute(),
     ]);
-    const bytes = await blobBytesByPackage(this.#db, rows.map((r) => r.id));
+    const bytes = await storageByPackage(this.#db, rows.map((r) => r.id));
     return {
       total: Number(count.n),
       repositories: rows.map((r) => ({

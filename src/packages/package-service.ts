@@ -7,6 +7,7 @@ import { readableRepositories, restorableRepositories } from '../auth/package-ac
 import type { PackageOperation, Subject, Visibility } from '../auth/permissions.js';
 import type { Policy } from '../auth/policy.js';
 import type { DownloadCounter } from '../registry/download-counter.js';
+import { countPackage } from '../registry/storage-usage.js';
 import { type TagProtection } from '../registry/tag-protection.js';
 import { tagImmutable } from '../oci/errors.js';
 import type { Clock } from '../util/clock.js';
@@ -171,9 +172,11 @@ export class PackageService {
       const tags = (await tx.selectFrom('tags').select('name').where('repositoryId', '=', pkg.id).execute()).map((t) => t.name);
       const first = [...await this.#protection.protectedTags(tx, pkg.id, tags)].sort(([a], [b]) => a.localeCompare(b))[0];
       if (first) throw tagImmutable(first[0], pkg.repository, first[1], 'delete-version');
-      await tx.updateTable('repositories')
+      const deleted = await tx.updateTable('repositories')
         .set({ name: `${pkg.repository}~deleted-${pkg.id}`, deletedName: pkg.repository, deletedAt: now, updatedAt: now })
-        .where('id', '=', pkg.id).where('deletedAt', 'is', null).execute();
+        .where('id', '=', pkg.id).where('deletedAt', 'is', null).executeTakeFirst();
+      // Its storage leaves the owner's figure (it stays the package's own, shown again if restored).
+      if (Number(deleted.numUpdatedRows) > 0) await countPackage(tx, pkg.id, -1);
       await outbox.packageChanged(tx, { repositoryId: pkg.id, action: 'deleted', senderId: null, at: now });
       await this.#audit.record(tx, { action: 'package.delete', org: pkg.repository.split('/')[0]!, target: pkg.repository, repository: pkg.repository });
     });
@@ -186,8 +189,9 @@ export class PackageService {
     await transaction(this.#db, async (tx) => {
       const taken = await tx.selectFrom('repositories').select('id').where('name', '=', pkg.repository).executeTakeFirst();
       if (taken) throw nameReused(pkg.repository);
-      await tx.updateTable('repositories').set({ name: pkg.repository, deletedName: null, deletedAt: null, updatedAt: now })
-        .where('id', '=', pkg.id).execute();
+      const restored = await tx.updateTable('repositories').set({ name: pkg.repository, deletedName: null, deletedAt: null, updatedAt: now })
+        .where('id', '=', pkg.id).where('deletedAt', 'is not', null).executeTakeFirst();
+      if (Number(restored.numUpdatedRows) > 0) await countPackage(tx, pkg.id, 1);
       await outbox.packageChanged(tx, { repositoryId: pkg.id, action: 'restored', senderId: null, at: now });
       await this.#audit.record(tx, { action: 'package.restore', org: pkg.repository.split('/')[0]!, target: pkg.repository, repository: pkg.repository });
     }).catch((err: unknown) => {

@@ -5,17 +5,13 @@ import type { Database, Db } from '../db/schema.js';
 export type PackageIds = readonly number[] | SelectQueryBuilder<Database, 'repositories', { id: number }>;
 
 /**
- * Storage of each package's live versions: the sizes of the distinct blobs they reference (a layer shared by
- * several versions of a package counts once). One query whatever the number of packages; packages without blobs
- * are absent from the map. The one definition behind the REST stats, the package lists and the usage pages.
+ * The storage figure of each package (registry/storage-usage.ts: the distinct blobs its live versions reference
+ * plus their manifests), kept by the registry's transactions, so one lookup whatever the number of packages;
+ * packages that never held a version are absent from the map. The one figure behind the REST stats, the package
+ * pages and lists, the usage pages and the admin page.
  */
-export async function blobBytesByPackage(db: Db, ids: PackageIds): Promise<Map<number, number>> {
+export async function storageByPackage(db: Db, ids: PackageIds): Promise<Map<number, number>> {
   if (Array.isArray(ids) && ids.length === 0) return new Map();
-  const rows = await db.selectFrom((qb) => qb.selectFrom('manifestReferences as r').innerJoin('manifests as m', 'm.id', 'r.manifestId')
-    .select(['m.repositoryId', 'r.digest']).distinct()
-    .where('m.repositoryId', 'in', ids).where('m.deletedAt', 'is', null).where('r.kind', '=', 'blob').as('x'))
-    .innerJoin('blobs as b', 'b.digest', 'x.digest')
-    .select(['x.repositoryId', (eb) => eb.fn.sum('b.size').as('size')]).groupBy('x.repositoryId').execute();
-  // Sums come back as strings from PostgreSQL (numeric): hence Number().
-  return new Map(rows.map((r) => [Number(r.repositoryId), Number(r.size)]));
+  const rows = await db.selectFrom('packageStorage').select(['repositoryId', 'bytes']).where('repositoryId', 'in', ids).execute();
+  return new Map(rows.map((r) => [Number(r.repositoryId), Number(r.bytes)]));
 }

@@ -1,7 +1,7 @@
 import type { Db } from '../db/schema.js';
 import type { DownloadCounter } from '../registry/download-counter.js';
 import type { PackageInfo } from './package-service.js';
-import { blobBytesByPackage } from './package-sizes.js';
+import { storageByPackage } from './package-sizes.js';
 import type { VersionInfo } from './version-service.js';
 
 /** Downloads of a package or version: the total and the days with any (days since the epoch, UTC), oldest first. */
@@ -12,7 +12,10 @@ export interface DownloadSummary {
 
 export interface UsageStats {
   readonly downloads: DownloadSummary;
-  /** Sum of the sizes of the distinct blobs referenced (a blob shared by several versions counts once). */
+  /**
+   * A package's storage figure (registry/storage-usage.ts); a version's: the distinct blobs it references (an
+   * index's children's too), what deleting it alone would at most free.
+   */
   readonly sizeBytes: number;
 }
 
@@ -29,13 +32,13 @@ export class PackageStats {
     this.#downloads = deps.downloads;
   }
 
-  /** All versions' downloads (deleted ones' too: they happened); size of the blobs of the versions not deleted. */
+  /** All versions' downloads (deleted ones' too: they happened); the package's storage figure. */
   async forPackage(pkg: PackageInfo): Promise<UsageStats> {
     await this.#downloads.flush();
     const daily = await this.#db.selectFrom('downloadsDaily as d').innerJoin('manifests as m', 'm.id', 'd.manifestId')
       .select(['d.day', (eb) => eb.fn.sum('d.count').as('count')])
       .where('m.repositoryId', '=', pkg.id).groupBy('d.day').orderBy('d.day').execute();
-    const sizes = await blobBytesByPackage(this.#db, [pkg.id]);
+    const sizes = await storageByPackage(this.#db, [pkg.id]);
     return { downloads: summary(daily), sizeBytes: sizes.get(pkg.id) ?? 0 };
   }
 

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from '../db/schema.js';
 import type { DownloadCounter } from '../registry/download-counter.js';
 import type { PackageInfo } from './package-service.js';
-import { blobBytesByPackage } from './package-sizes.js';
+import { storageByPackage } from './package-sizes.js';
 
 /** What a package list row shows besides the package itself. */
 export interface PackageSummary {
@@ -75,7 +75,7 @@ export class PackageSummaries {
         .where('repositoryId', 'in', ids).where('deletedAt', 'is', null).groupBy('repositoryId').execute(),
       this.#db.selectFrom('downloadsDaily as d').innerJoin('manifests as m', 'm.id', 'd.manifestId')
         .select(['m.repositoryId', (eb) => eb.fn.sum('d.count').as('n')]).where('m.repositoryId', 'in', ids).groupBy('m.repositoryId').execute(),
-      blobBytesByPackage(this.#db, ids),
+      storageByPackage(this.#db, ids),
     ]);
     const latest = new Map(tags.map((t) => [Number(t.repositoryId), t.name]));
     // Sums and maxima come back as strings from PostgreSQL (numeric): hence the Number() calls.

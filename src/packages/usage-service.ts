@@ -2,7 +2,7 @@ import type { Visibility } from '../auth/permissions.js';
 import type { Db } from '../db/schema.js';
 import type { DownloadCounter } from '../registry/download-counter.js';
 import type { Owner } from './package-service.js';
-import { blobBytesByPackage } from './package-sizes.js';
+import { storageByPackage } from './package-sizes.js';
 import type { DownloadSummary } from './package-stats.js';
 
 /** Storage and downloads of one live package. */
@@ -13,7 +13,7 @@ export interface PackageUsage {
   readonly repository: string;
   readonly visibility: Visibility;
   readonly versionCount: number;
-  /** Distinct blobs referenced by its live versions (each counted once) plus the manifests' own bytes. */
+  /** Its storage figure (registry/storage-usage.ts): distinct blobs of its live versions plus their manifests. */
   readonly sizeBytes: number;
   /** Every download of the package (deleted versions' too: they happened). */
   readonly downloads: number;
@@ -21,10 +21,16 @@ export interface PackageUsage {
 
 /** What an owner's packages use: storage (a blob shared by two packages counts once in the total), downloads. */
 export interface OwnerUsage {
+  /** The owner's storage figure (a blob shared by several of its packages counts once). */
   readonly totalBytes: number;
+  /** The owner's quota (its own, else config `quota.default`); null: none. */
+  readonly quotaBytes: number | null;
   /** Largest first. */
   readonly packages: readonly PackageUsage[];
+  /** Every download of the owner's packages, deleted ones' included. */
   readonly downloads: DownloadSummary;
+  /** Deleted packages (restorable, or not yet purged): not listed above, but their downloads are in the total. */
+  readonly deleted: { readonly packages: number; readonly downloads: number };
 }
 
 /** How many packages "top packages by downloads" lists, on the usage page and in the REST stats. */
@@ -52,6 +58,13 @@ export interface RecentPush {
   readonly pushedBy: string | null;
 }
 
+/** An owner's storage figure and live package count. */
+export interface OwnerSize {
+  readonly owner: string;
+  readonly packages: number;
+  readonly sizeBytes: number;
+}
+
 /** The instance admin's overview. */
 export interface InstanceOverview {
   readonly users: number;
@@ -66,8 +79,8 @@ export interface InstanceOverview {
   readonly blobBytes: number;
   /** Bytes of the manifests themselves (kept in the database). */
   readonly manifestBytes: number;
-  /** Owners by storage used, largest first. */
-  readonly owners: readonly { readonly owner: string; readonly packages: number; readonly sizeBytes: number }[];
+  /** The owners' storage figures added up (what the usage pages and quotas count). */
+  readonly storageBytes: number;
   readonly recentPushes: readonly RecentPush[];
 }
 
@@ -79,34 +92,30 @@ export interface InstanceOverview {
 export class UsageService {
   readonly #db: Db;
   readonly #downloads: DownloadCounter;
+  /** Config `quota.default`. */
+  readonly #defaultQuota: number | null;
 
-  constructor(deps: { db: Db; downloads: DownloadCounter }) {
+  constructor(deps: { db: Db; downloads: DownloadCounter; defaultQuota: number | null }) {
     this.#db = deps.db;
     this.#downloads = deps.downloads;
+    this.#defaultQuota = deps.defaultQuota;
   }
 
   async forOwner(owner: Owner): Promise<OwnerUsage> {
     await this.#downloads.flush();
     const login = owner.login.toLowerCase();
-    const liveRefs = this.#db.selectFrom('manifestReferences as r')
-      .innerJoin('manifests as m', 'm.id', 'r.manifestId')
-      .innerJoin('repositories as p', 'p.id', 'm.repositoryId')
-      .where('p.owner', '=', login).where('p.deletedAt', 'is', null).where('m.deletedAt', 'is', null).where('r.kind', '=', 'blob');
-
-    const [packages, blobBytes, manifestsPerPackage, downloadsPerPackage, ownerBlobs, daily] = await Promise.all([
-      this.#db.selectFrom('repositories').select(['id', 'name', 'visibility'])
-        .where('owner', '=', login).where('deletedAt', 'is', null).orderBy('name').execute(),
-      blobBytesByPackage(this.#db, this.#db.selectFrom('repositories').select('id').where('owner', '=', login).where('deletedAt', 'is', null)),
+    const [packages, sizes, versionsPerPackage, downloadsPerPackage, storage, daily] = await Promise.all([
+      this.#db.selectFrom('repositories').select(['id', 'name', 'visibility', 'deletedAt']).where('owner', '=', login).orderBy('name').execute(),
+      storageByPackage(this.#db, this.#db.selectFrom('repositories').select('id').where('owner', '=', login).where('deletedAt', 'is', null)),
       this.#db.selectFrom('manifests as m').innerJoin('repositories as p', 'p.id', 'm.repositoryId')
-        .select(['m.repositoryId', (eb) => eb.fn.sum('m.size').as('bytes'), (eb) => eb.fn.countAll().as('n')])
+        .select(['m.repositoryId', (eb) => eb.fn.countAll().as('n')])
         .where('p.owner', '=', login).where('p.deletedAt', 'is', null).where('m.deletedAt', 'is', null)
         .groupBy('m.repositoryId').execute(),
       this.#db.selectFrom('downloadsDaily as d').innerJoin('manifests as m', 'm.id', 'd.manifestId')
         .innerJoin('repositories as p', 'p.id', 'm.repositoryId')
         .select(['m.repositoryId', (eb) => eb.fn.sum('d.count').as('n')])
-        .where('p.owner', '=', login).where('p.deletedAt', 'is', null).groupBy('m.repositoryId').execute(),
-      this.#db.selectFrom('blobs').select((eb) => eb.fn.sum('size').as('bytes'))
-        .where('digest', 'in', liveRefs.select('r.digest')).executeTakeFirst(),
+        .where('p.owner', '=', login).groupBy('m.repositoryId').execute(),
+      this.#db.selectFrom('ownerStorage').select(['bytes', 'quotaBytes']).where('owner', '=', login).executeTakeFirst(),
       this.#db.selectFrom('downloadsDaily as d').innerJoin('manifests as m', 'm.id', 'd.manifestId')
         .innerJoin('repositories as p', 'p.id', 'm.repositoryId')
         .select(['d.day', (eb) => eb.fn.sum('d.count').as('count')])
@@ -114,32 +123,35 @@ export class UsageService {
     ]);
 
     // Sums and counts come back as numbers from SQLite and as strings from PostgreSQL (numeric): hence Number().
-    const manifests = new Map(manifestsPerPackage.map((r) => [r.repositoryId, { bytes: Number(r.bytes), count: Number(r.n) }]));
+    const versions = new Map(versionsPerPackage.map((r) => [r.repositoryId, Number(r.n)]));
     const downloads = new Map(downloadsPerPackage.map((r) => [r.repositoryId, Number(r.n)]));
     const prefix = login.length + 1;
-    const usage: PackageUsage[] = packages.map((p) => ({
+    const live = packages.filter((p) => p.deletedAt === null);
+    const deleted = packages.filter((p) => p.deletedAt !== null);
+    const usage: PackageUsage[] = live.map((p) => ({
       id: p.id,
       name: p.name.slice(prefix),
       repository: p.name,
       visibility: p.visibility,
-      versionCount: manifests.get(p.id)?.count ?? 0,
-      sizeBytes: (blobBytes.get(p.id) ?? 0) + (manifests.get(p.id)?.bytes ?? 0),
+      versionCount: versions.get(p.id) ?? 0,
+      sizeBytes: sizes.get(p.id) ?? 0,
       downloads: downloads.get(p.id) ?? 0,
     }));
     usage.sort((a, b) => b.sizeBytes - a.sizeBytes || a.name.localeCompare(b.name));
-    const manifestTotal = [...manifests.values()].reduce((sum, m) => sum + m.bytes, 0);
     const days = daily.map((r) => ({ day: Number(r.day), count: Number(r.count) }));
     return {
-      totalBytes: Number(ownerBlobs?.bytes ?? 0) + manifestTotal,
+      totalBytes: Number(storage?.bytes ?? 0),
+      quotaBytes: storage?.quotaBytes != null ? Number(storage.quotaBytes) : this.#defaultQuota,
       packages: usage,
       downloads: { total: days.reduce((sum, d) => sum + d.count, 0), daily: days },
+      deleted: { packages: deleted.length, downloads: deleted.reduce((sum, p) => sum + (downloads.get(p.id) ?? 0), 0) },
     };
   }
 
-  async overview(opts: { recentPushes: number; owners: number }): Promise<InstanceOverview> {
+  async overview(opts: { recentPushes: number }): Promise<InstanceOverview> {
     const db = this.#db;
     const count = (n: unknown): number => Number(n ?? 0);
-    const [accounts, repos, manifests, blobs, owners, recent] = await Promise.all([
+    const [accounts, repos, manifests, blobs, storage, recent] = await Promise.all([
       db.selectFrom('accounts').select([
         (eb) => eb.fn.sum(eb.case().when('type', '=', 'user').then(1).else(0).end()).as('users'),
         (eb) => eb.fn.sum(eb.case().when('type', '=', 'org').then(1).else(0).end()).as('orgs'),
@@ -154,7 +166,7 @@ export class UsageService {
         .select([(eb) => eb.fn.countAll().as('n'), (eb) => eb.fn.sum('m.size').as('bytes')])
         .where('m.deletedAt', 'is', null).where('p.deletedAt', 'is', null).executeTakeFirst(),
       db.selectFrom('blobs').select([(eb) => eb.fn.countAll().as('n'), (eb) => eb.fn.sum('size').as('bytes')]).executeTakeFirst(),
-      this.ownerSizes(opts.owners),
+      db.selectFrom('ownerStorage').select((eb) => eb.fn.sum('bytes').as('bytes')).executeTakeFirst(),
       db.selectFrom('manifests as m').innerJoin('repositories as p', 'p.id', 'm.repositoryId')
         .leftJoin('accounts as a', 'a.id', 'm.pushedBy')
         .select(['m.id', 'm.digest', 'm.mediaType', 'm.createdAt', 'p.name', 'p.owner', 'a.login'])
@@ -184,7 +196,7 @@ export class UsageService {
       blobCount: count(blobs?.n),
       blobBytes: count(blobs?.bytes),
       manifestBytes: count(manifests?.bytes),
-      owners,
+      storageBytes: count(storage?.bytes),
       recentPushes: recent.map((r) => ({
         repository: r.name, owner: r.owner, digest: r.digest, mediaType: r.mediaType, tags: tagsOf.get(r.id) ?? [],
         pushedAt: r.createdAt, pushedBy: r.login,
@@ -192,25 +204,12 @@ export class UsageService {
     };
   }
 
-  /**
-   * The owners using the most storage: distinct blobs of their live versions plus the manifests' bytes (the admin
-   * overview, and `berth_storage_owner_bytes`).
-   */
-  async ownerSizes(limit: number): Promise<InstanceOverview['owners']> {
-    const db = this.#db;
-    const live = db.selectFrom('manifests as m').innerJoin('repositories as p', 'p.id', 'm.repositoryId')
-      .where('m.deletedAt', 'is', null).where('p.deletedAt', 'is', null);
-    const [blobRows, manifestRows, packageRows] = await Promise.all([
-      db.selectFrom(live.innerJoin('manifestReferences as r', 'r.manifestId', 'm.id').where('r.kind', '=', 'blob')
-        .select(['p.owner', 'r.digest']).distinct().as('x'))
-        .innerJoin('blobs as b', 'b.digest', 'x.digest')
-        .select(['x.owner', (eb) => eb.fn.sum('b.size').as('bytes')]).groupBy('x.owner').execute(),
-      live.select(['p.owner', (eb) => eb.fn.sum('m.size').as('bytes')]).groupBy('p.owner').execute(),
-      db.selectFrom('repositories').select(['owner', (eb) => eb.fn.countAll().as('n')]).where('deletedAt', 'is', null).groupBy('owner').execute(),
-    ]);
-    const bytes = new Map<string, number>();
-    for (const r of [...blobRows, ...manifestRows]) bytes.set(r.owner, (bytes.get(r.owner) ?? 0) + Number(r.bytes));
-    return packageRows.map((r) => ({ owner: r.owner, packages: Number(r.n), sizeBytes: bytes.get(r.owner) ?? 0 }))
-      .sort((a, b) => b.sizeBytes - a.sizeBytes || a.owner.localeCompare(b.owner)).slice(0, limit);
+  /** The owners using the most storage (their storage figure), for `berth_storage_owner_bytes`. */
+  async ownerSizes(limit: number): Promise<OwnerSize[]> {
+    const rows = await this.#db.selectFrom('ownerStorage as s')
+      .select(['s.owner', 's.bytes', (eb) => eb.selectFrom('repositories as p').select((e) => e.fn.countAll().as('n'))
+        .whereRef('p.owner', '=', 's.owner').where('p.deletedAt', 'is', null).as('packages')])
+      .orderBy('s.bytes', 'desc').orderBy('s.owner').limit(limit).execute();
+    return rows.map((r) => ({ owner: r.owner, packages: Number(r.packages ?? 0), sizeBytes: Number(r.bytes) }));
   }
 }

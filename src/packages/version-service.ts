@@ -3,6 +3,7 @@ import type { Database, Db } from '../db/schema.js';
 import { outbox } from '../events/outbox.js';
 import { lockRepository, transaction } from '../db/transaction.js';
 import type { DownloadCounter } from '../registry/download-counter.js';
+import { countVersions } from '../registry/storage-usage.js';
 import { refuseProtectedDeletion, type TagProtection } from '../registry/tag-protection.js';
 import type { Clock } from '../util/clock.js';
 import type { AuditLog } from '../audit/audit-log.js';
@@ -120,6 +121,7 @@ export class VersionService {
       }
       await tx.deleteFrom('deletedTags').where('manifestId', '=', id).execute();
       await tx.updateTable('manifests').set({ deletedAt: null, updatedAt: now }).where('id', '=', id).execute();
+      await countVersions(tx, pkg.id, [id], 1);
       await outbox.versionChanged(tx, { manifestId: id, action: 'restored', senderId: null, at: now });
       const restored = await tx.selectFrom('manifests').select('digest').where('id', '=', id).executeTakeFirstOrThrow();
       const back = await tx.selectFrom('tags').select('name').where('manifestId', '=', id).orderBy('name').execute();
@@ -153,6 +155,11 @@ export class VersionService {
  */
 export async function softDeleteVersions(tx: Db, ids: readonly number[], now: number): Promise<void> {
   for (let i = 0; i < ids.length; i += 500) {
+    // Only live versions leave the storage figure (a version deleted twice is counted out once).
+    const live = await tx.selectFrom('manifests').select(['id', 'repositoryId']).where('id', 'in', ids.slice(i, i + 500)).where('deletedAt', 'is', null).execute();
+    for (const repositoryId of new Set(live.map((m) => m.repositoryId))) {
+      await countVersions(tx, repositoryId, live.filter((m) => m.repositoryId === repositoryId).map((m) => m.id), -1);
+    }
     const part = ids.slice(i, i + 500);
     const tags = await tx.selectFrom('tags').select(['manifestId', 'name']).where('manifestId', 'in', part).execute();
     await tx.deleteFrom('deletedTags').where('manifestId', 'in', part).execute();

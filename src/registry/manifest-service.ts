@@ -13,6 +13,7 @@ import type { Clock } from '../util/clock.js';
 import { readLimited } from '../util/read-limited.js';
 import type { DownloadCounter } from './download-counter.js';
 import type { RepositoryStore } from './repositories.js';
+import { countVersions, enforceQuota } from './storage-usage.js';
 import { refuseProtectedDeletion, type TagProtection } from './tag-protection.js';
 
 export interface ManifestHead {
@@ -49,11 +50,16 @@ export class ManifestService {
   readonly #blobs: BlobStore;
   readonly #protection: TagProtection;
   readonly #audit: AuditLog;
+  /** Config `quota.default`: the quota of owners without their own. */
+  readonly #defaultQuota: number | null;
   /** The manifest GET/HEAD lookups, compiled once: they are the registry's hottest queries. */
   readonly #lookups: Record<`${'tag' | 'digest'}:${'body' | 'head'}`, (name: string, reference: string) => Promise<(ManifestHead & { body?: Buffer })[]>>;
 
-  constructor(deps: { db: Db; repos: RepositoryStore; clock: Clock; downloads: DownloadCounter; blobs: BlobStore; protection: TagProtection; audit: AuditLog }) {
+  constructor(deps: {
+    db: Db; repos: RepositoryStore; clock: Clock; downloads: DownloadCounter; blobs: BlobStore; protection: TagProtection; audit: AuditLog; defaultQuota: number | null;
+  }) {
     this.#db = deps.db;
+    this.#defaultQuota = deps.defaultQuota;
     this.#audit = deps.audit;
     this.#blobs = deps.blobs;
     this.#protection = deps.protection;
@@ -136,6 +142,12 @@ export class ManifestService {
       const unique = [...new Map(refs.map((r) => [r.digest, r])).values()];
       if (unique.length > 0) {
         await tx.insertInto('manifestReferences').values(unique).onConflict((oc) => oc.columns(['manifestId', 'digest']).doNothing()).execute();
+      }
+      if (published) {
+        // The storage figure counts the new version in this transaction; over quota, the throw rolls the push back.
+        // A mirror filling its cache is the instance's doing: counted, never refused.
+        const change = await countVersions(tx, repo.id, [row.id], 1);
+        if (!opts.fromUpstream) enforceQuota(change, name, this.#defaultQuota);
       }
       if (reference.kind === 'tag') {
         // An immutable tag may be pushed again with the digest it has (a CI retry), never moved. Checked after the
@@ -220,6 +232,7 @@ export class ManifestService {
       await refuseProtectedDeletion(tx, this.#protection, { id: repo.id, name }, [row.id]);
       // Written before the row goes: the payload is read from it.
       await outbox.versionChanged(tx, { manifestId: row.id, action: 'deleted', senderId: null, at: this.#clock.now() });
+      await countVersions(tx, repo.id, [row.id], -1);
       await tx.deleteFrom('manifests').where('id', '=', row.id).execute();
       await this.#audit.record(tx, { action: 'package_version.delete', org: repoOwner(name), target: `${name}@${reference.digest}`, repository: name, after: { permanent: true } });
     });

@@ -28,8 +28,11 @@ export interface Registry {
 /** `verifyOnRead`: config `storage.verifyOnRead` (see BlobService). */
 export function createRegistry(deps: {
   db: Db; blobs: BlobStore; clock: Clock; log: Logger; audit: AuditLog; uploadLimits?: UploadLimits; verifyOnRead?: boolean; protection?: TagProtection;
+  /** Config `quota.default` (null: owners without their own quota have none). */
+  defaultQuota?: number | null;
 }): Registry {
   const { db, clock } = deps;
+  const defaultQuota = deps.defaultQuota ?? null;
   const repos = new RepositoryStore({ db, clock });
   const downloads = new DownloadCounter({ db, clock, log: deps.log.child({ module: 'registry.downloads' }) });
   return {
@@ -37,8 +40,8 @@ export function createRegistry(deps: {
     blobs: new BlobService({
       db, blobs: deps.blobs, repos, clock, log: deps.log.child({ module: 'registry.blobs' }), verifyOnRead: deps.verifyOnRead ?? false,
     }),
-    uploads: new UploadService({ db, blobs: deps.blobs, repos, clock, ...(deps.uploadLimits ? { limits: deps.uploadLimits } : {}) }),
-    manifests: new ManifestService({ db, repos, clock, downloads, blobs: deps.blobs, protection: deps.protection ?? NO_TAG_PROTECTION, audit: deps.audit }),
+    uploads: new UploadService({ db, blobs: deps.blobs, repos, clock, defaultQuota, ...(deps.uploadLimits ? { limits: deps.uploadLimits } : {}) }),
+    manifests: new ManifestService({ db, repos, clock, downloads, blobs: deps.blobs, protection: deps.protection ?? NO_TAG_PROTECTION, audit: deps.audit, defaultQuota }),
     tags: new TagService({ db, repos }),
     referrers: new ReferrersService({ db }),
     downloads,

@@ -5,7 +5,7 @@ import type { Db } from '../db/schema.js';
 import { transaction } from '../db/transaction.js';
 import { digestAlgorithm, digestHex, type Digest } from '../oci/digest.js';
 import { digestInvalid, sizeInvalid, tooManyUploads, uploadInvalid, uploadOutOfOrder, uploadUnknown } from '../oci/errors.js';
-import type { RepoName } from '../oci/names.js';
+import { repoOwner, type RepoName } from '../oci/names.js';
 import type { BlobStore, UploadHandle } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
 import { formatDuration } from '../util/duration.js';
@@ -14,6 +14,7 @@ import { HashingStream, newHash } from '../util/hash-stream.js';
 import type { BlobInfo } from './blob-service.js';
 import { BlobQuarantine } from './blob-quarantine.js';
 import type { RepositoryStore } from './repositories.js';
+import { refuseIfOverQuota } from './storage-usage.js';
 
 export interface UploadStatus {
   readonly id: string;
@@ -60,9 +61,12 @@ export class UploadService {
   readonly #quarantine: BlobQuarantine;
 
   readonly #limits: UploadLimits;
+  /** Config `quota.default`: the quota of owners without their own. */
+  readonly #defaultQuota: number | null;
 
-  constructor(deps: { db: Db; blobs: BlobStore; repos: RepositoryStore; clock: Clock; limits?: UploadLimits }) {
+  constructor(deps: { db: Db; blobs: BlobStore; repos: RepositoryStore; clock: Clock; limits?: UploadLimits; defaultQuota?: number | null }) {
     this.#db = deps.db;
+    this.#defaultQuota = deps.defaultQuota ?? null;
     this.#blobs = deps.blobs;
     this.#repos = deps.repos;
     this.#clock = deps.clock;
@@ -76,6 +80,8 @@ export class UploadService {
    * The check and the insert are not atomic: concurrent starts may pass the cap by as many as are in flight.
    */
   async start(name: RepoName, pusher: number | null): Promise<UploadStatus> {
+    // An owner already at its storage quota gets no new blobs: refused before the client sends any bytes.
+    await refuseIfOverQuota(this.#db, repoOwner(name), this.#defaultQuota);
     const { perUser, perRepository } = this.#limits;
     if (pusher !== null && perUser > 0) {
       const open = await this.#count('createdBy', pusher);
@@ -138,6 +144,8 @@ export class UploadService {
   ): Promise<BlobInfo> {
     return this.#exclusive(id, async () => {
       const row = await this.#load(name, id);
+      // Checked again at completion: the owner may have reached its quota since the session started.
+      await refuseIfOverQuota(this.#db, repoOwner(name), this.#defaultQuota);
       if (finalChunk && range && range.start !== row.size) throw uploadOutOfOrder(row.size);
       const size = finalChunk ? await this.#write(row, finalChunk) : row.size;
       return this.#commit({ ...row, size }, digest);

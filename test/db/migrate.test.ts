@@ -326,4 +326,36 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       assert.equal((await conn.db.selectFrom('repositories').select('readme').where('id', '=', pkg.id).executeTakeFirstOrThrow()).readme, readme);
     });
   });
+
+  describe(`0019-storage-quotas on ${dialect}`, { skip: dialect === 'postgres' && noPostgres }, () => {
+    it('computes the storage figures of what was pushed before it: distinct blobs plus live manifests, deleted ones left out', async () => {
+      const conn = open(dialect === 'postgres' ? await createDatabase() : ':memory:');
+      await migrate(conn, '0018-bot-accounts');
+      const db = conn.db;
+      await db.insertInto('blobs').values([{ digest: 'x', size: 100, createdAt: 1 }, { digest: 'y', size: 50, createdAt: 1 }, { digest: 'z', size: 7, createdAt: 1 }]).execute();
+      const repo = async (name: string, deletedAt: number | null) => (await db.insertInto('repositories')
+        .values({ name, owner: 'acme', ownerId: null, createdBy: null, sourceUrl: null, createdAt: 1, updatedAt: 1, deletedAt }).returning('id').executeTakeFirstOrThrow()).id;
+      const manifest = async (repositoryId: number, digest: string, size: number, refs: string[], deletedAt: number | null = null) => {
+        const { id } = await db.insertInto('manifests').values({
+          repositoryId, digest, mediaType: 'm', artifactType: null, subjectDigest: null, configDigest: null, size, body: Buffer.alloc(size), annotations: '{}',
+          createdAt: 1, updatedAt: 1, deletedAt,
+        }).returning('id').executeTakeFirstOrThrow();
+        if (refs.length > 0) await db.insertInto('manifestReferences').values(refs.map((d) => ({ manifestId: id, digest: d, kind: 'blob' as const }))).execute();
+      };
+      const [a, b, c] = [await repo('acme/a', null), await repo('acme/b~deleted', 5), await repo('acme/c', null)];
+      await manifest(a, 'm1', 10, ['x', 'y']);
+      await manifest(a, 'm2', 20, ['x', 'z']);
+      await manifest(a, 'm3', 40, ['y'], 9);
+      await manifest(b, 'm4', 5, ['x']);
+      await manifest(c, 'm5', 3, ['y']);
+      assert.deepEqual(await migrate(conn, '0019-storage-quotas'), ['0019-storage-quotas']);
+      const packages = await db.selectFrom('packageStorage').select(['repositoryId', 'bytes', 'quotaBytes']).orderBy('repositoryId').execute();
+      assert.deepEqual(packages, [{ repositoryId: a, bytes: 157 + 30, quotaBytes: null }, { repositoryId: b, bytes: 105, quotaBytes: null }, { repositoryId: c, bytes: 53, quotaBytes: null }]);
+      assert.deepEqual(await db.selectFrom('ownerStorage').selectAll().execute(), [{ owner: 'acme', bytes: 157 + 33, quotaBytes: null }]);
+      const refs = await db.selectFrom('packageBlobRefs').select(['digest', 'refs']).where('repositoryId', '=', a).orderBy('digest').execute();
+      assert.deepEqual(refs, [{ digest: 'x', refs: 2 }, { digest: 'y', refs: 1 }, { digest: 'z', refs: 1 }]);
+      await db.deleteFrom('repositories').where('id', '=', b).execute();
+      assert.equal((await db.selectFrom('packageBlobRefs').select('digest').where('repositoryId', '=', b).execute()).length, 0, 'gone with their package');
+    });
+  });
 }

@@ -12,7 +12,7 @@ interface Stats {
 }
 
 let berth: RunningBerth;
-const sizes = { c1: 0, c2: 0, layer: 0 };
+const sizes = { c1: 0, c2: 0, layer: 0, manifests: 0 };
 let a: Descriptor;
 let b: Descriptor;
 let index: string;
@@ -35,6 +35,8 @@ before(async () => {
   a = await manifest(await blob(c1, MEDIA.ociConfig), 'amd64', { architecture: 'amd64', os: 'linux' });
   b = await manifest(await blob(c2, MEDIA.ociConfig), 'arm64', { architecture: 'arm64', os: 'linux' });
   index = await pushIndex(berth.url, 'acme/app', 'latest', [a, b]);
+  const indexBytes = (await registryFetch(`${berth.url}/v2/acme/app/manifests/${index}`, { method: 'HEAD', headers: { Accept: MEDIA.ociIndex } })).headers.get('content-length');
+  sizes.manifests = a.size + b.size + Number(indexBytes);
   for (const v of (await api<{ id: number; name: string }[]>(berth, '/v3/orgs/acme/packages/container/app/versions')).body) ids.set(v.name, v.id);
   for (let i = 0; i < 3; i++) await (await registryFetch(`${berth.url}/v2/acme/app/manifests/amd64`, { headers: { Accept: MEDIA.ociManifest } })).arrayBuffer();
   await (await registryFetch(`${berth.url}/v2/acme/app/manifests/latest`, { headers: { Accept: MEDIA.ociIndex } })).arrayBuffer();
@@ -44,12 +46,12 @@ after(() => berth.stop());
 const today = (): string => new Date().toISOString().slice(0, 10);
 
 describe('Berth-only statistics', () => {
-  it('gives a package\'s downloads and size (each distinct blob once)', async () => {
+  it('gives a package\'s downloads and storage (each distinct blob once, plus the manifests)', async () => {
     const res = await api<Stats>(berth, '/v3/berth/orgs/acme/packages/container/app/stats');
     assert.equal(res.status, 200, res.text);
     assert.equal(res.body.name, 'app');
     assert.equal(res.body.version_count, 3);
-    assert.equal(res.body.size_in_bytes, sizes.c1 + sizes.c2 + sizes.layer);
+    assert.equal(res.body.size_in_bytes, sizes.c1 + sizes.c2 + sizes.layer + sizes.manifests);
     assert.equal(res.body.downloads.total, 4, 'counted right away: no wait for the periodic flush');
     assert.deepEqual(res.body.downloads.daily, [{ date: today(), count: 4 }]);
   });

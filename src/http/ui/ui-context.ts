@@ -18,6 +18,7 @@ import type { PackageSettings } from '../../packages/package-settings.js';
 import type { PackageStats } from '../../packages/package-stats.js';
 import type { PackageSummaries } from '../../packages/package-summaries.js';
 import type { UsageService } from '../../packages/usage-service.js';
+import type { StorageQuotas } from '../../packages/storage-quotas.js';
 import type { VersionDetails } from '../../packages/version-details.js';
 import type { VersionService } from '../../packages/version-service.js';
 import type { LifecycleServices } from '../../lifecycle/lifecycle-services.js';
@@ -47,6 +48,10 @@ export interface UiDeps {
   readonly directory: OwnerDirectory;
   /** Storage and downloads per owner (usage and admin pages). */
   readonly usage: UsageService;
+  /** Storage quotas (the admin page's instance view and quota form). */
+  readonly quotas: StorageQuotas;
+  /** Config `quota.warning`: the usage page warns from this percent of the quota. */
+  readonly quotaWarningPercent: number;
   /** Immutable-tag and retention rules (the settings pages' Lifecycle section). */
   readonly lifecycle: LifecycleServices;
   /** Organizations' OIDC trust policies (the organization settings page's Trusted publishing section). */

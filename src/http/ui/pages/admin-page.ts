@@ -1,35 +1,46 @@
 import type { FastifyInstance } from 'fastify';
 import { tagChip } from '../components.js';
-import { html } from '../html.js';
+import { html, type Html } from '../html.js';
 import { assetUrl } from '../static-assets.js';
-import { sendPage, viewerOf, type UiDeps } from '../ui-context.js';
-import { pageNotFound } from '../ui-errors.js';
+import { csrfField, formOf, queryOf, redirect, sendPage, viewerOf, type UiDeps } from '../ui-context.js';
+import { asFormError, formInvalid, pageNotFound } from '../ui-errors.js';
+import { parseQuotaTarget, type OwnerStorage } from '../../../packages/storage-quotas.js';
+import { isBerthError } from '../../../util/errors.js';
+import { parseByteSize } from '../../../util/byte-size.js';
+import type { FastifyRequest } from 'fastify';
 import { formatBytes, formatDate, shortDigest, timeAgo } from '../format.js';
 import { packageUrl } from '../urls.js';
 import { usagePath } from './usage-page.js';
 
 const RECENT_PUSHES = 20;
-const TOP_OWNERS = 10;
+/** Owners listed in the instance view; `berth quota show` lists them all. */
+const LISTED_OWNERS = 200;
 /** Accounts listed on the page; the CLI (`berth user list`) lists them all. */
 const LISTED_ACCOUNTS = 200;
 
 /**
- * `/admin`: the instance admin's overview (accounts, storage, recent pushes). Anyone else, signed in or not, gets
- * the ordinary 404 page: the page's existence is not advertised.
+ * `/admin`: the instance admin's view of the whole instance (accounts, every owner's storage against its quota,
+ * recent pushes) and the quota form. Anyone else, signed in or not, gets the ordinary 404 page: the page's
+ * existence is not advertised.
  */
 export function register(app: FastifyInstance, deps: UiDeps): void {
+  const requireAdmin = (request: FastifyRequest): void => {
+    if (!viewerOf(request).account?.isAdmin) throw pageNotFound();
+  };
+
   app.get('/admin', async (request, reply) => {
-    const actor = viewerOf(request).account;
-    if (!actor?.isAdmin) throw pageNotFound();
-    const [overview, users, orgs] = await Promise.all([
-      deps.usage.overview({ recentPushes: RECENT_PUSHES, owners: TOP_OWNERS }),
+    requireAdmin(request);
+    const [overview, users, orgs, owners] = await Promise.all([
+      deps.usage.overview({ recentPushes: RECENT_PUSHES }),
       deps.accounts.list('user'),
       deps.accounts.list('org'),
+      deps.quotas.list(),
     ]);
     const now = deps.clock.now();
     const typeOf = new Map([...users, ...orgs].map((a) => [a.login.toLowerCase(), a.type]));
     return sendPage(request, reply, {
       title: 'Site administration', nav: 'admin',
+      flash: queryOf(request, 'done') === 'quota' ? { kind: 'success', message: 'Quota saved.' } : null,
       body: html`<link rel="stylesheet" href="${assetUrl('usage.css')}">
 <section class="admin usage">
   <h1>Site administration</h1>
@@ -42,10 +53,10 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
     <div><dt>Organizations</dt><dd data-admin="orgs">${overview.orgs}</dd></div>
     <div><dt>Packages</dt><dd data-admin="packages">${overview.packages}</dd>${overview.deletedPackages > 0 ? html`<dd class="hint">${overview.deletedPackages} deleted, restorable</dd>` : null}</div>
     <div><dt>Versions</dt><dd>${overview.versions}</dd></div>
-    <div><dt>Blob storage</dt><dd data-admin="blob-bytes" data-bytes="${overview.blobBytes}">${formatBytes(overview.blobBytes)}</dd><dd class="hint">${overview.blobCount} blobs</dd></div>
-    <div><dt>Manifests</dt><dd>${formatBytes(overview.manifestBytes)}</dd></div>
+    <div><dt>Storage</dt><dd data-admin="storage-bytes" data-bytes="${overview.storageBytes}">${formatBytes(overview.storageBytes)}</dd><dd class="hint">all owners</dd></div>
+    <div><dt>Blob store</dt><dd data-admin="blob-bytes" data-bytes="${overview.blobBytes}">${formatBytes(overview.blobBytes)}</dd><dd class="hint">${overview.blobCount} blobs</dd></div>
   </dl>
-  <p class="hint">Blob storage is everything the blob store holds, including blobs no manifest references any more; <code>berth gc</code> frees those.</p>
+  <p class="hint">Storage is the owners' figures added up, as their usage pages show them and quotas count them: each owner's distinct blobs plus manifests (a blob two owners use counts for both). The blob store holds every blob once (manifests live in the database), including blobs of deleted versions and blobs no manifest references any more; <code>berth gc</code> frees those.</p>
 
   <h2 id="recent-pushes">Recent pushes</h2>
   ${overview.recentPushes.length === 0 ? html`<p class="muted">Nothing pushed yet.</p>` : html`<table class="table" aria-labelledby="recent-pushes">
@@ -60,15 +71,7 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
   </table>
 `}
 
-  <h2 id="storage-by-owner">Storage by owner</h2>
-  ${overview.owners.length === 0 ? html`<p class="muted">No packages yet.</p>` : html`<table class="table usage-table" aria-labelledby="storage-by-owner">
-    <thead><tr><th scope="col">Owner</th><th scope="col" class="num">Packages</th><th scope="col" class="num">Storage</th></tr></thead>
-    <tbody>${overview.owners.map((o) => {
-      const type = typeOf.get(o.owner);
-      return html`<tr><th scope="row">${type ? html`<a href="${usagePath({ login: o.owner, type })}">${o.owner}</a>` : o.owner}</th>
-      <td class="num">${o.packages}</td><td class="num">${formatBytes(o.sizeBytes)}</td></tr>`;
-    })}</tbody>
-  </table>`}
+  ${ownersSection(request, owners, deps.quotas.defaultQuota)}
 
   <h2 id="users">Users</h2>
   <table class="table" aria-labelledby="users">
@@ -95,5 +98,52 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
 </section>`,
     });
   });
+
+  // Sets or (an empty size) clears the quota of an owner or one of its packages, as `berth quota set|clear` does.
+  app.post('/admin/quota', async (request, reply) => {
+    requireAdmin(request);
+    const form = formOf(request);
+    const target = asFormError(() => parseQuotaTarget((form.get('target') ?? '').trim()));
+    const text = (form.get('quota') ?? '').trim();
+    const bytes = text === '' ? null : parseByteSize(text);
+    if (bytes !== null && Number.isNaN(bytes)) throw formInvalid(`${text} is not a size: use e.g. 10GiB or 500MiB, or leave it empty to remove the quota`);
+    try {
+      await deps.quotas.set(target, bytes);
+    } catch (err) {
+      // An unknown owner or package is the form's error, shown with the form, not a 404 page.
+      if (isBerthError(err) && err.status === 404) throw formInvalid(err.message);
+      throw err;
+    }
+    return redirect(reply, '/admin?done=quota#storage-by-owner');
+  });
 }
 
+/** Every owner's storage against its quota, largest first, and the form that sets quotas. */
+function ownersSection(request: FastifyRequest, owners: readonly OwnerStorage[], defaultQuota: number | null): Html {
+  const used = (bytes: number, quota: number | null): string => (quota === null ? '' : `${quota === 0 ? 100 : Math.floor((bytes / quota) * 100)}%`);
+  return html`<h2 id="storage-by-owner">Storage and quotas by owner</h2>
+  <p class="hint">Default quota (config <code>quota.default</code>): ${defaultQuota === null ? 'none' : formatBytes(defaultQuota)}.</p>
+  ${owners.length === 0 ? html`<p class="muted">No packages yet.</p>` : html`<table class="table usage-table" aria-labelledby="storage-by-owner">
+    <thead><tr><th scope="col">Owner</th><th scope="col" class="num">Packages</th><th scope="col" class="num">Storage</th><th scope="col" class="num">Quota</th><th scope="col" class="num">Used</th></tr></thead>
+    <tbody>${owners.slice(0, LISTED_OWNERS).map((o) => html`<tr data-owner="${o.owner}">
+      <th scope="row">${o.type ? html`<a href="${usagePath({ login: o.owner, type: o.type })}">${o.owner}</a>` : o.owner}</th>
+      <td class="num">${o.packages}</td>
+      <td class="num" data-bytes="${o.bytes}">${formatBytes(o.bytes)}</td>
+      <td class="num" data-quota="${o.quotaBytes ?? ''}">${o.quotaBytes === null ? html`<span class="muted">none</span>` : html`${formatBytes(o.quotaBytes)}${o.quotaIsDefault ? html` <span class="muted">(default)</span>` : null}`}</td>
+      <td class="num">${used(o.bytes, o.quotaBytes)}</td>
+    </tr>${o.packageQuotas.map((p) => html`<tr data-owner="${o.owner}/${p.name}">
+      <th scope="row" class="muted">${o.owner}/${p.name}</th><td></td>
+      <td class="num" data-bytes="${p.bytes}">${formatBytes(p.bytes)}</td>
+      <td class="num" data-quota="${p.quotaBytes}">${formatBytes(p.quotaBytes)}</td>
+      <td class="num">${used(p.bytes, p.quotaBytes)}</td>
+    </tr>`)}`)}</tbody>
+  </table>
+  ${owners.length > LISTED_OWNERS ? html`<p class="hint">The ${LISTED_OWNERS} largest of ${owners.length} owners; <code>berth quota show</code> lists them all.</p>` : null}`}
+  <form method="post" action="/admin/quota" data-form="quota">
+    ${csrfField(request)}
+    <label>Owner or package <input name="target" required placeholder="acme or acme/api" autocomplete="off"></label>
+    <label>Quota <input name="quota" placeholder="10GiB (empty: none)" autocomplete="off"></label>
+    <button type="submit" class="btn">Set quota</button>
+  </form>
+  <p class="hint">A push that would take its owner (or a package with a quota of its own) over its quota is refused; what is stored stays. The CLI does the same: <code>berth quota set acme 10GiB</code>.</p>`;
+}

@@ -86,7 +86,7 @@ ${packages.length === 0
   </div>
   <div class="package-stats">
     <div><strong>${formatCount(s.downloads)}</strong> downloads</div>
-    <div>${formatBytes(s.sizeBytes)}</div>
+    <div title="Storage">${formatBytes(s.sizeBytes)}</div>
   </div>
 </li>`;
   })}</ul>`}

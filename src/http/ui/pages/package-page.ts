@@ -85,7 +85,7 @@ async function showPackage(deps: UiDeps, request: FastifyRequest, reply: Fastify
   <aside class="sidebar card" aria-label="About this package">
     <dl>
       <dt>Total downloads</dt><dd>${formatCount(stats.downloads.total)}</dd>
-      <dt>Size</dt><dd>${formatBytes(stats.sizeBytes)}</dd>
+      <dt>Storage</dt><dd data-package="storage" data-bytes="${stats.sizeBytes}">${formatBytes(stats.sizeBytes)}</dd>
       <dt>Versions</dt><dd>${formatCount(pkg.versionCount)}</dd>
       <dt>Source</dt><dd>${pkg.sourceUrl ? html`<a href="${safeUrl(pkg.sourceUrl)}" rel="noopener noreferrer nofollow">${pkg.sourceUrl}</a>` : html`<span class="muted">none (package settings, or the label <code>org.opencontainers.image.source</code>)</span>`}</dd>
       ${featured?.license ? html`<dt>License</dt><dd>${featured.license}</dd>` : null}

@@ -25,12 +25,15 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
   app.get('/usage', async (request, reply) => {
     const account = requireAccount(request);
     const namespaces = (await deps.directory.namespacesOf(account.id)).filter((n) => n.role !== 'member');
+    // An instance admin looks after every namespace: the instance view on /admin lists them all.
+    const instance = account.isAdmin ? html`<p class="flash flash-info" data-usage="instance-view">You are an instance admin: <a href="/admin#storage-by-owner">the instance view</a> lists every owner's storage, quota and packages.</p>` : null;
     const rows = await Promise.all(namespaces.map(async (n) => ({ owner: n, usage: await deps.usage.forOwner(n) })));
     return sendPage(request, reply, {
       title: 'Usage', nav: 'usage',
       body: html`${stylesheet()}
 <section class="usage">
   <h1>Usage</h1>
+  ${instance}
   <p class="muted">Storage and downloads of the namespaces you look after. Storage counts each blob once per namespace (layers shared by several packages are stored once) plus the manifests.</p>
   <table class="table usage-table">
     <caption class="visually-hidden">Namespaces</caption>
@@ -50,7 +53,9 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
     // Its owners (the user; an organization's owners) and instance admins.
     if (!owner || owner.type !== type || !(await deps.policy.administers(viewer, owner))) throw pageNotFound();
     const usage = await deps.usage.forOwner(owner);
-    return sendPage(request, reply, { title: `Usage · ${owner.login}`, nav: 'usage', body: ownerUsageBody(owner, usage, deps.clock.now()) });
+    return sendPage(request, reply, {
+      title: `Usage · ${owner.login}`, nav: 'usage', body: ownerUsageBody(owner, usage, deps.clock.now(), deps.quotaWarningPercent),
+    });
   };
   app.get('/orgs/:org/usage', showOwner('org'));
   app.get('/users/:user/usage', showOwner('user'));
@@ -60,7 +65,7 @@ export function usagePath(owner: { login: string; type: 'user' | 'org' }): strin
   return `${ownerPath(owner)}/usage`;
 }
 
-function ownerUsageBody(owner: Account, usage: OwnerUsage, now: number): Html {
+function ownerUsageBody(owner: Account, usage: OwnerUsage, now: number, warningPercent: number): Html {
   const topDownloads = topByDownloads(usage);
   const last = epochDay(now);
   const recent = usage.downloads.daily.filter((d) => d.day > last - CHART_DAYS).reduce((sum, d) => sum + d.count, 0);
@@ -68,8 +73,10 @@ function ownerUsageBody(owner: Account, usage: OwnerUsage, now: number): Html {
 <section class="usage">
   <p class="breadcrumb"><a href="/usage">Usage</a> / ${owner.login}</p>
   <h1>Usage of ${owner.login}</h1>
+  ${quotaWarning(owner, usage, warningPercent)}
   <dl class="usage-stats">
-    <div><dt>Storage used</dt><dd data-usage="total-bytes" data-bytes="${usage.totalBytes}">${formatBytes(usage.totalBytes)}</dd></div>
+    <div><dt>Storage</dt><dd data-usage="total-bytes" data-bytes="${usage.totalBytes}">${formatBytes(usage.totalBytes)}</dd>
+      <dd class="hint" data-usage="quota">${usage.quotaBytes === null ? 'no quota' : `of ${formatBytes(usage.quotaBytes)} quota (${percentOf(usage.totalBytes, usage.quotaBytes)}%)`}</dd></div>
     <div><dt>Packages</dt><dd>${usage.packages.length}</dd></div>
     <div><dt>Downloads, all time</dt><dd>${formatCount(usage.downloads.total)}</dd></div>
     <div><dt>Downloads, last ${CHART_DAYS} days</dt><dd>${formatCount(recent)}</dd></div>
@@ -87,9 +94,9 @@ function ownerUsageBody(owner: Account, usage: OwnerUsage, now: number): Html {
       <td class="num">${p.versionCount}</td>
       <td class="num" data-bytes="${p.sizeBytes}">${formatBytes(p.sizeBytes)}</td>
       <td class="num">${formatCount(p.downloads)}</td>
-    </tr>`)}</tbody>
+    </tr>`)}${deletedRow(usage)}</tbody>
   </table>
-  <p class="hint">A package's storage counts each of its blobs once, plus its manifests; the total above counts a blob shared by several packages once.</p>`}
+  <p class="hint">A package's storage counts each of its blobs once, plus its manifests; the total above counts a blob shared by several packages once. Deleted packages do not count.</p>`}
 
   <h2 id="downloads">Downloads, last ${CHART_DAYS} days</h2>
   <div class="usage-chart">${downloadsChart(usage.downloads.daily, last, CHART_DAYS)}</div>
@@ -99,6 +106,33 @@ function ownerUsageBody(owner: Account, usage: OwnerUsage, now: number): Html {
     ? html`<p class="muted">No downloads yet.</p>`
     : html`<ol class="usage-top">${topDownloads.map((p) => html`<li><a href="${packageUrl(owner, p.name)}">${p.name}</a> <span class="muted">${formatCount(p.downloads)} downloads</span></li>`)}</ol>`}
 </section>`;
+}
+
+/**
+ * Deleted packages are not listed, but their downloads are in "Downloads, all time": one row says so, so the rows
+ * add up to the total. Their storage no longer counts (their bytes go when they are purged and collected).
+ */
+function deletedRow(usage: OwnerUsage): Html | null {
+  if (usage.deleted.packages === 0) return null;
+  return html`<tr data-usage="deleted-packages">
+      <th scope="row" class="muted">${usage.deleted.packages === 1 ? '1 deleted package' : `${usage.deleted.packages} deleted packages`}</th>
+      <td></td><td></td><td class="num muted">not counted</td>
+      <td class="num">${formatCount(usage.deleted.downloads)}</td>
+    </tr>`;
+}
+
+/** From `warningPercent` of the quota up: how much is left and what to do. */
+function quotaWarning(owner: Account, usage: OwnerUsage, warningPercent: number): Html | null {
+  if (usage.quotaBytes === null) return null;
+  const percent = percentOf(usage.totalBytes, usage.quotaBytes);
+  if (percent < warningPercent) return null;
+  const over = usage.totalBytes >= usage.quotaBytes;
+  return html`<p class="warning" role="status" data-usage="quota-warning">${owner.login} has used ${percent}% of its ${formatBytes(usage.quotaBytes)} storage quota${over
+    ? ': pushes of new content are refused' : ''}. Delete versions or packages it no longer needs, or ask an instance admin to raise the quota.</p>`;
+}
+
+function percentOf(bytes: number, quota: number): number {
+  return quota === 0 ? 100 : Math.floor((bytes / quota) * 100);
 }
 
 /** Horizontal bars, largest package first; labels and values are SVG text (no layout script). */
