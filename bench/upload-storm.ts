@@ -88,14 +88,19 @@ export async function benchUploadStorm(quick: boolean, cleanup: Cleanup, progres
   cleanup.add('remove upload storm data', () => rm(work, { recursive: true, force: true }));
   const blobs = new Blobs(quick ? { blobBytes: 2 * MiB, chunkBytes: 256 * KiB } : { blobBytes: 8 * MiB, chunkBytes: 1 * MiB });
 
-  const berth = await startBerth(join(work, 'berth'), cleanup);
-  const berthStorm = await storm(berth, blobs, progress);
-  // One server at a time on the machine: the next one's storm gets the cores to itself.
-  await berth.stop();
-  const cncf = await startCncfRegistry(join(work, 'cncf'), cleanup);
-  const cncfStorm = await storm(cncf, blobs, progress);
-  await cncf.stop();
-  process.stdout.write(renderUploadStorm([berthStorm, cncfStorm], blobs.shape, loadBefore, loadavg()[0]!));
+  // The bench process is watched too: its memory must not grow with the storm's bytes.
+  const client = await measurePhase(process.pid, async () => {
+    const berth = await startBerth(join(work, 'berth'), cleanup);
+    const berthStorm = await storm(berth, blobs, progress);
+    // One server at a time on the machine: the next one's storm gets the cores to itself.
+    await berth.stop();
+    const cncf = await startCncfRegistry(join(work, 'cncf'), cleanup);
+    const cncfStorm = await storm(cncf, blobs, progress);
+    await cncf.stop();
+    return [berthStorm, cncfStorm] as const;
+  });
+  const [berthStorm, cncfStorm] = client.value;
+  process.stdout.write(renderUploadStorm(client.value, blobs.shape, client, loadBefore, loadavg()[0]!));
   for (const f of [berthStorm, cncfStorm]) {
     if (f.failures.length > 0 || f.verified !== UPLOADS) {
       throw new Error(`${f.server}: ${f.failures.length} uploads failed, ${f.verified} of ${UPLOADS} blobs verified`);
@@ -229,7 +234,8 @@ async function logTail(server: Server): Promise<string> {
   return text.split('\n').slice(-30).join('\n');
 }
 
-function renderUploadStorm(figures: readonly UploadStormFigures[], shape: Shape, loadBefore: number, loadAfter: number): string {
+function renderUploadStorm(figures: readonly UploadStormFigures[], shape: Shape, client: { startRssBytes: number; peakRssBytes: number },
+  loadBefore: number, loadAfter: number): string {
   const [berth, cncf] = figures as [UploadStormFigures, UploadStormFigures];
   const mb = (bytes: number): string => (bytes / 1e6).toFixed(0);
   const lines = [
@@ -253,6 +259,7 @@ function renderUploadStorm(figures: readonly UploadStormFigures[], shape: Shape,
     `  throughput ${(berth.mbPerSecond / cncf.mbPerSecond).toFixed(2)}× the CNCF registry; peak RSS Berth ${mb(berth.peakRssBytes)} MB `
       + `(+${mb(berth.peakRssBytes - berth.startRssBytes)} MB in the storm, ${((berth.peakRssBytes - berth.startRssBytes) / UPLOADS / 1e6).toFixed(2)} MB per upload), `
       + `CNCF registry ${mb(cncf.peakRssBytes)} MB`,
+    `  bench client RSS ${mb(client.peakRssBytes)} MB at most during both storms, from ${mb(client.startRssBytes)} MB before (node + tsx)`,
     '',
   ];
   return lines.join('\n');
