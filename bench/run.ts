@@ -12,7 +12,9 @@
  * `--seed [--scale F]` runs only the registry-size part (bench/listings.ts): seeds SQLite and PostgreSQL with 100,000
  * repositories, 1,000,000 manifests and 2,000,000 tags (times F), prints the seeding times and the listings' latencies
  * (`--sqlite` or `--postgres`: that backend only). `--pull-storm` (also with `--quick`) runs only the pull storm
- * (bench/pull-storm.ts): 100 concurrent pulls of one image from Berth and the same files from nginx. `--mirror` (also
+ * (bench/pull-storm.ts): 100 concurrent pulls of one image from Berth and the same files from nginx. `--upload-storm`
+ * (also with `--quick`) runs only the upload storm (bench/upload-storm.ts): 200 concurrent chunked uploads to Berth,
+ * then to the CNCF registry. `--mirror` (also
  * with `--quick`) runs only the pull-through cache part (bench/mirror.ts): first pull through Berth against a direct
  * pull from the CNCF registry, and a cached pull against a pull of a pushed image.
  */
@@ -32,6 +34,7 @@ import { SCHEMA } from '../src/config/schema.js';
 import { benchListings } from './listings.js';
 import { benchMirror } from './mirror.js';
 import { benchPullStorm } from './pull-storm.js';
+import { benchUploadStorm } from './upload-storm.js';
 import { measureScaleOut } from './scale-out.js';
 import { authorization, startBerth, startCncfRegistry, startIngestServer, startNginx, verifyManifest, type Server } from './servers.js';
 
@@ -74,6 +77,7 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === '--seed') return seedOnly(args.slice(1));
   if (args.includes('--pull-storm')) return pullStormOnly(args);
+  if (args.includes('--upload-storm')) return uploadStormOnly(args);
   if (args.includes('--mirror')) return mirrorOnly(args);
   if (args[0] === '--quota') return quotaOnly(args.slice(1));
   if (args.some((a) => a !== '--quick' && a !== '--postgres-s3' && a !== '--ui-pages' && a !== '--retention' && a !== '--blob-get')) {
@@ -116,7 +120,7 @@ async function main(): Promise<void> {
   }
 }
 
-const USAGE = 'usage: npm run bench [-- [--quick] [--postgres-s3] [--ui-pages] [--retention] | [--quick] --blob-get | --seed [--scale F] [--sqlite | --postgres] | [--quick] --pull-storm | [--quick] --mirror | --quota [BLOBS]]';
+const USAGE = 'usage: npm run bench [-- [--quick] [--postgres-s3] [--ui-pages] [--retention] | [--quick] --blob-get | --seed [--scale F] [--sqlite | --postgres] | [--quick] --pull-storm | [--quick] --upload-storm | [--quick] --mirror | --quota [BLOBS]]';
 
 /** `--quota [BLOBS]`: the quota check's cost alone, in its own process (bench/quota-check.ts prints PASS/MISS). */
 function quotaOnly(args: string[]): void {
@@ -143,6 +147,15 @@ async function pullStormOnly(args: string[]): Promise<void> {
     process.exit(2);
   }
   await alone((cleanup) => benchPullStorm(args.includes('--quick'), cleanup, progress));
+}
+
+/** `--upload-storm [--quick]`: 200 concurrent chunked uploads to Berth and to the CNCF registry (bench/upload-storm.ts). */
+async function uploadStormOnly(args: string[]): Promise<void> {
+  if (args.some((a) => a !== '--quick' && a !== '--upload-storm')) {
+    process.stderr.write(`${USAGE}\n`);
+    process.exit(2);
+  }
+  await alone((cleanup) => benchUploadStorm(args.includes('--quick'), cleanup, progress));
 }
 
 /** `--mirror [--quick]`: the pull-through cache against its upstream and against a pushed image (bench/mirror.ts). */
