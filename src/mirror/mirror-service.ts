@@ -1,11 +1,13 @@
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import type { Db } from '../db/schema.js';
+import { transaction } from '../db/transaction.js';
 import type { Digest } from '../oci/digest.js';
 import { blobUnknown, manifestUnknown, upstreamDenied, upstreamInvalid, upstreamUnavailable } from '../oci/errors.js';
 import { isRepoName, type Reference, type RepoName } from '../oci/names.js';
 import type { Logger } from '../observability/logger.js';
 import type { ManifestHead, StoredManifest } from '../registry/manifest-service.js';
 import type { Registry } from '../registry/registry.js';
+import { countArrivedBlob } from '../registry/storage-usage.js';
 import type { Clock } from '../util/clock.js';
 import { isBerthError, type BerthError } from '../util/errors.js';
 import type { ClusterFlight, FetchClaim } from './cluster-flight.js';
@@ -323,7 +325,8 @@ export class MirrorService {
     // pipe(): the slower branch sets the pace; a client that goes away unpipes its branch and the store goes on.
     body.pipe(toStore);
     body.pipe(toClient);
-    committed = this.#registry.uploads.putMonolithic(route.local, digest, toStore, null);
+    committed = this.#registry.uploads.putMonolithic(route.local, digest, toStore, null)
+      .then(async () => this.#countArrived(route.local, digest));
     const held = claim;
     void committed.then(() => held?.release(), () => held?.release());
     committed.catch((err: unknown) => {
@@ -353,7 +356,17 @@ export class MirrorService {
     if (!referenced) return false;
     await route.upstream.blob(route.remote, digest, 'HEAD');
     await this.#registry.blobs.link(referenced.id, digest);
+    await transaction(this.#db, (tx) => countArrivedBlob(tx, referenced.id, digest));
     return true;
+  }
+
+  /** The storage figure counts a cached layer once its bytes are here (registry/storage-usage.ts). */
+  async #countArrived(local: RepoName, digest: Digest): Promise<void> {
+    const repo = await this.#db.selectFrom('repositories').select('id').where('name', '=', local).executeTakeFirst();
+    if (!repo) return;
+    // The blob is committed and served either way; a figure left behind is put right by `berth usage recompute`.
+    await transaction(this.#db, (tx) => countArrivedBlob(tx, repo.id, digest))
+      .catch((err: unknown) => this.#log.warn({ err, repository: local, digest }, 'cached blob not counted in the storage figure'));
   }
 
   async #revalidate(route: MirrorRoute, tag: string, cachedDigest: Digest, accept: readonly string[]): Promise<void> {

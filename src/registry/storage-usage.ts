@@ -55,6 +55,25 @@ export async function countVersions(tx: Db, repositoryId: number, manifestIds: r
   return { owner: repo.owner, ownerFigure, packageFigure };
 }
 
+/**
+ * The bytes of blob `digest` arrived in package `repositoryId` after versions referencing it: a mirror caches a
+ * manifest before its layers, so its versions were counted with those layers at size 0. Counts them now, once: only
+ * rows still at 0 change. Lock order as countVersions: the package's rows, then the owner's.
+ */
+export async function countArrivedBlob(tx: Db, repositoryId: number, digest: string): Promise<void> {
+  const blob = await tx.selectFrom('blobs').select('size').where('digest', '=', digest).executeTakeFirst();
+  const size = Number(blob?.size ?? 0);
+  if (size === 0) return;
+  const pkg = await tx.updateTable('packageBlobRefs').set({ size }).where('repositoryId', '=', repositoryId).where('digest', '=', digest)
+    .where('size', '=', 0).returning('repositoryId').executeTakeFirst();
+  if (!pkg) return;
+  await addToPackage(tx, repositoryId, size);
+  const repo = await tx.selectFrom('repositories').select(['owner', 'deletedAt']).where('id', '=', repositoryId).executeTakeFirstOrThrow();
+  const owner = await tx.updateTable('ownerBlobRefs').set({ size }).where('owner', '=', repo.owner).where('digest', '=', digest)
+    .where('size', '=', 0).returning('owner').executeTakeFirst();
+  if (owner) await addToOwner(tx, repo.owner, size);
+}
+
 /** Package `repositoryId` was deleted (-1) or restored (+1): its figure leaves or rejoins its owner's. */
 export async function countPackage(tx: Db, repositoryId: number, sign: 1 | -1): Promise<void> {
   const repo = await tx.selectFrom('repositories').select('owner').where('id', '=', repositoryId).executeTakeFirstOrThrow();

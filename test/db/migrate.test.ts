@@ -316,7 +316,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
   describe(`0020-package-readme on ${dialect}`, { skip: dialect === 'postgres' && noPostgres }, () => {
     it('adds an optional README to packages, kept as written (a long Markdown text included)', async () => {
       const conn = open(dialect === 'postgres' ? await createDatabase() : ':memory:');
-      await migrate(conn, '0018-bot-accounts');
+      await migrate(conn, '0019-storage-quotas');
       const pkg = await conn.db.insertInto('repositories').values({ name: 'acme/api', owner: 'acme', ownerId: null, sourceUrl: null, createdBy: null, createdAt: 1, updatedAt: 1 })
         .returning('id').executeTakeFirstOrThrow();
       assert.deepEqual(await migrate(conn, '0020-package-readme'), ['0020-package-readme']);

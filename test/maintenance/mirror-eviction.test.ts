@@ -84,7 +84,7 @@ test('cached repositories are listed with their upstream, size and last pull, fo
     ['kept', upstream.url, false, true, 'signed-in', null],
   ]);
   const kept = mirrors[1]!;
-  const size = image.config.size + image.layers.reduce((n, l) => n + l.size, 0);
+  const size = image.manifest.size + image.config.size + image.layers.reduce((n, l) => n + l.size, 0); // the storage figure: blobs and manifest
   assert.equal(kept.package_count, 1);
   assert.equal(kept.version_count, 1);
   assert.equal(kept.size_in_bytes, size);

@@ -78,7 +78,7 @@ test('a signed-in user finds the mirror and its cached package with upstream rep
     assert.match(await ui.page.locator('main').innerText(), /not pulled for 30d are evicted/);
     assert.equal(await ui.page.getByRole('heading', { name: '1 cached package' }).count(), 1);
     const cached = ui.page.locator('tr[data-cached="hub/library/app"]');
-    const size = image.config.size + image.layers.reduce((n, l) => n + l.size, 0);
+    const size = image.manifest.size + image.config.size + image.layers.reduce((n, l) => n + l.size, 0); // the storage figure: blobs and manifest
     assert.equal(await cached.locator('td[data-bytes]').getAttribute('data-bytes'), String(size));
     assert.match(await cached.innerText(), /library\/app\s+1\s+/);
     assert.match(await cached.locator('td[data-last-pull]').innerText(), /ago|now/);
