@@ -154,7 +154,7 @@ export const SCHEMA = {
   },
   'quota.warning': {
     type: 'integer', default: 80, min: 1,
-    help: 'Percent of its quota at which an owner\'s usage page warns that the quota is nearly used.',
+    help: 'Percent of its quota at which an owner\'s usage page warns that the quota is nearly used, and a push crossing it sends a `berth_quota` `warning` event.',
   },
   'scrub.interval': {
     type: 'duration', default: null,
