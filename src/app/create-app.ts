@@ -112,6 +112,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   const registry = createRegistry({
     db: db.db, blobs, clock, audit, log, uploadLimits, verifyOnRead: config.storage.verifyOnRead, protection: policies, defaultQuota: config.quota.defaultBytes,
     quotaWarningPercent: config.quota.warningPercent,
+    auditPulls: config.audit.pulls,
   });
   const accounts = new AccountService({ db: db.db, clock, audit, onPasswordSet: forgetInitialAdminPassword(config.dataDir) });
   const tokens = new TokenService({ db: db.db, clock, audit });

@@ -201,6 +201,10 @@ export const SCHEMA = {
     type: 'duration', default: '365d',
     help: 'Audit records older than this are deleted by a background job (one replica at a time, hourly); 0 or null: keep them forever.',
   },
+  'audit.pulls': {
+    type: 'boolean', default: false,
+    help: 'Also record every manifest pull (package.pull: who, from where, which package and reference) in the audit log; off by default, as a pull then writes a row.',
+  },
   'log.level': {
     type: 'string', default: 'info', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
     help: 'Log level; one JSON line per request at info.',

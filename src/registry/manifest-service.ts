@@ -53,15 +53,17 @@ export class ManifestService {
   /** Config `quota.default`: the quota of owners without their own. */
   readonly #defaultQuota: number | null;
   readonly #quotaWarningPercent: number;
+  readonly #auditPulls: boolean;
   /** The manifest GET/HEAD lookups, compiled once: they are the registry's hottest queries. */
   readonly #lookups: Record<`${'tag' | 'digest'}:${'body' | 'head'}`, (name: string, reference: string) => Promise<(ManifestHead & { body?: Buffer })[]>>;
 
   constructor(deps: {
-    db: Db; repos: RepositoryStore; clock: Clock; downloads: DownloadCounter; blobs: BlobStore; protection: TagProtection; audit: AuditLog; defaultQuota: number | null; quotaWarningPercent: number;
+    db: Db; repos: RepositoryStore; clock: Clock; downloads: DownloadCounter; blobs: BlobStore; protection: TagProtection; audit: AuditLog; defaultQuota: number | null; quotaWarningPercent: number; auditPulls: boolean;
   }) {
     this.#db = deps.db;
     this.#defaultQuota = deps.defaultQuota;
     this.#quotaWarningPercent = deps.quotaWarningPercent;
+    this.#auditPulls = deps.auditPulls;
     this.#audit = deps.audit;
     this.#blobs = deps.blobs;
     this.#protection = deps.protection;
@@ -208,7 +210,13 @@ export class ManifestService {
       if (!(await this.#repos.find(name))) throw nameUnknown(name);
       throw manifestUnknown(reference.kind === 'tag' ? reference.tag : reference.digest);
     }
-    if (withBody) this.#downloads.record(row.id);
+    if (withBody) {
+      this.#downloads.record(row.id);
+      // Opt-in (config audit.pulls): a row per pull, in its own statement, as a pull changes nothing else.
+      if (this.#auditPulls) {
+        await this.#audit.record(this.#db, { action: 'package.pull', org: repoOwner(name), target: `${name}${reference.kind === 'tag' ? `:${reference.tag}` : `@${reference.digest}`}`, repository: name, after: { digest: row.digest } });
+      }
+    }
     return row as StoredManifest;
   }
 
