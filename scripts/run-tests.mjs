@@ -20,7 +20,7 @@ import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 /** Suites that start Berth on a metadata database + blob store, and so run once per backend set. */
-const MATRIX = ['test/oci/', 'test/auth/', 'test/github/', 'test/cli/', 'test/doctor/', 'test/maintenance/', 'test/crash/', 'test/ui/', 'test/observability/'];
+const MATRIX = ['test/oci/', 'test/auth/', 'test/github/', 'test/cli/', 'test/doctor/', 'test/maintenance/', 'test/crash/', 'test/ui/', 'test/observability/', 'test/events/', 'test/audit/'];
 
 function walk(dir) {
   return readdirSync(dir).flatMap((name) => {

@@ -111,6 +111,8 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   const policies = new LifecyclePolicies({ db: db.db, clock, audit });
   const registry = createRegistry({
     db: db.db, blobs, clock, audit, log, uploadLimits, verifyOnRead: config.storage.verifyOnRead, protection: policies, defaultQuota: config.quota.defaultBytes,
+    quotaWarningPercent: config.quota.warningPercent,
+    auditPulls: config.audit.pulls,
   });
   const accounts = new AccountService({ db: db.db, clock, audit, onPasswordSet: forgetInitialAdminPassword(config.dataDir) });
   const tokens = new TokenService({ db: db.db, clock, audit });

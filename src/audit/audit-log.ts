@@ -12,7 +12,7 @@ export type AuditAction =
   | 'token.create' | 'token.revoke' | 'token.failed_use'
   | 'org.create' | 'org.add_member' | 'org.update_member' | 'org.remove_member' | 'org.update_package_policy'
   | 'team.create' | 'team.destroy' | 'team.add_member' | 'team.remove_member'
-  | 'package.push' | 'package.delete' | 'package.restore' | 'package.visibility_change' | 'package.grant' | 'package.revoke_grant'
+  | 'package.push' | 'package.pull' | 'package.delete' | 'package.restore' | 'package.visibility_change' | 'package.grant' | 'package.revoke_grant'
   | 'package.update_policy' | 'package.update_source' | 'package.update_readme'
   | 'package.retention_run' | 'package_version.delete' | 'package_version.restore' | 'tag.move' | 'tag.delete'
   | 'hook.create' | 'hook.config_changed' | 'hook.destroy'

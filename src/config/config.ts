@@ -72,7 +72,7 @@ export interface Config {
   readonly retention: { readonly intervalMs: number | null };
   readonly webhooks: WebhookSettings;
   /** How long audit records are kept: `retentionMs` null keeps them forever. */
-  readonly audit: { readonly retentionMs: number | null };
+  readonly audit: { readonly retentionMs: number | null; readonly pulls: boolean };
   readonly log: { readonly level: string };
   /** `token`: /metrics on the main port behind it (null: not there); `listen`: a separate /metrics listener. */
   readonly metrics: { readonly token: string | null; readonly listen: { readonly host: string; readonly port: number } | null; readonly ownersTop: number; readonly ownersRefreshMs: number };
@@ -208,7 +208,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       retryPeriodMs: get<number>('webhooks.retryPeriod'), maxBackoffMs: get<number>('webhooks.maxBackoff'),
       allowPrivateTargets: get<boolean>('webhooks.allowPrivateTargets'),
     },
-    audit: { retentionMs: get<number | null>('audit.retention') || null },
+    audit: { retentionMs: get<number | null>('audit.retention') || null, pulls: get<boolean>('audit.pulls') },
     log: { level: get('log.level') },
     metrics: {
       token: metricsToken(get<string | null>('metrics.token')),

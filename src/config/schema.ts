@@ -154,7 +154,7 @@ export const SCHEMA = {
   },
   'quota.warning': {
     type: 'integer', default: 80, min: 1,
-    help: 'Percent of its quota at which an owner\'s usage page warns that the quota is nearly used.',
+    help: 'Percent of its quota at which an owner\'s usage page warns that the quota is nearly used, and a push crossing it sends a `berth_quota` `warning` event.',
   },
   'scrub.interval': {
     type: 'duration', default: null,
@@ -200,6 +200,10 @@ export const SCHEMA = {
   'audit.retention': {
     type: 'duration', default: '365d',
     help: 'Audit records older than this are deleted by a background job (one replica at a time, hourly); 0 or null: keep them forever.',
+  },
+  'audit.pulls': {
+    type: 'boolean', default: false,
+    help: 'Also record every manifest pull (package.pull: who, from where, which package and reference) in the audit log; off by default, as a pull then writes a row.',
   },
   'log.level': {
     type: 'string', default: 'info', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],

@@ -21,7 +21,7 @@ export interface HookInput {
 }
 
 /** What a hook can subscribe to (README "Webhooks"); `*` is every one of them. */
-export const HOOK_EVENTS = ['package', 'registry_package', 'berth_package_version', 'berth_package', 'berth_retention', '*'] as const;
+export const HOOK_EVENTS = ['package', 'registry_package', 'berth_package_version', 'berth_package', 'berth_retention', 'berth_quota', '*'] as const;
 
 /**
  * Whose hooks: the instance's (every event; admins), an organization's or a user's (events of the account's

@@ -8,6 +8,7 @@ export type BerthAction = 'deleted' | 'restored';
 export const BERTH_VERSION_EVENT = 'berth_package_version';
 export const BERTH_PACKAGE_EVENT = 'berth_package';
 export const BERTH_RETENTION_EVENT = 'berth_retention';
+export const BERTH_QUOTA_EVENT = 'berth_quota';
 
 /**
  * The outbox: events written inside the transaction of the change that caused them (`tx`), so a change is never
@@ -49,6 +50,19 @@ export const outbox = {
     if (!body) return;
     const changes = e.action === 'tag_moved' ? { changes: { tag: { name: e.tag, from: e.fromDigest } } } : {};
     await write(tx, body.about, BERTH_VERSION_EVENT, e.action, { action: e.action, package: body.pkg, ...changes, ...body.common }, e.at);
+  },
+
+  /**
+   * A push took its owner (`scope: owner`) or its package across the warning threshold of the quota (`warning`):
+   * once per crossing, in the push's transaction, so the owner hears of it before pushes start to be refused.
+   */
+  async quotaWarning(tx: Db, e: { repositoryId: number; scope: 'owner' | 'package'; usedBytes: number; quotaBytes: number; warningPercent: number; senderId: number | null; at: number }): Promise<void> {
+    await packageEvent(tx, e.repositoryId, BERTH_QUOTA_EVENT, 'warning', {
+      quota: {
+        scope: e.scope, used_bytes: e.usedBytes, limit_bytes: e.quotaBytes, warning_percent: e.warningPercent,
+        percent_used: Math.floor((e.usedBytes * 100) / e.quotaBytes),
+      },
+    }, e.senderId, e.at);
   },
 
   /**

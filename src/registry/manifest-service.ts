@@ -13,7 +13,7 @@ import type { Clock } from '../util/clock.js';
 import { readLimited } from '../util/read-limited.js';
 import type { DownloadCounter } from './download-counter.js';
 import type { RepositoryStore } from './repositories.js';
-import { countVersions, enforceQuota } from './storage-usage.js';
+import { countVersions, enforceQuota, quotaWarnings } from './storage-usage.js';
 import { refuseProtectedDeletion, type TagProtection } from './tag-protection.js';
 
 export interface ManifestHead {
@@ -52,14 +52,18 @@ export class ManifestService {
   readonly #audit: AuditLog;
   /** Config `quota.default`: the quota of owners without their own. */
   readonly #defaultQuota: number | null;
+  readonly #quotaWarningPercent: number;
+  readonly #auditPulls: boolean;
   /** The manifest GET/HEAD lookups, compiled once: they are the registry's hottest queries. */
   readonly #lookups: Record<`${'tag' | 'digest'}:${'body' | 'head'}`, (name: string, reference: string) => Promise<(ManifestHead & { body?: Buffer })[]>>;
 
   constructor(deps: {
-    db: Db; repos: RepositoryStore; clock: Clock; downloads: DownloadCounter; blobs: BlobStore; protection: TagProtection; audit: AuditLog; defaultQuota: number | null;
+    db: Db; repos: RepositoryStore; clock: Clock; downloads: DownloadCounter; blobs: BlobStore; protection: TagProtection; audit: AuditLog; defaultQuota: number | null; quotaWarningPercent: number; auditPulls: boolean;
   }) {
     this.#db = deps.db;
     this.#defaultQuota = deps.defaultQuota;
+    this.#quotaWarningPercent = deps.quotaWarningPercent;
+    this.#auditPulls = deps.auditPulls;
     this.#audit = deps.audit;
     this.#blobs = deps.blobs;
     this.#protection = deps.protection;
@@ -147,7 +151,12 @@ export class ManifestService {
         // The storage figure counts the new version in this transaction; over quota, the throw rolls the push back.
         // A mirror filling its cache is the instance's doing: counted, never refused.
         const change = await countVersions(tx, repo.id, [row.id], 1);
-        if (!opts.fromUpstream) enforceQuota(change, name, this.#defaultQuota);
+        if (!opts.fromUpstream) {
+          enforceQuota(change, name, this.#defaultQuota);
+          for (const w of quotaWarnings(change, this.#defaultQuota, this.#quotaWarningPercent)) {
+            await outbox.quotaWarning(tx, { repositoryId: repo.id, ...w, warningPercent: this.#quotaWarningPercent, senderId: pusher, at: now });
+          }
+        }
       }
       if (reference.kind === 'tag') {
         // An immutable tag may be pushed again with the digest it has (a CI retry), never moved. Checked after the
@@ -201,7 +210,13 @@ export class ManifestService {
       if (!(await this.#repos.find(name))) throw nameUnknown(name);
       throw manifestUnknown(reference.kind === 'tag' ? reference.tag : reference.digest);
     }
-    if (withBody) this.#downloads.record(row.id);
+    if (withBody) {
+      this.#downloads.record(row.id);
+      // Opt-in (config audit.pulls): a row per pull, in its own statement, as a pull changes nothing else.
+      if (this.#auditPulls) {
+        await this.#audit.record(this.#db, { action: 'package.pull', org: repoOwner(name), target: `${name}${reference.kind === 'tag' ? `:${reference.tag}` : `@${reference.digest}`}`, repository: name, after: { digest: row.digest } });
+      }
+    }
     return row as StoredManifest;
   }
 

@@ -30,6 +30,10 @@ export function createRegistry(deps: {
   db: Db; blobs: BlobStore; clock: Clock; log: Logger; audit: AuditLog; uploadLimits?: UploadLimits; verifyOnRead?: boolean; protection?: TagProtection;
   /** Config `quota.default` (null: owners without their own quota have none). */
   defaultQuota?: number | null;
+  /** Config `quota.warning`: the percent of a quota whose crossing is announced (`berth_quota` event). */
+  quotaWarningPercent?: number;
+  /** Config `audit.pulls`: each manifest GET recorded as package.pull. */
+  auditPulls?: boolean;
 }): Registry {
   const { db, clock } = deps;
   const defaultQuota = deps.defaultQuota ?? null;
@@ -41,7 +45,7 @@ export function createRegistry(deps: {
       db, blobs: deps.blobs, repos, clock, log: deps.log.child({ module: 'registry.blobs' }), verifyOnRead: deps.verifyOnRead ?? false,
     }),
     uploads: new UploadService({ db, blobs: deps.blobs, repos, clock, defaultQuota, ...(deps.uploadLimits ? { limits: deps.uploadLimits } : {}) }),
-    manifests: new ManifestService({ db, repos, clock, downloads, blobs: deps.blobs, protection: deps.protection ?? NO_TAG_PROTECTION, audit: deps.audit, defaultQuota }),
+    manifests: new ManifestService({ db, repos, clock, downloads, blobs: deps.blobs, protection: deps.protection ?? NO_TAG_PROTECTION, audit: deps.audit, defaultQuota, quotaWarningPercent: deps.quotaWarningPercent ?? 80, auditPulls: deps.auditPulls ?? false }),
     tags: new TagService({ db, repos }),
     referrers: new ReferrersService({ db }),
     downloads,

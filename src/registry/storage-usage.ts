@@ -91,6 +91,29 @@ export async function countPackage(tx: Db, repositoryId: number, sign: 1 | -1): 
   await addToOwner(tx, repo.owner, sign * delta);
 }
 
+/** An owner or package whose push took it across the warning threshold (config `quota.warning`) of its quota. */
+export interface QuotaWarning {
+  readonly scope: 'owner' | 'package';
+  readonly usedBytes: number;
+  readonly quotaBytes: number;
+}
+
+/**
+ * The figures `change` took from below `warningPercent` of their quota to at or above it (each crossing once, not
+ * every push above the line; under the quota itself, as enforceQuota has let the change through).
+ */
+export function quotaWarnings(change: StorageChange, defaultQuota: number | null, warningPercent: number): QuotaWarning[] {
+  const crossed = (scope: QuotaWarning['scope'], f: StorageFigure | null, quota: number | null): QuotaWarning[] => {
+    if (!f || quota === null || f.addedBytes <= 0) return [];
+    const line = (quota * warningPercent) / 100;
+    return f.bytes - f.addedBytes < line && f.bytes >= line ? [{ scope, usedBytes: f.bytes, quotaBytes: quota }] : [];
+  };
+  return [
+    ...crossed('owner', change.ownerFigure, change.ownerFigure?.quotaBytes ?? defaultQuota),
+    ...crossed('package', change.packageFigure, change.packageFigure.quotaBytes),
+  ];
+}
+
 /**
  * Refuses (DENIED) a change that added bytes and left the owner or the package over its quota. Called inside the
  * transaction that made the change, so throwing rolls it back: nothing of the push becomes visible.

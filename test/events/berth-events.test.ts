@@ -1,6 +1,7 @@
 // Berth's own events (README "Webhooks"), each delivered to a real receiver on loopback and checked against the
 // hook's HMAC signature: a tag moved onto another digest and a tag deleted (`berth_package_version`), a visibility
-// change, a package delete and restore (`berth_package`), and a retention run's summary (`berth_retention`).
+// change, a package delete and restore (`berth_package`), a retention run's summary (`berth_retention`), and a
+// push crossing the quota warning threshold (`berth_quota`).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, it } from 'node:test';
@@ -100,4 +101,35 @@ it('a retention run that deletes versions sends one berth_retention summary besi
   assert.deepEqual(retention.versions.map((v) => v.digest).sort(), old.map((o) => o.digest).sort());
   assert.equal(retention.truncated, false);
   await until('a deleted event per version', () => (rx.received.slice(from).filter((r) => r.body.action === 'deleted').length === 2 ? true : undefined));
+});
+
+it('a push that takes its owner across the quota warning threshold sends one berth_quota warning; the refused push none', async () => {
+  const owner = berth.user;
+  const hook = await api(berth, '/v3/berth/user/hooks', {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ config: { url: rx.url, content_type: 'json', secret: SECRET }, events: ['berth_quota'] }),
+  });
+  assert.equal(hook.status, 201, hook.text);
+  const used = async (): Promise<number> => berth.admin(async (s) => (await s.quotas.list()).find((o) => o.owner === owner)?.bytes ?? 0);
+  await pushImage(berth.url, `${owner}/filling`, 'fill-1', 'v1');
+  const one = await used();
+  assert.ok(one > 0);
+  // Images of one shape have one size: a second takes the owner to 2/2.2 = 91% (past the default 80%), a third over.
+  const quota = Math.floor(one * 2.2);
+  await berth.admin((s) => s.quotas.set({ owner, package: null }, quota));
+  try {
+    const from = rx.received.length;
+    await pushImage(berth.url, `${owner}/filling`, 'fill-2', 'v2');
+    const warning = await next('berth_quota', 'warning', from);
+    assert.equal(warning.pkg.name, 'filling');
+    const q = warning.body.quota as { scope: string; used_bytes: number; limit_bytes: number; warning_percent: number; percent_used: number };
+    assert.deepEqual({ scope: q.scope, limit: q.limit_bytes, warn: q.warning_percent }, { scope: 'owner', limit: quota, warn: 80 });
+    assert.equal(q.used_bytes, await used());
+    assert.ok(q.percent_used >= 80 && q.percent_used <= 100, `${q.percent_used}%`);
+    await assert.rejects(pushImage(berth.url, `${owner}/filling`, 'fill-3', 'v3'), /over its storage quota/);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(rx.received.slice(from).filter((r) => r.headers['x-github-event'] === 'berth_quota').length, 1);
+  } finally {
+    await berth.admin((s) => s.quotas.set({ owner, package: null }, null));
+  }
 });

@@ -24,6 +24,7 @@ const EVENT_LABELS: Record<(typeof HOOK_EVENTS)[number], string> = {
   berth_package: 'berth_package (deleted, restored, visibility changed)',
   berth_package_version: 'berth_package_version (deleted, restored, tag moved)',
   berth_retention: 'berth_retention (a retention run removed versions)',
+  berth_quota: 'berth_quota (a push crossed the quota warning threshold)',
 };
 
 /** Fixed texts for the redirect after a change: nothing from the query string is echoed. */
