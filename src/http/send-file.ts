@@ -10,8 +10,9 @@ import type { BlobFile } from '../registry/blob-service.js';
  * A buffer is read into, handed to `res.write`, and reused only after that write's callback fired without an
  * error, which is when the socket is done with it. Having at most IN_FLIGHT buffers out is the backpressure: a
  * slow client leaves no free buffer, so reading waits. The next read overlaps the previous write. Beyond its first
- * buffer a response takes more only while all responses together hold fewer than SHARED_MAX: a pull storm of 100
- * clients then holds about 100 MiB rather than 300 (issue 14's RSS bound), and one big pull still gets IN_FLIGHT.
+ * buffer a response takes more only while all responses together hold less than SHARED_BYTES, and once they do, a
+ * new response's buffer is a small one: a pull storm of 100 clients then holds about 50 MiB rather than 300 (issue
+ * 14's RSS bound), and one big pull still gets IN_FLIGHT big buffers.
  *
  * The reply is hijacked (Fastify's onResponse still runs on 'finish'). After the headers went out an error can only
  * be reported by cutting the connection, so a read error destroys the socket; a client that goes away stops the
@@ -35,7 +36,7 @@ export async function sendFileRange(reply: FastifyReply, file: BlobFile, start: 
   res.on('close', onClose);
   const release = (buf: Buffer) => (err?: Error | null): void => {
     if (err) {
-      held--; // the socket failed: leave the buffer to the GC rather than guess whether it is still in use
+      held -= buf.length; // the socket failed: leave the buffer to the GC rather than guess whether it is still in use
       return;
     }
     if (finished) {
@@ -51,7 +52,7 @@ export async function sendFileRange(reply: FastifyReply, file: BlobFile, start: 
     let position = start;
     while (position <= end && !closed) {
       let buf = free.pop();
-      if (!buf && (outstanding === 0 || (outstanding < IN_FLIGHT && held < SHARED_MAX))) {
+      if (!buf && (outstanding === 0 || (outstanding < IN_FLIGHT && held < SHARED_BYTES))) {
         buf = take();
         outstanding++;
       }
@@ -80,22 +81,26 @@ export async function sendFileRange(reply: FastifyReply, file: BlobFile, start: 
   }
 }
 
-const CHUNK = 1024 * 1024;
+/** Buffer sizes: a response gets big buffers while all responses together hold less than SHARED_BYTES, else small. */
+const BIG = 1024 * 1024;
+const SMALL = 256 * 1024;
 const IN_FLIGHT = 3;
-/** Buffers all responses may hold together before each is held to one. */
-const SHARED_MAX = 32;
-/** Buffers no response is using, kept so steady serving allocates nothing; bounded so an idle server holds little. */
-const spare: Buffer[] = [];
+/** Bytes all responses may hold together before each is held to one buffer, and new ones get SMALL buffers. */
+const SHARED_BYTES = 32 * BIG;
+/** Buffers no response is using, per size, kept so steady serving allocates nothing; bounded so an idle server holds little. */
+const spare = new Map<number, Buffer[]>([[BIG, []], [SMALL, []]]);
 const SPARE_MAX = 2 * IN_FLIGHT;
-/** Buffers taken by responses and not yet given back. */
+/** Bytes of the buffers taken by responses and not yet given back. */
 let held = 0;
 
 function take(): Buffer {
-  held++;
-  return spare.pop() ?? Buffer.allocUnsafeSlow(CHUNK);
+  const size = held + BIG <= SHARED_BYTES ? BIG : SMALL;
+  held += size;
+  return spare.get(size)!.pop() ?? Buffer.allocUnsafeSlow(size);
 }
 
 function giveBack(buf: Buffer): void {
-  held--;
-  if (spare.length < SPARE_MAX) spare.push(buf);
+  held -= buf.length;
+  const pool = spare.get(buf.length)!;
+  if (pool.length < SPARE_MAX) pool.push(buf);
 }
