@@ -28,6 +28,11 @@ export interface LogCostFigures {
 /** wrk's figures plus the server CPU-seconds spent during the run (one core's worth = the run's duration). */
 export interface ManifestGetFigures extends WrkResult {
   readonly serverCpuSeconds: number;
+  /**
+   * Berth only: an authenticated `GET /v2/` with the same token and wrk settings, measured right after: the cost of
+   * a request that reaches the registry with nothing to look up (issue 14: manifest GET ≥ 70% of it).
+   */
+  readonly ping?: WrkResult;
 }
 
 /** One skopeo push of the whole image into a freshly started, empty registry. */
@@ -62,6 +67,8 @@ export interface ScaleOutSetup {
   readonly pushSeconds: readonly number[];
   readonly pullSeconds: readonly number[];
   readonly manifestGet: WrkResult;
+  /** Authenticated `GET /v2/` right after the manifest GETs (one replica, direct). */
+  readonly ping?: WrkResult;
 }
 
 /** `--postgres-s3`: Berth on PostgreSQL + S3 as one replica, and as two behind an nginx round-robin. */
@@ -122,6 +129,8 @@ export function evaluate(r: Results): Check[] {
   const getRatio = berthGet / nginxGet;
   const rpsRatio = r.berth.manifestGet.requestsPerSecond / r.cncf.manifestGet.requestsPerSecond;
   const logRatio = median(r.logCost.info) / median(r.logCost.warn);
+  const ping = r.berth.manifestGet.ping;
+  const pingRatio = ping ? r.berth.manifestGet.requestsPerSecond / ping.requestsPerSecond : 0;
   return [
     {
       name: 'skopeo push vs CNCF registry',
@@ -144,6 +153,12 @@ export function evaluate(r: Results): Check[] {
       ratio: rpsRatio, target: '≥ 5.00×',
       // Error responses are fast; a rate with any of them counts for nothing.
       pass: rpsRatio >= 5 && r.berth.manifestGet.non2xx === 0,
+    },
+    {
+      // Issue 14: a manifest GET should cost little more than any authenticated request (the manifest cache).
+      name: 'manifest GET vs authenticated GET /v2/',
+      measured: `${fmt(r.berth.manifestGet.requestsPerSecond, 0)} vs ${ping ? fmt(ping.requestsPerSecond, 0) : '?'} req/s`,
+      ratio: pingRatio, target: '≥ 0.70×', pass: pingRatio >= 0.7 && (ping?.non2xx ?? 1) === 0,
     },
     {
       // Issue 16: the default level's request log may cost at most 5% of the manifest GET rate.
@@ -289,6 +304,9 @@ function renderScaleOut(r: Results, s: ScaleOutFigures): string {
     ['  latency p50 / p99', `${r.berth.manifestGet.latencyP50} / ${r.berth.manifestGet.latencyP99}`,
       `${one.manifestGet.latencyP50} / ${one.manifestGet.latencyP99}`, `${two.manifestGet.latencyP50} / ${two.manifestGet.latencyP99}`],
     ['  1 replica behind the same nginx (req/s)', '', wrkCell(one.manifestGetBehindNginx), ''],
+    ['authenticated GET /v2/ (req/s, 32 conns)', r.berth.manifestGet.ping ? wrkCell(r.berth.manifestGet.ping) : '', one.ping ? wrkCell(one.ping) : '', ''],
+    ['  manifest GET / authenticated GET /v2/', r.berth.manifestGet.ping ? fmt(r.berth.manifestGet.requestsPerSecond / r.berth.manifestGet.ping.requestsPerSecond, 2) : '',
+      one.ping ? fmt(one.manifestGet.requestsPerSecond / one.ping.requestsPerSecond, 2) : '', ''],
   ];
   return [
     `postgres-s3: ${s.metadata}; ${s.storage}; all on this machine (${r.machine.cpus} CPUs), nginx round-robin for 2 replicas`,

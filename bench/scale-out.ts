@@ -113,6 +113,8 @@ export async function measureScaleOut(
     return wrk(url, { threads: 2, connections: 32, seconds: settings.wrkSeconds, headers });
   };
   const direct = await rate('1 replica', one.front);
+  progress(`postgres-s3: authenticated GET /v2/ with wrk → 1 replica (${settings.wrkSeconds} s)`);
+  const ping = await wrk(`${one.front.url}/v2/`, { threads: 2, connections: 32, seconds: settings.wrkSeconds, headers: await authorization(one.front, `repository:${REPO}:pull`) });
   const viaNginx = await rate('1 replica behind nginx', oneBehindNginx);
   const both = await rate('2 replicas behind nginx', two.front);
   await oneBehindNginx.stop();
@@ -121,7 +123,7 @@ export async function measureScaleOut(
   return {
     metadata: `PostgreSQL ${postgres} (throwaway cluster, fsync off)`,
     storage: `Ceph RGW at ${s3.endpoint}`,
-    oneReplica: { pushSeconds: pushSeconds[0]!, pullSeconds: pullSeconds[0]!, manifestGet: direct, manifestGetBehindNginx: viaNginx },
+    oneReplica: { pushSeconds: pushSeconds[0]!, pullSeconds: pullSeconds[0]!, manifestGet: direct, manifestGetBehindNginx: viaNginx, ping },
     twoReplicas: { pushSeconds: pushSeconds[1]!, pullSeconds: pullSeconds[1]!, manifestGet: both },
   };
 }

@@ -55,6 +55,7 @@ import { StorageQuotas } from '../packages/storage-quotas.js';
 import { VersionDetails } from '../packages/version-details.js';
 import { VersionService } from '../packages/version-service.js';
 import { createRegistry, type Registry } from '../registry/registry.js';
+import type { ManifestCacheResult } from '../registry/manifest-cache.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { warnAboutOpenPermissions } from './open-permissions.js';
 import { FsBlobStore } from '../storage/fs/fs-blob-store.js';
@@ -112,8 +113,11 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   const registry = createRegistry({
     db: db.db, blobs, clock, audit, log, uploadLimits, verifyOnRead: config.storage.verifyOnRead, protection: policies, defaultQuota: config.quota.defaultBytes,
     quotaWarningPercent: config.quota.warningPercent,
-    auditPulls: config.audit.pulls,
+    auditPulls: config.audit.pulls, changes: db.changes,
+    ...(metrics ? { onManifestLookup: (result: ManifestCacheResult) => metrics.manifestCacheLookup(result) } : {}),
   });
+  // PostgreSQL's change feed starts listening now rather than on the first pull, which would find no cache.
+  db.changes.version();
   const accounts = new AccountService({ db: db.db, clock, audit, onPasswordSet: forgetInitialAdminPassword(config.dataDir) });
   const tokens = new TokenService({ db: db.db, clock, audit });
   const initialAdminPassword = await bootstrapAdmin(accounts, config.dataDir);

@@ -4,6 +4,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, type Driver, type SqliteDatabase, type SqliteStatement } from 'kysely';
 import pg from 'pg';
 import type { Logger } from '../observability/logger.js';
+import { PgChangeFeed, SqliteChangeFeed, type ChangeFeed } from './change-feed.js';
 import { MeasuredDriver, type DatabaseErrorReason } from './measured-driver.js';
 import { OutageAwareDriver } from './outage-driver.js';
 import type { Database, Db } from './schema.js';
@@ -14,6 +15,8 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface Connection {
   readonly db: Db;
   readonly dialect: Dialect;
+  /** Moves after every committed registry change, by any process: the manifest cache's validity (src/db/change-feed.ts). */
+  readonly changes: ChangeFeed;
   /** The PostgreSQL pool's connections now; null on SQLite (one connection). */
   pool(): PoolState | null;
   close(): Promise<void>;
@@ -63,14 +66,15 @@ export function connect(url: string, opts: ConnectOptions = {}): Connection {
     // the requests using them fail with 503.
     pool.on('error', onUnreachable);
     pool.on('connect', (client) => client.on('error', onUnreachable));
+    const changes = new PgChangeFeed(url, onUnreachable);
     const dialect = new (class extends PostgresDialect {
       override createDriver(): Driver {
-        return new MeasuredDriver(new OutageAwareDriver(super.createDriver(), onUnreachable), onQueryError);
+        return new MeasuredDriver(new OutageAwareDriver(super.createDriver(), onUnreachable), onQueryError, () => changes.committed());
       }
     })({ pool });
     const db = new Kysely<Database>({ dialect, plugins: [new CamelCasePlugin()] });
     return {
-      db, dialect: 'postgres', close: () => db.destroy(),
+      db, dialect: 'postgres', changes, close: () => changes.close().then(() => db.destroy()),
       pool: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: PG_POOL_MAX }),
     };
   }
@@ -89,7 +93,8 @@ export function connect(url: string, opts: ConnectOptions = {}): Connection {
   // Admin CLI commands open the same file while `serve` runs.
   sqlite.pragma('busy_timeout = 5000');
   const guard = path === ':memory:' ? null : new WalGuard({ sqlite, files: sqliteFiles(path), log: opts.log ?? null, onFatal: opts.onFatal ?? (() => {}) });
-  const database = withStatementCache(sqlite, guard);
+  const changes = new SqliteChangeFeed(sqlite);
+  const database = withStatementCache(sqlite, guard, () => changes.committed());
   const onQueryError = opts.onQueryError;
   const dialect = onQueryError
     ? new (class extends SqliteDialect {
@@ -102,6 +107,7 @@ export function connect(url: string, opts: ConnectOptions = {}): Connection {
   return {
     db,
     dialect: 'sqlite',
+    changes,
     pool: () => null,
     close: async () => {
       guard?.stop();
@@ -123,19 +129,23 @@ export function sqlitePath(url: string): string {
  * - ROLLBACK runs only when a transaction is open. On SQLITE_FULL (and IOERR, NOMEM) SQLite may already have rolled
  *   back by itself; Kysely's ROLLBACK would then fail with "cannot rollback - no transaction is active", and that
  *   error would replace the real one in the log and in the response.
- * - After every committed write (COMMIT, or a write outside a transaction) the WAL guard checks, before the caller
- *   can acknowledge anything, that the write went to the -wal file next to the database.
+ * - After every committed write (COMMIT, or a write outside a transaction) the change feed hears of it (the manifest
+ *   cache must not outlive it), and the WAL guard checks, before the caller can acknowledge anything, that the write
+ *   went to the -wal file next to the database.
  */
-function withStatementCache(sqlite: BetterSqlite3.Database, guard: WalGuard | null): SqliteDatabase {
+function withStatementCache(sqlite: BetterSqlite3.Database, guard: WalGuard | null, onCommit: () => void): SqliteDatabase {
   const cache = new Map<string, SqliteStatement>();
   const adapt = (text: string, statement: BetterSqlite3.Statement): SqliteStatement => {
     const raw = statement as unknown as SqliteStatement;
     if (text === 'rollback') {
       return { reader: false, all: (p) => raw.all(p), iterate: (p) => raw.iterate(p), run: (p) => (sqlite.inTransaction ? raw.run(p) : { changes: 0, lastInsertRowid: 0 }) };
     }
-    if (!guard || (statement.readonly && text !== 'commit')) return raw;
+    if (statement.readonly && text !== 'commit') return raw;
     const committed = <T>(result: T): T => {
-      if (!sqlite.inTransaction) guard.check();
+      if (!sqlite.inTransaction) {
+        onCommit();
+        guard?.check();
+      }
       return result;
     };
     return { reader: raw.reader, all: (p) => committed(raw.all(p)), run: (p) => committed(raw.run(p)), iterate: (p) => raw.iterate(p) };

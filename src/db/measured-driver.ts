@@ -7,15 +7,19 @@ export type DatabaseErrorReason = 'unreachable' | 'constraint' | 'other';
 /**
  * A Kysely driver around either dialect's that reports each failed statement, connection checkout or transaction
  * step to `onError` with a reason (for `berth_database_errors_total`); the error itself passes unchanged. On
- * PostgreSQL it wraps OutageAwareDriver, so "unreachable" is the 503 that one made of it.
+ * PostgreSQL it wraps OutageAwareDriver, so "unreachable" is the 503 that one made of it. `onCommit` hears of each
+ * write once it is committed (a COMMIT, or a statement other than SELECT outside a transaction): the change feed's
+ * own commits (src/db/change-feed.ts).
  */
 export class MeasuredDriver implements Driver {
   readonly #inner: Driver;
   readonly #onError: (reason: DatabaseErrorReason) => void;
+  readonly #onCommit: () => void;
 
-  constructor(inner: Driver, onError: (reason: DatabaseErrorReason) => void) {
+  constructor(inner: Driver, onError: (reason: DatabaseErrorReason) => void, onCommit: () => void = () => {}) {
     this.#inner = inner;
     this.#onError = onError;
+    this.#onCommit = onCommit;
   }
 
   init(): Promise<void> {
@@ -23,20 +27,30 @@ export class MeasuredDriver implements Driver {
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
-    return new MeasuredConnection(await this.#watch(() => this.#inner.acquireConnection()), (err) => this.#report(err));
+    return new MeasuredConnection(await this.#watch(() => this.#inner.acquireConnection()), (err) => this.#report(err), this.#onCommit);
   }
 
   // The wrapped driver gets its own connection object back: its methods reach into it.
-  beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
-    return this.#watch(() => this.#inner.beginTransaction(innerOf(connection), settings));
+  async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    await this.#watch(() => this.#inner.beginTransaction(innerOf(connection), settings));
+    if (connection instanceof MeasuredConnection) connection.inTransaction = true;
   }
 
-  commitTransaction(connection: DatabaseConnection): Promise<void> {
-    return this.#watch(() => this.#inner.commitTransaction(innerOf(connection)));
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    try {
+      await this.#watch(() => this.#inner.commitTransaction(innerOf(connection)));
+    } finally {
+      if (connection instanceof MeasuredConnection) connection.inTransaction = false;
+    }
+    this.#onCommit();
   }
 
-  rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    return this.#watch(() => this.#inner.rollbackTransaction(innerOf(connection)));
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    try {
+      await this.#watch(() => this.#inner.rollbackTransaction(innerOf(connection)));
+    } finally {
+      if (connection instanceof MeasuredConnection) connection.inTransaction = false;
+    }
   }
 
   async savepoint(connection: DatabaseConnection, name: string, compile: QueryCompiler['compileQuery']): Promise<void> {
@@ -76,19 +90,25 @@ export class MeasuredDriver implements Driver {
 class MeasuredConnection implements DatabaseConnection {
   readonly inner: DatabaseConnection;
   readonly #report: (err: unknown) => void;
+  readonly #onCommit: () => void;
+  inTransaction = false;
 
-  constructor(inner: DatabaseConnection, report: (err: unknown) => void) {
+  constructor(inner: DatabaseConnection, report: (err: unknown) => void, onCommit: () => void) {
     this.inner = inner;
     this.#report = report;
+    this.#onCommit = onCommit;
   }
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    let result: QueryResult<R>;
     try {
-      return await this.inner.executeQuery<R>(query);
+      result = await this.inner.executeQuery<R>(query);
     } catch (err) {
       this.#report(err);
       throw err;
     }
+    if (!this.inTransaction && !READ_ONLY.test(query.sql)) this.#onCommit();
+    return result;
   }
 
   async *streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
@@ -100,6 +120,9 @@ class MeasuredConnection implements DatabaseConnection {
     }
   }
 }
+
+/** A statement that changes nothing (the hot ones: Kysely writes SELECT in lower case). */
+const READ_ONLY = /^\s*select\b/i;
 
 function innerOf(connection: DatabaseConnection): DatabaseConnection {
   return connection instanceof MeasuredConnection ? connection.inner : connection;

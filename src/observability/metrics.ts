@@ -52,6 +52,7 @@ export class Metrics {
   readonly #jobLastSuccess: Gauge<'job'>;
   readonly #webhookDeliveries: Counter<'result'>;
   readonly #mirrorRequests: Counter<'upstream' | 'kind' | 'result'>;
+  readonly #manifestCache: Counter<'result'>;
   #sources: MetricSources | null = null;
   #ownerUsage: { at: number; rows: readonly { owner: string; bytes: number }[] } | null = null;
   readonly #ownersRefreshMs: number;
@@ -91,6 +92,11 @@ export class Metrics {
       name: 'berth_mirror_requests_total', registers, labelNames: ['upstream', 'kind', 'result'],
       help: 'Pull-through cache requests by upstream namespace, kind (manifest, blob) and result: hit, miss (fetched from the upstream), '
         + 'revalidated (a tag checked with a HEAD), stale (served cached while the upstream failed), not_found, error.',
+    });
+    this.#manifestCache = new Counter({
+      name: 'berth_manifest_cache_lookups_total', registers, labelNames: ['result'],
+      help: 'Manifest GET/HEAD lookups by result: hit (answered from memory), miss (read from the database), '
+        + 'bypass (the change feed is down: PostgreSQL\'s listener lost).',
     });
     ({ runs: this.#jobRuns, duration: this.#jobDuration, lastSuccess: this.#jobLastSuccess } = jobMetrics(this.registry));
 
@@ -180,6 +186,11 @@ export class Metrics {
   /** One request through the pull-through cache and how it was answered. */
   mirrorRequest(upstream: string, kind: 'manifest' | 'blob', result: string): void {
     this.#mirrorRequests.inc({ upstream, kind, result });
+  }
+
+  /** One manifest GET/HEAD lookup and how the manifest cache answered it (hit, miss, bypass). */
+  manifestCacheLookup(result: 'hit' | 'miss' | 'bypass'): void {
+    this.#manifestCache.inc({ result });
   }
 
   /**

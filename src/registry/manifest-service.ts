@@ -12,6 +12,7 @@ import type { BlobStore } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
 import { readLimited } from '../util/read-limited.js';
 import type { DownloadCounter } from './download-counter.js';
+import { ManifestCache } from './manifest-cache.js';
 import type { RepositoryStore } from './repositories.js';
 import { countVersions, enforceQuota, quotaWarnings } from './storage-usage.js';
 import { refuseProtectedDeletion, type TagProtection } from './tag-protection.js';
@@ -54,13 +55,16 @@ export class ManifestService {
   readonly #defaultQuota: number | null;
   readonly #quotaWarningPercent: number;
   readonly #auditPulls: boolean;
+  readonly #cache: ManifestCache<StoredManifest>;
   /** The manifest GET/HEAD lookups, compiled once: they are the registry's hottest queries. */
   readonly #lookups: Record<`${'tag' | 'digest'}:${'body' | 'head'}`, (name: string, reference: string) => Promise<(ManifestHead & { body?: Buffer })[]>>;
 
   constructor(deps: {
     db: Db; repos: RepositoryStore; clock: Clock; downloads: DownloadCounter; blobs: BlobStore; protection: TagProtection; audit: AuditLog; defaultQuota: number | null; quotaWarningPercent: number; auditPulls: boolean;
+    cache: ManifestCache<StoredManifest>;
   }) {
     this.#db = deps.db;
+    this.#cache = deps.cache;
     this.#defaultQuota = deps.defaultQuota;
     this.#quotaWarningPercent = deps.quotaWarningPercent;
     this.#auditPulls = deps.auditPulls;
@@ -203,21 +207,27 @@ export class ManifestService {
   async get(name: RepoName, reference: Reference, withBody: true): Promise<StoredManifest>;
   async get(name: RepoName, reference: Reference, withBody: false): Promise<ManifestHead>;
   async get(name: RepoName, reference: Reference, withBody: boolean): Promise<ManifestHead | StoredManifest> {
-    const key = `${reference.kind}:${withBody ? 'body' : 'head'}` as const;
     const value = reference.kind === 'tag' ? reference.tag : reference.digest;
-    const [row] = await this.#lookups[key](name, value);
+    const cacheKey = ManifestCache.key(name, reference.kind, value);
+    let row = this.#cache.get(cacheKey);
     if (!row) {
-      if (!(await this.#repos.find(name))) throw nameUnknown(name);
-      throw manifestUnknown(reference.kind === 'tag' ? reference.tag : reference.digest);
-    }
-    if (withBody) {
-      this.#downloads.record(row.id);
-      // Opt-in (config audit.pulls): a row per pull, in its own statement, as a pull changes nothing else.
-      if (this.#auditPulls) {
-        await this.#audit.record(this.#db, { action: 'package.pull', org: repoOwner(name), target: `${name}${reference.kind === 'tag' ? `:${reference.tag}` : `@${reference.digest}`}`, repository: name, after: { digest: row.digest } });
+      const ticket = this.#cache.ticket();
+      // With a cache, a HEAD reads the body too, so the GET that usually follows finds it.
+      const [found] = await this.#lookups[`${reference.kind}:${withBody || ticket !== null ? 'body' : 'head'}`](name, value);
+      if (!found) {
+        if (!(await this.#repos.find(name))) throw nameUnknown(name);
+        throw manifestUnknown(value);
       }
+      row = found as StoredManifest;
+      if (ticket !== null) this.#cache.put(cacheKey, row, ticket);
     }
-    return row as StoredManifest;
+    if (!withBody) return { id: row.id, digest: row.digest, mediaType: row.mediaType, size: row.size, subjectDigest: row.subjectDigest };
+    this.#downloads.record(row.id);
+    // Opt-in (config audit.pulls): a row per pull, in its own statement, as a pull changes nothing else.
+    if (this.#auditPulls) {
+      await this.#audit.record(this.#db, { action: 'package.pull', org: repoOwner(name), target: `${name}${reference.kind === 'tag' ? `:${reference.tag}` : `@${reference.digest}`}`, repository: name, after: { digest: row.digest } });
+    }
+    return row;
   }
 
   /**

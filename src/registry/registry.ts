@@ -5,7 +5,9 @@ import type { Clock } from '../util/clock.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { BlobService } from './blob-service.js';
 import { DownloadCounter } from './download-counter.js';
-import { ManifestService } from './manifest-service.js';
+import type { ChangeFeed } from '../db/change-feed.js';
+import { ManifestCache, type ManifestCacheResult } from './manifest-cache.js';
+import { ManifestService, type StoredManifest } from './manifest-service.js';
 import { ReferrersService } from './referrers-service.js';
 import { RepositoryStore } from './repositories.js';
 import { NO_TAG_PROTECTION, type TagProtection } from './tag-protection.js';
@@ -34,6 +36,10 @@ export function createRegistry(deps: {
   quotaWarningPercent?: number;
   /** Config `audit.pulls`: each manifest GET recorded as package.pull. */
   auditPulls?: boolean;
+  /** The database's change feed: manifest GETs are answered from memory while it stands still. */
+  changes: ChangeFeed;
+  /** Hears how each manifest lookup was answered (metrics). */
+  onManifestLookup?: (result: ManifestCacheResult) => void;
 }): Registry {
   const { db, clock } = deps;
   const defaultQuota = deps.defaultQuota ?? null;
@@ -45,7 +51,7 @@ export function createRegistry(deps: {
       db, blobs: deps.blobs, repos, clock, log: deps.log.child({ module: 'registry.blobs' }), verifyOnRead: deps.verifyOnRead ?? false,
     }),
     uploads: new UploadService({ db, blobs: deps.blobs, repos, clock, defaultQuota, ...(deps.uploadLimits ? { limits: deps.uploadLimits } : {}) }),
-    manifests: new ManifestService({ db, repos, clock, downloads, blobs: deps.blobs, protection: deps.protection ?? NO_TAG_PROTECTION, audit: deps.audit, defaultQuota, quotaWarningPercent: deps.quotaWarningPercent ?? 80, auditPulls: deps.auditPulls ?? false }),
+    manifests: new ManifestService({ db, repos, clock, downloads, blobs: deps.blobs, protection: deps.protection ?? NO_TAG_PROTECTION, audit: deps.audit, defaultQuota, quotaWarningPercent: deps.quotaWarningPercent ?? 80, auditPulls: deps.auditPulls ?? false, cache: new ManifestCache<StoredManifest>(deps.changes, deps.onManifestLookup) }),
     tags: new TagService({ db, repos }),
     referrers: new ReferrersService({ db }),
     downloads,

@@ -55,7 +55,7 @@ describe('migrations on PostgreSQL', { skip: noPostgres }, () => {
       log: (e) => { if (e.level === 'query') seen.push(e.query.sql); },
     });
     try {
-      await migrate({ db: logged as unknown as Connection['db'], dialect: 'postgres', pool: () => null, close: () => logged.destroy() });
+      await migrate({ db: logged as unknown as Connection['db'], dialect: 'postgres', changes: { version: () => null, close: async () => {} }, pool: () => null, close: () => logged.destroy() });
     } finally {
       await logged.destroy();
     }

@@ -203,6 +203,43 @@ describe(`two replicas on one PostgreSQL and one blob store (${backend})`, { ski
     assert.ok(Buffer.from(await pulled.arrayBuffer()).equals(manifest.bytes), 'byte for byte');
   });
 
+  it('a tag moved or deleted through one replica is seen by the other, whose manifest cache held the old answer', async () => {
+    const name = 'acme/scale-moving';
+    const push = async (seed: string): Promise<string> => {
+      const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, seed }));
+      const configDigest = await pushBlob(a.url, name, config);
+      const layer = Buffer.from(`layer ${seed}`);
+      const layerDigest = await pushBlob(a.url, name, layer);
+      return (await pushManifest(a.url, name, 'latest', {
+        schemaVersion: 2, mediaType: MEDIA.ociManifest,
+        config: { mediaType: MEDIA.ociConfig, digest: configDigest, size: config.length },
+        layers: [{ mediaType: MEDIA.ociLayer, digest: layerDigest, size: layer.length }],
+      }, MEDIA.ociManifest)).digest;
+    };
+    const onB = async (): Promise<{ status: number; digest: string | null }> => {
+      const res = await registryFetch(`${b.url}/v2/${name}/manifests/latest`, { headers: { accept: MEDIA.ociManifest } });
+      await res.arrayBuffer();
+      return { status: res.status, digest: res.headers.get('docker-content-digest') };
+    };
+    /** B's answer once A's change has reached it: the notification is delivered on commit, so within milliseconds. */
+    const settled = async (expected: { status: number; digest: string | null }): Promise<number> => {
+      const start = Date.now();
+      while (JSON.stringify(await onB()) !== JSON.stringify(expected)) {
+        assert.ok(Date.now() - start < 2000, `B still answers the old ${JSON.stringify(await onB())}, expected ${JSON.stringify(expected)}`);
+        await sleep(5);
+      }
+      return Date.now() - start;
+    };
+    const first = await push('first');
+    assert.deepEqual(await onB(), { status: 200, digest: first });
+    assert.deepEqual(await onB(), { status: 200, digest: first }, 'cached on B');
+    const second = await push('second');
+    const movedMs = await settled({ status: 200, digest: second });
+    assert.equal((await registryFetch(`${a.url}/v2/${name}/manifests/latest`, { method: 'DELETE' })).status, 202);
+    const deletedMs = await settled({ status: 404, digest: null });
+    assert.ok(movedMs < 500 && deletedMs < 500, `seen on B after ${movedMs} ms and ${deletedMs} ms`);
+  });
+
   it('a registry token issued by replica A\'s /token is accepted by replica B', async () => {
     const challenge = await fetch(`${b.url}/v2/`);
     assert.equal(challenge.status, 401);

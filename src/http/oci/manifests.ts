@@ -1,3 +1,4 @@
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { Reference, RepoName } from '../../oci/names.js';
 import { tooLarge } from '../../oci/errors.js';
 import { LimitExceededError } from '../../util/hash-stream.js';
@@ -6,18 +7,25 @@ import type { OciHandler } from './context.js';
 
 type ManifestRoute = { name: RepoName; reference: Reference };
 
-/** HEAD/GET /v2/<name>/manifests/<reference> — spec "Pulling manifests": the stored bytes, as pushed. */
+/**
+ * HEAD/GET /v2/<name>/manifests/<reference> — spec "Pulling manifests": the stored bytes, as pushed. The registry's
+ * hottest request: once the manifest is found the response is written straight to the socket (headers set so far
+ * by the hooks, then these, then the body), skipping Fastify's send pipeline, a tenth of the request's CPU.
+ * Fastify's onResponse (metrics, request log) still runs on 'finish'.
+ */
 export const getManifest: OciHandler<ManifestRoute> = async ({ registry }, route, request, reply) => {
   const head = request.method === 'HEAD';
   const manifest = head
     ? await registry.manifests.get(route.name, route.reference, false)
     : await registry.manifests.get(route.name, route.reference, true);
-  reply.code(200)
-    .header('Content-Type', manifest.mediaType)
-    .header('Docker-Content-Digest', manifest.digest)
-    .header('ETag', `"${manifest.digest}"`)
-    .header('Content-Length', manifest.size);
-  return 'body' in manifest ? reply.send(manifest.body) : reply.send();
+  const headers = reply.getHeaders();
+  headers['content-type'] = manifest.mediaType;
+  headers['docker-content-digest'] = manifest.digest;
+  headers.etag = `"${manifest.digest}"`;
+  headers['content-length'] = manifest.size;
+  reply.hijack();
+  reply.raw.writeHead(200, headers as OutgoingHttpHeaders);
+  reply.raw.end('body' in manifest ? manifest.body : undefined);
 };
 
 /** PUT /v2/<name>/manifests/<reference> — spec "Pushing manifests". */
