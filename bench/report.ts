@@ -79,6 +79,8 @@ export interface ScaleOutFigures {
   readonly oneReplica: ScaleOutSetup & { readonly manifestGetBehindNginx: WrkResult };
   /** Every figure through nginx. */
   readonly twoReplicas: ScaleOutSetup;
+  /** The CNCF registry with its S3 driver on the same Ceph RGW (its metadata in the bucket too). */
+  readonly cncf?: ScaleOutSetup;
 }
 
 export interface Results {
@@ -293,25 +295,39 @@ function renderScaleOut(r: Results, s: ScaleOutFigures): string {
   const wrkCell = (w: WrkResult): string => `${fmt(w.requestsPerSecond, 0)}${w.non2xx > 0 ? ` (${w.non2xx} non-2xx!)` : ''}`;
   const embeddedPush = pushSeconds(r.berth);
   const [one, two] = [s.oneReplica, s.twoReplicas];
+  // The CNCF registry on the same S3, when measured: a fourth column, and Berth's 1-replica figures against it.
+  const c = s.cncf;
+  const col = (f: (x: ScaleOutSetup) => string): string[] => (c ? [f(c)] : []);
   const rows: string[][] = [
-    ['', 'embedded (SQLite + fs)', 'postgres-s3, 1 replica', 'postgres-s3, 2 replicas + nginx'],
-    [`skopeo push ${n}×${layerMiB} MiB (s, median)`, fmt(embeddedPush, 2), fmt(median(one.pushSeconds), 2), fmt(median(two.pushSeconds), 2)],
-    ['  all push runs (s)', runs(r.berth.pushes.map((p) => p.seconds)), runs(one.pushSeconds), runs(two.pushSeconds)],
-    ['  push throughput (MB/s, median)', rate(embeddedPush), rate(median(one.pushSeconds)), rate(median(two.pushSeconds))],
-    ['skopeo pull (s, best)', fmt(Math.min(...r.berth.pullSeconds), 2), fmt(Math.min(...one.pullSeconds), 2), fmt(Math.min(...two.pullSeconds), 2)],
-    ['  all pull runs (s)', runs(r.berth.pullSeconds), runs(one.pullSeconds), runs(two.pullSeconds)],
-    ['manifest GET (req/s, 32 conns)', wrkCell(r.berth.manifestGet), wrkCell(one.manifestGet), wrkCell(two.manifestGet)],
+    ['', 'embedded (SQLite + fs)', 'postgres-s3, 1 replica', 'postgres-s3, 2 replicas + nginx', ...(c ? ['CNCF registry, same S3'] : [])],
+    [`skopeo push ${n}×${layerMiB} MiB (s, median)`, fmt(embeddedPush, 2), fmt(median(one.pushSeconds), 2), fmt(median(two.pushSeconds), 2), ...col((x) => fmt(median(x.pushSeconds), 2))],
+    ['  all push runs (s)', runs(r.berth.pushes.map((p) => p.seconds)), runs(one.pushSeconds), runs(two.pushSeconds), ...col((x) => runs(x.pushSeconds))],
+    ['  push throughput (MB/s, median)', rate(embeddedPush), rate(median(one.pushSeconds)), rate(median(two.pushSeconds)), ...col((x) => rate(median(x.pushSeconds)))],
+    ['skopeo pull (s, best)', fmt(Math.min(...r.berth.pullSeconds), 2), fmt(Math.min(...one.pullSeconds), 2), fmt(Math.min(...two.pullSeconds), 2), ...col((x) => fmt(Math.min(...x.pullSeconds), 2))],
+    ['  all pull runs (s)', runs(r.berth.pullSeconds), runs(one.pullSeconds), runs(two.pullSeconds), ...col((x) => runs(x.pullSeconds))],
+    ['manifest GET (req/s, 32 conns)', wrkCell(r.berth.manifestGet), wrkCell(one.manifestGet), wrkCell(two.manifestGet), ...col((x) => wrkCell(x.manifestGet))],
     ['  latency p50 / p99', `${r.berth.manifestGet.latencyP50} / ${r.berth.manifestGet.latencyP99}`,
-      `${one.manifestGet.latencyP50} / ${one.manifestGet.latencyP99}`, `${two.manifestGet.latencyP50} / ${two.manifestGet.latencyP99}`],
-    ['  1 replica behind the same nginx (req/s)', '', wrkCell(one.manifestGetBehindNginx), ''],
-    ['authenticated GET /v2/ (req/s, 32 conns)', r.berth.manifestGet.ping ? wrkCell(r.berth.manifestGet.ping) : '', one.ping ? wrkCell(one.ping) : '', ''],
+      `${one.manifestGet.latencyP50} / ${one.manifestGet.latencyP99}`, `${two.manifestGet.latencyP50} / ${two.manifestGet.latencyP99}`,
+      ...col((x) => `${x.manifestGet.latencyP50} / ${x.manifestGet.latencyP99}`)],
+    ['  1 replica behind the same nginx (req/s)', '', wrkCell(one.manifestGetBehindNginx), '', ...col(() => '')],
+    ['authenticated GET /v2/ (req/s, 32 conns)', r.berth.manifestGet.ping ? wrkCell(r.berth.manifestGet.ping) : '', one.ping ? wrkCell(one.ping) : '', '', ...col(() => '')],
     ['  manifest GET / authenticated GET /v2/', r.berth.manifestGet.ping ? fmt(r.berth.manifestGet.requestsPerSecond / r.berth.manifestGet.ping.requestsPerSecond, 2) : '',
-      one.ping ? fmt(one.manifestGet.requestsPerSecond / one.ping.requestsPerSecond, 2) : '', ''],
+      one.ping ? fmt(one.manifestGet.requestsPerSecond / one.ping.requestsPerSecond, 2) : '', '', ...col(() => '')],
   ];
+  const versus = c
+    ? [
+      '',
+      `Berth postgres-s3 (1 replica) against the CNCF registry on the same S3: push speed ${fmt(median(c.pushSeconds) / median(one.pushSeconds), 2)}×, `
+        + `pull speed ${fmt(Math.min(...c.pullSeconds) / Math.min(...one.pullSeconds), 2)}×, manifest GET ${fmt(one.manifestGet.requestsPerSecond / c.manifestGet.requestsPerSecond, 2)}× `
+        + `(2 replicas: ${fmt(median(c.pushSeconds) / median(two.pushSeconds), 2)}×, ${fmt(Math.min(...c.pullSeconds) / Math.min(...two.pullSeconds), 2)}×, `
+        + `${fmt(two.manifestGet.requestsPerSecond / c.manifestGet.requestsPerSecond, 2)}×)`,
+    ]
+    : [];
   return [
     `postgres-s3: ${s.metadata}; ${s.storage}; all on this machine (${r.machine.cpus} CPUs), nginx round-robin for 2 replicas`,
     '',
     table(rows),
+    ...versus,
   ].join('\n');
 }
 

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  AbortMultipartUploadCommand, DeleteBucketCommand, DeleteObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client,
+  AbortMultipartUploadCommand, CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client,
 } from '@aws-sdk/client-s3';
 import { createDatabase } from '../test/helpers/postgres.js';
 import { ensureS3, freshBucket, type S3Server } from '../test/helpers/s3.js';
@@ -17,7 +17,7 @@ import { skopeoPull, skopeoPush, wrk } from './clients.js';
 import { MANIFEST_MEDIA_TYPE, type BenchImage } from './image.js';
 import { timed } from './measure.js';
 import type { ScaleOutFigures, ScaleOutSetup } from './report.js';
-import { authorization, startBerth, startLoadBalancer, verifyManifest, type Server } from './servers.js';
+import { authorization, startBerth, startCncfRegistry, startLoadBalancer, verifyManifest, type Server } from './servers.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const REPO = 'bench/big';
@@ -120,12 +120,64 @@ export async function measureScaleOut(
   await oneBehindNginx.stop();
   await one.stop();
   await two.stop();
+  const cncf = await measureCncfOnS3(settings, image, work, s3, client, cleanup, progress);
   return {
     metadata: `PostgreSQL ${postgres} (throwaway cluster, fsync off)`,
     storage: `Ceph RGW at ${s3.endpoint}`,
     oneReplica: { pushSeconds: pushSeconds[0]!, pullSeconds: pullSeconds[0]!, manifestGet: direct, manifestGetBehindNginx: viaNginx, ping },
     twoReplicas: { pushSeconds: pushSeconds[1]!, pullSeconds: pullSeconds[1]!, manifestGet: both },
+    cncf,
   };
+}
+
+/**
+ * The anchor on the same storage: the CNCF registry with its S3 driver on a fresh bucket of the same Ceph RGW per
+ * push (it keeps its metadata, tags and links, as objects in the bucket; Berth keeps them in PostgreSQL), then pulls
+ * and manifest GETs from the last one, with the same settings as Berth's (no auth: it has none configured).
+ */
+async function measureCncfOnS3(
+  settings: Settings, image: BenchImage, work: string, s3: S3Server, client: S3Client, cleanup: Cleanup, progress: (message: string) => void,
+): Promise<ScaleOutSetup> {
+  const start = async (run: number): Promise<{ server: Server; bucket: string }> => {
+    const bucket = freshBucket();
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+    const server = await startCncfRegistry(join(work, `cncf-s3-${run}`), cleanup, {
+      s3: { endpoint: s3.endpoint, region: s3.region, bucket, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+    });
+    return { server, bucket };
+  };
+  const stop = async (c: { server: Server; bucket: string }): Promise<void> => {
+    await c.server.stop();
+    await dropBucket(client, c.bucket);
+    await rm(c.server.dataDir, { recursive: true, force: true });
+  };
+  const pushSeconds: number[] = [];
+  let kept: { server: Server; bucket: string } | null = null;
+  for (let run = 1; run <= settings.pushRuns; run++) {
+    const c = await start(run);
+    progress(`postgres-s3: skopeo push → CNCF registry on the same S3 (run ${run}/${settings.pushRuns})`);
+    const { seconds } = await timed(() => skopeoPush(image.dir, image.tag, `${c.server.host}/${REPO}:${TAG}`, null));
+    await verifyManifest(c.server, REPO, TAG, image.manifestDigest);
+    pushSeconds.push(seconds);
+    if (run === settings.pushRuns) kept = c;
+    else await stop(c);
+  }
+  const { server } = kept!;
+  const pullSeconds: number[] = [];
+  const pulled = join(work, 'cncf-s3-pulled');
+  for (let i = 0; i < settings.pullRuns; i++) {
+    progress(`postgres-s3: skopeo pull ← CNCF registry on the same S3 (run ${i + 1}/${settings.pullRuns})`);
+    const { seconds } = await timed(() => skopeoPull(`${server.host}/${REPO}:${TAG}`, pulled, 'bench', null));
+    pullSeconds.push(seconds);
+    await rm(pulled, { recursive: true, force: true });
+  }
+  progress(`postgres-s3: manifest GET with wrk → CNCF registry on the same S3 (${settings.wrkSeconds} s)`);
+  const url = `${server.url}/v2/${REPO}/manifests/${TAG}`;
+  const headers = { Accept: MANIFEST_MEDIA_TYPE };
+  await wrk(url, { threads: 2, connections: 32, seconds: 2, headers });
+  const manifestGet = await wrk(url, { threads: 2, connections: 32, seconds: settings.wrkSeconds, headers });
+  await stop(kept!);
+  return { pushSeconds, pullSeconds, manifestGet };
 }
 
 /** The test S3 server: S3_ENDPOINT when set, else Ceph RGW, started here (and stopped at the end) if not running. */

@@ -103,12 +103,36 @@ ${upstreams.map((u) => `    server ${u.host};`).join('\n')}
   return server(`nginx → ${upstreams.length} × Berth`, child.process, url, dir, upstreams[0]?.credentials ?? null);
 }
 
+/** Where the CNCF registry's S3 driver keeps the bytes (an existing bucket). */
+export interface CncfS3 {
+  readonly endpoint: string;
+  readonly region: string;
+  readonly bucket: string;
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+}
+
 /**
  * The CNCF registry (distribution 2.8) with the settings its Debian package ships — filesystem storage with the
- * in-memory blob descriptor cache — minus auth, and logging only warnings so both servers log alike.
+ * in-memory blob descriptor cache — minus auth, and logging only warnings so both servers log alike. With `s3`, its
+ * S3 driver instead (redirects off: it streams blobs itself, as Berth does).
  */
-export async function startCncfRegistry(dir: string, cleanup: Cleanup): Promise<Server> {
+export async function startCncfRegistry(dir: string, cleanup: Cleanup, opts: { s3?: CncfS3 } = {}): Promise<Server> {
   await mkdir(join(dir, 'storage'), { recursive: true });
+  const storage = opts.s3
+    ? [
+      '  s3:',
+      `    accesskey: ${opts.s3.accessKeyId}`,
+      `    secretkey: ${opts.s3.secretAccessKey}`,
+      `    region: ${opts.s3.region}`,
+      `    regionendpoint: ${opts.s3.endpoint}`,
+      `    bucket: ${opts.s3.bucket}`,
+      '    secure: false',
+      '    v4auth: true',
+      '  redirect:',
+      '    disable: true',
+    ]
+    : ['  filesystem:', `    rootdirectory: ${join(dir, 'storage')}`];
   const port = await freePort();
   const config = join(dir, 'config.yml');
   await writeFile(config, [
@@ -120,19 +144,20 @@ export async function startCncfRegistry(dir: string, cleanup: Cleanup): Promise<
     'storage:',
     '  cache:',
     '    blobdescriptor: inmemory',
-    '  filesystem:',
-    `    rootdirectory: ${join(dir, 'storage')}`,
+    ...storage,
     '  delete:',
     '    enabled: true',
     'http:',
     `  addr: 127.0.0.1:${port}`,
     '',
   ].join('\n'));
+  // Its Go AWS SDK refuses a custom CA bundle on the plain-HTTP transport the driver builds (this machine sets one).
+  const { AWS_CA_BUNDLE: _bundle, ...env } = process.env;
   const child = await launch('docker-registry', '/usr/bin/docker-registry', ['serve', config],
-    { cwd: dir, env: process.env, logFile: join(dir, 'server.log') }, cleanup);
+    { cwd: dir, env, logFile: join(dir, 'server.log') }, cleanup);
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/v2/`, child.process, child.logFile);
-  return server('CNCF registry', child.process, url, dir);
+  return server(opts.s3 ? 'CNCF registry (S3)' : 'CNCF registry', child.process, url, dir);
 }
 
 /**
