@@ -54,3 +54,39 @@ function flushNow(stream: { flushSync(): void }): void {
     // Not writable right now (a closed stdout): the lines stay buffered for the next write or the exit flush.
   }
 }
+
+/** What the request log line says; src/http/server.ts chooses every field (never a credential). */
+export interface RequestLine {
+  readonly reqId: string;
+  readonly method: string;
+  readonly route: string;
+  readonly status: number;
+  readonly ms: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly actor?: string | undefined;
+  readonly tokenId?: number | undefined;
+  readonly auth?: string | undefined;
+  readonly repository?: string | undefined;
+}
+
+/**
+ * Writes the request line at info, as `log.info(line, 'request')` would (pino's format: level, time, the logger's
+ * bindings, the fields, msg), straight to the logger's stream. pino's generic serialization took 4.3 µs a line here,
+ * about 4% of a cached manifest GET against issue 16's 5% for all of logging; this takes well under 1 µs. Without
+ * redaction, since no field can hold a secret. Nothing when info is off.
+ */
+export function requestLineWriter(log: Logger): (line: RequestLine) => void {
+  const stream = (log as unknown as Record<symbol, { write(chunk: string): unknown }>)[pino.symbols.streamSym]!;
+  const bindings = (log as unknown as Record<symbol, string>)[pino.symbols.chindingsSym] ?? '';
+  const str = (value: string | undefined): string => JSON.stringify(value);
+  const num = (value: number): string => (Number.isFinite(value) ? String(value) : 'null');
+  return (line) => {
+    if (!log.isLevelEnabled('info')) return;
+    stream.write(`{"level":30,"time":${Date.now()}${bindings},"reqId":${str(line.reqId)},"method":${str(line.method)},`
+      + `"route":${str(line.route)},"status":${num(line.status)},"ms":${num(line.ms)},"bytesIn":${num(line.bytesIn)},`
+      + `"bytesOut":${num(line.bytesOut)}${line.actor !== undefined ? `,"actor":${str(line.actor)}` : ''}`
+      + `${line.tokenId !== undefined ? `,"tokenId":${num(line.tokenId)}` : ''}${line.auth !== undefined ? `,"auth":${str(line.auth)}` : ''}`
+      + `${line.repository !== undefined ? `,"repository":${str(line.repository)}` : ''},"msg":"request"}\n`);
+  };
+}

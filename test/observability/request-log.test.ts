@@ -19,7 +19,9 @@ after(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-type Line = { msg: string; method?: string; route?: string; status?: number; actor?: string; tokenId?: number; auth?: string; repository?: string };
+type Line = {
+  msg: string; method?: string; route?: string; status?: number; actor?: string; tokenId?: number; auth?: string; repository?: string; bytesOut?: number;
+};
 const requests = (): Line[] => (berth.logLines() as unknown as Line[]).filter((l) => l.msg === 'request');
 
 it('names the actor, the token id and the repository on /token, /v2 and /api/v3 lines, and never the secret', { timeout: 300_000 }, async () => {
@@ -29,6 +31,10 @@ it('names the actor, the token id and the repository on /token, /v2 and /api/v3 
   await skopeoCopy(`oci:${layout}:v1`, `docker://${berth.host}/acme/logged:v1`, [], { creds });
   const rest = await berth.fetch('/api/v3/orgs/acme/packages/container/logged');
   assert.equal(rest.status, 200);
+  // A manifest GET is written straight to the socket (src/http/oci/manifests.ts): its line still has the body's size.
+  const pulled = await berth.fetch('/v2/acme/logged/manifests/v1', { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+  assert.equal(pulled.status, 200);
+  const manifestBytes = (await pulled.arrayBuffer()).byteLength;
   const refused = await berth.fetch('/api/v3/user', { auth: 'Bearer berth_pat_not-a-real-token' });
   assert.equal(refused.status, 401);
 
@@ -44,6 +50,11 @@ it('names the actor, the token id and the repository on /token, /v2 and /api/v3 
   assert.deepEqual(
     { actor: manifestPut?.actor, tokenId: manifestPut?.tokenId, auth: manifestPut?.auth, repository: manifestPut?.repository, status: manifestPut?.status },
     { actor: 'tester', tokenId, auth: 'registry-token', repository: 'acme/logged', status: 201 },
+  );
+  const manifestGet = lines.find((l) => l.method === 'GET' && l.route === '/v2/<name>/manifests/<reference>');
+  assert.deepEqual(
+    { actor: manifestGet?.actor, repository: manifestGet?.repository, status: manifestGet?.status, bytesOut: manifestGet?.bytesOut },
+    { actor: 'tester', repository: 'acme/logged', status: 200, bytesOut: manifestBytes },
   );
   const restLine = lines.find((l) => l.route === '/api/v3/orgs/:org/packages/:type/:name');
   assert.deepEqual({ actor: restLine?.actor, repository: restLine?.repository, auth: restLine?.auth }, { actor: 'tester', repository: 'acme/logged', auth: 'access-token' });

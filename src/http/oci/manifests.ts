@@ -18,14 +18,15 @@ export const getManifest: OciHandler<ManifestRoute> = async ({ registry }, route
   const manifest = head
     ? await registry.manifests.get(route.name, route.reference, false)
     : await registry.manifests.get(route.name, route.reference, true);
-  const headers = reply.getHeaders();
-  headers['content-type'] = manifest.mediaType;
-  headers['docker-content-digest'] = manifest.digest;
-  headers.etag = `"${manifest.digest}"`;
-  headers['content-length'] = manifest.size;
+  const res = reply.raw;
   reply.hijack();
-  reply.raw.writeHead(200, headers as OutgoingHttpHeaders);
-  reply.raw.end('body' in manifest ? manifest.body : undefined);
+  // On the response itself, where the request log's hook reads Content-Length back (reply.getHeader).
+  res.setHeader('content-type', manifest.mediaType);
+  res.setHeader('docker-content-digest', manifest.digest);
+  res.setHeader('etag', `"${manifest.digest}"`);
+  res.setHeader('content-length', manifest.size);
+  res.writeHead(200, reply.getHeaders() as OutgoingHttpHeaders);
+  res.end('body' in manifest ? manifest.body : undefined);
 };
 
 /** PUT /v2/<name>/manifests/<reference> — spec "Pushing manifests". */
