@@ -11,7 +11,8 @@
  * and nginx, on one pushed layer; it prints its own table and writes .bench/blob-get.json.
  * `--seed [--scale F]` runs only the registry-size part (bench/listings.ts): seeds SQLite and PostgreSQL with 100,000
  * repositories, 1,000,000 manifests and 2,000,000 tags (times F), prints the seeding times and the listings' latencies
- * (`--sqlite` or `--postgres`: that backend only). `--pull-storm` (also with `--quick`) runs only the pull storm
+ * (`--sqlite` or `--postgres`: that backend only). `--gc [--scale F]` times `berth gc` over that registry on SQLite,
+ * with blobs and links added (bench/gc-scale.ts). `--pull-storm` (also with `--quick`) runs only the pull storm
  * (bench/pull-storm.ts): 100 concurrent pulls of one image from Berth and the same files from nginx. `--upload-storm`
  * (also with `--quick`) runs only the upload storm (bench/upload-storm.ts): 200 concurrent chunked uploads to Berth,
  * then to the CNCF registry. `--mirror` (also
@@ -33,6 +34,7 @@ import {
 import { SCHEMA } from '../src/config/schema.js';
 import { benchListings } from './listings.js';
 import { benchMirror } from './mirror.js';
+import { benchGcAtScale } from './gc-scale.js';
 import { benchPullStorm } from './pull-storm.js';
 import { benchUploadStorm } from './upload-storm.js';
 import { measureScaleOut } from './scale-out.js';
@@ -76,6 +78,7 @@ function progress(message: string): void {
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === '--seed') return seedOnly(args.slice(1));
+  if (args[0] === '--gc') return gcOnly(args.slice(1));
   if (args.includes('--pull-storm')) return pullStormOnly(args);
   if (args.includes('--upload-storm')) return uploadStormOnly(args);
   if (args.includes('--mirror')) return mirrorOnly(args);
@@ -120,7 +123,7 @@ async function main(): Promise<void> {
   }
 }
 
-const USAGE = 'usage: npm run bench [-- [--quick] [--postgres-s3] [--ui-pages] [--retention] | [--quick] --blob-get | --seed [--scale F] [--sqlite | --postgres] | [--quick] --pull-storm | [--quick] --upload-storm | [--quick] --mirror | --quota [BLOBS]]';
+const USAGE = 'usage: npm run bench [-- [--quick] [--postgres-s3] [--ui-pages] [--retention] | [--quick] --blob-get | --seed [--scale F] [--sqlite | --postgres] | --gc [--scale F] | [--quick] --pull-storm | [--quick] --upload-storm | [--quick] --mirror | --quota [BLOBS]]';
 
 /** `--quota [BLOBS]`: the quota check's cost alone, in its own process (bench/quota-check.ts prints PASS/MISS). */
 function quotaOnly(args: string[]): void {
@@ -138,6 +141,16 @@ async function seedOnly(args: string[]): Promise<void> {
     process.exit(2);
   }
   await alone((cleanup) => benchListings(scale, only, cleanup, progress));
+}
+
+/** `--gc [--scale F]`: berth gc over a seeded registry (bench/gc-scale.ts). */
+async function gcOnly(args: string[]): Promise<void> {
+  const scale = args[0] === '--scale' && args.length === 2 ? Number(args[1]) : args.length === 0 ? 1 : NaN;
+  if (!(scale > 0 && scale <= 1)) {
+    process.stderr.write(`${USAGE}\n(--scale takes a number in (0, 1])\n`);
+    process.exit(2);
+  }
+  await alone((cleanup) => benchGcAtScale(scale, cleanup, progress));
 }
 
 /** `--pull-storm [--quick]`: 100 concurrent pulls from Berth and from nginx (bench/pull-storm.ts). */
