@@ -13,6 +13,7 @@ import { sql } from 'kysely';
 import { connect } from '../src/db/connect.js';
 import type { Cleanup } from './cleanup.js';
 import { seedBackend } from './listings.js';
+import { fragments } from './seed.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const CONFIG_DIGEST = `sha256:${'0'.repeat(64)}`;
@@ -27,8 +28,9 @@ export async function benchGcAtScale(scale: number, cleanup: Cleanup, progress: 
   let repositories = 0;
   let unreferenced = 0;
   try {
-    const series = (n: number): string => `with recursive s(i) as (select 0 union all select i + 1 from s where i < ${n - 1}) `;
-    const layer = (id: string): string => `printf('sha256:%064x', ${id} + 1000000000000)`;
+    const { series, digest } = fragments('sqlite');
+    // Layer digests far above the manifests' own (bench/seed.ts makes a manifest's digest from its id).
+    const layer = (id: string): string => digest(`${id} + 1000000000000`);
     manifests = Number((await sql<{ n: number }>`select max(id) as n from manifests`.execute(conn.db)).rows[0]!.n);
     repositories = Number((await sql<{ n: number }>`select max(id) as n from repositories`.execute(conn.db)).rows[0]!.n);
     unreferenced = Math.ceil(manifests / 100);

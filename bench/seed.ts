@@ -178,7 +178,8 @@ export async function seed(conn: Connection, shape: SeedShape, progress: (messag
 }
 
 /** The few SQL spellings that differ between the dialects. */
-function fragments(dialect: Dialect): { series(n: number): string; pad(expr: string, width: number): string; digest(id: string): string; bytes(text: string): string } {
+/** SQL pieces per dialect: a number series `s(i)`, zero padding, a digest made of an id, text as bytes. */
+export function fragments(dialect: Dialect): { series(n: number): string; pad(expr: string, width: number): string; digest(id: string): string; bytes(text: string): string } {
   if (dialect === 'postgres') {
     return {
       series: (n) => `with s(i) as (select generate_series(0, ${n - 1})::bigint) `,

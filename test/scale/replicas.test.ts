@@ -18,7 +18,7 @@ import { after, before, describe, it } from 'node:test';
 import { startBerth, type RunningBerth, type TestBackend } from '../helpers/berth.js';
 import { ClientError, docker, dockerLogin, skopeoCopy } from '../helpers/clients.js';
 import { startDocker, type DockerDaemon } from '../helpers/daemons.js';
-import { MEDIA, pushBlob, pushManifest, registryFetch, sha256, useAuthorization } from '../helpers/http.js';
+import { MEDIA, pushBlob, pushImage, pushManifest, registryFetch, sha256, useAuthorization } from '../helpers/http.js';
 import { summarize, summarizeLayout, writeImageLayout } from '../helpers/oci-image.js';
 import { postgresBinDir } from '../helpers/postgres.js';
 import { freePort } from '../helpers/ports.js';
@@ -205,17 +205,7 @@ describe(`two replicas on one PostgreSQL and one blob store (${backend})`, { ski
 
   it('a tag moved or deleted through one replica is seen by the other, whose manifest cache held the old answer', async () => {
     const name = 'acme/scale-moving';
-    const push = async (seed: string): Promise<string> => {
-      const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, seed }));
-      const configDigest = await pushBlob(a.url, name, config);
-      const layer = Buffer.from(`layer ${seed}`);
-      const layerDigest = await pushBlob(a.url, name, layer);
-      return (await pushManifest(a.url, name, 'latest', {
-        schemaVersion: 2, mediaType: MEDIA.ociManifest,
-        config: { mediaType: MEDIA.ociConfig, digest: configDigest, size: config.length },
-        layers: [{ mediaType: MEDIA.ociLayer, digest: layerDigest, size: layer.length }],
-      }, MEDIA.ociManifest)).digest;
-    };
+    const push = async (seed: string): Promise<string> => (await pushImage(a.url, name, seed, 'latest')).digest;
     const onB = async (): Promise<{ status: number; digest: string | null }> => {
       const res = await registryFetch(`${b.url}/v2/${name}/manifests/latest`, { headers: { accept: MEDIA.ociManifest } });
       await res.arrayBuffer();

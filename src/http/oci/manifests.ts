@@ -18,15 +18,14 @@ export const getManifest: OciHandler<ManifestRoute> = async ({ registry }, route
   const manifest = head
     ? await registry.manifests.get(route.name, route.reference, false)
     : await registry.manifests.get(route.name, route.reference, true);
-  const res = reply.raw;
+  // Set on the reply, as send-file.ts does: the request log's hook reads Content-Length back from it.
+  reply.header('Content-Type', manifest.mediaType)
+    .header('Docker-Content-Digest', manifest.digest)
+    .header('ETag', `"${manifest.digest}"`)
+    .header('Content-Length', manifest.size);
   reply.hijack();
-  // On the response itself, where the request log's hook reads Content-Length back (reply.getHeader).
-  res.setHeader('content-type', manifest.mediaType);
-  res.setHeader('docker-content-digest', manifest.digest);
-  res.setHeader('etag', `"${manifest.digest}"`);
-  res.setHeader('content-length', manifest.size);
-  res.writeHead(200, reply.getHeaders() as OutgoingHttpHeaders);
-  res.end('body' in manifest ? manifest.body : undefined);
+  reply.raw.writeHead(200, reply.getHeaders() as OutgoingHttpHeaders);
+  reply.raw.end('body' in manifest ? manifest.body : undefined);
 };
 
 /** PUT /v2/<name>/manifests/<reference> — spec "Pushing manifests". */
