@@ -154,6 +154,14 @@ export async function seed(conn: Connection, shape: SeedShape, progress: (messag
   await step('other tags', (R - 1) * TPR, `insert into tags (repository_id, name, manifest_id, updated_at)
     select 2 + i / ${TPR}, case when i % ${TPR} = 0 then 'latest' else 'v' || (i % ${TPR}) end,
       ${H + 1} + (i / ${TPR}) * ${MPR} + (i % ${TPR}) % ${MPR}, ${now} from s`);
+  // The kept figures (src/registry/storage-usage.ts), as `berth usage recompute` computes them: the seeded manifests
+  // reference no blobs, so a package's bytes are its live manifests'.
+  const t = performance.now();
+  await sql`insert into package_storage (repository_id, bytes, version_count)
+    select repository_id, sum(size), count(*) from manifests where deleted_at is null group by repository_id`.execute(db);
+  await sql`insert into owner_storage (owner, bytes) select p.owner, sum(m.size) from manifests m join repositories p on p.id = m.repository_id
+    where p.deleted_at is null and m.deleted_at is null group by p.owner`.execute(db);
+  progress(`seed ${dialect}: storage figures in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
   if (dialect === 'postgres') {
     // Ids were given explicitly: move the identity sequences past them, then let the planner see the tables

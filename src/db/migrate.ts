@@ -25,6 +25,7 @@ import * as m0021 from './migrations/0021-mirror-pulls.js';
 import * as m0022 from './migrations/0022-hook-scopes.js';
 import * as m0023 from './migrations/0023-sso-identities.js';
 import * as m0024 from './migrations/0024-change-notifications.js';
+import * as m0025 from './migrations/0025-package-version-counts.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -54,6 +55,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '0022-hook-scopes': m0022,
   '0023-sso-identities': m0023,
   '0024-change-notifications': m0024,
+  '0025-package-version-counts': m0025,
 };
 
 export interface MigrationStatus {

@@ -393,6 +393,8 @@ export interface PackageStorageTable {
   repositoryId: number;
   bytes: Generated<number>;
   quotaBytes: number | null;
+  /** Live versions (migration 0025), kept by the same transactions as `bytes`. */
+  versionCount: Generated<number>;
 }
 
 /** An owner's storage figure and quota (migration 0019). */

@@ -234,13 +234,11 @@ export class PackageService {
     return { package: pkg!, operations: operations.get(id)! };
   }
 
-  /** Full rows for the given ids, in the given order, with their live version counts. */
+  /** Full rows for the given ids, in the given order, with their live version counts (kept counters, migration 0025). */
   async #load(ids: number[], owner: Owner): Promise<PackageInfo[]> {
     if (ids.length === 0) return [];
-    const rows = await this.#db.selectFrom('repositories as r')
-      .select(['r.id', 'r.name', 'r.deletedName', 'r.visibility', 'r.sourceUrl', 'r.readme', 'r.createdAt', 'r.updatedAt', 'r.deletedAt'])
-      .select((eb) => eb.selectFrom('manifests as m').select((e) => e.fn.countAll().as('n'))
-        .whereRef('m.repositoryId', '=', 'r.id').where('m.deletedAt', 'is', null).as('versionCount'))
+    const rows = await this.#db.selectFrom('repositories as r').leftJoin('packageStorage as s', 's.repositoryId', 'r.id')
+      .select(['r.id', 'r.name', 'r.deletedName', 'r.visibility', 'r.sourceUrl', 'r.readme', 'r.createdAt', 'r.updatedAt', 'r.deletedAt', 's.versionCount'])
       .where('r.id', 'in', ids).execute();
     const byId = new Map(rows.map((r) => [r.id, r]));
     const prefix = owner.login.length + 1;

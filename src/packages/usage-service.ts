@@ -107,10 +107,8 @@ export class UsageService {
     const [packages, sizes, versionsPerPackage, downloadsPerPackage, storage, daily] = await Promise.all([
       this.#db.selectFrom('repositories').select(['id', 'name', 'visibility', 'deletedAt']).where('owner', '=', login).orderBy('name').execute(),
       storageByPackage(this.#db, this.#db.selectFrom('repositories').select('id').where('owner', '=', login).where('deletedAt', 'is', null)),
-      this.#db.selectFrom('manifests as m').innerJoin('repositories as p', 'p.id', 'm.repositoryId')
-        .select(['m.repositoryId', (eb) => eb.fn.countAll().as('n')])
-        .where('p.owner', '=', login).where('p.deletedAt', 'is', null).where('m.deletedAt', 'is', null)
-        .groupBy('m.repositoryId').execute(),
+      this.#db.selectFrom('packageStorage as s').innerJoin('repositories as p', 'p.id', 's.repositoryId')
+        .select(['s.repositoryId', 's.versionCount as n']).where('p.owner', '=', login).where('p.deletedAt', 'is', null).execute(),
       this.#db.selectFrom('downloadsDaily as d').innerJoin('manifests as m', 'm.id', 'd.manifestId')
         .innerJoin('repositories as p', 'p.id', 'm.repositoryId')
         .select(['m.repositoryId', (eb) => eb.fn.sum('d.count').as('n')])

@@ -7,7 +7,7 @@ import { countVersions } from '../registry/storage-usage.js';
 import { refuseProtectedDeletion, type TagProtection } from '../registry/tag-protection.js';
 import type { Clock } from '../util/clock.js';
 import type { AuditLog } from '../audit/audit-log.js';
-import { countUpTo } from './listing-count.js';
+import { COUNT_LIMIT, countUpTo } from './listing-count.js';
 import { downloadLimit, lastVersion, versionNotFound } from './package-errors.js';
 import type { DeletionRules, PackageInfo } from './package-service.js';
 
@@ -60,9 +60,11 @@ export class VersionService {
     const base = this.#db.selectFrom('manifests').where('repositoryId', '=', pkg.id)
       .where('deletedAt', state === 'active' ? 'is' : 'is not', null)
       .$if(opts.tagged !== undefined, (q) => q.where((eb) => (opts.tagged ? hasTag(eb) : eb.not(hasTag(eb)))));
+    // All active versions: the package's kept count (migration 0025), no count query; filtered ones are counted.
+    const kept = state === 'active' && opts.tagged === undefined;
     const [rows, count] = await Promise.all([
       base.select(COLUMNS).orderBy('createdAt', 'desc').orderBy('id', 'desc').limit(perPage).offset((page - 1) * perPage).execute(),
-      countUpTo(this.#db, base.select('id')),
+      kept ? Math.min(pkg.versionCount, COUNT_LIMIT + 1) : countUpTo(this.#db, base.select('id')),
     ]);
     return { versions: await this.#withTags(rows), total: count };
   }

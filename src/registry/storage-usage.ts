@@ -48,7 +48,7 @@ export async function countVersions(tx: Db, repositoryId: number, manifestIds: r
     for (const r of rows) refs.set(r.digest, { n: (refs.get(r.digest)?.n ?? 0) + Number(r.n), size: Number(r.size ?? 0) });
   }
   const changed = await packageRefs(tx, repositoryId, refs, sign);
-  const packageFigure = await addToPackage(tx, repositoryId, sign * (manifestBytes + total(changed)));
+  const packageFigure = await addToPackage(tx, repositoryId, sign * (manifestBytes + total(changed)), sign * manifestIds.length);
   if (repo.deletedAt !== null) return { owner: repo.owner, ownerFigure: null, packageFigure };
   const ownerChanged = await ownerRefs(tx, repo.owner, changed, sign);
   const ownerFigure = await addToOwner(tx, repo.owner, sign * (manifestBytes + total(ownerChanged)));
@@ -67,7 +67,7 @@ export async function countArrivedBlob(tx: Db, repositoryId: number, digest: str
   const pkg = await tx.updateTable('packageBlobRefs').set({ size }).where('repositoryId', '=', repositoryId).where('digest', '=', digest)
     .where('size', '=', 0).returning('repositoryId').executeTakeFirst();
   if (!pkg) return;
-  await addToPackage(tx, repositoryId, size);
+  await addToPackage(tx, repositoryId, size, 0);
   const repo = await tx.selectFrom('repositories').select(['owner', 'deletedAt']).where('id', '=', repositoryId).executeTakeFirstOrThrow();
   const owner = await tx.updateTable('ownerBlobRefs').set({ size }).where('owner', '=', repo.owner).where('digest', '=', digest)
     .where('size', '=', 0).returning('owner').executeTakeFirst();
@@ -165,7 +165,7 @@ export async function recomputeUsage(db: Db, dialect: Dialect, owner: string | n
         .groupBy(['p.owner', 'x.digest']),
     ).execute();
     const manifestBytes = (live: 'package' | 'owner') => tx.selectFrom('manifests as m').innerJoin('repositories as p', 'p.id', 'm.repositoryId')
-      .select(['m.repositoryId', 'p.owner', (eb) => eb.fn.sum('m.size').as('bytes')]).where('m.deletedAt', 'is', null)
+      .select(['m.repositoryId', 'p.owner', (eb) => eb.fn.sum('m.size').as('bytes'), (eb) => eb.fn.countAll().as('versions')]).where('m.deletedAt', 'is', null)
       .$if(live === 'owner', (q) => q.where('p.deletedAt', 'is', null)).$if(owner !== null, (q) => q.where('p.owner', '=', owner!))
       .groupBy(['m.repositoryId', 'p.owner']).execute();
     const [pkgBlobs, ownerBlobs, pkgManifests, ownerManifests, repos] = await Promise.all([
@@ -183,10 +183,12 @@ export async function recomputeUsage(db: Db, dialect: Dialect, owner: string | n
     if (owner !== null) perOwner.set(owner, 0);
     for (const r of ownerBlobs) perOwner.set(r.owner, (perOwner.get(r.owner) ?? 0) + Number(r.bytes));
     for (const r of ownerManifests) perOwner.set(r.owner, (perOwner.get(r.owner) ?? 0) + Number(r.bytes));
+    const versions = new Map(pkgManifests.map((r) => [r.repositoryId, Number(r.versions)]));
     for (const r of repos) {
       const bytes = perPackage.get(r.id) ?? 0;
-      await tx.insertInto('packageStorage').values({ repositoryId: r.id, bytes, quotaBytes: null })
-        .onConflict((oc) => oc.column('repositoryId').doUpdateSet({ bytes })).execute();
+      const versionCount = versions.get(r.id) ?? 0;
+      await tx.insertInto('packageStorage').values({ repositoryId: r.id, bytes, quotaBytes: null, versionCount })
+        .onConflict((oc) => oc.column('repositoryId').doUpdateSet({ bytes, versionCount })).execute();
     }
     for (const [login, bytes] of perOwner) {
       await tx.insertInto('ownerStorage').values({ owner: login, bytes, quotaBytes: null })
@@ -246,9 +248,13 @@ async function ownerRefs(tx: Db, owner: string, blobs: Map<string, number>, sign
   return changed;
 }
 
-async function addToPackage(tx: Db, repositoryId: number, delta: number): Promise<StorageFigure> {
-  const row = await tx.insertInto('packageStorage').values({ repositoryId, bytes: delta, quotaBytes: null })
-    .onConflict((oc) => oc.column('repositoryId').doUpdateSet((eb) => ({ bytes: eb('packageStorage.bytes', '+', delta) })))
+/** Adds `delta` bytes and `versions` live versions to the package's figures. */
+async function addToPackage(tx: Db, repositoryId: number, delta: number, versions: number): Promise<StorageFigure> {
+  const row = await tx.insertInto('packageStorage').values({ repositoryId, bytes: delta, quotaBytes: null, versionCount: versions })
+    .onConflict((oc) => oc.column('repositoryId').doUpdateSet((eb) => ({
+      bytes: eb('packageStorage.bytes', '+', delta),
+      versionCount: eb('packageStorage.versionCount', '+', versions),
+    })))
     .returning(['bytes', 'quotaBytes']).executeTakeFirstOrThrow();
   return { bytes: Number(row.bytes), quotaBytes: row.quotaBytes === null ? null : Number(row.quotaBytes), addedBytes: delta };
 }

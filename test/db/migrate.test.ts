@@ -358,4 +358,32 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       assert.equal((await db.selectFrom('packageBlobRefs').select('digest').where('repositoryId', '=', b).execute()).length, 0, 'gone with their package');
     });
   });
+
+  describe(`0025-package-version-counts on ${dialect}`, { skip: dialect === 'postgres' && noPostgres }, () => {
+    it('counts the live versions of every package, and gives a package without a figure row one', async () => {
+      const conn = open(dialect === 'postgres' ? await createDatabase() : ':memory:');
+      await migrate(conn, '0024-change-notifications');
+      const db = conn.db;
+      const repo = async (name: string) => (await db.insertInto('repositories')
+        .values({ name, owner: 'acme', ownerId: null, createdBy: null, sourceUrl: null, createdAt: 1, updatedAt: 1, deletedAt: null }).returning('id').executeTakeFirstOrThrow()).id;
+      const manifest = (repositoryId: number, digest: string, deletedAt: number | null) => db.insertInto('manifests').values({
+        repositoryId, digest, mediaType: 'm', artifactType: null, subjectDigest: null, configDigest: null, size: 1, body: Buffer.alloc(1), annotations: '{}',
+        createdAt: 1, updatedAt: 1, deletedAt,
+      }).execute();
+      const [a, b, empty] = [await repo('acme/a'), await repo('acme/b'), await repo('acme/empty')];
+      await manifest(a, 'm1', null);
+      await manifest(a, 'm2', null);
+      await manifest(a, 'm3', 9);
+      await manifest(b, 'm4', null);
+      // Figures as pushes kept them before 0025; acme/b's row is missing.
+      await db.insertInto('packageStorage').values([{ repositoryId: a, bytes: 2, quotaBytes: 50 }, { repositoryId: empty, bytes: 0, quotaBytes: null }]).execute();
+      assert.deepEqual(await migrate(conn, '0025-package-version-counts'), ['0025-package-version-counts']);
+      const rows = await db.selectFrom('packageStorage').select(['repositoryId', 'bytes', 'quotaBytes', 'versionCount']).orderBy('repositoryId').execute();
+      assert.deepEqual(rows, [
+        { repositoryId: a, bytes: 2, quotaBytes: 50, versionCount: 2 },
+        { repositoryId: b, bytes: 0, quotaBytes: null, versionCount: 1 },
+        { repositoryId: empty, bytes: 0, quotaBytes: null, versionCount: 0 },
+      ]);
+    });
+  });
 }

@@ -80,6 +80,7 @@ describe('deleting and restoring a version', () => {
     assert.equal((await pull('acme/app', one.digest)).status, 200);
     assert.equal((await pull('acme/app', 'stable')).headers.get('docker-content-digest'), one.digest);
     assert.deepEqual(await versions('acme/app', 'deleted'), []);
+    assert.equal((await api<Pkg>(berth, '/v3/orgs/acme/packages/container/app')).body.version_count, 3, 'one, two and three');
     assertGithubError(await api(berth, `/v3/orgs/acme/packages/container/app/versions/${v.id}/restore`, { method: 'POST' }), 404, 'Package version not found.');
   });
 
@@ -92,6 +93,11 @@ describe('deleting and restoring a version', () => {
     assert.equal(back.id, v.id);
     assert.deepEqual(back.metadata.container.tags, ['again'], 'its old tags stay gone');
     assert.deepEqual(await versions('acme/app', 'deleted'), []);
+    const count = async (): Promise<number> => (await api<Pkg>(berth, '/v3/orgs/acme/packages/container/app')).body.version_count;
+    assert.equal(await count(), 3);
+    // Deleted through /v2: for good, and out of the count at once.
+    assert.equal((await registryFetch(`${berth.url}/v2/acme/app/manifests/${two.digest}`, { method: 'DELETE' })).status, 202);
+    assert.equal(await count(), 2);
   });
 
   it('refuses to delete the last version of a package (delete the package instead)', async () => {
@@ -135,6 +141,7 @@ describe('deleting and restoring a package', () => {
     assert.equal(restore.status, 204, restore.text);
     const after = (await api<Pkg>(berth, '/v3/orgs/acme/packages/container/gone')).body;
     assert.equal(after.id, before.id, 'same package id');
+    assert.equal(after.version_count, 1);
     assert.equal((await pull('acme/gone', 'v1')).headers.get('docker-content-digest'), image.digest);
     assert.equal((await registryFetch(`${berth.url}/v2/acme/gone/blobs/${image.config.digest}`)).status, 200);
     assertGithubError(await api(berth, '/v3/orgs/acme/packages/container/gone/restore', { method: 'POST' }), 404, 'Package not found.');

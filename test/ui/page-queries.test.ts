@@ -51,20 +51,22 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       for (let i = 0; i < rows.length; i += 200) await db.insertInto('manifests').values(rows.slice(i, i + 200)).execute();
       if (dialect === 'postgres') await sql`analyze manifests`.execute(db);
 
-      // Page 1 and a deep page, and their counts. SQLite takes them all from the index, in order. PostgreSQL does
-      // for page 1; for a deep page or the count its planner may rightly prefer a bitmap scan (and a sort of the
-      // package's live rows) to as many random heap reads, so there page 1 is what is checked.
+      // Page 1 and a deep page. SQLite takes them from the index, in order. PostgreSQL does for page 1; for a deep
+      // page its planner may rightly prefer a bitmap scan (and a sort of the package's live rows) to as many random
+      // heap reads, so there page 1 is what is checked. Their number is the package's kept count: no count query.
+      const live = rows.filter((r) => r.repositoryId === repo.id && r.deletedAt === null).length;
       for (const n of [1, 40]) {
         const recorder = new QueryRecorder();
         const versions = new VersionService({ db: db.withPlugin(recorder), clock: systemClock, audit: new AuditLog({ db: db.withPlugin(recorder), clock: systemClock }), downloads: null as never, rules: null as never, protection: null as never });
-        const page = await versions.list({ id: Number(repo.id) } as PackageInfo, 'active', n, 30);
+        const page = await versions.list({ id: Number(repo.id), versionCount: live } as PackageInfo, 'active', n, 30);
         assert.equal(page.versions.length, 30);
-        assert.ok(page.total > 1000);
+        assert.equal(page.total, live);
         const compiled = recorder.nodes.map((node) => db.getExecutor().compileQuery(node, createQueryId()));
-        const list = compiled.find((q) => /from "manifests"/.test(q.sql) && /offset/i.test(q.sql));
-        const count = compiled.find((q) => /from "manifests"/.test(q.sql) && /count\(\*\)/i.test(q.sql));
-        assert.ok(list && count, compiled.map((q) => q.sql).join('\n'));
-        for (const query of dialect === 'sqlite' ? [list, count] : n === 1 ? [list] : []) {
+        const fromManifests = compiled.filter((q) => /from "manifests"/.test(q.sql));
+        assert.equal(fromManifests.length, 1, fromManifests.map((q) => q.sql).join('\n'));
+        const list = fromManifests[0]!;
+        assert.match(list.sql, /offset/i);
+        for (const query of dialect === 'sqlite' || n === 1 ? [list] : []) {
           const plan = await explain(conn, query);
           assert.match(plan, /manifests_live_versions/, `page ${n}: ${query.sql}\n${plan}`);
           assert.doesNotMatch(plan, /TEMP B-TREE|Sort/i, `page ${n}: no sort of the package's versions:\n${plan}`);
