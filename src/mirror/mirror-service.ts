@@ -291,7 +291,7 @@ export class MirrorService {
 
   /**
    * Fetches the blob and tees it: one branch into an upload of `route.local` (verified and committed by
-   * UploadService), the other to the client, whose final chunk waits for that commit.
+   * UploadService), the other to the client, whose final chunk waits until UploadService found the digest right.
    */
   async #streamAndStore(route: MirrorRoute, digest: Digest, key: string): Promise<MirrorBlob> {
     // Claimed before the first await: from here on others wait for this fetch (see blob()).
@@ -317,7 +317,11 @@ export class MirrorService {
     }
     const toStore = new PassThrough();
     let committed!: Promise<unknown>;
-    const toClient = holdLastChunk(() => committed);
+    // The client's last chunk waits until the whole blob matched its digest (not for the bytes to be made durable
+    // and committed: the client has what it asked for either way), or gets the error that it did not.
+    let verified!: () => void;
+    const matched = new Promise<void>((resolve) => { verified = resolve; });
+    const toClient = holdLastChunk(() => Promise.race([matched, committed]));
     body.on('error', (err) => {
       toStore.destroy(err);
       toClient.destroy(err);
@@ -325,7 +329,7 @@ export class MirrorService {
     // pipe(): the slower branch sets the pace; a client that goes away unpipes its branch and the store goes on.
     body.pipe(toStore);
     body.pipe(toClient);
-    committed = this.#registry.uploads.putMonolithic(route.local, digest, toStore, null)
+    committed = this.#registry.uploads.putMonolithic(route.local, digest, toStore, null, verified)
       .then(async () => this.#countArrived(route.local, digest));
     const held = claim;
     void committed.then(() => held?.release(), () => held?.release());

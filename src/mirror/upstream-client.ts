@@ -340,17 +340,14 @@ function causeOf(err: unknown): string {
  * waiting for a slow consumer (backpressure) does not count: only a silent upstream does.
  */
 function idleLimited(stream: Readable, ms: number, error: () => Error): Readable {
-  let timer: NodeJS.Timeout | undefined;
-  const arm = (): void => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      if (out.writableNeedDrain || stream.isPaused()) arm();
-      else out.destroy(error());
-    }, ms);
-  };
+  // One timer, pushed back by every chunk (refresh() is cheap; a new timer per 64 KiB chunk was not).
+  const timer: NodeJS.Timeout = setTimeout(() => {
+    if (out.writableNeedDrain || stream.isPaused()) timer.refresh();
+    else out.destroy(error());
+  }, ms);
   const out = new Transform({
     transform(chunk, _encoding, done) {
-      arm();
+      timer.refresh();
       done(null, chunk);
     },
     flush(done) {
@@ -363,6 +360,5 @@ function idleLimited(stream: Readable, ms: number, error: () => Error): Readable
     stream.destroy();
   });
   stream.once('error', (err) => out.destroy(new UpstreamError('unavailable', `the upstream connection broke off (${causeOf(err)})`, { cause: err })));
-  arm();
   return stream.pipe(out);
 }

@@ -142,21 +142,35 @@ export class UploadService {
   async finish(
     name: RepoName, id: string, digest: Digest, finalChunk: Readable | null, range: { start: number; end: number } | null = null,
   ): Promise<BlobInfo> {
+    return this.#finish(name, id, digest, finalChunk, range, null);
+  }
+
+  async #finish(
+    name: RepoName, id: string, digest: Digest, finalChunk: Readable | null, range: { start: number; end: number } | null,
+    onHashed: ((sha256: string) => void) | null,
+  ): Promise<BlobInfo> {
     return this.#exclusive(id, async () => {
       const row = await this.#load(name, id);
       // Checked again at completion: the owner may have reached its quota since the session started.
       await refuseIfOverQuota(this.#db, repoOwner(name), this.#defaultQuota);
       if (finalChunk && range && range.start !== row.size) throw uploadOutOfOrder(row.size);
-      const size = finalChunk ? await this.#write(row, finalChunk) : row.size;
+      const size = finalChunk ? await this.#write(row, finalChunk, onHashed) : row.size;
       return this.#commit({ ...row, size }, digest);
     });
   }
 
-  /** Monolithic upload (`POST ?digest=`): a session that is started, written and committed in one request. */
-  async putMonolithic(name: RepoName, digest: Digest, body: Readable, pusher: number | null): Promise<BlobInfo> {
+  /**
+   * Monolithic upload (`POST ?digest=`): a session that is started, written and committed in one request.
+   * `onVerified` is called as soon as the last byte is hashed and matched the digest, before the bytes are made
+   * durable and committed: a mirror lets its client have the end of a blob then (src/mirror/mirror-service.ts).
+   */
+  async putMonolithic(name: RepoName, digest: Digest, body: Readable, pusher: number | null, onVerified?: () => void): Promise<BlobInfo> {
     const { id } = await this.start(name, pusher);
+    const onHashed = onVerified && digestAlgorithm(digest) === 'sha256'
+      ? (sha256: string): void => { if (sha256 === digestHex(digest)) onVerified(); }
+      : null;
     try {
-      return await this.finish(name, id, digest, body);
+      return await this.#finish(name, id, digest, body, null, onHashed);
     } catch (err) {
       // Nobody knows this session's id: if the request fails (body cut off, wrong digest) drop it now rather
       // than leave a row and scratch data for the purge job.
@@ -191,13 +205,15 @@ export class UploadService {
     return stale.length + orphans;
   }
 
-  async #write(row: UploadRow, source: Readable): Promise<number> {
+  /** `onHashed` gets the sha256 of the whole session once the chunk's last byte went through the hash. */
+  async #write(row: UploadRow, source: Readable, onHashed: ((sha256: string) => void) | null = null): Promise<number> {
     const live = this.#live.get(row.id);
     const useLive = live !== undefined && live.size === row.size;
     // Hash a copy: if the chunk fails half-way the live hash must still describe the acknowledged bytes. A session's
     // first chunk starts a hash of everything too.
     const whole = useLive || row.size === 0;
     const hashing = new HashingStream(useLive ? live.hash.copy() : newHash('sha256'));
+    if (whole && onHashed) hashing.once('end', () => onHashed(hashing.hash.copy().digest('hex')));
     let result: { handle: UploadHandle; size: number };
     // Piped by hand, not with pipeline(): when the blob store fails (S3 gone, disk full) the request body must stay
     // readable, so the error handler can drain it and the client gets its answer (a 503) instead of a reset.

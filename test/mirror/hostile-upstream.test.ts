@@ -9,12 +9,13 @@ import { mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startBerth, type RunningBerth } from '../helpers/berth.js';
 import { skopeoCopy } from '../helpers/clients.js';
 import { assertOciError } from '../helpers/http.js';
-import { writeImageLayout } from '../helpers/oci-image.js';
+import { readLayoutBlob, writeImageLayout } from '../helpers/oci-image.js';
 import { startUpstreamRegistry, type UpstreamRegistry } from '../helpers/upstream-registry.js';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -25,6 +26,8 @@ let berth: RunningBerth;
 let work: string;
 /** The manifest the proxy serves for library/bait:1 instead of the upstream's. */
 let bait: Buffer | null = null;
+/** A blob the proxy serves with one byte changed: its path and the wrong bytes. */
+let corrupt: { path: string; bytes: Buffer } | null = null;
 
 before(async () => {
   work = mkdtempSync(join(tmpdir(), 'berth-mirror-hostile-'));
@@ -38,6 +41,12 @@ before(async () => {
         'Docker-Content-Digest': `sha256:${createHash('sha256').update(bait).digest('hex')}`,
       });
       res.end(req.method === 'HEAD' ? undefined : bait);
+      return;
+    }
+    if (corrupt && req.url === corrupt.path && req.method === 'GET') {
+      req.resume();
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': corrupt.bytes.length });
+      res.end(corrupt.bytes);
       return;
     }
     const forward = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
@@ -96,4 +105,32 @@ test('an upstream manifest naming a private package\'s layer does not expose it 
   assert.deepEqual(links, []);
   // Its real config, which the upstream does have there, is served.
   assert.equal((await berth.fetch(`/v2/hub/library/bait/blobs/${real.config.digest}`, { auth })).status, 200);
+});
+
+test('an upstream blob whose bytes do not match its digest: the client never gets a whole blob, nothing is cached', async () => {
+  const image = await writeImageLayout(join(work, 'bad'), { layers: [3 * 1024 * 1024], tag: '1' });
+  await skopeoCopy(`oci:${join(work, 'bad')}:1`, `docker://${upstream.host}/library/bad:1`, [], { creds: upstream.creds });
+  const layer = image.layers[0]!;
+  const good = await readLayoutBlob(join(work, 'bad'), layer.digest);
+  const bytes = Buffer.from(good);
+  bytes[bytes.length >> 1]! ^= 1;
+  corrupt = { path: `/v2/library/bad/blobs/${layer.digest}`, bytes };
+  // The mirror streams the blob while it hashes it; the end is held back until the digest matched, which it never
+  // does: the body breaks off before its last chunk.
+  const res = await berth.fetch(`/v2/hub/library/bad/blobs/${layer.digest}`);
+  assert.equal(res.status, 200);
+  await assert.rejects(res.arrayBuffer());
+  const cached = await berth.query('select b.digest from blobs b where b.digest = ?', layer.digest);
+  assert.deepEqual(cached, [], 'nothing of it is cached');
+
+  corrupt = null;
+  const again = await berth.fetch(`/v2/hub/library/bad/blobs/${layer.digest}`);
+  assert.equal(again.status, 200);
+  assert.ok(Buffer.from(await again.arrayBuffer()).equals(good), 'once the upstream serves the right bytes, so does the mirror');
+  // The client had the end once the digest matched; the commit follows.
+  for (let i = 0; (await berth.query('select b.digest from blobs b where b.digest = ?', layer.digest)).length === 0; i++) {
+    assert.ok(i < 100, 'cached within 5 s');
+    await sleep(50);
+  }
+  assert.equal((await berth.fetch(`/v2/hub/library/bad/blobs/${layer.digest}`, { method: 'HEAD' })).status, 200);
 });
