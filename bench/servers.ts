@@ -209,6 +209,15 @@ export async function startIngestServer(dir: string, cleanup: Cleanup): Promise<
   return server('bare ingest server', child.process, url, dir);
 }
 
+/** bench/tee-proxy.ts in front of `upstream`: the machine's limit for a first pull through a cache. */
+export async function startTeeProxy(dir: string, upstream: Server, cleanup: Cleanup): Promise<Server> {
+  await mkdir(dir, { recursive: true });
+  const child = await launch('tee proxy', process.execPath, ['--import', 'tsx', join(ROOT, 'bench/tee-proxy.ts'), upstream.url, dir],
+    { cwd: ROOT, env: process.env, logFile: join(dir, 'server.log') }, cleanup);
+  const url = await waitForLine(child.process, /tee proxy listening on (http\S+)/, child.logFile);
+  return server('bare tee proxy', child.process, url, dir);
+}
+
 function server(name: string, child: ChildProcess, url: string, dataDir: string, credentials: Server['credentials'] = null): Server {
   return { name, pid: child.pid!, url, host: new URL(url).host, dataDir, credentials, stop: () => stop(child) };
 }
