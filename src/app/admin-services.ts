@@ -130,7 +130,7 @@ export async function withServices<T>(opts: AdminServicesOptions, fn: (s: AdminS
       tokens: new TokenService({ db: conn.db, clock, audit }),
       packages: new PackageSettings({ db: conn.db, clock, audit }),
       packageService: new PackageService({
-        db: conn.db, policy: new Policy({ db: conn.db }), clock, audit, protection: policies,
+        db: conn.db, policy: new Policy({ db: conn.db }), clock, audit, protection: policies, changes: conn.changes,
         downloads: new DownloadCounter({ db: conn.db, clock, log: createLogger(config.log.level, process.stderr) }),
         rules: { restoreWindowMs: config.packages.restoreWindowMs, deleteDownloadLimit: config.packages.deleteDownloadLimit },
       }),

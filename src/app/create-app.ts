@@ -55,7 +55,7 @@ import { StorageQuotas } from '../packages/storage-quotas.js';
 import { VersionDetails } from '../packages/version-details.js';
 import { VersionService } from '../packages/version-service.js';
 import { createRegistry, type Registry } from '../registry/registry.js';
-import type { ManifestCacheResult } from '../registry/manifest-cache.js';
+import type { CacheLookup } from '../db/change-bound-cache.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { warnAboutOpenPermissions } from './open-permissions.js';
 import { FsBlobStore } from '../storage/fs/fs-blob-store.js';
@@ -114,7 +114,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
     db: db.db, blobs, clock, audit, log, uploadLimits, verifyOnRead: config.storage.verifyOnRead, protection: policies, defaultQuota: config.quota.defaultBytes,
     quotaWarningPercent: config.quota.warningPercent,
     auditPulls: config.audit.pulls, changes: db.changes,
-    ...(metrics ? { onManifestLookup: (result: ManifestCacheResult) => metrics.manifestCacheLookup(result) } : {}),
+    ...(metrics ? { onManifestLookup: (result: CacheLookup) => metrics.manifestCacheLookup(result) } : {}),
   });
   // PostgreSQL's change feed starts listening now rather than on the first pull, which would find no cache.
   db.changes.version();
@@ -146,7 +146,10 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   const policy = new Policy({ db: db.db, ...(mirror ? { mirrorOf: mirror.readersOf } : {}) });
   const publicUrl = config.server.publicUrl;
   const rules = { restoreWindowMs: config.packages.restoreWindowMs, deleteDownloadLimit: config.packages.deleteDownloadLimit };
-  const packages = new PackageService({ db: db.db, policy, clock, audit, downloads: registry.downloads, rules, protection: policies });
+  const packages = new PackageService({
+    db: db.db, policy, clock, audit, downloads: registry.downloads, rules, protection: policies, changes: db.changes,
+    ...(metrics ? { onListingLookup: (result: CacheLookup) => metrics.packageListingCacheLookup(result) } : {}),
+  });
   const tls = config.server.tls
     ? { cert: readFileSync(config.server.tls.cert), key: readFileSync(config.server.tls.key), besideHttp: config.server.tls.port !== null }
     : null;

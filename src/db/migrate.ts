@@ -26,6 +26,7 @@ import * as m0022 from './migrations/0022-hook-scopes.js';
 import * as m0023 from './migrations/0023-sso-identities.js';
 import * as m0024 from './migrations/0024-change-notifications.js';
 import * as m0025 from './migrations/0025-package-version-counts.js';
+import * as m0026 from './migrations/0026-permission-change-notifications.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -56,6 +57,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '0023-sso-identities': m0023,
   '0024-change-notifications': m0024,
   '0025-package-version-counts': m0025,
+  '0026-permission-change-notifications': m0026,
 };
 
 export interface MigrationStatus {

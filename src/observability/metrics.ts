@@ -53,6 +53,7 @@ export class Metrics {
   readonly #webhookDeliveries: Counter<'result'>;
   readonly #mirrorRequests: Counter<'upstream' | 'kind' | 'result'>;
   readonly #manifestCache: Counter<'result'>;
+  readonly #listingCache: Counter<'result'>;
   #sources: MetricSources | null = null;
   #ownerUsage: { at: number; rows: readonly { owner: string; bytes: number }[] } | null = null;
   readonly #ownersRefreshMs: number;
@@ -97,6 +98,11 @@ export class Metrics {
       name: 'berth_manifest_cache_lookups_total', registers, labelNames: ['result'],
       help: 'Manifest GET/HEAD lookups by result: hit (answered from memory), miss (read from the database), '
         + 'bypass (the change feed is down: PostgreSQL\'s listener lost).',
+    });
+    this.#listingCache = new Counter({
+      name: 'berth_package_listing_cache_lookups_total', registers, labelNames: ['result'],
+      help: 'Package listings (REST API and web UI) by how the readable packages\' ids were found: hit (from memory), miss (read from the '
+        + 'database), bypass (the change feed is down).',
     });
     ({ runs: this.#jobRuns, duration: this.#jobDuration, lastSuccess: this.#jobLastSuccess } = jobMetrics(this.registry));
 
@@ -191,6 +197,11 @@ export class Metrics {
   /** One manifest GET/HEAD lookup and how the manifest cache answered it (hit, miss, bypass). */
   manifestCacheLookup(result: 'hit' | 'miss' | 'bypass'): void {
     this.#manifestCache.inc({ result });
+  }
+
+  /** One package listing and how the listing cache answered it (hit, miss, bypass). */
+  packageListingCacheLookup(result: 'hit' | 'miss' | 'bypass'): void {
+    this.#listingCache.inc({ result });
   }
 
   /**

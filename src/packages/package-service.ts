@@ -12,7 +12,9 @@ import { type TagProtection } from '../registry/tag-protection.js';
 import { tagImmutable } from '../oci/errors.js';
 import type { Clock } from '../util/clock.js';
 import type { AuditLog } from '../audit/audit-log.js';
-import { countUpTo } from './listing-count.js';
+import { COUNT_LIMIT, countUpTo } from './listing-count.js';
+import { ChangeBoundCache, type CacheLimits, type CacheLookup } from '../db/change-bound-cache.js';
+import type { ChangeFeed } from '../db/change-feed.js';
 import { downloadLimit, nameReused } from './package-errors.js';
 
 /** The user or organization owning a namespace (an account, as the accounts module returns it). */
@@ -63,7 +65,14 @@ interface Deps {
   readonly rules: DeletionRules;
   readonly protection: TagProtection;
   readonly audit: AuditLog;
+  /** The database's change feed: a listing's remembered ids are trusted while it stands still. */
+  readonly changes: ChangeFeed;
+  /** Hears how each listing's ids were found (metrics). */
+  readonly onListingLookup?: (result: CacheLookup) => void;
 }
+
+/** Remembered listings: a full one (COUNT_LIMIT + 1 ids) weighs about 80 KB, so a few hundred callers' worth. */
+const LISTING_CACHE_LIMITS: CacheLimits<readonly number[]> = { maxBytes: 16 * 1024 * 1024, maxEntryBytes: 1024 * 1024, sizeOf: (ids) => ids.length * 8 };
 
 /**
  * Packages of a namespace for the REST API: listing what a subject may see, soft deletion with a restore window,
@@ -79,8 +88,10 @@ export class PackageService {
   readonly #rules: DeletionRules;
   readonly #protection: TagProtection;
   readonly #audit: AuditLog;
+  readonly #listings: ChangeBoundCache<readonly number[]>;
 
   constructor(deps: Deps) {
+    this.#listings = new ChangeBoundCache(deps.changes, LISTING_CACHE_LIMITS, deps.onListingLookup);
     this.#db = deps.db;
     this.#audit = deps.audit;
     this.#protection = deps.protection;
@@ -93,8 +104,10 @@ export class PackageService {
   /**
    * One page of the owner's live packages the subject may read, ordered by name, and how many there are (counted up
    * to COUNT_LIMIT + 1, see listing-count.ts); `nameContains` (the web UI's filter) keeps the packages whose name
-   * contains it, case-insensitively. Filter, permission check and paging run in the database: a page reads the
-   * rows before it in the owner's index (`repositories_owner_live`, migration 0012), never the whole owner.
+   * contains it, case-insensitively. Filter, permission check and paging run in the database, on the owner's index
+   * (`repositories_owner_live`, migration 0012). The ids of the first COUNT_LIMIT + 1 matches, in order, are
+   * remembered per query (LISTING_CACHE_LIMITS) until the next committed change: the count and every page within
+   * them then come from memory, so walking all pages reads the owner's index once rather than once per page.
    */
   async list(owner: Owner, subject: Subject, opts: { visibility?: Visibility; nameContains?: string; page: number; perPage: number }): Promise<{ packages: PackageInfo[]; total: number }> {
     const ownerName = owner.login.toLowerCase();
@@ -104,11 +117,16 @@ export class PackageService {
     const needle = opts.nameContains?.toLowerCase();
     // Names are lowercase; the owner's prefix is excluded from the match, as on GitHub (`acme` finds no `acme/x`).
     if (needle) q = q.where(sql<boolean>`${sql.ref('r.name')} like ${`${likeEscape(ownerName)}/%${likeEscape(needle)}%`} escape '!'`);
-    const [rows, count] = await Promise.all([
-      q.select('r.id').orderBy('r.name').limit(opts.perPage).offset((opts.page - 1) * opts.perPage).execute(),
-      countUpTo(this.#db, q.select(sql.lit(1).as('one'))),
-    ]);
-    return { packages: await this.#load(rows.map((r) => r.id), owner), total: count };
+    const ordered = q.select('r.id').orderBy('r.name');
+    const offset = (opts.page - 1) * opts.perPage;
+    // What the query depends on: the owner, the filters and the subject, whose permissions the query reads.
+    const key = JSON.stringify([ownerName, opts.visibility ?? null, needle ?? null, subject.userId, [...subject.scopes].sort(), subject.repositoryLimit, subject.grant ?? null]);
+    const ids = await this.#listings.through(key, async () => (await ordered.limit(COUNT_LIMIT + 1).execute()).map((r) => r.id));
+    // Beyond the remembered ids (the web UI pages on past GitHub's limit): that page from the database.
+    const page = offset + opts.perPage <= ids.length || ids.length <= COUNT_LIMIT
+      ? ids.slice(offset, offset + opts.perPage)
+      : (await ordered.limit(opts.perPage).offset(offset).execute()).map((r) => r.id);
+    return { packages: await this.#load(page, owner), total: ids.length };
   }
 
   /** The live package `owner/name` and what the subject may do with it; null when there is none. */
@@ -242,8 +260,10 @@ export class PackageService {
       .where('r.id', 'in', ids).execute();
     const byId = new Map(rows.map((r) => [r.id, r]));
     const prefix = owner.login.length + 1;
-    return ids.map((id) => {
-      const r = byId.get(id)!;
+    // A package purged since its id was listed is left out.
+    return ids.flatMap((id) => {
+      const r = byId.get(id);
+      if (!r) return [];
       const repository = r.deletedName ?? r.name;
       return {
         id: r.id, name: repository.slice(prefix), repository, visibility: r.visibility, versionCount: Number(r.versionCount ?? 0),

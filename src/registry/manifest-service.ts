@@ -12,7 +12,7 @@ import type { BlobStore } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
 import { readLimited } from '../util/read-limited.js';
 import type { DownloadCounter } from './download-counter.js';
-import { ManifestCache } from './manifest-cache.js';
+import type { CacheLimits, ChangeBoundCache } from '../db/change-bound-cache.js';
 import type { RepositoryStore } from './repositories.js';
 import { countVersions, enforceQuota, quotaWarnings } from './storage-usage.js';
 import { refuseProtectedDeletion, type TagProtection } from './tag-protection.js';
@@ -42,6 +42,9 @@ interface ImageLabels {
   readonly license: string | null;
 }
 
+/** The manifest cache: a few thousand manifests of ordinary size; big indexes are read from the database each time. */
+export const MANIFEST_CACHE_LIMITS: CacheLimits<StoredManifest> = { maxBytes: 32 * 1024 * 1024, maxEntryBytes: 1024 * 1024, sizeOf: (m) => m.body.length };
+
 /** Pushing, pulling and deleting manifests (spec "Pushing manifests", "Pulling manifests", "Deleting manifests"). */
 export class ManifestService {
   readonly #db: Db;
@@ -55,13 +58,14 @@ export class ManifestService {
   readonly #defaultQuota: number | null;
   readonly #quotaWarningPercent: number;
   readonly #auditPulls: boolean;
-  readonly #cache: ManifestCache<StoredManifest>;
+  readonly #cache: ChangeBoundCache<StoredManifest>;
   /** The manifest GET/HEAD lookups, compiled once: they are the registry's hottest queries. */
   readonly #lookups: Record<`${'tag' | 'digest'}:${'body' | 'head'}`, (name: string, reference: string) => Promise<(ManifestHead & { body?: Buffer })[]>>;
 
   constructor(deps: {
     db: Db; repos: RepositoryStore; clock: Clock; downloads: DownloadCounter; blobs: BlobStore; protection: TagProtection; audit: AuditLog; defaultQuota: number | null; quotaWarningPercent: number; auditPulls: boolean;
-    cache: ManifestCache<StoredManifest>;
+    /** Manifest lookups remembered (MANIFEST_CACHE_LIMITS): the database query was the largest cost of the registry's hottest request. */
+    cache: ChangeBoundCache<StoredManifest>;
   }) {
     this.#db = deps.db;
     this.#cache = deps.cache;
@@ -208,7 +212,7 @@ export class ManifestService {
   async get(name: RepoName, reference: Reference, withBody: false): Promise<ManifestHead>;
   async get(name: RepoName, reference: Reference, withBody: boolean): Promise<ManifestHead | StoredManifest> {
     const value = reference.kind === 'tag' ? reference.tag : reference.digest;
-    const cacheKey = ManifestCache.key(name, reference.kind, value);
+    const cacheKey = `${name}\n${reference.kind}\n${value}`;
     let row = this.#cache.get(cacheKey);
     if (!row) {
       const ticket = this.#cache.ticket();

@@ -6,8 +6,8 @@ import type { AuditLog } from '../audit/audit-log.js';
 import { BlobService } from './blob-service.js';
 import { DownloadCounter } from './download-counter.js';
 import type { ChangeFeed } from '../db/change-feed.js';
-import { ManifestCache, type ManifestCacheResult } from './manifest-cache.js';
-import { ManifestService, type StoredManifest } from './manifest-service.js';
+import { ChangeBoundCache, type CacheLookup } from '../db/change-bound-cache.js';
+import { MANIFEST_CACHE_LIMITS, ManifestService } from './manifest-service.js';
 import { ReferrersService } from './referrers-service.js';
 import { RepositoryStore } from './repositories.js';
 import { NO_TAG_PROTECTION, type TagProtection } from './tag-protection.js';
@@ -39,7 +39,7 @@ export function createRegistry(deps: {
   /** The database's change feed: manifest GETs are answered from memory while it stands still. */
   changes: ChangeFeed;
   /** Hears how each manifest lookup was answered (metrics). */
-  onManifestLookup?: (result: ManifestCacheResult) => void;
+  onManifestLookup?: (result: CacheLookup) => void;
 }): Registry {
   const { db, clock } = deps;
   const defaultQuota = deps.defaultQuota ?? null;
@@ -51,7 +51,7 @@ export function createRegistry(deps: {
       db, blobs: deps.blobs, repos, clock, log: deps.log.child({ module: 'registry.blobs' }), verifyOnRead: deps.verifyOnRead ?? false,
     }),
     uploads: new UploadService({ db, blobs: deps.blobs, repos, clock, defaultQuota, ...(deps.uploadLimits ? { limits: deps.uploadLimits } : {}) }),
-    manifests: new ManifestService({ db, repos, clock, downloads, blobs: deps.blobs, protection: deps.protection ?? NO_TAG_PROTECTION, audit: deps.audit, defaultQuota, quotaWarningPercent: deps.quotaWarningPercent ?? 80, auditPulls: deps.auditPulls ?? false, cache: new ManifestCache<StoredManifest>(deps.changes, deps.onManifestLookup) }),
+    manifests: new ManifestService({ db, repos, clock, downloads, blobs: deps.blobs, protection: deps.protection ?? NO_TAG_PROTECTION, audit: deps.audit, defaultQuota, quotaWarningPercent: deps.quotaWarningPercent ?? 80, auditPulls: deps.auditPulls ?? false, cache: new ChangeBoundCache(deps.changes, MANIFEST_CACHE_LIMITS, deps.onManifestLookup) }),
     tags: new TagService({ db, repos }),
     referrers: new ReferrersService({ db }),
     downloads,

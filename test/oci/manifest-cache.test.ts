@@ -1,4 +1,4 @@
-// The manifest cache (src/registry/manifest-cache.ts): manifest GETs and HEADs answered from memory, never stale
+// The manifest cache (src/db/change-bound-cache.ts, used by src/registry/manifest-service.ts): manifest GETs and HEADs answered from memory, never stale
 // after a change this server committed, and only briefly after one another process committed (SQLite: 10 ms;
 // PostgreSQL: the notification's delivery). Checked through berth_manifest_cache_lookups_total and the answers.
 import assert from 'node:assert/strict';
