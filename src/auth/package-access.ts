@@ -112,9 +112,9 @@ export type ReadableFilter = Expression<SqlBool>;
  * member of the organization (any signed-in user, in a namespace that is no organization).
  *
  * The user's facts are subqueries that do not depend on the row (the user's account, the organizations they own or
- * belong to, the packages they hold a role on: `package_permissions_principal`, migration 0012), which both
- * databases evaluate once per statement; a row then costs a few lookups in those sets, so the condition needs no
- * query of its own and can be built anywhere. Deleted packages are the caller's to exclude.
+ * belong to, their teams), which both databases evaluate once per statement, and the row's own grants, looked up in
+ * the primary key of `package_permissions`; a row then costs a few lookups, so the condition needs no query of its
+ * own and can be built anywhere. Deleted packages are the caller's to exclude.
  */
 export function readableRepositories(subject: Subject): ReadableFilter {
   const eb = expressionBuilder<Database & { r: RepositoriesTable }, 'r'>();
@@ -133,7 +133,9 @@ export function readableRepositories(subject: Subject): ReadableFilter {
   const active = eb.selectFrom('accounts as u').where('u.id', '=', userId).where('u.disabledAt', 'is', null);
   const orgs = (role: 'owner' | 'any') => eb.selectFrom('orgMembers as om').innerJoin('accounts as o', 'o.id', 'om.orgId')
     .select('o.lowerLogin').where('om.userId', '=', userId).$if(role === 'owner', (q) => q.where('om.role', '=', 'owner'));
-  const granted = eb.selectFrom('packagePermissions as pp').select('pp.repositoryId').where('pp.role', 'in', grantRoles)
+  // Correlated (a lookup of the row's grants in the primary key) rather than `r.id IN (the user's grants)`: SQLite
+  // builds that list whole for every statement (2,667 grants for the seeded member: 0.56 ms of a 0.63 ms page).
+  const granted = eb.selectFrom('packagePermissions as pp').select(eb.lit(1).as('one')).whereRef('pp.repositoryId', '=', 'r.id').where('pp.role', 'in', grantRoles)
     .where((w) => w.or([
       w.and([w('pp.principalType', '=', 'user'), w('pp.principalId', '=', userId)]),
       w.and([w('pp.principalType', '=', 'team'), w('pp.principalId', 'in', w.selectFrom('teamMembers').select('teamId').where('userId', '=', userId))]),
@@ -152,7 +154,7 @@ export function readableRepositories(subject: Subject): ReadableFilter {
       eb('r.owner', '=', active.select('u.lowerLogin')),
       eb('r.owner', 'in', orgs('owner')),
       ...internalReader,
-      eb('r.id', 'in', granted),
+      eb.exists(granted),
     ]),
   ])]);
 }
@@ -171,7 +173,7 @@ export function restorableRepositories(subject: Subject): ReadableFilter {
   const active = eb.selectFrom('accounts as u').where('u.id', '=', userId).where('u.disabledAt', 'is', null);
   const ownedOrgs = eb.selectFrom('orgMembers as om').innerJoin('accounts as o', 'o.id', 'om.orgId')
     .select('o.lowerLogin').where('om.userId', '=', userId).where('om.role', '=', 'owner');
-  const adminGrants = eb.selectFrom('packagePermissions as pp').select('pp.repositoryId').where('pp.role', '=', 'admin')
+  const adminGrants = eb.selectFrom('packagePermissions as pp').select(eb.lit(1).as('one')).whereRef('pp.repositoryId', '=', 'r.id').where('pp.role', '=', 'admin')
     .where((w) => w.or([
       w.and([w('pp.principalType', '=', 'user'), w('pp.principalId', '=', userId)]),
       w.and([w('pp.principalType', '=', 'team'), w('pp.principalId', 'in', w.selectFrom('teamMembers').select('teamId').where('userId', '=', userId))]),
@@ -182,7 +184,7 @@ export function restorableRepositories(subject: Subject): ReadableFilter {
       eb.exists(active.select(eb.lit(1).as('one')).where('u.isAdmin', '<>', 0)),
       eb('r.owner', '=', active.select('u.lowerLogin')),
       eb('r.owner', 'in', ownedOrgs),
-      eb('r.id', 'in', adminGrants),
+      eb.exists(adminGrants),
     ]),
   ]);
 }
