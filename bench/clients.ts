@@ -70,6 +70,34 @@ export async function wrk(url: string, opts: { threads: number; connections: num
   };
 }
 
+export interface AbResult {
+  readonly requestsPerSecond: number;
+  readonly requests: number;
+  /** Responses that were not 2xx. */
+  readonly non2xx: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+/**
+ * ApacheBench (`ab -k`: keep-alive, one thread) with `connections` concurrent requests for `seconds`: a second
+ * client beside wrk for the same load, whose latency percentiles come from another implementation.
+ */
+export async function ab(url: string, opts: { connections: number; seconds: number; headers: Record<string, string> }): Promise<AbResult> {
+  const args = ['-q', '-k', '-c', String(opts.connections), '-t', String(opts.seconds), '-n', '10000000'];
+  for (const [name, value] of Object.entries(opts.headers)) args.push('-H', `${name}: ${value}`);
+  const out = await run('ab', [...args, url]);
+  const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? NaN);
+  return {
+    requestsPerSecond: num(/Requests per second:\s+([\d.]+)/),
+    requests: num(/Complete requests:\s+(\d+)/),
+    // Not "Failed requests": ab counts a body whose length differs from the first one's as failed.
+    non2xx: Number(/Non-2xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0),
+    p50Ms: num(/^\s+50%\s+(\d+)/m),
+    p99Ms: num(/^\s+99%\s+(\d+)/m),
+  };
+}
+
 /**
  * Streams a file as a request body with node's http client (fixed Content-Length, 1 MiB reads) and expects 201.
  * The same client drives Berth's monolithic upload and the bare ingest server, so only the servers differ.
