@@ -12,6 +12,24 @@ export interface ChangeFeed {
   close(): Promise<void>;
 }
 
+/**
+ * Tables that only keep records of what happened (downloads, pulls audited, a token's or bot's last use, job leases,
+ * web sessions, webhook deliveries, a mirror's last pulls): no cache reads them, and the pull path writes them all
+ * the time (download counts every `stats.flushInterval`, an audit row per pull with `audit.pulls`), so a commit that
+ * wrote only these leaves the feed where it is. A write to any other table, or a statement whose target cannot be
+ * read off its text, moves it.
+ */
+const BOOKKEEPING_TABLES = new Set([
+  'downloads_daily', 'audit_log', 'access_tokens', 'bots', 'job_leases', 'sessions', 'hook_deliveries', 'webhook_events', 'mirror_pulls',
+]);
+const WRITE_TARGET = /^\s*(?:insert\s+into|update|delete\s+from)\s+"?([a-z_]+)"?/i;
+
+/** Whether a write statement can change what the caches hold (see BOOKKEEPING_TABLES). */
+export function movesCaches(sqlText: string): boolean {
+  const table = WRITE_TARGET.exec(sqlText)?.[1];
+  return table === undefined || !BOOKKEEPING_TABLES.has(table.toLowerCase());
+}
+
 /** How often, at most, the SQLite feed asks whether another process committed (the staleness it allows). */
 const EXTERNAL_CHECK_MS = 10;
 
@@ -20,7 +38,8 @@ const EXTERNAL_CHECK_MS = 10;
  * wrapper in connect.ts), and other processes' (`berth` CLI commands), seen by `PRAGMA data_version` on the same
  * connection (it moves when another connection committed), asked at most every EXTERNAL_CHECK_MS: that pragma costs
  * about as much as the manifest lookup it saves. Not a second connection: the WAL guard's recovery needs the
- * database to itself. Any commit counts, not only the registry tables': more invalidation than needed, never less.
+ * database to itself. Another process's commit always counts (data_version does not say what it wrote); this
+ * process's count unless they wrote only bookkeeping tables.
  */
 export class SqliteChangeFeed implements ChangeFeed {
   readonly #sqlite: BetterSqlite3.Database;
@@ -53,7 +72,7 @@ export class SqliteChangeFeed implements ChangeFeed {
     return this.#version;
   }
 
-  /** A write of this process committed. */
+  /** A write of this process that moves caches (`movesCaches`) committed. */
   committed(): void {
     this.#version++;
   }
@@ -95,7 +114,7 @@ export class PgChangeFeed implements ChangeFeed {
     return this.#listening ? this.#version : null;
   }
 
-  /** A write of this process committed (any table: more invalidation than needed, never less). */
+  /** A write of this process that moves caches (`movesCaches`) committed. */
   committed(): void {
     this.#version++;
   }

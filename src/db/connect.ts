@@ -4,7 +4,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, type Driver, type SqliteDatabase, type SqliteStatement } from 'kysely';
 import pg from 'pg';
 import type { Logger } from '../observability/logger.js';
-import { PgChangeFeed, SqliteChangeFeed, type ChangeFeed } from './change-feed.js';
+import { movesCaches, PgChangeFeed, SqliteChangeFeed, type ChangeFeed } from './change-feed.js';
 import { MeasuredDriver, type DatabaseErrorReason } from './measured-driver.js';
 import { OutageAwareDriver } from './outage-driver.js';
 import type { Database, Db } from './schema.js';
@@ -138,23 +138,32 @@ export function sqlitePath(url: string): string {
  * - ROLLBACK runs only when a transaction is open. On SQLITE_FULL (and IOERR, NOMEM) SQLite may already have rolled
  *   back by itself; Kysely's ROLLBACK would then fail with "cannot rollback - no transaction is active", and that
  *   error would replace the real one in the log and in the response.
- * - After every committed write (COMMIT, or a write outside a transaction) the change feed hears of it (the manifest
- *   cache must not outlive it), and the WAL guard checks, before the caller can acknowledge anything, that the write
- *   went to the -wal file next to the database.
+ * - After every committed write (COMMIT, or a write outside a transaction) the WAL guard checks, before the caller
+ *   can acknowledge anything, that the write went to the -wal file next to the database, and the change feed hears
+ *   of it unless it wrote only bookkeeping tables (`movesCaches`): the caches must not outlive a change.
  */
 function withStatementCache(sqlite: BetterSqlite3.Database, guard: WalGuard | null, onCommit: () => void): SqliteDatabase {
   const cache = new Map<string, SqliteStatement>();
+  // Whether the open transaction wrote anything the caches read (reset by BEGIN).
+  let moved = false;
   const adapt = (text: string, statement: BetterSqlite3.Statement): SqliteStatement => {
-    if (text === 'begin') return sqlite.prepare('begin immediate') as unknown as SqliteStatement;
+    if (text === 'begin') {
+      const begin = sqlite.prepare('begin immediate') as unknown as SqliteStatement;
+      return { reader: false, all: (p) => begin.all(p), iterate: (p) => begin.iterate(p), run: (p) => { moved = false; return begin.run(p); } };
+    }
     const raw = statement as unknown as SqliteStatement;
     if (text === 'rollback') {
       return { reader: false, all: (p) => raw.all(p), iterate: (p) => raw.iterate(p), run: (p) => (sqlite.inTransaction ? raw.run(p) : { changes: 0, lastInsertRowid: 0 }) };
     }
     if (statement.readonly && text !== 'commit') return raw;
+    const moves = text !== 'commit' && movesCaches(text);
     const committed = <T>(result: T): T => {
       if (!sqlite.inTransaction) {
-        onCommit();
+        if (moves || (text === 'commit' && moved)) onCommit();
+        moved = false;
         guard?.check();
+      } else if (moves) {
+        moved = true;
       }
       return result;
     };

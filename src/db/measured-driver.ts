@@ -1,6 +1,7 @@
 import type { CompiledQuery, DatabaseConnection, Driver, QueryCompiler, QueryResult, TransactionSettings } from 'kysely';
 import { isUnavailable } from '../util/errors.js';
 import { isForeignKeyViolation, isUniqueViolation } from './constraint-errors.js';
+import { movesCaches } from './change-feed.js';
 
 export type DatabaseErrorReason = 'unreachable' | 'constraint' | 'other';
 
@@ -8,8 +9,8 @@ export type DatabaseErrorReason = 'unreachable' | 'constraint' | 'other';
  * A Kysely driver around either dialect's that reports each failed statement, connection checkout or transaction
  * step to `onError` with a reason (for `berth_database_errors_total`); the error itself passes unchanged. On
  * PostgreSQL it wraps OutageAwareDriver, so "unreachable" is the 503 that one made of it. `onCommit` hears of each
- * write once it is committed (a COMMIT, or a statement other than SELECT outside a transaction): the change feed's
- * own commits (src/db/change-feed.ts).
+ * write once it is committed (a COMMIT, or a statement other than SELECT outside a transaction) unless it wrote only
+ * bookkeeping tables (`movesCaches`): the change feed's own commits (src/db/change-feed.ts).
  */
 export class MeasuredDriver implements Driver {
   readonly #inner: Driver;
@@ -33,7 +34,10 @@ export class MeasuredDriver implements Driver {
   // The wrapped driver gets its own connection object back: its methods reach into it.
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
     await this.#watch(() => this.#inner.beginTransaction(innerOf(connection), settings));
-    if (connection instanceof MeasuredConnection) connection.inTransaction = true;
+    if (connection instanceof MeasuredConnection) {
+      connection.inTransaction = true;
+      connection.moved = false;
+    }
   }
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
@@ -42,7 +46,7 @@ export class MeasuredDriver implements Driver {
     } finally {
       if (connection instanceof MeasuredConnection) connection.inTransaction = false;
     }
-    this.#onCommit();
+    if (!(connection instanceof MeasuredConnection) || connection.moved) this.#onCommit();
   }
 
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
@@ -92,6 +96,8 @@ class MeasuredConnection implements DatabaseConnection {
   readonly #report: (err: unknown) => void;
   readonly #onCommit: () => void;
   inTransaction = false;
+  /** Whether the open transaction wrote anything the caches read. */
+  moved = false;
 
   constructor(inner: DatabaseConnection, report: (err: unknown) => void, onCommit: () => void) {
     this.inner = inner;
@@ -107,7 +113,10 @@ class MeasuredConnection implements DatabaseConnection {
       this.#report(err);
       throw err;
     }
-    if (!this.inTransaction && !READ_ONLY.test(query.sql)) this.#onCommit();
+    if (!READ_ONLY.test(query.sql) && movesCaches(query.sql)) {
+      if (this.inTransaction) this.moved = true;
+      else this.#onCommit();
+    }
     return result;
   }
 

@@ -111,3 +111,45 @@ describe('manifest cache', () => {
     assert.ok((await lookups()).hit > hits, 'the cache answers again once the listener is back');
   });
 });
+
+describe('manifest cache under bookkeeping writes', () => {
+  let berth: RunningBerth;
+
+  before(async () => {
+    // Every pull audited (a commit per GET) and download counts flushed every 50 ms: writes no cache reads.
+    berth = await startBerth({ env: { BERTH_METRICS_TOKEN: METRICS_TOKEN, BERTH_AUDIT_PULLS: 'true', BERTH_STATS_FLUSH_INTERVAL: '50ms' } });
+    useAuthorization(berth.authorization);
+  });
+  after(async () => {
+    await berth.stop();
+  });
+
+  it('pulls audited and download counts flushed leave the cache as it was; a tag moved still shows at once', async () => {
+    const metric = async (result: string): Promise<number> => {
+      const text = await (await berth.fetch('/metrics', { auth: `Bearer ${METRICS_TOKEN}` })).text();
+      return Number(new RegExp(`^berth_manifest_cache_lookups_total\\{result="${result}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+    };
+    const get = async (reference: string): Promise<string | null> => {
+      const res = await registryFetch(`${berth.url}/v2/${REPO}/manifests/${reference}`, { headers: { Accept: MEDIA.ociManifest } });
+      await res.arrayBuffer();
+      assert.equal(res.status, 200);
+      return res.headers.get('docker-content-digest');
+    };
+    const image = await pushImage(berth.url, REPO, 'audited', 'v1');
+    assert.equal(await get('v1'), image.digest);
+    const [hits, misses] = [await metric('hit'), await metric('miss')];
+    const audited = async (): Promise<number> => Number((await berth.query<{ n: number | string }>("SELECT count(*) AS n FROM audit_log WHERE action = 'package.pull'"))[0]!.n);
+    const before = await audited();
+    for (let i = 0; i < 6; i++) {
+      assert.equal(await get('v1'), image.digest);
+      await sleep(60); // a download flush commits meanwhile
+    }
+    assert.equal(await audited(), before + 6, 'each pull committed an audit row');
+    const downloads = await berth.query<{ n: number | string }>('SELECT coalesce(sum(count), 0) AS n FROM downloads_daily');
+    assert.ok(Number(downloads[0]!.n) >= 7, 'download counts were flushed');
+    assert.equal(await metric('miss'), misses, 'no lookup missed');
+    assert.ok((await metric('hit')) - hits >= 6);
+    const moved = await pushImage(berth.url, REPO, 'audited-2', 'v1');
+    assert.equal(await get('v1'), moved.digest, 'a push through this server still empties the cache at once');
+  });
+});
