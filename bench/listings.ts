@@ -8,6 +8,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '../src/db/connect.js';
+import { SESSION_COOKIE } from '../src/http/ui/cookies.js';
 import { migrate } from '../src/db/migrate.js';
 import { createDatabase } from '../test/helpers/postgres.js';
 import type { Cleanup } from './cleanup.js';
@@ -77,7 +78,8 @@ const CNCF_TAGS = 10_000;
  * The registry-size bench: seeds SQLite, then PostgreSQL (one at a time, each served by a Berth of its own), and
  * measures with wrk (2 threads, 32 connections, a warm-up run first): tags/list first and last page of the big
  * tag list, _catalog pages, an organization's packages page 1 and page 1,000 for a member who reads only part of
- * it, the versions of the big package, and /token for the member with many roles; then the CNCF registry's tags/list
+ * it, the versions of the big package, its package and versions pages and the organization's usage page (web UI, as
+ * the owner), and /token for the member with many roles; then the CNCF registry's tags/list
  * on a 10,000-tag repository. Prints the table and writes .bench/listings.json.
  */
 export async function benchListings(
@@ -131,6 +133,7 @@ async function measureBerth(berth: Server, seeded: SeedResult, progress: (messag
   const catalogMiddle = `org${String(Math.floor(shape.owners / 2)).padStart(5, '0')}/`;
   const rest = { authorization: `token ${seeded.memberToken}` };
   const ownerRest = { authorization: `token ${seeded.owner.token}` };
+  const ui = { cookie: `${SESSION_COOKIE}=${seeded.owner.session}` };
   const cases: { label: string; path: string; headers: Record<string, string> }[] = [
     { label: `tags/list n=100, first page (${shape.hugeTags.toLocaleString('en')} tags)`, path: `/v2/${HUGE_REPO}/tags/list?n=100`, headers: { authorization: ownerPull } },
     { label: 'tags/list n=100, last page', path: `/v2/${HUGE_REPO}/tags/list?n=100&last=${tag(shape.hugeTags - 101)}`, headers: { authorization: ownerPull } },
@@ -140,6 +143,10 @@ async function measureBerth(berth: Server, seeded: SeedResult, progress: (messag
     { label: `org packages page 1,000, per_page=${deepPerPage} (partial member)`, path: `/api/v3/orgs/${BIG_ORG}/packages?package_type=container&per_page=${deepPerPage}&page=1000`, headers: rest },
     { label: `versions of ${HUGE_REPO}, page 1 (per_page=100)`, path: `/api/v3/orgs/${BIG_ORG}/packages/container/huge/versions?per_page=100`, headers: ownerRest },
     { label: `versions of ${HUGE_REPO}, page 100 (per_page=100)`, path: `/api/v3/orgs/${BIG_ORG}/packages/container/huge/versions?per_page=100&page=100`, headers: ownerRest },
+    // The web UI's pages of the biggest package and organization, as its owner sees them (a session cookie).
+    { label: `package page HTML, ${HUGE_REPO} (owner)`, path: `/orgs/${BIG_ORG}/packages/container/package/huge`, headers: ui },
+    { label: `versions page HTML, ${HUGE_REPO} (owner)`, path: `/orgs/${BIG_ORG}/packages/container/huge/versions`, headers: ui },
+    { label: `usage page HTML, ${BIG_ORG} (owner)`, path: `/orgs/${BIG_ORG}/usage`, headers: ui },
     {
       label: `/token, 3 scopes (member: ${(shape.memberRoles).toLocaleString('en')} direct roles, ${Math.min(100, shape.owners - 1) + 1} teams)`,
       path: `/token?service=${berth.host}&scope=repository:${BIG_ORG}/pkg-000005:pull&scope=repository:${MEMBER_ROLE_PACKAGE}:pull&scope=repository:${BIG_ORG}/pkg-000003:pull`,

@@ -20,6 +20,7 @@
 import { performance } from 'node:perf_hooks';
 import { sql } from 'kysely';
 import type { Connection, Dialect } from '../src/db/connect.js';
+import { SessionService } from '../src/accounts/session-service.js';
 import { TokenService } from '../src/accounts/token-service.js';
 import { AuditLog } from '../src/audit/audit-log.js';
 import { systemClock } from '../src/util/clock.js';
@@ -60,7 +61,7 @@ export interface SeedResult {
   /** A personal access token (read:packages) of `member`. */
   readonly memberToken: string;
   /** The login and a personal access token (read:packages) of an owner of `bigorg`, who reads all of it. */
-  readonly owner: { readonly login: string; readonly token: string };
+  readonly owner: { readonly login: string; readonly token: string; /** A web UI session's cookie value. */ readonly session: string };
 }
 
 /**
@@ -176,7 +177,9 @@ export async function seed(conn: Connection, shape: SeedShape, progress: (messag
   const pat = async (userId: number): Promise<string> =>
     (await tokens.create({ userId, note: 'bench', scopes: ['read:packages'], expiresAt: now + 86_400_000 })).token;
   const memberToken = await pat(member);
-  const owner = { login: `user${'1'.padStart(5, '0')}`, token: await pat(1) };
+  const owner = {
+    login: `user${'1'.padStart(5, '0')}`, token: await pat(1), session: (await new SessionService({ db, clock: systemClock }).create(1)).id,
+  };
   const rows: Record<string, number> = {};
   for (const table of ['accounts', 'org_members', 'teams', 'team_members', 'repositories', 'package_permissions', 'manifests', 'tags']) {
     const r = await sql.raw<{ n: number | string }>(`select count(*) as n from ${table}`).execute(db);

@@ -197,11 +197,13 @@ export class VersionDetails {
     const cosignTags = digests.filter((d) => d.startsWith('sha256:')).flatMap((d) => ['sig', 'att', 'sbom'].map((s) => `sha256-${d.slice(7)}.${s}`));
     const [referrers, tagged] = await Promise.all([
       this.#db.selectFrom('manifests').select(['id', 'digest', 'mediaType', 'artifactType', 'subjectDigest'])
-        .where('repositoryId', '=', pkg.id).where('subjectDigest', 'in', digests).where('deletedAt', 'is', null).orderBy('id').execute(),
+        .where('repositoryId', '=', pkg.id).where('subjectDigest', 'in', digests).where('deletedAt', 'is', null).execute(),
       cosignTags.length === 0 ? [] : this.#db.selectFrom('tags as t').innerJoin('manifests as m', 'm.id', 't.manifestId')
         .select(['t.name', 'm.id', 'm.digest', 'm.artifactType']).where('t.repositoryId', '=', pkg.id).where('t.name', 'in', cosignTags).execute(),
     ]);
-    for (const r of referrers) {
+    // Ordered here, not in SQL: with ORDER BY id SQLite walked the live manifests of the package (180 ms at 100,000
+    // versions) instead of looking the page's digests up in `manifests_subject` (0.2 ms).
+    for (const r of referrers.sort((a, b) => Number(a.id) - Number(b.id))) {
       add(r.subjectDigest!, { digest: r.digest, versionId: Number(r.id), kind: classify(r.artifactType ?? r.mediaType, null), artifactType: r.artifactType, via: 'referrers' });
     }
     for (const t of tagged) {

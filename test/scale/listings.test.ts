@@ -22,6 +22,7 @@ import type { Db } from '../../src/db/schema.js';
 import { COUNT_LIMIT } from '../../src/packages/listing-count.js';
 import { PackageService, type Owner } from '../../src/packages/package-service.js';
 import { VersionService } from '../../src/packages/version-service.js';
+import { VersionDetails } from '../../src/packages/version-details.js';
 import { RepositoryStore } from '../../src/registry/repositories.js';
 import { TagService } from '../../src/registry/tag-service.js';
 import type { RepoName } from '../../src/oci/names.js';
@@ -210,7 +211,7 @@ describe(`listings on a seeded registry (${testBackend()})`, () => {
     const service = (db: Db) => new PackageService({ db, changes: conn.changes, clock: systemClock, audit: new AuditLog({ db, clock: systemClock }), downloads: null as never, rules: null as never, protection: null as never, policy: new Policy({ db }) });
     const huge = await conn.db.selectFrom('repositories').select('id').where('name', '=', HUGE_REPO).executeTakeFirstOrThrow();
     const repos = (db: Db) => new RepositoryStore({ db, clock: systemClock });
-    const cases: { label: string; queries: CompiledQuery[]; index: RegExp; maxRead: number }[] = [];
+    const cases: { label: string; queries: CompiledQuery[]; index: RegExp; maxRead: number; mayReadNone?: boolean }[] = [];
     // The first page reads the member's readable packages in name order, up to 10,001 (the count GitHub's paging
     // needs), from the owner's index, skipping the unreadable ones inside it; later pages and the count come from
     // memory until a change commits. (PostgreSQL: the change feed must be listening, or nothing is remembered.)
@@ -248,10 +249,16 @@ describe(`listings on a seeded registry (${testBackend()})`, () => {
     const tagged = await recorded((db) => versionService(db).list(hugePackage, 'active', 50, 100, { tagged: true }));
     const tcount = tagged.find((q) => /count\(\*\) as n from \(/.test(q.sql))!;
     cases.push({ label: 'tagged versions count', queries: [tcount], index: /manifests_(live_versions|subject|pkey)/, maxRead: COUNT_LIMIT + 1 });
+    // The versions page's attachments: the page's referrers looked up by subject, not the package's live manifests.
+    const page = await versionService(conn.db).list(hugePackage, 'active', 1, 30);
+    const hugeInfo = (await service(conn.db).find(bigOrg, 'huge', subjects['organization owner']!))!.package;
+    const details = await recorded((db) => new VersionDetails({ db, blobs: null as never, downloads: { flush: async () => {} } as never }).summarize(hugeInfo, page.versions));
+    // (The seed has no referrers: PostgreSQL's index scan finds no row.)
+    cases.push({ label: 'versions page referrers', queries: details.filter((q) => /"subject_digest" in/.test(q.sql)), index: /manifests_subject/, maxRead: 31, mayReadNone: true });
     const tags = await recorded((db) => new TagService({ db, repos: repos(db) }).list(HUGE_REPO as RepoName, 100, '1.0.009000'));
     cases.push({ label: 'tags/list after 1.0.009000', queries: tags.filter((q) => /from "tags"/.test(q.sql)), index: /tags_pk|sqlite_autoindex_tags_1/, maxRead: 101 });
 
-    for (const { label, queries, index, maxRead } of cases) {
+    for (const { label, queries, index, maxRead, mayReadNone } of cases) {
       assert.equal(queries.length, 1, `${label}: ${queries.map((q) => q.sql).join('\n')}`);
       const query = queries[0]!;
       if (conn.dialect === 'sqlite') {
@@ -264,7 +271,7 @@ describe(`listings on a seeded registry (${testBackend()})`, () => {
         const { plan, read } = await explainAnalyze(conn, query, table);
         assert.match(plan, index, `${label}: ${query.sql}\n${plan}`);
         assert.doesNotMatch(plan, /"Node Type": "Sort"/, `${label}: no sort:\n${plan}`);
-        assert.ok(read > 0, `${label}: no scan of the table found in the plan:\n${plan}`);
+        assert.ok(read > 0 || mayReadNone, `${label}: no scan of the table found in the plan:\n${plan}`);
         assert.ok(read <= maxRead, `${label}: read ${read} rows of the table, at most ${maxRead} expected:\n${plan}`);
       }
     }
