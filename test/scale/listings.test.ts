@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { CompiledQuery, createQueryId, sql, type KyselyPlugin, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode, type UnknownRow } from 'kysely';
+import { SessionService } from '../../src/accounts/session-service.js';
 import { TokenService } from '../../src/accounts/token-service.js';
+import { SESSION_COOKIE } from '../../src/http/ui/cookies.js';
 import { loadTargets, readableRepositories } from '../../src/auth/package-access.js';
 import { allowedOperations, type Subject, type Scope } from '../../src/auth/permissions.js';
 import { Policy } from '../../src/auth/policy.js';
@@ -157,6 +159,20 @@ describe(`listings on a seeded registry (${testBackend()})`, () => {
       assert.deepEqual(page.versions[0]!.tags, [`1.0.${String(9_900).padStart(6, '0')}`]);
     }
     assert.equal((await versions.list(huge, 'active', 1, 10, { tagged: false })).total, 0);
+  });
+
+  it('the usage page of an organization of 2,000 packages lists the 100 largest and links to the rest', async () => {
+    const session = await new SessionService({ db: conn.db, clock: systemClock }).create(1);
+    const res = await berth.fetch(`/orgs/${BIG_ORG}/usage`, { auth: null, headers: { cookie: `${SESSION_COOKIE}=${session.id}` } });
+    const page = await res.text();
+    assert.equal(res.status, 200, page.slice(0, 500));
+    const rows = [...page.matchAll(/<tr data-package="([^"]+)"/g)].map((m) => m[1]!);
+    assert.equal(rows.length, 100);
+    const sizes = [...page.matchAll(/<tr data-package="[^"]+">[\s\S]*?data-bytes="(\d+)"/g)].map((m) => Number(m[1]));
+    assert.deepEqual(sizes, [...sizes].sort((a, b) => b - a), 'largest first');
+    assert.match(page, new RegExp(`The 100 largest of ${(SHAPE.bigOrgRepositories).toLocaleString('en')} packages`));
+    assert.match(page, new RegExp(`href="/orgs/${BIG_ORG}/packages">the packages list</a>`));
+    assert.ok(page.length < 200_000, `${page.length} bytes`);
   });
 
   it('over HTTP: REST packages and versions with Link, _catalog and tags/list serve the right pages', async () => {
