@@ -175,6 +175,22 @@ describe(`listings on a seeded registry (${testBackend()})`, () => {
     assert.ok(page.length < 200_000, `${page.length} bytes`);
   });
 
+  it('the package page shows the 30 most recently moved tags and says when there are older ones', async () => {
+    const session = await new SessionService({ db: conn.db, clock: systemClock }).create(1);
+    const page = async (name: string): Promise<string> => {
+      const res = await berth.fetch(`/orgs/${BIG_ORG}/packages/container/package/${name}`, { auth: null, headers: { cookie: `${SESSION_COOKIE}=${session.id}` } });
+      const text = await res.text();
+      assert.equal(res.status, 200, text.slice(0, 500));
+      return text.slice(text.indexOf('id="tags"'), text.indexOf('id="downloads"'));
+    };
+    const huge = await page('huge');
+    assert.equal([...huge.matchAll(/<li><a href="[^"]+\/\d+">/g)].length, 30);
+    assert.match(huge, /Older tags are listed with their versions below\./);
+    const small = await page('pkg-000001');
+    assert.equal([...small.matchAll(/<li><a href="[^"]+\/\d+">/g)].length, SHAPE.tagsPerRepository);
+    assert.doesNotMatch(small, /Older tags/);
+  });
+
   it('over HTTP: REST packages and versions with Link, _catalog and tags/list serve the right pages', async () => {
     const member = `Basic ${Buffer.from(`${MEMBER}:${seeded.memberToken}`).toString('base64')}`;
     const want = await expected(conn.db, subjects['member (partial reader)']!, BIG_ORG);

@@ -74,7 +74,7 @@ async function showPackage(deps: UiDeps, request: FastifyRequest, reply: Fastify
     <section aria-labelledby="tags">
       <h2 id="tags">Recent tagged image versions</h2>
       ${imageTags.length === 0 ? html`<p class="muted">No tags.</p>` : html`<ul class="link-list">${imageTags.map((t) => html`<li><a href="${versionUrl(owner, pkg.name, t.versionId)}">${tagChip(t.name)}</a> <span class="muted">moved ${timeAgo(t.updatedAt, now)}</span></li>`)}</ul>
-      ${tags.total > tags.tags.length ? html`<p class="muted">Older tags are listed with their versions below.</p>` : null}`}
+      ${tags.more ? html`<p class="muted">Older tags are listed with their versions below.</p>` : null}`}
       <p><a href="${versionsUrl(owner, pkg.name)}?filter=tagged">View all tagged versions</a> · <a href="${versionsUrl(owner, pkg.name)}?filter=untagged">untagged</a></p>
     </section>
     <section aria-labelledby="downloads">
