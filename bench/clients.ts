@@ -71,8 +71,6 @@ export async function wrk(url: string, opts: { threads: number; connections: num
 }
 
 export interface AbResult {
-  readonly requestsPerSecond: number;
-  readonly requests: number;
   /** Responses that were not 2xx. */
   readonly non2xx: number;
   readonly p50Ms: number;
@@ -89,8 +87,6 @@ export async function ab(url: string, opts: { connections: number; seconds: numb
   const out = await run('ab', [...args, url]);
   const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? NaN);
   return {
-    requestsPerSecond: num(/Requests per second:\s+([\d.]+)/),
-    requests: num(/Complete requests:\s+(\d+)/),
     // Not "Failed requests": ab counts a body whose length differs from the first one's as failed.
     non2xx: Number(/Non-2xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0),
     p50Ms: num(/^\s+50%\s+(\d+)/m),

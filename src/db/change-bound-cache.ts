@@ -17,8 +17,9 @@ const ENTRY_OVERHEAD = 256;
 
 /**
  * Rows read from the database, remembered in memory, least recently used first out, and trusted only while the
- * change feed stands where it stood when they were read: any committed change, by this process or another (a CLI
- * command, another replica), empties the cache, and a value read while such a change committed is not kept
+ * change feed stands where it stood when they were read: any committed change the feed hears of, by this process or
+ * another (a CLI command, another replica), empties the cache (writes to bookkeeping tables alone do not move it:
+ * `movesCaches` in change-feed.ts), and a value read while such a change committed is not kept
  * (`ticket`/`put`). Only found values are kept: a miss always asks the database. While the feed is down
  * (PostgreSQL's listener lost) the cache is bypassed. Used for manifest lookups (src/registry/manifest-service.ts)
  * and the package listings' readable ids (src/packages/package-service.ts).

@@ -4,8 +4,8 @@ import pg from 'pg';
 /**
  * A number that moves after every committed change to the registry's tags, manifests or repositories, or to who may
  * read them (accounts, memberships, roles), made by this process or any other (a CLI command, another replica): what
- * an in-memory cache of those rows compares against before trusting an entry (src/db/change-bound-cache.ts). `version()` is null while changes cannot be heard: a
- * cache must then answer from the database.
+ * an in-memory cache of those rows compares against before trusting an entry (src/db/change-bound-cache.ts).
+ * `version()` is null while changes cannot be heard: a cache must then answer from the database.
  */
 export interface ChangeFeed {
   version(): number | null;
@@ -86,8 +86,8 @@ export const PG_CHANGES_CHANNEL = 'berth_registry_changes';
 
 /**
  * PostgreSQL: a listener connection on the channel that the triggers of migrations 0024 and 0026 notify when a
- * statement changes tags, manifests, repositories or permissions (delivered on commit, from any replica or CLI), plus this process's own
- * commits, counted as they complete (`committed`) so a client reading its own write never waits for the
+ * statement changes tags, manifests, repositories or permissions (delivered on commit, from any replica or CLI), plus
+ * this process's own commits, counted as they complete (`committed`) so a client reading its own write never waits for the
  * notification. Started on first use (CLI commands never need it). While the listener is down the version is null;
  * once it listens again the version moves, since notifications sent meanwhile were lost.
  */

@@ -15,7 +15,7 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface Connection {
   readonly db: Db;
   readonly dialect: Dialect;
-  /** Moves after every committed registry change, by any process: the manifest cache's validity (src/db/change-feed.ts). */
+  /** Moves after every committed registry or permission change, by any process: the caches' validity (src/db/change-feed.ts). */
   readonly changes: ChangeFeed;
   /** The PostgreSQL pool's connections now; null on SQLite (one connection). */
   pool(): PoolState | null;
