@@ -10,6 +10,11 @@ export interface CacheLimits<V> {
   readonly maxEntryBytes: number;
   /** The entry's weight in bytes, beyond ENTRY_OVERHEAD. */
   readonly sizeOf: (value: V) => number;
+  /**
+   * Ask the feed exactly on every lookup (`ChangeFeed.version(true)`): for caches off the hottest path, so another
+   * process's change (an admin command granting a role) shows in the very next answer on SQLite.
+   */
+  readonly exact?: boolean;
 }
 
 /** Per entry beyond its value: the key, the object and the Map slot. */
@@ -85,7 +90,7 @@ export class ChangeBoundCache<V> {
 
   /** The feed's version, emptying the cache when it moved. */
   #sync(): number | null {
-    const version = this.#changes.version();
+    const version = this.#changes.version(this.#limits.exact ?? false);
     if (version !== this.#seen) {
       this.#entries.clear();
       this.#bytes = 0;

@@ -5,10 +5,11 @@ import pg from 'pg';
  * A number that moves after every committed change to the registry's tags, manifests or repositories, or to who may
  * read them (accounts, memberships, roles), made by this process or any other (a CLI command, another replica): what
  * an in-memory cache of those rows compares against before trusting an entry (src/db/change-bound-cache.ts).
- * `version()` is null while changes cannot be heard: a cache must then answer from the database.
+ * `version()` is null while changes cannot be heard: a cache must then answer from the database. `exact` asks for
+ * no staleness the feed allows itself for speed (SQLite: `data_version` asked now, not within the last 10 ms).
  */
 export interface ChangeFeed {
-  version(): number | null;
+  version(exact?: boolean): number | null;
   close(): Promise<void>;
 }
 
@@ -52,10 +53,10 @@ export class SqliteChangeFeed implements ChangeFeed {
     this.#sqlite = sqlite;
   }
 
-  version(): number | null {
+  version(exact = false): number | null {
     if (!this.#sqlite.open) return null;
     const now = Date.now();
-    if (now - this.#checkedAt >= EXTERNAL_CHECK_MS) {
+    if (exact || now - this.#checkedAt >= EXTERNAL_CHECK_MS) {
       this.#checkedAt = now;
       try {
         this.#statement ??= this.#sqlite.prepare('PRAGMA data_version').pluck();

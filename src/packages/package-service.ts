@@ -71,8 +71,13 @@ interface Deps {
   readonly onListingLookup?: (result: CacheLookup) => void;
 }
 
-/** Remembered listings: a full one (COUNT_LIMIT + 1 ids) weighs about 80 KB, so a few hundred callers' worth. */
-const LISTING_CACHE_LIMITS: CacheLimits<readonly number[]> = { maxBytes: 16 * 1024 * 1024, maxEntryBytes: 1024 * 1024, sizeOf: (ids) => ids.length * 8 };
+/**
+ * Remembered listings: a full one (COUNT_LIMIT + 1 ids) weighs about 80 KB, so a few hundred callers' worth. Exact: a
+ * role granted by `berth` shows in the next listing (a listing costs far more than SQLite's `data_version`).
+ */
+const LISTING_CACHE_LIMITS: CacheLimits<readonly number[]> = {
+  maxBytes: 16 * 1024 * 1024, maxEntryBytes: 1024 * 1024, sizeOf: (ids) => ids.length * 8, exact: true,
+};
 
 /**
  * Packages of a namespace for the REST API: listing what a subject may see, soft deletion with a restore window,
