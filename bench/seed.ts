@@ -10,6 +10,7 @@
  *   spread over the other organizations; each with an admin grant for a member (its "creator", as a push makes it);
  * - 1,000,000 manifests and 2,000,000 tags: `bigorg/huge` has 100,000 versions, one tag each; every other repository
  *   9 versions and 19 tags;
+ * - 700,000 download counts: each repository's newest version on each of the last 7 days;
  * - `member`: a member (not owner) of `bigorg` who reads its public and internal packages and, through the
  *   `readers` team and direct grants, every tenth private one, plus direct roles on 1,000 packages elsewhere and
  *   a seat in 100 teams: the partial reader and the caller with many roles the bench measures.
@@ -30,6 +31,8 @@ export const HUGE_REPO = `${BIG_ORG}/huge`;
 export const MEMBER = 'member';
 /** A package of another organization on which `member` holds a direct (read) role. */
 export const MEMBER_ROLE_PACKAGE = 'org00001/pkg-000000';
+/** Days on which each repository's newest version was downloaded. */
+const DOWNLOAD_DAYS = 7;
 
 export interface SeedShape {
   readonly users: number;
@@ -155,14 +158,25 @@ export async function seed(conn: Connection, shape: SeedShape, progress: (messag
   await step('other tags', (R - 1) * TPR, `insert into tags (repository_id, name, manifest_id, updated_at)
     select 2 + i / ${TPR}, case when i % ${TPR} = 0 then 'latest' else 'v' || (i % ${TPR}) end,
       ${H + 1} + (i / ${TPR}) * ${MPR} + (i % ${TPR}) % ${MPR}, ${now} from s`);
-  // The kept figures (src/registry/storage-usage.ts), as `berth usage recompute` computes them: the seeded manifests
-  // reference no blobs, so a package's bytes are its live manifests'.
+  // Downloads: each repository's newest version, on each of the last DOWNLOAD_DAYS days.
+  const today = Math.floor(now / 86_400_000);
+  await step('downloads', R * DOWNLOAD_DAYS, `insert into downloads_daily (manifest_id, day, count)
+    select case when i / ${DOWNLOAD_DAYS} = 0 then 1 else ${H + 1} + (i / ${DOWNLOAD_DAYS} - 1) * ${MPR} end, ${today} - i % ${DOWNLOAD_DAYS}, (i * 7) % 97 + 1 from s`);
+  // The kept figures (src/registry/storage-usage.ts, migration 0027), as `berth usage recompute` and the migration
+  // compute them: the seeded manifests reference no blobs, so a package's bytes are its live manifests'.
   const t = performance.now();
-  await sql`insert into package_storage (repository_id, bytes, version_count)
-    select repository_id, sum(size), count(*) from manifests where deleted_at is null group by repository_id`.execute(db);
-  await sql`insert into owner_storage (owner, bytes) select p.owner, sum(m.size) from manifests m join repositories p on p.id = m.repository_id
-    where p.deleted_at is null and m.deleted_at is null group by p.owner`.execute(db);
-  progress(`seed ${dialect}: storage figures in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  await sql`insert into package_storage (repository_id, owner, bytes, version_count)
+    select p.id, p.owner, coalesce(m.bytes, 0), coalesce(m.n, 0) from repositories p left join
+      (select repository_id, sum(size) as bytes, count(*) as n from manifests where deleted_at is null group by repository_id) m on m.repository_id = p.id`.execute(db);
+  await sql`insert into package_downloads_daily (repository_id, day, count)
+    select m.repository_id, d.day, sum(d.count) from downloads_daily d join manifests m on m.id = d.manifest_id group by m.repository_id, d.day`.execute(db);
+  await sql`update package_storage set downloads =
+    coalesce((select sum(d.count) from package_downloads_daily d where d.repository_id = package_storage.repository_id), 0)`.execute(db);
+  await sql`insert into owner_downloads_daily (owner, day, count)
+    select p.owner, d.day, sum(d.count) from package_downloads_daily d join repositories p on p.id = d.repository_id group by p.owner, d.day`.execute(db);
+  await sql`insert into owner_storage (owner, bytes, package_count) select p.owner, sum(s.bytes), count(*) from package_storage s
+    join repositories p on p.id = s.repository_id where p.deleted_at is null group by p.owner`.execute(db);
+  progress(`seed ${dialect}: storage and download figures in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
   if (dialect === 'postgres') {
     // Ids were given explicitly: move the identity sequences past them, then let the planner see the tables
@@ -181,7 +195,7 @@ export async function seed(conn: Connection, shape: SeedShape, progress: (messag
     login: `user${'1'.padStart(5, '0')}`, token: await pat(1), session: (await new SessionService({ db, clock: systemClock }).create(1)).id,
   };
   const rows: Record<string, number> = {};
-  for (const table of ['accounts', 'org_members', 'teams', 'team_members', 'repositories', 'package_permissions', 'manifests', 'tags']) {
+  for (const table of ['accounts', 'org_members', 'teams', 'team_members', 'repositories', 'package_permissions', 'manifests', 'tags', 'downloads_daily']) {
     const r = await sql.raw<{ n: number | string }>(`select count(*) as n from ${table}`).execute(db);
     rows[table] = Number(r.rows[0]!.n);
   }

@@ -14,14 +14,15 @@ export interface ChangeFeed {
 }
 
 /**
- * Tables that only keep records of what happened (downloads, pulls audited, a token's or bot's last use, job leases,
- * web sessions, webhook deliveries, a mirror's last pulls): no cache reads them, and the pull path writes them all
- * the time (download counts every `stats.flushInterval`, an audit row per pull with `audit.pulls`), so a commit that
- * wrote only these leaves the feed where it is. A write to any other table, or a statement whose target cannot be
- * read off its text, moves it.
+ * Tables that keep records of what happened (downloads, pulls audited, a token's or bot's last use, job leases, web
+ * sessions, webhook deliveries, a mirror's last pulls) or figures (a package's storage and downloads): no cache
+ * reads them, and the pull path writes them all the time (download counts every `stats.flushInterval`, an audit row
+ * per pull with `audit.pulls`), so a commit that wrote only these leaves the feed where it is. A write to any other
+ * table, or a statement whose target cannot be read off its text, moves it.
  */
 const BOOKKEEPING_TABLES = new Set([
-  'downloads_daily', 'audit_log', 'access_tokens', 'bots', 'job_leases', 'sessions', 'hook_deliveries', 'webhook_events', 'mirror_pulls',
+  'downloads_daily', 'package_downloads_daily', 'owner_downloads_daily', 'package_storage',
+  'audit_log', 'access_tokens', 'bots', 'job_leases', 'sessions', 'hook_deliveries', 'webhook_events', 'mirror_pulls',
 ]);
 const WRITE_TARGET = /^\s*(?:insert\s+into|update|delete\s+from)\s+"?([a-z_]+)"?/i;
 

@@ -27,6 +27,7 @@ import * as m0023 from './migrations/0023-sso-identities.js';
 import * as m0024 from './migrations/0024-change-notifications.js';
 import * as m0025 from './migrations/0025-package-version-counts.js';
 import * as m0026 from './migrations/0026-permission-change-notifications.js';
+import * as m0027 from './migrations/0027-usage-figures.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -58,6 +59,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '0024-change-notifications': m0024,
   '0025-package-version-counts': m0025,
   '0026-permission-change-notifications': m0026,
+  '0027-usage-figures': m0027,
 };
 
 export interface MigrationStatus {

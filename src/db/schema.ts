@@ -38,6 +38,8 @@ export interface Database {
   ownerBlobRefs: OwnerBlobRefsTable;
   packageStorage: PackageStorageTable;
   ownerStorage: OwnerStorageTable;
+  packageDownloadsDaily: PackageDownloadsDailyTable;
+  ownerDownloadsDaily: OwnerDownloadsDailyTable;
 }
 
 export interface RepositoriesTable {
@@ -395,6 +397,10 @@ export interface PackageStorageTable {
   quotaBytes: number | null;
   /** Live versions (migration 0025), kept by the same transactions as `bytes`. */
   versionCount: Generated<number>;
+  /** `repositories.owner` (migration 0027): the owner's packages by size or downloads come from this table's indexes. */
+  owner: string;
+  /** Every download of the package, all time (migration 0027), added by the download counter's flush. */
+  downloads: Generated<number>;
 }
 
 /** An owner's storage figure and quota (migration 0019). */
@@ -402,6 +408,25 @@ export interface OwnerStorageTable {
   owner: string;
   bytes: Generated<number>;
   quotaBytes: number | null;
+  /** Live packages (migration 0027), kept by package creation, deletion and restore. */
+  packageCount: Generated<number>;
+}
+
+/** Downloads of a package per day (migration 0027), its versions' added up; purged versions' stay. */
+export interface PackageDownloadsDailyTable {
+  repositoryId: number;
+  /** Days since the epoch, UTC. */
+  day: number;
+  count: number;
+}
+
+/** Downloads of an owner's packages per day (migration 0027); purged packages' stay. */
+export interface OwnerDownloadsDailyTable {
+  /** Lowercase login, as `repositories.owner`. */
+  owner: string;
+  /** Days since the epoch, UTC. */
+  day: number;
+  count: number;
 }
 
 export type Db = Kysely<Database>;

@@ -1,5 +1,5 @@
 import type { Db } from '../db/schema.js';
-import { storageByPackage } from './package-sizes.js';
+import { packageFigures } from './package-sizes.js';
 
 /** A mirror namespace's cache in numbers. */
 export interface MirrorNamespaceSummary {
@@ -50,12 +50,12 @@ export class MirrorPackages {
       live.select(['p.id', 'p.owner']).distinct().execute(),
     ]);
     // A subquery rather than a list of ids: a large cache holds more repositories than a statement takes parameters.
-    const bytes = await storageByPackage(this.#db, this.#db.selectFrom('repositories').select('id')
+    const figures = await packageFigures(this.#db, this.#db.selectFrom('repositories').select('id')
       .where('owner', 'in', namespaces).where('deletedAt', 'is', null));
     const byOwner = new Map(rows.map((r) => [r.owner, r]));
     return namespaces.map((namespace) => {
       const r = byOwner.get(namespace);
-      const sizeBytes = ids.filter((i) => i.owner === namespace).reduce((sum, i) => sum + (bytes.get(i.id) ?? 0), 0);
+      const sizeBytes = ids.filter((i) => i.owner === namespace).reduce((sum, i) => sum + (figures.get(i.id)?.sizeBytes ?? 0), 0);
       return {
         namespace, packages: Number(r?.packages ?? 0), versions: Number(r?.versions ?? 0), sizeBytes,
         lastPulledAt: r?.lastPulledAt === null || r?.lastPulledAt === undefined ? null : Number(r.lastPulledAt),
@@ -73,11 +73,11 @@ export class MirrorPackages {
         .select(['p.id', 'p.name', 'p.createdAt', (eb) => eb.fn.count<number>('m.id').distinct().as('versions'), (eb) => eb.fn.max('mp.pulledAt').as('lastPulledAt')])
         .groupBy(['p.id', 'p.name', 'p.createdAt']).orderBy('p.name').limit(page.perPage).offset((page.page - 1) * page.perPage).execute(),
     ]);
-    const bytes = await storageByPackage(this.#db, rows.map((r) => r.id));
+    const figures = await packageFigures(this.#db, rows.map((r) => r.id));
     return {
       total: Number(count.n),
       repositories: rows.map((r) => ({
-        id: r.id, name: r.name, versions: Number(r.versions), sizeBytes: bytes.get(r.id) ?? 0, createdAt: r.createdAt,
+        id: r.id, name: r.name, versions: Number(r.versions), sizeBytes: figures.get(r.id)?.sizeBytes ?? 0, createdAt: r.createdAt,
         lastPulledAt: r.lastPulledAt === null ? null : Number(r.lastPulledAt),
       })),
     };

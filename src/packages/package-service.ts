@@ -183,7 +183,9 @@ export class PackageService {
     const limit = this.#rules.deleteDownloadLimit;
     if (pkg.visibility === 'public' && limit > 0) {
       await this.#downloads.flush();
-      const popular = await this.#db.selectFrom('downloadsDaily as d').innerJoin('manifests as m', 'm.id', 'd.manifestId')
+      // No version can be over the limit when the whole package is not (its kept total): most packages stop there.
+      const total = await this.#db.selectFrom('packageStorage').select('downloads').where('repositoryId', '=', pkg.id).executeTakeFirst();
+      const popular = Number(total?.downloads ?? 0) > limit && await this.#db.selectFrom('downloadsDaily as d').innerJoin('manifests as m', 'm.id', 'd.manifestId')
         .select('d.manifestId').where('m.repositoryId', '=', pkg.id)
         .groupBy('d.manifestId').having((eb) => eb.fn.sum('d.count'), '>', limit).limit(1).executeTakeFirst();
       if (popular) throw downloadLimit('package', limit);

@@ -1,7 +1,7 @@
 import type { Db } from '../db/schema.js';
 import type { DownloadCounter } from '../registry/download-counter.js';
 import type { PackageInfo } from './package-service.js';
-import { storageByPackage } from './package-sizes.js';
+import { packageFigures } from './package-sizes.js';
 import type { VersionInfo } from './version-service.js';
 
 /** Downloads of a package or version: the total and the days with any (days since the epoch, UTC), oldest first. */
@@ -32,14 +32,14 @@ export class PackageStats {
     this.#downloads = deps.downloads;
   }
 
-  /** All versions' downloads (deleted ones' too: they happened); the package's storage figure. */
+  /** All versions' downloads (deleted and purged ones' too: they happened), per day; the package's storage figure. */
   async forPackage(pkg: PackageInfo): Promise<UsageStats> {
     await this.#downloads.flush();
-    const daily = await this.#db.selectFrom('downloadsDaily as d').innerJoin('manifests as m', 'm.id', 'd.manifestId')
-      .select(['d.day', (eb) => eb.fn.sum('d.count').as('count')])
-      .where('m.repositoryId', '=', pkg.id).groupBy('d.day').orderBy('d.day').execute();
-    const sizes = await storageByPackage(this.#db, [pkg.id]);
-    return { downloads: summary(daily), sizeBytes: sizes.get(pkg.id) ?? 0 };
+    const [daily, figures] = await Promise.all([
+      this.#db.selectFrom('packageDownloadsDaily').select(['day', 'count']).where('repositoryId', '=', pkg.id).orderBy('day').execute(),
+      packageFigures(this.#db, [pkg.id]),
+    ]);
+    return { downloads: summary(daily), sizeBytes: figures.get(pkg.id)?.sizeBytes ?? 0 };
   }
 
   /** The version's downloads; its size counts, for a multi-arch index, the blobs of its child manifests too. */

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from '../db/schema.js';
 import type { DownloadCounter } from '../registry/download-counter.js';
 import type { PackageInfo } from './package-service.js';
-import { storageByPackage } from './package-sizes.js';
+import { packageFigures } from './package-sizes.js';
 
 /** What a package list row shows besides the package itself. */
 export interface PackageSummary {
@@ -62,7 +62,7 @@ export class PackageSummaries {
     const out = new Map<number, PackageSummary>();
     if (ids.length === 0) return out;
     await this.#downloads.flush();
-    const [tags, published, downloads, sizes] = await Promise.all([
+    const [tags, published, figures] = await Promise.all([
       // Per package, `latest` or else the tag of its newest version: ranked in the database (a package may have
       // 10,000 tags).
       this.#db.selectFrom((qb) => qb.selectFrom('tags').innerJoin('manifests', 'manifests.id', 'tags.manifestId')
@@ -73,17 +73,15 @@ export class PackageSummaries {
         .select(['repositoryId', 'name']).where('rank', '=', 1).execute(),
       this.#db.selectFrom('manifests').select(['repositoryId', (eb) => eb.fn.max('createdAt').as('at')])
         .where('repositoryId', 'in', ids).where('deletedAt', 'is', null).groupBy('repositoryId').execute(),
-      this.#db.selectFrom('downloadsDaily as d').innerJoin('manifests as m', 'm.id', 'd.manifestId')
-        .select(['m.repositoryId', (eb) => eb.fn.sum('d.count').as('n')]).where('m.repositoryId', 'in', ids).groupBy('m.repositoryId').execute(),
-      storageByPackage(this.#db, ids),
+      packageFigures(this.#db, ids),
     ]);
     const latest = new Map(tags.map((t) => [Number(t.repositoryId), t.name]));
     // Sums and maxima come back as strings from PostgreSQL (numeric): hence the Number() calls.
     const num = <T extends { repositoryId: number }>(rows: T[], key: keyof T) => new Map(rows.map((r) => [Number(r.repositoryId), Number(r[key])]));
     const at = num(published, 'at');
-    const dl = num(downloads, 'n');
     for (const id of ids) {
-      out.set(id, { latestTag: latest.get(id) ?? null, lastPublishedAt: at.get(id) ?? null, downloads: dl.get(id) ?? 0, sizeBytes: sizes.get(id) ?? 0 });
+      const f = figures.get(id);
+      out.set(id, { latestTag: latest.get(id) ?? null, lastPublishedAt: at.get(id) ?? null, downloads: f?.downloads ?? 0, sizeBytes: f?.sizeBytes ?? 0 });
     }
     return out;
   }

@@ -65,7 +65,7 @@ export class StorageQuotas {
         const repo = await tx.selectFrom('repositories').select('id').where('name', '=', name).where('deletedAt', 'is', null).executeTakeFirst();
         if (!repo) throw quotaNotFound(`no package ${name}`);
         before = (await tx.selectFrom('packageStorage').select('quotaBytes').where('repositoryId', '=', repo.id).executeTakeFirst())?.quotaBytes ?? null;
-        await tx.insertInto('packageStorage').values({ repositoryId: repo.id, quotaBytes: bytes })
+        await tx.insertInto('packageStorage').values({ repositoryId: repo.id, owner, quotaBytes: bytes })
           .onConflict((oc) => oc.column('repositoryId').doUpdateSet({ quotaBytes: bytes })).execute();
       }
       const scope = target.package === null ? owner : `${owner}/${target.package.toLowerCase()}`;

@@ -2,7 +2,6 @@ import type { Visibility } from '../auth/permissions.js';
 import type { Db } from '../db/schema.js';
 import type { DownloadCounter } from '../registry/download-counter.js';
 import type { Owner } from './package-service.js';
-import { storageByPackage } from './package-sizes.js';
 import type { DownloadSummary } from './package-stats.js';
 
 /** Storage and downloads of one live package. */
@@ -25,9 +24,13 @@ export interface OwnerUsage {
   readonly totalBytes: number;
   /** The owner's quota (its own, else config `quota.default`); null: none. */
   readonly quotaBytes: number | null;
-  /** Largest first. */
-  readonly packages: readonly PackageUsage[];
-  /** Every download of the owner's packages, deleted ones' included. */
+  /** Its live packages. */
+  readonly packageCount: number;
+  /** The largest live packages, largest first (equal sizes: oldest first), as many as asked for. */
+  readonly largest: readonly PackageUsage[];
+  /** The most downloaded live packages (TOP_PACKAGES), most first (equal counts: oldest first); never-downloaded ones left out. */
+  readonly topDownloads: readonly PackageUsage[];
+  /** Every download of the owner's packages, deleted and purged ones' included. */
   readonly downloads: DownloadSummary;
   /** Deleted packages (restorable, or not yet purged): not listed above, but their downloads are in the total. */
   readonly deleted: { readonly packages: number; readonly downloads: number };
@@ -35,12 +38,6 @@ export interface OwnerUsage {
 
 /** How many packages "top packages by downloads" lists, on the usage page and in the REST stats. */
 export const TOP_PACKAGES = 10;
-
-/** The most downloaded packages of an owner's usage, most first (ties by name); packages never downloaded are left out. */
-export function topByDownloads(usage: OwnerUsage, limit: number = TOP_PACKAGES): PackageUsage[] {
-  return usage.packages.filter((p) => p.downloads > 0)
-    .sort((a, b) => b.downloads - a.downloads || a.name.localeCompare(b.name)).slice(0, limit);
-}
 
 /** One manifest push, newest first, for the instance overview. */
 export interface RecentPush {
@@ -86,8 +83,8 @@ export interface InstanceOverview {
 
 /**
  * Storage used and downloads, per owner and per package, and the instance overview: the numbers behind the
- * usage and admin pages. Aggregates run in the database (one query per figure, whatever the number of packages),
- * and the same statements run on SQLite and PostgreSQL.
+ * usage and admin pages. An owner's figures are kept by the transactions that change them; the instance overview's
+ * aggregates run in the database. The same statements run on SQLite and PostgreSQL.
  */
 export class UsageService {
   readonly #db: Db;
@@ -101,48 +98,41 @@ export class UsageService {
     this.#defaultQuota = deps.defaultQuota;
   }
 
-  async forOwner(owner: Owner): Promise<OwnerUsage> {
+  /**
+   * The owner's usage with its `largest` largest packages. Every figure is kept (migrations 0019, 0025, 0027), so
+   * this reads the owner's rows, its days with downloads and the packages it lists, whatever the number of packages
+   * or downloads: the largest and the most downloaded come in order from `package_storage`'s indexes.
+   */
+  async forOwner(owner: Owner, opts: { largest: number }): Promise<OwnerUsage> {
     await this.#downloads.flush();
     const login = owner.login.toLowerCase();
-    const [packages, sizes, versionsPerPackage, downloadsPerPackage, storage, daily] = await Promise.all([
-      this.#db.selectFrom('repositories').select(['id', 'name', 'visibility', 'deletedAt']).where('owner', '=', login).orderBy('name').execute(),
-      storageByPackage(this.#db, this.#db.selectFrom('repositories').select('id').where('owner', '=', login).where('deletedAt', 'is', null)),
-      this.#db.selectFrom('packageStorage as s').innerJoin('repositories as p', 'p.id', 's.repositoryId')
-        .select(['s.repositoryId', 's.versionCount as n']).where('p.owner', '=', login).where('p.deletedAt', 'is', null).execute(),
-      this.#db.selectFrom('downloadsDaily as d').innerJoin('manifests as m', 'm.id', 'd.manifestId')
-        .innerJoin('repositories as p', 'p.id', 'm.repositoryId')
-        .select(['m.repositoryId', (eb) => eb.fn.sum('d.count').as('n')])
-        .where('p.owner', '=', login).groupBy('m.repositoryId').execute(),
-      this.#db.selectFrom('ownerStorage').select(['bytes', 'quotaBytes']).where('owner', '=', login).executeTakeFirst(),
-      this.#db.selectFrom('downloadsDaily as d').innerJoin('manifests as m', 'm.id', 'd.manifestId')
-        .innerJoin('repositories as p', 'p.id', 'm.repositoryId')
-        .select(['d.day', (eb) => eb.fn.sum('d.count').as('count')])
-        .where('p.owner', '=', login).groupBy('d.day').orderBy('d.day').execute(),
+    const live = this.#db.selectFrom('packageStorage as s').innerJoin('repositories as p', 'p.id', 's.repositoryId')
+      .select(['p.id', 'p.name', 'p.visibility', 's.versionCount', 's.bytes', 's.downloads'])
+      .where('s.owner', '=', login).where('p.deletedAt', 'is', null);
+    const [figures, largest, topDownloads, deleted, daily] = await Promise.all([
+      this.#db.selectFrom('ownerStorage').select(['bytes', 'quotaBytes', 'packageCount']).where('owner', '=', login).executeTakeFirst(),
+      opts.largest === 0 ? [] : live.orderBy('s.bytes', 'desc').orderBy('s.repositoryId').limit(opts.largest).execute(),
+      live.where('s.downloads', '>', 0).orderBy('s.downloads', 'desc').orderBy('s.repositoryId').limit(TOP_PACKAGES).execute(),
+      this.#db.selectFrom('repositories as p').leftJoin('packageStorage as s', 's.repositoryId', 'p.id')
+        .select([(eb) => eb.fn.countAll().as('n'), (eb) => eb.fn.sum('s.downloads').as('downloads')])
+        .where('p.owner', '=', login).where('p.deletedAt', 'is not', null).executeTakeFirst(),
+      this.#db.selectFrom('ownerDownloadsDaily').select(['day', 'count']).where('owner', '=', login).orderBy('day').execute(),
     ]);
-
-    // Sums and counts come back as numbers from SQLite and as strings from PostgreSQL (numeric): hence Number().
-    const versions = new Map(versionsPerPackage.map((r) => [r.repositoryId, Number(r.n)]));
-    const downloads = new Map(downloadsPerPackage.map((r) => [r.repositoryId, Number(r.n)]));
+    // Sums and counts come back as numbers from SQLite and as strings from PostgreSQL (numeric, bigint): hence Number().
     const prefix = login.length + 1;
-    const live = packages.filter((p) => p.deletedAt === null);
-    const deleted = packages.filter((p) => p.deletedAt !== null);
-    const usage: PackageUsage[] = live.map((p) => ({
-      id: p.id,
-      name: p.name.slice(prefix),
-      repository: p.name,
-      visibility: p.visibility,
-      versionCount: versions.get(p.id) ?? 0,
-      sizeBytes: sizes.get(p.id) ?? 0,
-      downloads: downloads.get(p.id) ?? 0,
+    const usage = (rows: typeof largest): PackageUsage[] => rows.map((p) => ({
+      id: p.id, name: p.name.slice(prefix), repository: p.name, visibility: p.visibility,
+      versionCount: Number(p.versionCount), sizeBytes: Number(p.bytes), downloads: Number(p.downloads),
     }));
-    usage.sort((a, b) => b.sizeBytes - a.sizeBytes || a.name.localeCompare(b.name));
     const days = daily.map((r) => ({ day: Number(r.day), count: Number(r.count) }));
     return {
-      totalBytes: Number(storage?.bytes ?? 0),
-      quotaBytes: storage?.quotaBytes != null ? Number(storage.quotaBytes) : this.#defaultQuota,
-      packages: usage,
+      totalBytes: Number(figures?.bytes ?? 0),
+      quotaBytes: figures?.quotaBytes != null ? Number(figures.quotaBytes) : this.#defaultQuota,
+      packageCount: Number(figures?.packageCount ?? 0),
+      largest: usage(largest),
+      topDownloads: usage(topDownloads),
       downloads: { total: days.reduce((sum, d) => sum + d.count, 0), daily: days },
-      deleted: { packages: deleted.length, downloads: deleted.reduce((sum, p) => sum + (downloads.get(p.id) ?? 0), 0) },
+      deleted: { packages: Number(deleted?.n ?? 0), downloads: Number(deleted?.downloads ?? 0) },
     };
   }
 
@@ -204,10 +194,8 @@ export class UsageService {
 
   /** The owners using the most storage (their storage figure), for `berth_storage_owner_bytes`. */
   async ownerSizes(limit: number): Promise<OwnerSize[]> {
-    const rows = await this.#db.selectFrom('ownerStorage as s')
-      .select(['s.owner', 's.bytes', (eb) => eb.selectFrom('repositories as p').select((e) => e.fn.countAll().as('n'))
-        .whereRef('p.owner', '=', 's.owner').where('p.deletedAt', 'is', null).as('packages')])
-      .orderBy('s.bytes', 'desc').orderBy('s.owner').limit(limit).execute();
-    return rows.map((r) => ({ owner: r.owner, packages: Number(r.packages ?? 0), sizeBytes: Number(r.bytes) }));
+    const rows = await this.#db.selectFrom('ownerStorage').select(['owner', 'bytes', 'packageCount'])
+      .orderBy('bytes', 'desc').orderBy('owner').limit(limit).execute();
+    return rows.map((r) => ({ owner: r.owner, packages: Number(r.packageCount), sizeBytes: Number(r.bytes) }));
   }
 }

@@ -4,6 +4,7 @@ import { transaction } from '../db/transaction.js';
 import { nameUnknown } from '../oci/errors.js';
 import { repoOwner, type RepoName } from '../oci/names.js';
 import type { Clock } from '../util/clock.js';
+import { countNewPackage } from './storage-usage.js';
 
 export interface RepositoryRow {
   readonly id: number;
@@ -53,6 +54,7 @@ export class RepositoryStore {
         .onConflict((oc) => oc.column('name').doNothing())
         .returning('id')
         .executeTakeFirst();
+      if (inserted) await countNewPackage(tx, inserted.id, repoOwner(name));
       if (inserted && createdBy !== null && owner?.type === 'org') {
         await tx.insertInto('packagePermissions').values({ repositoryId: inserted.id, principalType: 'user', principalId: createdBy, role: 'admin' }).execute();
       }

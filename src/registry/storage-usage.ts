@@ -48,7 +48,7 @@ export async function countVersions(tx: Db, repositoryId: number, manifestIds: r
     for (const r of rows) refs.set(r.digest, { n: (refs.get(r.digest)?.n ?? 0) + Number(r.n), size: Number(r.size ?? 0) });
   }
   const changed = await packageRefs(tx, repositoryId, refs, sign);
-  const packageFigure = await addToPackage(tx, repositoryId, sign * (manifestBytes + total(changed)), sign * manifestIds.length);
+  const packageFigure = await addToPackage(tx, repositoryId, repo.owner, sign * (manifestBytes + total(changed)), sign * manifestIds.length);
   if (repo.deletedAt !== null) return { owner: repo.owner, ownerFigure: null, packageFigure };
   const ownerChanged = await ownerRefs(tx, repo.owner, changed, sign);
   const ownerFigure = await addToOwner(tx, repo.owner, sign * (manifestBytes + total(ownerChanged)));
@@ -67,14 +67,23 @@ export async function countArrivedBlob(tx: Db, repositoryId: number, digest: str
   const pkg = await tx.updateTable('packageBlobRefs').set({ size }).where('repositoryId', '=', repositoryId).where('digest', '=', digest)
     .where('size', '=', 0).returning('repositoryId').executeTakeFirst();
   if (!pkg) return;
-  await addToPackage(tx, repositoryId, size, 0);
   const repo = await tx.selectFrom('repositories').select(['owner', 'deletedAt']).where('id', '=', repositoryId).executeTakeFirstOrThrow();
+  await addToPackage(tx, repositoryId, repo.owner, size, 0);
   const owner = await tx.updateTable('ownerBlobRefs').set({ size }).where('owner', '=', repo.owner).where('digest', '=', digest)
     .where('size', '=', 0).returning('owner').executeTakeFirst();
   if (owner) await addToOwner(tx, repo.owner, size);
 }
 
-/** Package `repositoryId` was deleted (-1) or restored (+1): its figure leaves or rejoins its owner's. */
+/**
+ * Package `repositoryId` of `owner` was just created: its figures start at zero, and its owner has one live package
+ * more. In the transaction that inserted it.
+ */
+export async function countNewPackage(tx: Db, repositoryId: number, owner: string): Promise<void> {
+  await tx.insertInto('packageStorage').values({ repositoryId, owner, quotaBytes: null }).onConflict((oc) => oc.column('repositoryId').doNothing()).execute();
+  await addToOwner(tx, owner, 0, 1);
+}
+
+/** Package `repositoryId` was deleted (-1) or restored (+1): its figure leaves or rejoins its owner's, with its count. */
 export async function countPackage(tx: Db, repositoryId: number, sign: 1 | -1): Promise<void> {
   const repo = await tx.selectFrom('repositories').select('owner').where('id', '=', repositoryId).executeTakeFirstOrThrow();
   const manifests = await tx.selectFrom('manifests').select((eb) => eb.fn.sum('size').as('bytes'))
@@ -88,7 +97,7 @@ export async function countPackage(tx: Db, repositoryId: number, sign: 1 | -1): 
     delta += total(await ownerRefs(tx, repo.owner, new Map(rows.map((r) => [r.digest, Number(r.size)])), sign));
     after = rows[rows.length - 1]!.digest;
   }
-  await addToOwner(tx, repo.owner, sign * delta);
+  await addToOwner(tx, repo.owner, sign * delta, sign);
 }
 
 /** An owner or package whose push took it across the warning threshold (config `quota.warning`) of its quota. */
@@ -175,7 +184,7 @@ export async function recomputeUsage(db: Db, dialect: Dialect, owner: string | n
         .$if(owner !== null, (q) => q.where('owner', '=', owner!)).groupBy('owner').execute(),
       manifestBytes('package'),
       manifestBytes('owner'),
-      tx.selectFrom('repositories').select(['id', 'owner']).$if(owner !== null, (q) => q.where('owner', '=', owner!)).execute(),
+      tx.selectFrom('repositories').select(['id', 'owner', 'deletedAt']).$if(owner !== null, (q) => q.where('owner', '=', owner!)).execute(),
     ]);
     const perPackage = new Map<number, number>();
     for (const r of [...pkgBlobs, ...pkgManifests]) perPackage.set(r.repositoryId, (perPackage.get(r.repositoryId) ?? 0) + Number(r.bytes));
@@ -184,15 +193,18 @@ export async function recomputeUsage(db: Db, dialect: Dialect, owner: string | n
     for (const r of ownerBlobs) perOwner.set(r.owner, (perOwner.get(r.owner) ?? 0) + Number(r.bytes));
     for (const r of ownerManifests) perOwner.set(r.owner, (perOwner.get(r.owner) ?? 0) + Number(r.bytes));
     const versions = new Map(pkgManifests.map((r) => [r.repositoryId, Number(r.versions)]));
+    const livePackages = new Map<string, number>();
     for (const r of repos) {
       const bytes = perPackage.get(r.id) ?? 0;
       const versionCount = versions.get(r.id) ?? 0;
-      await tx.insertInto('packageStorage').values({ repositoryId: r.id, bytes, quotaBytes: null, versionCount })
+      await tx.insertInto('packageStorage').values({ repositoryId: r.id, owner: r.owner, bytes, quotaBytes: null, versionCount })
         .onConflict((oc) => oc.column('repositoryId').doUpdateSet({ bytes, versionCount })).execute();
+      if (r.deletedAt === null) livePackages.set(r.owner, (livePackages.get(r.owner) ?? 0) + 1);
     }
     for (const [login, bytes] of perOwner) {
-      await tx.insertInto('ownerStorage').values({ owner: login, bytes, quotaBytes: null })
-        .onConflict((oc) => oc.column('owner').doUpdateSet({ bytes })).execute();
+      const packageCount = livePackages.get(login) ?? 0;
+      await tx.insertInto('ownerStorage').values({ owner: login, bytes, quotaBytes: null, packageCount })
+        .onConflict((oc) => oc.column('owner').doUpdateSet({ bytes, packageCount })).execute();
     }
     return { owners: perOwner.size, packages: repos.length };
   });
@@ -248,9 +260,9 @@ async function ownerRefs(tx: Db, owner: string, blobs: Map<string, number>, sign
   return changed;
 }
 
-/** Adds `delta` bytes and `versions` live versions to the package's figures. */
-async function addToPackage(tx: Db, repositoryId: number, delta: number, versions: number): Promise<StorageFigure> {
-  const row = await tx.insertInto('packageStorage').values({ repositoryId, bytes: delta, quotaBytes: null, versionCount: versions })
+/** Adds `delta` bytes and `versions` live versions to the figures of package `repositoryId` of `owner`. */
+async function addToPackage(tx: Db, repositoryId: number, owner: string, delta: number, versions: number): Promise<StorageFigure> {
+  const row = await tx.insertInto('packageStorage').values({ repositoryId, owner, bytes: delta, quotaBytes: null, versionCount: versions })
     .onConflict((oc) => oc.column('repositoryId').doUpdateSet((eb) => ({
       bytes: eb('packageStorage.bytes', '+', delta),
       versionCount: eb('packageStorage.versionCount', '+', versions),
@@ -259,9 +271,13 @@ async function addToPackage(tx: Db, repositoryId: number, delta: number, version
   return { bytes: Number(row.bytes), quotaBytes: row.quotaBytes === null ? null : Number(row.quotaBytes), addedBytes: delta };
 }
 
-async function addToOwner(tx: Db, owner: string, delta: number): Promise<StorageFigure> {
-  const row = await tx.insertInto('ownerStorage').values({ owner, bytes: delta, quotaBytes: null })
-    .onConflict((oc) => oc.column('owner').doUpdateSet((eb) => ({ bytes: eb('ownerStorage.bytes', '+', delta) })))
+/** Adds `delta` bytes and `packages` live packages to the owner's figures. */
+async function addToOwner(tx: Db, owner: string, delta: number, packages = 0): Promise<StorageFigure> {
+  const row = await tx.insertInto('ownerStorage').values({ owner, bytes: delta, quotaBytes: null, packageCount: packages })
+    .onConflict((oc) => oc.column('owner').doUpdateSet((eb) => ({
+      bytes: eb('ownerStorage.bytes', '+', delta),
+      packageCount: eb('ownerStorage.packageCount', '+', packages),
+    })))
     .returning(['bytes', 'quotaBytes']).executeTakeFirstOrThrow();
   return { bytes: Number(row.bytes), quotaBytes: row.quotaBytes === null ? null : Number(row.quotaBytes), addedBytes: delta };
 }

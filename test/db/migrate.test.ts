@@ -375,8 +375,8 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       await manifest(a, 'm2', null);
       await manifest(a, 'm3', 9);
       await manifest(b, 'm4', null);
-      // Figures as pushes kept them before 0025; acme/b's row is missing.
-      await db.insertInto('packageStorage').values([{ repositoryId: a, bytes: 2, quotaBytes: 50 }, { repositoryId: empty, bytes: 0, quotaBytes: null }]).execute();
+      // Figures as pushes kept them before 0025 (no owner column until 0027); acme/b's row is missing.
+      await db.insertInto('packageStorage').values([{ repositoryId: a, bytes: 2, quotaBytes: 50 }, { repositoryId: empty, bytes: 0, quotaBytes: null }] as never).execute();
       assert.deepEqual(await migrate(conn, '0025-package-version-counts'), ['0025-package-version-counts']);
       const rows = await db.selectFrom('packageStorage').select(['repositoryId', 'bytes', 'quotaBytes', 'versionCount']).orderBy('repositoryId').execute();
       assert.deepEqual(rows, [
@@ -384,6 +384,45 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         { repositoryId: b, bytes: 0, quotaBytes: null, versionCount: 1 },
         { repositoryId: empty, bytes: 0, quotaBytes: null, versionCount: 0 },
       ]);
+    });
+  });
+
+  describe(`0027-usage-figures on ${dialect}`, { skip: dialect === 'postgres' && noPostgres }, () => {
+    it('adds up each package\'s and owner\'s downloads per day, counts live packages and files every package under its owner', async () => {
+      const conn = open(dialect === 'postgres' ? await createDatabase() : ':memory:');
+      await migrate(conn, '0026-permission-change-notifications');
+      const db = conn.db;
+      const repo = async (name: string, deletedAt: number | null) => (await db.insertInto('repositories')
+        .values({ name, owner: name.split('/')[0]!, ownerId: null, createdBy: null, sourceUrl: null, createdAt: 1, updatedAt: 1, deletedAt }).returning('id').executeTakeFirstOrThrow()).id;
+      const manifest = async (repositoryId: number, digest: string, downloads: [day: number, count: number][]) => {
+        const { id } = await db.insertInto('manifests').values({
+          repositoryId, digest, mediaType: 'm', artifactType: null, subjectDigest: null, configDigest: null, size: 1, body: Buffer.alloc(1), annotations: '{}',
+          createdAt: 1, updatedAt: 1, deletedAt: null,
+        }).returning('id').executeTakeFirstOrThrow();
+        for (const [day, count] of downloads) await db.insertInto('downloadsDaily').values({ manifestId: id, day, count }).execute();
+      };
+      const [a, b, gone, other] = [await repo('acme/a', null), await repo('acme/b', null), await repo('acme/gone~deleted-3', 7), await repo('globex/x', null)];
+      await manifest(a, 'm1', [[100, 2], [101, 3]]);
+      await manifest(a, 'm2', [[101, 4]]);
+      await manifest(b, 'm3', []);
+      await manifest(gone, 'm4', [[100, 1]]);
+      await manifest(other, 'm5', [[100, 50]]);
+      // A row from before 0027 (acme/b and the others have none yet).
+      await db.insertInto('packageStorage').values({ repositoryId: a, bytes: 9, quotaBytes: 50, versionCount: 2 } as never).execute();
+      assert.deepEqual(await migrate(conn, '0027-usage-figures'), ['0027-usage-figures']);
+      const packages = await db.selectFrom('packageStorage').select(['repositoryId', 'owner', 'bytes', 'quotaBytes', 'downloads']).orderBy('repositoryId').execute();
+      assert.deepEqual(packages.map((r) => ({ ...r, bytes: Number(r.bytes), downloads: Number(r.downloads) })), [
+        { repositoryId: a, owner: 'acme', bytes: 9, quotaBytes: 50, downloads: 9 },
+        { repositoryId: b, owner: 'acme', bytes: 0, quotaBytes: null, downloads: 0 },
+        { repositoryId: gone, owner: 'acme', bytes: 0, quotaBytes: null, downloads: 1 },
+        { repositoryId: other, owner: 'globex', bytes: 0, quotaBytes: null, downloads: 50 },
+      ]);
+      const daily = await db.selectFrom('packageDownloadsDaily').select(['repositoryId', 'day', 'count']).orderBy('repositoryId').orderBy('day').execute();
+      assert.deepEqual(daily.map((r) => [r.repositoryId, r.day, Number(r.count)]), [[a, 100, 2], [a, 101, 7], [gone, 100, 1], [other, 100, 50]]);
+      const owners = await db.selectFrom('ownerDownloadsDaily').select(['owner', 'day', 'count']).orderBy('owner').orderBy('day').execute();
+      assert.deepEqual(owners.map((r) => [r.owner, r.day, Number(r.count)]), [['acme', 100, 3], ['acme', 101, 7], ['globex', 100, 50]]);
+      const counts = await db.selectFrom('ownerStorage').select(['owner', 'packageCount']).orderBy('owner').execute();
+      assert.deepEqual(counts.map((r) => [r.owner, Number(r.packageCount)]), [['acme', 2], ['globex', 1]]);
     });
   });
 }

@@ -89,9 +89,22 @@ describe('organization statistics', () => {
     assert.deepEqual([...top.matchAll(/">([^<]+)<\/a>/g)].map((m) => m[1]), stats.top_packages.map((p) => p.name), 'top packages by downloads');
   });
 
+  it('keeps counting the downloads of a version deleted for good, in its package and its organization', async () => {
+    const head = await registryFetch(`${berth.url}/v2/acme/app/manifests/2`, { method: 'HEAD', headers: { Accept: MEDIA.ociManifest } });
+    const digest = head.headers.get('docker-content-digest')!;
+    const del = await registryFetch(`${berth.url}/v2/acme/app/manifests/${digest}`, { method: 'DELETE' });
+    assert.equal(del.status, 202);
+    const { body } = await api<OrgStats>(berth, PATH);
+    assert.deepEqual(body.downloads, { total: 4, daily: [{ date: today(), count: 4 }] });
+    assert.deepEqual(body.top_packages.map((p) => [p.name, p.downloads, p.version_count]), [['app', 3, 1], ['lib', 1, 1]]);
+    // The HEAD above was no download; pulling the version left adds one.
+    await pull('acme/app', '1', 1);
+    assert.equal((await api<OrgStats>(berth, PATH)).body.top_packages[0]!.downloads, 4);
+  });
+
   it('answers curl with Basic credentials as gh and scripts would call it', async () => {
     const { stdout } = await runTool('curl', ['-sS', '-f', '-u', `${berth.user}:${berth.token}`, '-H', 'Accept: application/vnd.github+json', `${berth.url}/api${PATH}`]);
-    assert.equal((JSON.parse(stdout) as OrgStats).downloads.total, 4);
+    assert.equal((JSON.parse(stdout) as OrgStats).downloads.total, 5);
   });
 
   it('is for the organization\'s owners and instance admins: others get 404, anonymous or bad credentials 401', async () => {

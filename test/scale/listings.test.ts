@@ -23,6 +23,7 @@ import { migrate } from '../../src/db/migrate.js';
 import type { Db } from '../../src/db/schema.js';
 import { COUNT_LIMIT } from '../../src/packages/listing-count.js';
 import { PackageService, type Owner } from '../../src/packages/package-service.js';
+import { UsageService } from '../../src/packages/usage-service.js';
 import { VersionService } from '../../src/packages/version-service.js';
 import { VersionDetails } from '../../src/packages/version-details.js';
 import { RepositoryStore } from '../../src/registry/repositories.js';
@@ -81,6 +82,7 @@ before(async () => {
   await db.insertInto('teamMembers').values({ teamId: devs.id, userId: 3 }).execute();
   await db.updateTable('repositories').set({ name: `${BIG_ORG}/pkg-000000~deleted-2`, deletedName: `${BIG_ORG}/pkg-000000`, deletedAt: Date.now() })
     .where('name', '=', `${BIG_ORG}/pkg-000000`).execute();
+  await db.updateTable('ownerStorage').set((eb) => ({ packageCount: eb('packageCount', '-', 1) })).where('owner', '=', BIG_ORG).execute();
   if (conn.dialect === 'postgres') await sql`analyze`.execute(db);
   const org = await db.selectFrom('accounts').select(['id', 'login']).where('lowerLogin', '=', BIG_ORG).executeTakeFirstOrThrow();
   bigOrg = { id: org.id, login: org.login, type: 'org' };
@@ -173,6 +175,54 @@ describe(`listings on a seeded registry (${testBackend()})`, () => {
     assert.match(page, new RegExp(`The 100 largest of ${(SHAPE.bigOrgRepositories).toLocaleString('en')} packages`));
     assert.match(page, new RegExp(`href="/orgs/${BIG_ORG}/packages">the packages list</a>`));
     assert.ok(page.length < 200_000, `${page.length} bytes`);
+  });
+
+  it('the usage figures of an organization of 2,000 packages are its kept figures, read in order from their indexes', async () => {
+    const { db } = conn;
+    const recorder = new QueryRecorder();
+    const usage = await new UsageService({ db: db.withPlugin(recorder), downloads: { flush: async () => {} } as never, defaultQuota: null })
+      .forOwner(bigOrg, { largest: 100 });
+    // What the versions and their download rows add up to.
+    const figures = await db.selectFrom('repositories as p').innerJoin('packageStorage as s', 's.repositoryId', 'p.id')
+      .select(['p.name', 'p.deletedAt', 's.bytes', (eb) => eb.selectFrom('downloadsDaily as d').innerJoin('manifests as m', 'm.id', 'd.manifestId')
+        .select((e) => e.fn.sum('d.count').as('n')).whereRef('m.repositoryId', '=', 'p.id').as('downloads')])
+      .where('p.owner', '=', BIG_ORG).orderBy('p.id').execute();
+    const live = figures.filter((f) => f.deletedAt === null).map((f) => ({ name: f.name, bytes: Number(f.bytes), downloads: Number(f.downloads ?? 0) }));
+    assert.equal(usage.packageCount, live.length);
+    assert.deepEqual(usage.largest.map((p) => p.repository), [...live].sort((a, b) => b.bytes - a.bytes).slice(0, 100).map((p) => p.name));
+    assert.deepEqual(usage.topDownloads.map((p) => [p.repository, p.downloads]),
+      live.filter((p) => p.downloads > 0).sort((a, b) => b.downloads - a.downloads).slice(0, 10).map((p) => [p.name, p.downloads]));
+    const deleted = figures.filter((f) => f.deletedAt !== null);
+    assert.deepEqual(usage.deleted, { packages: 1, downloads: Number(deleted[0]!.downloads) });
+    assert.equal(usage.downloads.total, figures.reduce((sum, f) => sum + Number(f.downloads ?? 0), 0));
+    assert.ok(usage.downloads.total > 0 && usage.downloads.daily.length === 7, JSON.stringify(usage.downloads.daily));
+    // No query reads the owner's 2,000 packages: each reads at most the rows it returns, plus the deleted one.
+    const queries = recorder.nodes.map((node) => db.getExecutor().compileQuery(node, createQueryId()));
+    // Each query by the index that bounds its read (SQLite: no row counts, so the index and no sort say it).
+    const indexes: [RegExp, RegExp][] = [
+      [/from "owner_storage"/, /owner_storage_pkey|sqlite_autoindex_owner_storage_1/],
+      [/order by "s"\."bytes" desc/, /package_storage_owner_bytes/],
+      [/order by "s"\."downloads" desc/, /package_storage_owner_downloads/],
+      [/"p"\."deleted_at" is not null/, /repositories_deleted_owner/],
+      [/from "owner_downloads_daily"/, /owner_downloads_daily_pk|sqlite_autoindex_owner_downloads_daily_1/],
+    ];
+    assert.equal(queries.length, indexes.length, queries.map((q) => q.sql).join('\n'));
+    for (const [text, index] of indexes) {
+      const query = queries.find((q) => text.test(q.sql));
+      assert.ok(query, `${text}: ${queries.map((q) => q.sql).join('\n')}`);
+      if (conn.dialect === 'sqlite') {
+        const plan = (await db.executeQuery<{ detail: string }>(CompiledQuery.raw(`explain query plan ${query.sql}`, [...query.parameters]))).rows.map((r) => r.detail).join('\n');
+        assert.match(plan, index, `${query.sql}\n${plan}`);
+        assert.doesNotMatch(plan, /TEMP B-TREE/, `no sort: ${query.sql}\n${plan}`);
+        assert.doesNotMatch(plan, /^SCAN /m, `no scan of a whole table or index: ${query.sql}\n${plan}`);
+      } else {
+        for (const table of ['repositories', 'package_storage', 'owner_storage', 'owner_downloads_daily']) {
+          const { plan, read } = await explainAnalyze(conn, query, table);
+          if (read > 0) assert.match(plan, index, `${query.sql}\n${plan}`);
+          assert.ok(read <= 110, `${table}: read ${read} rows for ${query.sql}\n${plan}`);
+        }
+      }
+    }
   });
 
   it('the package page shows the 30 most recently moved tags and says when there are older ones', async () => {

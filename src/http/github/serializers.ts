@@ -3,7 +3,7 @@ import { hookType, type DeliveryRow, type Hook } from '../../events/hook-service
 import type { Account } from '../../accounts/account-service.js';
 import { profileView } from '../../accounts/profile-view.js';
 import type { Owner, PackageInfo } from '../../packages/package-service.js';
-import type { OwnerUsage, PackageUsage } from '../../packages/usage-service.js';
+import type { OwnerUsage } from '../../packages/usage-service.js';
 import type { DownloadSummary, UsageStats } from '../../packages/package-stats.js';
 import type { VersionInfo } from '../../packages/version-service.js';
 import type { MirrorCounts, UpstreamSummary } from '../../mirror/mirror-service.js';
@@ -206,13 +206,13 @@ export function versionStatsJson(pkg: PackageInfo, version: VersionInfo, stats: 
 }
 
 /** `GET /api/v3/berth/orgs/{org}/stats`: the organization's usage page in JSON. */
-export function ownerStatsJson(owner: Owner, usage: OwnerUsage, top: readonly PackageUsage[]) {
+export function ownerStatsJson(owner: Owner, usage: OwnerUsage) {
   return {
     login: owner.login,
-    package_count: usage.packages.length,
+    package_count: usage.packageCount,
     size_in_bytes: usage.totalBytes,
     downloads: downloadsJson(usage.downloads),
-    top_packages: top.map((p) => ({
+    top_packages: usage.topDownloads.map((p) => ({
       id: p.id,
       name: p.name,
       package_type: 'container',

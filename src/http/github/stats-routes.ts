@@ -1,4 +1,3 @@
-import { topByDownloads } from '../../packages/usage-service.js';
 import type { Endpoint, GithubDeps, RequestContext } from './github-context.js';
 import { notFound } from './github-errors.js';
 import { OWNER_SCOPES, resolveOwner, type OwnerScope } from './owner-scope.js';
@@ -43,8 +42,7 @@ async function getOwnerStats(deps: GithubDeps, ctx: RequestContext, scope: Owner
   const identity = ctx.caller.identity!;
   const viewer = identity.repositoryLimit === null ? await deps.accounts.findById(identity.userId) : null;
   if (!viewer || !(await deps.policy.administers(viewer, owner))) throw notFound();
-  const usage = await deps.usage.forOwner(owner);
-  return ctx.reply.send(ownerStatsJson(owner, usage, topByDownloads(usage)));
+  return ctx.reply.send(ownerStatsJson(owner, await deps.usage.forOwner(owner, { largest: 0 })));
 }
 
 /** GET /api/v3/berth/…/packages/container/{name}/stats */

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Account } from '../../../accounts/account-service.js';
-import { topByDownloads, type OwnerUsage } from '../../../packages/usage-service.js';
+import type { OwnerUsage } from '../../../packages/usage-service.js';
 import { epochDay } from '../../../util/clock.js';
 import { downloadsChart, visibilityBadge } from '../components.js';
 import { formatBytes, formatCount } from '../format.js';
@@ -10,7 +10,7 @@ import { paramOf, requireAccount, sendPage, type UiDeps } from '../ui-context.js
 import { pageNotFound } from '../ui-errors.js';
 import { ownerPath, packageUrl } from '../urls.js';
 
-/** Packages drawn in the storage chart; the table below lists them all. */
+/** Packages drawn in the storage chart; the table below lists more. */
 const CHART_PACKAGES = 15;
 /**
  * Rows of the storage table: the largest packages. An organization of 20,000 packages made a 6.35 MB page; each
@@ -32,7 +32,7 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
     const namespaces = (await deps.directory.namespacesOf(account.id)).filter((n) => n.role !== 'member');
     // An instance admin looks after every namespace: the instance view on /admin lists them all.
     const instance = account.isAdmin ? html`<p class="flash flash-info" data-usage="instance-view">You are an instance admin: <a href="/admin#storage-by-owner">the instance view</a> lists every owner's storage, quota and packages.</p>` : null;
-    const rows = await Promise.all(namespaces.map(async (n) => ({ owner: n, usage: await deps.usage.forOwner(n) })));
+    const rows = await Promise.all(namespaces.map(async (n) => ({ owner: n, usage: await deps.usage.forOwner(n, { largest: 0 }) })));
     return sendPage(request, reply, {
       title: 'Usage', nav: 'usage',
       body: html`${stylesheet()}
@@ -45,7 +45,7 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
     <thead><tr><th scope="col">Namespace</th><th scope="col" class="num">Packages</th><th scope="col" class="num">Storage</th><th scope="col" class="num">Downloads</th></tr></thead>
     <tbody>${rows.map(({ owner, usage }) => html`<tr>
       <th scope="row"><a href="${usagePath(owner)}">${owner.login}</a> <span class="muted">${owner.type === 'org' ? html`organization · <a href="${ownerPath(owner)}/settings">settings</a>` : 'you'}</span></th>
-      <td class="num">${usage.packages.length}</td><td class="num">${formatBytes(usage.totalBytes)}</td><td class="num">${formatCount(usage.downloads.total)}</td>
+      <td class="num">${usage.packageCount}</td><td class="num">${formatBytes(usage.totalBytes)}</td><td class="num">${formatCount(usage.downloads.total)}</td>
     </tr>`)}</tbody>
   </table>
 </section>`,
@@ -57,7 +57,7 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
     const owner = await deps.accounts.find(paramOf(request, type === 'org' ? 'org' : 'user'));
     // Its owners (the user; an organization's owners) and instance admins.
     if (!owner || owner.type !== type || !(await deps.policy.administers(viewer, owner))) throw pageNotFound();
-    const usage = await deps.usage.forOwner(owner);
+    const usage = await deps.usage.forOwner(owner, { largest: TABLE_PACKAGES });
     return sendPage(request, reply, {
       title: `Usage · ${owner.login}`, nav: 'usage', body: ownerUsageBody(owner, usage, deps.clock.now(), deps.quotaWarningPercent),
     });
@@ -71,7 +71,7 @@ export function usagePath(owner: { login: string; type: 'user' | 'org' }): strin
 }
 
 function ownerUsageBody(owner: Account, usage: OwnerUsage, now: number, warningPercent: number): Html {
-  const topDownloads = topByDownloads(usage);
+  const topDownloads = usage.topDownloads;
   const last = epochDay(now);
   const recent = usage.downloads.daily.filter((d) => d.day > last - CHART_DAYS).reduce((sum, d) => sum + d.count, 0);
   return html`${stylesheet()}
@@ -82,18 +82,18 @@ function ownerUsageBody(owner: Account, usage: OwnerUsage, now: number, warningP
   <dl class="usage-stats">
     <div><dt>Storage</dt><dd data-usage="total-bytes" data-bytes="${usage.totalBytes}">${formatBytes(usage.totalBytes)}</dd>
       <dd class="hint" data-usage="quota">${usage.quotaBytes === null ? 'no quota' : `of ${formatBytes(usage.quotaBytes)} quota (${percentOf(usage.totalBytes, usage.quotaBytes)}%)`}</dd></div>
-    <div><dt>Packages</dt><dd>${usage.packages.length}</dd></div>
+    <div><dt>Packages</dt><dd>${usage.packageCount}</dd></div>
     <div><dt>Downloads, all time</dt><dd>${formatCount(usage.downloads.total)}</dd></div>
     <div><dt>Downloads, last ${CHART_DAYS} days</dt><dd>${formatCount(recent)}</dd></div>
   </dl>
 
   <h2 id="storage">Storage by package</h2>
-  ${usage.packages.length === 0
+  ${usage.packageCount === 0
     ? html`<p class="muted">No packages yet.</p>`
     : html`${storageChart(usage)}
   <table class="table usage-table" aria-labelledby="storage">
     <thead><tr><th scope="col">Package</th><th scope="col">Visibility</th><th scope="col" class="num">Versions</th><th scope="col" class="num">Storage</th><th scope="col" class="num">Downloads</th></tr></thead>
-    <tbody>${usage.packages.slice(0, TABLE_PACKAGES).map((p) => html`<tr data-package="${p.name}">
+    <tbody>${usage.largest.map((p) => html`<tr data-package="${p.name}">
       <th scope="row"><a href="${packageUrl(owner, p.name)}">${p.name}</a></th>
       <td>${visibilityBadge(p.visibility)}</td>
       <td class="num">${p.versionCount}</td>
@@ -101,7 +101,7 @@ function ownerUsageBody(owner: Account, usage: OwnerUsage, now: number, warningP
       <td class="num">${formatCount(p.downloads)}</td>
     </tr>`)}${deletedRow(usage)}</tbody>
   </table>
-  ${usage.packages.length > TABLE_PACKAGES ? html`<p class="hint" data-usage="table-limit">The ${TABLE_PACKAGES} largest of ${formatCount(usage.packages.length)} packages; <a href="${ownerPath(owner)}/packages">the packages list</a> has every one.</p>` : null}
+  ${usage.packageCount > usage.largest.length ? html`<p class="hint" data-usage="table-limit">The ${usage.largest.length} largest of ${formatCount(usage.packageCount)} packages; <a href="${ownerPath(owner)}/packages">the packages list</a> has every one.</p>` : null}
   <p class="hint">A package's storage counts each of its blobs once, plus its manifests; the total above counts a blob shared by several packages once. Deleted packages do not count.</p>`}
 
   <h2 id="downloads">Downloads, last ${CHART_DAYS} days</h2>
@@ -143,7 +143,7 @@ function percentOf(bytes: number, quota: number): number {
 
 /** Horizontal bars, largest package first; labels and values are SVG text (no layout script). */
 function storageChart(usage: OwnerUsage): Html {
-  const shown = usage.packages.slice(0, CHART_PACKAGES);
+  const shown = usage.largest.slice(0, CHART_PACKAGES);
   const max = Math.max(1, ...shown.map((p) => p.sizeBytes));
   const row = 28;
   const labelWidth = 220;
@@ -164,7 +164,7 @@ function storageChart(usage: OwnerUsage): Html {
   </g>`;
   })}
 </svg>
-${usage.packages.length > shown.length ? html`<figcaption class="hint">The ${shown.length} largest of ${usage.packages.length} packages.</figcaption>` : null}
+${usage.packageCount > shown.length ? html`<figcaption class="hint">The ${shown.length} largest of ${formatCount(usage.packageCount)} packages.</figcaption>` : null}
 </figure>`;
 }
 
