@@ -1,5 +1,5 @@
 import type { Db } from '../db/schema.js';
-import { packageFigures } from './package-sizes.js';
+import { packageFigures } from './package-figures.js';
 
 /** A mirror namespace's cache in numbers. */
 export interface MirrorNamespaceSummary {

@@ -1,7 +1,7 @@
 import type { Db } from '../db/schema.js';
 import type { DownloadCounter } from '../registry/download-counter.js';
 import type { PackageInfo } from './package-service.js';
-import { packageFigures } from './package-sizes.js';
+import { packageFigures } from './package-figures.js';
 import type { VersionInfo } from './version-service.js';
 
 /** Downloads of a package or version: the total and the days with any (days since the epoch, UTC), oldest first. */

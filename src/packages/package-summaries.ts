@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from '../db/schema.js';
 import type { DownloadCounter } from '../registry/download-counter.js';
 import type { PackageInfo } from './package-service.js';
-import { packageFigures } from './package-sizes.js';
+import { packageFigures } from './package-figures.js';
 
 /** What a package list row shows besides the package itself. */
 export interface PackageSummary {
