@@ -19,8 +19,14 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-/** Suites that start Berth on a metadata database + blob store, and so run once per backend set. */
-const MATRIX = ['test/oci/', 'test/auth/', 'test/github/', 'test/cli/', 'test/doctor/', 'test/maintenance/', 'test/crash/', 'test/ui/', 'test/observability/', 'test/events/', 'test/audit/'];
+/**
+ * Suites that start Berth on a metadata database + blob store, and so run once per backend set; the seeded scale
+ * suites too (their query plans differ per database).
+ */
+const MATRIX = [
+  'test/oci/', 'test/auth/', 'test/github/', 'test/cli/', 'test/doctor/', 'test/maintenance/', 'test/crash/', 'test/ui/', 'test/observability/',
+  'test/events/', 'test/audit/', 'test/scale/listings.', 'test/scale/deep-pages.',
+];
 
 function walk(dir) {
   return readdirSync(dir).flatMap((name) => {
