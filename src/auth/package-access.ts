@@ -55,16 +55,23 @@ interface Facts {
   readonly orgRole: 'owner' | 'member' | null;
 }
 
+/**
+ * One statement (a row of outer joins from a one-row table) for the owner, the user if enabled, and the user's
+ * role in the owner's organization: on PostgreSQL each statement is a round trip and a socket write, which the
+ * three lookups this replaces spent on every package request.
+ */
 async function loadFacts(db: Db, userId: number | null, ownerLogin: string): Promise<Facts> {
-  const [owner, user] = await Promise.all([
-    db.selectFrom('accounts').select(['id', 'type', 'membersCanCreate']).where('lowerLogin', '=', ownerLogin.toLowerCase()).executeTakeFirst(),
-    userId === null ? undefined : db.selectFrom('accounts').select(['id', 'isAdmin', 'disabledAt']).where('id', '=', userId).executeTakeFirst(),
-  ]);
-  const activeUser = user && user.disabledAt === null ? user : undefined;
-  const orgRole = owner?.type === 'org' && activeUser
-    ? (await db.selectFrom('orgMembers').select('role').where('orgId', '=', owner.id).where('userId', '=', activeUser.id).executeTakeFirst())?.role ?? null
-    : null;
-  return { owner, user: activeUser, orgRole };
+  const row = await db.selectFrom(sql<{ one: number }>`(select 1 as one)`.as('x'))
+    .leftJoin('accounts as o', (j) => j.on('o.lowerLogin', '=', ownerLogin.toLowerCase()))
+    .leftJoin('accounts as u', (j) => j.on('u.id', '=', userId ?? -1).on('u.disabledAt', 'is', null))
+    .leftJoin('orgMembers as m', (j) => j.onRef('m.orgId', '=', 'o.id').onRef('m.userId', '=', 'u.id'))
+    .select(['o.id as ownerId', 'o.type as ownerType', 'o.membersCanCreate', 'u.id as userId', 'u.isAdmin', 'm.role'])
+    .executeTakeFirstOrThrow();
+  return {
+    owner: row.ownerId === null ? undefined : { id: row.ownerId, type: row.ownerType!, membersCanCreate: row.membersCanCreate! },
+    user: row.userId === null ? undefined : { id: row.userId, isAdmin: row.isAdmin! },
+    orgRole: row.ownerType === 'org' ? row.role ?? null : null,
+  };
 }
 
 async function targetsOf(db: Db, facts: Facts, repos: readonly PackageRow[]): Promise<Map<number, Target>> {
