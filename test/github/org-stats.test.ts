@@ -102,6 +102,18 @@ describe('organization statistics', () => {
     assert.equal((await api<OrgStats>(berth, PATH)).body.top_packages[0]!.downloads, 4);
   });
 
+  it('counts live packages as they are created, deleted and restored', async () => {
+    const count = async (): Promise<number> => (await api<OrgStats>(berth, PATH)).body.package_count;
+    assert.equal(await count(), 3);
+    await pushImage(berth.url, 'acme/extra', 'extra layer', '1');
+    assert.equal(await count(), 4);
+    assert.equal((await api(berth, '/v3/orgs/acme/packages/container/extra', { method: 'DELETE' })).status, 204);
+    assert.equal(await count(), 3);
+    assert.equal((await api(berth, '/v3/orgs/acme/packages/container/extra/restore', { method: 'POST' })).status, 204);
+    assert.equal(await count(), 4);
+    assert.equal((await api(berth, '/v3/orgs/acme/packages/container/extra', { method: 'DELETE' })).status, 204);
+  });
+
   it('answers curl with Basic credentials as gh and scripts would call it', async () => {
     const { stdout } = await runTool('curl', ['-sS', '-f', '-u', `${berth.user}:${berth.token}`, '-H', 'Accept: application/vnd.github+json', `${berth.url}/api${PATH}`]);
     assert.equal((JSON.parse(stdout) as OrgStats).downloads.total, 5);
