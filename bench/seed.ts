@@ -174,7 +174,7 @@ export async function seed(conn: Connection, shape: SeedShape, progress: (messag
     coalesce((select sum(d.count) from package_downloads_daily d where d.repository_id = package_storage.repository_id), 0)`.execute(db);
   await sql`insert into owner_downloads_daily (owner, day, count)
     select p.owner, d.day, sum(d.count) from package_downloads_daily d join repositories p on p.id = d.repository_id group by p.owner, d.day`.execute(db);
-  await sql`insert into owner_storage (owner, bytes, package_count) select p.owner, sum(s.bytes), count(*) from package_storage s
+  await sql`insert into owner_storage (owner, bytes, package_count, version_count) select p.owner, sum(s.bytes), count(*), sum(s.version_count) from package_storage s
     join repositories p on p.id = s.repository_id where p.deleted_at is null group by p.owner`.execute(db);
   progress(`seed ${dialect}: storage and download figures in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 

@@ -103,8 +103,10 @@ export class AccountService {
     return account;
   }
 
-  async list(type: 'user' | 'org'): Promise<Account[]> {
-    const rows = await this.#db.selectFrom('accounts').selectAll().where('type', '=', type).orderBy('lowerLogin').execute();
+  /** Users or organizations by login, the first `limit` of them (all without one). */
+  async list(type: 'user' | 'org', limit?: number): Promise<Account[]> {
+    const rows = await this.#db.selectFrom('accounts').selectAll().where('type', '=', type).orderBy('lowerLogin')
+      .$if(limit !== undefined, (q) => q.limit(limit!)).execute();
     return rows.map(toAccount);
   }
 

@@ -66,11 +66,14 @@ or to check them (it prints each owner's figure before and after). Safe while th
         const was = owner === undefined ? await s.quotas.list() : [await s.quotas.forOwner(owner)];
         const counted = await s.quotas.recompute(owner ?? null);
         const now = owner === undefined ? await s.quotas.list() : [await s.quotas.forOwner(owner)];
-        return { before: new Map(was.map((o) => [o.owner, o.bytes])), after: now, counted };
+        return { before: new Map(was.map((o) => [o.owner, o])), after: now, counted };
       });
       for (const o of after) {
-        const was = before.get(o.owner) ?? 0;
-        process.stdout.write(`${o.owner}: ${describeUsage(o.bytes, o.quotaBytes)}${was === o.bytes ? '' : ` (was ${formatByteSize(was)})`}\n`);
+        const was = before.get(o.owner);
+        const bytesWere = (was?.bytes ?? 0) === o.bytes ? '' : ` (was ${formatByteSize(was?.bytes ?? 0)})`;
+        const countsWere = (was?.packages ?? 0) === o.packages && (was?.versions ?? 0) === o.versions
+          ? '' : ` (${o.packages} packages, ${o.versions} versions; was ${was?.packages ?? 0} and ${was?.versions ?? 0})`;
+        process.stdout.write(`${o.owner}: ${describeUsage(o.bytes, o.quotaBytes)}${bytesWere}${countsWere}\n`);
       }
       process.stdout.write(`recomputed ${counted.packages} package${counted.packages === 1 ? '' : 's'} of ${counted.owners} owner${counted.owners === 1 ? '' : 's'}\n`);
     });

@@ -410,6 +410,8 @@ export interface OwnerStorageTable {
   quotaBytes: number | null;
   /** Live packages (migration 0027), kept by package creation, deletion and restore. */
   packageCount: Generated<number>;
+  /** Live versions of the live packages (migration 0027), kept with `bytes`. */
+  versionCount: Generated<number>;
 }
 
 /** Downloads of a package per day (migration 0027), its versions' added up; purged versions' stay. */

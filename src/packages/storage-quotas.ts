@@ -16,7 +16,9 @@ export interface QuotaTarget {
 export interface OwnerStorage {
   readonly owner: string;
   readonly type: 'user' | 'org' | null;
+  /** Live packages, and their live versions (kept counts). */
   readonly packages: number;
+  readonly versions: number;
   /** The storage figure (registry/storage-usage.ts). */
   readonly bytes: number;
   /** The owner's own quota, else config `quota.default`; null: none. */
@@ -76,37 +78,42 @@ export class StorageQuotas {
     });
   }
 
-  /** Every owner with packages or a quota, largest storage first. */
+  /** Every owner with packages or a quota, largest storage first: one row per owner (the kept figures). */
   async list(): Promise<OwnerStorage[]> {
-    const [owners, counts, packageQuotas, accounts] = await Promise.all([
-      this.#db.selectFrom('ownerStorage').select(['owner', 'bytes', 'quotaBytes']).execute(),
-      this.#db.selectFrom('repositories').select(['owner', (eb) => eb.fn.countAll().as('n')]).where('deletedAt', 'is', null).groupBy('owner').execute(),
+    return this.#owners(null);
+  }
+
+  /** One owner's storage and quota (an owner without packages uses 0 bytes). */
+  async forOwner(login: string): Promise<OwnerStorage> {
+    const owner = login.toLowerCase();
+    const [found] = await this.#owners(owner);
+    return found ?? {
+      owner, type: null, packages: 0, versions: 0, bytes: 0, quotaBytes: this.#defaultQuota, quotaIsDefault: this.#defaultQuota !== null, packageQuotas: [],
+    };
+  }
+
+  async #owners(only: string | null): Promise<OwnerStorage[]> {
+    const [owners, packageQuotas] = await Promise.all([
+      this.#db.selectFrom('ownerStorage as s').leftJoin('accounts as a', 'a.lowerLogin', 's.owner')
+        .select(['s.owner', 's.bytes', 's.quotaBytes', 's.packageCount', 's.versionCount', 'a.type'])
+        .where((eb) => eb.or([eb('s.packageCount', '>', 0), eb('s.quotaBytes', 'is not', null), eb('s.bytes', '>', 0)]))
+        .$if(only !== null, (q) => q.where('s.owner', '=', only!)).execute(),
+      // Package quotas are few (an admin sets each): found by the column, not by walking the owners' packages.
       this.#db.selectFrom('packageStorage as s').innerJoin('repositories as p', 'p.id', 's.repositoryId')
         .select(['p.owner', 'p.name', 's.bytes', 's.quotaBytes']).where('s.quotaBytes', 'is not', null).where('p.deletedAt', 'is', null)
-        .orderBy('p.name').execute(),
-      this.#db.selectFrom('accounts').select(['lowerLogin', 'type']).execute(),
+        .$if(only !== null, (q) => q.where('s.owner', '=', only!)).orderBy('p.name').execute(),
     ]);
-    const typeOf = new Map(accounts.map((a) => [a.lowerLogin, a.type]));
-    const countOf = new Map(counts.map((c) => [c.owner, Number(c.n)]));
-    return owners.filter((o) => countOf.has(o.owner) || o.quotaBytes !== null || Number(o.bytes) > 0).map((o) => ({
+    return owners.map((o) => ({
       owner: o.owner,
-      type: typeOf.get(o.owner) ?? null,
-      packages: countOf.get(o.owner) ?? 0,
+      type: o.type ?? null,
+      packages: Number(o.packageCount),
+      versions: Number(o.versionCount),
       bytes: Number(o.bytes),
       quotaBytes: o.quotaBytes !== null ? Number(o.quotaBytes) : this.#defaultQuota,
       quotaIsDefault: o.quotaBytes === null && this.#defaultQuota !== null,
       packageQuotas: packageQuotas.filter((p) => p.owner === o.owner)
         .map((p) => ({ name: p.name.slice(o.owner.length + 1), bytes: Number(p.bytes), quotaBytes: Number(p.quotaBytes) })),
     })).sort((a, b) => b.bytes - a.bytes || a.owner.localeCompare(b.owner));
-  }
-
-  /** One owner's storage and quota (an owner without packages uses 0 bytes). */
-  async forOwner(login: string): Promise<OwnerStorage> {
-    const owner = login.toLowerCase();
-    const found = (await this.list()).find((o) => o.owner === owner);
-    return found ?? {
-      owner, type: null, packages: 0, bytes: 0, quotaBytes: this.#defaultQuota, quotaIsDefault: this.#defaultQuota !== null, packageQuotas: [],
-    };
   }
 
   /** Rebuilds the storage figures of one owner, or of all (`berth usage recompute`). */

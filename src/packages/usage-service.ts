@@ -43,14 +43,12 @@ export const TOP_PACKAGES = 10;
 export interface RecentPush {
   readonly repository: string;
   readonly owner: string;
+  /** The owner's kind ('user' for a namespace pushed before accounts existed). */
+  readonly ownerType: 'user' | 'org';
   readonly digest: string;
   readonly mediaType: string;
   readonly tags: readonly string[];
   readonly pushedAt: number;
-  /**
-   * The user who created the package (its first pusher). Manifests do not record who pushed them, so this is
-   * the package's creator, not necessarily this push's author.
-   */
   /** Who pushed it: null for an anonymous push or one from before Berth recorded pushers. */
   readonly pushedBy: string | null;
 }
@@ -74,8 +72,6 @@ export interface InstanceOverview {
   /** Every committed blob, referenced or not (what the blob store holds, before GC). */
   readonly blobCount: number;
   readonly blobBytes: number;
-  /** Bytes of the manifests themselves (kept in the database). */
-  readonly manifestBytes: number;
   /** The owners' storage figures added up (what the usage pages and quotas count). */
   readonly storageBytes: number;
   readonly recentPushes: readonly RecentPush[];
@@ -136,28 +132,29 @@ export class UsageService {
     };
   }
 
+  /**
+   * The instance's figures: the owners' kept figures added up (one row per owner), accounts counted, the deleted
+   * packages from their own index, the recent pushes read newest first from `manifests_live_created`. The blob
+   * store's count and bytes are the one figure summed over its table (every blob, referenced or not).
+   */
   async overview(opts: { recentPushes: number }): Promise<InstanceOverview> {
     const db = this.#db;
     const count = (n: unknown): number => Number(n ?? 0);
-    const [accounts, repos, manifests, blobs, storage, recent] = await Promise.all([
+    const [accounts, deleted, owners, blobs, recent] = await Promise.all([
       db.selectFrom('accounts').select([
         (eb) => eb.fn.sum(eb.case().when('type', '=', 'user').then(1).else(0).end()).as('users'),
         (eb) => eb.fn.sum(eb.case().when('type', '=', 'org').then(1).else(0).end()).as('orgs'),
         (eb) => eb.fn.sum(eb.case().when(eb.and([eb('type', '=', 'user'), eb('disabledAt', 'is not', null)])).then(1).else(0).end()).as('disabled'),
         (eb) => eb.fn.sum(eb.case().when(eb.and([eb('type', '=', 'user'), eb('isAdmin', '=', 1)])).then(1).else(0).end()).as('admins'),
       ]).executeTakeFirst(),
-      db.selectFrom('repositories').select([
-        (eb) => eb.fn.sum(eb.case().when('deletedAt', 'is', null).then(1).else(0).end()).as('live'),
-        (eb) => eb.fn.sum(eb.case().when('deletedAt', 'is not', null).then(1).else(0).end()).as('deleted'),
+      db.selectFrom('repositories').select((eb) => eb.fn.countAll().as('n')).where('deletedAt', 'is not', null).executeTakeFirst(),
+      db.selectFrom('ownerStorage').select([
+        (eb) => eb.fn.sum('bytes').as('bytes'), (eb) => eb.fn.sum('packageCount').as('packages'), (eb) => eb.fn.sum('versionCount').as('versions'),
       ]).executeTakeFirst(),
-      db.selectFrom('manifests as m').innerJoin('repositories as p', 'p.id', 'm.repositoryId')
-        .select([(eb) => eb.fn.countAll().as('n'), (eb) => eb.fn.sum('m.size').as('bytes')])
-        .where('m.deletedAt', 'is', null).where('p.deletedAt', 'is', null).executeTakeFirst(),
       db.selectFrom('blobs').select([(eb) => eb.fn.countAll().as('n'), (eb) => eb.fn.sum('size').as('bytes')]).executeTakeFirst(),
-      db.selectFrom('ownerStorage').select((eb) => eb.fn.sum('bytes').as('bytes')).executeTakeFirst(),
       db.selectFrom('manifests as m').innerJoin('repositories as p', 'p.id', 'm.repositoryId')
-        .leftJoin('accounts as a', 'a.id', 'm.pushedBy')
-        .select(['m.id', 'm.digest', 'm.mediaType', 'm.createdAt', 'p.name', 'p.owner', 'a.login'])
+        .leftJoin('accounts as a', 'a.id', 'm.pushedBy').leftJoin('accounts as o', 'o.id', 'p.ownerId')
+        .select(['m.id', 'm.digest', 'm.mediaType', 'm.createdAt', 'p.name', 'p.owner', 'a.login', 'o.type as ownerType'])
         // Children of an index are pushed with it; list what was pushed by name: tagged manifests and indexes.
         .where('m.deletedAt', 'is', null).where('p.deletedAt', 'is', null)
         .where((eb) => eb.or([
@@ -178,15 +175,14 @@ export class UsageService {
       orgs: count(accounts?.orgs),
       disabledUsers: count(accounts?.disabled),
       admins: count(accounts?.admins),
-      packages: count(repos?.live),
-      deletedPackages: count(repos?.deleted),
-      versions: count(manifests?.n),
+      packages: count(owners?.packages),
+      deletedPackages: count(deleted?.n),
+      versions: count(owners?.versions),
       blobCount: count(blobs?.n),
       blobBytes: count(blobs?.bytes),
-      manifestBytes: count(manifests?.bytes),
-      storageBytes: count(storage?.bytes),
+      storageBytes: count(owners?.bytes),
       recentPushes: recent.map((r) => ({
-        repository: r.name, owner: r.owner, digest: r.digest, mediaType: r.mediaType, tags: tagsOf.get(r.id) ?? [],
+        repository: r.name, owner: r.owner, ownerType: r.ownerType ?? 'user', digest: r.digest, mediaType: r.mediaType, tags: tagsOf.get(r.id) ?? [],
         pushedAt: r.createdAt, pushedBy: r.login,
       })),
     };

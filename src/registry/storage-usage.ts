@@ -51,7 +51,7 @@ export async function countVersions(tx: Db, repositoryId: number, manifestIds: r
   const packageFigure = await addToPackage(tx, repositoryId, repo.owner, sign * (manifestBytes + total(changed)), sign * manifestIds.length);
   if (repo.deletedAt !== null) return { owner: repo.owner, ownerFigure: null, packageFigure };
   const ownerChanged = await ownerRefs(tx, repo.owner, changed, sign);
-  const ownerFigure = await addToOwner(tx, repo.owner, sign * (manifestBytes + total(ownerChanged)));
+  const ownerFigure = await addToOwner(tx, repo.owner, sign * (manifestBytes + total(ownerChanged)), 0, sign * manifestIds.length);
   return { owner: repo.owner, ownerFigure, packageFigure };
 }
 
@@ -97,7 +97,8 @@ export async function countPackage(tx: Db, repositoryId: number, sign: 1 | -1): 
     delta += total(await ownerRefs(tx, repo.owner, new Map(rows.map((r) => [r.digest, Number(r.size)])), sign));
     after = rows[rows.length - 1]!.digest;
   }
-  await addToOwner(tx, repo.owner, sign * delta, sign);
+  const versions = await tx.selectFrom('packageStorage').select('versionCount').where('repositoryId', '=', repositoryId).executeTakeFirst();
+  await addToOwner(tx, repo.owner, sign * delta, sign, sign * Number(versions?.versionCount ?? 0));
 }
 
 /** An owner or package whose push took it across the warning threshold (config `quota.warning`) of its quota. */
@@ -193,6 +194,8 @@ export async function recomputeUsage(db: Db, dialect: Dialect, owner: string | n
     for (const r of ownerBlobs) perOwner.set(r.owner, (perOwner.get(r.owner) ?? 0) + Number(r.bytes));
     for (const r of ownerManifests) perOwner.set(r.owner, (perOwner.get(r.owner) ?? 0) + Number(r.bytes));
     const versions = new Map(pkgManifests.map((r) => [r.repositoryId, Number(r.versions)]));
+    const liveVersions = new Map<string, number>();
+    for (const r of ownerManifests) liveVersions.set(r.owner, (liveVersions.get(r.owner) ?? 0) + Number(r.versions));
     const livePackages = new Map<string, number>();
     for (const r of repos) {
       const bytes = perPackage.get(r.id) ?? 0;
@@ -203,8 +206,9 @@ export async function recomputeUsage(db: Db, dialect: Dialect, owner: string | n
     }
     for (const [login, bytes] of perOwner) {
       const packageCount = livePackages.get(login) ?? 0;
-      await tx.insertInto('ownerStorage').values({ owner: login, bytes, quotaBytes: null, packageCount })
-        .onConflict((oc) => oc.column('owner').doUpdateSet({ bytes, packageCount })).execute();
+      const versionCount = liveVersions.get(login) ?? 0;
+      await tx.insertInto('ownerStorage').values({ owner: login, bytes, quotaBytes: null, packageCount, versionCount })
+        .onConflict((oc) => oc.column('owner').doUpdateSet({ bytes, packageCount, versionCount })).execute();
     }
     return { owners: perOwner.size, packages: repos.length };
   });
@@ -271,12 +275,13 @@ async function addToPackage(tx: Db, repositoryId: number, owner: string, delta: 
   return { bytes: Number(row.bytes), quotaBytes: row.quotaBytes === null ? null : Number(row.quotaBytes), addedBytes: delta };
 }
 
-/** Adds `delta` bytes and `packages` live packages to the owner's figures. */
-async function addToOwner(tx: Db, owner: string, delta: number, packages = 0): Promise<StorageFigure> {
-  const row = await tx.insertInto('ownerStorage').values({ owner, bytes: delta, quotaBytes: null, packageCount: packages })
+/** Adds `delta` bytes, `packages` live packages and `versions` live versions to the owner's figures. */
+async function addToOwner(tx: Db, owner: string, delta: number, packages = 0, versions = 0): Promise<StorageFigure> {
+  const row = await tx.insertInto('ownerStorage').values({ owner, bytes: delta, quotaBytes: null, packageCount: packages, versionCount: versions })
     .onConflict((oc) => oc.column('owner').doUpdateSet((eb) => ({
       bytes: eb('ownerStorage.bytes', '+', delta),
       packageCount: eb('ownerStorage.packageCount', '+', packages),
+      versionCount: eb('ownerStorage.versionCount', '+', versions),
     })))
     .returning(['bytes', 'quotaBytes']).executeTakeFirstOrThrow();
   return { bytes: Number(row.bytes), quotaBytes: row.quotaBytes === null ? null : Number(row.quotaBytes), addedBytes: delta };

@@ -82,7 +82,9 @@ before(async () => {
   await db.insertInto('teamMembers').values({ teamId: devs.id, userId: 3 }).execute();
   await db.updateTable('repositories').set({ name: `${BIG_ORG}/pkg-000000~deleted-2`, deletedName: `${BIG_ORG}/pkg-000000`, deletedAt: Date.now() })
     .where('name', '=', `${BIG_ORG}/pkg-000000`).execute();
-  await db.updateTable('ownerStorage').set((eb) => ({ packageCount: eb('packageCount', '-', 1) })).where('owner', '=', BIG_ORG).execute();
+  // As deleting it does (registry/storage-usage.ts countPackage): its package and versions leave the owner's counts.
+  await db.updateTable('ownerStorage').set((eb) => ({ packageCount: eb('packageCount', '-', 1), versionCount: eb('versionCount', '-', SHAPE.manifestsPerRepository) }))
+    .where('owner', '=', BIG_ORG).execute();
   if (conn.dialect === 'postgres') await sql`analyze`.execute(db);
   const org = await db.selectFrom('accounts').select(['id', 'login']).where('lowerLogin', '=', BIG_ORG).executeTakeFirstOrThrow();
   bigOrg = { id: org.id, login: org.login, type: 'org' };
@@ -223,6 +225,37 @@ describe(`listings on a seeded registry (${testBackend()})`, () => {
         }
       }
     }
+  });
+
+  it("the instance overview adds up the owners' kept figures and reads the recent pushes newest first from an index", async () => {
+    const { db } = conn;
+    const recorder = new QueryRecorder();
+    const overview = await new UsageService({ db: db.withPlugin(recorder), downloads: { flush: async () => {} } as never, defaultQuota: null })
+      .overview({ recentPushes: 20 });
+    const live = await db.selectFrom('manifests as m').innerJoin('repositories as p', 'p.id', 'm.repositoryId')
+      .select((eb) => eb.fn.countAll().as('n')).where('m.deletedAt', 'is', null).where('p.deletedAt', 'is', null).executeTakeFirstOrThrow();
+    const packages = await db.selectFrom('repositories').select((eb) => eb.fn.countAll().as('n')).where('deletedAt', 'is', null).executeTakeFirstOrThrow();
+    assert.deepEqual([overview.packages, overview.deletedPackages, overview.versions], [Number(packages.n), 1, Number(live.n)]);
+    const newest = await db.selectFrom('manifests as m').innerJoin('repositories as p', 'p.id', 'm.repositoryId').innerJoin('tags as t', 't.manifestId', 'm.id')
+      .select(['m.digest']).distinct().where('m.deletedAt', 'is', null).where('p.deletedAt', 'is', null)
+      .orderBy('m.digest').execute();
+    assert.equal(overview.recentPushes.length, 20);
+    const times = overview.recentPushes.map((p) => p.pushedAt);
+    assert.deepEqual(times, [...times].sort((a, b) => b - a), 'newest first');
+    assert.ok(overview.recentPushes.every((p) => newest.some((n) => n.digest === p.digest) && p.ownerType === 'org'));
+    const queries = recorder.nodes.map((node) => db.getExecutor().compileQuery(node, createQueryId()));
+    const recent = queries.find((q) => /from "manifests" as "m"/.test(q.sql))!;
+    if (conn.dialect === 'sqlite') {
+      const plan = (await db.executeQuery<{ detail: string }>(CompiledQuery.raw(`explain query plan ${recent.sql}`, [...recent.parameters]))).rows.map((r) => r.detail).join('\n');
+      assert.match(plan, /manifests_live_created/, plan);
+      assert.doesNotMatch(plan, /TEMP B-TREE/, plan);
+    } else {
+      const { plan, read } = await explainAnalyze(conn, recent, 'manifests');
+      assert.match(plan, /manifests_live_created/, plan);
+      assert.ok(read <= 100, `read ${read} manifests:\n${plan}`);
+    }
+    // Every other figure is a sum over one row per owner or a count of deleted packages, never over the versions.
+    assert.ok(queries.filter((q) => q !== recent).every((q) => !/"manifests"/.test(q.sql) || /"tags"/.test(q.sql)), queries.map((q) => q.sql).join('\n'));
   });
 
   it('the package page shows the 30 most recently moved tags and says when there are older ones', async () => {

@@ -8,8 +8,14 @@ import { sql, type Kysely } from 'kysely';
  *   read in order and no further;
  * - `package_downloads_daily`, `owner_downloads_daily`: downloads per day, added by the download counter's flush
  *   with those of `downloads_daily` (per version);
- * - `owner_storage.package_count`: the owner's live packages, kept by package creation, deletion and restore;
- * - `repositories_deleted_owner`: an owner's deleted packages, without walking its live ones.
+ * - `owner_storage.package_count` and `.version_count`: the owner's live packages and their live versions, kept by
+ *   pushes, deletions and restores (the instance overview adds up the owners' instead of counting every row);
+ * - `repositories_deleted_owner`: an owner's deleted packages, without walking its live ones;
+ * - `package_storage_quota`: the few packages with a quota of their own (the quota listings);
+ * - `manifests_live_created`: the newest live versions of the whole registry in order (the overview's recent
+ *   pushes), instead of sorting all of them; `manifests_deleted` now holds deleted versions only (what the purge
+ *   reads): holding every live one under NULL, it looked to SQLite like the best index for "live", which made it
+ *   read all 1,000,000 and sort them.
  * A download stays counted when its version or package is purged: it happened. Every package gets its
  * `package_storage` row here, and from now on when it is created. Computed here for what exists.
  */
@@ -17,6 +23,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema.alterTable('package_storage').addColumn('owner', 'text', (c) => c.notNull().defaultTo('')).execute();
   await db.schema.alterTable('package_storage').addColumn('downloads', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
   await db.schema.alterTable('owner_storage').addColumn('package_count', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+  await db.schema.alterTable('owner_storage').addColumn('version_count', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
   await db.schema.createTable('package_downloads_daily')
     .addColumn('repository_id', 'bigint', (c) => c.notNull().references('repositories.id').onDelete('cascade'))
     .addColumn('day', 'integer', (c) => c.notNull())
@@ -45,9 +52,15 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     select distinct p.owner, 0 from repositories p where not exists (select 1 from owner_storage o where o.owner = p.owner)`.execute(db);
   await sql`update owner_storage set package_count =
     (select count(*) from repositories p where p.owner = owner_storage.owner and p.deleted_at is null)`.execute(db);
+  await sql`update owner_storage set version_count = (select coalesce(sum(s.version_count), 0) from package_storage s
+    join repositories p on p.id = s.repository_id where p.owner = owner_storage.owner and p.deleted_at is null)`.execute(db);
 
   await db.schema.createIndex('package_storage_owner_bytes').on('package_storage').columns(['owner', 'bytes desc', 'repository_id']).execute();
   await db.schema.createIndex('package_storage_owner_downloads').on('package_storage').columns(['owner', 'downloads desc', 'repository_id'])
     .where(sql.ref('downloads'), '>', 0).execute();
+  await db.schema.createIndex('package_storage_quota').on('package_storage').column('owner').where(sql.ref('quota_bytes'), 'is not', null).execute();
+  await db.schema.dropIndex('manifests_deleted').execute();
+  await db.schema.createIndex('manifests_deleted').on('manifests').column('deleted_at').where(sql.ref('deleted_at'), 'is not', null).execute();
+  await db.schema.createIndex('manifests_live_created').on('manifests').columns(['created_at', 'id']).where(sql.ref('deleted_at'), 'is', null).execute();
   await db.schema.createIndex('repositories_deleted_owner').on('repositories').column('owner').where(sql.ref('deleted_at'), 'is not', null).execute();
 }

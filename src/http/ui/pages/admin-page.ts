@@ -32,12 +32,11 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
     requireAdmin(request);
     const [overview, users, orgs, owners] = await Promise.all([
       deps.usage.overview({ recentPushes: RECENT_PUSHES }),
-      deps.accounts.list('user'),
-      deps.accounts.list('org'),
+      deps.accounts.list('user', LISTED_ACCOUNTS),
+      deps.accounts.list('org', LISTED_ACCOUNTS),
       deps.quotas.list(),
     ]);
     const now = deps.clock.now();
-    const typeOf = new Map([...users, ...orgs].map((a) => [a.login.toLowerCase(), a.type]));
     return sendPage(request, reply, {
       title: 'Site administration', nav: 'admin',
       flash: queryOf(request, 'done') === 'quota' ? { kind: 'success', message: 'Quota saved.' } : null,
@@ -62,7 +61,7 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
   ${overview.recentPushes.length === 0 ? html`<p class="muted">Nothing pushed yet.</p>` : html`<table class="table" aria-labelledby="recent-pushes">
     <thead><tr><th scope="col">Package</th><th scope="col">Tags</th><th scope="col">Digest</th><th scope="col">Pushed</th><th scope="col">Pushed by</th></tr></thead>
     <tbody>${overview.recentPushes.map((p) => html`<tr>
-      <th scope="row"><a href="${packageUrl({ login: p.owner, type: typeOf.get(p.owner) ?? 'user' }, p.repository.slice(p.owner.length + 1))}">${p.repository}</a></th>
+      <th scope="row"><a href="${packageUrl({ login: p.owner, type: p.ownerType }, p.repository.slice(p.owner.length + 1))}">${p.repository}</a></th>
       <td>${p.tags.length === 0 ? html`<span class="muted">untagged</span>` : p.tags.map((t) => html`${tagChip(t)} `)}</td>
       <td class="nowrap"><code title="${p.digest}">${shortDigest(p.digest)}</code></td>
       <td class="nowrap">${timeAgo(p.pushedAt, now)}</td>
@@ -76,7 +75,7 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
   <h2 id="users">Users</h2>
   <table class="table" aria-labelledby="users">
     <thead><tr><th scope="col">Login</th><th scope="col">Name</th><th scope="col">Role</th><th scope="col">Status</th><th scope="col">Created</th></tr></thead>
-    <tbody>${users.slice(0, LISTED_ACCOUNTS).map((u) => html`<tr data-user="${u.login}">
+    <tbody>${users.map((u) => html`<tr data-user="${u.login}">
       <th scope="row"><a href="/users/${u.login}/packages">${u.login}</a></th>
       <td>${u.displayName ?? ''}</td>
       <td>${u.isAdmin ? html`<span class="badge">admin</span>` : 'user'}</td>
@@ -84,17 +83,18 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
       <td>${formatDate(u.createdAt)}</td>
     </tr>`)}</tbody>
   </table>
-  ${users.length > LISTED_ACCOUNTS ? html`<p class="hint">The first ${LISTED_ACCOUNTS} of ${users.length} users; <code>berth user list</code> shows them all.</p>` : null}
+  ${overview.users > users.length ? html`<p class="hint">The first ${users.length} of ${overview.users} users; <code>berth user list</code> shows them all.</p>` : null}
 
   <h2 id="orgs">Organizations</h2>
   ${orgs.length === 0 ? html`<p class="muted">No organizations yet (<code>berth org create NAME --owner USER</code>).</p>` : html`<table class="table" aria-labelledby="orgs">
     <thead><tr><th scope="col">Login</th><th scope="col">Created</th><th scope="col"><span class="visually-hidden">Links</span></th></tr></thead>
-    <tbody>${orgs.slice(0, LISTED_ACCOUNTS).map((o) => html`<tr data-org="${o.login}">
+    <tbody>${orgs.map((o) => html`<tr data-org="${o.login}">
       <th scope="row"><a href="/orgs/${o.login}/packages">${o.login}</a></th>
       <td>${formatDate(o.createdAt)}</td>
       <td><a href="/orgs/${o.login}/settings">Settings</a> · <a href="${usagePath(o)}">Usage</a></td>
     </tr>`)}</tbody>
-  </table>`}
+  </table>
+  ${overview.orgs > orgs.length ? html`<p class="hint">The first ${orgs.length} of ${overview.orgs} organizations; <code>berth org list</code> shows them all.</p>` : null}`}
 </section>`,
     });
   });
