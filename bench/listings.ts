@@ -38,6 +38,8 @@ export async function seedBackend(backend: Backend, scale: number, work: string,
   try {
     await migrate(conn);
     const result = await seed(conn, seedShape(scale), progress);
+    // The owner of bigorg is also the instance admin, whose overview page is measured too.
+    await conn.db.updateTable('accounts').set({ isAdmin: 1 }).where('id', '=', 1).execute();
     progress(`seeded ${backend} in ${result.seconds.toFixed(1)} s: ${Object.entries(result.rows).map(([t, n]) => `${t} ${n.toLocaleString('en')}`).join(', ')}`);
     return { backend, seed: result, dataDir, env: backend === 'postgres' ? { BERTH_METADATA_URL: url } : {} };
   } finally {
@@ -147,6 +149,7 @@ async function measureBerth(berth: Server, seeded: SeedResult, progress: (messag
     { label: `package page HTML, ${HUGE_REPO} (owner)`, path: `/orgs/${BIG_ORG}/packages/container/package/huge`, headers: ui },
     { label: `versions page HTML, ${HUGE_REPO} (owner)`, path: `/orgs/${BIG_ORG}/packages/container/huge/versions`, headers: ui },
     { label: `usage page HTML, ${BIG_ORG} (owner)`, path: `/orgs/${BIG_ORG}/usage`, headers: ui },
+    { label: 'admin page HTML (instance overview)', path: '/admin', headers: ui },
     {
       label: `/token, 3 scopes (member: ${(shape.memberRoles).toLocaleString('en')} direct roles, ${Math.min(100, shape.owners - 1) + 1} teams)`,
       path: `/token?service=${berth.host}&scope=repository:${BIG_ORG}/pkg-000005:pull&scope=repository:${MEMBER_ROLE_PACKAGE}:pull&scope=repository:${BIG_ORG}/pkg-000003:pull`,
