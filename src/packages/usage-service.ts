@@ -134,8 +134,8 @@ export class UsageService {
 
   /**
    * The instance's figures: the owners' kept figures added up (one row per owner), accounts counted, the deleted
-   * packages from their own index, the recent pushes read newest first from `manifests_live_created`. The blob
-   * store's count and bytes are the one figure summed over its table (every blob, referenced or not).
+   * packages from their own index, the recent pushes read from the newest id back (ids are given in push order).
+   * The blob store's count and bytes are the one figure summed over its table (every blob, referenced or not).
    */
   async overview(opts: { recentPushes: number }): Promise<InstanceOverview> {
     const db = this.#db;
@@ -163,7 +163,7 @@ export class UsageService {
             .select('r.manifestId').whereRef('r.digest', '=', 'm.digest').whereRef('parent.repositoryId', '=', 'm.repositoryId')
             .where('r.kind', '=', 'manifest'))),
         ]))
-        .orderBy('m.createdAt', 'desc').orderBy('m.id', 'desc').limit(opts.recentPushes).execute(),
+        .orderBy('m.id', 'desc').limit(opts.recentPushes).execute(),
     ]);
     const ids = recent.map((r) => r.id);
     const tags = ids.length === 0 ? [] : await db.selectFrom('tags').select(['manifestId', 'name'])

@@ -227,7 +227,7 @@ describe(`listings on a seeded registry (${testBackend()})`, () => {
     }
   });
 
-  it("the instance overview adds up the owners' kept figures and reads the recent pushes newest first from an index", async () => {
+  it("the instance overview adds up the owners' kept figures and reads the recent pushes from the newest id back", async () => {
     const { db } = conn;
     const recorder = new QueryRecorder();
     const overview = await new UsageService({ db: db.withPlugin(recorder), downloads: { flush: async () => {} } as never, defaultQuota: null })
@@ -236,22 +236,22 @@ describe(`listings on a seeded registry (${testBackend()})`, () => {
       .select((eb) => eb.fn.countAll().as('n')).where('m.deletedAt', 'is', null).where('p.deletedAt', 'is', null).executeTakeFirstOrThrow();
     const packages = await db.selectFrom('repositories').select((eb) => eb.fn.countAll().as('n')).where('deletedAt', 'is', null).executeTakeFirstOrThrow();
     assert.deepEqual([overview.packages, overview.deletedPackages, overview.versions], [Number(packages.n), 1, Number(live.n)]);
-    const newest = await db.selectFrom('manifests as m').innerJoin('repositories as p', 'p.id', 'm.repositoryId').innerJoin('tags as t', 't.manifestId', 'm.id')
-      .select(['m.digest']).distinct().where('m.deletedAt', 'is', null).where('p.deletedAt', 'is', null)
-      .orderBy('m.digest').execute();
-    assert.equal(overview.recentPushes.length, 20);
-    const times = overview.recentPushes.map((p) => p.pushedAt);
-    assert.deepEqual(times, [...times].sort((a, b) => b - a), 'newest first');
-    assert.ok(overview.recentPushes.every((p) => newest.some((n) => n.digest === p.digest) && p.ownerType === 'org'));
+    // The seed tags every live version it writes last (the 20 highest ids are tagged versions of live packages).
+    const newest = await db.selectFrom('manifests as m').innerJoin('repositories as p', 'p.id', 'm.repositoryId')
+      .select(['m.digest']).where('m.deletedAt', 'is', null).where('p.deletedAt', 'is', null)
+      .where((eb) => eb.exists(eb.selectFrom('tags as t').select('t.name').whereRef('t.manifestId', '=', 'm.id')))
+      .orderBy('m.id', 'desc').limit(20).execute();
+    assert.deepEqual(overview.recentPushes.map((p) => p.digest), newest.map((n) => n.digest));
+    assert.ok(overview.recentPushes.every((p) => p.ownerType === 'org'));
     const queries = recorder.nodes.map((node) => db.getExecutor().compileQuery(node, createQueryId()));
     const recent = queries.find((q) => /from "manifests" as "m"/.test(q.sql))!;
     if (conn.dialect === 'sqlite') {
       const plan = (await db.executeQuery<{ detail: string }>(CompiledQuery.raw(`explain query plan ${recent.sql}`, [...recent.parameters]))).rows.map((r) => r.detail).join('\n');
-      assert.match(plan, /manifests_live_created/, plan);
+      assert.match(plan, /^SCAN m$/m, plan);
       assert.doesNotMatch(plan, /TEMP B-TREE/, plan);
     } else {
       const { plan, read } = await explainAnalyze(conn, recent, 'manifests');
-      assert.match(plan, /manifests_live_created/, plan);
+      assert.match(plan, /manifests_pkey/, plan);
       assert.ok(read <= 100, `read ${read} manifests:\n${plan}`);
     }
     // Every other figure is a sum over one row per owner or a count of deleted packages, never over the versions.

@@ -12,10 +12,9 @@ import { sql, type Kysely } from 'kysely';
  *   pushes, deletions and restores (the instance overview adds up the owners' instead of counting every row);
  * - `repositories_deleted_owner`: an owner's deleted packages, without walking its live ones;
  * - `package_storage_quota`: the few packages with a quota of their own (the quota listings);
- * - `manifests_live_created`: the newest live versions of the whole registry in order (the overview's recent
- *   pushes), instead of sorting all of them; `manifests_deleted` now holds deleted versions only (what the purge
- *   reads): holding every live one under NULL, it looked to SQLite like the best index for "live", which made it
- *   read all 1,000,000 and sort them.
+ * - `manifests_deleted` holds deleted versions only (what the purge reads): holding every live one under NULL, it
+ *   looked to SQLite like the best index for "live", which made the overview's recent pushes read all 1,000,000
+ *   and sort them rather than walk the primary key from the newest.
  * A download stays counted when its version or package is purged: it happened. Every package gets its
  * `package_storage` row here, and from now on when it is created. Computed here for what exists.
  */
@@ -61,6 +60,5 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema.createIndex('package_storage_quota').on('package_storage').column('owner').where(sql.ref('quota_bytes'), 'is not', null).execute();
   await db.schema.dropIndex('manifests_deleted').execute();
   await db.schema.createIndex('manifests_deleted').on('manifests').column('deleted_at').where(sql.ref('deleted_at'), 'is not', null).execute();
-  await db.schema.createIndex('manifests_live_created').on('manifests').columns(['created_at', 'id']).where(sql.ref('deleted_at'), 'is', null).execute();
   await db.schema.createIndex('repositories_deleted_owner').on('repositories').column('owner').where(sql.ref('deleted_at'), 'is not', null).execute();
 }
