@@ -98,11 +98,13 @@ export class StorageQuotas {
         .select(['s.owner', 's.bytes', 's.quotaBytes', 's.packageCount', 's.versionCount', 'a.type'])
         .where((eb) => eb.or([eb('s.packageCount', '>', 0), eb('s.quotaBytes', 'is not', null), eb('s.bytes', '>', 0)]))
         .$if(only !== null, (q) => q.where('s.owner', '=', only!)).execute(),
-      // Package quotas are few (an admin sets each): found by the column, not by walking the owners' packages.
+      // Package quotas are few (an admin sets each): found from `package_storage_quota` and sorted here; ordered by
+      // name in SQL, SQLite walked every live package in name order instead (100,000: 25 ms).
       this.#db.selectFrom('packageStorage as s').innerJoin('repositories as p', 'p.id', 's.repositoryId')
         .select(['p.owner', 'p.name', 's.bytes', 's.quotaBytes']).where('s.quotaBytes', 'is not', null).where('p.deletedAt', 'is', null)
-        .$if(only !== null, (q) => q.where('s.owner', '=', only!)).orderBy('p.name').execute(),
+        .$if(only !== null, (q) => q.where('s.owner', '=', only!)).execute(),
     ]);
+    packageQuotas.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     return owners.map((o) => ({
       owner: o.owner,
       type: o.type ?? null,
