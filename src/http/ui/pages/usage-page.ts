@@ -115,8 +115,9 @@ function ownerUsageBody(owner: Account, usage: OwnerUsage, now: number, warningP
 }
 
 /**
- * Deleted packages are not listed, but their downloads are in "Downloads, all time": one row says so, so the rows
- * add up to the total. Their storage no longer counts (their bytes go when they are purged and collected).
+ * Deleted packages are not listed, but their downloads are in "Downloads, all time" (purged ones' too): one row
+ * says how many there are and what they were downloaded. Their storage no longer counts (their bytes go when they
+ * are purged and collected).
  */
 function deletedRow(usage: OwnerUsage): Html | null {
   if (usage.deleted.packages === 0) return null;
