@@ -4,23 +4,17 @@
 // the database lists in name order, through the service and over HTTP in the web UI, for the organization's owner
 // and for a member who reads only part of it.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { readableRepositories } from '../../src/auth/package-access.js';
 import type { Subject } from '../../src/auth/permissions.js';
-import { Policy } from '../../src/auth/policy.js';
-import { AuditLog } from '../../src/audit/audit-log.js';
-import { connect, type Connection } from '../../src/db/connect.js';
-import { migrate } from '../../src/db/migrate.js';
+import type { Connection } from '../../src/db/connect.js';
 import { COUNT_LIMIT } from '../../src/packages/listing-count.js';
-import { PackageService, type Owner } from '../../src/packages/package-service.js';
+import type { Owner } from '../../src/packages/package-service.js';
 import { SESSION_COOKIE } from '../../src/http/ui/cookies.js';
-import { systemClock } from '../../src/util/clock.js';
-import { BIG_ORG, seed, type SeedResult, type SeedShape } from '../../bench/seed.js';
-import { backendEnv, startBerth, testBackend, type RunningBerth } from '../helpers/berth.js';
+import { BIG_ORG, type SeedResult, type SeedShape } from '../../bench/seed.js';
+import { startBerth, testBackend, type RunningBerth } from '../helpers/berth.js';
+import { listingService, seedRegistry } from '../helpers/seeded-registry.js';
 
 const SHAPE: SeedShape = {
   users: 60, owners: 6, repositories: COUNT_LIMIT + 300, bigOrgRepositories: COUNT_LIMIT + 150, hugeTags: 5,
@@ -37,15 +31,10 @@ const owner: Subject = { userId: 1, scopes: new Set(['read:packages']), reposito
 const member: Subject = { userId: SHAPE.users + 1, scopes: new Set(['read:packages']), repositoryLimit: null };
 
 before(async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'berth-test-'));
-  const env = await backendEnv(dataDir);
-  conn = connect(env.BERTH_METADATA_URL ?? `sqlite:${join(dataDir, 'berth.db')}`);
-  await migrate(conn);
-  seeded = await seed(conn, SHAPE);
+  const registry = await seedRegistry(SHAPE);
+  ({ conn, seeded, bigOrg } = registry);
   if (conn.dialect === 'postgres') await sql`analyze`.execute(conn.db);
-  const org = await conn.db.selectFrom('accounts').select(['id', 'login']).where('lowerLogin', '=', BIG_ORG).executeTakeFirstOrThrow();
-  bigOrg = { id: org.id, login: org.login, type: 'org' };
-  berth = await startBerth({ dataDir });
+  berth = await startBerth({ dataDir: registry.dataDir });
 });
 after(async () => {
   await berth?.stop();
@@ -60,10 +49,7 @@ async function readable(subject: Subject): Promise<string[]> {
 
 describe(`package listings past ${COUNT_LIMIT + 1} packages (${testBackend()})`, () => {
   it('pages on both sides of the remembered ids hold the packages in name order', async () => {
-    const packages = new PackageService({
-      db: conn.db, changes: conn.changes, clock: systemClock, audit: new AuditLog({ db: conn.db, clock: systemClock }),
-      downloads: null as never, rules: null as never, protection: null as never, policy: new Policy({ db: conn.db }),
-    });
+    const packages = listingService(conn);
     for (const [label, subject] of [['owner', owner], ['member', member]] as const) {
       const want = await readable(subject);
       const lastPage = Math.ceil(want.length / 100);

@@ -6,9 +6,6 @@
 // pages in order from an index, never the whole owner or registry: on PostgreSQL EXPLAIN ANALYZE counts the rows
 // each scan read, on SQLite EXPLAIN QUERY PLAN shows the index and no sort.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { CompiledQuery, createQueryId, sql, type KyselyPlugin, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode, type UnknownRow } from 'kysely';
@@ -17,12 +14,10 @@ import { TokenService } from '../../src/accounts/token-service.js';
 import { SESSION_COOKIE } from '../../src/http/ui/cookies.js';
 import { loadTargets, readableRepositories } from '../../src/auth/package-access.js';
 import { allowedOperations, type Subject, type Scope } from '../../src/auth/permissions.js';
-import { Policy } from '../../src/auth/policy.js';
-import { connect, type Connection } from '../../src/db/connect.js';
-import { migrate } from '../../src/db/migrate.js';
+import type { Connection } from '../../src/db/connect.js';
 import type { Db } from '../../src/db/schema.js';
 import { COUNT_LIMIT } from '../../src/packages/listing-count.js';
-import { PackageService, type Owner } from '../../src/packages/package-service.js';
+import type { Owner } from '../../src/packages/package-service.js';
 import { UsageService } from '../../src/packages/usage-service.js';
 import { VersionService } from '../../src/packages/version-service.js';
 import { VersionDetails } from '../../src/packages/version-details.js';
@@ -31,8 +26,9 @@ import { TagService } from '../../src/registry/tag-service.js';
 import type { RepoName } from '../../src/oci/names.js';
 import { AuditLog } from '../../src/audit/audit-log.js';
 import { systemClock } from '../../src/util/clock.js';
-import { BIG_ORG, HUGE_REPO, MEMBER, seed, type SeedResult, type SeedShape } from '../../bench/seed.js';
-import { backendEnv, startBerth, testBackend, type RunningBerth } from '../helpers/berth.js';
+import { BIG_ORG, HUGE_REPO, MEMBER, type SeedResult, type SeedShape } from '../../bench/seed.js';
+import { startBerth, testBackend, type RunningBerth } from '../helpers/berth.js';
+import { listingService, seedRegistry } from '../helpers/seeded-registry.js';
 
 const SHAPE: SeedShape = {
   users: 200, owners: 6, repositories: 2_600, bigOrgRepositories: 2_000, hugeTags: COUNT_LIMIT + 50,
@@ -68,11 +64,8 @@ let berth: RunningBerth;
 let bigOrg: Owner;
 
 before(async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'berth-test-'));
-  const env = await backendEnv(dataDir);
-  conn = connect(env.BERTH_METADATA_URL ?? `sqlite:${join(dataDir, 'berth.db')}`);
-  await migrate(conn);
-  seeded = await seed(conn, SHAPE);
+  const registry = await seedRegistry(SHAPE);
+  ({ conn, seeded, bigOrg } = registry);
   const { db } = conn;
   await db.updateTable('accounts').set({ disabledAt: Date.now() }).where('id', '=', 4).execute();
   await db.updateTable('accounts').set({ isAdmin: 1 }).where('id', '=', 5).execute();
@@ -86,9 +79,7 @@ before(async () => {
   await db.updateTable('ownerStorage').set((eb) => ({ packageCount: eb('packageCount', '-', 1), versionCount: eb('versionCount', '-', SHAPE.manifestsPerRepository) }))
     .where('owner', '=', BIG_ORG).execute();
   if (conn.dialect === 'postgres') await sql`analyze`.execute(db);
-  const org = await db.selectFrom('accounts').select(['id', 'login']).where('lowerLogin', '=', BIG_ORG).executeTakeFirstOrThrow();
-  bigOrg = { id: org.id, login: org.login, type: 'org' };
-  berth = await startBerth({ dataDir });
+  berth = await startBerth({ dataDir: registry.dataDir });
 });
 after(async () => {
   await berth?.stop();
@@ -132,7 +123,7 @@ describe(`listings on a seeded registry (${testBackend()})`, () => {
   });
 
   it('PackageService.list pages, filters and counts in SQL, as the in-memory listing did', async () => {
-    const packages = new PackageService({ db: conn.db, changes: conn.changes, clock: systemClock, audit: new AuditLog({ db: conn.db, clock: systemClock }), downloads: null as never, rules: null as never, protection: null as never, policy: new Policy({ db: conn.db }) });
+    const packages = listingService(conn);
     for (const label of ['member (partial reader)', 'plain member', 'organization owner', 'anonymous']) {
       const subject = subjects[label]!;
       const want = await expected(conn.db, subject, BIG_ORG);
@@ -153,7 +144,7 @@ describe(`listings on a seeded registry (${testBackend()})`, () => {
 
   it('the versions of a package with more than 10,000 are counted up to 10,001 and paged from the index', async () => {
     const versions = new VersionService({ db: conn.db, clock: systemClock, audit: new AuditLog({ db: conn.db, clock: systemClock }), downloads: null as never, rules: null as never, protection: null as never });
-    const packages = new PackageService({ db: conn.db, changes: conn.changes, clock: systemClock, audit: new AuditLog({ db: conn.db, clock: systemClock }), downloads: null as never, rules: null as never, protection: null as never, policy: new Policy({ db: conn.db }) });
+    const packages = listingService(conn);
     const huge = (await packages.find(bigOrg, 'huge', subjects['organization owner']!))!.package;
     assert.equal(huge.versionCount, SHAPE.hugeTags);
     for (const tagged of [undefined, true]) {
@@ -323,7 +314,7 @@ describe(`listings on a seeded registry (${testBackend()})`, () => {
       await run(conn.db.withPlugin(recorder));
       return recorder.nodes.map((node) => conn.db.getExecutor().compileQuery(node, createQueryId()));
     };
-    const service = (db: Db) => new PackageService({ db, changes: conn.changes, clock: systemClock, audit: new AuditLog({ db, clock: systemClock }), downloads: null as never, rules: null as never, protection: null as never, policy: new Policy({ db }) });
+    const service = (db: Db) => listingService(conn, db);
     const huge = await conn.db.selectFrom('repositories').select('id').where('name', '=', HUGE_REPO).executeTakeFirstOrThrow();
     const repos = (db: Db) => new RepositoryStore({ db, clock: systemClock });
     const cases: { label: string; queries: CompiledQuery[]; index: RegExp; maxRead: number; mayReadNone?: boolean }[] = [];
