@@ -16,6 +16,7 @@ import { COUNT_LIMIT, countUpTo } from './listing-count.js';
 import { ChangeBoundCache, type CacheLimits, type CacheLookup } from '../db/change-bound-cache.js';
 import type { ChangeFeed } from '../db/change-feed.js';
 import { downloadLimit, nameReused } from './package-errors.js';
+import { packageFigures } from './package-figures.js';
 
 /** The user or organization owning a namespace (an account, as the accounts module returns it). */
 export interface Owner {
@@ -184,8 +185,8 @@ export class PackageService {
     if (pkg.visibility === 'public' && limit > 0) {
       await this.#downloads.flush();
       // No version can be over the limit when the whole package is not (its kept total): most packages stop there.
-      const total = await this.#db.selectFrom('packageStorage').select('downloads').where('repositoryId', '=', pkg.id).executeTakeFirst();
-      const popular = Number(total?.downloads ?? 0) > limit && await this.#db.selectFrom('downloadsDaily as d').innerJoin('manifests as m', 'm.id', 'd.manifestId')
+      const total = (await packageFigures(this.#db, [pkg.id])).get(pkg.id)?.downloads ?? 0;
+      const popular = total > limit && await this.#db.selectFrom('downloadsDaily as d').innerJoin('manifests as m', 'm.id', 'd.manifestId')
         .select('d.manifestId').where('m.repositoryId', '=', pkg.id)
         .groupBy('d.manifestId').having((eb) => eb.fn.sum('d.count'), '>', limit).limit(1).executeTakeFirst();
       if (popular) throw downloadLimit('package', limit);
