@@ -1,12 +1,17 @@
 /**
- * `npm run bench -- --mirror [--quick]`: Berth as a pull-through cache of the CNCF registry (issue 17), on loopback.
+ * `npm run bench -- --mirror [--quick]`: Berth as a pull-through cache of the CNCF registry (issue 17).
  * One image of two random layers (2 × 64 MiB; 2 × 16 MiB with --quick) is pushed to the CNCF registry; then, with
  * skopeo, median of three runs each:
- *   - direct: a pull from the CNCF registry itself;
- *   - through a bare tee proxy (bench/tee-proxy.ts: forward, hash, write; nothing else), the machine's limit for a
- *     first pull through any cache written in Node;
- *   - first pull through Berth: an empty cache each run (a fresh Berth mirroring the registry), so every blob
- *     streams from the upstream while it is stored; target within 1.15× the direct pull;
+ *   - upstream on loopback, where the pull is bound by this machine's two cores, not by any network:
+ *     - direct: a pull from the CNCF registry itself;
+ *     - through a bare tee proxy (bench/tee-proxy.ts: forward, hash, write; nothing else), the machine's limit for a
+ *       first pull through any cache written in Node;
+ *     - first pull through Berth: an empty cache each run (a fresh Berth mirroring the registry), so every blob
+ *       streams from the upstream while it is stored; target within 1.15× the direct pull;
+ *   - upstream behind a 1 Gbit/s link (a second CNCF registry in a network namespace, bench/shaped-link.ts), as
+ *     Docker Hub or ghcr.io are to a cache that sits near its clients: direct pull and first pull through Berth
+ *     over the same link, the client on loopback to Berth; same target. Skipped, with the reason, where the
+ *     machine cannot make the link (not root, no tbf qdisc);
  *   - cached pull through Berth (everything already cached), against a pull of the same image pushed to Berth;
  *     target: as fast (within 1.10×, the spread of runs on a shared machine).
  * Prints a table with PASS/MISS and writes .bench/mirror.json.
@@ -19,6 +24,7 @@ import { skopeoPull, skopeoPush } from './clients.js';
 import { buildRandomImage, type BenchImage } from './image.js';
 import { median, settleDisk, timed } from './measure.js';
 import { startBerth, startCncfRegistry, startTeeProxy, verifyManifest, type Server } from './servers.js';
+import { createShapedLink } from './shaped-link.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const MiB = 1024 * 1024;
@@ -27,6 +33,7 @@ const UPSTREAM_REPO = 'library/big';
 const TAG = '1';
 const FIRST_PULL_TARGET = 1.15;
 const CACHED_PULL_TARGET = 1.1;
+const LINK_MBIT = 1000;
 
 export interface MirrorFigures {
   readonly imageBytes: number;
@@ -36,6 +43,8 @@ export interface MirrorFigures {
   readonly firstThroughBerthSeconds: number;
   readonly cachedThroughBerthSeconds: number;
   readonly pushedOnBerthSeconds: number;
+  /** The same over the shaped link, or why there is none. */
+  readonly remote: { readonly megabitsPerSecond: number; readonly directSeconds: number; readonly firstThroughBerthSeconds: number } | { readonly unavailable: string };
 }
 
 export async function benchMirror(quick: boolean, cleanup: Cleanup, progress: (message: string) => void): Promise<MirrorFigures> {
@@ -46,10 +55,6 @@ export async function benchMirror(quick: boolean, cleanup: Cleanup, progress: (m
   progress(`generating 2 × ${layerBytes / MiB} MiB random layers`);
   const image = await buildRandomImage(join(work, 'image'), { layerCount: 2, layerBytes, tag: 'mirror' });
 
-  const upstream = await startCncfRegistry(join(work, 'cncf'), cleanup);
-  await skopeoPush(image.dir, image.tag, `${upstream.host}/${UPSTREAM_REPO}:${TAG}`, null);
-  await verifyManifest(upstream, UPSTREAM_REPO, TAG, image.manifestDigest);
-  const mirrorEnv = { BERTH_MIRROR_UPSTREAMS_CNCF_URL: upstream.url };
   let pulls = 0;
   /** One skopeo pull of `ref` into a fresh layout, timed; the layout goes right after. */
   const pull = async (ref: string, creds: Server['credentials']): Promise<number> => {
@@ -59,29 +64,37 @@ export async function benchMirror(quick: boolean, cleanup: Cleanup, progress: (m
     await rm(out, { recursive: true, force: true });
     return seconds;
   };
-
-  const direct: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    progress(`direct pull ← CNCF registry (${i + 1}/${RUNS})`);
-    direct.push(await pull(`${upstream.host}/${UPSTREAM_REPO}:${TAG}`, null));
-  }
-  const proxy = await startTeeProxy(join(work, 'tee'), upstream, cleanup);
-  const tee: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    progress(`pull through the bare tee proxy ← CNCF registry (${i + 1}/${RUNS})`);
-    tee.push(await pull(`${proxy.host}/${UPSTREAM_REPO}:${TAG}`, null));
-  }
-  await proxy.stop();
-  const first: number[] = [];
+  let berths = 0;
   let berth: Server | null = null;
-  for (let i = 0; i < RUNS; i++) {
-    // A fresh Berth each run: its cache is empty, as on the first pull of an image.
-    await berth?.stop();
-    berth = await startBerth(join(work, `berth-${i}`), cleanup, { env: mirrorEnv });
-    progress(`first pull through Berth ← CNCF registry (${i + 1}/${RUNS})`);
-    first.push(await pull(`${berth.host}/cncf/${UPSTREAM_REPO}:${TAG}`, berth.credentials));
-  }
-  const mirror = berth!;
+  /** Direct pulls of `upstream`, then first pulls through a fresh Berth mirroring it each run (an empty cache). */
+  const firstPulls = async (upstream: Server, tee: boolean): Promise<{ direct: number[]; tee: number[]; first: number[] }> => {
+    await skopeoPush(image.dir, image.tag, `${upstream.host}/${UPSTREAM_REPO}:${TAG}`, null);
+    await verifyManifest(upstream, UPSTREAM_REPO, TAG, image.manifestDigest);
+    const runs = { direct: [] as number[], tee: [] as number[], first: [] as number[] };
+    for (let i = 0; i < RUNS; i++) {
+      progress(`direct pull ← ${upstream.name} (${i + 1}/${RUNS})`);
+      runs.direct.push(await pull(`${upstream.host}/${UPSTREAM_REPO}:${TAG}`, null));
+    }
+    if (tee) {
+      const proxy = await startTeeProxy(join(work, 'tee'), upstream, cleanup);
+      for (let i = 0; i < RUNS; i++) {
+        progress(`pull through the bare tee proxy ← ${upstream.name} (${i + 1}/${RUNS})`);
+        runs.tee.push(await pull(`${proxy.host}/${UPSTREAM_REPO}:${TAG}`, null));
+      }
+      await proxy.stop();
+    }
+    for (let i = 0; i < RUNS; i++) {
+      await berth?.stop();
+      berth = await startBerth(join(work, `berth-${berths++}`), cleanup, { env: { BERTH_MIRROR_UPSTREAMS_CNCF_URL: upstream.url } });
+      progress(`first pull through Berth ← ${upstream.name} (${i + 1}/${RUNS})`);
+      runs.first.push(await pull(`${berth.host}/cncf/${UPSTREAM_REPO}:${TAG}`, berth.credentials));
+    }
+    return runs;
+  };
+
+  const loopback = await firstPulls(await startCncfRegistry(join(work, 'cncf'), cleanup), true);
+  // The Berth of the last loopback run holds the whole image: the cached pulls are measured on it.
+  const mirror: Server = berth!;
   await skopeoPush(image.dir, image.tag, `${mirror.host}/bench/pushed:${TAG}`, mirror.credentials);
   await verifyManifest(mirror, 'bench/pushed', TAG, image.manifestDigest);
   const cached: number[] = [];
@@ -92,14 +105,28 @@ export async function benchMirror(quick: boolean, cleanup: Cleanup, progress: (m
     cached.push(await pull(`${mirror.host}/cncf/${UPSTREAM_REPO}:${TAG}`, mirror.credentials));
     pushed.push(await pull(`${mirror.host}/bench/pushed:${TAG}`, mirror.credentials));
   }
+  await mirror.stop();
+  berth = null;
+
+  const link = createShapedLink(LINK_MBIT, cleanup);
+  let remote: MirrorFigures['remote'];
+  let remoteRuns = null;
+  if ('unavailable' in link) {
+    progress(`no shaped link on this machine, remote upstream skipped: ${link.unavailable}`);
+    remote = { unavailable: link.unavailable };
+  } else {
+    remoteRuns = await firstPulls(await startCncfRegistry(join(work, 'cncf-remote'), cleanup, { remote: link }), false);
+    remote = { megabitsPerSecond: link.megabitsPerSecond, directSeconds: median(remoteRuns.direct), firstThroughBerthSeconds: median(remoteRuns.first) };
+  }
   const figures: MirrorFigures = {
     imageBytes: image.totalBytes,
-    directSeconds: median(direct), teeProxySeconds: median(tee), firstThroughBerthSeconds: median(first),
-    cachedThroughBerthSeconds: median(cached), pushedOnBerthSeconds: median(pushed),
+    directSeconds: median(loopback.direct), teeProxySeconds: median(loopback.tee), firstThroughBerthSeconds: median(loopback.first),
+    cachedThroughBerthSeconds: median(cached), pushedOnBerthSeconds: median(pushed), remote,
   };
   process.stdout.write(renderMirror(figures, image, loadBefore, loadavg()[0]!));
   await mkdir(join(ROOT, '.bench'), { recursive: true });
-  await writeFile(join(ROOT, '.bench/mirror.json'), `${JSON.stringify({ ...figures, runs: { direct, tee, first, cached, pushed } }, null, 2)}\n`);
+  const runs = { ...loopback, cached, pushed, remote: remoteRuns };
+  await writeFile(join(ROOT, '.bench/mirror.json'), `${JSON.stringify({ ...figures, runs }, null, 2)}\n`);
   progress('results written to .bench/mirror.json');
   return figures;
 }
@@ -109,17 +136,28 @@ function renderMirror(f: MirrorFigures, image: BenchImage, loadBefore: number, l
   const row = (label: string, seconds: number): string => `  ${label.padEnd(34)} ${seconds.toFixed(2).padStart(7)} s  ${(mb / seconds).toFixed(0).padStart(5)} MB/s`;
   const firstRatio = f.firstThroughBerthSeconds / f.directSeconds;
   const cachedRatio = f.cachedThroughBerthSeconds / f.pushedOnBerthSeconds;
+  const verdict = (ratio: number, target: number): string => `${ratio.toFixed(2)}× (target ≤ ${target}): ${ratio <= target ? 'PASS' : 'MISS'}`;
+  const remote = 'unavailable' in f.remote
+    ? [`  upstream behind a ${LINK_MBIT} Mbit/s link: skipped (${f.remote.unavailable})`]
+    : [
+      `  upstream behind a ${f.remote.megabitsPerSecond} Mbit/s link:`,
+      row('direct from the CNCF registry', f.remote.directSeconds),
+      row('first pull through Berth (miss)', f.remote.firstThroughBerthSeconds),
+      `  first pull over the link ${verdict(f.remote.firstThroughBerthSeconds / f.remote.directSeconds, FIRST_PULL_TARGET)}`,
+    ];
   return [
     '',
     `Pull-through cache: skopeo pulls of one ${mb.toFixed(0)} MB image (${image.layers.length} layers), median of ${RUNS}; load ${loadBefore.toFixed(2)} → ${loadAfter.toFixed(2)}`,
+    '  upstream on loopback (bound by the two cores that client, cache and upstream share):',
     row('direct from the CNCF registry', f.directSeconds),
     row('through a bare tee proxy', f.teeProxySeconds),
     row('first pull through Berth (miss)', f.firstThroughBerthSeconds),
     row('cached pull through Berth (hit)', f.cachedThroughBerthSeconds),
     row('pull of the image pushed to Berth', f.pushedOnBerthSeconds),
-    `  first pull ${firstRatio.toFixed(2)}× direct (target ≤ ${FIRST_PULL_TARGET}): ${firstRatio <= FIRST_PULL_TARGET ? 'PASS' : 'MISS'}; `
+    `  first pull ${verdict(firstRatio, FIRST_PULL_TARGET)}; `
       + `the bare tee proxy ${(f.teeProxySeconds / f.directSeconds).toFixed(2)}× direct, Berth ${(f.firstThroughBerthSeconds / f.teeProxySeconds).toFixed(2)}× the tee proxy`,
     `  cached pull ${cachedRatio.toFixed(2)}× a pushed image's (target ≤ ${CACHED_PULL_TARGET}): ${cachedRatio <= CACHED_PULL_TARGET ? 'PASS' : 'MISS'}`,
+    ...remote,
     '',
   ].join('\n');
 }

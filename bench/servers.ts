@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Cleanup } from './cleanup.js';
 import { MANIFEST_MEDIA_TYPE } from './image.js';
+import type { ShapedLink } from './shaped-link.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const START_TIMEOUT_MS = 30_000;
@@ -115,9 +116,10 @@ export interface CncfS3 {
 /**
  * The CNCF registry (distribution 2.8) with the settings its Debian package ships — filesystem storage with the
  * in-memory blob descriptor cache — minus auth, and logging only warnings so both servers log alike. With `s3`, its
- * S3 driver instead (redirects off: it streams blobs itself, as Berth does).
+ * S3 driver instead (redirects off: it streams blobs itself, as Berth does). With `remote`, it runs in that link's
+ * namespace and is reached through the link (bench/shaped-link.ts).
  */
-export async function startCncfRegistry(dir: string, cleanup: Cleanup, opts: { s3?: CncfS3 } = {}): Promise<Server> {
+export async function startCncfRegistry(dir: string, cleanup: Cleanup, opts: { s3?: CncfS3; remote?: ShapedLink } = {}): Promise<Server> {
   await mkdir(join(dir, 'storage'), { recursive: true });
   const storage = opts.s3
     ? [
@@ -134,6 +136,7 @@ export async function startCncfRegistry(dir: string, cleanup: Cleanup, opts: { s
     ]
     : ['  filesystem:', `    rootdirectory: ${join(dir, 'storage')}`];
   const port = await freePort();
+  const address = opts.remote?.remoteAddress ?? '127.0.0.1';
   const config = join(dir, 'config.yml');
   await writeFile(config, [
     'version: 0.1',
@@ -148,16 +151,20 @@ export async function startCncfRegistry(dir: string, cleanup: Cleanup, opts: { s
     '  delete:',
     '    enabled: true',
     'http:',
-    `  addr: 127.0.0.1:${port}`,
+    `  addr: ${address}:${port}`,
     '',
   ].join('\n'));
   // Its Go AWS SDK refuses a custom CA bundle on the plain-HTTP transport the driver builds (this machine sets one).
   const { AWS_CA_BUNDLE: _bundle, ...env } = process.env;
-  const child = await launch('docker-registry', '/usr/bin/docker-registry', ['serve', config],
-    { cwd: dir, env, logFile: join(dir, 'server.log') }, cleanup);
-  const url = `http://127.0.0.1:${port}`;
+  // `ip netns exec` enters the namespace and execs the registry in place: the pid is still the registry's.
+  const [command, args] = opts.remote
+    ? ['/usr/sbin/ip', ['netns', 'exec', opts.remote.namespace, '/usr/bin/docker-registry', 'serve', config]]
+    : ['/usr/bin/docker-registry', ['serve', config]];
+  const child = await launch('docker-registry', command, args, { cwd: dir, env, logFile: join(dir, 'server.log') }, cleanup);
+  const url = `http://${address}:${port}`;
   await waitForHttp(`${url}/v2/`, child.process, child.logFile);
-  return server(opts.s3 ? 'CNCF registry (S3)' : 'CNCF registry', child.process, url, dir);
+  const name = opts.s3 ? 'CNCF registry (S3)' : opts.remote ? `CNCF registry behind ${opts.remote.megabitsPerSecond} Mbit/s` : 'CNCF registry';
+  return server(name, child.process, url, dir);
 }
 
 /**

@@ -60,6 +60,11 @@ const PULL_MEMORY = 10_000;
 const DOCKER_HUB_HOSTS = new Set(['registry-1.docker.io', 'index.docker.io', 'docker.io', 'registry.hub.docker.com']);
 /** When the upstream gave no Retry-After, clients are asked to come back after this. */
 const RETRY_SECONDS = 5;
+/**
+ * Bytes each branch of a blob being fetched holds (to the store, to the client): at most 2 MiB per blob in flight,
+ * and single flight makes that one per distinct blob.
+ */
+const BRANCH_BUFFER_BYTES = 1024 * 1024;
 
 /**
  * Pull-through caches of other registries (issue 17). Each upstream owns a namespace of this registry: a pull of
@@ -315,7 +320,9 @@ export class MirrorService {
       settle(Promise.reject(err));
       throw err;
     }
-    const toStore = new PassThrough();
+    // 1 MiB between the branches instead of 16 KiB: the upstream socket keeps being read while a disk write or a
+    // client write is in flight, instead of pausing on every chunk (first pull 1.05 → 0.90 s for 134 MB on loopback).
+    const toStore = new PassThrough({ highWaterMark: BRANCH_BUFFER_BYTES });
     let committed!: Promise<unknown>;
     // The client's last chunk waits until the whole blob matched its digest (not for the bytes to be made durable
     // and committed: the client has what it asked for either way), or gets the error that it did not.
@@ -451,6 +458,7 @@ async function orNull<T>(p: Promise<T>): Promise<T | null> {
 function holdLastChunk(ready: () => Promise<unknown>): Transform {
   let held: Buffer | null = null;
   return new Transform({
+    highWaterMark: BRANCH_BUFFER_BYTES,
     transform(chunk: Buffer, _encoding, done) {
       const previous = held;
       held = chunk;
