@@ -14,7 +14,7 @@ const ALLOWED: Record<string, string[]> = {
   app: ['config', 'db', 'storage', 'http', 'registry', 'packages', 'accounts', 'auth', 'maintenance', 'events', 'mirror', 'lifecycle', 'audit'],
   config: [],
   http: ['registry', 'packages', 'accounts', 'auth', 'mirror', 'lifecycle', 'events', 'audit'],
-  mirror: ['db', 'registry'],
+  mirror: ['db', 'registry', 'audit'],
   registry: ['db', 'storage', 'events', 'audit'],
   // Listings show only what the caller may see: the policy (auth/policy.ts) decides.
   packages: ['db', 'registry', 'auth', 'events', 'audit'],

@@ -12,6 +12,7 @@ import { migrationStatus, prepareSchema } from '../db/migrate.js';
 import { LifecyclePolicies } from '../lifecycle/lifecycle-policies.js';
 import { RetentionService } from '../lifecycle/retention-service.js';
 import { MirrorEviction } from '../lifecycle/mirror-eviction.js';
+import { UpstreamStore } from '../mirror/upstream-store.js';
 import { MirrorPackages } from '../packages/mirror-packages.js';
 import { BlobScrubber } from '../maintenance/blob-scrubber.js';
 import { GarbageCollector } from '../maintenance/garbage-collector.js';
@@ -27,7 +28,7 @@ import { RepositoryStore } from '../registry/repositories.js';
 import { UploadService } from '../registry/upload-service.js';
 import { systemClock } from '../util/clock.js';
 import { BerthError } from '../util/errors.js';
-import { openBlobStore } from './create-app.js';
+import { mirrorPasswordSeal, openBlobStore } from './create-app.js';
 import { forgetInitialAdminPassword } from './initial-admin-password.js';
 
 export type { AuditRecord } from '../audit/audit-log.js';
@@ -68,7 +69,7 @@ export interface AdminServices {
   readonly quotas: StorageQuotas;
   readonly lifecycle: { readonly policies: LifecyclePolicies; readonly retention: RetentionService; packageId(name: string): Promise<number | null> };
   /** Pull-through caches (berth mirror): what they hold, and eviction by last pull or on demand. */
-  readonly mirror: { readonly packages: MirrorPackages; readonly eviction: MirrorEviction };
+  readonly mirror: { readonly packages: MirrorPackages; readonly eviction: MirrorEviction; readonly upstreams: UpstreamStore };
 }
 
 export interface AdminServicesOptions {
@@ -104,6 +105,8 @@ export async function withServices<T>(opts: AdminServicesOptions, fn: (s: AdminS
     const store = await openBlobStore(config.storage);
     blobs = store;
     const repos = new RepositoryStore({ db: conn.db, clock });
+    const upstreams = new UpstreamStore({ db: conn.db, clock, audit, configured: config.mirror.upstreams,
+      seal: mirrorPasswordSeal(config) });
     const policies = new LifecyclePolicies({ db: conn.db, clock, audit });
     // The operator's commands record as the CLI (no Berth account), naming the OS user who ran them.
     return await audit.run(cliScope(), () => fn({
@@ -116,7 +119,8 @@ export async function withServices<T>(opts: AdminServicesOptions, fn: (s: AdminS
       },
       mirror: {
         packages: new MirrorPackages({ db: conn.db }),
-        eviction: new MirrorEviction({ db: conn.db, clock, audit, rules: config.mirror.upstreams }),
+        eviction: new MirrorEviction({ db: conn.db, clock, audit, rules: () => upstreams.list() }),
+        upstreams,
       },
       trust: new TrustPolicies({ db: conn.db, clock, audit }),
       bots: new BotService({ db: conn.db, clock, audit }),

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import type { Config } from '../config/config.js';
+import type { SecretSeal } from '../util/secret-seal.js';
 import { connect, sqlitePath, type Connection } from '../db/connect.js';
 import { prepareSchema } from '../db/migrate.js';
 import { sqliteFiles } from '../db/wal-guard.js';
@@ -44,6 +45,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { listenForMetrics } from '../http/metrics-endpoint.js';
 import { ClusterFlight } from '../mirror/cluster-flight.js';
 import { MirrorService } from '../mirror/mirror-service.js';
+import { UpstreamStore } from '../mirror/upstream-store.js';
 import { MirrorPackages } from '../packages/mirror-packages.js';
 import { OwnerDirectory } from '../packages/owner-directory.js';
 import { PackageService } from '../packages/package-service.js';
@@ -132,8 +134,13 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   // database write later (e.g. on a full disk).
   await keys.current();
   const registryTokens = new RegistryTokens({ keys, ttlSeconds: Math.round(config.auth.registryTokenTtlMs / 1000) });
-  const mirror = config.mirror.upstreams.length === 0 ? null : new MirrorService({
-    db: db.db, registry, clock, log: log.child({ module: 'mirror' }), settings: config.mirror, manifestMaxBytes: config.registry.manifestMaxBytes,
+  const mirrorUpstreams = new UpstreamStore({
+    db: db.db, clock, audit, configured: config.mirror.upstreams,
+    seal: mirrorPasswordSeal(config),
+  });
+  const mirror = new MirrorService({
+    db: db.db, registry, clock, log: log.child({ module: 'mirror' }), settings: config.mirror, upstreams: mirrorUpstreams, changes: db.changes,
+    manifestMaxBytes: config.registry.manifestMaxBytes,
     ...(metrics ? { onResult: (upstream: string, kind: 'manifest' | 'blob', result: string) => metrics.mirrorRequest(upstream, kind, result) } : {}),
     // Replicas share PostgreSQL: one of them fetches each uncached manifest or blob, the others wait for its copy.
     // The lease outlives a stalled upstream (mirror.timeout) and is renewed while a large blob streams.
@@ -143,7 +150,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   });
   const trust = new TrustPolicies({ db: db.db, clock, audit });
   const bots = new BotService({ db: db.db, clock, audit });
-  const policy = new Policy({ db: db.db, ...(mirror ? { mirrorOf: mirror.readersOf } : {}) });
+  const policy = new Policy({ db: db.db, mirrorOf: mirror.readersOf });
   const publicUrl = config.server.publicUrl;
   const rules = { restoreWindowMs: config.packages.restoreWindowMs, deleteDownloadLimit: config.packages.deleteDownloadLimit };
   const packages = new PackageService({
@@ -181,7 +188,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
     },
   });
   const retention = new RetentionService({ db: db.db, clock, audit, policies, downloads: registry.downloads });
-  const eviction = new MirrorEviction({ db: db.db, clock, audit, rules: config.mirror.upstreams });
+  const eviction = new MirrorEviction({ db: db.db, clock, audit, rules: () => mirrorUpstreams.list() });
   const retentionEvery = config.retention.intervalMs;
   if (retentionEvery !== null) {
     scheduler.every({
@@ -193,7 +200,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
         const r = await retention.runAll(signal);
         if (r.deleted > 0) log.info(r, 'retention run deleted versions');
         // Pull-through caches: versions not pulled for their namespace's evictAfter, the same way.
-        if (!eviction.enabled || signal.aborted) return;
+        if (signal.aborted) return;
         const evicted = await eviction.run({ dryRun: false, signal });
         const versions = evicted.reduce((n, e) => n + e.evicted.length, 0);
         if (versions > 0) log.info({ repositories: evicted.length, versions }, 'mirror eviction deleted cached versions not pulled for evictAfter');
@@ -255,7 +262,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
       .map((o) => ({ owner: o.owner, bytes: o.sizeBytes }))),
   });
   const lifecycle = { policies, access: new LifecycleAccess({ db: db.db, policy }), retention };
-  const mirrorViews = mirror && { service: mirror, packages: new MirrorPackages({ db: db.db }) };
+  const mirrorViews = { service: mirror, packages: new MirrorPackages({ db: db.db }), upstreams: mirrorUpstreams };
   const { app: server, https } = buildServer({
     log,
     audit,
@@ -424,6 +431,11 @@ async function bootstrapAdmin(accounts: AccountService, dataDir: string): Promis
   const file = await keepInitialAdminPassword(dataDir, password);
   await accounts.createUser({ login: INITIAL_ADMIN, password, isAdmin: true });
   return { password, file };
+}
+
+/** Mirror passwords sealed with auth.keyEncryptionKey, or stored as given without one (src/mirror/upstream-store.ts). */
+export function mirrorPasswordSeal(config: Config): SecretSeal | null {
+  return config.auth.keyEncryptionKey ? new KeySeal(config.auth.keyEncryptionKey, 'mirror passwords') : null;
 }
 
 /** The configured blob store driver, ready to use; `berth serve` and the operator commands share it. */

@@ -17,7 +17,7 @@ export type AuditAction =
   | 'package.retention_run' | 'package_version.delete' | 'package_version.restore' | 'tag.move' | 'tag.delete'
   | 'hook.create' | 'hook.config_changed' | 'hook.destroy'
   | 'trust_policy.create' | 'trust_policy.destroy' | 'bot.create' | 'bot.rotate' | 'bot.destroy'
-  | 'gc.run' | 'quota.update';
+  | 'gc.run' | 'quota.update' | 'mirror.create' | 'mirror.destroy';
 
 /**
  * Who acts and from where: set once per request by the HTTP layer (the credential resolver's answer, the client

@@ -1,50 +1,76 @@
 import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
 import type { EvictionRun } from '../app/admin-services.js';
 import { loadConfig } from '../config/config.js';
+import { parseDuration } from '../util/duration.js';
 import { notFound } from '../util/errors.js';
 import { printTable, withDataOptions, withServices } from './admin-context.js';
+import { parseFlag } from './usage-error.js';
 
 type DataOpts = { data?: string; config?: string; init?: boolean };
 
 /**
- * `berth mirror list|show|evict|remove`: the pull-through caches the configuration defines (mirror.upstreams; never
- * their secrets), what they hold, and eviction. Upstreams are configuration, not edited here.
+ * `berth mirror list|add|delete|show|evict|remove`: the pull-through caches (those of the configuration,
+ * mirror.upstreams, and those an admin adds here or on /admin/mirrors; never their secrets), what they hold, and
+ * eviction. A running server picks up a mirror added or deleted here at once, as every replica does.
  */
 export function mirrorCommand(): Command {
-  const mirror = new Command('mirror').description('Pull-through caches of other registries (configured under mirror.upstreams)');
-  mirror.command('list')
+  const mirror = new Command('mirror').description('Pull-through caches of other registries');
+  withDataOptions(mirror.command('list'))
     .description('List the mirror namespaces, their upstreams, how Berth authenticates to them and the default mirror')
-    .option('--config <file>', 'YAML configuration file (or BERTH_CONFIG)')
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  BERTH_MIRROR_UPSTREAMS_DOCKERHUB_URL=https://registry-1.docker.io berth mirror list')
-    .action((opts: { config?: string; json?: boolean }) => {
+    .action(async (opts: DataOpts & { json?: boolean }) => {
       const { mirror: config } = loadConfig({ file: opts.config });
-      const rows = config.upstreams.map((u) => ({
+      const upstreams = await withServices(opts, (s) => s.mirror.upstreams.list());
+      const rows = upstreams.map((u) => ({
         namespace: u.namespace, upstream: u.url, auth: u.credentials ? `user ${u.credentials.username}` : 'anonymous', default: u.isDefault,
+        source: u.source,
       }));
       if (opts.json) {
         process.stdout.write(`${JSON.stringify({ access: config.access, tagTtlMs: config.tagTtlMs, upstreams: rows }, null, 2)}\n`);
         return;
       }
       if (rows.length === 0) {
-        process.stdout.write('no mirrors configured (mirror.upstreams.<namespace>.url, or BERTH_MIRROR_UPSTREAMS_<NAMESPACE>_URL)\n');
+        process.stdout.write('no mirrors yet (berth mirror add NAMESPACE URL, or mirror.upstreams.<namespace>.url in the configuration)\n');
         return;
       }
-      const table = [['NAMESPACE', 'UPSTREAM', 'AUTH', 'DEFAULT'], ...rows.map((r) => [r.namespace, r.upstream, r.auth, r.default ? 'yes' : ''])];
-      const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
-      for (const row of table) process.stdout.write(`${row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
+      printTable([['NAMESPACE', 'UPSTREAM', 'AUTH', 'DEFAULT', 'DEFINED BY'],
+        ...rows.map((r) => [r.namespace, r.upstream, r.auth, r.default ? 'yes' : '', r.source === 'config' ? 'configuration' : 'admin'])]);
       process.stdout.write(`pulls: ${config.access === 'public' ? 'anyone' : 'signed-in users'} (mirror.access); tags revalidated after ${config.tagTtlMs / 1000}s (mirror.tagTtl)\n`);
+    });
+  withDataOptions(mirror.command('add <namespace> <url>'))
+    .description('Add a mirror: pulls of NAMESPACE/IMAGE:TAG go through the upstream at URL, on every replica, without a restart')
+    .option('--username <name>', 'user name upstream (default: anonymous)')
+    .option('--password-file <file>', 'file holding the password or token upstream, with --username (never on the command line)')
+    .option('--default', 'the default mirror: Docker registry-mirrors mode pulls through it')
+    .option('--evict-after <duration>', 'evict cached images not pulled for this long (e.g. 30d); default: kept')
+    .addHelpText('after', '\nExamples:\n  berth mirror add dockerhub https://registry-1.docker.io --default --evict-after 30d\n  berth mirror add ghcr https://ghcr.io --username bot --password-file /run/secrets/ghcr')
+    .action(async (namespace: string, url: string, opts: DataOpts & { username?: string; passwordFile?: string; default?: boolean; evictAfter?: string }) => {
+      const password = opts.passwordFile === undefined ? null : parseFlag('--password-file', () => readFileSync(opts.passwordFile!, 'utf8').trim());
+      const evictAfterMs = opts.evictAfter === undefined ? null : parseFlag('--evict-after', () => parseDuration(opts.evictAfter!));
+      const added = await withServices(opts, (s) => s.mirror.upstreams.add({
+        namespace, url, username: opts.username ?? null, password, isDefault: opts.default ?? false, evictAfterMs,
+      }));
+      process.stdout.write(`added mirror ${added.namespace} of ${added.url}${added.isDefault ? ' (the default)' : ''}: docker pull HOST/${added.namespace}/IMAGE:TAG\n`);
+    });
+  withDataOptions(mirror.command('delete <namespace>'))
+    .description('Delete a mirror added by an admin; its cache must be empty first (berth mirror remove NAMESPACE)')
+    .action(async (namespace: string, opts: DataOpts) => {
+      await withServices(opts, (s) => s.mirror.upstreams.remove(namespace));
+      process.stdout.write(`deleted mirror ${namespace}\n`);
     });
   withDataOptions(mirror.command('show [namespace]'))
     .description('Each mirror\'s cached packages, versions, size and last pull; with a namespace, its cached packages')
     .option('--json', 'print JSON')
     .action(async (namespace: string | undefined, opts: DataOpts & { json?: boolean }) => {
-      const { mirror: config } = loadConfig({ file: opts.config });
-      const upstreams = config.upstreams.filter((u) => namespace === undefined || u.namespace === namespace);
-      if (namespace !== undefined && upstreams.length === 0) throw notFound(`no mirror namespace ${namespace} (berth mirror list shows them)`);
-      const out = await withServices(opts, async (s) => (namespace === undefined
-        ? { summaries: await s.mirror.packages.summaries(upstreams.map((u) => u.namespace)) }
-        : { cached: (await s.mirror.packages.list(namespace, { page: 1, perPage: Number.MAX_SAFE_INTEGER })).repositories }));
+      const out = await withServices(opts, async (s) => {
+        const upstreams = (await s.mirror.upstreams.list()).filter((u) => namespace === undefined || u.namespace === namespace);
+        if (namespace !== undefined && upstreams.length === 0) throw notFound(`no mirror namespace ${namespace} (berth mirror list shows them)`);
+        return namespace === undefined
+          ? { summaries: await s.mirror.packages.summaries(upstreams.map((u) => u.namespace)) }
+          : { cached: (await s.mirror.packages.list(namespace, { page: 1, perPage: Number.MAX_SAFE_INTEGER })).repositories };
+      });
       const when = (ms: number | null): string => (ms === null ? '-' : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z'));
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);

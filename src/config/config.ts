@@ -3,7 +3,8 @@ import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parseByteSize } from '../util/byte-size.js';
 import { parseDuration } from '../util/duration.js';
-import { envName, MIRROR_NAMESPACE, SCHEMA, UPSTREAM_SCHEMA, type ConfigKey, type KeySpec, type UpstreamKey } from './schema.js';
+import { MIRROR_NAMESPACE } from '../oci/names.js';
+import { envName, SCHEMA, UPSTREAM_SCHEMA, type ConfigKey, type KeySpec, type UpstreamKey } from './schema.js';
 
 /** The typed, frozen configuration handed to createApp. Modules receive only their slice. */
 /** The webhook worker's timing and its SSRF guard (src/events/). */

@@ -245,8 +245,6 @@ export const UPSTREAM_SCHEMA = {
 
 export type UpstreamKey = keyof typeof UPSTREAM_SCHEMA;
 
-/** The namespaces of mirrors: lowercase letters and digits, single dashes inside (so env names map back). */
-export const MIRROR_NAMESPACE = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 
 /** Environment variable for a key: `storage.fs.root` → `BERTH_STORAGE_FS_ROOT`. */
 export function envName(key: string): string {

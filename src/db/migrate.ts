@@ -28,6 +28,7 @@ import * as m0024 from './migrations/0024-change-notifications.js';
 import * as m0025 from './migrations/0025-package-version-counts.js';
 import * as m0026 from './migrations/0026-permission-change-notifications.js';
 import * as m0027 from './migrations/0027-usage-figures.js';
+import * as m0028 from './migrations/0028-mirror-upstreams.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -60,6 +61,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '0025-package-version-counts': m0025,
   '0026-permission-change-notifications': m0026,
   '0027-usage-figures': m0027,
+  '0028-mirror-upstreams': m0028,
 };
 
 export interface MigrationStatus {

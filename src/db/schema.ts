@@ -26,6 +26,7 @@ export interface Database {
   sessions: SessionsTable;
   mirrorTags: MirrorTagsTable;
   mirrorPulls: MirrorPullsTable;
+  mirrorUpstreams: MirrorUpstreamsTable;
   lifecyclePolicies: LifecyclePoliciesTable;
   hooks: HooksTable;
   webhookEvents: WebhookEventsTable;
@@ -257,6 +258,19 @@ export interface MirrorTagsTable {
   repositoryId: number;
   name: string;
   checkedAt: number;
+}
+
+/** Pull-through mirrors added at run time by an admin (migration 0028); the configuration's are not here. */
+export interface MirrorUpstreamsTable {
+  namespace: string;
+  url: string;
+  username: string | null;
+  /** Sealed with auth.keyEncryptionKey when one is set, else as given. */
+  password: string | null;
+  /** 1: Docker registry-mirrors mode goes through it. */
+  isDefault: number;
+  evictAfterMs: number | null;
+  createdAt: number;
 }
 
 /** When a cached version of a pull-through mirror was last pulled through the cache (migration 0021). */

@@ -1,8 +1,4 @@
-/** Encrypts a value at rest, bound to a context string (auth's KeySeal, given by the composition root). */
-export interface SecretSeal {
-  seal(context: string, plaintext: string): string;
-  open(context: string, stored: string): string;
-}
+import type { SecretSeal } from '../util/secret-seal.js';
 
 /**
  * Hook secrets are HMAC keys Berth must use on every delivery, so they cannot be hashed: with auth.keyEncryptionKey

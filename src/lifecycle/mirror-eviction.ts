@@ -40,24 +40,20 @@ export class MirrorEviction {
   readonly #db: Db;
   readonly #clock: Clock;
   readonly #audit: AuditLog;
-  readonly #rules: readonly EvictionRule[];
+  /** The mirrors as they stand (the configuration's and those admins added). */
+  readonly #rules: () => Promise<readonly EvictionRule[]>;
 
-  constructor(deps: { db: Db; clock: Clock; audit: AuditLog; rules: readonly EvictionRule[] }) {
+  constructor(deps: { db: Db; clock: Clock; audit: AuditLog; rules: () => Promise<readonly EvictionRule[]> }) {
     this.#db = deps.db;
     this.#clock = deps.clock;
     this.#audit = deps.audit;
     this.#rules = deps.rules;
   }
 
-  /** Whether any namespace evicts at all (the scheduled job is left out otherwise). */
-  get enabled(): boolean {
-    return this.#rules.some((r) => r.evictAfterMs !== null);
-  }
-
   /** Every namespace with `evictAfter`: the repositories that lost versions (or, dry, would). */
   async run(opts: { dryRun: boolean; signal?: AbortSignal }): Promise<EvictionRun[]> {
     const out: EvictionRun[] = [];
-    for (const rule of this.#rules) {
+    for (const rule of await this.#rules()) {
       if (rule.evictAfterMs === null) continue;
       const cutoff = this.#clock.now() - rule.evictAfterMs;
       for (const repo of await this.#repositories(rule.namespace)) {
@@ -75,7 +71,7 @@ export class MirrorEviction {
    */
   async remove(target: string, dryRun: boolean): Promise<EvictionRun[] | null> {
     const namespace = target.includes('/') ? target.slice(0, target.indexOf('/')) : target;
-    if (!this.#rules.some((r) => r.namespace === namespace)) return null;
+    if (!(await this.#rules()).some((r) => r.namespace === namespace)) return null;
     const repos = (await this.#repositories(namespace)).filter((r) => target === namespace || r.name === target);
     if (repos.length === 0) return null;
     const out: EvictionRun[] = [];

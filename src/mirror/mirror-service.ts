@@ -1,4 +1,5 @@
 import { PassThrough, Transform, type Readable } from 'node:stream';
+import type { ChangeFeed } from '../db/change-feed.js';
 import type { Db } from '../db/schema.js';
 import { transaction } from '../db/transaction.js';
 import type { Digest } from '../oci/digest.js';
@@ -13,13 +14,13 @@ import { isBerthError, type BerthError } from '../util/errors.js';
 import type { ClusterFlight, FetchClaim } from './cluster-flight.js';
 import { SingleFlight } from './single-flight.js';
 import { UpstreamClient, UpstreamError, type UpstreamSettings } from './upstream-client.js';
+import type { MirrorUpstream, UpstreamStore } from './upstream-store.js';
 
-/** The mirror slice of the configuration (config `mirror`). */
+/** The mirror slice of the configuration (config `mirror`); the upstreams come from an UpstreamStore. */
 export interface MirrorSettings {
   readonly tagTtlMs: number;
   readonly access: 'public' | 'signed-in';
   readonly timeoutMs: number;
-  readonly upstreams: readonly UpstreamSettings[];
 }
 
 /** A /v2 repository name served by a mirror. */
@@ -44,6 +45,8 @@ export interface UpstreamSummary {
   /** `anonymous`, or the user name Berth signs in with. */
   readonly auth: string;
   readonly evictAfterMs: number | null;
+  /** Defined by the configuration, or added by an admin (and removable by one). */
+  readonly source: 'config' | 'admin';
 }
 
 /** Requests answered per result since this process started (the metric berth_mirror_requests_total, summed). */
@@ -65,6 +68,15 @@ const RETRY_SECONDS = 5;
  * and single flight makes that one per distinct blob.
  */
 const BRANCH_BUFFER_BYTES = 1024 * 1024;
+/** While the change feed is down, the upstreams are read again this often. */
+const UPSTREAMS_REREAD_MS = 5_000;
+
+/** The upstreams as last read: by namespace, and the default mirror's. */
+interface Upstreams {
+  readonly list: readonly MirrorUpstream[];
+  readonly byNamespace: ReadonlyMap<string, UpstreamClient>;
+  readonly fallback: UpstreamClient | null;
+}
 
 /**
  * Pull-through caches of other registries (issue 17). Each upstream owns a namespace of this registry: a pull of
@@ -95,8 +107,13 @@ export class MirrorService {
   readonly #log: Logger;
   readonly #settings: MirrorSettings;
   readonly #manifestMaxBytes: number;
-  readonly #upstreams = new Map<string, UpstreamClient>();
-  readonly #default: UpstreamClient | null;
+  readonly #store: UpstreamStore;
+  readonly #changes: ChangeFeed;
+  #upstreams: Upstreams = { list: [], byNamespace: new Map(), fallback: null };
+  /** The change feed's version when the upstreams were read (undefined: never; null: the feed was down). */
+  #seen: number | null | undefined = undefined;
+  #readAt = 0;
+  #reading: Promise<Upstreams> | null = null;
   readonly #flights = new SingleFlight();
   readonly #cluster: ClusterFlight | null;
   readonly #observe: MirrorObserver;
@@ -105,8 +122,8 @@ export class MirrorService {
   readonly #recorded = new Map<number, number>();
 
   constructor(deps: {
-    db: Db; registry: Registry; clock: Clock; log: Logger; settings: MirrorSettings; manifestMaxBytes: number; onResult?: MirrorObserver;
-    cluster?: ClusterFlight;
+    db: Db; registry: Registry; clock: Clock; log: Logger; settings: MirrorSettings; upstreams: UpstreamStore; changes: ChangeFeed;
+    manifestMaxBytes: number; onResult?: MirrorObserver; cluster?: ClusterFlight;
   }) {
     this.#cluster = deps.cluster ?? null;
     const onResult = deps.onResult ?? (() => {});
@@ -120,15 +137,40 @@ export class MirrorService {
     this.#clock = deps.clock;
     this.#log = deps.log;
     this.#settings = deps.settings;
+    this.#store = deps.upstreams;
+    this.#changes = deps.changes;
     this.#manifestMaxBytes = deps.manifestMaxBytes;
+  }
+
+  /**
+   * The upstreams, read again once the change feed moved (an admin added or removed one, here or on another
+   * replica, or with the CLI; any other change moves it too, and costs one small read), or every
+   * UPSTREAMS_REREAD_MS while the feed is down. A client whose settings did not change is kept, with its tokens and
+   * its backoff.
+   */
+  async #current(): Promise<Upstreams> {
+    const version = this.#changes.version();
+    const fresh = version === null ? this.#clock.now() - this.#readAt < UPSTREAMS_REREAD_MS : version === this.#seen;
+    if (fresh) return this.#upstreams;
+    this.#reading ??= this.#read(version).finally(() => { this.#reading = null; });
+    return this.#reading;
+  }
+
+  async #read(version: number | null): Promise<Upstreams> {
+    const list = await this.#store.list();
+    const byNamespace = new Map<string, UpstreamClient>();
     let fallback: UpstreamClient | null = null;
-    for (const u of deps.settings.upstreams) {
-      const client = new UpstreamClient(u, { clock: deps.clock, timeoutMs: deps.settings.timeoutMs });
-      this.#upstreams.set(u.namespace, client);
+    for (const u of list) {
+      const old = this.#upstreams.byNamespace.get(u.namespace);
+      const client = old && sameSettings(old.settings, u) ? old : new UpstreamClient(u, { clock: this.#clock, timeoutMs: this.#settings.timeoutMs });
+      byNamespace.set(u.namespace, client);
       if (u.isDefault) fallback = client;
-      this.#counts.set(u.namespace, Object.fromEntries(RESULTS.map((r) => [r, 0])) as MirrorCounts);
+      if (!this.#counts.has(u.namespace)) this.#counts.set(u.namespace, Object.fromEntries(RESULTS.map((r) => [r, 0])) as MirrorCounts);
     }
-    this.#default = fallback;
+    this.#upstreams = { list, byNamespace, fallback };
+    this.#seen = version;
+    this.#readAt = this.#clock.now();
+    return this.#upstreams;
   }
 
   /** Who may pull through the mirrors; for the policy (auth/policy.ts) (auth/mirror-access.ts). */
@@ -141,19 +183,20 @@ export class MirrorService {
    * an existing repository (Docker's `registry-mirrors` asks for `library/alpine`) belongs to the default upstream.
    */
   async route(name: RepoName): Promise<MirrorRoute | null> {
+    const { byNamespace, fallback } = await this.#current();
     const slash = name.indexOf('/');
     const first = slash < 0 ? name : name.slice(0, slash);
-    const upstream = this.#upstreams.get(first);
+    const upstream = byNamespace.get(first);
     if (upstream && slash > 0) return { upstream, local: name, remote: remoteName(upstream, name.slice(slash + 1)) };
-    if (!this.#default || upstream) return null;
-    const local = `${this.#default.settings.namespace}/${name}`;
+    if (!fallback || upstream) return null;
+    const local = `${fallback.settings.namespace}/${name}`;
     if (!isRepoName(local)) return null;
     const [account, repository] = await Promise.all([
       this.#db.selectFrom('accounts').select('id').where('lowerLogin', '=', first).executeTakeFirst(),
       this.#db.selectFrom('repositories').select('id').where('name', '=', name).executeTakeFirst(),
     ]);
     if (account || repository) return null;
-    return { upstream: this.#default, local: local as RepoName, remote: remoteName(this.#default, name) };
+    return { upstream: fallback, local: local as RepoName, remote: remoteName(fallback, name) };
   }
 
   /** Who may see and pull through the mirrors (config `mirror.access`). */
@@ -162,9 +205,10 @@ export class MirrorService {
   }
 
   /** The upstreams in namespace order. */
-  upstreams(): UpstreamSummary[] {
-    return this.#settings.upstreams.map((u) => ({
+  async upstreams(): Promise<UpstreamSummary[]> {
+    return (await this.#current()).list.map((u) => ({
       namespace: u.namespace, url: u.url, isDefault: u.isDefault, auth: u.credentials ? u.credentials.username : 'anonymous', evictAfterMs: u.evictAfterMs,
+      source: u.source,
     }));
   }
 
@@ -177,7 +221,7 @@ export class MirrorService {
   /** What the upstream calls a cached repository (`dockerhub/alpine` → `library/alpine`), null for other names. */
   remoteOf(local: string): string | null {
     const slash = local.indexOf('/');
-    const upstream = slash > 0 ? this.#upstreams.get(local.slice(0, slash)) : undefined;
+    const upstream = slash > 0 ? this.#upstreams.byNamespace.get(local.slice(0, slash)) : undefined;
     return upstream ? remoteName(upstream, local.slice(slash + 1)) : null;
   }
 
@@ -439,6 +483,12 @@ export class MirrorService {
 /** Docker Hub keeps official images under `library/`: `dockerhub/alpine` is its `library/alpine`, as docker does. */
 function remoteName(upstream: UpstreamClient, rest: string): string {
   return !rest.includes('/') && DOCKER_HUB_HOSTS.has(new URL(upstream.settings.url).hostname) ? `library/${rest}` : rest;
+}
+
+/** Whether a client made with `a` would talk to the upstream `b` describes in the same way. */
+function sameSettings(a: UpstreamSettings, b: UpstreamSettings): boolean {
+  return a.url === b.url && a.isDefault === b.isDefault && a.evictAfterMs === b.evictAfterMs
+    && a.credentials?.username === b.credentials?.username && a.credentials?.password === b.credentials?.password;
 }
 
 /** The value, or null when it failed with NAME_UNKNOWN / MANIFEST_UNKNOWN / BLOB_UNKNOWN (not cached). */

@@ -12,6 +12,9 @@ const COMPONENT = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
 /** Like the reference implementation: the name (without the host) is at most 255 characters. */
 export const MAX_NAME_LENGTH = 255;
+/** A pull-through mirror's namespace (`dockerhub`): lowercase letters and digits, single dashes inside, so
+ * `BERTH_MIRROR_UPSTREAMS_<NAMESPACE>_URL` maps back to it. */
+export const MIRROR_NAMESPACE = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 
 export function parseRepoName(text: string): RepoName {
   if (text.length === 0) throw nameInvalid('empty name');

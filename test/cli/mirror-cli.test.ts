@@ -1,14 +1,19 @@
 import { builtCli } from '../helpers/built-cli.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
+/** `berth …` on a fresh data directory of its own (created with --init). */
 function berth(args: string[], env: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BERTH_')));
-  const r = spawnSync(process.execPath, [builtCli(), ...args], { cwd: ROOT, encoding: 'utf8', env: { ...clean, ...env } });
+  const data = mkdtempSync(join(tmpdir(), 'berth-mirror-cli-'));
+  const r = spawnSync(process.execPath, [builtCli(), ...args, '--data', data, '--init'], { cwd: ROOT, encoding: 'utf8', env: { ...clean, ...env } });
+  rmSync(data, { recursive: true, force: true });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -19,13 +24,13 @@ test('berth mirror list shows each namespace, its upstream, how Berth signs in a
   };
   const text = berth(['mirror', 'list'], env);
   assert.equal(text.status, 0, text.stderr);
-  assert.match(text.stdout, /^dockerhub\s+https:\/\/registry-1\.docker\.io\s+anonymous\s+yes$/m);
-  assert.match(text.stdout, /^ghcr\s+https:\/\/ghcr\.io\s+user bot$/m);
+  assert.match(text.stdout, /^dockerhub\s+https:\/\/registry-1\.docker\.io\s+anonymous\s+yes\s+configuration$/m);
+  assert.match(text.stdout, /^ghcr\s+https:\/\/ghcr\.io\s+user bot\s+configuration$/m);
   const json = berth(['mirror', 'list', '--json'], env);
   assert.equal(json.status, 0, json.stderr);
   assert.deepEqual((JSON.parse(json.stdout) as { upstreams: unknown[] }).upstreams, [
-    { namespace: 'dockerhub', upstream: 'https://registry-1.docker.io', auth: 'anonymous', default: true },
-    { namespace: 'ghcr', upstream: 'https://ghcr.io', auth: 'user bot', default: false },
+    { namespace: 'dockerhub', upstream: 'https://registry-1.docker.io', auth: 'anonymous', default: true, source: 'config' },
+    { namespace: 'ghcr', upstream: 'https://ghcr.io', auth: 'user bot', default: false, source: 'config' },
   ]);
   assert.doesNotMatch(text.stdout + json.stdout, /hunter2/);
 });
@@ -34,5 +39,5 @@ test('berth mirror list: a bad upstream is a configuration error (exit 2) naming
   const r = berth(['mirror', 'list'], { BERTH_MIRROR_UPSTREAMS_HUB_URL: 'not a url' });
   assert.equal(r.status, 2);
   assert.match(r.stderr, /mirror\.upstreams\.hub\.url/);
-  assert.match(berth(['mirror', 'list'], {}).stdout, /no mirrors configured/);
+  assert.match(berth(['mirror', 'list'], {}).stdout, /no mirrors yet/);
 });

@@ -101,3 +101,45 @@ test('an instance admin reaches /admin/mirrors from /admin and sees the numbers 
     assert.doesNotMatch(await ui.page.content(), new RegExp(upstream.password));
   });
 });
+
+test('an instance admin adds a mirror on /admin/mirrors, is told why a taken namespace is refused, and deletes it', async () => {
+  await withSession('root', async (ui) => {
+    assert.equal(await ui.goto('/admin/mirrors'), 200);
+    // The configuration's mirror is changed there: no delete button for it.
+    assert.match(await ui.page.locator('tr[data-admin-mirror="hub"]').innerText(), /configuration/);
+    assert.equal(await ui.page.locator('tr[data-admin-mirror="hub"] button').count(), 0);
+
+    const add = async (namespace: string): Promise<void> => {
+      await ui.page.getByLabel('Namespace').fill(namespace);
+      await ui.page.getByLabel('Upstream registry URL').fill(upstream.url);
+      await ui.page.getByLabel(/User name upstream/).fill(upstream.username);
+      await ui.page.getByLabel(/Password or token upstream/).fill(upstream.password);
+      await ui.page.getByLabel(/Evict cached images/).fill('14d');
+      await Promise.all([ui.page.waitForNavigation(), ui.page.getByRole('button', { name: 'Add the mirror' }).click()]);
+    };
+    await add('hub');
+    assert.match(await ui.page.locator('main').innerText(), /hub is a mirror of the configuration \(mirror\.upstreams\.hub\): change it there/);
+    // What was typed comes back, but never the password.
+    assert.equal(await ui.page.getByLabel('Upstream registry URL').inputValue(), upstream.url);
+    assert.equal(await ui.page.getByLabel(/Password or token upstream/).inputValue(), '');
+    ui.takeProblems();
+
+    await add('extra');
+    assert.match(await ui.page.locator('main').innerText(), /Added the mirror extra/);
+    const row = ui.page.locator('tr[data-admin-mirror="extra"]');
+    assert.match(await row.innerText(), new RegExp(`${upstream.username}\\s+after 14d unpulled`));
+    assert.doesNotMatch(await ui.page.content(), new RegExp(upstream.password));
+    // It serves at once: a pull through it fetches from the upstream.
+    await skopeoCopy(`docker://${berth.host}/extra/library/app:v1`, `oci:${join(work, 'pulled-extra')}:v1`, [], { creds: `${berth.user}:${berth.token}` });
+
+    // Not while it caches the image; then, once the cache is emptied, it goes.
+    await Promise.all([ui.page.waitForNavigation(), row.getByRole('button', { name: 'Delete the mirror extra' }).click()]);
+    assert.match(await ui.page.locator('main').innerText(), /extra still caches images: remove them first \(berth mirror remove extra\)/);
+    ui.takeProblems();
+    await berth.admin((s) => s.mirror.eviction.remove('extra', false));
+    assert.equal(await ui.goto('/admin/mirrors'), 200);
+    await Promise.all([ui.page.waitForNavigation(), ui.page.locator('tr[data-admin-mirror="extra"]').getByRole('button', { name: 'Delete the mirror extra' }).click()]);
+    assert.match(await ui.page.locator('main').innerText(), /Deleted the mirror extra/);
+    assert.equal(await ui.page.locator('tr[data-admin-mirror="extra"]').count(), 0);
+  });
+});

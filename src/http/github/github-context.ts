@@ -37,8 +37,8 @@ export interface GithubDeps {
   readonly trust: TrustPolicies;
   /** Organizations' bot accounts (/api/v3/berth/orgs/{org}/bots). */
   readonly bots: BotService;
-  /** The pull-through caches and their cached repositories (/api/v3/berth/mirrors); null when none is configured. */
-  readonly mirror: { readonly service: MirrorService; readonly packages: MirrorPackages } | null;
+  /** The pull-through caches and their cached repositories (/api/v3/berth/mirrors). */
+  readonly mirror: { readonly service: MirrorService; readonly packages: MirrorPackages };
   readonly rateLimiter: RateLimiter;
   /** Requests per window: per token, and per client address for anonymous callers. */
   readonly rateLimits: { readonly authenticated: number; readonly anonymous: number };

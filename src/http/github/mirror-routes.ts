@@ -22,17 +22,15 @@ export function mirrorRoutes(): Endpoint[] {
 }
 
 /** The mirror services, once the caller may read them (a 401 or missing-scope answer otherwise, as for packages). */
-function readableMirrors(deps: GithubDeps, ctx: RequestContext): NonNullable<GithubDeps['mirror']> | null {
-  if (!deps.mirror) return null;
+function readableMirrors(deps: GithubDeps, ctx: RequestContext): GithubDeps['mirror'] {
   if (!mirrorActions(ctx.caller.subject, deps.mirror.service.access).has('pull')) checkAccess(ctx, ['read:packages'], 'read mirrors');
   return deps.mirror;
 }
 
-/** GET /api/v3/berth/mirrors: every upstream, in namespace order ([] when none is configured). */
+/** GET /api/v3/berth/mirrors: every upstream, in namespace order ([] when there is none). */
 async function listMirrors(deps: GithubDeps, ctx: RequestContext): Promise<unknown> {
   const mirror = readableMirrors(deps, ctx);
-  if (!mirror) return ctx.reply.send([]);
-  const upstreams = mirror.service.upstreams();
+  const upstreams = await mirror.service.upstreams();
   const summaries = await mirror.packages.summaries(upstreams.map((u) => u.namespace));
   return ctx.reply.send(upstreams.map((u, i) => mirrorJson(ctx.urls, u, mirror.service.access, summaries[i]!, mirror.service.counts(u.namespace))));
 }
@@ -40,8 +38,8 @@ async function listMirrors(deps: GithubDeps, ctx: RequestContext): Promise<unkno
 /** GET /api/v3/berth/mirrors/{namespace} */
 async function getMirror(deps: GithubDeps, ctx: RequestContext): Promise<unknown> {
   const mirror = readableMirrors(deps, ctx);
-  const upstream = mirror?.service.upstreams().find((u) => u.namespace === param(ctx.request, 'namespace'));
-  if (!mirror || !upstream) throw notFound();
+  const upstream = (await mirror.service.upstreams()).find((u) => u.namespace === param(ctx.request, 'namespace'));
+  if (!upstream) throw notFound();
   const [summary] = await mirror.packages.summaries([upstream.namespace]);
   return ctx.reply.send(mirrorJson(ctx.urls, upstream, mirror.service.access, summary!, mirror.service.counts(upstream.namespace)));
 }
@@ -49,8 +47,8 @@ async function getMirror(deps: GithubDeps, ctx: RequestContext): Promise<unknown
 /** GET /api/v3/berth/mirrors/{namespace}/packages: cached repositories by name, paged like package lists. */
 async function listCachedPackages(deps: GithubDeps, ctx: RequestContext): Promise<unknown> {
   const mirror = readableMirrors(deps, ctx);
-  const upstream = mirror?.service.upstreams().find((u) => u.namespace === param(ctx.request, 'namespace'));
-  if (!mirror || !upstream) throw notFound();
+  const upstream = (await mirror.service.upstreams()).find((u) => u.namespace === param(ctx.request, 'namespace'));
+  if (!upstream) throw notFound();
   const page = readPage(ctx.request);
   const { total, repositories } = await mirror.packages.list(upstream.namespace, page);
   const link = linkHeader(ctx.urls.web, ctx.request, page, total);

@@ -6,8 +6,8 @@ import type { AccessControl } from './access.js';
 export interface OciDeps {
   readonly registry: Registry;
   readonly access: AccessControl;
-  /** Pull-through caches (config mirror.upstreams); null when none is configured. */
-  readonly mirror: MirrorService | null;
+  /** Pull-through caches (mirror.upstreams and those admins add). */
+  readonly mirror: MirrorService;
   readonly limits: {
     readonly manifestMaxBytes: number;
     readonly tagsPageSize: number;

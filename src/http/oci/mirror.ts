@@ -13,7 +13,7 @@ export async function getMirroredManifest(
   deps: OciDeps, route: MirrorRoute, reference: Reference, request: FastifyRequest, reply: FastifyReply,
 ): Promise<FastifyReply> {
   const accept = (request.headers.accept ?? '').split(',').map((t) => t.split(';', 1)[0]!.trim()).filter(Boolean);
-  const manifest = await deps.mirror!.manifest(route, reference, accept, request.method === 'GET');
+  const manifest = await deps.mirror.manifest(route, reference, accept, request.method === 'GET');
   reply.code(200)
     .header('Content-Type', manifest.mediaType)
     .header('Docker-Content-Digest', manifest.digest)
@@ -27,7 +27,7 @@ export async function getMirroredManifest(
  * stored, else streamed from the upstream while it is stored (a Range is then ignored: the whole blob, 200).
  */
 export async function getMirroredBlob(deps: OciDeps, route: MirrorRoute, digest: Digest, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
-  const blob = await deps.mirror!.blob(route, digest, request.method === 'HEAD' ? 'HEAD' : 'GET');
+  const blob = await deps.mirror.blob(route, digest, request.method === 'HEAD' ? 'HEAD' : 'GET');
   if (blob.kind === 'cached') return getBlob(deps, { name: route.local, digest }, request, reply);
   reply.code(200)
     .header('Content-Type', 'application/octet-stream')

@@ -80,9 +80,9 @@ export function ociApi(deps: OciDeps) {
         await deps.access.requireLogin(request);
         return handle(deps, route as never, request, reply);
       }
-      const mirrored = deps.mirror ? await deps.mirror.route(route.name) : null;
+      const mirrored = await deps.mirror.route(route.name);
       if (mirrored && actions.some((a) => a !== 'pull')) {
-        const { namespace, url } = deps.mirror!.upstreamOf(mirrored);
+        const { namespace, url } = deps.mirror.upstreamOf(mirrored);
         throw mirrorReadOnly(route.name, namespace, url);
       }
       // Access is decided on the name the client uses (its token names it), also in registry-mirrors mode.

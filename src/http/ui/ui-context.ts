@@ -23,6 +23,7 @@ import type { VersionDetails } from '../../packages/version-details.js';
 import type { VersionService } from '../../packages/version-service.js';
 import type { LifecycleServices } from '../../lifecycle/lifecycle-services.js';
 import type { MirrorService } from '../../mirror/mirror-service.js';
+import type { UpstreamStore } from '../../mirror/upstream-store.js';
 import type { MirrorPackages } from '../../packages/mirror-packages.js';
 import type { Clock } from '../../util/clock.js';
 import { html, type Html } from './html.js';
@@ -60,8 +61,8 @@ export interface UiDeps {
   readonly hooks: HookService;
   /** The organizations' audit records (the audit-log page). */
   readonly audit: AuditLog;
-  /** The pull-through caches and their cached repositories (the mirror pages); null when none is configured. */
-  readonly mirror: { readonly service: MirrorService; readonly packages: MirrorPackages } | null;
+  /** The pull-through caches and their cached repositories (the mirror pages). */
+  readonly mirror: { readonly service: MirrorService; readonly packages: MirrorPackages; readonly upstreams: UpstreamStore };
   /** Failed sign-ins per client address and per login (the same limiter as /token). */
   readonly limiter: FailureLimiter;
   /** How people sign in to the web UI (config `auth.sso`): local passwords (unless turned off), single sign-on. */

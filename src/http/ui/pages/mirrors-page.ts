@@ -1,10 +1,12 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { mirrorActions } from '../../../auth/mirror-access.js';
+import { formatDuration, parseDuration } from '../../../util/duration.js';
+import { invalid, isBerthError } from '../../../util/errors.js';
 import { copyBox, pageParam, pager } from '../components.js';
 import { formatBytes, formatCount, listingTotal, timeAgo } from '../format.js';
 import { html } from '../html.js';
 import { assetUrl } from '../static-assets.js';
-import { paramOf, registryHost, requireAccount, sendPage, viewerOf, type UiDeps } from '../ui-context.js';
+import { csrfField, formOf, paramOf, queryOf, redirect, registryHost, requireAccount, sendPage, viewerOf, type UiDeps } from '../ui-context.js';
 import { pageNotFound } from '../ui-errors.js';
 
 const PER_PAGE = 50;
@@ -12,22 +14,20 @@ const PER_PAGE = 50;
 /**
  * The pull-through caches (src/mirror/) in the UI. `/mirrors` lists the upstreams and `/mirrors/{namespace}` a
  * namespace's cached repositories with their upstream repository, size and last pull, for whom `mirror.access`
- * lets pull through them (anyone, or signed-in users). `/admin/mirrors` is the instance admins' view: how Berth
- * signs in upstream, eviction, this process's hits and misses, and the `berth mirror` commands that manage the
- * cache (upstreams themselves are configuration: mirror.upstreams).
+ * lets pull through them (anyone, or signed-in users). `/admin/mirrors` is the instance admins' view, where they add
+ * and delete mirrors too (showAdmin).
  */
 export function register(app: FastifyInstance, deps: UiDeps): void {
   /** The mirror services, or the page's refusal: sign in when mirrors are for signed-in users; 404 when none. */
-  const readable = (request: FastifyRequest): NonNullable<UiDeps['mirror']> => {
+  const readable = (request: FastifyRequest): UiDeps['mirror'] => {
     const mirror = deps.mirror;
-    if (!mirror) throw pageNotFound();
     if (!mirrorActions(viewerOf(request).subject, mirror.service.access).has('pull')) requireAccount(request);
     return mirror;
   };
 
   app.get('/mirrors', async (request, reply) => {
     const mirror = readable(request);
-    const upstreams = mirror.service.upstreams();
+    const upstreams = await mirror.service.upstreams();
     const summaries = await mirror.packages.summaries(upstreams.map((u) => u.namespace));
     const host = registryHost(request, deps.publicUrl);
     const now = deps.clock.now();
@@ -59,7 +59,7 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
 
   app.get('/mirrors/:namespace', async (request, reply) => {
     const mirror = readable(request);
-    const upstream = mirror.service.upstreams().find((u) => u.namespace === paramOf(request, 'namespace'));
+    const upstream = (await mirror.service.upstreams()).find((u) => u.namespace === paramOf(request, 'namespace'));
     if (!upstream) throw pageNotFound();
     const page = pageParam(request);
     const { total, repositories } = await mirror.packages.list(upstream.namespace, { page, perPage: PER_PAGE });
@@ -72,7 +72,7 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
   <p class="muted"><a href="/mirrors">Mirrors</a> /</p>
   <h1>${upstream.namespace}</h1>
   <p>Mirror of <code>${upstream.url}</code>${upstream.isDefault ? ' (the default: Docker registry-mirrors mode pulls through it)' : null}.
-  ${upstream.evictAfterMs === null ? 'Cached images are kept.' : `Cached images not pulled for ${duration(upstream.evictAfterMs)} are evicted.`}</p>
+  ${upstream.evictAfterMs === null ? 'Cached images are kept.' : `Cached images not pulled for ${formatDuration(upstream.evictAfterMs)} are evicted.`}</p>
   ${copyBox(`docker pull ${host}/${upstream.namespace}/IMAGE:TAG`, 'Pull through this mirror')}
   <h2 id="cached">${listingTotal(total, 'cached package')}</h2>
   ${total === 0 ? html`<p class="muted">Nothing pulled through this mirror yet.</p>` : html`<table class="table usage-table" aria-labelledby="cached">
@@ -91,23 +91,74 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
     });
   });
 
-  app.get('/admin/mirrors', async (request, reply) => {
-    if (!viewerOf(request).account?.isAdmin) throw pageNotFound();
-    const mirror = deps.mirror;
-    const upstreams = mirror?.service.upstreams() ?? [];
-    const summaries = mirror ? await mirror.packages.summaries(upstreams.map((u) => u.namespace)) : [];
-    const now = deps.clock.now();
-    return sendPage(request, reply, {
-      title: 'Mirrors · Site administration', nav: 'admin',
-      body: html`${stylesheet()}
+  app.get('/admin/mirrors', (request, reply) => showAdmin(deps, request, reply));
+  app.post('/admin/mirrors', (request, reply) => adminAct(deps, request, reply, 'added', async (form) => {
+    const namespace = (form.get('namespace') ?? '').trim();
+    const evictAfter = (form.get('evict_after') ?? '').trim();
+    let evictAfterMs: number | null = null;
+    try {
+      evictAfterMs = evictAfter === '' ? null : parseDuration(evictAfter);
+    } catch (err) {
+      throw invalid((err as Error).message);
+    }
+    await deps.mirror.upstreams.add({
+      namespace, url: (form.get('url') ?? '').trim(), username: (form.get('username') ?? '').trim() || null,
+      password: form.get('password') || null, isDefault: form.get('default') === 'on', evictAfterMs,
+    });
+    return namespace;
+  }));
+  app.post('/admin/mirrors/delete', (request, reply) => adminAct(deps, request, reply, 'deleted', async (form) => {
+    const namespace = form.get('namespace') ?? '';
+    await deps.mirror.upstreams.remove(namespace);
+    return namespace;
+  }));
+}
+
+/** What a done form says, by the `done` query parameter (redirect-after-post). */
+const DONE: Record<string, (namespace: string) => string> = {
+  added: (ns) => `Added the mirror ${ns}: pull through it as NAMESPACE/IMAGE:TAG now, on every replica.`,
+  deleted: (ns) => `Deleted the mirror ${ns}.`,
+};
+
+/** Runs one form's action; refusals the admin can fix (a taken namespace, a bad URL) come back on the page. */
+async function adminAct(deps: UiDeps, request: FastifyRequest, reply: FastifyReply, kind: string, run: (form: URLSearchParams) => Promise<string>) {
+  if (!viewerOf(request).account?.isAdmin) throw pageNotFound();
+  let namespace: string;
+  try {
+    namespace = await run(formOf(request));
+  } catch (err) {
+    if (isBerthError(err) && [404, 409, 422].includes(err.status)) return showAdmin(deps, request, reply, { kind, message: err.message });
+    throw err;
+  }
+  return redirect(reply, `/admin/mirrors?done=${kind}&name=${encodeURIComponent(namespace)}`);
+}
+
+/**
+ * `/admin/mirrors`: how Berth signs in upstream, eviction, this process's hits and misses, the form that adds a
+ * mirror and the buttons that delete those added here (the configuration's are changed there), and the
+ * `berth mirror` commands that manage the cache.
+ */
+async function showAdmin(deps: UiDeps, request: FastifyRequest, reply: FastifyReply, error?: { kind: string; message: string }) {
+  if (!viewerOf(request).account?.isAdmin) throw pageNotFound();
+  const mirror = deps.mirror;
+  const upstreams = await mirror.service.upstreams();
+  const summaries = await mirror.packages.summaries(upstreams.map((u) => u.namespace));
+  const now = deps.clock.now();
+  const done = DONE[queryOf(request, 'done') ?? ''];
+  const form = error?.kind === 'added' ? formOf(request) : new URLSearchParams();
+  const value = (key: string): string => form.get(key) ?? '';
+  return sendPage(request, reply, {
+    title: 'Mirrors · Site administration', nav: 'admin', status: error ? 422 : 200,
+    flash: error ? { kind: 'error', message: error.message } : done ? { kind: 'success', message: done(queryOf(request, 'name') ?? '') } : null,
+    body: html`${stylesheet()}
 <section class="admin usage mirrors">
   <p class="muted"><a href="/admin">Site administration</a> /</p>
   <h1>Pull-through mirrors</h1>
-  ${!mirror ? html`<p class="muted">No mirrors are configured. Add one under <code>mirror.upstreams</code> in the configuration (or <code>BERTH_MIRROR_UPSTREAMS_&lt;NAMESPACE&gt;_URL</code>) and restart.</p>` : html`
-  <p class="muted">Upstreams are configuration (<code>mirror.upstreams</code>): change them there and restart. Pulls: ${mirror.service.access === 'public' ? 'anyone' : 'signed-in users'} (<code>mirror.access</code>). Requests are counted by this process since it started.</p>
+  ${upstreams.length === 0 ? html`<p class="muted">No mirrors yet. Add one below, with <code>berth mirror add</code>, or under <code>mirror.upstreams</code> in the configuration.</p>` : html`
+  <p class="muted">Pulls: ${mirror.service.access === 'public' ? 'anyone' : 'signed-in users'} (<code>mirror.access</code>). Requests are counted by this process since it started. Mirrors of the configuration (<code>mirror.upstreams</code>) are changed there.</p>
   <table class="table usage-table" aria-labelledby="admin-mirrors">
     <caption id="admin-mirrors" class="visually-hidden">Mirrors</caption>
-    <thead><tr><th scope="col">Namespace</th><th scope="col">Upstream</th><th scope="col">Signs in as</th><th scope="col">Eviction</th><th scope="col" class="num">Packages</th><th scope="col" class="num">Versions</th><th scope="col" class="num">Storage</th><th scope="col">Last pull</th><th scope="col" class="num">Hits</th><th scope="col" class="num">Misses</th><th scope="col" class="num">Stale</th><th scope="col" class="num">Errors</th></tr></thead>
+    <thead><tr><th scope="col">Namespace</th><th scope="col">Upstream</th><th scope="col">Signs in as</th><th scope="col">Eviction</th><th scope="col" class="num">Packages</th><th scope="col" class="num">Versions</th><th scope="col" class="num">Storage</th><th scope="col">Last pull</th><th scope="col" class="num">Hits</th><th scope="col" class="num">Misses</th><th scope="col" class="num">Stale</th><th scope="col" class="num">Errors</th><th scope="col">Defined by</th></tr></thead>
     <tbody>${upstreams.map((u, i) => {
       const s = summaries[i]!;
       const c = mirror.service.counts(u.namespace);
@@ -115,7 +166,7 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
       <th scope="row"><a href="/mirrors/${u.namespace}">${u.namespace}</a>${u.isDefault ? html` <span class="badge">default</span>` : null}</th>
       <td><code>${u.url}</code></td>
       <td>${u.auth}</td>
-      <td>${u.evictAfterMs === null ? html`<span class="muted">never</span>` : `after ${duration(u.evictAfterMs)} unpulled`}</td>
+      <td>${u.evictAfterMs === null ? html`<span class="muted">never</span>` : `after ${formatDuration(u.evictAfterMs)} unpulled`}</td>
       <td class="num">${formatCount(s.packages)}</td>
       <td class="num">${formatCount(s.versions)}</td>
       <td class="num">${formatBytes(s.sizeBytes)}</td>
@@ -124,26 +175,39 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
       <td class="num" data-misses>${formatCount(c?.miss ?? 0)}</td>
       <td class="num">${formatCount(c?.stale ?? 0)}</td>
       <td class="num">${formatCount((c?.error ?? 0))}</td>
+      <td>${u.source === 'config' ? 'configuration' : html`<form method="post" action="/admin/mirrors/delete">${csrfField(request)}<input type="hidden" name="namespace" value="${u.namespace}"><button type="submit" class="btn btn-danger" aria-label="Delete the mirror ${u.namespace}">Delete</button></form>`}</td>
     </tr>`;
     })}</tbody>
-  </table>
+  </table>`}
+  <section class="card" aria-labelledby="add-mirror">
+    <h2 id="add-mirror">Add a mirror</h2>
+    <form method="post" action="/admin/mirrors" class="stack">
+      ${csrfField(request)}
+      <label for="mirror-namespace">Namespace (clients pull <code>NAMESPACE/IMAGE:TAG</code>)</label>
+      <input id="mirror-namespace" name="namespace" type="text" required autocomplete="off" autocapitalize="none" spellcheck="false" placeholder="dockerhub" value="${value('namespace')}">
+      <label for="mirror-url">Upstream registry URL</label>
+      <input id="mirror-url" name="url" type="url" required placeholder="https://registry-1.docker.io" value="${value('url')}">
+      <label for="mirror-username">User name upstream (optional: anonymous)</label>
+      <input id="mirror-username" name="username" type="text" autocomplete="off" value="${value('username')}">
+      <label for="mirror-password">Password or token upstream (with the user name)</label>
+      <input id="mirror-password" name="password" type="password" autocomplete="new-password">
+      <label for="mirror-evict">Evict cached images not pulled for (optional, e.g. 30d)</label>
+      <input id="mirror-evict" name="evict_after" type="text" autocomplete="off" value="${value('evict_after')}">
+      <label><input name="default" type="checkbox"${value('default') === 'on' ? ' checked' : ''}> The default mirror (Docker <code>registry-mirrors</code> pulls through it)</label>
+      <button type="submit" class="btn btn-primary">Add the mirror</button>
+    </form>
+    <p class="hint">${deps.mirror.upstreams.seals ? 'The password is stored sealed with auth.keyEncryptionKey.' : html`The password is stored as given: set <code>auth.keyEncryptionKey</code> to store it sealed.`} A mirror can be deleted once its cache is empty (<code>berth mirror remove NAMESPACE</code>).</p>
+  </section>
   <h2>Managing the cache</h2>
   <p>On the server, with the same data as <code>berth serve</code>:</p>
   ${copyBox('berth mirror show NAMESPACE', 'List cached packages')}
   ${copyBox('berth mirror evict --dry-run', 'Preview eviction by last pull')}
   ${copyBox('berth mirror remove NAMESPACE/IMAGE', 'Remove a cached package')}
-  <p class="hint">Removed and evicted versions are deleted as a REST delete is (restorable for <code>packages.restoreWindow</code>); <code>berth gc</code> frees their bytes, and the next pull fetches them from the upstream again.</p>`}
+  <p class="hint">Removed and evicted versions are deleted as a REST delete is (restorable for <code>packages.restoreWindow</code>); <code>berth gc</code> frees their bytes, and the next pull fetches them from the upstream again.</p>
 </section>`,
-    });
   });
 }
 
 function stylesheet() {
   return html`<link rel="stylesheet" href="${assetUrl('usage.css')}">`;
-}
-
-/** `30d`, `12h`, `90s`: evictAfter as it is configured. */
-function duration(ms: number): string {
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000]] as const) if (ms % size === 0) return `${ms / size}${unit}`;
-  return `${Math.round(ms / 1000)}s`;
 }
