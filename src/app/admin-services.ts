@@ -105,7 +105,7 @@ export async function withServices<T>(opts: AdminServicesOptions, fn: (s: AdminS
     const store = await openBlobStore(config.storage);
     blobs = store;
     const repos = new RepositoryStore({ db: conn.db, clock });
-    const upstreams = new UpstreamStore({ db: conn.db, clock, audit, configured: config.mirror.upstreams,
+    const upstreams = new UpstreamStore({ db: conn.db, clock, audit, configured: config.mirror.upstreams, defaultAccess: config.mirror.access,
       seal: mirrorPasswordSeal(config) });
     const policies = new LifecyclePolicies({ db: conn.db, clock, audit });
     // The operator's commands record as the CLI (no Berth account), naming the OS user who ran them.

@@ -135,7 +135,7 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   await keys.current();
   const registryTokens = new RegistryTokens({ keys, ttlSeconds: Math.round(config.auth.registryTokenTtlMs / 1000) });
   const mirrorUpstreams = new UpstreamStore({
-    db: db.db, clock, audit, configured: config.mirror.upstreams,
+    db: db.db, clock, audit, configured: config.mirror.upstreams, defaultAccess: config.mirror.access,
     seal: mirrorPasswordSeal(config),
   });
   const mirror = new MirrorService({

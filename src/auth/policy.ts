@@ -2,7 +2,8 @@ import type { Db } from '../db/schema.js';
 import { ACTIONS, type Action } from './actions.js';
 import { botActions, botDenial, type Bot } from './bot-grant.js';
 import type { Caller } from './credentials.js';
-import { mirrorActions, type MirrorReaders } from './mirror-access.js';
+import type { MirrorReaders } from '../oci/names.js';
+import { mirrorActions } from './mirror-access.js';
 import { loadNamespace, loadTarget, loadTargets, type PackageRow } from './package-access.js';
 import { allowedActions, allowedOperations, type PackageOperation, type Subject } from './permissions.js';
 import { refusal, type Refusal } from './refusal.js';
@@ -52,10 +53,21 @@ export class Policy {
   async packageActions(subject: Subject, name: string): Promise<{ actions: Set<Action>; exists: boolean }> {
     // A mirror's repositories are no account's packages: one rule decides them (auth/mirror-access.ts).
     const mirrorReaders = await this.#mirrorOf?.(name);
-    if (mirrorReaders) return { actions: mirrorActions(subject, mirrorReaders), exists: true };
+    if (mirrorReaders) return { actions: await mirrorActions(subject, mirrorReaders, this.#isMember), exists: true };
     const target = await loadTarget(this.#db, subject.userId, name);
     return { actions: allowedActions(subject, target), exists: target.exists };
   }
+
+  /** Whether `subject` may pull through a mirror that `readers` may pull through (its pages and REST listings). */
+  async mayPullThrough(subject: Subject, readers: MirrorReaders): Promise<boolean> {
+    return (await mirrorActions(subject, readers, this.#isMember)).has('pull');
+  }
+
+  readonly #isMember = async (userId: number, org: string): Promise<boolean> => {
+    const row = await this.#db.selectFrom('orgMembers as om').innerJoin('accounts as o', 'o.id', 'om.orgId')
+      .select('om.userId').where('o.lowerLogin', '=', org).where('om.userId', '=', userId).executeTakeFirst();
+    return row !== undefined;
+  };
 
   /**
    * What GitHub's REST API lets `subject` do with each of several packages of one namespace (listings, one package

@@ -25,7 +25,7 @@ export function mirrorCommand(): Command {
       const upstreams = await withServices(opts, (s) => s.mirror.upstreams.list());
       const rows = upstreams.map((u) => ({
         namespace: u.namespace, upstream: u.url, auth: u.credentials ? `user ${u.credentials.username}` : 'anonymous', default: u.isDefault,
-        source: u.source,
+        access: u.access, source: u.source,
       }));
       if (opts.json) {
         process.stdout.write(`${JSON.stringify({ access: config.access, tagTtlMs: config.tagTtlMs, upstreams: rows }, null, 2)}\n`);
@@ -35,22 +35,23 @@ export function mirrorCommand(): Command {
         process.stdout.write('no mirrors yet (berth mirror add NAMESPACE URL, or mirror.upstreams.<namespace>.url in the configuration)\n');
         return;
       }
-      printTable([['NAMESPACE', 'UPSTREAM', 'AUTH', 'DEFAULT', 'DEFINED BY'],
-        ...rows.map((r) => [r.namespace, r.upstream, r.auth, r.default ? 'yes' : '', r.source === 'config' ? 'configuration' : 'admin'])]);
-      process.stdout.write(`pulls: ${config.access === 'public' ? 'anyone' : 'signed-in users'} (mirror.access); tags revalidated after ${config.tagTtlMs / 1000}s (mirror.tagTtl)\n`);
+      printTable([['NAMESPACE', 'UPSTREAM', 'AUTH', 'DEFAULT', 'PULLS', 'DEFINED BY'],
+        ...rows.map((r) => [r.namespace, r.upstream, r.auth, r.default ? 'yes' : '-', r.access, r.source === 'config' ? 'configuration' : 'admin'])]);
+      process.stdout.write(`pulls: public (anyone), signed-in (users with read:packages) or org:LOGIN (its members); tags revalidated after ${config.tagTtlMs / 1000}s (mirror.tagTtl)\n`);
     });
   withDataOptions(mirror.command('add <namespace> <url>'))
     .description('Add a mirror: pulls of NAMESPACE/IMAGE:TAG go through the upstream at URL, on every replica, without a restart')
     .option('--username <name>', 'user name upstream (default: anonymous)')
     .option('--password-file <file>', 'file holding the password or token upstream, with --username (never on the command line)')
     .option('--default', 'the default mirror: Docker registry-mirrors mode pulls through it')
+    .option('--access <who>', 'who may pull through it: public, signed-in or org:LOGIN (default: mirror.access)')
     .option('--evict-after <duration>', 'evict cached images not pulled for this long (e.g. 30d); default: kept')
     .addHelpText('after', '\nExamples:\n  berth mirror add dockerhub https://registry-1.docker.io --default --evict-after 30d\n  berth mirror add ghcr https://ghcr.io --username bot --password-file /run/secrets/ghcr')
-    .action(async (namespace: string, url: string, opts: DataOpts & { username?: string; passwordFile?: string; default?: boolean; evictAfter?: string }) => {
+    .action(async (namespace: string, url: string, opts: DataOpts & { username?: string; passwordFile?: string; default?: boolean; access?: string; evictAfter?: string }) => {
       const password = opts.passwordFile === undefined ? null : parseFlag('--password-file', () => readFileSync(opts.passwordFile!, 'utf8').trim());
       const evictAfterMs = opts.evictAfter === undefined ? null : parseFlag('--evict-after', () => parseDuration(opts.evictAfter!));
       const added = await withServices(opts, (s) => s.mirror.upstreams.add({
-        namespace, url, username: opts.username ?? null, password, isDefault: opts.default ?? false, evictAfterMs,
+        namespace, url, username: opts.username ?? null, password, isDefault: opts.default ?? false, access: opts.access ?? null, evictAfterMs,
       }));
       process.stdout.write(`added mirror ${added.namespace} of ${added.url}${added.isDefault ? ' (the default)' : ''}: docker pull HOST/${added.namespace}/IMAGE:TAG\n`);
     });

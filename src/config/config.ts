@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parseByteSize } from '../util/byte-size.js';
 import { parseDuration } from '../util/duration.js';
-import { MIRROR_NAMESPACE } from '../oci/names.js';
+import { MIRROR_NAMESPACE, parseMirrorReaders, type MirrorReaders } from '../oci/names.js';
 import { envName, SCHEMA, UPSTREAM_SCHEMA, type ConfigKey, type KeySpec, type UpstreamKey } from './schema.js';
 
 /** The typed, frozen configuration handed to createApp. Modules receive only their slice. */
@@ -95,8 +95,8 @@ export interface SsoConfig {
 /** Pull-through caches (see src/mirror/). */
 export interface MirrorConfig {
   readonly tagTtlMs: number;
-  /** Who may pull through a mirror namespace; nobody pushes there. */
-  readonly access: 'public' | 'signed-in';
+  /** Who may pull through a mirror namespace that does not say; nobody pushes there. */
+  readonly access: MirrorReaders;
   readonly timeoutMs: number;
   /** In namespace order. */
   readonly upstreams: readonly UpstreamConfig[];
@@ -110,6 +110,8 @@ export interface UpstreamConfig {
   readonly credentials: { readonly username: string; readonly password: string } | null;
   /** Docker `registry-mirrors` mode maps un-namespaced names to this one. */
   readonly isDefault: boolean;
+  /** Who may pull through it (its `access`, else mirror.access). */
+  readonly access: MirrorReaders;
   /** Cached versions not pulled for this long are evicted; null: kept forever. */
   readonly evictAfterMs: number | null;
 }
@@ -218,8 +220,9 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       ownersRefreshMs: get('metrics.ownersRefresh'),
     },
     mirror: {
-      tagTtlMs: get('mirror.tagTtl'), access: get('mirror.access'), timeoutMs: positive(get('mirror.timeout'), 'mirror.timeout'),
-      upstreams: loadUpstreams(fileValues, file, env),
+      tagTtlMs: get('mirror.tagTtl'), access: mirrorReaders(get<string>('mirror.access'), 'mirror.access'),
+      timeoutMs: positive(get('mirror.timeout'), 'mirror.timeout'),
+      upstreams: loadUpstreams(fileValues, file, env, mirrorReaders(get<string>('mirror.access'), 'mirror.access')),
     },
   };
   return deepFreeze(config);
@@ -297,13 +300,13 @@ function s3Storage(get: <T>(key: ConfigKey) => T): S3StorageConfig {
   };
 }
 
-const UPSTREAM_ENV = /^BERTH_MIRROR_UPSTREAMS_([A-Z0-9_]+?)_(URL|USERNAME|PASSWORD|DEFAULT|EVICT_AFTER)(_FILE)?$/;
+const UPSTREAM_ENV = /^BERTH_MIRROR_UPSTREAMS_([A-Z0-9_]+?)_(URL|USERNAME|PASSWORD|ACCESS|DEFAULT|EVICT_AFTER)(_FILE)?$/;
 
 /**
  * `mirror.upstreams.<namespace>.<key>` from the file, overridden per key by `BERTH_MIRROR_UPSTREAMS_<NS>_<KEY>`
  * (or its _FILE variant); an environment variable alone may also add a namespace.
  */
-function loadUpstreams(fileValues: Record<string, unknown>, file: string | undefined, env: NodeJS.ProcessEnv): UpstreamConfig[] {
+function loadUpstreams(fileValues: Record<string, unknown>, file: string | undefined, env: NodeJS.ProcessEnv, defaultAccess: MirrorReaders): UpstreamConfig[] {
   const raw = new Map<string, Map<UpstreamKey, { value: Value; source: string }>>();
   const set = (ns: string, key: UpstreamKey, value: Value, source: string): void => {
     if (!raw.has(ns)) raw.set(ns, new Map());
@@ -353,8 +356,9 @@ function loadUpstreams(fileValues: Record<string, unknown>, file: string | undef
     const username = get('username') as string | null;
     const password = get('password') as string | null;
     if ((username === null) !== (password === null)) throw new ConfigError(`${at}.username and ${at}.password must be set together (or neither: anonymous)`);
+    const access = get('access') as string | null;
     upstreams.push({
-      namespace: ns, url: parsed.toString().replace(/\/+$/, ''),
+      namespace: ns, url: parsed.toString().replace(/\/+$/, ''), access: access === null ? defaultAccess : mirrorReaders(access, `${at}.access`),
       credentials: username !== null && password !== null ? { username, password } : null,
       isDefault: get('default') as boolean,
       evictAfterMs: (get('evictAfter') as number | null) || null,
@@ -465,6 +469,13 @@ function normaliseUrl(url: string | null): string | null {
   } catch {
     throw new ConfigError(`server.publicUrl: "${url}" is not an absolute URL`);
   }
+}
+
+/** mirror.access, or a mirror's own: public, signed-in or org:LOGIN. */
+function mirrorReaders(value: string, key: string): MirrorReaders {
+  const readers = parseMirrorReaders(value);
+  if (readers === null) throw new ConfigError(`${key} (${envName(key)}): "${value}" must be public, signed-in or org:LOGIN (members of that organization)`);
+  return readers;
 }
 
 function keyEncryptionKey(secret: string | null): string | null {

@@ -214,8 +214,8 @@ export const SCHEMA = {
     help: 'A cached tag of a pull-through mirror is served this long before it is revalidated with a HEAD to the upstream (manifests by digest never are).',
   },
   'mirror.access': {
-    type: 'string', default: 'signed-in', enum: ['public', 'signed-in'],
-    help: 'Who may pull through the mirror namespaces (mirror.upstreams): anyone, or signed-in users with read:packages. Nobody may push there.',
+    type: 'string', default: 'signed-in',
+    help: 'Who may pull through the mirror namespaces, unless a mirror sets its own access: public (anyone), signed-in (users with read:packages) or org:LOGIN (such users who are members of that organization). Nobody may push there.',
   },
   'mirror.timeout': {
     type: 'duration', default: '30s', help: 'An upstream registry must answer (headers; a blob body must keep flowing) within this, else it counts as unavailable.',
@@ -233,6 +233,10 @@ export const UPSTREAM_SCHEMA = {
   url: { type: 'string', default: null, help: 'Base URL of the upstream registry (https://registry-1.docker.io, https://ghcr.io); required.' },
   username: { type: 'string', default: null, help: 'User name for the upstream (Basic, or the token realm); default: anonymous.' },
   password: { type: 'string', default: null, help: 'Password or token for the upstream, with username (use the _FILE variable).' },
+  access: {
+    type: 'string', default: null,
+    help: 'Who may pull through this mirror: public, signed-in or org:LOGIN (e.g. for a mirror that signs in to a private upstream); default: mirror.access.',
+  },
   default: {
     type: 'boolean', default: false,
     help: 'Docker registry-mirrors mode: names outside every namespace and account (/v2/library/alpine/...) are pulled through this upstream. At most one.',

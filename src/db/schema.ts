@@ -267,6 +267,8 @@ export interface MirrorUpstreamsTable {
   username: string | null;
   /** Sealed with auth.keyEncryptionKey when one is set, else as given. */
   password: string | null;
+  /** public, signed-in or org:LOGIN; null: mirror.access. */
+  access: string | null;
   /** 1: Docker registry-mirrors mode goes through it. */
   isDefault: number;
   evictAfterMs: number | null;

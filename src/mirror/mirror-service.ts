@@ -4,7 +4,7 @@ import type { Db } from '../db/schema.js';
 import { transaction } from '../db/transaction.js';
 import type { Digest } from '../oci/digest.js';
 import { blobUnknown, manifestUnknown, upstreamDenied, upstreamInvalid, upstreamUnavailable } from '../oci/errors.js';
-import { isRepoName, type Reference, type RepoName } from '../oci/names.js';
+import { isRepoName, type MirrorReaders, type Reference, type RepoName } from '../oci/names.js';
 import type { Logger } from '../observability/logger.js';
 import type { ManifestHead, StoredManifest } from '../registry/manifest-service.js';
 import type { Registry } from '../registry/registry.js';
@@ -19,7 +19,6 @@ import type { MirrorUpstream, UpstreamStore } from './upstream-store.js';
 /** The mirror slice of the configuration (config `mirror`); the upstreams come from an UpstreamStore. */
 export interface MirrorSettings {
   readonly tagTtlMs: number;
-  readonly access: 'public' | 'signed-in';
   readonly timeoutMs: number;
 }
 
@@ -44,6 +43,8 @@ export interface UpstreamSummary {
   readonly isDefault: boolean;
   /** `anonymous`, or the user name Berth signs in with. */
   readonly auth: string;
+  /** Who may pull through it. */
+  readonly access: MirrorReaders;
   readonly evictAfterMs: number | null;
   /** Defined by the configuration, or added by an admin (and removable by one). */
   readonly source: 'config' | 'admin';
@@ -173,9 +174,9 @@ export class MirrorService {
     return this.#upstreams;
   }
 
-  /** Who may pull through the mirrors; for the policy (auth/policy.ts) (auth/mirror-access.ts). */
-  readonly readersOf = async (name: string): Promise<'public' | 'signed-in' | null> =>
-    (isRepoName(name) && (await this.route(name as RepoName)) !== null ? this.#settings.access : null);
+  /** Who may pull through the mirror serving `name`, null when none does; for the policy (auth/mirror-access.ts). */
+  readonly readersOf = async (name: string): Promise<MirrorReaders | null> =>
+    (isRepoName(name) ? (await this.route(name as RepoName))?.upstream.settings.access ?? null : null);
 
   /**
    * The mirror serving `name`, or null for the registry's own repositories. `NS/…` belongs to the upstream of
@@ -199,16 +200,11 @@ export class MirrorService {
     return { upstream: fallback, local: local as RepoName, remote: remoteName(fallback, name) };
   }
 
-  /** Who may see and pull through the mirrors (config `mirror.access`). */
-  get access(): 'public' | 'signed-in' {
-    return this.#settings.access;
-  }
-
   /** The upstreams in namespace order. */
   async upstreams(): Promise<UpstreamSummary[]> {
     return (await this.#current()).list.map((u) => ({
       namespace: u.namespace, url: u.url, isDefault: u.isDefault, auth: u.credentials ? u.credentials.username : 'anonymous', evictAfterMs: u.evictAfterMs,
-      source: u.source,
+      access: u.access, source: u.source,
     }));
   }
 
@@ -487,7 +483,7 @@ function remoteName(upstream: UpstreamClient, rest: string): string {
 
 /** Whether a client made with `a` would talk to the upstream `b` describes in the same way. */
 function sameSettings(a: UpstreamSettings, b: UpstreamSettings): boolean {
-  return a.url === b.url && a.isDefault === b.isDefault && a.evictAfterMs === b.evictAfterMs
+  return a.url === b.url && a.isDefault === b.isDefault && a.evictAfterMs === b.evictAfterMs && a.access === b.access
     && a.credentials?.username === b.credentials?.username && a.credentials?.password === b.credentials?.password;
 }
 

@@ -4,6 +4,7 @@ import { request as httpsRequest } from 'node:https';
 import { Readable, Transform } from 'node:stream';
 import { makeDigest, type Digest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
+import type { MirrorReaders } from '../oci/names.js';
 import type { Clock } from '../util/clock.js';
 import { LimitExceededError } from '../util/hash-stream.js';
 import { readLimited } from '../util/read-limited.js';
@@ -14,6 +15,8 @@ export interface UpstreamSettings {
   readonly url: string;
   readonly credentials: { readonly username: string; readonly password: string } | null;
   readonly isDefault: boolean;
+  /** Who may pull through it. */
+  readonly access: MirrorReaders;
   /** Cached versions not pulled for this long are evicted (lifecycle/mirror-eviction.ts); null: kept. */
   readonly evictAfterMs: number | null;
 }

@@ -1,7 +1,7 @@
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Db } from '../db/schema.js';
 import { transaction } from '../db/transaction.js';
-import { MIRROR_NAMESPACE } from '../oci/names.js';
+import { MIRROR_NAMESPACE, parseMirrorReaders, type MirrorReaders } from '../oci/names.js';
 import type { Clock } from '../util/clock.js';
 import { conflict, invalid, notFound } from '../util/errors.js';
 import type { SecretSeal } from '../util/secret-seal.js';
@@ -18,6 +18,8 @@ export interface NewUpstream {
   readonly username?: string | null;
   readonly password?: string | null;
   readonly isDefault?: boolean;
+  /** public, signed-in or org:LOGIN; absent or null: mirror.access. */
+  readonly access?: string | null;
   readonly evictAfterMs?: number | null;
 }
 
@@ -34,15 +36,27 @@ export class UpstreamStore {
   readonly #clock: Clock;
   readonly #audit: AuditLog;
   readonly #configured: readonly UpstreamSettings[];
+  readonly #defaultAccess: MirrorReaders;
   readonly #seal: SecretSeal | null;
 
-  /** `configured`: mirror.upstreams; `seal`: with auth.keyEncryptionKey, else passwords are stored as given. */
-  constructor(deps: { db: Db; clock: Clock; audit: AuditLog; configured: readonly UpstreamSettings[]; seal: SecretSeal | null }) {
+  /**
+   * `configured`: mirror.upstreams; `defaultAccess`: mirror.access, for mirrors added without one; `seal`: with
+   * auth.keyEncryptionKey, else passwords are stored as given.
+   */
+  constructor(deps: {
+    db: Db; clock: Clock; audit: AuditLog; configured: readonly UpstreamSettings[]; defaultAccess: MirrorReaders; seal: SecretSeal | null;
+  }) {
     this.#db = deps.db;
     this.#clock = deps.clock;
     this.#audit = deps.audit;
     this.#configured = deps.configured;
+    this.#defaultAccess = deps.defaultAccess;
     this.#seal = deps.seal;
+  }
+
+  /** Who may pull through a mirror added without saying (mirror.access). */
+  get defaultAccess(): MirrorReaders {
+    return this.#defaultAccess;
   }
 
   /** Whether passwords are stored sealed (auth.keyEncryptionKey is set). */
@@ -62,6 +76,7 @@ export class UpstreamStore {
     const rows = await db.selectFrom('mirrorUpstreams').selectAll().execute();
     const stored = rows.map((r): MirrorUpstream => ({
       namespace: r.namespace, url: r.url, source: 'admin', isDefault: r.isDefault === 1, evictAfterMs: r.evictAfterMs,
+      access: (r.access === null ? null : parseMirrorReaders(r.access)) ?? this.#defaultAccess,
       credentials: r.username !== null && r.password !== null ? this.#credentials(r.namespace, r.username, r.password) : null,
     }));
     return [...this.#configured.map((u): MirrorUpstream => ({ ...u, source: 'config' })), ...stored]
@@ -85,8 +100,11 @@ export class UpstreamStore {
     if ((username === null) !== (password === null)) throw invalid('a user name and a password go together (or neither: anonymous)');
     const evictAfterMs = input.evictAfterMs ?? null;
     if (evictAfterMs !== null && !(Number.isSafeInteger(evictAfterMs) && evictAfterMs > 0)) throw invalid('the eviction period must be a positive duration');
+    const access = input.access ? parseMirrorReaders(input.access) : null;
+    if (input.access && access === null) throw invalid(`"${input.access}" is not who may pull: public, signed-in or org:LOGIN`);
     const upstream: MirrorUpstream = {
       namespace, url: url.toString().replace(/\/+$/, ''), source: 'admin', isDefault: input.isDefault ?? false, evictAfterMs,
+      access: access ?? this.#defaultAccess,
       credentials: username !== null && password !== null ? { username, password } : null,
     };
     await transaction(this.#db, async (tx) => {
@@ -104,13 +122,17 @@ export class UpstreamStore {
         throw conflict(`an account is named ${namespace}: a mirror there would take over its packages' names`);
       }
       if (await holdsLiveVersions(tx, namespace)) throw conflict(`packages under ${namespace}/ hold versions: choose another namespace`);
+      const org = access?.startsWith('org:') ? access.slice('org:'.length) : null;
+      if (org !== null && !(await tx.selectFrom('accounts').select('id').where('lowerLogin', '=', org).where('type', '=', 'org').executeTakeFirst())) {
+        throw invalid(`there is no organization ${org} to restrict the mirror to`);
+      }
       await tx.insertInto('mirrorUpstreams').values({
-        namespace, url: upstream.url, username, password: password === null ? null : this.#sealed(namespace, password),
+        namespace, url: upstream.url, username, password: password === null ? null : this.#sealed(namespace, password), access,
         isDefault: upstream.isDefault ? 1 : 0, evictAfterMs, createdAt: this.#clock.now(),
       }).execute();
       await this.#audit.record(tx, {
         action: 'mirror.create', target: `mirror:${namespace}`,
-        after: { url: upstream.url, username, isDefault: upstream.isDefault, evictAfterMs },
+        after: { url: upstream.url, username, access: upstream.access, isDefault: upstream.isDefault, evictAfterMs },
       });
     });
     return upstream;

@@ -16,6 +16,19 @@ export const MAX_NAME_LENGTH = 255;
  * `BERTH_MIRROR_UPSTREAMS_<NAMESPACE>_URL` maps back to it. */
 export const MIRROR_NAMESPACE = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 
+/**
+ * Who may pull through a mirror: anyone, signed-in users whose credential may read packages, or only such users
+ * who are members of one organization (`org:acme`, for a mirror that signs in to a private upstream).
+ */
+export type MirrorReaders = 'public' | 'signed-in' | `org:${string}`;
+
+/** `value` as MirrorReaders, or null when it is none of them. */
+export function parseMirrorReaders(value: string): MirrorReaders | null {
+  if (value === 'public' || value === 'signed-in') return value;
+  const org = /^org:(.+)$/.exec(value)?.[1];
+  return org !== undefined && COMPONENT.test(org.toLowerCase()) ? `org:${org.toLowerCase()}` : null;
+}
+
 export function parseRepoName(text: string): RepoName {
   if (text.length === 0) throw nameInvalid('empty name');
   if (text.length > MAX_NAME_LENGTH) throw nameInvalid(`longer than ${MAX_NAME_LENGTH} characters`);

@@ -21,16 +21,17 @@ test('berth mirror list shows each namespace, its upstream, how Berth signs in a
   const env = {
     BERTH_MIRROR_UPSTREAMS_DOCKERHUB_URL: 'https://registry-1.docker.io', BERTH_MIRROR_UPSTREAMS_DOCKERHUB_DEFAULT: 'true',
     BERTH_MIRROR_UPSTREAMS_GHCR_URL: 'https://ghcr.io', BERTH_MIRROR_UPSTREAMS_GHCR_USERNAME: 'bot', BERTH_MIRROR_UPSTREAMS_GHCR_PASSWORD: 'hunter2-secret',
+    BERTH_MIRROR_UPSTREAMS_GHCR_ACCESS: 'org:acme',
   };
   const text = berth(['mirror', 'list'], env);
   assert.equal(text.status, 0, text.stderr);
-  assert.match(text.stdout, /^dockerhub\s+https:\/\/registry-1\.docker\.io\s+anonymous\s+yes\s+configuration$/m);
-  assert.match(text.stdout, /^ghcr\s+https:\/\/ghcr\.io\s+user bot\s+configuration$/m);
+  assert.match(text.stdout, /^dockerhub\s+https:\/\/registry-1\.docker\.io\s+anonymous\s+yes\s+signed-in\s+configuration$/m);
+  assert.match(text.stdout, /^ghcr\s+https:\/\/ghcr\.io\s+user bot\s+-\s+org:acme\s+configuration$/m);
   const json = berth(['mirror', 'list', '--json'], env);
   assert.equal(json.status, 0, json.stderr);
   assert.deepEqual((JSON.parse(json.stdout) as { upstreams: unknown[] }).upstreams, [
-    { namespace: 'dockerhub', upstream: 'https://registry-1.docker.io', auth: 'anonymous', default: true, source: 'config' },
-    { namespace: 'ghcr', upstream: 'https://ghcr.io', auth: 'user bot', default: false, source: 'config' },
+    { namespace: 'dockerhub', upstream: 'https://registry-1.docker.io', auth: 'anonymous', default: true, access: 'signed-in', source: 'config' },
+    { namespace: 'ghcr', upstream: 'https://ghcr.io', auth: 'user bot', default: false, access: 'org:acme', source: 'config' },
   ]);
   assert.doesNotMatch(text.stdout + json.stdout, /hunter2/);
 });
@@ -40,4 +41,7 @@ test('berth mirror list: a bad upstream is a configuration error (exit 2) naming
   assert.equal(r.status, 2);
   assert.match(r.stderr, /mirror\.upstreams\.hub\.url/);
   assert.match(berth(['mirror', 'list'], {}).stdout, /no mirrors yet/);
+  const access = berth(['mirror', 'list'], { BERTH_MIRROR_UPSTREAMS_HUB_URL: 'https://x', BERTH_MIRROR_UPSTREAMS_HUB_ACCESS: 'members' });
+  assert.equal(access.status, 2);
+  assert.match(access.stderr, /mirror\.upstreams\.hub\.access.*must be public, signed-in or org:LOGIN/);
 });

@@ -64,8 +64,8 @@ test('a mirror added with the CLI serves pulls at once, signs in upstream, and k
   const listed = mirrorCli('list', '--json');
   assert.equal(listed.status, 0, listed.stderr);
   assert.deepEqual((JSON.parse(listed.stdout) as { upstreams: unknown[] }).upstreams, [
-    { namespace: 'conf', upstream: upstream.url, auth: 'anonymous', default: false, source: 'config' },
-    { namespace: 'hub', upstream: upstream.url, auth: `user ${upstream.username}`, default: false, source: 'admin' },
+    { namespace: 'conf', upstream: upstream.url, auth: 'anonymous', default: false, access: 'signed-in', source: 'config' },
+    { namespace: 'hub', upstream: upstream.url, auth: `user ${upstream.username}`, default: false, access: 'signed-in', source: 'admin' },
   ]);
   assert.doesNotMatch(listed.stdout, new RegExp(upstream.password));
   const [row] = await berth.query<{ password: string; evict_after_ms: number }>('SELECT password, evict_after_ms FROM mirror_upstreams WHERE namespace = ?', 'hub');
@@ -79,6 +79,32 @@ test('a mirror added with the CLI serves pulls at once, signs in upstream, and k
   assert.match(await push.text(), /read-only pull-through cache/);
 });
 
+test('a mirror for one organization: its members pull through it, other signed-in users do not even see it', async () => {
+  const added = mirrorCli('add', 'team', upstream.url, '--username', upstream.username, '--password-file', passwordFile, '--access', 'org:acme');
+  assert.equal(added.status, 0, added.stderr);
+  const outsider = await berth.admin(async (s) => {
+    const user = await s.accounts.createUser({ login: 'outsider', isAdmin: false });
+    return (await s.tokens.create({ userId: user.id, note: 't', scopes: ['read:packages'], expiresAt: null })).token;
+  });
+  const basic = (login: string, token: string): string => `Basic ${Buffer.from(`${login}:${token}`).toString('base64')}`;
+  // The outsider's registry token carries no pull for it, and the upstream is never asked.
+  const tokenRes = await berth.fetch(`/token?service=${berth.host}&scope=repository:team/library/app:pull`, { auth: basic('outsider', outsider) });
+  const { token } = (await tokenRes.json()) as { token: string };
+  const denied = await berth.fetch('/v2/team/library/app/manifests/v1', { auth: `Bearer ${token}` });
+  assert.ok([401, 403, 404].includes(denied.status), `outsider got ${denied.status}`);
+  assert.equal(upstream.served('GET', '/v2/library/app/manifests/v1'), 1, 'only hub\'s first pull reached the upstream');
+  const list = await berth.fetch('/api/v3/berth/mirrors', { auth: `token ${outsider}` });
+  assert.deepEqual(((await list.json()) as { namespace: string }[]).map((m) => m.namespace), ['conf', 'hub']);
+  assert.equal((await berth.fetch('/api/v3/berth/mirrors/team', { auth: `token ${outsider}` })).status, 404);
+
+  // A member of acme pulls through it.
+  await skopeoCopy(`docker://${berth.host}/team/library/app:v1`, `oci:${join(work, 'team')}:v1`, [], { creds: `${berth.user}:${berth.token}` });
+  const mine = await berth.fetch('/api/v3/berth/mirrors/team', { auth: `token ${berth.token}` });
+  assert.equal(((await mine.json()) as { access: string }).access, 'org:acme');
+  assert.equal(mirrorCli('remove', 'team').status, 0);
+  assert.equal(mirrorCli('delete', 'team').status, 0);
+});
+
 test('adding a mirror that would take over names, or a second default, is refused with the reason', () => {
   const cases: [string[], RegExp][] = [
     [['add', 'conf', upstream.url], /mirror of the configuration \(mirror\.upstreams\.conf\)/],
@@ -87,6 +113,8 @@ test('adding a mirror that would take over names, or a second default, is refuse
     [['add', 'Not_Valid', upstream.url], /not a valid mirror namespace/],
     [['add', 'ftp', 'ftp://example.com'], /must be http or https/],
     [['add', 'half', upstream.url, '--username', 'someone'], /user name and a password go together/],
+    [['add', 'closed', upstream.url, '--access', 'org:nosuchorg'], /no organization nosuchorg/],
+    [['add', 'closed', upstream.url, '--access', 'friends'], /not who may pull: public, signed-in or org:LOGIN/],
   ];
   for (const [args, reason] of cases) {
     const r = mirrorCli(...args);
@@ -111,9 +139,10 @@ test('a mirror is deleted only once its cache is empty; then its names are no lo
   const deleted = mirrorCli('delete', 'hub');
   assert.equal(deleted.status, 0, deleted.stderr);
 
+  const asked = upstream.served('GET', '/v2/library/app/manifests/v1');
   const res = await berth.fetch('/v2/hub/library/app/manifests/v1');
   assert.equal(res.status, 404);
-  assert.equal(upstream.served('GET', '/v2/library/app/manifests/v1'), 1, 'the upstream was asked again');
+  assert.equal(upstream.served('GET', '/v2/library/app/manifests/v1'), asked, 'the upstream was asked again');
   const actions = await berth.query<{ action: string; target: string }>("SELECT action, target FROM audit_log WHERE action LIKE 'mirror.%' ORDER BY id");
-  assert.deepEqual(actions.map((a) => `${a.action} ${a.target}`), ['mirror.create mirror:hub', 'mirror.create mirror:first', 'mirror.destroy mirror:first', 'mirror.destroy mirror:hub']);
+  assert.deepEqual(actions.map((a) => `${a.action} ${a.target}`), ['mirror.create mirror:hub', 'mirror.create mirror:team', 'mirror.destroy mirror:team', 'mirror.create mirror:first', 'mirror.destroy mirror:first', 'mirror.destroy mirror:hub']);
 });

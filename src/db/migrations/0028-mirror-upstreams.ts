@@ -13,6 +13,7 @@ export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
     .addColumn('url', 'text', (c) => c.notNull())
     .addColumn('username', 'text')
     .addColumn('password', 'text')
+    .addColumn('access', 'text')
     .addColumn('is_default', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('evict_after_ms', 'bigint')
     .addColumn('created_at', 'bigint', (c) => c.notNull())

@@ -1,4 +1,4 @@
-import { mirrorActions } from '../../auth/mirror-access.js';
+import type { UpstreamSummary } from '../../mirror/mirror-service.js';
 import { checkAccess } from './github-auth.js';
 import { param, type Endpoint, type GithubDeps, type RequestContext } from './github-context.js';
 import { notFound } from './github-errors.js';
@@ -10,8 +10,8 @@ const DOCS = 'https://docs.github.com/rest/packages/packages';
 
 /**
  * Berth-only views of the pull-through caches under `/api/v3/berth/mirrors`: the upstreams with their numbers, and
- * each namespace's cached repositories with their upstream, size and last pull. Readable by whom `mirror.access`
- * lets pull through the mirrors (anyone, or tokens with read:packages); upstreams are configured, not edited here.
+ * each namespace's cached repositories with their upstream, size and last pull. Each mirror is shown to whom its
+ * access lets pull through it (anyone, tokens with read:packages, or an organization's members).
  */
 export function mirrorRoutes(): Endpoint[] {
   return [
@@ -21,33 +21,39 @@ export function mirrorRoutes(): Endpoint[] {
   ];
 }
 
-/** The mirror services, once the caller may read them (a 401 or missing-scope answer otherwise, as for packages). */
-function readableMirrors(deps: GithubDeps, ctx: RequestContext): GithubDeps['mirror'] {
-  if (!mirrorActions(ctx.caller.subject, deps.mirror.service.access).has('pull')) checkAccess(ctx, ['read:packages'], 'read mirrors');
-  return deps.mirror;
+/**
+ * The upstreams the caller may pull through (each mirror's access). When there are mirrors but none of them, a 401
+ * or missing-scope answer instead, as for packages; one the caller may not pull through is not found.
+ */
+async function visibleUpstreams(deps: GithubDeps, ctx: RequestContext): Promise<UpstreamSummary[]> {
+  const all = await deps.mirror.service.upstreams();
+  const visible: UpstreamSummary[] = [];
+  for (const u of all) if (await deps.policy.mayPullThrough(ctx.caller.subject, u.access)) visible.push(u);
+  if (all.length > 0 && visible.length === 0) checkAccess(ctx, ['read:packages'], 'read mirrors');
+  return visible;
 }
 
-/** GET /api/v3/berth/mirrors: every upstream, in namespace order ([] when there is none). */
+/** GET /api/v3/berth/mirrors: the upstreams the caller may pull through, in namespace order. */
 async function listMirrors(deps: GithubDeps, ctx: RequestContext): Promise<unknown> {
-  const mirror = readableMirrors(deps, ctx);
-  const upstreams = await mirror.service.upstreams();
+  const { mirror } = deps;
+  const upstreams = await visibleUpstreams(deps, ctx);
   const summaries = await mirror.packages.summaries(upstreams.map((u) => u.namespace));
-  return ctx.reply.send(upstreams.map((u, i) => mirrorJson(ctx.urls, u, mirror.service.access, summaries[i]!, mirror.service.counts(u.namespace))));
+  return ctx.reply.send(upstreams.map((u, i) => mirrorJson(ctx.urls, u, summaries[i]!, mirror.service.counts(u.namespace))));
 }
 
 /** GET /api/v3/berth/mirrors/{namespace} */
 async function getMirror(deps: GithubDeps, ctx: RequestContext): Promise<unknown> {
-  const mirror = readableMirrors(deps, ctx);
-  const upstream = (await mirror.service.upstreams()).find((u) => u.namespace === param(ctx.request, 'namespace'));
+  const { mirror } = deps;
+  const upstream = (await visibleUpstreams(deps, ctx)).find((u) => u.namespace === param(ctx.request, 'namespace'));
   if (!upstream) throw notFound();
   const [summary] = await mirror.packages.summaries([upstream.namespace]);
-  return ctx.reply.send(mirrorJson(ctx.urls, upstream, mirror.service.access, summary!, mirror.service.counts(upstream.namespace)));
+  return ctx.reply.send(mirrorJson(ctx.urls, upstream, summary!, mirror.service.counts(upstream.namespace)));
 }
 
 /** GET /api/v3/berth/mirrors/{namespace}/packages: cached repositories by name, paged like package lists. */
 async function listCachedPackages(deps: GithubDeps, ctx: RequestContext): Promise<unknown> {
-  const mirror = readableMirrors(deps, ctx);
-  const upstream = (await mirror.service.upstreams()).find((u) => u.namespace === param(ctx.request, 'namespace'));
+  const { mirror } = deps;
+  const upstream = (await visibleUpstreams(deps, ctx)).find((u) => u.namespace === param(ctx.request, 'namespace'));
   if (!upstream) throw notFound();
   const page = readPage(ctx.request);
   const { total, repositories } = await mirror.packages.list(upstream.namespace, page);

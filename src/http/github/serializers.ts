@@ -339,13 +339,14 @@ export function auditEntryJson(r: AuditRecord): Record<string, unknown> {
  * A pull-through mirror (`GET /api/v3/berth/mirrors`, Berth-only): its upstream, who may pull, eviction, the cache
  * in numbers, and `requests` answered by this process since it started, by result (berth_mirror_requests_total).
  */
-export function mirrorJson(urls: Urls, upstream: UpstreamSummary, access: 'public' | 'signed-in', summary: MirrorNamespaceSummary, requests: MirrorCounts | null): unknown {
+export function mirrorJson(urls: Urls, upstream: UpstreamSummary, summary: MirrorNamespaceSummary, requests: MirrorCounts | null): unknown {
   return {
     namespace: upstream.namespace,
     upstream_url: upstream.url,
     default: upstream.isDefault,
     authenticated: upstream.auth !== 'anonymous',
-    access,
+    access: upstream.access,
+    defined_by: upstream.source === 'config' ? 'configuration' : 'admin',
     evict_after_seconds: upstream.evictAfterMs === null ? null : Math.round(upstream.evictAfterMs / 1000),
     package_count: summary.packages,
     version_count: summary.versions,

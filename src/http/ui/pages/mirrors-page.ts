@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { mirrorActions } from '../../../auth/mirror-access.js';
+import type { UpstreamSummary } from '../../../mirror/mirror-service.js';
+import type { MirrorReaders } from '../../../oci/names.js';
 import { formatDuration, parseDuration } from '../../../util/duration.js';
 import { invalid, isBerthError } from '../../../util/errors.js';
 import { copyBox, pageParam, pager } from '../components.js';
@@ -18,16 +19,22 @@ const PER_PAGE = 50;
  * and delete mirrors too (showAdmin).
  */
 export function register(app: FastifyInstance, deps: UiDeps): void {
-  /** The mirror services, or the page's refusal: sign in when mirrors are for signed-in users; 404 when none. */
-  const readable = (request: FastifyRequest): UiDeps['mirror'] => {
-    const mirror = deps.mirror;
-    if (!mirrorActions(viewerOf(request).subject, mirror.service.access).has('pull')) requireAccount(request);
-    return mirror;
+  /**
+   * The upstreams the viewer may pull through (each mirror's access). A visitor who may pull through none of them
+   * is sent to sign in; one a signed-in viewer may not pull through is not found.
+   */
+  const readable = async (request: FastifyRequest): Promise<UpstreamSummary[]> => {
+    const visible: UpstreamSummary[] = [];
+    for (const u of await deps.mirror.service.upstreams()) {
+      if (await deps.policy.mayPullThrough(viewerOf(request).subject, u.access)) visible.push(u);
+    }
+    if (visible.length === 0) requireAccount(request);
+    return visible;
   };
 
   app.get('/mirrors', async (request, reply) => {
-    const mirror = readable(request);
-    const upstreams = await mirror.service.upstreams();
+    const mirror = deps.mirror;
+    const upstreams = await readable(request);
     const summaries = await mirror.packages.summaries(upstreams.map((u) => u.namespace));
     const host = registryHost(request, deps.publicUrl);
     const now = deps.clock.now();
@@ -58,8 +65,8 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
   });
 
   app.get('/mirrors/:namespace', async (request, reply) => {
-    const mirror = readable(request);
-    const upstream = (await mirror.service.upstreams()).find((u) => u.namespace === paramOf(request, 'namespace'));
+    const mirror = deps.mirror;
+    const upstream = (await readable(request)).find((u) => u.namespace === paramOf(request, 'namespace'));
     if (!upstream) throw pageNotFound();
     const page = pageParam(request);
     const { total, repositories } = await mirror.packages.list(upstream.namespace, { page, perPage: PER_PAGE });
@@ -104,6 +111,7 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
     await deps.mirror.upstreams.add({
       namespace, url: (form.get('url') ?? '').trim(), username: (form.get('username') ?? '').trim() || null,
       password: form.get('password') || null, isDefault: form.get('default') === 'on', evictAfterMs,
+      access: (form.get('access') ?? '').trim() || null,
     });
     return namespace;
   }));
@@ -155,10 +163,10 @@ async function showAdmin(deps: UiDeps, request: FastifyRequest, reply: FastifyRe
   <p class="muted"><a href="/admin">Site administration</a> /</p>
   <h1>Pull-through mirrors</h1>
   ${upstreams.length === 0 ? html`<p class="muted">No mirrors yet. Add one below, with <code>berth mirror add</code>, or under <code>mirror.upstreams</code> in the configuration.</p>` : html`
-  <p class="muted">Pulls: ${mirror.service.access === 'public' ? 'anyone' : 'signed-in users'} (<code>mirror.access</code>). Requests are counted by this process since it started. Mirrors of the configuration (<code>mirror.upstreams</code>) are changed there.</p>
+  <p class="muted">Requests are counted by this process since it started. Mirrors of the configuration (<code>mirror.upstreams</code>) are changed there.</p>
   <table class="table usage-table" aria-labelledby="admin-mirrors">
     <caption id="admin-mirrors" class="visually-hidden">Mirrors</caption>
-    <thead><tr><th scope="col">Namespace</th><th scope="col">Upstream</th><th scope="col">Signs in as</th><th scope="col">Eviction</th><th scope="col" class="num">Packages</th><th scope="col" class="num">Versions</th><th scope="col" class="num">Storage</th><th scope="col">Last pull</th><th scope="col" class="num">Hits</th><th scope="col" class="num">Misses</th><th scope="col" class="num">Stale</th><th scope="col" class="num">Errors</th><th scope="col">Defined by</th></tr></thead>
+    <thead><tr><th scope="col">Namespace</th><th scope="col">Upstream</th><th scope="col">Signs in as</th><th scope="col">Eviction</th><th scope="col" class="num">Packages</th><th scope="col" class="num">Versions</th><th scope="col" class="num">Storage</th><th scope="col">Last pull</th><th scope="col" class="num">Hits</th><th scope="col" class="num">Misses</th><th scope="col" class="num">Stale</th><th scope="col" class="num">Errors</th><th scope="col">Who may pull</th><th scope="col">Defined by</th></tr></thead>
     <tbody>${upstreams.map((u, i) => {
       const s = summaries[i]!;
       const c = mirror.service.counts(u.namespace);
@@ -175,6 +183,7 @@ async function showAdmin(deps: UiDeps, request: FastifyRequest, reply: FastifyRe
       <td class="num" data-misses>${formatCount(c?.miss ?? 0)}</td>
       <td class="num">${formatCount(c?.stale ?? 0)}</td>
       <td class="num">${formatCount((c?.error ?? 0))}</td>
+      <td data-access>${readersText(u.access)}</td>
       <td>${u.source === 'config' ? 'configuration' : html`<form method="post" action="/admin/mirrors/delete">${csrfField(request)}<input type="hidden" name="namespace" value="${u.namespace}"><button type="submit" class="btn btn-danger" aria-label="Delete the mirror ${u.namespace}">Delete</button></form>`}</td>
     </tr>`;
     })}</tbody>
@@ -191,6 +200,8 @@ async function showAdmin(deps: UiDeps, request: FastifyRequest, reply: FastifyRe
       <input id="mirror-username" name="username" type="text" autocomplete="off" value="${value('username')}">
       <label for="mirror-password">Password or token upstream (with the user name)</label>
       <input id="mirror-password" name="password" type="password" autocomplete="new-password">
+      <label for="mirror-access">Who may pull: public, signed-in or org:LOGIN (default: ${readersText(deps.mirror.upstreams.defaultAccess)}, from <code>mirror.access</code>)</label>
+      <input id="mirror-access" name="access" type="text" autocomplete="off" autocapitalize="none" spellcheck="false" placeholder="signed-in" value="${value('access')}">
       <label for="mirror-evict">Evict cached images not pulled for (optional, e.g. 30d)</label>
       <input id="mirror-evict" name="evict_after" type="text" autocomplete="off" value="${value('evict_after')}">
       <label><input name="default" type="checkbox"${value('default') === 'on' ? ' checked' : ''}> The default mirror (Docker <code>registry-mirrors</code> pulls through it)</label>
@@ -206,6 +217,11 @@ async function showAdmin(deps: UiDeps, request: FastifyRequest, reply: FastifyRe
   <p class="hint">Removed and evicted versions are deleted as a REST delete is (restorable for <code>packages.restoreWindow</code>); <code>berth gc</code> frees their bytes, and the next pull fetches them from the upstream again.</p>
 </section>`,
   });
+}
+
+/** Who a mirror's access lets pull, in words. */
+function readersText(readers: MirrorReaders): string {
+  return readers === 'public' ? 'anyone' : readers === 'signed-in' ? 'signed-in users' : `members of ${readers.slice('org:'.length)}`;
 }
 
 function stylesheet() {
