@@ -140,14 +140,16 @@ test('a tag moved upstream is followed (revalidated by HEAD); the old digest sta
   await assertOciError(await get('nope'), 404, 'MANIFEST_UNKNOWN');
 });
 
-test('10 simultaneous first pulls of one image fetch each blob from the upstream once', async () => {
+test('20 simultaneous first pulls of a 100 MB image fetch each blob from the upstream once', async () => {
   const layout = join(work, 'crowd');
-  const built = await writeImageLayout(layout, { layers: [8 * 1024 * 1024, 200_000], tag: '1' });
+  const built = await writeImageLayout(layout, { layers: [100_000_000, 200_000], tag: '1' });
   await pushUpstream(layout, '1', 'library/crowd:1');
-  const pulls = Array.from({ length: 10 }, async (_, i) => {
+  const pulls = Array.from({ length: 20 }, async (_, i) => {
     const out = join(work, `crowd-${i}`);
     await skopeoCopy(`docker://${berth.host}/cncf/library/crowd:1`, `oci:${out}:1`, [], { creds });
-    return summarizeLayout(out, '1');
+    const summary = await summarizeLayout(out, '1');
+    await rm(out, { recursive: true, force: true });
+    return summary;
   });
   for (const summary of await Promise.all(pulls)) assert.deepEqual(summary, summarize(built));
   for (const blob of [built.config, ...built.layers]) {
