@@ -141,7 +141,10 @@ export async function createApp(config: Config, log: Logger, opts: { onFatal?: (
   const mirror = new MirrorService({
     db: db.db, registry, clock, log: log.child({ module: 'mirror' }), settings: config.mirror, upstreams: mirrorUpstreams, changes: db.changes,
     manifestMaxBytes: config.registry.manifestMaxBytes,
-    ...(metrics ? { onResult: (upstream: string, kind: 'manifest' | 'blob', result: string) => metrics.mirrorRequest(upstream, kind, result) } : {}),
+    ...(metrics ? {
+      onResult: (upstream: string, kind: 'manifest' | 'blob', result: string) => metrics.mirrorRequest(upstream, kind, result),
+      onBytes: (upstream: string, source: string, bytes: number) => metrics.mirrorBytes(upstream, source, bytes),
+    } : {}),
     // Replicas share PostgreSQL: one of them fetches each uncached manifest or blob, the others wait for its copy.
     // The lease outlives a stalled upstream (mirror.timeout) and is renewed while a large blob streams.
     ...(db.dialect === 'postgres'

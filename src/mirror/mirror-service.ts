@@ -100,6 +100,9 @@ interface Upstreams {
 /** How a request through the cache was answered (metrics: berth_mirror_requests_total). */
 export type MirrorResult = 'hit' | 'miss' | 'revalidated' | 'stale' | 'not_found' | 'error';
 export type MirrorObserver = (upstream: string, kind: 'manifest' | 'blob', result: MirrorResult) => void;
+/** Where the bytes of a blob sent through a mirror came from: the cache (the upstream was spared them) or the upstream. */
+export type MirrorBytesSource = 'cache' | 'upstream';
+export type MirrorBytesObserver = (upstream: string, source: MirrorBytesSource, bytes: number) => void;
 
 export class MirrorService {
   readonly #db: Db;
@@ -119,14 +122,17 @@ export class MirrorService {
   readonly #cluster: ClusterFlight | null;
   readonly #observe: MirrorObserver;
   readonly #counts = new Map<string, MirrorCounts>();
+  readonly #bytes = new Map<string, Record<MirrorBytesSource, number>>();
+  readonly #onBytes: MirrorBytesObserver;
   /** Manifest id → when this process last recorded its pull. */
   readonly #recorded = new Map<number, number>();
 
   constructor(deps: {
     db: Db; registry: Registry; clock: Clock; log: Logger; settings: MirrorSettings; upstreams: UpstreamStore; changes: ChangeFeed;
-    manifestMaxBytes: number; onResult?: MirrorObserver; cluster?: ClusterFlight;
+    manifestMaxBytes: number; onResult?: MirrorObserver; onBytes?: MirrorBytesObserver; cluster?: ClusterFlight;
   }) {
     this.#cluster = deps.cluster ?? null;
+    this.#onBytes = deps.onBytes ?? (() => {});
     const onResult = deps.onResult ?? (() => {});
     this.#observe = (upstream, kind, result) => {
       const counts = this.#counts.get(upstream);
@@ -212,6 +218,20 @@ export class MirrorService {
   counts(namespace: string): MirrorCounts | null {
     const counts = this.#counts.get(namespace);
     return counts ? { ...counts } : null;
+  }
+
+  /** Blob bytes sent to clients through the route's mirror, from the cache or from the upstream (the metrics, /admin/mirrors). */
+  sent(route: MirrorRoute, source: MirrorBytesSource, bytes: number): void {
+    const namespace = route.upstream.settings.namespace;
+    let sent = this.#bytes.get(namespace);
+    if (!sent) this.#bytes.set(namespace, sent = { cache: 0, upstream: 0 });
+    sent[source] += bytes;
+    this.#onBytes(namespace, source, bytes);
+  }
+
+  /** Blob bytes sent through the namespace's mirror since this process started, by where they came from. */
+  bytesSent(namespace: string): Record<MirrorBytesSource, number> {
+    return { ...(this.#bytes.get(namespace) ?? { cache: 0, upstream: 0 }) };
   }
 
   /** What the upstream calls a cached repository (`dockerhub/alpine` → `library/alpine`), null for other names. */

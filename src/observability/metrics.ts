@@ -52,6 +52,7 @@ export class Metrics {
   readonly #jobLastSuccess: Gauge<'job'>;
   readonly #webhookDeliveries: Counter<'result'>;
   readonly #mirrorRequests: Counter<'upstream' | 'kind' | 'result'>;
+  readonly #mirrorBytes: Counter<'upstream' | 'source'>;
   readonly #manifestCache: Counter<'result'>;
   readonly #listingCache: Counter<'result'>;
   #sources: MetricSources | null = null;
@@ -93,6 +94,10 @@ export class Metrics {
       name: 'berth_mirror_requests_total', registers, labelNames: ['upstream', 'kind', 'result'],
       help: 'Pull-through cache requests by upstream namespace, kind (manifest, blob) and result: hit, miss (fetched from the upstream), '
         + 'revalidated (a tag checked with a HEAD), stale (served cached while the upstream failed), not_found, error.',
+    });
+    this.#mirrorBytes = new Counter({
+      name: 'berth_mirror_bytes_total', registers, labelNames: ['upstream', 'source'],
+      help: 'Blob bytes sent through the pull-through cache by upstream namespace and source: cache (bytes the upstream was spared) or upstream (fetched while they were stored).',
     });
     this.#manifestCache = new Counter({
       name: 'berth_manifest_cache_lookups_total', registers, labelNames: ['result'],
@@ -192,6 +197,11 @@ export class Metrics {
   /** One request through the pull-through cache and how it was answered. */
   mirrorRequest(upstream: string, kind: 'manifest' | 'blob', result: string): void {
     this.#mirrorRequests.inc({ upstream, kind, result });
+  }
+
+  /** Blob bytes sent through the pull-through cache, from the cache or fetched from the upstream. */
+  mirrorBytes(upstream: string, source: string, bytes: number): void {
+    this.#mirrorBytes.inc({ upstream, source }, bytes);
   }
 
   /** One manifest GET/HEAD lookup and how the manifest cache answered it (hit, miss, bypass). */

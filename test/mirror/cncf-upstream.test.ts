@@ -241,4 +241,8 @@ test('berth_mirror_requests_total counted every answer above: hits, misses, reva
   assert.ok(count('manifest', 'stale') > 0, 'tags served while the upstream was stopped');
   assert.ok(count('manifest', 'not_found') > 0, 'the unknown tag');
   assert.ok(count('manifest', 'error') + count('blob', 'error') > 0, 'uncached content while the upstream was stopped');
+  // The crowd of 20: one fetch of its 100 MB layer, 19 copies sent from the cache (the bytes the upstream was spared).
+  const bytes = (source: string): number => Number(text.split('\n').find((l) => l.startsWith(`berth_mirror_bytes_total{upstream="cncf",source="${source}"}`))?.split(' ').pop() ?? 0);
+  assert.ok(bytes('cache') >= 19 * 100_000_000, `sent from the cache: ${bytes('cache')}`);
+  assert.ok(bytes('upstream') >= 100_000_000, `fetched upstream: ${bytes('upstream')}`);
 });

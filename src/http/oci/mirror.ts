@@ -28,7 +28,13 @@ export async function getMirroredManifest(
  */
 export async function getMirroredBlob(deps: OciDeps, route: MirrorRoute, digest: Digest, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
   const blob = await deps.mirror.blob(route, digest, request.method === 'HEAD' ? 'HEAD' : 'GET');
-  if (blob.kind === 'cached') return getBlob(deps, { name: route.local, digest }, request, reply);
+  if (blob.kind === 'cached') {
+    const answered = await getBlob(deps, { name: route.local, digest }, request, reply);
+    // What the answer carries (a Range: its part); a client that goes away early still counts it whole.
+    const length = Number(reply.getHeader('content-length'));
+    if (request.method === 'GET' && reply.statusCode < 300 && length > 0) deps.mirror.sent(route, 'cache', length);
+    return answered;
+  }
   reply.code(200)
     .header('Content-Type', 'application/octet-stream')
     .header('Docker-Content-Digest', digest)
@@ -39,5 +45,6 @@ export async function getMirroredBlob(deps: OciDeps, route: MirrorRoute, digest:
     blob.body.destroy();
     return reply.send();
   }
+  if (blob.size !== null) deps.mirror.sent(route, 'upstream', blob.size);
   return reply.send(blob.body);
 }

@@ -166,10 +166,11 @@ async function showAdmin(deps: UiDeps, request: FastifyRequest, reply: FastifyRe
   <p class="muted">Requests are counted by this process since it started. Mirrors of the configuration (<code>mirror.upstreams</code>) are changed there.</p>
   <table class="table usage-table" aria-labelledby="admin-mirrors">
     <caption id="admin-mirrors" class="visually-hidden">Mirrors</caption>
-    <thead><tr><th scope="col">Namespace</th><th scope="col">Upstream</th><th scope="col">Signs in as</th><th scope="col">Eviction</th><th scope="col" class="num">Packages</th><th scope="col" class="num">Versions</th><th scope="col" class="num">Storage</th><th scope="col">Last pull</th><th scope="col" class="num">Hits</th><th scope="col" class="num">Misses</th><th scope="col" class="num">Stale</th><th scope="col" class="num">Errors</th><th scope="col">Who may pull</th><th scope="col">Defined by</th></tr></thead>
+    <thead><tr><th scope="col">Namespace</th><th scope="col">Upstream</th><th scope="col">Signs in as</th><th scope="col">Eviction</th><th scope="col" class="num">Packages</th><th scope="col" class="num">Versions</th><th scope="col" class="num">Storage</th><th scope="col">Last pull</th><th scope="col" class="num">Hits</th><th scope="col" class="num">Misses</th><th scope="col" class="num">Stale</th><th scope="col" class="num">Errors</th><th scope="col" class="num">Sent from the cache</th><th scope="col" class="num">Fetched upstream</th><th scope="col">Who may pull</th><th scope="col">Defined by</th></tr></thead>
     <tbody>${upstreams.map((u, i) => {
       const s = summaries[i]!;
       const c = mirror.service.counts(u.namespace);
+      const sent = mirror.service.bytesSent(u.namespace);
       return html`<tr data-admin-mirror="${u.namespace}">
       <th scope="row"><a href="/mirrors/${u.namespace}">${u.namespace}</a>${u.isDefault ? html` <span class="badge">default</span>` : null}</th>
       <td><code>${u.url}</code></td>
@@ -183,6 +184,8 @@ async function showAdmin(deps: UiDeps, request: FastifyRequest, reply: FastifyRe
       <td class="num" data-misses>${formatCount(c?.miss ?? 0)}</td>
       <td class="num">${formatCount(c?.stale ?? 0)}</td>
       <td class="num">${formatCount((c?.error ?? 0))}</td>
+      <td class="num" data-saved-bytes="${sent.cache}">${formatBytes(sent.cache)}</td>
+      <td class="num" data-fetched-bytes="${sent.upstream}">${formatBytes(sent.upstream)}</td>
       <td data-access>${readersText(u.access)}</td>
       <td>${u.source === 'config' ? 'configuration' : html`<form method="post" action="/admin/mirrors/delete">${csrfField(request)}<input type="hidden" name="namespace" value="${u.namespace}"><button type="submit" class="btn btn-danger" aria-label="Delete the mirror ${u.namespace}">Delete</button></form>`}</td>
     </tr>`;
