@@ -383,6 +383,10 @@ export class MirrorService {
     // 1 MiB between the branches instead of 16 KiB: the upstream socket keeps being read while a disk write or a
     // client write is in flight, instead of pausing on every chunk (first pull 1.05 → 0.90 s for 134 MB on loopback).
     const toStore = new PassThrough({ highWaterMark: BRANCH_BUFFER_BYTES });
+    // An upstream that breaks off may do so before UploadService, a few database round trips away, listens on this
+    // branch: it sees the error then (stream.finished on a failed stream), and an 'error' nobody heard yet must not
+    // be an uncaught exception that ends the process (test/mirror/hostile-upstream.test.ts).
+    toStore.on('error', () => {});
     let committed!: Promise<unknown>;
     // The client's last chunk waits until the whole blob matched its digest (not for the bytes to be made durable
     // and committed: the client has what it asked for either way), or gets the error that it did not.
@@ -391,7 +395,9 @@ export class MirrorService {
     const toClient = holdLastChunk(() => Promise.race([matched, committed]));
     body.on('error', (err) => {
       toStore.destroy(err);
-      toClient.destroy(err);
+      // As the client's error: a 503 saying the upstream broke off, when it comes before the first byte was sent.
+      const failure = this.#failure(err, route, { kind: 'digest', digest }, 'blob');
+      toClient.destroy(failure instanceof Error ? failure : err);
     });
     // pipe(): the slower branch sets the pace; a client that goes away unpipes its branch and the store goes on.
     body.pipe(toStore);

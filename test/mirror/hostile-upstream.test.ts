@@ -28,6 +28,8 @@ let work: string;
 let bait: Buffer | null = null;
 /** A blob the proxy serves with one byte changed: its path and the wrong bytes. */
 let corrupt: { path: string; bytes: Buffer } | null = null;
+/** A blob whose answer the proxy cuts off right after the headers and its first bytes. */
+let cut: { path: string; bytes: Buffer } | null = null;
 
 before(async () => {
   work = mkdtempSync(join(tmpdir(), 'berth-mirror-hostile-'));
@@ -47,6 +49,12 @@ before(async () => {
       req.resume();
       res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': corrupt.bytes.length });
       res.end(corrupt.bytes);
+      return;
+    }
+    if (cut && req.url === cut.path && req.method === 'GET') {
+      req.resume();
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': cut.bytes.length });
+      res.write(cut.bytes.subarray(0, 1000), () => res.destroy());
       return;
     }
     const forward = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
@@ -133,4 +141,27 @@ test('an upstream blob whose bytes do not match its digest: the client never get
     await sleep(50);
   }
   assert.equal((await berth.fetch(`/v2/hub/library/bad/blobs/${layer.digest}`, { method: 'HEAD' })).status, 200);
+});
+
+test('an upstream that breaks off a blob at once, before the cache has started storing it: the client gets an error, Berth serves on', async () => {
+  const image = await writeImageLayout(join(work, 'cut'), { layers: [2 * 1024 * 1024], tag: '1' });
+  await skopeoCopy(`oci:${join(work, 'cut')}:1`, `docker://${upstream.host}/library/cut:1`, [], { creds: upstream.creds });
+  const layer = image.layers[0]!;
+  const good = Buffer.from(await readLayoutBlob(join(work, 'cut'), layer.digest));
+  cut = { path: `/v2/library/cut/blobs/${layer.digest}`, bytes: good };
+  for (let i = 0; i < 5; i++) {
+    const res = await berth.fetch(`/v2/hub/library/cut/blobs/${layer.digest}`);
+    if (res.status === 200) await assert.rejects(res.arrayBuffer());
+    else assert.equal(res.status, 503, await res.text());
+  }
+  // Still serving, nothing cached, no scratch data left behind.
+  assert.equal((await berth.fetch('/v2/')).status, 200);
+  assert.deepEqual(await berth.query('select b.digest from blobs b where b.digest = ?', layer.digest), []);
+  for (let i = 0; (await berth.scratchUploads()).length > 0; i++) {
+    assert.ok(i < 100, 'scratch data removed within 5 s');
+    await sleep(50);
+  }
+  cut = null;
+  const again = await berth.fetch(`/v2/hub/library/cut/blobs/${layer.digest}`);
+  assert.ok(Buffer.from(await again.arrayBuffer()).equals(good));
 });

@@ -100,7 +100,8 @@ test('a mirror for one organization: its members pull through it, other signed-i
   // A member of acme pulls through it.
   await skopeoCopy(`docker://${berth.host}/team/library/app:v1`, `oci:${join(work, 'team')}:v1`, [], { creds: `${berth.user}:${berth.token}` });
   const mine = await berth.fetch('/api/v3/berth/mirrors/team', { auth: `token ${berth.token}` });
-  assert.equal(((await mine.json()) as { access: string }).access, 'org:acme');
+  const shown = (await mine.json()) as { access: string; defined_by: string; authenticated: boolean };
+  assert.deepEqual([shown.access, shown.defined_by, shown.authenticated], ['org:acme', 'admin', true]);
   assert.equal(mirrorCli('remove', 'team').status, 0);
   assert.equal(mirrorCli('delete', 'team').status, 0);
 });
