@@ -25,7 +25,7 @@ const root = new URL('..', import.meta.url).pathname;
  */
 const MATRIX = [
   'test/oci/', 'test/auth/', 'test/github/', 'test/cli/', 'test/doctor/', 'test/maintenance/', 'test/crash/', 'test/ui/', 'test/observability/',
-  'test/events/', 'test/audit/', 'test/scale/listings.', 'test/scale/deep-pages.',
+  'test/events/', 'test/audit/', 'test/mirror/', 'test/scale/listings.', 'test/scale/deep-pages.',
 ];
 
 function walk(dir) {
