@@ -164,7 +164,7 @@ async function showAdmin(deps: UiDeps, request: FastifyRequest, reply: FastifyRe
   <h1>Pull-through mirrors</h1>
   ${upstreams.length === 0 ? html`<p class="muted">No mirrors yet. Add one below, with <code>berth mirror add</code>, or under <code>mirror.upstreams</code> in the configuration.</p>` : html`
   <p class="muted">Requests are counted by this process since it started. Mirrors of the configuration (<code>mirror.upstreams</code>) are changed there.</p>
-  <table class="table usage-table" aria-labelledby="admin-mirrors">
+  <div class="table-wrap" tabindex="0" role="region" aria-labelledby="admin-mirrors"><table class="table usage-table" aria-labelledby="admin-mirrors">
     <caption id="admin-mirrors" class="visually-hidden">Mirrors</caption>
     <thead><tr><th scope="col">Namespace</th><th scope="col">Upstream</th><th scope="col">Signs in as</th><th scope="col">Eviction</th><th scope="col" class="num">Packages</th><th scope="col" class="num">Versions</th><th scope="col" class="num">Storage</th><th scope="col">Last pull</th><th scope="col" class="num">Hits</th><th scope="col" class="num">Misses</th><th scope="col" class="num">Stale</th><th scope="col" class="num">Errors</th><th scope="col" class="num">Sent from the cache</th><th scope="col" class="num">Fetched upstream</th><th scope="col">Who may pull</th><th scope="col">Defined by</th></tr></thead>
     <tbody>${upstreams.map((u, i) => {
@@ -190,7 +190,7 @@ async function showAdmin(deps: UiDeps, request: FastifyRequest, reply: FastifyRe
       <td>${u.source === 'config' ? 'configuration' : html`<form method="post" action="/admin/mirrors/delete">${csrfField(request)}<input type="hidden" name="namespace" value="${u.namespace}"><button type="submit" class="btn btn-danger" aria-label="Delete the mirror ${u.namespace}">Delete</button></form>`}</td>
     </tr>`;
     })}</tbody>
-  </table>`}
+  </table></div>`}
   <section class="card" aria-labelledby="add-mirror">
     <h2 id="add-mirror">Add a mirror</h2>
     <form method="post" action="/admin/mirrors" class="stack">
