@@ -58,9 +58,11 @@ export class Policy {
     return { actions: allowedActions(subject, target), exists: target.exists };
   }
 
-  /** Whether `subject` may pull through a mirror that `readers` may pull through (its pages and REST listings). */
-  async mayPullThrough(subject: Subject, readers: MirrorReaders): Promise<boolean> {
-    return (await mirrorActions(subject, readers, this.#isMember)).has('pull');
+  /** The mirrors `subject` may pull through, each by its access (the mirror pages and REST listings). */
+  async mirrorsPullableBy<T extends { readonly access: MirrorReaders }>(subject: Subject, mirrors: readonly T[]): Promise<T[]> {
+    const pullable: T[] = [];
+    for (const m of mirrors) if ((await mirrorActions(subject, m.access, this.#isMember)).has('pull')) pullable.push(m);
+    return pullable;
   }
 
   readonly #isMember = async (userId: number, org: string): Promise<boolean> => {

@@ -27,8 +27,7 @@ export function mirrorRoutes(): Endpoint[] {
  */
 async function visibleUpstreams(deps: GithubDeps, ctx: RequestContext): Promise<UpstreamSummary[]> {
   const all = await deps.mirror.service.upstreams();
-  const visible: UpstreamSummary[] = [];
-  for (const u of all) if (await deps.policy.mayPullThrough(ctx.caller.subject, u.access)) visible.push(u);
+  const visible = await deps.policy.mirrorsPullableBy(ctx.caller.subject, all);
   if (all.length > 0 && visible.length === 0) checkAccess(ctx, ['read:packages'], 'read mirrors');
   return visible;
 }

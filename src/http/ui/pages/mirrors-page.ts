@@ -24,10 +24,7 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
    * is sent to sign in; one a signed-in viewer may not pull through is not found.
    */
   const readable = async (request: FastifyRequest): Promise<UpstreamSummary[]> => {
-    const visible: UpstreamSummary[] = [];
-    for (const u of await deps.mirror.service.upstreams()) {
-      if (await deps.policy.mayPullThrough(viewerOf(request).subject, u.access)) visible.push(u);
-    }
+    const visible = await deps.policy.mirrorsPullableBy(viewerOf(request).subject, await deps.mirror.service.upstreams());
     if (visible.length === 0) requireAccount(request);
     return visible;
   };
