@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parseByteSize } from '../util/byte-size.js';
 import { parseDuration } from '../util/duration.js';
-import { MIRROR_NAMESPACE, parseMirrorReaders, type MirrorReaders } from '../oci/names.js';
+import { MIRROR_NAMESPACE, parseMirrorReaders, parseUpstreamUrl, type MirrorReaders } from '../oci/names.js';
 import { envName, SCHEMA, UPSTREAM_SCHEMA, type ConfigKey, type KeySpec, type UpstreamKey } from './schema.js';
 
 /** The typed, frozen configuration handed to createApp. Modules receive only their slice. */
@@ -166,6 +166,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   }
   const get = <T>(key: ConfigKey): T => values.get(key) as T;
   const dataDir = resolve(get<string>('dataDir'));
+  const mirrorAccess = mirrorReaders(get<string>('mirror.access'), 'mirror.access');
   const config: Config = {
     server: {
       host: get('server.host'), port: get('server.port'), publicUrl: normaliseUrl(get<string | null>('server.publicUrl')),
@@ -220,9 +221,9 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       ownersRefreshMs: get('metrics.ownersRefresh'),
     },
     mirror: {
-      tagTtlMs: get('mirror.tagTtl'), access: mirrorReaders(get<string>('mirror.access'), 'mirror.access'),
+      tagTtlMs: get('mirror.tagTtl'), access: mirrorAccess,
       timeoutMs: positive(get('mirror.timeout'), 'mirror.timeout'),
-      upstreams: loadUpstreams(fileValues, file, env, mirrorReaders(get<string>('mirror.access'), 'mirror.access')),
+      upstreams: loadUpstreams(fileValues, file, env, mirrorAccess),
     },
   };
   return deepFreeze(config);
@@ -346,19 +347,18 @@ function loadUpstreams(fileValues: Record<string, unknown>, file: string | undef
     };
     const url = get('url') as string | null;
     if (url === null) throw new ConfigError(`${at}.url must be set (e.g. https://registry-1.docker.io)`);
-    let parsed: URL;
+    let parsed: string;
     try {
-      parsed = new URL(url);
-    } catch {
-      throw new ConfigError(`${at}.url: "${url}" is not an absolute URL`);
+      parsed = parseUpstreamUrl(url);
+    } catch (err) {
+      throw new ConfigError(`${at}.url: ${(err as Error).message}`);
     }
-    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new ConfigError(`${at}.url: "${url}" must be http or https`);
     const username = get('username') as string | null;
     const password = get('password') as string | null;
     if ((username === null) !== (password === null)) throw new ConfigError(`${at}.username and ${at}.password must be set together (or neither: anonymous)`);
     const access = get('access') as string | null;
     upstreams.push({
-      namespace: ns, url: parsed.toString().replace(/\/+$/, ''), access: access === null ? defaultAccess : mirrorReaders(access, `${at}.access`),
+      namespace: ns, url: parsed, access: access === null ? defaultAccess : mirrorReaders(access, `${at}.access`),
       credentials: username !== null && password !== null ? { username, password } : null,
       isDefault: get('default') as boolean,
       evictAfterMs: (get('evictAfter') as number | null) || null,

@@ -1,7 +1,7 @@
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Db } from '../db/schema.js';
 import { transaction } from '../db/transaction.js';
-import { MIRROR_NAMESPACE, parseMirrorReaders, type MirrorReaders } from '../oci/names.js';
+import { MIRROR_NAMESPACE, parseMirrorReaders, parseUpstreamUrl, type MirrorReaders } from '../oci/names.js';
 import type { Clock } from '../util/clock.js';
 import { conflict, invalid, notFound } from '../util/errors.js';
 import type { SecretSeal } from '../util/secret-seal.js';
@@ -88,13 +88,12 @@ export class UpstreamStore {
     if (!MIRROR_NAMESPACE.test(namespace)) {
       throw invalid(`"${namespace}" is not a valid mirror namespace: lowercase letters and digits, single dashes inside (e.g. dockerhub)`);
     }
-    let url: URL;
+    let url: string;
     try {
-      url = new URL(input.url);
-    } catch {
-      throw invalid(`"${input.url}" is not an absolute URL (e.g. https://registry-1.docker.io)`);
+      url = parseUpstreamUrl(input.url);
+    } catch (err) {
+      throw invalid((err as Error).message);
     }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw invalid(`"${input.url}" must be http or https`);
     const username = input.username || null;
     const password = input.password || null;
     if ((username === null) !== (password === null)) throw invalid('a user name and a password go together (or neither: anonymous)');
@@ -103,7 +102,7 @@ export class UpstreamStore {
     const access = input.access ? parseMirrorReaders(input.access) : null;
     if (input.access && access === null) throw invalid(`"${input.access}" is not who may pull: public, signed-in or org:LOGIN`);
     const upstream: MirrorUpstream = {
-      namespace, url: url.toString().replace(/\/+$/, ''), source: 'admin', isDefault: input.isDefault ?? false, evictAfterMs,
+      namespace, url, source: 'admin', isDefault: input.isDefault ?? false, evictAfterMs,
       access: access ?? this.#defaultAccess,
       credentials: username !== null && password !== null ? { username, password } : null,
     };

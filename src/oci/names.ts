@@ -17,6 +17,21 @@ export const MAX_NAME_LENGTH = 255;
 export const MIRROR_NAMESPACE = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 
 /**
+ * A mirror's upstream registry URL as Berth keeps it (no trailing slash); throws saying what is wrong when `text`
+ * is not an absolute http or https URL. The configuration and `berth mirror add` check URLs with it alike.
+ */
+export function parseUpstreamUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new Error(`"${text}" is not an absolute URL (e.g. https://registry-1.docker.io)`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`"${text}" must be http or https`);
+  return url.toString().replace(/\/+$/, '');
+}
+
+/**
  * Who may pull through a mirror: anyone, signed-in users whose credential may read packages, or only such users
  * who are members of one organization (`org:acme`, for a mirror that signs in to a private upstream).
  */
