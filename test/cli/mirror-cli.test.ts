@@ -1,20 +1,17 @@
-import { builtCli } from '../helpers/built-cli.js';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-
-const ROOT = new URL('../..', import.meta.url).pathname;
+import { runBuilt, type CliResult } from '../helpers/built-cli.js';
 
 /** `berth …` on a fresh data directory of its own (created with --init). */
-function berth(args: string[], env: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
+function berth(args: string[], env: Record<string, string>): CliResult {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BERTH_')));
   const data = mkdtempSync(join(tmpdir(), 'berth-mirror-cli-'));
-  const r = spawnSync(process.execPath, [builtCli(), ...args, '--data', data, '--init'], { cwd: ROOT, encoding: 'utf8', env: { ...clean, ...env } });
+  const r = runBuilt([...args, '--data', data, '--init'], { env: { ...clean, ...env } });
   rmSync(data, { recursive: true, force: true });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  return r;
 }
 
 test('berth mirror list shows each namespace, its upstream, how Berth signs in and the default, never a password', () => {

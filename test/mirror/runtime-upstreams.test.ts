@@ -2,19 +2,17 @@
 // through a new one at once, the password is sealed at rest, what would take over other names is refused, and a
 // mirror goes only once its cache is empty. The CNCF registry (htpasswd Basic auth) is the upstream.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startBerth, type RunningBerth } from '../helpers/berth.js';
-import { builtCli } from '../helpers/built-cli.js';
+import { runBuilt, type CliResult } from '../helpers/built-cli.js';
 import { skopeoCopy } from '../helpers/clients.js';
 import { summarize, summarizeLayout, writeImageLayout } from '../helpers/oci-image.js';
 import { startUpstreamRegistry, type UpstreamRegistry } from '../helpers/upstream-registry.js';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
 const KEY = 'runtime-mirrors-key-encryption-key-0123456789';
 
 let upstream: UpstreamRegistry;
@@ -42,13 +40,11 @@ after(async () => {
 });
 
 /** `berth mirror …` on the server's data, as an operator runs it beside `berth serve`. */
-function mirrorCli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+function mirrorCli(...args: string[]): CliResult {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BERTH_')));
-  const r = spawnSync(process.execPath, [builtCli(), 'mirror', ...args, '--data', berth.dataDir], {
-    cwd: ROOT, encoding: 'utf8',
+  return runBuilt(['mirror', ...args, '--data', berth.dataDir], {
     env: { ...clean, ...berth.metadataEnv, BERTH_AUTH_KEY_ENCRYPTION_KEY: KEY, BERTH_MIRROR_UPSTREAMS_CONF_URL: upstream.url },
   });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 test('a mirror added with the CLI serves pulls at once, signs in upstream, and keeps its password sealed', async () => {
