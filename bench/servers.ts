@@ -3,6 +3,7 @@ import { closeSync, openSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { Cleanup } from './cleanup.js';
 import { MANIFEST_MEDIA_TYPE } from './image.js';
 import type { ShapedLink } from './shaped-link.js';
@@ -22,6 +23,8 @@ export interface Server {
   readonly dataDir: string;
   /** A user and personal access token for registries that require them (Berth), null for open servers. */
   readonly credentials: { readonly user: string; readonly token: string } | null;
+  /** Seconds from spawning the process to its first answer to `GET /v2/` (registries only; cold start, issue 14). */
+  readonly startSeconds: number | null;
   /** SIGTERM, SIGKILL after 5 s; resolves once the process is gone. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -49,11 +52,14 @@ export async function startBerth(dir: string, cleanup: Cleanup, opts: {
     cli('user', 'create', 'bench', '--init');
     credentials = { user: 'bench', token: cli('token', 'create', '--user', 'bench', '--scopes', 'write:packages,delete:packages', '--expires', '1d', '--note', 'bench') };
   }
+  const spawned = performance.now();
+  // BENCH_NODE_ARGS: node flags for the server alone, e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile a bench.
   const child = await launch('berth', process.execPath,
-    [join(ROOT, 'dist/main.js'), 'serve', '--port', '0', '--data', dir],
+    [...(process.env.BENCH_NODE_ARGS?.split(' ') ?? []), join(ROOT, 'dist/main.js'), 'serve', '--port', '0', '--data', dir],
     { cwd: ROOT, env, logFile: join(dir, 'server.log') }, cleanup);
   const url = await waitForLine(child.process, /berth listening on (http\S+)/, child.logFile);
-  return server(opts.name ?? 'Berth', child.process, url, dir, credentials);
+  await waitForHttp(`${url}/v2/`, child.process, child.logFile, () => true);
+  return server(opts.name ?? 'Berth', child.process, url, dir, credentials, (performance.now() - spawned) / 1000);
 }
 
 /**
@@ -160,11 +166,12 @@ export async function startCncfRegistry(dir: string, cleanup: Cleanup, opts: { s
   const [command, args] = opts.remote
     ? ['/usr/sbin/ip', ['netns', 'exec', opts.remote.namespace, '/usr/bin/docker-registry', 'serve', config]]
     : ['/usr/bin/docker-registry', ['serve', config]];
+  const spawned = performance.now();
   const child = await launch('docker-registry', command, args, { cwd: dir, env, logFile: join(dir, 'server.log') }, cleanup);
   const url = `http://${address}:${port}`;
   await waitForHttp(`${url}/v2/`, child.process, child.logFile);
   const name = opts.s3 ? 'CNCF registry (S3)' : opts.remote ? `CNCF registry behind ${opts.remote.megabitsPerSecond} Mbit/s` : 'CNCF registry';
-  return server(name, child.process, url, dir);
+  return server(name, child.process, url, dir, null, (performance.now() - spawned) / 1000);
 }
 
 /**
@@ -225,8 +232,8 @@ export async function startTeeProxy(dir: string, upstream: Server, cleanup: Clea
   return server('bare tee proxy', child.process, url, dir);
 }
 
-function server(name: string, child: ChildProcess, url: string, dataDir: string, credentials: Server['credentials'] = null): Server {
-  return { name, pid: child.pid!, url, host: new URL(url).host, dataDir, credentials, stop: () => stop(child) };
+function server(name: string, child: ChildProcess, url: string, dataDir: string, credentials: Server['credentials'] = null, startSeconds: number | null = null): Server {
+  return { name, pid: child.pid!, url, host: new URL(url).host, dataDir, credentials, startSeconds, stop: () => stop(child) };
 }
 
 /**
@@ -312,7 +319,8 @@ async function waitForHttp(url: string, child: ChildProcess, logFile: string, ok
     }
     const status = await fetch(url).then((r) => { void r.body?.cancel(); return r.status; }, () => 0);
     if (status !== 0 && ok(status)) return;
-    await new Promise((r) => setTimeout(r, 100));
+    // Short: the wait is part of the start time measured.
+    await new Promise((r) => setTimeout(r, 10));
   }
   throw new Error(`${url} did not answer within ${START_TIMEOUT_MS / 1000} s; ${logFile}:\n${await tail(logFile)}`);
 }
