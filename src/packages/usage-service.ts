@@ -18,20 +18,24 @@ export interface PackageUsage {
   readonly downloads: number;
 }
 
-/** What an owner's packages use: storage (a blob shared by two packages counts once in the total), downloads. */
-export interface OwnerUsage {
+/** An owner's totals: storage (a blob shared by two packages counts once), quota, packages, downloads. */
+export interface OwnerTotals {
   /** The owner's storage figure (a blob shared by several of its packages counts once). */
   readonly totalBytes: number;
   /** The owner's quota (its own, else config `quota.default`); null: none. */
   readonly quotaBytes: number | null;
   /** Its live packages. */
   readonly packageCount: number;
+  /** Every download of the owner's packages, deleted and purged ones' included. */
+  readonly downloads: DownloadSummary;
+}
+
+/** An owner's totals and the packages behind them: the usage page of one namespace. */
+export interface OwnerUsage extends OwnerTotals {
   /** The largest live packages, largest first (equal sizes: oldest first), as many as asked for. */
   readonly largest: readonly PackageUsage[];
   /** The most downloaded live packages (TOP_PACKAGES), most first (equal counts: oldest first); never-downloaded ones left out. */
   readonly topDownloads: readonly PackageUsage[];
-  /** Every download of the owner's packages, deleted and purged ones' included. */
-  readonly downloads: DownloadSummary;
   /** Deleted packages (restorable, or not yet purged): not listed above, but their downloads are in the total. */
   readonly deleted: { readonly packages: number; readonly downloads: number };
 }
@@ -94,6 +98,14 @@ export class UsageService {
     this.#defaultQuota = deps.defaultQuota;
   }
 
+  /** The owner's totals alone (the `/usage` list of namespaces): its figures row and its days with downloads. */
+  async totals(owner: Owner): Promise<OwnerTotals> {
+    await this.#downloads.flush();
+    const login = owner.login.toLowerCase();
+    const [figures, daily] = await Promise.all([this.#figures(login), this.#daily(login)]);
+    return this.#totals(figures, daily);
+  }
+
   /**
    * The owner's usage with its `largest` largest packages. Every figure is kept (migrations 0019, 0025, 0027), so
    * this reads the owner's rows, its days with downloads and the packages it lists, whatever the number of packages
@@ -106,13 +118,13 @@ export class UsageService {
       .select(['p.id', 'p.name', 'p.visibility', 's.versionCount', 's.bytes', 's.downloads'])
       .where('s.owner', '=', login).where('p.deletedAt', 'is', null);
     const [figures, largest, topDownloads, deleted, daily] = await Promise.all([
-      this.#db.selectFrom('ownerStorage').select(['bytes', 'quotaBytes', 'packageCount']).where('owner', '=', login).executeTakeFirst(),
+      this.#figures(login),
       opts.largest === 0 ? [] : live.orderBy('s.bytes', 'desc').orderBy('s.repositoryId').limit(opts.largest).execute(),
       live.where('s.downloads', '>', 0).orderBy('s.downloads', 'desc').orderBy('s.repositoryId').limit(TOP_PACKAGES).execute(),
       this.#db.selectFrom('repositories as p').leftJoin('packageStorage as s', 's.repositoryId', 'p.id')
         .select([(eb) => eb.fn.countAll().as('n'), (eb) => eb.fn.sum('s.downloads').as('downloads')])
         .where('p.owner', '=', login).where('p.deletedAt', 'is not', null).executeTakeFirst(),
-      this.#db.selectFrom('ownerDownloadsDaily').select(['day', 'count']).where('owner', '=', login).orderBy('day').execute(),
+      this.#daily(login),
     ]);
     // Sums and counts come back as numbers from SQLite and as strings from PostgreSQL (numeric, bigint): hence Number().
     const prefix = login.length + 1;
@@ -120,15 +132,32 @@ export class UsageService {
       id: p.id, name: p.name.slice(prefix), repository: p.name, visibility: p.visibility,
       versionCount: Number(p.versionCount), sizeBytes: Number(p.bytes), downloads: Number(p.downloads),
     }));
+    return {
+      ...this.#totals(figures, daily),
+      largest: usage(largest),
+      topDownloads: usage(topDownloads),
+      deleted: { packages: Number(deleted?.n ?? 0), downloads: Number(deleted?.downloads ?? 0) },
+    };
+  }
+
+  #figures(login: string) {
+    return this.#db.selectFrom('ownerStorage').select(['bytes', 'quotaBytes', 'packageCount']).where('owner', '=', login).executeTakeFirst();
+  }
+
+  #daily(login: string) {
+    return this.#db.selectFrom('ownerDownloadsDaily').select(['day', 'count']).where('owner', '=', login).orderBy('day').execute();
+  }
+
+  #totals(
+    figures: { bytes: number | string; quotaBytes: number | string | null; packageCount: number | string } | undefined,
+    daily: readonly { day: number | string; count: number | string }[],
+  ): OwnerTotals {
     const days = daily.map((r) => ({ day: Number(r.day), count: Number(r.count) }));
     return {
       totalBytes: Number(figures?.bytes ?? 0),
       quotaBytes: figures?.quotaBytes != null ? Number(figures.quotaBytes) : this.#defaultQuota,
       packageCount: Number(figures?.packageCount ?? 0),
-      largest: usage(largest),
-      topDownloads: usage(topDownloads),
       downloads: { total: days.reduce((sum, d) => sum + d.count, 0), daily: days },
-      deleted: { packages: Number(deleted?.n ?? 0), downloads: Number(deleted?.downloads ?? 0) },
     };
   }
 

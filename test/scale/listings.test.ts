@@ -218,6 +218,19 @@ describe(`listings on a seeded registry (${testBackend()})`, () => {
     }
   });
 
+  it("the /usage list's totals of a namespace are its figures row and its days with downloads: two reads, no package", async () => {
+    const { db } = conn;
+    const recorder = new QueryRecorder();
+    const service = new UsageService({ db: db.withPlugin(recorder), downloads: { flush: async () => {} } as never, defaultQuota: null });
+    const totals = await service.totals(bigOrg);
+    const queries = recorder.nodes.map((node) => db.getExecutor().compileQuery(node, createQueryId()).sql);
+    assert.equal(queries.length, 2, queries.join('\n'));
+    assert.ok(queries.every((q) => /from "(owner_storage|owner_downloads_daily)"/.test(q) && !/package_storage|repositories/.test(q)), queries.join('\n'));
+    const { largest: _l, topDownloads: _t, deleted: _d, ...full } = await service.forOwner(bigOrg, { largest: 1 });
+    assert.deepEqual(totals, full);
+    assert.ok(totals.packageCount > 2000 - 10 && totals.downloads.total > 0, JSON.stringify(totals));
+  });
+
   it("the instance overview adds up the owners' kept figures and reads the recent pushes from the newest id back", async () => {
     const { db } = conn;
     const recorder = new QueryRecorder();

@@ -32,7 +32,7 @@ export function register(app: FastifyInstance, deps: UiDeps): void {
     const namespaces = (await deps.directory.namespacesOf(account.id)).filter((n) => n.role !== 'member');
     // An instance admin looks after every namespace: the instance view on /admin lists them all.
     const instance = account.isAdmin ? html`<p class="flash flash-info" data-usage="instance-view">You are an instance admin: <a href="/admin#storage-by-owner">the instance view</a> lists every owner's storage, quota and packages.</p>` : null;
-    const rows = await Promise.all(namespaces.map(async (n) => ({ owner: n, usage: await deps.usage.forOwner(n, { largest: 0 }) })));
+    const rows = await Promise.all(namespaces.map(async (n) => ({ owner: n, usage: await deps.usage.totals(n) })));
     return sendPage(request, reply, {
       title: 'Usage', nav: 'usage',
       body: html`${stylesheet()}
