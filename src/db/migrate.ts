@@ -29,6 +29,7 @@ import * as m0025 from './migrations/0025-package-version-counts.js';
 import * as m0026 from './migrations/0026-permission-change-notifications.js';
 import * as m0027 from './migrations/0027-usage-figures.js';
 import * as m0028 from './migrations/0028-mirror-upstreams.js';
+import * as m0029 from './migrations/0029-blob-totals.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -62,6 +63,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '0026-permission-change-notifications': m0026,
   '0027-usage-figures': m0027,
   '0028-mirror-upstreams': m0028,
+  '0029-blob-totals': m0029,
 };
 
 export interface MigrationStatus {

@@ -27,6 +27,7 @@ export interface Database {
   mirrorTags: MirrorTagsTable;
   mirrorPulls: MirrorPullsTable;
   mirrorUpstreams: MirrorUpstreamsTable;
+  blobTotals: BlobTotalsTable;
   lifecyclePolicies: LifecyclePoliciesTable;
   hooks: HooksTable;
   webhookEvents: WebhookEventsTable;
@@ -258,6 +259,13 @@ export interface MirrorTagsTable {
   repositoryId: number;
   name: string;
   checkedAt: number;
+}
+
+/** The blob store's count and bytes in 16 shards, kept by triggers on `blobs` (migration 0029); only the sum means anything. */
+export interface BlobTotalsTable {
+  shard: string;
+  blobCount: number;
+  blobBytes: number;
 }
 
 /** Pull-through mirrors added at run time by an admin (migration 0028); the configuration's are not here. */

@@ -164,7 +164,7 @@ export class UsageService {
   /**
    * The instance's figures: the owners' kept figures added up (one row per owner), accounts counted, the deleted
    * packages from their own index, the recent pushes read from the newest id back (ids are given in push order).
-   * The blob store's count and bytes are the one figure summed over its table (every blob, referenced or not).
+   * The blob store's count and bytes are kept by the database (migration 0029: every blob, referenced or not).
    */
   async overview(opts: { recentPushes: number }): Promise<InstanceOverview> {
     const db = this.#db;
@@ -180,7 +180,7 @@ export class UsageService {
       db.selectFrom('ownerStorage').select([
         (eb) => eb.fn.sum('bytes').as('bytes'), (eb) => eb.fn.sum('packageCount').as('packages'), (eb) => eb.fn.sum('versionCount').as('versions'),
       ]).executeTakeFirst(),
-      db.selectFrom('blobs').select([(eb) => eb.fn.countAll().as('n'), (eb) => eb.fn.sum('size').as('bytes')]).executeTakeFirst(),
+      db.selectFrom('blobTotals').select([(eb) => eb.fn.sum('blobCount').as('n'), (eb) => eb.fn.sum('blobBytes').as('bytes')]).executeTakeFirst(),
       db.selectFrom('manifests as m').innerJoin('repositories as p', 'p.id', 'm.repositoryId')
         .leftJoin('accounts as a', 'a.id', 'm.pushedBy').leftJoin('accounts as o', 'o.id', 'p.ownerId')
         .select(['m.id', 'm.digest', 'm.mediaType', 'm.createdAt', 'p.name', 'p.owner', 'a.login', 'o.type as ownerType'])

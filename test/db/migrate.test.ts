@@ -426,4 +426,42 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       assert.deepEqual(counts.map((r) => [r.owner, Number(r.packageCount), Number(r.versionCount)]), [['acme', 2, 2], ['globex', 1, 0]]);
     });
   });
+
+  describe(`0029-blob-totals on ${dialect}`, { skip: dialect === 'postgres' && noPostgres }, () => {
+    it("counts the blobs there are, then keeps the figures as blobs are inserted, upserted and deleted", async () => {
+      const conn = open(dialect === 'postgres' ? await createDatabase() : ':memory:');
+      await migrate(conn, '0028-mirror-upstreams');
+      const db = conn.db;
+      const digest = (first: string, n: number) => `sha256:${first}${String(n).padStart(63, '0')}`;
+      const insert = (d: string, size: number) => db.insertInto('blobs').values({ digest: d, size, createdAt: 1 })
+        // As an upload's commit writes it: an existing row is updated, not counted twice.
+        .onConflict((oc) => oc.column('digest').doUpdateSet({ size: (eb) => eb.ref('excluded.size') })).execute();
+      await insert(digest('a', 1), 10);
+      await insert(digest('a', 2), 20);
+      await insert(digest('f', 1), 5);
+      await insert('sha512:' + '0'.repeat(128), 7);
+      assert.deepEqual(await migrate(conn, '0029-blob-totals'), ['0029-blob-totals']);
+      const totals = async () => {
+        const shards = await db.selectFrom('blobTotals').select(['shard', 'blobCount', 'blobBytes']).orderBy('shard').execute();
+        assert.equal(shards.length, 16);
+        const sum = await db.selectFrom('blobs').select([(eb) => eb.fn.countAll().as('n'), (eb) => eb.fn.sum('size').as('bytes')]).executeTakeFirstOrThrow();
+        const kept = { count: shards.reduce((s, r) => s + Number(r.blobCount), 0), bytes: shards.reduce((s, r) => s + Number(r.blobBytes), 0) };
+        assert.deepEqual(kept, { count: Number(sum.n), bytes: Number(sum.bytes ?? 0) }, 'the kept figures are the sum over blobs');
+        return Object.fromEntries(shards.filter((r) => Number(r.blobCount) !== 0).map((r) => [r.shard, [Number(r.blobCount), Number(r.blobBytes)]]));
+      };
+      assert.deepEqual(await totals(), { 0: [1, 7], a: [2, 30], f: [1, 5] });
+      await insert(digest('a', 2), 20);
+      await insert(digest('3', 1), 100);
+      assert.deepEqual(await totals(), { 0: [1, 7], 3: [1, 100], a: [2, 30], f: [1, 5] });
+      await db.deleteFrom('blobs').where('digest', 'in', [digest('a', 1), digest('f', 1)]).execute();
+      await db.deleteFrom('blobs').where('digest', '=', digest('f', 9)).execute();
+      assert.deepEqual(await totals(), { 0: [1, 7], 3: [1, 100], a: [1, 20] });
+      // A transaction rolled back takes its figures with it.
+      await db.transaction().execute(async (tx) => {
+        await tx.insertInto('blobs').values({ digest: digest('b', 1), size: 1, createdAt: 1 }).execute();
+        throw new Error('rolled back');
+      }).catch(() => undefined);
+      assert.deepEqual(await totals(), { 0: [1, 7], 3: [1, 100], a: [1, 20] });
+    });
+  });
 }

@@ -227,11 +227,17 @@ describe('web UI in a browser', () => {
       const [counts] = await berth.query<{ users: number; orgs: number }>(
         "select sum(case when type = 'user' then 1 else 0 end) as users, sum(case when type = 'org' then 1 else 0 end) as orgs from accounts",
       );
+      const [blobs] = await berth.query<{ n: number; bytes: number }>('select count(*) as n, sum(size) as bytes from blobs');
       await withSession('site-admin', async (ui) => {
         await Promise.all([ui.page.waitForNavigation(), ui.page.getByRole('link', { name: 'Admin', exact: true }).click()]);
         assert.equal(new URL(ui.page.url()).pathname, '/admin');
         assert.equal(Number(await ui.page.locator('[data-admin="users"]').innerText()), Number(counts!.users));
         assert.equal(Number(await ui.page.locator('[data-admin="orgs"]').innerText()), Number(counts!.orgs));
+        // The kept blob figures (migration 0029) are what a sum over the blobs would say.
+        const store = ui.page.locator('[data-admin="blob-bytes"]');
+        assert.ok(Number(blobs!.n) >= 2);
+        assert.equal(Number(await store.getAttribute('data-bytes')), Number(blobs!.bytes));
+        assert.match(await store.locator('xpath=following-sibling::dd[1]').innerText(), new RegExp(`^${Number(blobs!.n)} blobs$`));
         const recent = ui.page.locator('table[aria-labelledby="recent-pushes"] tbody tr').first();
         assert.match(await recent.innerText(), /acme\/admin-view\s+fresh/);
         assert.ok((await recent.locator('code').getAttribute('title')) === pushed.digest);
