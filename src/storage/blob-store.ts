@@ -51,11 +51,17 @@ export interface BlobStore {
   list(): AsyncIterable<BlobStat>;
 }
 
-/** A blob opened for positional reads (a `FileHandle` satisfies it). */
+/** A blob opened for positional reads. */
 export interface BlobFile {
   /** Reads up to `length` bytes of the blob at `position` into `buffer` at `offset`; 0 bytes read means the end. */
   read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
   close(): Promise<void>;
+  /**
+   * Present when what is read may be shared between responses (http/send-file.ts reads each block once for all of
+   * them): `key` names these very bytes (files with equal keys hold equal bytes), `size` is the file's length.
+   * Absent for a read that must see every byte itself (a verified read hashes them).
+   */
+  readonly shared?: { readonly key: string; readonly size: number };
 }
 
 export type UploadHandle = Record<string, unknown>;

@@ -55,6 +55,7 @@ function blobKey(digest: string): string {
   return `blobs/${algorithm}/${hex.slice(0, 2)}/${hex}`;
 }
 
-function blobPath(berth: RunningBerth, digest: string): string {
+/** The file of `digest` under a filesystem-backed Berth's data directory. */
+export function blobPath(berth: RunningBerth, digest: string): string {
   return join(berth.dataDir, 'storage', blobKey(digest));
 }

@@ -117,7 +117,20 @@ export class FsBlobStore implements BlobStore {
   }
 
   async openFile(digest: Digest): Promise<BlobFile> {
-    return open(this.#blobPath(digest), 'r');
+    const handle = await open(this.#blobPath(digest), 'r');
+    try {
+      // The inode and its change time name the bytes: a blob replaced (an upload repairing a quarantined one) is a
+      // new link, and bytes changed in place change the time, so blocks read before are never served for them.
+      const st = await handle.stat({ bigint: true });
+      return {
+        read: (buffer, offset, length, position) => handle.read(buffer, offset, length, position),
+        close: () => handle.close(),
+        shared: { key: `${digest}@${st.dev}:${st.ino}:${st.ctimeNs}`, size: Number(st.size) },
+      };
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
   }
 
   async delete(digest: Digest): Promise<void> {
