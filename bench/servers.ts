@@ -55,7 +55,7 @@ export async function startBerth(dir: string, cleanup: Cleanup, opts: {
   const spawned = performance.now();
   // BENCH_NODE_ARGS: node flags for the server alone, e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile a bench.
   const child = await launch('berth', process.execPath,
-    [...(process.env.BENCH_NODE_ARGS?.split(' ') ?? []), join(ROOT, 'dist/main.js'), 'serve', '--port', '0', '--data', dir],
+    [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), join(ROOT, 'dist/main.js'), 'serve', '--port', '0', '--data', dir],
     { cwd: ROOT, env, logFile: join(dir, 'server.log') }, cleanup);
   const url = await waitForLine(child.process, /berth listening on (http\S+)/, child.logFile);
   await waitForHttp(`${url}/v2/`, child.process, child.logFile, () => true);
