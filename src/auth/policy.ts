@@ -4,7 +4,7 @@ import { botActions, botDenial, type Bot } from './bot-grant.js';
 import type { Caller } from './credentials.js';
 import type { MirrorReaders } from '../oci/names.js';
 import { mirrorActions } from './mirror-access.js';
-import { loadNamespace, loadTarget, loadTargets, type PackageRow } from './package-access.js';
+import { loadNamespace, loadTargets, loadTargetsByName, type PackageRow } from './package-access.js';
 import { allowedActions, allowedOperations, type PackageOperation, type Subject } from './permissions.js';
 import { refusal, type Refusal } from './refusal.js';
 import { trustedActions } from './trust-policy.js';
@@ -51,11 +51,25 @@ export class Policy {
 
   /** What `subject` may do with the package `name` now, and whether it exists. */
   async packageActions(subject: Subject, name: string): Promise<{ actions: Set<Action>; exists: boolean }> {
-    // A mirror's repositories are no account's packages: one rule decides them (auth/mirror-access.ts).
-    const mirrorReaders = await this.#mirrorOf?.(name);
-    if (mirrorReaders) return { actions: await mirrorActions(subject, mirrorReaders, this.#isMember), exists: true };
-    const target = await loadTarget(this.#db, subject.userId, name);
-    return { actions: allowedActions(subject, target), exists: target.exists };
+    return (await this.#packagesActions(subject, [name])).get(name)!;
+  }
+
+  /** `packageActions` of several packages at once (`/token`'s scopes): see `loadTargetsByName` for the queries. */
+  async #packagesActions(subject: Subject, names: readonly string[]): Promise<Map<string, { actions: Set<Action>; exists: boolean }>> {
+    const out = new Map<string, { actions: Set<Action>; exists: boolean }>();
+    const owned: string[] = [];
+    for (const name of new Set(names)) {
+      // A mirror's repositories are no account's packages: one rule decides them (auth/mirror-access.ts).
+      const mirrorReaders = await this.#mirrorOf?.(name);
+      if (mirrorReaders) out.set(name, { actions: await mirrorActions(subject, mirrorReaders, this.#isMember), exists: true });
+      else owned.push(name);
+    }
+    const targets = await loadTargetsByName(this.#db, subject.userId, owned);
+    for (const name of owned) {
+      const target = targets.get(name)!;
+      out.set(name, { actions: allowedActions(subject, target), exists: target.exists });
+    }
+    return out;
   }
 
   /** The mirrors `subject` may pull through, each by its access (the mirror pages and REST listings). */
@@ -85,12 +99,11 @@ export class Policy {
    * do — a subset, never a failure (distribution's token spec).
    */
   async grant(caller: Caller, requested: readonly { name: string; actions: readonly Action[] }[]): Promise<AccessEntry[]> {
-    const out: AccessEntry[] = [];
-    for (const r of requested) {
-      const actions = await this.#callerActions(caller, r.name);
-      out.push({ type: 'repository', name: r.name, actions: ACTIONS.filter((a) => r.actions.includes(a) && actions.has(a)) });
-    }
-    return out;
+    const granted = await this.#callerActions(caller, requested.map((r) => r.name));
+    return requested.map((r) => {
+      const actions = granted.get(r.name)!;
+      return { type: 'repository', name: r.name, actions: ACTIONS.filter((a) => r.actions.includes(a) && actions.has(a)) };
+    });
   }
 
   /**
@@ -103,10 +116,10 @@ export class Policy {
     if (caller.via === 'bot') {
       // Public packages stay pullable (as anonymous); anything else is told in terms of the bot's own grant.
       if (requested.every((a) => botActions(caller.bot, name).has(a))) return null;
-      return botRefusal(caller.bot, name, requested, [...(await this.#callerActions(caller, name))]);
+      return botRefusal(caller.bot, name, requested, [...(await this.#callerActions(caller, [name])).get(name)!]);
     }
     if (caller.via === 'oidc') {
-      const granted = await this.#callerActions(caller, name);
+      const granted = (await this.#callerActions(caller, [name])).get(name)!;
       const missing = requested.filter((a) => !granted.has(a));
       if (missing.length === 0) return null;
       // Only the policies' own packages are named: nothing is said of whether `name` exists.
@@ -142,7 +155,7 @@ export class Policy {
   /** For mounts and the catalog: may the caller pull `name`? */
   async canPull(caller: Caller, name: string): Promise<boolean> {
     if (caller.via === 'registry-token' && caller.access.some((e) => e.name === name && e.actions.includes('pull'))) return true;
-    return (await this.#callerActions(caller, name)).has('pull');
+    return (await this.#callerActions(caller, [name])).get(name)!.has('pull');
   }
 
   /**
@@ -150,10 +163,13 @@ export class Policy {
    * (no user, no scopes: as anonymous, so public packages stay pullable) also what the trust policies it meets give
    * on their packages.
    */
-  async #callerActions(caller: Caller, name: string): Promise<Set<Action>> {
-    const { actions } = await this.packageActions(caller.subject, name);
-    if (caller.via === 'oidc') for (const a of trustedActions(caller.trust.policies, name)) actions.add(a);
-    return actions;
+  async #callerActions(caller: Caller, names: readonly string[]): Promise<Map<string, Set<Action>>> {
+    const out = new Map<string, Set<Action>>();
+    for (const [name, { actions }] of await this.#packagesActions(caller.subject, names)) {
+      if (caller.via === 'oidc') for (const a of trustedActions(caller.trust.policies, name)) actions.add(a);
+      out.set(name, actions);
+    }
+    return out;
   }
 
   /** The user's role in the organization, or null when they are not a member. */

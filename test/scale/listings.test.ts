@@ -13,6 +13,7 @@ import { SessionService } from '../../src/accounts/session-service.js';
 import { TokenService } from '../../src/accounts/token-service.js';
 import { SESSION_COOKIE } from '../../src/http/ui/cookies.js';
 import { loadTargets, readableRepositories } from '../../src/auth/package-access.js';
+import { Policy } from '../../src/auth/policy.js';
 import { allowedOperations, type Subject, type Scope } from '../../src/auth/permissions.js';
 import type { Connection } from '../../src/db/connect.js';
 import type { Db } from '../../src/db/schema.js';
@@ -215,6 +216,23 @@ describe(`listings on a seeded registry (${testBackend()})`, () => {
           assert.ok(read <= 110, `${table}: read ${read} rows for ${query.sql}\n${plan}`);
         }
       }
+    }
+  });
+
+  it('a registry token for several scopes reads the packages in one query, then each namespace once: the same grant as scope by scope', async () => {
+    const { db } = conn;
+    const names = [`${BIG_ORG}/pkg-000005`, `${BIG_ORG}/pkg-000003`, 'org00001/pkg-000000', `${BIG_ORG}/not-there`, `${BIG_ORG}/pkg-000005`];
+    const requested = names.map((name) => ({ name, actions: ['pull', 'push'] as const }));
+    for (const [label, subject] of Object.entries(subjects)) {
+      if (subject.grant) continue; // bots' grants are decided without the database
+      const recorder = new QueryRecorder();
+      const caller = { via: 'access-token', login: MEMBER, tokenId: 1, userId: subject.userId ?? 0, subject } as const;
+      const batched = await new Policy({ db: db.withPlugin(recorder) }).grant(caller, requested);
+      const oneByOne = [];
+      for (const r of requested) oneByOne.push(...await new Policy({ db }).grant(caller, [r]));
+      assert.deepEqual(batched, oneByOne, label);
+      // The packages; then per namespace (two here) its facts and the caller's grants (none needed for an admin).
+      assert.ok(recorder.nodes.length <= 1 + 2 * 2, `${label}: ${recorder.nodes.length} queries`);
     }
   });
 
