@@ -138,15 +138,14 @@ export class PackageService {
   /** The live package `owner/name` and what the subject may do with it; null when there is none. */
   async find(owner: Owner, name: string, subject: Subject): Promise<PackageAccess | null> {
     // A deleted package's tombstone name (`app~deleted-7`) is no address: only `findDeleted` sees deleted packages.
-    const row = await this.#db.selectFrom('repositories').select('id').where('name', '=', fullName(owner, name))
-      .where('deletedAt', 'is', null).executeTakeFirst();
-    return row ? this.#access(row.id, owner, subject) : null;
+    const [pkg] = await this.#loadWhere((q) => q.where('r.name', '=', fullName(owner, name)).where('r.deletedAt', 'is', null), owner);
+    return pkg ? this.#access(pkg, owner, subject) : null;
   }
 
   /** The most recently deleted package once named `owner/name`, while it can still be restored. */
   async findDeleted(owner: Owner, name: string, subject: Subject): Promise<PackageAccess | null> {
     const pkg = await this.lastDeleted(owner, name);
-    return pkg ? this.#access(pkg.id, owner, subject) : null;
+    return pkg ? this.#access(pkg, owner, subject) : null;
   }
 
   /** The same package without a subject: for the operator (`berth package restore`), who may restore anything. */
@@ -254,24 +253,23 @@ export class PackageService {
     return this.#clock.now() - this.#rules.restoreWindowMs;
   }
 
-  async #access(id: number, owner: Owner, subject: Subject): Promise<PackageAccess> {
-    const [pkg] = await this.#load([id], owner);
-    const operations = await this.#policy.packageOperations(subject, owner.login, [{ id, name: pkg!.repository, visibility: pkg!.visibility }]);
-    return { package: pkg!, operations: operations.get(id)! };
+  async #access(pkg: PackageInfo, owner: Owner, subject: Subject): Promise<PackageAccess> {
+    const operations = await this.#policy.packageOperations(subject, owner.login, [{ id: pkg.id, name: pkg.repository, visibility: pkg.visibility }]);
+    return { package: pkg, operations: operations.get(pkg.id)! };
   }
 
-  /** Full rows for the given ids, in the given order, with their live version counts (kept counters, migration 0025). */
+  /** Full rows for the given ids, in the given order; a package purged since its id was listed is left out. */
   async #load(ids: number[], owner: Owner): Promise<PackageInfo[]> {
     if (ids.length === 0) return [];
-    const rows = await this.#db.selectFrom('repositories as r').leftJoin('packageStorage as s', 's.repositoryId', 'r.id')
-      .select(['r.id', 'r.name', 'r.deletedName', 'r.visibility', 'r.sourceUrl', 'r.readme', 'r.createdAt', 'r.updatedAt', 'r.deletedAt', 's.versionCount'])
-      .where('r.id', 'in', ids).execute();
-    const byId = new Map(rows.map((r) => [r.id, r]));
+    const byId = new Map((await this.#loadWhere((q) => q.where('r.id', 'in', ids), owner)).map((p) => [p.id, p]));
+    return ids.flatMap((id) => byId.get(id) ?? []);
+  }
+
+  /** Full rows of the packages `where` picks, with their live version counts (kept counters, migration 0025). */
+  async #loadWhere(where: (q: PackageRowQuery) => PackageRowQuery, owner: Owner): Promise<PackageInfo[]> {
+    const rows = await where(packageRows(this.#db)).execute();
     const prefix = owner.login.length + 1;
-    // A package purged since its id was listed is left out.
-    return ids.flatMap((id) => {
-      const r = byId.get(id);
-      if (!r) return [];
+    return rows.map((r) => {
       const repository = r.deletedName ?? r.name;
       return {
         id: r.id, name: repository.slice(prefix), repository, visibility: r.visibility, versionCount: Number(r.versionCount ?? 0),
@@ -280,6 +278,12 @@ export class PackageService {
     });
   }
 }
+
+function packageRows(db: Db) {
+  return db.selectFrom('repositories as r').leftJoin('packageStorage as s', 's.repositoryId', 'r.id')
+    .select(['r.id', 'r.name', 'r.deletedName', 'r.visibility', 'r.sourceUrl', 'r.readme', 'r.createdAt', 'r.updatedAt', 'r.deletedAt', 's.versionCount']);
+}
+type PackageRowQuery = ReturnType<typeof packageRows>;
 
 /** `text` matched literally by LIKE … ESCAPE '!'. */
 function likeEscape(text: string): string {
