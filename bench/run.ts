@@ -17,7 +17,8 @@
  * (also with `--quick`) runs only the upload storm (bench/upload-storm.ts): 200 concurrent chunked uploads to Berth,
  * then to the CNCF registry. `--mirror` (also
  * with `--quick`) runs only the pull-through cache part (bench/mirror.ts): first pull through Berth against a direct
- * pull from the CNCF registry, and a cached pull against a pull of a pushed image.
+ * pull from the CNCF registry, and a cached pull against a pull of a pushed image. `--all` runs every part above in
+ * turn, each in its own process (about 30 minutes).
  */
 import { spawnSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
@@ -77,6 +78,7 @@ function progress(message: string): void {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
+  if (args[0] === '--all' && args.length === 1) return everything();
   if (args[0] === '--seed') return seedOnly(args.slice(1));
   if (args[0] === '--gc') return gcOnly(args.slice(1));
   if (args.includes('--pull-storm')) return pullStormOnly(args);
@@ -123,7 +125,27 @@ async function main(): Promise<void> {
   }
 }
 
-const USAGE = 'usage: npm run bench [-- [--quick] [--postgres-s3] [--ui-pages] [--retention] | [--quick] --blob-get | --seed [--scale F] [--sqlite | --postgres] | --gc [--scale F] | [--quick] --pull-storm | [--quick] --upload-storm | [--quick] --mirror | --quota [BLOBS]]';
+const USAGE = 'usage: npm run bench [-- --all | [--quick] [--postgres-s3] [--ui-pages] [--retention] | [--quick] --blob-get | --seed [--scale F] [--sqlite | --postgres] | --gc [--scale F] | [--quick] --pull-storm | [--quick] --upload-storm | [--quick] --mirror | --quota [BLOBS]]';
+
+/**
+ * `--all`: every part of the bench in turn (issue 14: "prints all of it in one run"), each in its own process as if
+ * run alone, so each starts and removes its own servers and data: the full bench with PostgreSQL + S3, the web UI
+ * pages and retention, then the registry-size listings at full size, GC over the seeded registry, the pull and
+ * upload storms, and the pull-through cache. About 30 minutes on the 2-core test machine.
+ */
+function everything(): void {
+  const parts = [
+    ['--postgres-s3', '--ui-pages', '--retention'], ['--seed'], ['--gc'], ['--pull-storm'], ['--upload-storm'], ['--mirror'],
+  ];
+  const outcomes: string[] = [];
+  for (const part of parts) {
+    progress(`npm run bench -- ${part.join(' ')}`);
+    const run = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/run.ts'), ...part], { stdio: 'inherit' });
+    outcomes.push(`${part.join(' ')}: ${run.status === 0 ? 'done' : `failed (${run.status ?? run.signal})`}`);
+    if (run.status !== 0) process.exitCode = 1;
+  }
+  process.stdout.write(`\nbench --all: ${((Date.now() - started) / 60000).toFixed(1)} min\n${outcomes.map((o) => `  ${o}`).join('\n')}\n`);
+}
 
 /** `--quota [BLOBS]`: the quota check's cost alone, in its own process (bench/quota-check.ts prints PASS/MISS). */
 function quotaOnly(args: string[]): void {
