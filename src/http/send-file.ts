@@ -44,62 +44,66 @@ export async function sendFileRange(reply: FastifyReply, file: BlobFile, start: 
     wakeUp();
   };
   res.on('close', onClose);
-  let outstanding = 0; // blocks pinned and own buffers allocated but not free
+  // Writes handed to the socket and not yet called back; own buffers this response holds (free or being written).
+  let writes = 0;
+  let owned = 0;
+  const wrote = (): void => {
+    writes--;
+    wakeUp();
+  };
   const release = (buf: Buffer) => (err?: Error | null): void => {
     if (err) {
       held -= buf.length; // the socket failed: leave the buffer to the GC rather than guess whether it is still in use
-      return;
-    }
-    if (finished) {
+    } else if (finished) {
       giveBack(buf);
     } else {
       free.push(buf);
-      wakeUp();
     }
+    wrote();
   };
   // Block reads this response started: the file stays open until they are done, as other responses wait on them.
   const reading = new Set<Promise<void>>();
+  const waitForAWrite = () => new Promise<void>((resolve) => { wake = resolve; });
   try {
     res.writeHead(reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders);
     let position = start;
     while (position <= end && !closed) {
-      const block = file.shared ? sharedBlock(file, position, outstanding, reading) : null;
-      if (block === 'wait') {
-        await new Promise<void>((resolve) => { wake = resolve; });
+      // Waiting is safe only with a write out: its callback is what wakes the loop.
+      if (writes >= IN_FLIGHT) {
+        await waitForAWrite();
         continue;
       }
+      const block = file.shared ? sharedBlock(file, position, reading) : null;
       if (block) {
-        outstanding++;
         try {
           await block.ready;
         } catch (err) {
-          outstanding--;
           unpin(block, false);
           if (block.reader === reading) throw err;
-          continue; // another response's read failed (its client went away mid-read, …): read the block ourselves
+          continue; // another response's read of it failed: read it again, and fail (or not) on our own read
         }
         if (closed) {
-          outstanding--;
           unpin(block, true);
           break;
         }
         const from = position - block.start;
         const to = Math.min(end - block.start + 1, block.length);
         position = block.start + to;
+        writes++;
         res.write(from === 0 && to === block.buf.length ? block.buf : block.buf.subarray(from, to), (err) => {
-          outstanding--;
           unpin(block, !err);
-          wakeUp();
+          wrote();
         });
         continue;
       }
       let buf = free.pop();
-      if (!buf && (outstanding === 0 || (outstanding < IN_FLIGHT && held < SHARED_BYTES))) {
+      if (!buf && (owned === 0 || (owned < IN_FLIGHT && held < SHARED_BYTES))) {
         buf = take();
-        outstanding++;
+        owned++;
       }
       if (!buf) {
-        await new Promise<void>((resolve) => { wake = resolve; });
+        // Every buffer this response owns is being written (none is free, and reads are awaited above).
+        await waitForAWrite();
         continue;
       }
       const { bytesRead } = await file.read(buf, 0, Math.min(buf.length, end - position + 1), position);
@@ -109,6 +113,7 @@ export async function sendFileRange(reply: FastifyReply, file: BlobFile, start: 
         break;
       }
       position += bytesRead;
+      writes++;
       res.write(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead), release(buf));
     }
     if (!closed) res.end();
@@ -159,11 +164,10 @@ let lastUse = 0;
 let sweeper: NodeJS.Timeout | null = null;
 
 /**
- * The block holding `position` of `file`, pinned for the caller: cached, or read now when the budget has room.
- * 'wait': the response has IN_FLIGHT writes out. null: no block to be had; the caller reads into its own buffer.
+ * The block holding `position` of `file`, pinned for the caller: cached, or read now when the budget has room for
+ * it (after evicting unpinned blocks). null: no block to be had; the caller reads into a buffer of its own.
  */
-function sharedBlock(file: BlobFile, position: number, outstanding: number, reading: Set<Promise<void>>): Block | 'wait' | null {
-  if (outstanding >= IN_FLIGHT) return 'wait';
+function sharedBlock(file: BlobFile, position: number, reading: Set<Promise<void>>): Block | null {
   const { key: fileKey, size } = file.shared!;
   if (position >= size) return null; // the file is shorter than the blob: its own read finds the end and fails
   const index = Math.floor(position / BLOCK);
@@ -174,7 +178,7 @@ function sharedBlock(file: BlobFile, position: number, outstanding: number, read
     blocks.delete(key); // most recently used last
     blocks.set(key, block);
   } else {
-    if (!(outstanding === 0 || held < SHARED_BYTES) || !roomForBlock()) return null;
+    if (!roomForBlock()) return null;
     block = readBlock(file, key, index * BLOCK, Math.min(BLOCK, size - index * BLOCK), reading);
     blocks.set(key, block);
     sweepWhenIdle();

@@ -172,6 +172,30 @@ describe('OCI blobs', () => {
       await Promise.all(gets);
     });
 
+    it('forty slow clients of forty blobs, more than the shared budget holds, each get their whole blob', async () => {
+      const blobs = Array.from({ length: 40 }, (_, i) => randomBytes(3 * 1024 * 1024 + 1 + i));
+      const digests = await Promise.all(blobs.map((b) => pushBlob(url, 'acme/many', b)));
+      const bodies = await Promise.all(digests.map((d, i) => new Promise<Buffer>((resolve, reject) => {
+        const req = httpGet(`${url}/v2/acme/many/blobs/${d}`, { headers: { authorization: berth.authorization } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.once('data', (first: Buffer) => {
+            chunks.push(first);
+            // Slow readers: the server's writes wait on full sockets, its blocks and buffers stay taken.
+            res.pause();
+            setTimeout(() => {
+              res.on('data', (c: Buffer) => chunks.push(c));
+              res.resume();
+            }, 300 + 10 * i);
+          });
+          res.on('end', () => resolve(Buffer.concat(chunks)));
+          res.on('error', reject);
+        });
+        req.setTimeout(60_000, () => req.destroy(new Error(`blob ${i}: no progress for 60 s`)));
+        req.on('error', reject);
+      })));
+      bodies.forEach((body, i) => assert.ok(body.equals(blobs[i]!), `blob ${i}: ${body.length} of ${blobs[i]!.length} bytes`));
+    });
+
     it('bytes changed on disk are served as they now are: blocks read before are never served for the changed file', async (t) => {
       if (!onFiles()) return t.skip('filesystem store only');
       const first = Buffer.from(await (await registryFetch(`${url}/v2/acme/big/blobs/${bigDigest}`)).arrayBuffer());
