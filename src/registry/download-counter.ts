@@ -17,6 +17,8 @@ export class DownloadCounter {
   readonly #clock: Clock;
   readonly #log: Logger;
   #pending = new Map<string, number>();
+  /** The last flush asked for (it never rejects: a failed write keeps its counts for the next). */
+  #flushing: Promise<void> = Promise.resolve();
 
   constructor(deps: { db: Db; clock: Clock; log: Logger }) {
     this.#db = deps.db;
@@ -29,7 +31,18 @@ export class DownloadCounter {
     this.#pending.set(key, (this.#pending.get(key) ?? 0) + 1);
   }
 
-  async flush(): Promise<void> {
+  /**
+   * Writes the counts recorded so far. Flushes run one after another: a flush called while another is writing waits
+   * for it, so a page that flushes before reading the figures sees every pull counted before it (the scheduled
+   * flush had taken the counts out of memory and not yet committed them).
+   */
+  flush(): Promise<void> {
+    const next = this.#flushing.then(() => this.#write());
+    this.#flushing = next;
+    return next;
+  }
+
+  async #write(): Promise<void> {
     if (this.#pending.size === 0) return;
     const batch = this.#pending;
     this.#pending = new Map();
