@@ -190,7 +190,7 @@ async function main(): Promise<void> {
     progress(`building Berth (npm run build); data in ${dir}`);
     const build = spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
     if (build.status !== 0) throw new Error('npm run build failed');
-    cli(dir, `${PASSWORD}\n`, 'user', 'create', USER, '--password-stdin');
+    cli(dir, `${PASSWORD}\n`, 'user', 'create', USER, '--password-stdin', '--init');
     cli(dir, null, 'org', 'create', ORG, '--owner', USER);
     const token = cli(dir, null, 'token', 'create', '--user', USER, '--scopes', 'write:packages,delete:packages', '--expires', '1d', '--note', 'ui bench');
     const { url } = await startBerth(dir, cleanup, { credentials: { user: USER, token } });
