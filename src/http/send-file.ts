@@ -7,9 +7,9 @@ import type { BlobFile } from '../registry/blob-service.js';
  * are reused rather than fresh per chunk: at GB/s a fresh 4 MiB buffer per chunk is external memory that V8 answers
  * with a full GC every few dozen MiB, expensive on a big heap (bench/: ~14% of CPU, erratic speed).
  *
- * A file whose bytes may be shared (`BlobFile.shared`: a plain blob file, named by its digest and inode) is read in
- * blocks of 1 MiB that every response needing them sends from: the first response to need a block reads it, the
- * others wait for that read and send the same memory. A pull storm (100 clients of one image, as a rolling
+ * A file whose bytes may be shared (`BlobFile.shared`: a blob file, named by its digest, inode and change time) is
+ * read in blocks of 1 MiB that every response needing them sends from: the first response to need a block reads it,
+ * the others wait for that read and send the same memory. A pull storm (100 clients of one image, as a rolling
  * deployment makes) then reads each block from the file once instead of once per client: those reads (a copy and
  * a thread pool round trip each) were half of Berth's CPU in the storm (bench/pull-storm.ts). Blocks stay cached,
  * least recently used first out, within the shared budget below, and are dropped after IDLE_MS without use.
