@@ -102,7 +102,7 @@ export class UsageService {
   async totals(owner: Owner): Promise<OwnerTotals> {
     await this.#downloads.flush();
     const login = owner.login.toLowerCase();
-    const [figures, daily] = await Promise.all([this.#figures(login), this.#daily(login)]);
+    const [figures, daily] = await Promise.all([ownerFigures(this.#db, login), ownerDays(this.#db, login)]);
     return this.#totals(figures, daily);
   }
 
@@ -118,13 +118,13 @@ export class UsageService {
       .select(['p.id', 'p.name', 'p.visibility', 's.versionCount', 's.bytes', 's.downloads'])
       .where('s.owner', '=', login).where('p.deletedAt', 'is', null);
     const [figures, largest, topDownloads, deleted, daily] = await Promise.all([
-      this.#figures(login),
+      ownerFigures(this.#db, login),
       opts.largest === 0 ? [] : live.orderBy('s.bytes', 'desc').orderBy('s.repositoryId').limit(opts.largest).execute(),
       live.where('s.downloads', '>', 0).orderBy('s.downloads', 'desc').orderBy('s.repositoryId').limit(TOP_PACKAGES).execute(),
       this.#db.selectFrom('repositories as p').leftJoin('packageStorage as s', 's.repositoryId', 'p.id')
         .select([(eb) => eb.fn.countAll().as('n'), (eb) => eb.fn.sum('s.downloads').as('downloads')])
         .where('p.owner', '=', login).where('p.deletedAt', 'is not', null).executeTakeFirst(),
-      this.#daily(login),
+      ownerDays(this.#db, login),
     ]);
     // Sums and counts come back as numbers from SQLite and as strings from PostgreSQL (numeric, bigint): hence Number().
     const prefix = login.length + 1;
@@ -140,18 +140,7 @@ export class UsageService {
     };
   }
 
-  #figures(login: string) {
-    return this.#db.selectFrom('ownerStorage').select(['bytes', 'quotaBytes', 'packageCount']).where('owner', '=', login).executeTakeFirst();
-  }
-
-  #daily(login: string) {
-    return this.#db.selectFrom('ownerDownloadsDaily').select(['day', 'count']).where('owner', '=', login).orderBy('day').execute();
-  }
-
-  #totals(
-    figures: { bytes: number | string; quotaBytes: number | string | null; packageCount: number | string } | undefined,
-    daily: readonly { day: number | string; count: number | string }[],
-  ): OwnerTotals {
+  #totals(figures: Awaited<ReturnType<typeof ownerFigures>>, daily: Awaited<ReturnType<typeof ownerDays>>): OwnerTotals {
     const days = daily.map((r) => ({ day: Number(r.day), count: Number(r.count) }));
     return {
       totalBytes: Number(figures?.bytes ?? 0),
@@ -223,4 +212,14 @@ export class UsageService {
       .orderBy('bytes', 'desc').orderBy('owner').limit(limit).execute();
     return rows.map((r) => ({ owner: r.owner, packages: Number(r.packageCount), sizeBytes: Number(r.bytes) }));
   }
+}
+
+/** The owner's kept figures row (migrations 0019, 0027); undefined before its first package. */
+function ownerFigures(db: Db, login: string) {
+  return db.selectFrom('ownerStorage').select(['bytes', 'quotaBytes', 'packageCount']).where('owner', '=', login).executeTakeFirst();
+}
+
+/** The owner's days with downloads, oldest first. */
+function ownerDays(db: Db, login: string) {
+  return db.selectFrom('ownerDownloadsDaily').select(['day', 'count']).where('owner', '=', login).orderBy('day').execute();
 }
