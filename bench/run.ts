@@ -301,7 +301,8 @@ async function measurePushes(mode: Mode, image: BenchImage, launchers: readonly 
       const phase = await measurePhase(server.pid, () => skopeoPush(image.dir, image.tag, `${server.host}/${REPO}:${TAG}`, server.credentials));
       await verifyManifest(server, REPO, TAG, image.manifestDigest);
       const { seconds, cpu, startRssBytes, peakRssBytes, hwmBytes } = phase;
-      pushes[k]!.push({ seconds, cpu, startRssBytes, peakRssBytes, hwmBytes, startSeconds: server.startSeconds ?? 0 });
+      if (server.startSeconds === null) throw new Error(`${server.name}: no start time measured`);
+      pushes[k]!.push({ seconds, cpu, startRssBytes, peakRssBytes, hwmBytes, startSeconds: server.startSeconds });
       if (last) registries[k] = server;
       else await server.stop().then(() => rm(server.dataDir, { recursive: true, force: true }));
     }
